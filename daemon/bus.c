@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bus.c — the D-Bus face of the daemon (API version 1, docs/dbus-api.md): the Manager object
+ * with its methods and signals, one Hand object per configured hand with read-only properties,
+ * option parsing for StartRecording. Main thread only.
+ *
+ * Who may call what is the bus policy's job (dbus/org.handrec1.conf): methods are marked
+ * SD_BUS_VTABLE_UNPRIVILEGED so that sd-bus does not demand CAP_SYS_ADMIN on top of it.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "util.h"
+#include "version.h"
+
+/* ---- values ----------------------------------------------------------------------------- */
+
+static const struct {
+        const char *name;
+        const char *signature;
+} hand_properties[] = {
+        { "Name", "s" },           { "State", "s" },          { "File", "s" },
+        { "FramesCaptured", "t" }, { "FramesWritten", "t" },  { "FramesDropped", "t" },
+        { "DroppedByCause", "a{st}" }, { "QueueDepth", "u" }, { "QueueCapacity", "u" },
+        { "Fps", "d" },            { "Duration", "d" },       { "BytesWritten", "t" },
+        { "LastError", "s" },
+};
+
+static int append_dropped(sd_bus_message *m, const struct pipeline_stats *s) {
+        int r = sd_bus_message_open_container(m, 'a', "{st}");
+        for (unsigned c = 0; r >= 0 && c < _DROP_MAX; c++)
+                r = sd_bus_message_append(m, "{st}", drop_cause_to_string(c), s->dropped[c]);
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+/* Append the value of property @name of @h (no variant around it). */
+static int append_property(sd_bus_message *m, struct hand *h, const char *name, const struct pipeline_stats *s) {
+        if (streq(name, "Name"))
+                return sd_bus_message_append(m, "s", h->config->name);
+        if (streq(name, "State"))
+                return sd_bus_message_append(m, "s", hand_state_to_string(h->state));
+        if (streq(name, "File"))
+                return sd_bus_message_append(m, "s", h->file);
+        if (streq(name, "FramesCaptured"))
+                return sd_bus_message_append(m, "t", s->captured);
+        if (streq(name, "FramesWritten"))
+                return sd_bus_message_append(m, "t", s->written);
+        if (streq(name, "FramesDropped"))
+                return sd_bus_message_append(m, "t", s->dropped_total);
+        if (streq(name, "DroppedByCause"))
+                return append_dropped(m, s);
+        if (streq(name, "QueueDepth"))
+                return sd_bus_message_append(m, "u", s->queue_depth);
+        if (streq(name, "QueueCapacity"))
+                return sd_bus_message_append(m, "u", s->queue_capacity);
+        if (streq(name, "Fps"))
+                return sd_bus_message_append(m, "d", s->fps);
+        if (streq(name, "Duration"))
+                return sd_bus_message_append(m, "d", s->duration);
+        if (streq(name, "BytesWritten"))
+                return sd_bus_message_append(m, "t", s->bytes);
+        if (streq(name, "LastError"))
+                return sd_bus_message_append(m, "s", h->last_error);
+        return -ENOENT;
+}
+
+static int property_get(sd_bus *bus _unused_, const char *path _unused_, const char *interface _unused_,
+                        const char *property, sd_bus_message *reply, void *userdata,
+                        sd_bus_error *error _unused_) {
+        struct hand *h = userdata;
+        struct pipeline_stats s;
+
+        pipeline_stats(h->pipeline, &s);
+        return append_property(reply, h, property, &s);
+}
+
+int bus_append_status(sd_bus_message *m, struct hand *h) {
+        struct pipeline_stats s;
+        int r;
+
+        pipeline_stats(h->pipeline, &s);
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(hand_properties); i++) {
+                r = sd_bus_message_open_container(m, 'e', "sv");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "s", hand_properties[i].name);
+                if (r >= 0)
+                        r = sd_bus_message_open_container(m, 'v', hand_properties[i].signature);
+                if (r >= 0)
+                        r = append_property(m, h, hand_properties[i].name, &s);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(m);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reason) {
+        struct pipeline_stats s;
+        int r;
+
+        pipeline_stats(h->pipeline, &s);
+        r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "file", "s", h->file, "reason",
+                                          "s", stop_reason_to_string(reason), "frames_captured", "t", s.captured,
+                                          "frames_written", "t", s.written, "frames_dropped", "t", s.dropped_total,
+                                          "duration", "d", s.duration, "fps", "d", s.fps, "bytes", "t", s.bytes,
+                                          "last_error", "s", h->last_error);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "dropped_by_cause");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a{st}");
+        if (r >= 0)
+                r = append_dropped(m, &s);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+/* ---- signals ---------------------------------------------------------------------------- */
+
+void bus_emit_hand_changed(struct hand *h, bool all) {
+        struct daemon *d = h->daemon;
+        struct pipeline_stats s;
+        int r;
+
+        if (!d->bus)
+                return;
+        pipeline_stats(h->pipeline, &s);
+        if (!all && memcmp(&s, &h->emitted, sizeof(s)) == 0)
+                return;
+        h->emitted = s;
+        if (all)
+                r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "State", "File", "LastError",
+                                                   "FramesCaptured", "FramesWritten", "FramesDropped",
+                                                   "DroppedByCause", "QueueDepth", "Fps", "Duration", "BytesWritten",
+                                                   NULL);
+        else
+                r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "FramesCaptured",
+                                                   "FramesWritten", "FramesDropped", "DroppedByCause", "QueueDepth",
+                                                   "Fps", "Duration", "BytesWritten", NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit PropertiesChanged for %s, ignoring: %m", h->path);
+}
+
+int bus_emit_started(struct hand *h) {
+        int r = sd_bus_emit_signal(h->daemon->bus, MANAGER_PATH, MANAGER_INTERFACE, "RecordingStarted", "ss",
+                                   h->config->name, h->file);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit RecordingStarted, ignoring: %m");
+        return r;
+}
+
+int bus_emit_stopped(struct hand *h, enum stop_reason reason) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        r = sd_bus_message_new_signal(h->daemon->bus, &m, MANAGER_PATH, MANAGER_INTERFACE, "RecordingStopped");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "sss", h->config->name, h->file, stop_reason_to_string(reason));
+        if (r >= 0)
+                r = bus_append_summary(m, h, reason);
+        if (r >= 0)
+                r = sd_bus_send(h->daemon->bus, m, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit RecordingStopped, ignoring: %m");
+        return r;
+}
+
+/* ---- methods ---------------------------------------------------------------------------- */
+
+static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bus_error *error) {
+        struct hand *h = daemon_find_hand(d, name);
+        char list[64] = "";
+
+        if (h)
+                return h;
+        for (unsigned i = 0; i < d->n_hands; i++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                         d->hands[i].config->name);
+        sd_bus_error_setf(error, ERROR_NO_SUCH_HAND, "There is no hand \"%s\"; the configured hands are: %s.",
+                          name, list);
+        return NULL;
+}
+
+static bool label_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n < 1 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && s[i] != '_' && s[i] != '-')
+                        return false;
+        return true;
+}
+
+#define OPTIONS_HELP "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95)"
+
+/* Read a numeric variant of any D-Bus number type into a double. Return: 1, 0 (not a number). */
+static int read_number(sd_bus_message *m, const char *contents, double *ret) {
+        union {
+                double d;
+                int32_t i;
+                uint32_t u;
+                int64_t x;
+                uint64_t t;
+                int16_t n;
+                uint16_t q;
+                uint8_t y;
+        } v;
+        int r;
+
+        if (strlen(contents) != 1 || !strchr("dixtunqy", contents[0]))
+                return 0;
+        r = sd_bus_message_read_basic(m, contents[0], &v);
+        if (r < 0)
+                return r;
+        switch (contents[0]) {
+        case 'd': *ret = v.d; break;
+        case 'i': *ret = v.i; break;
+        case 'u': *ret = v.u; break;
+        case 'x': *ret = (double) v.x; break;
+        case 't': *ret = (double) v.t; break;
+        case 'n': *ret = v.n; break;
+        case 'q': *ret = v.q; break;
+        case 'y': *ret = v.y; break;
+        }
+        return 1;
+}
+
+static int parse_options(sd_bus_message *m, struct take_options *o, sd_bus_error *error) {
+        bool seen_duration = false, seen_label = false, seen_quality = false;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const char *key, *contents;
+                bool *seen;
+                double num = 0;
+
+                r = sd_bus_message_read(m, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                seen = streq(key, "duration") ? &seen_duration
+                     : streq(key, "label")    ? &seen_label
+                     : streq(key, "jpeg_quality") ? &seen_quality
+                                              : NULL;
+                if (streq(key, "rectify"))
+                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                 "Option \"rectify\" is not supported by this handrecd (no "
+                                                 "rectification yet); leave it out.");
+                if (!seen)
+                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Unknown option \"%s\"; " OPTIONS_HELP ".",
+                                                 key);
+                if (*seen)
+                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Option \"%s\" is given twice; give it once.",
+                                                 key);
+                *seen = true;
+
+                r = sd_bus_message_enter_container(m, 'v', contents);
+                if (r < 0)
+                        return r;
+                if (streq(key, "label")) {
+                        const char *label;
+                        if (!streq(contents, "s"))
+                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                         "Option \"label\" must be a string (s), not \"%s\".", contents);
+                        r = sd_bus_message_read(m, "s", &label);
+                        if (r < 0)
+                                return r;
+                        if (!label_valid(label))
+                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                         "Label \"%.80s\" is not allowed: use 1 to 64 letters, digits, '_' "
+                                                         "or '-'.", label);
+                        snprintf(o->label, sizeof(o->label), "%s", label);
+                } else {
+                        r = read_number(m, contents, &num);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                         "Option \"%s\" must be a number (%s), not \"%s\".", key,
+                                                         streq(key, "duration") ? "d" : "i", contents);
+                        if (streq(key, "duration")) {
+                                if (!isfinite(num) || num <= 0 || num > 7 * 24 * 3600)
+                                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                                 "Duration %g is out of range: give seconds, more than 0 "
+                                                                 "and at most 604800 (a week).", num);
+                                o->duration = num;
+                        } else {
+                                if (num != floor(num) || num < JPEG_QUALITY_MIN || num > JPEG_QUALITY_MAX)
+                                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                                 "JPEG quality %g is out of range: use a whole number "
+                                                                 "from %d to %d.", num, JPEG_QUALITY_MIN, JPEG_QUALITY_MAX);
+                                o->jpeg_quality = (int) num;
+                        }
+                }
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(m);
+}
+
+static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct daemon *d = userdata;
+        struct take_options o = { .jpeg_quality = d->config->jpeg_quality };
+        const char *name;
+        struct hand *h;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        h = find_hand_or_error(d, name, error);
+        if (!h)
+                return -ENOENT;
+        r = parse_options(m, &o, error);
+        if (r < 0)
+                return r;
+        r = hand_start(h, &o, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "s", h->file);
+}
+
+static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct daemon *d = userdata;
+        const char *name;
+        struct hand *h;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        h = find_hand_or_error(d, name, error);
+        if (!h)
+                return -ENOENT;
+        return hand_stop(h, m, STOP_REQUESTED, error); /* answered when the file is complete */
+}
+
+static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct daemon *d = userdata;
+        const char *name;
+        struct hand *h;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        h = find_hand_or_error(d, name, error);
+        if (!h)
+                return -ENOENT;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = bus_append_status(reply, h);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        return r;
+}
+
+static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error _unused_) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct daemon *d = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "s");
+        for (unsigned i = 0; r >= 0 && i < d->n_hands; i++)
+                r = sd_bus_message_append(reply, "s", d->hands[i].config->name);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        return r;
+}
+
+static int get_version(sd_bus *bus _unused_, const char *path _unused_, const char *interface _unused_,
+                       const char *property _unused_, sd_bus_message *reply, void *userdata _unused_,
+                       sd_bus_error *error _unused_) {
+        return sd_bus_message_append(reply, "s", HANDREC_VERSION);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_NAMES("StartRecording", "sa{sv}", SD_BUS_PARAM(hand) SD_BUS_PARAM(options), "s",
+                                 SD_BUS_PARAM(file), method_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("StopRecording", "s", SD_BUS_PARAM(hand), "sa{sv}",
+                                 SD_BUS_PARAM(file) SD_BUS_PARAM(summary), method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("Status", "s", SD_BUS_PARAM(hand), "a{sv}", SD_BUS_PARAM(status), method_status,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ListHands", "", , "as", SD_BUS_PARAM(hands), method_list,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_NAMES("RecordingStarted", "ss", SD_BUS_PARAM(hand) SD_BUS_PARAM(file), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("RecordingStopped", "sssa{sv}",
+                                 SD_BUS_PARAM(hand) SD_BUS_PARAM(file) SD_BUS_PARAM(reason) SD_BUS_PARAM(summary), 0),
+        SD_BUS_VTABLE_END,
+};
+
+#define HAND_PROPERTY(name, sig, flags) SD_BUS_PROPERTY(name, sig, property_get, 0, flags)
+#define CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+
+static const sd_bus_vtable hand_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        HAND_PROPERTY("Name", "s", SD_BUS_VTABLE_PROPERTY_CONST),
+        HAND_PROPERTY("State", "s", CHANGES),
+        HAND_PROPERTY("File", "s", CHANGES),
+        HAND_PROPERTY("FramesCaptured", "t", CHANGES),
+        HAND_PROPERTY("FramesWritten", "t", CHANGES),
+        HAND_PROPERTY("FramesDropped", "t", CHANGES),
+        HAND_PROPERTY("DroppedByCause", "a{st}", CHANGES),
+        HAND_PROPERTY("QueueDepth", "u", CHANGES),
+        HAND_PROPERTY("QueueCapacity", "u", SD_BUS_VTABLE_PROPERTY_CONST),
+        HAND_PROPERTY("Fps", "d", CHANGES),
+        HAND_PROPERTY("Duration", "d", CHANGES),
+        HAND_PROPERTY("BytesWritten", "t", CHANGES),
+        HAND_PROPERTY("LastError", "s", CHANGES),
+        SD_BUS_VTABLE_END,
+};
+
+int bus_setup(struct daemon *d, bool user_bus) {
+        int r;
+
+        r = user_bus ? sd_bus_open_user(&d->bus) : sd_bus_open_system(&d->bus);
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the %s bus: %m%s", user_bus ? "session" : "system",
+                                       user_bus ? " (is DBUS_SESSION_BUS_ADDRESS set?)" : "");
+        sd_bus_set_description(d->bus, "handrecd");
+
+        r = sd_bus_add_object_vtable(d->bus, NULL, MANAGER_PATH, MANAGER_INTERFACE, manager_vtable, d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the manager object: %m");
+        for (unsigned i = 0; i < d->n_hands; i++) {
+                r = sd_bus_add_object_vtable(d->bus, NULL, d->hands[i].path, HAND_INTERFACE, hand_vtable,
+                                             &d->hands[i]);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to add %s: %m", d->hands[i].path);
+        }
+        r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        r = sd_bus_request_name(d->bus, BUS_NAME, 0);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Another process already owns %s on this bus; is handrecd already "
+                                          "running? (systemctl status handrecd)", BUS_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Failed to own %s: %m%s", BUS_NAME,
+                                       r == -EACCES ? " (the bus policy dbus/org.handrec1.conf must be installed and "
+                                                      "allow this user to own the name)" : "");
+        return 0;
+}

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.c — reads the libconfig file and checks every setting against one table per group.
+ * It reports every problem it finds (not just the first) as "file:line: setting: what is wrong",
+ * and refuses unknown settings: a misspelt name must never fall back silently to a default.
+ */
+#include "config.h"
+
+#include <libconfig.h>
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "util.h"
+
+enum kind { K_INT, K_FLOAT, K_STRING, K_BOOL, K_GROUP };
+
+struct key {
+        const char *name;
+        enum kind kind;
+};
+
+static const struct key top_keys[] = {
+        { "save", K_GROUP },     { "queue", K_GROUP },     { "workers", K_INT },
+        { "right_hand", K_GROUP }, { "left_hand", K_GROUP }, { NULL, 0 },
+};
+static const struct key save_keys[] = {
+        { "output_dir", K_STRING }, { "jpeg_quality", K_INT }, { "min_free_mb", K_INT }, { NULL, 0 },
+};
+static const struct key queue_keys[] = {
+        { "capacity", K_INT }, { "batch_size", K_INT }, { "batch_timeout", K_FLOAT }, { NULL, 0 },
+};
+static const struct key hand_keys[] = {
+        { "enabled", K_BOOL }, { "camera", K_GROUP }, { NULL, 0 },
+};
+static const struct key camera_keys[] = {
+        { "source", K_STRING }, { "width", K_INT },   { "height", K_INT },
+        { "fps", K_FLOAT },     { "warmup", K_FLOAT }, { "disparity", K_INT }, { NULL, 0 },
+};
+
+struct checker {
+        const char *path;
+        FILE *errors;
+        unsigned n_errors;
+};
+
+static void _printf_(4, 5) report(struct checker *ck, const config_setting_t *s, const char *name,
+                                  const char *format, ...) {
+        va_list ap;
+        const char *file = s ? config_setting_source_file(s) : NULL;
+        unsigned line = s ? config_setting_source_line(s) : 0;
+
+        ck->n_errors++;
+        if (!ck->errors)
+                return;
+        if (line > 0)
+                fprintf(ck->errors, "%s:%u: %s: ", file ?: ck->path, line, name);
+        else
+                fprintf(ck->errors, "%s: %s: ", file ?: ck->path, name);
+        va_start(ap, format);
+        vfprintf(ck->errors, format, ap);
+        va_end(ap);
+        fputc('\n', ck->errors);
+}
+
+static const char *kind_name(enum kind k) {
+        switch (k) {
+        case K_INT: return "an integer";
+        case K_FLOAT: return "a number";
+        case K_STRING: return "a string in double quotes";
+        case K_BOOL: return "true or false";
+        case K_GROUP: return "a group { ... }";
+        }
+        return "?";
+}
+
+static bool kind_matches(enum kind k, int type) {
+        switch (k) {
+        case K_INT: return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64;
+        case K_FLOAT: return type == CONFIG_TYPE_INT || type == CONFIG_TYPE_INT64 || type == CONFIG_TYPE_FLOAT;
+        case K_STRING: return type == CONFIG_TYPE_STRING;
+        case K_BOOL: return type == CONFIG_TYPE_BOOL;
+        case K_GROUP: return type == CONFIG_TYPE_GROUP;
+        }
+        return false;
+}
+
+/* Every member of @group must be in @keys, with the right type. */
+static void check_members(struct checker *ck, const config_setting_t *group, const char *prefix,
+                          const struct key *keys) {
+        int n = config_setting_length(group);
+
+        for (int i = 0; i < n; i++) {
+                config_setting_t *s = config_setting_get_elem(group, i);
+                const char *name = config_setting_name(s);
+                char full[256];
+                const struct key *k;
+
+                snprintf(full, sizeof(full), "%s%s%s", prefix, *prefix ? "." : "", name ?: "?");
+                for (k = keys; k->name; k++)
+                        if (name && streq(k->name, name))
+                                break;
+                if (!k->name) {
+                        char known[512] = "";
+                        for (const struct key *j = keys; j->name; j++)
+                                snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
+                                         j == keys ? "" : ", ", j->name);
+                        report(ck, s, full, "unknown setting; known here: %s", known);
+                        continue;
+                }
+                if (!kind_matches(k->kind, config_setting_type(s)))
+                        report(ck, s, full, "must be %s", kind_name(k->kind));
+        }
+}
+
+/* Readers that leave *ret alone when the setting is absent (so the default stands) or wrong. */
+static bool get_number(struct checker *ck, const config_setting_t *group, const char *prefix,
+                       const char *name, double min, double max, bool integer, double *ret) {
+        config_setting_t *s = config_setting_get_member(group, name);
+        char full[256];
+        double v;
+
+        if (!s)
+                return false;
+        snprintf(full, sizeof(full), "%s.%s", prefix, name);
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+                v = (double) config_setting_get_int64(s);
+                break;
+        case CONFIG_TYPE_FLOAT:
+                if (integer)
+                        return false; /* already reported by check_members() */
+                v = config_setting_get_float(s);
+                break;
+        default:
+                return false;
+        }
+        if (!isfinite(v) || v < min || v > max) {
+                if (integer)
+                        report(ck, s, full, "%g is out of range; use %.0f to %.0f", v, min, max);
+                else
+                        report(ck, s, full, "%g is out of range; use %g to %g", v, min, max);
+                return false;
+        }
+        *ret = v;
+        return true;
+}
+
+static void get_uint(struct checker *ck, const config_setting_t *group, const char *prefix,
+                     const char *name, unsigned min, unsigned max, unsigned *ret) {
+        double v;
+        if (get_number(ck, group, prefix, name, min, max, true, &v))
+                *ret = (unsigned) v;
+}
+
+static void get_double(struct checker *ck, const config_setting_t *group, const char *prefix,
+                       const char *name, double min, double max, double *ret) {
+        get_number(ck, group, prefix, name, min, max, false, ret);
+}
+
+static void parse_camera(struct checker *ck, config_setting_t *cam, const char *prefix,
+                         struct camera_config *c) {
+        config_setting_t *s;
+        char full[256];
+
+        check_members(ck, cam, prefix, camera_keys);
+
+        snprintf(full, sizeof(full), "%s.source", prefix);
+        s = config_setting_get_member(cam, "source");
+        if (!s)
+                c->source = SOURCE_SYNTHETIC;
+        else if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *v = config_setting_get_string(s);
+                if (streq(v, "synthetic"))
+                        c->source = SOURCE_SYNTHETIC;
+                else if (streq(v, "v4l2") || streq(v, "replay"))
+                        report(ck, s, full, "source \"%s\" is not available in this version; use \"synthetic\"",
+                               v);
+                else
+                        report(ck, s, full, "unknown source \"%s\"; use \"synthetic\"", v);
+        }
+
+        get_uint(ck, cam, prefix, "width", 256, 8192, &c->width);
+        get_uint(ck, cam, prefix, "height", 64, 4096, &c->height);
+        if (c->width % 2) {
+                snprintf(full, sizeof(full), "%s.width", prefix);
+                report(ck, config_setting_get_member(cam, "width"), full, "%u is odd; use an even width",
+                       c->width);
+        }
+        if (c->height % 2) {
+                snprintf(full, sizeof(full), "%s.height", prefix);
+                report(ck, config_setting_get_member(cam, "height"), full, "%u is odd; use an even height",
+                       c->height);
+        }
+        get_double(ck, cam, prefix, "fps", 1, 240, &c->fps);
+        get_double(ck, cam, prefix, "warmup", 0, 60, &c->warmup);
+        c->disparity = c->width / 20;
+        get_uint(ck, cam, prefix, "disparity", 0, c->width / 2, &c->disparity);
+}
+
+static void parse_hand(struct checker *ck, config_t *cfg, const char *group, const char *name,
+                       struct config *c) {
+        config_setting_t *h = config_lookup(cfg, group), *cam, *en;
+        struct hand_config *hc;
+        char prefix[64];
+
+        if (!h || config_setting_type(h) != CONFIG_TYPE_GROUP)
+                return;
+        check_members(ck, h, group, hand_keys);
+        en = config_setting_get_member(h, "enabled");
+        if (en && config_setting_type(en) == CONFIG_TYPE_BOOL && !config_setting_get_bool(en))
+                return;
+
+        hc = &c->hands[c->n_hands++];
+        *hc = (struct hand_config){
+                .name = name,
+                .camera = { .source = SOURCE_SYNTHETIC, .width = 1280, .height = 720, .fps = 30,
+                            .warmup = 0.5 },
+        };
+        cam = config_setting_get_member(h, "camera");
+        if (!cam) {
+                report(ck, h, group, "has no camera group; add camera = { source = \"synthetic\"; ... }");
+                return;
+        }
+        if (config_setting_type(cam) != CONFIG_TYPE_GROUP)
+                return;
+        snprintf(prefix, sizeof(prefix), "%s.camera", group);
+        parse_camera(ck, cam, prefix, &hc->camera);
+}
+
+static char *read_text(const char *path, int *ret_errno) {
+        _cleanup_(freep) char *buf = NULL;
+        FILE *f = fopen(path, "re");
+        size_t n;
+
+        if (!f) {
+                *ret_errno = errno;
+                return NULL;
+        }
+        buf = malloc(1024 * 1024 + 1);
+        if (!buf) {
+                fclose(f);
+                *ret_errno = ENOMEM;
+                return NULL;
+        }
+        n = fread(buf, 1, 1024 * 1024, f);
+        buf[n] = 0;
+        if (ferror(f) || !feof(f)) {
+                *ret_errno = ferror(f) ? EIO : EFBIG;
+                fclose(f);
+                return NULL;
+        }
+        fclose(f);
+        char *shrunk = realloc(buf, n + 1);
+        if (shrunk)
+                buf = NULL; /* realloc() took it */
+        return shrunk ?: TAKE_PTR(buf);
+}
+
+int config_load(const char *path, struct config **ret, FILE *errors) {
+        struct checker ck = { .path = path, .errors = errors };
+        struct config *c;
+        config_setting_t *root, *g;
+        config_t cfg;
+        const char *dir = "/var/lib/handrec";
+        int err = 0;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        *c = (struct config){
+                .jpeg_quality = 85,
+                .min_free_bytes = UINT64_C(500) * 1000 * 1000,
+                .queue_capacity = 3,
+                .batch_size = 10,
+                .batch_timeout = 0.5,
+                .workers = 2,
+        };
+        c->path = strdup(path);
+        c->text = read_text(path, &err);
+        if (!c->path || !c->text) {
+                if (errors)
+                        fprintf(errors, "%s: cannot read: %s\n", path, strerror(err ?: ENOMEM));
+                config_free(c);
+                return -(err ?: ENOMEM);
+        }
+
+        config_init(&cfg);
+        if (!config_read_file(&cfg, path)) {
+                if (errors)
+                        fprintf(errors, "%s:%d: syntax error: %s\n", config_error_file(&cfg) ?: path,
+                                config_error_line(&cfg), config_error_text(&cfg));
+                config_destroy(&cfg);
+                config_free(c);
+                return -EINVAL;
+        }
+        root = config_root_setting(&cfg);
+        check_members(&ck, root, "", top_keys);
+
+        g = config_lookup(&cfg, "save");
+        if (g && config_setting_type(g) == CONFIG_TYPE_GROUP) {
+                config_setting_t *s;
+                double v;
+
+                check_members(&ck, g, "save", save_keys);
+                s = config_setting_get_member(g, "output_dir");
+                if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
+                        dir = config_setting_get_string(s);
+                        if (dir[0] != '/')
+                                report(&ck, s, "save.output_dir", "\"%s\" is not an absolute path", dir);
+                }
+                if (get_number(&ck, g, "save", "jpeg_quality", JPEG_QUALITY_MIN, JPEG_QUALITY_MAX, true, &v))
+                        c->jpeg_quality = (int) v;
+                if (get_number(&ck, g, "save", "min_free_mb", 0, 1e9, true, &v))
+                        c->min_free_bytes = (uint64_t) v * 1000 * 1000;
+        }
+        c->output_dir = strdup(dir);
+
+        g = config_lookup(&cfg, "queue");
+        if (g && config_setting_type(g) == CONFIG_TYPE_GROUP) {
+                check_members(&ck, g, "queue", queue_keys);
+                get_uint(&ck, g, "queue", "capacity", 1, 64, &c->queue_capacity);
+                get_uint(&ck, g, "queue", "batch_size", 1, 300, &c->batch_size);
+                get_double(&ck, g, "queue", "batch_timeout", 0.01, 10, &c->batch_timeout);
+        }
+        get_uint(&ck, root, "", "workers", 1, 16, &c->workers);
+
+        parse_hand(&ck, &cfg, "left_hand", "left", c);
+        parse_hand(&ck, &cfg, "right_hand", "right", c);
+        if (c->n_hands == 0)
+                report(&ck, NULL, "left_hand/right_hand",
+                       "no hand is configured; add a right_hand or left_hand group");
+
+        config_destroy(&cfg);
+        if (!c->output_dir || ck.n_errors > 0) {
+                int r = c->output_dir ? -EINVAL : -ENOMEM;
+                config_free(c);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+struct config *config_free(struct config *c) {
+        if (!c)
+                return NULL;
+        free(c->path);
+        free(c->text);
+        free(c->output_dir);
+        free(c);
+        return NULL;
+}
+
+const struct hand_config *config_find_hand(const struct config *c, const char *name) {
+        for (unsigned i = 0; i < c->n_hands; i++)
+                if (streq(c->hands[i].name, name))
+                        return &c->hands[i];
+        return NULL;
+}
+
+const char *source_kind_to_string(enum source_kind k) {
+        switch (k) {
+        case SOURCE_SYNTHETIC: return "synthetic";
+        case SOURCE_V4L2: return "v4l2";
+        case SOURCE_REPLAY: return "replay";
+        }
+        return "?";
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config.h — the daemon's configuration, read once from a libconfig file and validated whole.
+ * A struct config is plain data: the daemon copies what it needs and never re-reads it.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/handrec/handrecd.conf"
+
+enum source_kind {
+        SOURCE_SYNTHETIC,
+        SOURCE_V4L2,
+        SOURCE_REPLAY,
+};
+
+struct camera_config {
+        enum source_kind source;
+        unsigned width;  /* one eye */
+        unsigned height;
+        double fps;
+        double warmup; /* seconds of frames discarded before a take's first frame */
+        unsigned disparity; /* synthetic only: right eye's horizontal shift, pixels */
+};
+
+struct hand_config {
+        const char *name; /* "left" or "right", static */
+        struct camera_config camera;
+};
+
+struct config {
+        char *path;
+        char *text; /* the file as read, stored in every take */
+
+        char *output_dir;
+        int jpeg_quality;
+        uint64_t min_free_bytes;
+
+        unsigned queue_capacity; /* batches */
+        unsigned batch_size;     /* frames */
+        double batch_timeout;    /* seconds */
+        unsigned workers;        /* encoder threads per hand */
+
+        struct hand_config hands[2];
+        unsigned n_hands;
+};
+
+/**
+ * config_load() - read and validate a configuration file.
+ * @path: the file; borrowed.
+ * @ret: on success, a new struct config the caller owns (free with config_free()).
+ * @errors: every problem found, one "file:line: setting: what is wrong" per line; may be NULL.
+ *
+ * Return: 0, -ENOENT/-EACCES when the file cannot be read, -EINVAL when it has errors.
+ */
+int config_load(const char *path, struct config **ret, FILE *errors);
+
+/** config_free() - free a config; accepts NULL; returns NULL. */
+struct config *config_free(struct config *c);
+
+/** config_find_hand() - the configured hand called @name, or NULL. */
+const struct hand_config *config_find_hand(const struct config *c, const char *name);
+
+const char *source_kind_to_string(enum source_kind k);
+
+#define JPEG_QUALITY_MIN 60
+#define JPEG_QUALITY_MAX 95

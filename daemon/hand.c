@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hand.c — the state machine of one hand, on the main thread: starts takes (names and reserves
+ * the file, checks the disk), stops them, and turns the pipeline's events into D-Bus replies,
+ * signals and property changes.
+ *
+ *   idle ──Start──► warming ──(warm-up done)──► recording ──Stop/duration/error──► stopping
+ *    ▲                 └──────────────Stop────────────────────────────────────────►   │
+ *    └──────────────────────────────(file complete: RecordingStopped)─────────────────┘
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon.h"
+#include "status-line.h"
+#include "util.h"
+
+const char *hand_state_to_string(enum hand_state s) {
+        static const char *const names[_HAND_STATE_MAX] = {
+                [HAND_IDLE] = "idle",         [HAND_WARMING] = "warming",     [HAND_RECORDING] = "recording",
+                [HAND_STOPPING] = "stopping", [HAND_NO_DEVICE] = "no-device", [HAND_ERROR] = "error",
+        };
+        return s < _HAND_STATE_MAX ? names[s] : "?";
+}
+
+bool hand_is_active(const struct hand *h) {
+        return h->state == HAND_WARMING || h->state == HAND_RECORDING || h->state == HAND_STOPPING;
+}
+
+struct hand *daemon_find_hand(struct daemon *d, const char *name) {
+        for (unsigned i = 0; i < d->n_hands; i++)
+                if (streq(d->hands[i].config->name, name))
+                        return &d->hands[i];
+        return NULL;
+}
+
+static void set_state(struct hand *h, enum hand_state s) {
+        if (h->state == s)
+                return;
+        log_debug("%s: %s → %s", h->config->name, hand_state_to_string(h->state), hand_state_to_string(s));
+        h->state = s;
+        bus_emit_hand_changed(h, true);
+}
+
+static void take_ended(struct hand *h) {
+        struct daemon *d = h->daemon;
+        enum stop_reason reason;
+        char error[256];
+
+        reason = pipeline_result(h->pipeline, error, sizeof(error));
+        if (error[0])
+                snprintf(h->last_error, sizeof(h->last_error), "%s", error);
+        log_info("%s: take %s ended (%s)%s%s", h->config->name, h->file, stop_reason_to_string(reason),
+                 error[0] ? ": " : "", error);
+
+        for (unsigned i = 0; i < h->n_waiters; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                int r = sd_bus_message_new_method_return(h->waiters[i], &reply);
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "s", h->file);
+                if (r >= 0)
+                        r = bus_append_summary(reply, h, reason);
+                if (r >= 0)
+                        r = sd_bus_send(NULL, reply, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to answer StopRecording, ignoring: %m");
+                h->waiters[i] = sd_bus_message_unref(h->waiters[i]);
+        }
+        h->n_waiters = 0;
+
+        set_state(h, HAND_IDLE);
+        bus_emit_stopped(h, reason);
+
+        if (d->shutting_down)
+                daemon_shutdown(d);
+}
+
+static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t revents _unused_, void *userdata) {
+        struct hand *h = userdata;
+        uint64_t n;
+        unsigned events;
+
+        if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+                return log_error_errno(errno, "Failed to read the pipeline eventfd: %m");
+        events = pipeline_take_events(h->pipeline);
+        if ((events & PIPELINE_EVENT_RECORDING) && h->state == HAND_WARMING)
+                set_state(h, HAND_RECORDING);
+        if (events & PIPELINE_EVENT_ENDED)
+                take_ended(h);
+        return 0;
+}
+
+int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config) {
+        int r;
+
+        *h = (struct hand){ .daemon = d, .config = config, .event_fd = -1, .state = HAND_IDLE };
+        snprintf(h->path, sizeof(h->path), HAND_PATH_PREFIX "%s", config->name);
+
+        h->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (h->event_fd < 0)
+                return log_error_errno(errno, "Failed to create an eventfd: %m");
+        r = sd_event_add_io(d->event, &h->event_source, h->event_fd, EPOLLIN, on_pipeline_event, h);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch the eventfd: %m");
+        r = pipeline_new(d->config, config, h->event_fd, &h->pipeline);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the %s hand's pipeline: %m", config->name);
+        return 0;
+}
+
+void hand_done(struct hand *h) {
+        h->pipeline = pipeline_free(h->pipeline);
+        for (unsigned i = 0; i < h->n_waiters; i++)
+                sd_bus_message_unref(h->waiters[i]);
+        h->n_waiters = 0;
+        h->event_source = sd_event_source_unref(h->event_source);
+        if (h->event_fd >= 0)
+                close(h->event_fd);
+        h->event_fd = -1;
+}
+
+static int mkdir_parents(const char *path, mode_t mode) {
+        char buf[PATH_MAX];
+
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (char *p = buf + 1; *p; p++)
+                if (*p == '/') {
+                        *p = 0;
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *p = '/';
+                }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* Create <output_dir>/<hand>/<UTC yyyymmdd-HHMMSS>[-label][-N].h5 with O_EXCL, so no take
+ * ever overwrites another. */
+static int reserve_file(struct hand *h, const char *dir, const char *label, time_t now, char *ret,
+                        size_t len) {
+        char stamp[32];
+        struct tm tm;
+
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+        for (unsigned n = 1; n < 100; n++) {
+                char suffix[16] = "";
+                int fd;
+
+                if (n > 1)
+                        snprintf(suffix, sizeof(suffix), "-%u", n);
+                snprintf(ret, len, "%s/%s%s%s%s.h5", dir, stamp, *label ? "-" : "", label, suffix);
+                fd = open(ret, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+                if (fd >= 0) {
+                        close(fd);
+                        return 0;
+                }
+                if (errno != EEXIST)
+                        return -errno;
+        }
+        (void) h;
+        return -EEXIST;
+}
+
+int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error) {
+        const struct config *c = h->daemon->config;
+        const char *name = h->config->name;
+        struct take_params t = { .jpeg_quality = o->jpeg_quality, .duration = o->duration };
+        char dir[PATH_MAX];
+        struct statvfs sv;
+        time_t now;
+        struct tm tm;
+        int r;
+
+        switch (h->state) {
+        case HAND_WARMING:
+        case HAND_RECORDING:
+                return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,
+                                         "Hand %s is already recording to %s; stop it first (handrecctl stop --hand %s).",
+                                         name, h->file, name);
+        case HAND_STOPPING:
+                return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,
+                                         "Hand %s is still finishing %s; try again when it is idle.", name, h->file);
+        case HAND_NO_DEVICE:
+        case HAND_ERROR:
+                return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
+                                         "The %s hand's camera is not available (%s); check that it is plugged in.",
+                                         name, h->last_error[0] ? h->last_error : "no device");
+        default:
+                break;
+        }
+        if (h->daemon->shutting_down)
+                return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
+                                         "handrecd is shutting down; start the take once it is back.");
+
+        snprintf(dir, sizeof(dir), "%s/%s", c->output_dir, name);
+        r = mkdir_parents(dir, 0775);
+        if (r < 0)
+                return sd_bus_error_setf(error, ERROR_STORAGE_UNAVAILABLE,
+                                         "Cannot create the output folder %s: %s; check save.output_dir and its "
+                                         "permissions.", dir, strerror(-r));
+        if (statvfs(dir, &sv) == 0 && (uint64_t) sv.f_bavail * sv.f_frsize < c->min_free_bytes)
+                return sd_bus_error_setf(error, ERROR_STORAGE_FULL,
+                                         "Only %llu MB are free in %s, and a take needs at least %llu MB "
+                                         "(save.min_free_mb); free some space or point save.output_dir elsewhere.",
+                                         (unsigned long long) ((uint64_t) sv.f_bavail * sv.f_frsize / 1000000), dir,
+                                         (unsigned long long) (c->min_free_bytes / 1000000));
+
+        now = time(NULL);
+        snprintf(t.label, sizeof(t.label), "%s", o->label);
+        r = reserve_file(h, dir, o->label, now, t.path, sizeof(t.path));
+        if (r < 0)
+                return sd_bus_error_setf(error, ERROR_STORAGE_UNAVAILABLE,
+                                         "Cannot create a file in %s: %s; check its permissions.", dir, strerror(-r));
+        gmtime_r(&now, &tm);
+        strftime(t.started_utc, sizeof(t.started_utc), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        t.monotonic_to_utc_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
+
+        r = pipeline_start(h->pipeline, &t);
+        if (r < 0) {
+                unlink(t.path);
+                return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,
+                                         "Hand %s is still finishing its last take; try again in a moment.", name);
+        }
+        snprintf(h->file, sizeof(h->file), "%s", t.path);
+        h->last_error[0] = 0;
+        h->had_take = true;
+        memset(&h->emitted, 0, sizeof(h->emitted));
+        log_info("%s: recording to %s (quality %d%s)", name, h->file, t.jpeg_quality,
+                 t.duration > 0 ? ", with a duration" : "");
+        set_state(h, HAND_WARMING);
+        bus_emit_started(h);
+        return 0;
+}
+
+int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus_error *error) {
+        const char *name = h->config->name;
+
+        if (!hand_is_active(h))
+                return sd_bus_error_setf(error, ERROR_NOT_RECORDING,
+                                         "Hand %s is not recording; start a take with handrecctl start --hand %s.",
+                                         name, name);
+        if (m) {
+                if (h->n_waiters >= MAX_STOP_WAITERS)
+                        return sd_bus_error_setf(error, "org.freedesktop.DBus.Error.LimitsExceeded",
+                                                 "Too many StopRecording calls are waiting for hand %s; wait for "
+                                                 "them to finish.", name);
+                h->waiters[h->n_waiters++] = sd_bus_message_ref(m);
+        }
+        pipeline_stop(h->pipeline, reason);
+        set_state(h, HAND_STOPPING);
+        return 1;
+}
+
+void hand_status_line(struct hand *h, char *buf, size_t len) {
+        struct pipeline_stats s;
+
+        pipeline_stats(h->pipeline, &s);
+        format_status_line(buf, len,
+                           &(struct status_values){
+                                   .hand = h->config->name,
+                                   .state = hand_state_to_string(h->state),
+                                   .captured = s.captured,
+                                   .written = s.written,
+                                   .dropped = s.dropped_total,
+                                   .bytes = s.bytes,
+                                   .queue = s.queue_depth,
+                                   .duration = s.duration,
+                                   .fps = s.fps,
+                           });
+}
+
+/* SIGTERM/SIGINT: end every take as "shutdown"; exit once every file is complete. */
+void daemon_shutdown(struct daemon *d) {
+        bool busy = false;
+
+        if (!d->shutting_down) {
+                log_info("Shutting down: finishing every open take.");
+                sd_notify(false, "STOPPING=1");
+        }
+        d->shutting_down = true;
+        for (unsigned i = 0; i < d->n_hands; i++) {
+                struct hand *h = &d->hands[i];
+                if (h->state == HAND_WARMING || h->state == HAND_RECORDING)
+                        hand_stop(h, NULL, STOP_SHUTDOWN, NULL);
+                busy = busy || hand_is_active(h);
+        }
+        if (!busy)
+                sd_event_exit(d->event, 0);
+}

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c — handrecd: arguments, configuration, the sd-event loop on the main thread, signals,
+ * sd_notify (READY, STATUS, WATCHDOG) and the 4 Hz tick that publishes progress.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon.h"
+#include "util.h"
+#include "version.h"
+
+#define TICK_USEC (250 * 1000)
+
+static void publish(struct daemon *d) {
+        char status[1024] = "";
+
+        for (unsigned i = 0; i < d->n_hands; i++) {
+                struct hand *h = &d->hands[i];
+                char line[256];
+
+                if (hand_is_active(h))
+                        bus_emit_hand_changed(h, false);
+                if (hand_is_active(h) || h->had_take)
+                        hand_status_line(h, line, sizeof(line));
+                else
+                        snprintf(line, sizeof(line), "[%s] %s", h->config->name, hand_state_to_string(h->state));
+                snprintf(status + strlen(status), sizeof(status) - strlen(status), "%s%s", i ? "; " : "", line);
+        }
+        if (!streq(status, d->notified_status)) {
+                snprintf(d->notified_status, sizeof(d->notified_status), "%s", status);
+                sd_notifyf(false, "STATUS=%s", status);
+        }
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        publish(userdata);
+        sd_event_source_set_time(s, usec + TICK_USEC);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo *si, void *userdata) {
+        struct daemon *d = userdata;
+
+        if (si->ssi_signo == SIGHUP) {
+                log_notice("SIGHUP: reloading the configuration is not supported; restart handrecd to apply a "
+                           "new one (systemctl restart handrecd).");
+                return 0;
+        }
+        log_info("Received %s.", strsignal((int) si->ssi_signo));
+        daemon_shutdown(d);
+        return 0;
+}
+
+static void help(void) {
+        printf("handrecd — records stereo hand cameras into HDF5, controlled over D-Bus (%s).\n\n"
+               "Usage: handrecd [OPTIONS]\n\n"
+               "  -c, --config FILE   configuration file (default " CONFIG_DEFAULT_PATH ")\n"
+               "      --check-config  check the configuration, print every problem, and exit\n"
+               "      --user          use the session bus (DBUS_SESSION_BUS_ADDRESS) instead of the system bus\n"
+               "  -v, --verbose       log debug messages\n"
+               "      --version       print the version and exit\n"
+               "  -h, --help          show this help\n\n"
+               "Control it with handrecctl, or over D-Bus: " BUS_NAME " " MANAGER_PATH ".\n",
+               BUS_NAME);
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_CHECK = 0x100, ARG_USER, ARG_VERSION };
+        static const struct option options[] = {
+                { "config", required_argument, NULL, 'c' }, { "check-config", no_argument, NULL, ARG_CHECK },
+                { "user", no_argument, NULL, ARG_USER },    { "verbose", no_argument, NULL, 'v' },
+                { "version", no_argument, NULL, ARG_VERSION }, { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *config_path = CONFIG_DEFAULT_PATH;
+        bool check = false, user_bus = false;
+        struct daemon d = {};
+        sigset_t mask;
+        uint64_t now;
+        int c, r, ret = EXIT_FAILURE;
+
+        while ((c = getopt_long(argc, argv, "c:vh", options, NULL)) >= 0)
+                switch (c) {
+                case 'c': config_path = optarg; break;
+                case ARG_CHECK: check = true; break;
+                case ARG_USER: user_bus = true; break;
+                case 'v': log_max_level = LOG_LEVEL_DEBUG; break;
+                case ARG_VERSION: printf("handrecd %s\n", HANDREC_VERSION); return EXIT_SUCCESS;
+                case 'h': help(); return EXIT_SUCCESS;
+                default:
+                        fprintf(stderr, "Try 'handrecd --help'.\n");
+                        return 2;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "handrecd: unexpected argument '%s'; try 'handrecd --help'.\n", argv[optind]);
+                return 2;
+        }
+
+        r = config_load(config_path, &d.config, stderr);
+        if (r < 0) {
+                fprintf(stderr, "handrecd: %s is not usable; fix the lines above%s.\n", config_path,
+                        check ? "" : " and start handrecd again");
+                return EXIT_FAILURE;
+        }
+        if (check) {
+                printf("%s: OK (%u hand%s)\n", config_path, d.config->n_hands, d.config->n_hands == 1 ? "" : "s");
+                config_free(d.config);
+                return EXIT_SUCCESS;
+        }
+
+        /* Block the signals before any thread exists: they are read by sd-event, here only. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        r = sd_event_default(&d.event);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create the event loop: %m");
+                goto finish;
+        }
+        sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d);
+        sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d);
+        sd_event_add_signal(d.event, NULL, SIGHUP, on_signal, &d);
+        sd_event_set_watchdog(d.event, true); /* WATCHDOG=1 when WatchdogSec= is set */
+
+        for (unsigned i = 0; i < d.config->n_hands; i++) {
+                r = hand_init(&d.hands[i], &d, &d.config->hands[i]);
+                d.n_hands = i + 1;
+                if (r < 0)
+                        goto finish;
+        }
+        r = bus_setup(&d, user_bus);
+        if (r < 0)
+                goto finish;
+
+        sd_event_now(d.event, CLOCK_MONOTONIC, &now);
+        r = sd_event_add_time(d.event, &d.tick, CLOCK_MONOTONIC, now + TICK_USEC, 0, on_tick, &d);
+        if (r < 0) {
+                log_error_errno(r, "Failed to add the status timer: %m");
+                goto finish;
+        }
+        sd_event_source_set_enabled(d.tick, SD_EVENT_ON);
+
+        log_info("handrecd %s ready on the %s bus as %s: %u hand%s, output in %s.", HANDREC_VERSION,
+                 user_bus ? "session" : "system", BUS_NAME, d.n_hands, d.n_hands == 1 ? "" : "s",
+                 d.config->output_dir);
+        publish(&d);
+        sd_notify(false, "READY=1");
+
+        r = sd_event_loop(d.event);
+        if (r < 0)
+                log_error_errno(r, "Event loop failed: %m");
+        else
+                ret = EXIT_SUCCESS;
+
+finish:
+        for (unsigned i = 0; i < d.n_hands; i++)
+                hand_done(&d.hands[i]); /* finishes any take still open */
+        d.tick = sd_event_source_unref(d.tick);
+        if (d.bus) {
+                sd_bus_flush(d.bus);
+                d.bus = sd_bus_flush_close_unref(d.bus);
+        }
+        d.event = sd_event_unref(d.event);
+        config_free(d.config);
+        return ret;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline.h — the threads of one hand: source → encoder workers → writer queue → writer.
+ * The main thread starts and stops takes and reads counters; it never waits on a thread except
+ * in pipeline_free(). The threads tell it what happened through an eventfd and an event mask.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "writer.h"
+
+enum stop_reason {
+        STOP_NONE,
+        STOP_REQUESTED,
+        STOP_DURATION,
+        STOP_DEVICE_LOST,
+        STOP_DISK_FULL,
+        STOP_IO_ERROR,
+        STOP_SHUTDOWN,
+        _STOP_MAX,
+};
+
+const char *stop_reason_to_string(enum stop_reason r);
+
+/* Bits of the event mask the main thread collects with pipeline_take_events(). */
+enum {
+        PIPELINE_EVENT_RECORDING = 1u << 0, /* warm-up over: the take's first frame is coming */
+        PIPELINE_EVENT_ENDED = 1u << 1,     /* the take's file is finished (or failed) */
+};
+
+struct take_params {
+        char path[PATH_MAX];
+        char label[65];
+        char started_utc[32];
+        int64_t monotonic_to_utc_ns;
+        int jpeg_quality;
+        double duration; /* seconds; 0: until stopped */
+};
+
+struct pipeline_stats {
+        uint64_t captured;
+        uint64_t written;
+        uint64_t dropped[_DROP_MAX];
+        uint64_t dropped_total;
+        uint64_t bytes;
+        unsigned queue_depth;
+        unsigned queue_capacity;
+        double duration; /* seconds from the take's first frame to its last */
+        double fps;      /* measured over the take */
+};
+
+struct pipeline;
+
+/**
+ * pipeline_new() - allocate every buffer of one hand and start its threads (idle until a take).
+ * @config, @hand: borrowed; must outlive the pipeline.
+ * @event_fd: borrowed eventfd the threads write to when pipeline_take_events() has news.
+ */
+int pipeline_new(const struct config *config, const struct hand_config *hand, int event_fd,
+                 struct pipeline **ret);
+
+/** pipeline_free() - end any take as "shutdown", join the threads, free. Accepts NULL. */
+struct pipeline *pipeline_free(struct pipeline *p);
+
+/**
+ * pipeline_start() - begin a take into @params->path (which must exist; it is truncated).
+ * Return: 0, or -EBUSY while the previous take is still finishing.
+ */
+int pipeline_start(struct pipeline *p, const struct take_params *params);
+
+/** pipeline_stop() - end the take for @reason (first reason wins); returns at once. */
+void pipeline_stop(struct pipeline *p, enum stop_reason reason);
+
+/** pipeline_take_events() - the PIPELINE_EVENT_* bits posted since the last call. */
+unsigned pipeline_take_events(struct pipeline *p);
+
+void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret);
+
+/** pipeline_result() - why the last take ended and its last error ("" if none). */
+enum stop_reason pipeline_result(struct pipeline *p, char *error, size_t error_len);

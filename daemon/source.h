@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * source.h — where stereo frames come from. Every source (synthetic, and later v4l2, replay)
+ * sits behind these four calls and is driven by one hand's source thread only.
+ *
+ *   source_new()   allocate, from the camera config (nothing opened yet)
+ *   source_open()  take the device / start the clock
+ *   source_read()  block until the next frame; fill @dst, or drop it when @dst is NULL
+ *   source_close() release the device; open again later is fine
+ */
+#pragma once
+
+#include "config.h"
+#include "frame.h"
+
+struct source;
+
+struct source_ops {
+        int (*open)(struct source *s);
+        int (*read)(struct source *s, struct frame *dst, struct frame_meta *ret_meta);
+        void (*close)(struct source *s);
+        void (*free)(struct source *s);
+};
+
+struct source {
+        const struct source_ops *ops;
+};
+
+/** source_new() - the source the camera config names. Return: 0 and *@ret (caller owns). */
+int source_new(const struct camera_config *c, struct source **ret);
+
+static inline int source_open(struct source *s) {
+        return s->ops->open(s);
+}
+
+/**
+ * source_read() - wait for the next frame.
+ * @dst: frame to fill (owned by the caller), or NULL to consume and discard the frame.
+ * @ret_meta: its timestamps and sequence numbers, filled in either case.
+ * Return: 0, or negative errno (-ENODEV: the camera is gone).
+ */
+static inline int source_read(struct source *s, struct frame *dst, struct frame_meta *ret_meta) {
+        return s->ops->read(s, dst, ret_meta);
+}
+
+static inline void source_close(struct source *s) {
+        s->ops->close(s);
+}
+
+/** source_free() - close and free; accepts NULL; returns NULL. */
+struct source *source_free(struct source *s);
+
+int source_synthetic_new(const struct camera_config *c, struct source **ret);

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* status-line.c — see status-line.h. */
+#include "status-line.h"
+
+#include <ctype.h>
+#include <stdio.h>
+
+#include "util.h"
+
+char *format_status_line(char *buf, size_t len, const struct status_values *v) {
+        char hand[16], size[32], dropped[48] = "";
+        size_t i;
+
+        for (i = 0; v->hand[i] && i < sizeof(hand) - 1; i++)
+                hand[i] = (char) toupper((unsigned char) v->hand[i]);
+        hand[i] = 0;
+        if (v->dropped > 0)
+                snprintf(dropped, sizeof(dropped), ", dropped:%llu", (unsigned long long) v->dropped);
+        snprintf(buf, len, "[%s] %s: %llu frames (%.1fs, %.1ffps, written:%llu, queue:%u, %s%s)", hand, v->state,
+                 (unsigned long long) v->captured, v->duration, v->fps, (unsigned long long) v->written, v->queue,
+                 format_bytes(size, sizeof(size), v->bytes), dropped);
+        return buf;
+}

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * status-line.h — the one-line status the old collector printed, shared by the daemon
+ * (sd_notify STATUS=) and handrecctl:
+ *   [RIGHT] recording: 450 frames (15.0s, 30.0fps, written:448, queue:2, 0.5GB)
+ * ", dropped:N" is added when frames were dropped.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct status_values {
+        const char *hand;
+        const char *state;
+        uint64_t captured, written, dropped, bytes;
+        unsigned queue;
+        double duration, fps;
+};
+
+/** format_status_line() - write the line into @buf. Return: @buf. */
+char *format_status_line(char *buf, size_t len, const struct status_values *v);

@@ -1,0 +1,407 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * writer.c — HDF5 file layout version 1, written in SWMR mode.
+ *
+ * SWMR allows a writer only to append raw data to datasets that exist: every attribute and
+ * dataset is created before H5Fstart_swmr_write(), and the final attributes (status="complete",
+ * stop_reason, counts) are written after the SWMR file is closed, by reopening it normally. A
+ * writer killed at any moment therefore leaves status="recording" and every flushed frame.
+ */
+#include "writer.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util.h"
+#include "version.h"
+
+#define JPEG_CHUNK (512 * 1024)
+#define INDEX_CHUNK 1024
+
+enum {
+        IDX_OFFSET,
+        IDX_TIMESTAMP,
+        IDX_LEFT_TIMESTAMP,
+        IDX_RIGHT_TIMESTAMP,
+        IDX_LEFT_SEQUENCE,
+        IDX_RIGHT_SEQUENCE,
+        IDX_SIZE, /* last: the commit point */
+        _IDX_MAX,
+};
+
+static const struct {
+        const char *name;
+        hid_t *type; /* the H5T_* "constants" are globals that need the library open */
+} index_sets[_IDX_MAX] = {
+        [IDX_OFFSET] = { "stereo/offset", &H5T_NATIVE_UINT64_g },
+        [IDX_TIMESTAMP] = { "stereo/timestamp_ns", &H5T_NATIVE_INT64_g },
+        [IDX_LEFT_TIMESTAMP] = { "stereo/left_timestamp_ns", &H5T_NATIVE_INT64_g },
+        [IDX_RIGHT_TIMESTAMP] = { "stereo/right_timestamp_ns", &H5T_NATIVE_INT64_g },
+        [IDX_LEFT_SEQUENCE] = { "stereo/left_sequence", &H5T_NATIVE_UINT32_g },
+        [IDX_RIGHT_SEQUENCE] = { "stereo/right_sequence", &H5T_NATIVE_UINT32_g },
+        [IDX_SIZE] = { "stereo/size", &H5T_NATIVE_UINT32_g },
+};
+
+struct writer {
+        char *path;
+        hid_t file;
+        hid_t jpeg;
+        hid_t index[_IDX_MAX];
+        uint64_t frames;
+        uint64_t bytes;
+        unsigned batch_size;
+        /* one batch of index values, allocated at creation */
+        uint64_t *offsets;
+        int64_t *stamps[3];
+        uint32_t *seqs[2];
+        uint32_t *sizes;
+};
+
+const char *drop_cause_to_string(enum drop_cause c) {
+        static const char *const names[_DROP_MAX] = {
+                [DROP_ENCODER_BUSY] = "encoder-busy", [DROP_QUEUE_FULL] = "queue-full",
+                [DROP_ENCODE_ERROR] = "encode-error", [DROP_WRITE_FAILED] = "write-failed",
+                [DROP_CAMERA] = "camera",
+        };
+        return c < _DROP_MAX ? names[c] : "?";
+}
+
+/* The innermost HDF5 error message, for the log and for LastError. */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+        if (n == 0)
+                snprintf(data, 256, "%s (%s)", e->desc ?: "?", e->func_name ?: "?");
+        return 0;
+}
+
+static void h5_error(char *error, size_t len, const char *what, const char *path) {
+        char detail[256] = "unknown HDF5 error";
+
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, detail);
+        snprintf(error, len, "%s %s: %s", what, path, detail);
+        H5Eclear2(H5E_DEFAULT);
+}
+
+static int attr_write(hid_t obj, const char *name, hid_t type, const void *value) {
+        hid_t space = H5Screate(H5S_SCALAR), a;
+        herr_t r;
+
+        if (H5Aexists(obj, name) > 0)
+                a = H5Aopen(obj, name, H5P_DEFAULT);
+        else
+                a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        H5Sclose(space);
+        if (a < 0)
+                return -EIO;
+        r = H5Awrite(a, type, value);
+        H5Aclose(a);
+        return r < 0 ? -EIO : 0;
+}
+
+static int attr_string(hid_t obj, const char *name, const char *value) {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        int r;
+
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        r = attr_write(obj, name, t, &value);
+        H5Tclose(t);
+        return r;
+}
+
+static int attr_i64(hid_t obj, const char *name, int64_t v) {
+        return attr_write(obj, name, H5T_NATIVE_INT64, &v);
+}
+
+static int attr_u64(hid_t obj, const char *name, uint64_t v) {
+        return attr_write(obj, name, H5T_NATIVE_UINT64, &v);
+}
+
+static int attr_double(hid_t obj, const char *name, double v) {
+        return attr_write(obj, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+static hid_t create_growing(hid_t file, const char *name, hid_t type, hsize_t chunk, size_t cache) {
+        hsize_t dims = 0, maxdims = H5S_UNLIMITED;
+        hid_t space = H5Screate_simple(1, &dims, &maxdims);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dapl = H5Pcreate(H5P_DATASET_ACCESS), d;
+
+        H5Pset_chunk(dcpl, 1, &chunk);
+        /* keep the chunk being filled in cache between batches; evict full ones first */
+        H5Pset_chunk_cache(dapl, 521, cache, 1.0);
+        d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, dapl);
+        H5Pclose(dapl);
+        H5Pclose(dcpl);
+        H5Sclose(space);
+        return d;
+}
+
+static int write_root_attributes(hid_t file, const struct take_info *info) {
+        const struct camera_config *cam = &info->hand_config->camera;
+        char host[256] = "";
+        int r = 0;
+
+        gethostname(host, sizeof(host) - 1);
+        r |= attr_string(file, "format", "handrec");
+        r |= attr_i64(file, "format_version", 1);
+        r |= attr_string(file, "hand", info->hand);
+        r |= attr_string(file, "status", "recording");
+        r |= attr_string(file, "stop_reason", "");
+        r |= attr_string(file, "started_utc", info->started_utc);
+        r |= attr_string(file, "software_version", HANDREC_VERSION);
+        r |= attr_string(file, "host", host);
+        r |= attr_i64(file, "eye_width", cam->width);
+        r |= attr_i64(file, "eye_height", cam->height);
+        r |= attr_string(file, "layout", "side-by-side");
+        r |= attr_i64(file, "jpeg_quality", info->jpeg_quality);
+        r |= attr_i64(file, "rectified", info->rectified);
+        r |= attr_double(file, "fps_nominal", cam->fps);
+        r |= attr_string(file, "clock", "CLOCK_MONOTONIC");
+        r |= attr_i64(file, "monotonic_to_utc_ns", info->monotonic_to_utc_ns);
+        r |= attr_string(file, "config", info->config->text);
+        r |= attr_string(file, "label", info->label);
+        r |= attr_string(file, "source", source_kind_to_string(cam->source));
+        r |= attr_string(file, "jpeg_origin", "handrecd");
+        r |= attr_string(file, "index_commit", "stereo/size");
+        return r ? -EIO : 0;
+}
+
+static struct writer *writer_free(struct writer *w) {
+        if (!w)
+                return NULL;
+        for (unsigned i = 0; i < _IDX_MAX; i++)
+                if (w->index[i] > 0)
+                        H5Dclose(w->index[i]);
+        if (w->jpeg > 0)
+                H5Dclose(w->jpeg);
+        if (w->file > 0)
+                H5Fclose(w->file);
+        free(w->offsets);
+        free(w->path);
+        free(w);
+        return NULL;
+}
+
+static hid_t latest_fapl(void) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+        return fapl;
+}
+
+int writer_create(const char *path, const struct take_info *info, struct writer **ret, char *error,
+                  size_t error_len) {
+        struct writer *w;
+        hid_t fapl, g;
+        size_t n = info->batch_size;
+
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
+
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        w->batch_size = info->batch_size;
+        w->path = strdup(path);
+        /* one block for the index values of a batch: 8+8+8+8 + 4+4+4 bytes a frame */
+        w->offsets = malloc(n * (4 * sizeof(int64_t) + 3 * sizeof(uint32_t)));
+        if (!w->path || !w->offsets) {
+                writer_free(w);
+                return -ENOMEM;
+        }
+        w->stamps[0] = (int64_t *) (w->offsets + n);
+        w->stamps[1] = w->stamps[0] + n;
+        w->stamps[2] = w->stamps[1] + n;
+        w->seqs[0] = (uint32_t *) (w->stamps[2] + n);
+        w->seqs[1] = w->seqs[0] + n;
+        w->sizes = w->seqs[1] + n;
+
+        fapl = latest_fapl();
+        w->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        H5Pclose(fapl);
+        if (w->file < 0) {
+                h5_error(error, error_len, "Cannot create", path);
+                writer_free(w);
+                return -EIO;
+        }
+        if (write_root_attributes(w->file, info) < 0)
+                goto fail;
+
+        g = H5Gcreate2(w->file, "stereo", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0)
+                goto fail;
+        attr_string(g, "description", "JPEG stereo frames back to back in jpeg; frame i is "
+                                      "jpeg[offset[i]:offset[i]+size[i]]; N = len(size)");
+        H5Gclose(g);
+        g = H5Gcreate2(w->file, "calibration", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0)
+                goto fail;
+        H5Gclose(g);
+
+        w->jpeg = create_growing(w->file, "stereo/jpeg", H5T_NATIVE_UINT8, JPEG_CHUNK, 4 * JPEG_CHUNK);
+        if (w->jpeg < 0)
+                goto fail;
+        for (unsigned i = 0; i < _IDX_MAX; i++) {
+                w->index[i] = create_growing(w->file, index_sets[i].name, *index_sets[i].type, INDEX_CHUNK,
+                                             64 * 1024);
+                if (w->index[i] < 0)
+                        goto fail;
+        }
+        if (H5Fstart_swmr_write(w->file) < 0)
+                goto fail;
+
+        *ret = w;
+        return 0;
+fail:
+        h5_error(error, error_len, "Cannot set up", path);
+        writer_free(w);
+        return -EIO;
+}
+
+/* Append @n elements of @buf to a 1-D dataset currently @cur long. */
+static int append(hid_t d, hid_t type, hsize_t cur, hsize_t n, const void *buf) {
+        hsize_t size = cur + n;
+        hid_t fs, ms;
+        herr_t r;
+
+        if (H5Dset_extent(d, &size) < 0)
+                return -EIO;
+        fs = H5Dget_space(d);
+        ms = H5Screate_simple(1, &n, NULL);
+        r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &cur, NULL, &n, NULL);
+        if (r >= 0)
+                r = H5Dwrite(d, type, ms, fs, H5P_DEFAULT, buf);
+        H5Sclose(ms);
+        H5Sclose(fs);
+        return r < 0 ? -EIO : 0;
+}
+
+static int io_error(char *error, size_t len, const char *what, const char *path) {
+        int saved = errno;
+
+        h5_error(error, len, what, path);
+        return saved == ENOSPC || saved == EDQUOT ? -ENOSPC : -EIO;
+}
+
+int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries,
+                  unsigned n, char *error, size_t error_len) {
+        uint64_t pos = w->bytes;
+
+        if (n > w->batch_size)
+                return -EINVAL;
+
+        /* 1. the bytes, in as few writes as the ring allows (runs of adjacent entries) */
+        for (unsigned i = 0; i < n;) {
+                const struct queue_entry *first = entries[i];
+                size_t run = first->size;
+                unsigned j = i + 1;
+
+                for (; j < n; j++) {
+                        const struct queue_entry *e = entries[j];
+                        if (e->pos != first->pos + run)
+                                break;
+                        run += e->size;
+                }
+                errno = 0;
+                if (append(w->jpeg, H5T_NATIVE_UINT8, pos, run, queue_data(q, first)) < 0)
+                        return io_error(error, error_len, "Cannot write frames to", w->path);
+                pos += run;
+                i = j;
+        }
+        errno = 0;
+        if (H5Dflush(w->jpeg) < 0)
+                return io_error(error, error_len, "Cannot flush frames to", w->path);
+
+        /* 2. the index, `size` last */
+        pos = w->bytes;
+        for (unsigned i = 0; i < n; i++) {
+                const struct queue_entry *e = entries[i];
+                w->offsets[i] = pos;
+                w->sizes[i] = e->size;
+                w->stamps[0][i] = e->meta.timestamp_ns;
+                w->stamps[1][i] = e->meta.left_timestamp_ns;
+                w->stamps[2][i] = e->meta.right_timestamp_ns;
+                w->seqs[0][i] = e->meta.left_sequence;
+                w->seqs[1][i] = e->meta.right_sequence;
+                pos += e->size;
+        }
+        const void *bufs[_IDX_MAX] = {
+                [IDX_OFFSET] = w->offsets,         [IDX_TIMESTAMP] = w->stamps[0],
+                [IDX_LEFT_TIMESTAMP] = w->stamps[1], [IDX_RIGHT_TIMESTAMP] = w->stamps[2],
+                [IDX_LEFT_SEQUENCE] = w->seqs[0],  [IDX_RIGHT_SEQUENCE] = w->seqs[1],
+                [IDX_SIZE] = w->sizes,
+        };
+        for (unsigned i = 0; i < _IDX_MAX; i++) {
+                errno = 0;
+                if (append(w->index[i], *index_sets[i].type, w->frames, n, bufs[i]) < 0 ||
+                    H5Dflush(w->index[i]) < 0)
+                        return io_error(error, error_len, "Cannot write the frame index to", w->path);
+        }
+        w->frames += n;
+        w->bytes = pos;
+        return 0;
+}
+
+uint64_t writer_bytes(const struct writer *w) {
+        return w->bytes;
+}
+
+int writer_finish(struct writer *w, const struct take_result *res, char *error, size_t error_len) {
+        _cleanup_(freep) char *path = TAKE_PTR(w->path);
+        hid_t fapl, file;
+        int r = 0, fd;
+
+        w->path = NULL;
+        writer_free(w); /* closes every dataset and the SWMR file */
+
+        fapl = latest_fapl();
+        file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+#if H5_VERSION_GE(1, 10, 7)
+        if (file < 0) {
+                /* a SWMR reader may still hold the file; it reads, it does not lock us out */
+                H5Eclear2(H5E_DEFAULT);
+                H5Pset_file_locking(fapl, false, true);
+                file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+        }
+#endif
+        H5Pclose(fapl);
+        if (file < 0) {
+                h5_error(error, error_len, "Cannot reopen to mark complete", path);
+                return -EIO;
+        }
+        r |= attr_string(file, "status", "complete");
+        r |= attr_string(file, "stop_reason", res->stop_reason);
+        r |= attr_string(file, "stopped_utc", res->stopped_utc);
+        r |= attr_string(file, "last_error", res->last_error);
+        r |= attr_u64(file, "frames", res->frames_written);
+        r |= attr_u64(file, "frames_captured", res->frames_captured);
+        uint64_t total = 0;
+        for (unsigned c = 0; c < _DROP_MAX; c++) {
+                char name[64];
+                snprintf(name, sizeof(name), "dropped_%s", drop_cause_to_string(c));
+                for (char *p = name; *p; p++)
+                        if (*p == '-')
+                                *p = '_';
+                r |= attr_u64(file, name, res->dropped[c]);
+                total += res->dropped[c];
+        }
+        r |= attr_u64(file, "frames_dropped", total);
+        r |= attr_double(file, "duration_s", res->duration);
+        r |= attr_double(file, "fps_measured", res->fps);
+        if (r)
+                h5_error(error, error_len, "Cannot write the final attributes of", path);
+        if (H5Fclose(file) < 0 && !r) {
+                h5_error(error, error_len, "Cannot close", path);
+                r = -EIO;
+        }
+        /* the take is over: make it durable before we say so */
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                if (fsync(fd) < 0 && !r) {
+                        snprintf(error, error_len, "Cannot sync %s: %s", path, strerror(errno));
+                        r = -errno;
+                }
+                close(fd);
+        }
+        return r ? (r < 0 ? r : -EIO) : 0;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * writer.h — one take's HDF5 file, layout version 1 (docs/file-format.md). Only a hand's writer
+ * thread calls these; HDF5 is touched nowhere else.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "queue.h"
+
+enum drop_cause {
+        DROP_ENCODER_BUSY, /* no free frame buffer: the encoders were behind the camera */
+        DROP_QUEUE_FULL,   /* the writer queue was full: the disk was behind */
+        DROP_ENCODE_ERROR, /* TurboJPEG refused the frame */
+        DROP_WRITE_FAILED, /* compressed, but the file could no longer be written */
+        DROP_CAMERA,       /* gaps in the camera's sequence numbers */
+        _DROP_MAX,
+};
+
+const char *drop_cause_to_string(enum drop_cause c);
+
+/* Written at creation, as root attributes. */
+struct take_info {
+        const char *hand;
+        const char *label; /* "" when none */
+        const char *started_utc;
+        int64_t monotonic_to_utc_ns;
+        int jpeg_quality;
+        bool rectified;
+        const struct config *config;
+        const struct hand_config *hand_config;
+        unsigned batch_size; /* most frames writer_append() is given at once */
+};
+
+/* Written when the take ends. */
+struct take_result {
+        const char *stop_reason;
+        const char *stopped_utc;
+        uint64_t frames_captured;
+        uint64_t frames_written;
+        uint64_t dropped[_DROP_MAX];
+        double duration;
+        double fps;
+        const char *last_error; /* "" when none */
+};
+
+struct writer;
+
+/**
+ * writer_create() - create @path (truncating it), write the attributes and the empty datasets,
+ * and switch the file to SWMR writing.
+ * Return: 0 and *@ret (owned by the caller until writer_finish()), or -errno; @error gets a
+ * sentence for a person.
+ */
+int writer_create(const char *path, const struct take_info *info, struct writer **ret, char *error,
+                  size_t error_len);
+
+/**
+ * writer_append() - append @entries (n ≤ batch_size, oldest first, their bytes in @q), bytes first, then the
+ * index, flushing each dataset; the `size` dataset goes last, so a frame is in the file exactly
+ * when its size entry is.
+ * Return: 0 or -errno (-ENOSPC when the disk is full); the file is left valid up to the last
+ * successful append.
+ */
+int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries,
+                  unsigned n, char *error, size_t error_len);
+
+/**
+ * writer_finish() - close the SWMR file, reopen it to set status="complete" and the result
+ * attributes, and sync it to disk. Frees @w whatever happens.
+ * Return: 0 or -errno.
+ */
+int writer_finish(struct writer *w, const struct take_result *res, char *error, size_t error_len);
+
+/** writer_bytes() - bytes of JPEG data written so far. */
+uint64_t writer_bytes(const struct writer *w);

@@ -1,0 +1,45 @@
+#!/bin/sh
+# Installs, from Debian's or Ubuntu's archive, the packages handrecd needs to build and to run its
+# tests, when any is missing. Run as root (make demo and make check call it); it does nothing when
+# everything is there. HANDREC_SKIP_DEPS=1 skips it (for builds on a machine you manage yourself).
+set -eu
+
+[ "${HANDREC_SKIP_DEPS:-0}" = 1 ] && exit 0
+
+# build: compiler, pkg-config and the -dev packages of every library the daemon links
+build="gcc make pkg-config libsystemd-dev libturbojpeg0-dev libhdf5-dev libconfig-dev libv4l-dev libyaml-dev"
+# tests and demo: a real dbus-daemon, busctl/systemd-analyze, HDF5 readers, Python reference tools
+test="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-opencv python3-dbus python3-pytest
+      libglib2.0-bin procps util-linux"
+# lint
+lint="clang-format cppcheck"
+
+wanted="$build"
+case "${1:-all}" in
+        build) ;;
+        all) wanted="$build $test $lint" ;;
+        *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $wanted; do
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        case "$status" in
+                *" installed") ;;
+                *) missing="$missing $p" ;;
+        esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: missing packages:$missing" >&2
+        echo "install-deps: run as root, or: sudo apt-get install$missing" >&2
+        exit 1
+fi
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# an archive list older than a day (or none) is refreshed first
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
+        apt-get update -q
+fi
+apt-get install -y -q --no-install-recommends $missing
