@@ -72,6 +72,7 @@ struct daemon {
         unsigned n_hands;
         bool shutting_down;
         char notified_status[1024];
+        uint64_t notified_usec;
 };
 
 struct take_options {

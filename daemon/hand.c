@@ -90,6 +90,9 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
         events = pipeline_take_events(h->pipeline);
         if ((events & PIPELINE_EVENT_RECORDING) && h->state == HAND_WARMING)
                 set_state(h, HAND_RECORDING);
+        /* the take ends by itself (duration, lost device, full disk): stopping while it drains */
+        if ((events & PIPELINE_EVENT_ENDING) && (h->state == HAND_WARMING || h->state == HAND_RECORDING))
+                set_state(h, HAND_STOPPING);
         if (events & PIPELINE_EVENT_ENDED)
                 take_ended(h);
         return 0;

@@ -30,7 +30,11 @@ static void publish(struct daemon *d) {
                         snprintf(line, sizeof(line), "[%s] %s", h->config->name, hand_state_to_string(h->state));
                 snprintf(status + strlen(status), sizeof(status) - strlen(status), "%s%s", i ? "; " : "", line);
         }
-        if (!streq(status, d->notified_status)) {
+        /* STATUS= at most once a second: the service manager logs nothing of it, but reads it all */
+        uint64_t now = 0;
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        if (!streq(status, d->notified_status) && now >= d->notified_usec + USEC_PER_SEC) {
+                d->notified_usec = now;
                 snprintf(d->notified_status, sizeof(d->notified_status), "%s", status);
                 sd_notifyf(false, "STATUS=%s", status);
         }

@@ -130,6 +130,7 @@ static bool end_take_locked(struct pipeline *p, enum stop_reason reason, const c
                 return false;
         if (error && *error)
                 snprintf(p->last_error, sizeof(p->last_error), "%s", error);
+        post(p, PIPELINE_EVENT_ENDING);
         pthread_cond_broadcast(&p->cv_writer);
         pthread_cond_broadcast(&p->cv_source);
         return true;

@@ -31,6 +31,7 @@ const char *stop_reason_to_string(enum stop_reason r);
 enum {
         PIPELINE_EVENT_RECORDING = 1u << 0, /* warm-up over: the take's first frame is coming */
         PIPELINE_EVENT_ENDED = 1u << 1,     /* the take's file is finished (or failed) */
+        PIPELINE_EVENT_ENDING = 1u << 2,    /* the take is ending: the queue is being drained */
 };
 
 struct take_params {

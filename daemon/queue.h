@@ -50,4 +50,5 @@ void queue_release(struct queue *q, unsigned n);
 
 unsigned queue_depth(const struct queue *q);
 unsigned queue_capacity(const struct queue *q);
+/** queue_bytes_used() - bytes the ring cannot give out now: frames, and the end skipped at a wrap. */
 size_t queue_bytes_used(const struct queue *q);

@@ -45,8 +45,9 @@ void thread_setup(const char *name) {
 }
 
 char *format_bytes(char *buf, size_t len, uint64_t bytes) {
-        if (bytes >= UINT64_C(1000000000))
-                snprintf(buf, len, "%.2fGB", (double) bytes / 1e9);
+        /* the old collector's "0.5GB"; below 0.1 GB, megabytes say more */
+        if (bytes >= UINT64_C(100000000))
+                snprintf(buf, len, "%.1fGB", (double) bytes / 1e9);
         else
                 snprintf(buf, len, "%.1fMB", (double) bytes / 1e6);
         return buf;

@@ -93,7 +93,7 @@ int log_internal(int level, int error, const char *format, ...) _printf_(3, 4);
 void thread_setup(const char *name);
 
 /**
- * format_bytes() - "512.0MB", "1.25GB": the size the status line shows.
+ * format_bytes() - "51.2MB", "0.5GB", "12.3GB": the size the status line shows.
  * Return: @buf.
  */
 char *format_bytes(char *buf, size_t len, uint64_t bytes);

@@ -218,12 +218,14 @@ int writer_create(const char *path, const struct take_info *info, struct writer 
 
         fapl = latest_fapl();
         w->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-        H5Pclose(fapl);
         if (w->file < 0) {
+                /* before any other call: a successful call clears the error stack */
                 h5_error(error, error_len, "Cannot create", path);
+                H5Pclose(fapl);
                 writer_free(w);
                 return -EIO;
         }
+        H5Pclose(fapl);
         if (write_root_attributes(w->file, info) < 0)
                 goto fail;
 
@@ -337,6 +339,11 @@ int writer_append(struct writer *w, const struct queue *q, const struct queue_en
                     H5Dflush(w->index[i]) < 0)
                         return io_error(error, error_len, "Cannot write the frame index to", w->path);
         }
+        /* Flush the file too: it writes the superblock's end-of-allocation, so a file whose writer
+         * was killed opens after `h5clear -s` as well as with SWMR. */
+        errno = 0;
+        if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
+                return io_error(error, error_len, "Cannot flush", w->path);
         w->frames += n;
         w->bytes = pos;
         return 0;
@@ -364,11 +371,12 @@ int writer_finish(struct writer *w, const struct take_result *res, char *error, 
                 file = H5Fopen(path, H5F_ACC_RDWR, fapl);
         }
 #endif
-        H5Pclose(fapl);
         if (file < 0) {
                 h5_error(error, error_len, "Cannot reopen to mark complete", path);
+                H5Pclose(fapl);
                 return -EIO;
         }
+        H5Pclose(fapl);
         r |= attr_string(file, "status", "complete");
         r |= attr_string(file, "stop_reason", res->stop_reason);
         r |= attr_string(file, "stopped_utc", res->stopped_utc);

@@ -1,0 +1,201 @@
+"""Fixtures for the integration tests: a private dbus-daemon, a real handrecd on it (ready when it
+says READY=1 over sd_notify, as systemd would wait for it), handrecctl, busctl and python-dbus as
+clients, and h5py to read back every file.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.environ.get("BUILD", "build")
+if not os.path.isabs(BUILD):
+    BUILD = os.path.join(ROOT, BUILD)
+HANDRECD = os.path.join(BUILD, "handrecd")
+HANDRECCTL = os.path.join(BUILD, "handrecctl")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+def hand_conf(name, width=320, height=240, fps=30.0, warmup=0.2, extra=""):
+    return textwrap.dedent(f"""\
+        {name}_hand = {{
+            camera = {{
+                source = "synthetic";
+                width = {width};
+                height = {height};
+                fps = {fps};
+                warmup = {warmup};
+                {extra}
+            }};
+        }};
+        """)
+
+
+def make_config(output_dir, hands=("right", "left"), quality=85, min_free_mb=1, queue="", top="", **camera):
+    text = textwrap.dedent(f"""\
+        save = {{
+            output_dir = "{output_dir}";
+            jpeg_quality = {quality};
+            min_free_mb = {min_free_mb};
+        }};
+        {queue}
+        {top}
+        """)
+    for h in hands:
+        text += hand_conf(h, **camera)
+    return text
+
+
+class Bus:
+    """A private session-type dbus-daemon."""
+
+    def __init__(self, tmp):
+        self.proc = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--print-address=1", f"--address=unix:dir={tmp}"],
+            stdout=subprocess.PIPE, text=True)
+        self.address = self.proc.stdout.readline().strip()
+        assert self.address.startswith("unix:"), "dbus-daemon did not start"
+        self.env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+class Daemon:
+    """handrecd --user on a private bus; started with start(), which waits for READY=1."""
+
+    def __init__(self, bus, tmp, config_text):
+        self.bus = bus
+        self.tmp = tmp
+        self.config = os.path.join(tmp, "handrecd.conf")
+        with open(self.config, "w") as f:
+            f.write(config_text)
+        self.log = os.path.join(tmp, "handrecd.log")
+        self.proc = None
+        self.notifications = []
+
+    def start(self, timeout=20, extra_args=()):
+        sock_path = os.path.join(self.tmp, "notify.sock")
+        if os.path.exists(sock_path):
+            os.unlink(sock_path)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(sock_path)
+        self.notify.settimeout(0.2)
+        self.ready = threading.Event()
+        # Read every notification as systemd does: sd_notify() blocks once the socket's queue
+        # (net.unix.max_dgram_qlen, often 10) is full.
+        threading.Thread(target=self._read_notifications, daemon=True).start()
+        env = dict(self.bus.env, NOTIFY_SOCKET=sock_path)
+        self.proc = subprocess.Popen([HANDRECD, "--user", "--config", self.config, *extra_args],
+                                     stdout=open(self.log, "a"), stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready.wait(0.2):
+                return self
+            if self.proc.poll() is not None:
+                raise AssertionError(f"handrecd exited with {self.proc.returncode}:\n{self.log_text()}")
+        raise AssertionError(f"handrecd did not send READY=1 in {timeout}s:\n{self.log_text()}")
+
+    def _read_notifications(self):
+        while True:
+            try:
+                msg = self.notify.recv(4096).decode()
+            except socket.timeout:
+                if self.proc is not None and self.proc.poll() is not None:
+                    return
+                continue
+            except OSError:
+                return
+            self.notifications.append(msg)
+            if "READY=1" in msg.split("\n"):
+                self.ready.set()
+
+    def read_notifications(self):
+        return list(self.notifications)
+
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=timeout)
+        return self.proc.returncode
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return None
+
+
+@pytest.fixture
+def tmp():
+    with tempfile.TemporaryDirectory(prefix="handrec-it-") as d:
+        yield d
+
+
+@pytest.fixture
+def bus(tmp):
+    b = Bus(tmp)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def outdir(tmp):
+    d = os.path.join(tmp, "out")
+    os.makedirs(d)
+    return d
+
+
+@pytest.fixture
+def daemon_factory(bus, tmp):
+    started = []
+
+    def make(config_text, start=True):
+        d = Daemon(bus, tmp, config_text)
+        started.append(d)
+        return d.start() if start else d
+
+    yield make
+    for d in started:
+        if d.proc and d.proc.poll() is None:
+            d.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def daemon(daemon_factory, outdir):
+    return daemon_factory(make_config(outdir))
+
+
+@pytest.fixture
+def ctl(bus):
+    def run(*args, check=True, timeout=60):
+        p = subprocess.run([HANDRECCTL, "--user", *args], env=bus.env, capture_output=True, text=True,
+                           timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError(f"handrecctl {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+        return p
+    return run
+
+
+@pytest.fixture
+def busctl(bus):
+    def run(*args, check=True):
+        p = subprocess.run(["busctl", "--user", *args], env=bus.env, capture_output=True, text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise AssertionError(f"busctl {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
+        return p
+    return run

@@ -1,0 +1,217 @@
+"""Takes recorded end to end: handrecctl, busctl and python-dbus driving a real handrecd."""
+import os
+import re
+import subprocess
+import threading
+import time
+
+import dbus
+import dbus.mainloop.glib
+import h5py
+import pytest
+from gi.repository import GLib  # noqa: F401  (python3-dbus' main loop)
+
+from conftest import HANDRECCTL, make_config
+from takecheck import check_take, text
+
+STATUS_RE = re.compile(r"^\[RIGHT\] recording: (\d+) frames \((\d+\.\d)s, (\d+\.\d)fps, written:(\d+), queue:(\d+), "
+                       r"\d+\.\d[MG]B\)$")
+
+
+def test_start_status_stop_with_handrecctl(daemon, ctl, outdir):
+    p = ctl("start", "--hand", "right", "--label", "demo_1")
+    path = p.stdout.strip()
+    assert re.fullmatch(re.escape(outdir) + r"/right/\d{8}-\d{6}-demo_1\.h5", path), path
+    assert os.path.exists(path)
+    time.sleep(1.5)
+    st = ctl("status", "--hand", "right").stdout.splitlines()
+    m = STATUS_RE.match(st[0])
+    assert m, st
+    assert int(m.group(1)) > 20 and float(m.group(3)) == pytest.approx(30, abs=1.5)
+    assert st[1].strip() == f"file: {path}"
+    all_hands = ctl("status").stdout
+    assert "[LEFT] idle: no take yet" in all_hands and "[RIGHT] recording:" in all_hands
+
+    p = ctl("stop", "--hand", "right")
+    lines = p.stdout.splitlines()
+    assert lines[0] == path
+    m = re.match(r"\[RIGHT\] stopped \(requested\): (\d+) frames written of (\d+) captured, 0 dropped, ", lines[1])
+    assert m, lines
+    assert m.group(1) == m.group(2)
+    attrs, n, numbers = check_take(path, hand="right", reason="requested")
+    assert n == int(m.group(1))
+    assert text(attrs["label"]) == "demo_1"
+    assert int(attrs["jpeg_quality"]) == 85
+    assert int(attrs["frames_dropped"]) == 0
+    # the daemon's own status after the take still shows it
+    assert "[RIGHT] idle: " in ctl("status", "--hand", "right").stdout
+
+
+def test_list_and_help(daemon, ctl):
+    assert ctl("list").stdout.split() == ["left", "right"]
+    for cmd in ("start", "stop", "status", "watch", "list"):
+        out = ctl(cmd, "--help").stdout
+        assert out.startswith(f"Usage: handrecctl {cmd}")
+    assert "Commands:" in ctl("--help").stdout
+    bad = ctl("start", check=False)
+    assert bad.returncode == 2 and "--hand is required" in bad.stderr
+    bad = ctl("frobnicate", check=False)
+    assert bad.returncode == 2 and "unknown command" in bad.stderr
+
+
+def test_busctl_client(daemon, busctl, outdir):
+    """A client nobody here wrote drives the whole API."""
+    out = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "StartRecording", "sa{sv}",
+                 "right", "2", "label", "s", "viaBusctl", "jpeg_quality", "i", "70").stdout
+    path = re.match(r'^s "(.*)"$', out.strip()).group(1)
+    assert path.startswith(os.path.join(outdir, "right")) and path.endswith("-viaBusctl.h5")
+    time.sleep(1.2)
+    state = busctl("get-property", "org.handrec1", "/org/handrec1/hand/right", "org.handrec1.Hand", "State").stdout
+    assert state.strip() == 's "recording"'
+    frames = busctl("get-property", "org.handrec1", "/org/handrec1/hand/right", "org.handrec1.Hand",
+                    "FramesCaptured").stdout
+    assert int(frames.split()[1]) > 10
+    status = busctl("call", "--json=short", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "Status", "s",
+                    "right").stdout
+    assert '"State":{"type":"s","data":"recording"}' in status
+    assert '"QueueCapacity":{"type":"u","data":30}' in status
+    hands = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "ListHands").stdout
+    assert hands.strip() == 'as 2 "left" "right"'
+    intro = busctl("introspect", "org.handrec1", "/org/handrec1").stdout
+    for member in ("StartRecording", "StopRecording", "Status", "ListHands", "RecordingStarted",
+                   "RecordingStopped"):
+        assert member in intro
+    out = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "StopRecording", "s",
+                 "right").stdout
+    assert out.startswith(f'sa{{sv}} "{path}" 10 "file" s "{path}"')
+    attrs, n, _ = check_take(path, hand="right", reason="requested")
+    assert int(attrs["jpeg_quality"]) == 70 and n > 30
+
+
+def _signal_collector(bus):
+    """python-dbus, the third client: collects handrecd's signals in a GLib loop thread."""
+    dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    conn = dbus.bus.BusConnection(bus.address)
+    events = []
+    conn.add_signal_receiver(lambda *a: events.append(("started",) + tuple(str(x) for x in a)),
+                             signal_name="RecordingStarted", dbus_interface="org.handrec1.Manager")
+    conn.add_signal_receiver(lambda hand, f, reason, summary: events.append(("stopped", str(hand), str(f), str(reason),
+                                                                              dict(summary))),
+                             signal_name="RecordingStopped", dbus_interface="org.handrec1.Manager")
+    conn.add_signal_receiver(lambda iface, changed, inval, path=None: events.append(("changed", path, dict(changed))),
+                             signal_name="PropertiesChanged", dbus_interface="org.freedesktop.DBus.Properties",
+                             path_keyword="path")
+    loop = GLib.MainLoop()
+    t = threading.Thread(target=loop.run, daemon=True)
+    t.start()
+    return conn, events, loop
+
+
+def test_duration_stops_by_itself_with_signal(daemon, bus, outdir):
+    conn, events, loop = _signal_collector(bus)
+    try:
+        mgr = dbus.Interface(conn.get_object("org.handrec1", "/org/handrec1"), "org.handrec1.Manager")
+        path = str(mgr.StartRecording("left", {"duration": dbus.Double(2.0)}))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any(e[0] == "stopped" for e in events):
+            time.sleep(0.1)
+    finally:
+        loop.quit()
+    assert ("started", "left", path) in events
+    stopped = [e for e in events if e[0] == "stopped"]
+    assert len(stopped) == 1
+    _, hand, f, reason, summary = stopped[0]
+    assert (hand, f, reason) == ("left", path, "duration")
+    assert int(summary["frames_written"]) == int(summary["frames_captured"])
+    attrs, n, numbers = check_take(path, hand="left", reason="duration")
+    assert abs(n - 60) <= 1, n  # 2 s at 30 fps
+    assert int(summary["frames_written"]) == n
+    # progress was published while recording, a few times a second, with growing counts
+    changes = [e[2] for e in events if e[0] == "changed" and e[1] == "/org/handrec1/hand/left"
+               and "FramesCaptured" in e[2]]
+    counts = [int(c["FramesCaptured"]) for c in changes]
+    assert len(counts) >= 5, counts
+    assert counts == sorted(counts) and counts[-1] >= n - 1
+    states = [str(e[2]["State"]) for e in events if e[0] == "changed" and "State" in e[2]]
+    assert states[:2] == ["warming", "recording"] and states[-2:] == ["stopping", "idle"], states
+
+
+def test_both_hands_at_once(daemon, ctl):
+    right = ctl("start", "--hand", "right").stdout.strip()
+    left = ctl("start", "--hand", "left", "--quality", "60").stdout.strip()
+    assert right != left
+    time.sleep(2)
+    st = ctl("status").stdout
+    assert "[LEFT] recording:" in st and "[RIGHT] recording:" in st
+    ctl("stop", "--hand", "left")
+    ctl("stop", "--hand", "right")
+    ra, rn, _ = check_take(right, hand="right", reason="requested")
+    la, ln, _ = check_take(left, hand="left", reason="requested")
+    assert rn > 50 and ln > 40
+    assert int(la["jpeg_quality"]) == 60
+
+
+def test_live_reader_sees_frames_grow(daemon, ctl):
+    path = ctl("start", "--hand", "right").stdout.strip()
+    time.sleep(1.0)
+    counts = []
+    with h5py.File(path, "r", swmr=True, libver="latest") as f:
+        size = f["stereo/size"]
+        for _ in range(4):
+            size.refresh()
+            f["stereo/offset"].refresh()
+            f["stereo/jpeg"].refresh()
+            n = len(size)
+            counts.append(n)
+            if n:  # the newest frame is complete and readable while the take goes on
+                off = int(f["stereo/offset"][n - 1])
+                assert len(f["stereo/jpeg"]) >= off + int(size[n - 1])
+            time.sleep(0.8)
+        assert f.attrs["status"] == "recording"
+    ctl("stop", "--hand", "right")
+    assert counts == sorted(counts) and counts[-1] > counts[0] > 0, counts
+    check_take(path, reason="requested")
+
+
+def test_watch_follows_take_to_the_end(daemon, ctl):
+    p = ctl("start", "--hand", "right", "--duration", "2", "--follow", timeout=30)
+    lines = p.stdout.splitlines()
+    path = lines[0]
+    assert path.endswith(".h5")
+    live = [l for l in lines if l.startswith("[RIGHT] recording:")]
+    assert len(live) >= 1
+    assert lines[-1].startswith("[RIGHT] stopped (duration): ")
+    assert lines[-2] == path
+    check_take(path, reason="duration")
+
+    # watch on an existing take, from another client, until someone else stops it
+    path = ctl("start", "--hand", "left").stdout.strip()
+    w = subprocess.Popen([HANDRECCTL, "--user", "watch", "--hand", "left"], env=daemon.bus.env,
+                         stdout=subprocess.PIPE, text=True)
+    time.sleep(2.5)
+    ctl("stop", "--hand", "left")
+    out, _ = w.communicate(timeout=10)
+    assert w.returncode == 0
+    assert "[LEFT] recording:" in out and "[LEFT] stopped (requested)" in out
+
+
+def test_sd_notify_status_and_ready(daemon, ctl):
+    assert any("READY=1" in n for n in daemon.notifications)
+    ctl("start", "--hand", "right")
+    time.sleep(1.5)
+    daemon.read_notifications()
+    status = [n for n in daemon.notifications if n.startswith("STATUS=")]
+    assert any("[RIGHT] recording:" in s for s in status), status[-3:]
+    ctl("stop", "--hand", "right")
+
+
+def test_memory_stays_flat(daemon_factory, outdir, ctl):
+    """RSS growth over a take is bounded by configuration, not by its length (a count, not a time)."""
+    d = daemon_factory(make_config(outdir, hands=("right",), width=640, height=480))
+    ctl("start", "--hand", "right")
+    time.sleep(3)
+    early = d.rss_kb()
+    time.sleep(9)
+    late = d.rss_kb()
+    ctl("stop", "--hand", "right")
+    assert late - early < 3 * 1024, f"RSS grew from {early} kB to {late} kB during the take"

@@ -1,0 +1,78 @@
+#!/bin/sh
+# Runs every test suite and ends with one plain line: "N passed, N failed" (N skipped when any).
+#   unit tests (C, AddressSanitizer + UBSan build), integration tests (pytest: private dbus-daemon,
+#   real handrecd, h5py/h5dump), system files (systemd-analyze, bus policy), VM tests (qemu + vivid).
+# TESTS="unit integration" limits what runs; PYTEST_ARGS is passed to pytest.
+set -u
+BUILD=${BUILD:-build}
+TESTS=${TESTS:-unit integration}
+PY=/usr/bin/python3
+passed=0 failed=0 skipped=0
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + ${3:-0})); }
+
+for suite in $TESTS; do
+    case $suite in
+    unit)
+        for t in $UNIT_TESTS; do
+            exe="$BUILD/san/test-$t"
+            echo "== unit: $t"
+            out="$results/unit-$t.out"
+            ASAN_OPTIONS=detect_leaks=1 "$exe" >"$out" 2>&1
+            rc=$?
+            cat "$out"
+            line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+            if [ -n "$line" ]; then
+                p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+                # a crash after the summary (sanitizer report at exit) is a failure too
+                [ $rc -ne 0 ] && [ "$f" = 0 ] && f=1
+                add "$p" "$f"
+            else
+                echo "unit test $t crashed (exit $rc) before its summary"
+                add 0 1
+            fi
+        done
+        ;;
+    integration|system)
+        echo "== $suite tests (pytest)"
+        xml="$results/$suite.xml"
+        BUILD=$BUILD $PY -m pytest -p no:cacheprovider -q -rfEs --junitxml="$xml" ${PYTEST_ARGS:-} "tests/$suite"
+        if [ -f "$xml" ]; then
+            set -- $($PY - "$xml" <<'PYEOF'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+suites = [r] if r.tag == "testsuite" else list(r)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+s = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - s, f, s)
+PYEOF
+)
+            add "$1" "$2" "$3"
+        else
+            echo "pytest produced no report"
+            add 0 1
+        fi
+        ;;
+    vm)
+        echo "== VM tests"
+        sh tests/vm/run.sh "$results/vm.counts"
+        if [ -f "$results/vm.counts" ]; then
+            read p f s <"$results/vm.counts"
+            add "$p" "$f" "$s"
+        else
+            add 0 1
+        fi
+        ;;
+    esac
+done
+
+echo
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
