@@ -71,8 +71,11 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
+$(BUILD)/bench-encode: $(call OBJ,tests/bench/bench-encode.c $(DAEMON_SRCS))
+	$(CC) -o $@ $^ $(LDLIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-encode
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 install: all

@@ -60,7 +60,7 @@ class Bus:
     def __init__(self, tmp):
         self.proc = subprocess.Popen(
             ["dbus-daemon", "--session", "--nofork", "--print-address=1", f"--address=unix:dir={tmp}"],
-            stdout=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # (it warns it cannot raise its fd limit)
         self.address = self.proc.stdout.readline().strip()
         assert self.address.startswith("unix:"), "dbus-daemon did not start"
         self.env = dict(os.environ, DBUS_SESSION_BUS_ADDRESS=self.address)

@@ -1,0 +1,6 @@
+#!/bin/sh
+# make bench: benchmarks with their baselines, in one run on this machine. Figures, not asserts.
+set -eu
+BUILD=${BUILD:-build}
+echo "== handrecd take benchmark (BENCH_SECONDS=${BENCH_SECONDS:-60})"
+BUILD=$BUILD /usr/bin/python3 tests/bench/take.py
