@@ -26,10 +26,10 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DHANDREC_VERSION='"$(VERSION)"' -pthread $(
 LDLIBS  = $(PKG_LIBS) -lm -pthread
 
 DAEMON_SRCS := daemon/util.c daemon/config.c daemon/frame.c daemon/stamp.c daemon/source.c \
-               daemon/source-synthetic.c daemon/encoder.c daemon/queue.c daemon/writer.c \
+               daemon/source-synthetic.c daemon/capture-v4l2.c daemon/v4l2-describe.c daemon/encoder.c daemon/queue.c daemon/writer.c \
                daemon/pipeline.c daemon/status-line.c daemon/hand.c daemon/bus.c
-CLIENT_SRCS := client/handrecctl.c daemon/status-line.c daemon/util.c
-UNIT_TESTS  := config queue stamp writer pipeline status-line
+CLIENT_SRCS := client/handrecctl.c daemon/status-line.c daemon/util.c daemon/v4l2-describe.c
+UNIT_TESTS  := config queue stamp writer pipeline status-line capture
 
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(1))
 

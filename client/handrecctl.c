@@ -14,7 +14,14 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <linux/videodev2.h>
+#include <sys/ioctl.h>
+
 #include "../daemon/status-line.h"
+#include "../daemon/v4l2-describe.h"
 #include "../daemon/util.h"
 #include "../daemon/version.h"
 
@@ -69,7 +76,7 @@ struct hand_view {
         char last_error[512];
         uint64_t captured, written, dropped, bytes;
         unsigned queue;
-        double fps, duration;
+        double fps, duration, skew_mean, skew_max;
         bool active_seen;
 };
 
@@ -120,6 +127,10 @@ static int read_properties(sd_bus_message *m, struct hand_view *v) {
                                 v->fps = d;
                         else if (streq(key, "Duration"))
                                 v->duration = d;
+                        else if (streq(key, "PairSkewMean"))
+                                v->skew_mean = d;
+                        else if (streq(key, "PairSkewMax"))
+                                v->skew_max = d;
                 } else
                         r = sd_bus_message_skip(m, "v");
                 if (r < 0)
@@ -592,6 +603,8 @@ static int run_status(int argc, char *argv[]) {
                 printf("%s\n", view_line(&v, line, sizeof(line)));
                 if (v.file[0])
                         printf("    file: %s\n", v.file);
+                if (v.skew_max > 0)
+                        printf("    pairing skew: mean %.2f ms, max %.2f ms\n", v.skew_mean * 1e3, v.skew_max * 1e3);
                 if (v.last_error[0])
                         printf("    last error: %s\n", v.last_error);
         }
@@ -643,6 +656,79 @@ static int run_list(int argc, char *argv[]) {
         return 0;
 }
 
+/* Stable names (/dev/v4l/by-id, by-path) that lead to @node. */
+static void print_stable_names(const char *node) {
+        static const char *const dirs[] = { "/dev/v4l/by-id", "/dev/v4l/by-path" };
+        char real_node[PATH_MAX];
+
+        if (!realpath(node, real_node))
+                return;
+        for (size_t d = 0; d < ELEMENTSOF(dirs); d++) {
+                DIR *dir = opendir(dirs[d]);
+                struct dirent *de;
+                if (!dir)
+                        continue;
+                while ((de = readdir(dir))) {
+                        char path[PATH_MAX], real[PATH_MAX];
+                        if (de->d_name[0] == '.')
+                                continue;
+                        snprintf(path, sizeof(path), "%s/%s", dirs[d], de->d_name);
+                        if (realpath(path, real) && streq(real, real_node))
+                                printf("    %s\n", path);
+                }
+                closedir(dir);
+        }
+}
+
+static int run_devices(int argc, char *argv[]) {
+        struct args a = {};
+        glob_t g;
+        int r, shown = 0;
+
+        r = parse_args("devices", "", argc, argv, &a);
+        if (r == -1) {
+                printf("Usage: handrecctl devices\n\n"
+                       "List the V4L2 capture devices with their stable names (use those in the config:\n"
+                       "camera.device, camera.left_device, camera.right_device) and the formats, sizes and\n"
+                       "frame rates each can give. Opens the devices directly; needs access to /dev/video*.\n");
+                return 0;
+        }
+        if (r)
+                return r;
+        if (glob("/dev/video*", 0, NULL, &g) != 0) {
+                printf("No V4L2 devices (/dev/video*) on this machine.\n");
+                return 0;
+        }
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+                struct v4l2_capability cap = {};
+                uint32_t caps;
+                int fd = open(g.gl_pathv[i], O_RDWR | O_NONBLOCK | O_CLOEXEC);
+                if (fd < 0) {
+                        printf("%s: cannot open: %s\n", g.gl_pathv[i], strerror(errno));
+                        continue;
+                }
+                if (ioctl(fd, VIDIOC_QUERYCAP, &cap) < 0) {
+                        close(fd);
+                        continue;
+                }
+                caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
+                if (!(caps & V4L2_CAP_VIDEO_CAPTURE)) {
+                        close(fd);
+                        continue; /* metadata and output nodes */
+                }
+                printf("%s: %s (%s, %s)\n", g.gl_pathv[i], (const char *) cap.card, (const char *) cap.driver,
+                       (const char *) cap.bus_info);
+                print_stable_names(g.gl_pathv[i]);
+                capture_describe(fd, 0, stdout, "    ");
+                close(fd);
+                shown++;
+        }
+        globfree(&g);
+        if (!shown)
+                printf("No V4L2 capture devices on this machine.\n");
+        return 0;
+}
+
 static void help(void) {
         printf("handrecctl %s — control handrecd, the stereo hand-camera recorder.\n\n"
                "Usage: handrecctl [--user] COMMAND [OPTIONS]\n\n"
@@ -652,7 +738,8 @@ static void help(void) {
                "  stop --hand H       stop a take; prints its file and a summary once it is complete\n"
                "  status [--hand H]   print the status line of each hand\n"
                "  watch [--hand H]    show the status line live until the take ends\n"
-               "  list                print the configured hands\n\n"
+               "  list                print the configured hands\n"
+               "  devices             list the cameras (V4L2 devices) with their formats, sizes and rates\n\n"
                "Options:\n"
                "  --user              talk to handrecd on the session bus (handrecd --user)\n"
                "  -h, --help          show help (after a command: that command's help)\n",
@@ -665,7 +752,7 @@ int main(int argc, char *argv[]) {
                 int (*run)(int argc, char *argv[]);
         } commands[] = {
                 { "start", run_start }, { "stop", run_stop }, { "status", run_status },
-                { "watch", run_watch }, { "list", run_list },
+                { "watch", run_watch }, { "list", run_list }, { "devices", run_devices },
         };
         int i;
 

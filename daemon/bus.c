@@ -26,7 +26,7 @@ static const struct {
         { "FramesCaptured", "t" }, { "FramesWritten", "t" },  { "FramesDropped", "t" },
         { "DroppedByCause", "a{st}" }, { "QueueDepth", "u" }, { "QueueCapacity", "u" },
         { "Fps", "d" },            { "Duration", "d" },       { "BytesWritten", "t" },
-        { "LastError", "s" },
+        { "LastError", "s" },      { "PairSkewMean", "d" },   { "PairSkewMax", "d" },
 };
 
 static int append_dropped(sd_bus_message *m, const struct pipeline_stats *s) {
@@ -62,8 +62,17 @@ static int append_property(sd_bus_message *m, struct hand *h, const char *name, 
                 return sd_bus_message_append(m, "d", s->duration);
         if (streq(name, "BytesWritten"))
                 return sd_bus_message_append(m, "t", s->bytes);
-        if (streq(name, "LastError"))
+        if (streq(name, "LastError")) {
+                char derr[1024];
+                /* while the camera is missing, why it is: also when it never appeared at all */
+                if (h->state == HAND_NO_DEVICE && !pipeline_device(h->pipeline, derr, sizeof(derr)))
+                        return sd_bus_message_append(m, "s", derr);
                 return sd_bus_message_append(m, "s", h->last_error);
+        }
+        if (streq(name, "PairSkewMean"))
+                return sd_bus_message_append(m, "d", s->skew_mean);
+        if (streq(name, "PairSkewMax"))
+                return sd_bus_message_append(m, "d", s->skew_max);
         return -ENOENT;
 }
 
@@ -112,6 +121,9 @@ int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reaso
                                           "duration", "d", s.duration, "fps", "d", s.fps, "bytes", "t", s.bytes,
                                           "last_error", "s", h->last_error);
         if (r >= 0)
+                r = sd_bus_message_append(m, "{sv}{sv}", "pair_skew_mean", "d", s.skew_mean, "pair_skew_max", "d",
+                                          s.skew_max);
+        if (r >= 0)
                 r = sd_bus_message_open_container(m, 'e', "sv");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", "dropped_by_cause");
@@ -143,11 +155,12 @@ void bus_emit_hand_changed(struct hand *h, bool all) {
                 r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "State", "File", "LastError",
                                                    "FramesCaptured", "FramesWritten", "FramesDropped",
                                                    "DroppedByCause", "QueueDepth", "Fps", "Duration", "BytesWritten",
-                                                   NULL);
+                                                   "PairSkewMean", "PairSkewMax", NULL);
         else
                 r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "FramesCaptured",
                                                    "FramesWritten", "FramesDropped", "DroppedByCause", "QueueDepth",
-                                                   "Fps", "Duration", "BytesWritten", NULL);
+                                                   "Fps", "Duration", "BytesWritten", "PairSkewMean", "PairSkewMax",
+                                                   NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit PropertiesChanged for %s, ignoring: %m", h->path);
 }
@@ -437,6 +450,8 @@ static const sd_bus_vtable hand_vtable[] = {
         HAND_PROPERTY("Duration", "d", CHANGES),
         HAND_PROPERTY("BytesWritten", "t", CHANGES),
         HAND_PROPERTY("LastError", "s", CHANGES),
+        HAND_PROPERTY("PairSkewMean", "d", CHANGES),
+        HAND_PROPERTY("PairSkewMax", "d", CHANGES),
         SD_BUS_VTABLE_END,
 };
 

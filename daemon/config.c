@@ -7,9 +7,11 @@
 #include "config.h"
 
 #include <libconfig.h>
+#include <linux/videodev2.h>
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
 
@@ -35,7 +37,9 @@ static const struct key hand_keys[] = {
 };
 static const struct key camera_keys[] = {
         { "source", K_STRING }, { "width", K_INT },   { "height", K_INT },
-        { "fps", K_FLOAT },     { "warmup", K_FLOAT }, { "disparity", K_INT }, { NULL, 0 },
+        { "fps", K_FLOAT },     { "warmup", K_FLOAT }, { "disparity", K_INT },
+        { "device", K_STRING }, { "left_device", K_STRING }, { "right_device", K_STRING },
+        { "format", K_STRING }, { "buffers", K_INT },  { NULL, 0 },
 };
 
 struct checker {
@@ -174,14 +178,63 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
                 const char *v = config_setting_get_string(s);
                 if (streq(v, "synthetic"))
                         c->source = SOURCE_SYNTHETIC;
-                else if (streq(v, "v4l2") || streq(v, "replay"))
-                        report(ck, s, full, "source \"%s\" is not available in this version; use \"synthetic\"",
-                               v);
+                else if (streq(v, "v4l2"))
+                        c->source = SOURCE_V4L2;
+                else if (streq(v, "replay"))
+                        report(ck, s, full, "source \"replay\" is not available in this version; use \"v4l2\" "
+                                            "or \"synthetic\"");
                 else
-                        report(ck, s, full, "unknown source \"%s\"; use \"synthetic\"", v);
+                        report(ck, s, full, "unknown source \"%s\"; use \"v4l2\" or \"synthetic\"", v);
         }
 
-        get_uint(ck, cam, prefix, "width", 256, 8192, &c->width);
+        /* devices: strings we keep (the config_t is destroyed after parsing) */
+        static const char *const dev_keys[] = { "device", "left_device", "right_device" };
+        char **dev_vals[] = { &c->device, &c->left_device, &c->right_device };
+        for (unsigned i = 0; i < 3; i++) {
+                s = config_setting_get_member(cam, dev_keys[i]);
+                if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
+                        snprintf(full, sizeof(full), "%s.%s", prefix, dev_keys[i]);
+                        if (c->source != SOURCE_V4L2)
+                                report(ck, s, full, "only a v4l2 camera has devices; remove it or set source = \"v4l2\"");
+                        else if (config_setting_get_string(s)[0] != '/')
+                                report(ck, s, full, "\"%s\" is not a device path such as /dev/video0 or "
+                                                    "/dev/v4l/by-id/...", config_setting_get_string(s));
+                        else
+                                *dev_vals[i] = strdup(config_setting_get_string(s));
+                }
+        }
+        if (c->source == SOURCE_V4L2) {
+                snprintf(full, sizeof(full), "%s", prefix);
+                if (!c->device && !c->left_device && !c->right_device)
+                        report(ck, cam, full, "a v4l2 camera needs device = \"/dev/...\" (both eyes side by side) or "
+                                              "left_device and right_device (one device per eye)");
+                else if (c->device && (c->left_device || c->right_device))
+                        report(ck, cam, full, "give either device (side by side) or left_device and right_device, "
+                                              "not both");
+                else if (!c->device && (!c->left_device || !c->right_device))
+                        report(ck, cam, full, "with one device per eye, give both left_device and right_device");
+        }
+        c->pixelformat = V4L2_PIX_FMT_YUYV;
+        s = config_setting_get_member(cam, "format");
+        if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *v = config_setting_get_string(s);
+                snprintf(full, sizeof(full), "%s.format", prefix);
+                if (strcasecmp(v, "YUYV") == 0)
+                        c->pixelformat = V4L2_PIX_FMT_YUYV;
+                else if (strcasecmp(v, "MJPEG") == 0 || strcasecmp(v, "MJPG") == 0)
+                        c->pixelformat = V4L2_PIX_FMT_MJPEG;
+                else
+                        report(ck, s, full, "unknown format \"%s\"; use \"YUYV\" or \"MJPEG\"", v);
+        }
+        c->buffers = 4;
+        get_uint(ck, cam, prefix, "buffers", 2, 32, &c->buffers);
+
+        get_uint(ck, cam, prefix, "width", 64, 8192, &c->width);
+        if (c->source == SOURCE_SYNTHETIC && c->width < 256) {
+                snprintf(full, sizeof(full), "%s.width", prefix);
+                report(ck, config_setting_get_member(cam, "width"), full,
+                       "the synthetic camera needs a width of at least 256 (its frame-number stamp)");
+        }
         get_uint(ck, cam, prefix, "height", 64, 4096, &c->height);
         if (c->width % 2) {
                 snprintf(full, sizeof(full), "%s.width", prefix);
@@ -348,6 +401,11 @@ struct config *config_free(struct config *c) {
         free(c->path);
         free(c->text);
         free(c->output_dir);
+        for (unsigned i = 0; i < 2; i++) {
+                free(c->hands[i].camera.device);
+                free(c->hands[i].camera.left_device);
+                free(c->hands[i].camera.right_device);
+        }
         free(c);
         return NULL;
 }

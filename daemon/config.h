@@ -24,6 +24,12 @@ struct camera_config {
         double fps;
         double warmup; /* seconds of frames discarded before a take's first frame */
         unsigned disparity; /* synthetic only: right eye's horizontal shift, pixels */
+        /* v4l2: one side-by-side device, or one device per eye */
+        char *device;
+        char *left_device;
+        char *right_device;
+        uint32_t pixelformat; /* V4L2_PIX_FMT_YUYV or V4L2_PIX_FMT_MJPEG */
+        unsigned buffers;     /* driver buffers to stream with */
 };
 
 struct hand_config {
@@ -65,6 +71,11 @@ struct config *config_free(struct config *c);
 const struct hand_config *config_find_hand(const struct config *c, const char *name);
 
 const char *source_kind_to_string(enum source_kind k);
+
+/** camera_is_stereo_pair() - two V4L2 devices, one per eye, paired by timestamp. */
+static inline bool camera_is_stereo_pair(const struct camera_config *c) {
+        return c->source == SOURCE_V4L2 && c->left_device;
+}
 
 #define JPEG_QUALITY_MIN 60
 #define JPEG_QUALITY_MAX 95

@@ -23,7 +23,17 @@ int frame_init(struct frame *f, unsigned width, unsigned height) {
         return 0;
 }
 
+int frame_init_jpeg(struct frame *f, size_t capacity) {
+        f->jpeg = malloc(capacity);
+        if (!f->jpeg)
+                return -ENOMEM;
+        f->jpeg_capacity = capacity;
+        f->jpeg_size = 0;
+        return 0;
+}
+
 void frame_release(struct frame *f) {
         free(f->data);
+        free(f->jpeg);
         memset(f, 0, sizeof(*f));
 }

@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct frame_meta {
@@ -15,6 +17,9 @@ struct frame_meta {
         int64_t right_timestamp_ns;
         uint32_t left_sequence;  /* driver sequence numbers */
         uint32_t right_sequence;
+        uint32_t camera_gap;      /* frames the camera skipped just before this one (sequence gap) */
+        uint32_t unpaired[2];     /* left, right frames discarded without a partner since the last pair */
+        bool dequeue_timestamp;   /* the driver gave no CLOCK_MONOTONIC time: dequeue time used */
 };
 
 struct frame {
@@ -24,9 +29,15 @@ struct frame {
         unsigned width; /* whole stereo frame: 2 × eye width */
         unsigned height;
         struct frame_meta meta;
+        /* when the camera's own JPEG is stored as it is (MJPEG, side by side, no rectification) */
+        uint8_t *jpeg;
+        size_t jpeg_size; /* 0: encode the planes */
+        size_t jpeg_capacity;
 };
 
 /** frame_init() - allocate the planes of a @width × @height I420 frame. Return: 0 or -ENOMEM. */
 int frame_init(struct frame *f, unsigned width, unsigned height);
+/** frame_init_jpeg() - add a buffer of @capacity bytes for a camera's JPEG. Return: 0 or -ENOMEM. */
+int frame_init_jpeg(struct frame *f, size_t capacity);
 /** frame_release() - free what frame_init() allocated; safe on a zeroed or released frame. */
 void frame_release(struct frame *f);

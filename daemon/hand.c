@@ -73,7 +73,8 @@ static void take_ended(struct hand *h) {
         }
         h->n_waiters = 0;
 
-        set_state(h, HAND_IDLE);
+        char derr[256];
+        set_state(h, pipeline_device(h->pipeline, derr, sizeof(derr)) ? HAND_IDLE : HAND_NO_DEVICE);
         bus_emit_stopped(h, reason);
 
         if (d->shutting_down)
@@ -95,6 +96,15 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
                 set_state(h, HAND_STOPPING);
         if (events & PIPELINE_EVENT_ENDED)
                 take_ended(h);
+        if ((events & PIPELINE_EVENT_DEVICE) && !hand_is_active(h)) {
+                char error[256];
+                if (pipeline_device(h->pipeline, error, sizeof(error)))
+                        set_state(h, HAND_IDLE);
+                else {
+                        snprintf(h->last_error, sizeof(h->last_error), "%s", error);
+                        set_state(h, HAND_NO_DEVICE);
+                }
+        }
         return 0;
 }
 
@@ -113,6 +123,12 @@ int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config
         r = pipeline_new(d->config, config, h->event_fd, &h->pipeline);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the %s hand's pipeline: %m", config->name);
+        {
+                char error[256];
+                /* a camera is no-device until it has been opened and warmed up */
+                if (!pipeline_device(h->pipeline, error, sizeof(error)))
+                        h->state = HAND_NO_DEVICE;
+        }
         return 0;
 }
 
@@ -191,10 +207,14 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
                 return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,
                                          "Hand %s is still finishing %s; try again when it is idle.", name, h->file);
         case HAND_NO_DEVICE:
-        case HAND_ERROR:
+        case HAND_ERROR: {
+                char derr[256];
+                pipeline_device(h->pipeline, derr, sizeof(derr));
                 return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
-                                         "The %s hand's camera is not available (%s); check that it is plugged in.",
-                                         name, h->last_error[0] ? h->last_error : "no device");
+                                         "The %s hand's camera is not available (%s); check that it is plugged in "
+                                         "and that the config names it (handrecctl devices lists cameras).",
+                                         name, derr[0] ? derr : "no device");
+        }
         default:
                 break;
         }

@@ -37,6 +37,7 @@
 #include <sys/eventfd.h>
 #include <sys/statvfs.h>
 
+#include "capture-v4l2.h"
 #include "encoder.h"
 #include "queue.h"
 #include "source.h"
@@ -67,7 +68,7 @@ struct pipeline {
         pthread_cond_t cv_work;   /* a job in the work FIFO */
         pthread_cond_t cv_turn;   /* next_commit moved */
         pthread_cond_t cv_writer; /* entries, end of stream, or a take */
-        bool quit;
+        atomic_bool quit; /* also read without the lock, between frames */
 
         /* the take, under lock */
         bool take_active;  /* set by pipeline_start(), cleared by the writer when the file is done */
@@ -98,6 +99,13 @@ struct pipeline {
         atomic_uint_fast64_t captured, written, bytes, dropped[_DROP_MAX];
         atomic_int_fast64_t first_ts, last_ts;
         atomic_uint queue_depth;
+        atomic_int_fast64_t skew_sum, skew_max;
+        atomic_uint_fast64_t skew_n;
+        atomic_bool dequeue_ts;
+
+        /* the camera, for sources kept warm; device_error under lock */
+        atomic_bool device_present;
+        char device_error[1024];
 };
 
 const char *stop_reason_to_string(enum stop_reason r) {
@@ -152,35 +160,15 @@ static void give_back_locked(struct pipeline *p, struct job *j) {
                 pthread_cond_broadcast(&p->cv_writer);
 }
 
-static void capture_take(struct pipeline *p, const struct take_params *t) {
-        const struct camera_config *cam = &p->hand->camera;
-        int64_t period = (int64_t) (1e9 / cam->fps), warm_until, duration_ns;
+/* Read frames into jobs for the take until it ends. Return: 0, or the source's error (then the
+ * take has been ended as device-lost). */
+static int record_frames(struct pipeline *p, const struct take_params *t) {
+        int64_t period = (int64_t) (1e9 / p->hand->camera.fps), duration_ns;
         struct frame_meta meta;
-        int r;
-
-        r = source_open(p->source);
-        if (r < 0) {
-                char msg[256];
-                snprintf(msg, sizeof(msg), "Cannot open the %s camera: %s", source_kind_to_string(cam->source),
-                         strerror(-r));
-                pthread_mutex_lock(&p->lock);
-                end_take_locked(p, STOP_DEVICE_LOST, msg);
-                pthread_mutex_unlock(&p->lock);
-                return;
-        }
-
-        /* warm-up: frames are read and discarded while exposure settles */
-        warm_until = now_ns(CLOCK_MONOTONIC) + (int64_t) (cam->warmup * 1e9);
-        while (atomic_load(&p->end_reason) == STOP_NONE && cam->warmup > 0) {
-                r = source_read(p->source, NULL, &meta);
-                if (r < 0 || meta.timestamp_ns >= warm_until)
-                        break;
-        }
-        if (r >= 0 && atomic_load(&p->end_reason) == STOP_NONE)
-                post(p, PIPELINE_EVENT_RECORDING);
+        int r = 0;
 
         duration_ns = t->duration > 0 ? (int64_t) (t->duration * 1e9) - period / 2 : INT64_MAX;
-        while (r >= 0 && atomic_load(&p->end_reason) == STOP_NONE) {
+        while (atomic_load(&p->end_reason) == STOP_NONE) {
                 struct job *j = NULL;
                 int64_t first;
 
@@ -192,15 +180,27 @@ static void capture_take(struct pipeline *p, const struct take_params *t) {
                 pthread_mutex_unlock(&p->lock);
 
                 r = source_read(p->source, j ? &j->frame : NULL, &meta);
+                if (r == -EBADMSG) {
+                        /* one frame the camera sent broken: counted, the take goes on */
+                        atomic_fetch_add(&p->captured, 1);
+                        atomic_fetch_add(&p->dropped[DROP_ENCODE_ERROR], 1);
+                        log_warning("%s: %s", p->hand->name, source_error(p->source));
+                        pthread_mutex_lock(&p->lock);
+                        if (j)
+                                give_back_locked(p, j);
+                        pthread_mutex_unlock(&p->lock);
+                        r = 0;
+                        continue;
+                }
                 first = atomic_load(&p->first_ts);
                 if (r < 0 || (first >= 0 && meta.timestamp_ns - first >= duration_ns)) {
                         pthread_mutex_lock(&p->lock);
                         if (j)
                                 give_back_locked(p, j);
                         if (r < 0) {
-                                char msg[256];
-                                snprintf(msg, sizeof(msg), "The camera stopped delivering frames: %s",
-                                         strerror(-r));
+                                char msg[1200];
+                                snprintf(msg, sizeof(msg), "The camera stopped delivering frames (%s); the take was "
+                                         "ended and saved. Check the camera and its cable.", source_error(p->source));
                                 end_take_locked(p, STOP_DEVICE_LOST, msg);
                         } else
                                 end_take_locked(p, STOP_DURATION, NULL);
@@ -209,6 +209,19 @@ static void capture_take(struct pipeline *p, const struct take_params *t) {
                 }
                 if (first < 0)
                         atomic_store(&p->first_ts, meta.timestamp_ns);
+                else
+                        atomic_fetch_add(&p->dropped[DROP_CAMERA], meta.camera_gap);
+                atomic_fetch_add(&p->dropped[DROP_UNPAIRED_LEFT], meta.unpaired[0]);
+                atomic_fetch_add(&p->dropped[DROP_UNPAIRED_RIGHT], meta.unpaired[1]);
+                if (meta.dequeue_timestamp)
+                        atomic_store(&p->dequeue_ts, true);
+                if (camera_is_stereo_pair(&p->hand->camera)) {
+                        int64_t skew = llabs(meta.left_timestamp_ns - meta.right_timestamp_ns);
+                        atomic_fetch_add(&p->skew_sum, skew);
+                        atomic_fetch_add(&p->skew_n, 1);
+                        if (skew > atomic_load(&p->skew_max))
+                                atomic_store(&p->skew_max, skew);
+                }
                 atomic_store(&p->last_ts, meta.timestamp_ns);
                 atomic_fetch_add(&p->captured, 1);
                 if (!j) {
@@ -222,7 +235,147 @@ static void capture_take(struct pipeline *p, const struct take_params *t) {
                 pthread_cond_signal(&p->cv_work);
                 pthread_mutex_unlock(&p->lock);
         }
+        return r;
+}
+
+/* Read and discard @seconds of frames; log the rate measured. Return: 0 or the source's error. */
+static int warm_up(struct pipeline *p, double seconds, bool log) {
+        struct frame_meta meta;
+        int64_t until = now_ns(CLOCK_MONOTONIC) + (int64_t) (seconds * 1e9), first = -1, last = -1;
+        unsigned n = 0;
+        int r = 0;
+
+        while (seconds > 0 && !p->quit) {
+                r = source_read(p->source, NULL, &meta);
+                if (r == -EBADMSG)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (first < 0)
+                        first = meta.timestamp_ns;
+                last = meta.timestamp_ns;
+                n++;
+                if (meta.timestamp_ns >= until || now_ns(CLOCK_MONOTONIC) >= until + NSEC_PER_SEC)
+                        break;
+        }
+        if (log && n > 1 && last > first)
+                log_info("%s: camera open and warm; measured %.2f fps (configured %g)", p->hand->name,
+                         (n - 1) / ((double) (last - first) / 1e9), p->hand->camera.fps);
+        return 0;
+}
+
+/* A source opened for each take (synthetic): open, warm up, record, close. */
+static void capture_take(struct pipeline *p, const struct take_params *t) {
+        int r = source_open(p->source);
+
+        if (r < 0) {
+                char msg[1200];
+                snprintf(msg, sizeof(msg), "Cannot open the %s camera: %s", source_kind_to_string(p->hand->camera.source),
+                         source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
+                pthread_mutex_lock(&p->lock);
+                end_take_locked(p, STOP_DEVICE_LOST, msg);
+                pthread_mutex_unlock(&p->lock);
+                return;
+        }
+        r = warm_up(p, p->hand->camera.warmup, false);
+        if (r >= 0 && atomic_load(&p->end_reason) == STOP_NONE)
+                post(p, PIPELINE_EVENT_RECORDING);
+        if (r >= 0)
+                record_frames(p, t);
+        else {
+                pthread_mutex_lock(&p->lock);
+                end_take_locked(p, STOP_DEVICE_LOST, source_error(p->source));
+                pthread_mutex_unlock(&p->lock);
+        }
         source_close(p->source);
+}
+
+static void set_device(struct pipeline *p, bool present, const char *error) {
+        bool was = atomic_exchange(&p->device_present, present);
+
+        pthread_mutex_lock(&p->lock);
+        snprintf(p->device_error, sizeof(p->device_error), "%s", present ? "" : error);
+        pthread_mutex_unlock(&p->lock);
+        if (was != present) {
+                if (present)
+                        log_info("%s: camera is back", p->hand->name);
+                else
+                        log_warning("%s: camera unavailable: %s", p->hand->name, error);
+                post(p, PIPELINE_EVENT_DEVICE);
+        }
+}
+
+bool pipeline_device(struct pipeline *p, char *error, size_t error_len) {
+        pthread_mutex_lock(&p->lock);
+        snprintf(error, error_len, "%s", p->device_error);
+        pthread_mutex_unlock(&p->lock);
+        return atomic_load(&p->device_present);
+}
+
+/* A camera kept open between takes: opened at start, reopened every second while missing,
+ * read continuously (frames discarded while idle), so a take starts at the next frame. */
+static void warm_camera_loop(struct pipeline *p) {
+        bool open = false;
+        struct timespec retry;
+        int r;
+
+        pthread_mutex_lock(&p->lock);
+        while (!p->quit) {
+                bool recording = p->take_active && !p->source_done;
+                struct take_params t = p->take;
+                pthread_mutex_unlock(&p->lock);
+
+                if (!open) {
+                        r = source_open(p->source);
+                        if (r >= 0)
+                                r = warm_up(p, p->hand->camera.warmup, true);
+                        if (r < 0) {
+                                if (r != -EBADF)
+                                        source_close(p->source);
+                                set_device(p, false, source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
+                                pthread_mutex_lock(&p->lock);
+                                if (p->take_active && !p->source_done) {
+                                        end_take_locked(p, STOP_DEVICE_LOST, p->device_error);
+                                        p->source_done = true;
+                                        pthread_cond_broadcast(&p->cv_writer);
+                                }
+                                retry = ns_to_timespec(now_ns(CLOCK_MONOTONIC) + NSEC_PER_SEC);
+                                pthread_cond_timedwait(&p->cv_source, &p->lock, &retry);
+                                continue;
+                        }
+                        open = true;
+                        set_device(p, true, "");
+                        pthread_mutex_lock(&p->lock);
+                        continue;
+                }
+
+                if (!recording) {
+                        struct frame_meta meta;
+                        r = source_read(p->source, NULL, &meta);
+                        if (r < 0 && r != -EBADMSG) {
+                                source_close(p->source);
+                                open = false;
+                                set_device(p, false, source_error(p->source));
+                        }
+                        pthread_mutex_lock(&p->lock);
+                        continue;
+                }
+
+                if (atomic_load(&p->end_reason) == STOP_NONE)
+                        post(p, PIPELINE_EVENT_RECORDING);
+                r = record_frames(p, &t);
+                if (r < 0) {
+                        source_close(p->source);
+                        open = false;
+                        set_device(p, false, source_error(p->source));
+                }
+                pthread_mutex_lock(&p->lock);
+                p->source_done = true;
+                pthread_cond_broadcast(&p->cv_writer);
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (open)
+                source_close(p->source);
 }
 
 static void *source_main(void *userdata) {
@@ -231,6 +384,11 @@ static void *source_main(void *userdata) {
 
         snprintf(name, sizeof(name), "hr-src-%s", p->hand->name);
         thread_setup(name);
+
+        if (p->source->ops->keeps_warm) {
+                warm_camera_loop(p);
+                return NULL;
+        }
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
@@ -280,7 +438,13 @@ static void *worker_main(void *userdata) {
                 quality = p->take.jpeg_quality;
                 pthread_mutex_unlock(&p->lock);
 
-                r = encoder_encode(w->encoder, &j->frame, quality, &data, &size);
+                if (j->frame.jpeg_size > 0) {
+                        /* the camera's own JPEG, stored as it came */
+                        data = j->frame.jpeg;
+                        size = j->frame.jpeg_size;
+                        r = 0;
+                } else
+                        r = encoder_encode(w->encoder, &j->frame, quality, &data, &size);
 
                 pthread_mutex_lock(&p->lock);
                 while (p->next_commit != j->ticket)
@@ -331,6 +495,7 @@ static void write_take(struct pipeline *p, const struct take_params *t) {
                 .config = p->config,
                 .hand_config = p->hand,
                 .batch_size = p->config->batch_size,
+                .camera_jpeg = source_v4l2_passthrough(&p->hand->camera),
         };
         struct writer *w = NULL;
         char error[512] = "";
@@ -422,6 +587,9 @@ done:
                 memcpy(res.dropped, s.dropped, sizeof(res.dropped));
                 res.duration = s.duration;
                 res.fps = s.fps;
+                res.timestamp_source = s.dequeue_timestamps ? "dequeue" : "driver";
+                res.pair_skew_mean_ns = (int64_t) (s.skew_mean * 1e9);
+                res.pair_skew_max_ns = (int64_t) (s.skew_max * 1e9);
                 pthread_mutex_lock(&p->lock);
                 snprintf(error, sizeof(error), "%s", p->last_error);
                 pthread_mutex_unlock(&p->lock);
@@ -486,6 +654,7 @@ int pipeline_new(const struct config *config, const struct hand_config *hand, in
         atomic_init(&p->end_reason, STOP_NONE);
         atomic_init(&p->first_ts, -1);
         atomic_init(&p->last_ts, -1);
+        atomic_init(&p->device_present, false);
         pthread_mutex_init(&p->lock, NULL);
         {
                 pthread_condattr_t ca;
@@ -511,6 +680,8 @@ int pipeline_new(const struct config *config, const struct hand_config *hand, in
         }
         for (unsigned i = 0; i < p->n_jobs; i++) {
                 r = frame_init(&p->jobs[i].frame, fw, fh);
+                if (r >= 0 && source_v4l2_passthrough(cam))
+                        r = frame_init_jpeg(&p->jobs[i].frame, raw + 65536);
                 if (r < 0)
                         goto fail;
                 p->free_jobs[p->n_free++] = &p->jobs[i];
@@ -534,6 +705,10 @@ int pipeline_new(const struct config *config, const struct hand_config *hand, in
         r = source_new(cam, &p->source);
         if (r < 0)
                 goto fail;
+        if (!p->source->ops->keeps_warm)
+                atomic_store(&p->device_present, true);
+        else
+                snprintf(p->device_error, sizeof(p->device_error), "not opened yet");
 
         r = -pthread_create(&p->source_thread, NULL, source_main, p);
         if (r < 0)
@@ -618,6 +793,10 @@ int pipeline_start(struct pipeline *p, const struct take_params *params) {
                 atomic_store(&p->dropped[c], 0);
         atomic_store(&p->first_ts, -1);
         atomic_store(&p->last_ts, -1);
+        atomic_store(&p->skew_sum, 0);
+        atomic_store(&p->skew_max, 0);
+        atomic_store(&p->skew_n, 0);
+        atomic_store(&p->dequeue_ts, false);
         pthread_cond_broadcast(&p->cv_source);
         pthread_cond_broadcast(&p->cv_writer);
         pthread_mutex_unlock(&p->lock);
@@ -638,6 +817,11 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
                 s.dropped[c] = atomic_load(&p->dropped[c]);
                 s.dropped_total += s.dropped[c];
         }
+        uint64_t skew_n = atomic_load(&p->skew_n);
+        if (skew_n > 0)
+                s.skew_mean = (double) atomic_load(&p->skew_sum) / (double) skew_n / 1e9;
+        s.skew_max = (double) atomic_load(&p->skew_max) / 1e9;
+        s.dequeue_timestamps = atomic_load(&p->dequeue_ts);
         if (first >= 0 && last >= first) {
                 s.duration = (double) (last - first) / 1e9 + 1.0 / p->hand->camera.fps;
                 if (last > first && s.captured > 1)

@@ -32,6 +32,7 @@ enum {
         PIPELINE_EVENT_RECORDING = 1u << 0, /* warm-up over: the take's first frame is coming */
         PIPELINE_EVENT_ENDED = 1u << 1,     /* the take's file is finished (or failed) */
         PIPELINE_EVENT_ENDING = 1u << 2,    /* the take is ending: the queue is being drained */
+        PIPELINE_EVENT_DEVICE = 1u << 3,    /* the camera appeared or disappeared: pipeline_device() */
 };
 
 struct take_params {
@@ -53,6 +54,9 @@ struct pipeline_stats {
         unsigned queue_capacity;
         double duration; /* seconds from the take's first frame to its last */
         double fps;      /* measured over the take */
+        double skew_mean; /* two devices: |left − right| timestamp of the stored pairs, seconds */
+        double skew_max;
+        bool dequeue_timestamps; /* some frames had no driver timestamp */
 };
 
 struct pipeline;
@@ -81,6 +85,12 @@ void pipeline_stop(struct pipeline *p, enum stop_reason reason);
 unsigned pipeline_take_events(struct pipeline *p);
 
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret);
+
+/**
+ * pipeline_device() - whether the camera is open and warm; when not, why, into @error.
+ * A source that is not kept warm (synthetic) is always present.
+ */
+bool pipeline_device(struct pipeline *p, char *error, size_t error_len);
 
 /** pipeline_result() - why the last take ended and its last error ("" if none). */
 enum stop_reason pipeline_result(struct pipeline *p, char *error, size_t error_len);

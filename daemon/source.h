@@ -20,6 +20,10 @@ struct source_ops {
         int (*read)(struct source *s, struct frame *dst, struct frame_meta *ret_meta);
         void (*close)(struct source *s);
         void (*free)(struct source *s);
+        /* optional: the last error as a sentence (device, what failed, what it can do) */
+        const char *(*error)(struct source *s);
+        /* a camera stays open and streaming between takes (warm); the synthetic one does not */
+        bool keeps_warm;
 };
 
 struct source {
@@ -50,4 +54,9 @@ static inline void source_close(struct source *s) {
 /** source_free() - close and free; accepts NULL; returns NULL. */
 struct source *source_free(struct source *s);
 
+static inline const char *source_error(struct source *s) {
+        return s->ops->error ? s->ops->error(s) : "";
+}
+
 int source_synthetic_new(const struct camera_config *c, struct source **ret);
+int source_v4l2_new(const struct camera_config *c, struct source **ret);

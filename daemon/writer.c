@@ -64,7 +64,8 @@ const char *drop_cause_to_string(enum drop_cause c) {
         static const char *const names[_DROP_MAX] = {
                 [DROP_ENCODER_BUSY] = "encoder-busy", [DROP_QUEUE_FULL] = "queue-full",
                 [DROP_ENCODE_ERROR] = "encode-error", [DROP_WRITE_FAILED] = "write-failed",
-                [DROP_CAMERA] = "camera",
+                [DROP_CAMERA] = "camera", [DROP_UNPAIRED_LEFT] = "unpaired-left",
+                [DROP_UNPAIRED_RIGHT] = "unpaired-right",
         };
         return c < _DROP_MAX ? names[c] : "?";
 }
@@ -155,7 +156,7 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         r |= attr_i64(file, "eye_width", cam->width);
         r |= attr_i64(file, "eye_height", cam->height);
         r |= attr_string(file, "layout", "side-by-side");
-        r |= attr_i64(file, "jpeg_quality", info->jpeg_quality);
+        r |= attr_i64(file, "jpeg_quality", info->camera_jpeg ? 0 : info->jpeg_quality);
         r |= attr_i64(file, "rectified", info->rectified);
         r |= attr_double(file, "fps_nominal", cam->fps);
         r |= attr_string(file, "clock", "CLOCK_MONOTONIC");
@@ -163,7 +164,16 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         r |= attr_string(file, "config", info->config->text);
         r |= attr_string(file, "label", info->label);
         r |= attr_string(file, "source", source_kind_to_string(cam->source));
-        r |= attr_string(file, "jpeg_origin", "handrecd");
+        r |= attr_string(file, "jpeg_origin", info->camera_jpeg ? "camera" : "handrecd");
+        if (cam->source == SOURCE_V4L2) {
+                char fourcc[8];
+                snprintf(fourcc, sizeof(fourcc), "%c%c%c%c", cam->pixelformat & 0xff, (cam->pixelformat >> 8) & 0xff,
+                         (cam->pixelformat >> 16) & 0xff, (cam->pixelformat >> 24) & 0xff);
+                r |= attr_string(file, "camera_format", fourcc);
+                r |= attr_string(file, "camera_device", cam->device ?: "");
+                r |= attr_string(file, "camera_left_device", cam->left_device ?: "");
+                r |= attr_string(file, "camera_right_device", cam->right_device ?: "");
+        }
         r |= attr_string(file, "index_commit", "stereo/size");
         return r ? -EIO : 0;
 }
@@ -396,6 +406,9 @@ int writer_finish(struct writer *w, const struct take_result *res, char *error, 
         r |= attr_u64(file, "frames_dropped", total);
         r |= attr_double(file, "duration_s", res->duration);
         r |= attr_double(file, "fps_measured", res->fps);
+        r |= attr_string(file, "timestamp_source", res->timestamp_source ?: "");
+        r |= attr_i64(file, "pair_skew_mean_ns", res->pair_skew_mean_ns);
+        r |= attr_i64(file, "pair_skew_max_ns", res->pair_skew_max_ns);
         if (r)
                 h5_error(error, error_len, "Cannot write the final attributes of", path);
         if (H5Fclose(file) < 0 && !r) {

@@ -17,6 +17,8 @@ enum drop_cause {
         DROP_ENCODE_ERROR, /* TurboJPEG refused the frame */
         DROP_WRITE_FAILED, /* compressed, but the file could no longer be written */
         DROP_CAMERA,       /* gaps in the camera's sequence numbers */
+        DROP_UNPAIRED_LEFT,  /* two devices: a left frame with no right frame within half a period */
+        DROP_UNPAIRED_RIGHT,
         _DROP_MAX,
 };
 
@@ -33,6 +35,7 @@ struct take_info {
         const struct config *config;
         const struct hand_config *hand_config;
         unsigned batch_size; /* most frames writer_append() is given at once */
+        bool camera_jpeg;    /* frames are the camera's own JPEG (MJPEG passthrough) */
 };
 
 /* Written when the take ends. */
@@ -45,6 +48,8 @@ struct take_result {
         double duration;
         double fps;
         const char *last_error; /* "" when none */
+        const char *timestamp_source; /* "driver" or "dequeue" */
+        int64_t pair_skew_mean_ns, pair_skew_max_ns;
 };
 
 struct writer;

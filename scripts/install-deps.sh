@@ -10,7 +10,7 @@ set -eu
 build="gcc make pkg-config libsystemd-dev libturbojpeg0-dev libhdf5-dev libconfig-dev libv4l-dev libyaml-dev"
 # tests and demo: a real dbus-daemon, busctl/systemd-analyze, HDF5 readers, Python reference tools
 test="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-opencv python3-dbus python3-pytest python3-gi
-      libglib2.0-bin procps util-linux"
+      libglib2.0-bin procps util-linux qemu-system-x86 busybox-static v4l-utils"
 # lint
 lint="clang-format cppcheck"
 

@@ -5,7 +5,7 @@
 # TESTS="unit integration" limits what runs; PYTEST_ARGS is passed to pytest.
 set -u
 BUILD=${BUILD:-build}
-TESTS=${TESTS:-unit integration}
+TESTS=${TESTS:-unit integration vm}
 PY=/usr/bin/python3
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)

@@ -1,0 +1,173 @@
+"""handrecd against a real kernel: the vivid V4L2 driver in a qemu VM (tests/vm/vm.py boots it,
+tests/vm/guest.sh drives the daemon inside). This file judges, on the host, what the guest
+recorded: every file is read back with h5py and h5dump.
+
+The VM boots once for the whole module; each test checks one scenario.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, HERE)
+
+import vm  # noqa: E402
+from takecheck import check_take, text  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def guest():
+    out = tempfile.mkdtemp(prefix="handrec-vm-")
+    os.chmod(out, 0o777)
+    try:
+        t0 = time.monotonic()
+        rc, secs = vm.run(os.path.join(HERE, "guest.sh"), out, timeout=900)
+    except vm.Unavailable as e:
+        pytest.skip(f"qemu cannot run on this machine, so the VM tests cannot: {e}")
+    results = {}
+    path = os.path.join(out, "results.txt")
+    if os.path.exists(path):
+        for line in open(path):
+            k, _, v = line.rstrip("\n").partition("=")
+            results[k] = v
+    print(f"\nVM: booted and ran the scenarios in {time.monotonic() - t0:.1f} s (qemu exit {rc})")
+    assert results.get("done") == "1", "the guest script did not finish:\n" + \
+        open(os.path.join(out, "console.log")).read()[-3000:] + \
+        (open(os.path.join(out, "guest.log")).read()[-3000:] if os.path.exists(os.path.join(out, "guest.log")) else "")
+
+    def host_path(guest_path):
+        assert guest_path.startswith("/run/out/"), guest_path
+        return os.path.join(out, guest_path[len("/run/out/"):])
+
+    def read(name):
+        with open(os.path.join(out, name)) as f:
+            return f.read()
+
+    yield results, host_path, read
+    shutil.rmtree(out, ignore_errors=True)
+
+
+def attrs_of(path, **kw):
+    attrs, n, _ = check_take(path, stamps=False, **kw)
+    return attrs, n
+
+
+def test_devices_lists_vivid(guest):
+    results, _, read = guest
+    assert results["devices_exit"] == "0"
+    out = read("devices.txt")
+    assert "/dev/video0: vivid" in out and "/dev/video1: vivid" in out
+    assert "YUYV (YUYV 4:2:2): " in out and "640x360@" in out
+    stable = read("devices-stable.txt")
+    assert "/dev/v4l/by-path/platform-vivid.1-video-index0" in stable
+
+
+def test_side_by_side_yuyv(guest):
+    results, host_path, _ = guest
+    assert results["sbs.warm"] == "0", "the camera never became idle (open and warm)"
+    assert results["sbs.start_exit"] == "0"
+    attrs, n = attrs_of(host_path(results["sbs.file"]), hand="right", reason="duration")
+    assert abs(n - 60) <= 1, n  # 4 s at 15 fps
+    assert int(attrs["eye_width"]) == 320 and int(attrs["eye_height"]) == 360
+    assert text(attrs["source"]) == "v4l2" and text(attrs["camera_format"]) == "YUYV"
+    assert text(attrs["camera_device"]) == "/dev/video0"
+    assert text(attrs["timestamp_source"]) == "driver"
+    assert text(attrs["jpeg_origin"]) == "handrecd"
+    import handrec
+    with handrec.open_take(host_path(results["sbs.file"])) as t:
+        seq = t.column("left_sequence")
+        assert list(seq) == list(range(seq[0], seq[0] + n)), "driver sequence numbers not consecutive"
+        assert list(t.column("right_sequence")) == list(seq)
+    assert int(attrs["frames_captured"]) == n and int(attrs["frames_dropped"]) == 0
+
+
+def test_dropped_buffers_are_counted(guest):
+    results, host_path, _ = guest
+    assert results["drop.ctl_exit"] == "0"
+    attrs, n = attrs_of(host_path(results["drop.file"]), reason="duration")
+    import handrec
+    with handrec.open_take(host_path(results["drop.file"])) as t:
+        seq = t.column("left_sequence")
+        gaps = int((seq[1:] - seq[:-1] - 1).sum())
+    # vivid dropped about a quarter of the buffers: every one is counted, none silently
+    assert gaps > 0
+    assert int(attrs["dropped_camera"]) == gaps
+    assert int(attrs["frames_dropped"]) == gaps
+    assert n + gaps >= 55
+
+
+def test_unplug_mid_take(guest):
+    results, host_path, read = guest
+    assert results["unplug.ctl_exit"] == "0"
+    attrs, n = attrs_of(host_path(results["unplug.file"]), reason="device-lost")
+    assert n > 20  # 3 s at 15 fps, minus what was in flight at the unplug
+    assert "The camera stopped delivering frames" in text(attrs["last_error"])
+    watch = read("unplug.watch.out")
+    assert "[RIGHT] stopped (device-lost)" in watch
+    assert results["unplug.no_device"] == "0", "State did not become no-device"
+    assert "No such device" in read("unplug.lasterror.txt")
+    assert results["unplug.start_while_missing_exit"] == "1"
+    assert "camera is not available" in read("unplug.refused.out")
+    assert results["unplug.back_idle"] == "0", "the daemon did not pick the camera up again"
+    attrs, n = attrs_of(host_path(results["replug.file"]), reason="duration")
+    assert abs(n - 30) <= 1
+    assert results["sbs.daemon_exit"] == "0"
+
+
+def test_two_devices_paired(guest):
+    results, host_path, _ = guest
+    assert results["pair.warm"] == "0" and results["pair.start_exit"] == "0"
+    path = host_path(results["pair.file"])
+    attrs, n = attrs_of(path, hand="left", reason="duration")
+    assert abs(n - 60) <= 1
+    assert int(attrs["eye_width"]) == 640
+    assert text(attrs["camera_left_device"]) == "/dev/video0"
+    assert text(attrs["camera_right_device"]) == "/dev/video1"
+    import handrec
+    with handrec.open_take(path) as t:
+        lts, rts = t.column("left_timestamp_ns"), t.column("right_timestamp_ns")
+        skew = abs(lts - rts)
+    half_period = 1e9 / 15 / 2
+    assert skew.max() <= half_period
+    assert int(attrs["pair_skew_max_ns"]) == int(skew.max())
+    assert abs(int(attrs["pair_skew_mean_ns"]) - skew.mean()) < 1000
+    print(f"\npairing skew on vivid's two devices at 15 fps: mean {skew.mean() / 1e6:.2f} ms, "
+          f"max {skew.max() / 1e6:.2f} ms (limit {half_period / 1e6:.1f} ms); "
+          f"unpaired left {int(attrs['dropped_unpaired_left'])}, right {int(attrs['dropped_unpaired_right'])}")
+
+
+def test_size_the_device_cannot_do(guest):
+    results, _, read = guest
+    assert results["badsize.state"] == "no-device"
+    err = read("badsize.lasterror.txt")
+    assert "/dev/video0 cannot give 200x64 YUYV" in err and "it can give:" in err and "640x360@" in err
+    assert results["badsize.start_exit"] == "1"
+    assert "cannot give 200x64" in read("badsize.start.out")
+
+
+def test_rate_the_device_cannot_do(guest):
+    results, _, read = guest
+    assert results["badfps.state"] == "no-device"
+    err = read("badfps.lasterror.txt")
+    assert "cannot give 7 fps at 640x360 YUYV" in err and "640x360@1,2,4,5,10,12.5,15,25,30,40" in err
+    assert results["badfps.start_exit"] == "1"
+
+
+def test_nothing_recorded_for_refused_starts(guest):
+    results, host_path, _ = guest
+    takes = sorted(os.listdir(host_path("/run/out/takes/right")))
+    expected = {os.path.basename(results[k]) for k in ("sbs.file", "drop.file", "unplug.file", "replug.file")}
+    assert set(takes) == expected, takes
+
+
+def test_stable_device_names(guest):
+    results, _, _ = guest
+    assert results["stable.warm"] == "0"

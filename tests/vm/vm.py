@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""A small VM for tests against a real kernel: Debian's own kernel (package linux-image-amd64,
+which ships the vivid V4L2 test driver) booted by qemu-system-x86_64 under TCG, with a busybox
+initramfs. The guest mounts this machine's root read-only over 9p and chroots into it, so it runs
+the very binaries and libraries under test; a second 9p share (read-write) carries results back.
+
+    vm.py run SCRIPT OUTDIR [--timeout S]   boot, run SCRIPT (a host path) in the guest, power off
+
+The kernel package is fetched with `apt-get download` into tests/vm/cache (kept between runs).
+"""
+import argparse
+import gzip
+import io
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CACHE = os.environ.get("HANDREC_VM_CACHE", os.path.join(HERE, "cache"))
+# modules the guest needs: 9p over virtio for the shares, vivid for cameras
+WANTED = ["9p", "9pnet_virtio", "virtio_pci", "vivid", "virtio_rng"]
+
+
+class Unavailable(Exception):
+    """qemu or the kernel cannot be had on this machine."""
+
+
+def kernel_package():
+    out = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("Depends: linux-image-") and line.endswith("-amd64"):
+            return line.split()[1]
+    raise Unavailable("apt-cache does not know linux-image-amd64 (run apt-get update)")
+
+
+def fetch_kernel():
+    """Return (vmlinuz path, modules dir, version), downloading and unpacking once."""
+    os.makedirs(CACHE, exist_ok=True)
+    stamp = os.path.join(CACHE, "kernel.ready")
+    if os.path.exists(stamp):
+        version = open(stamp).read().strip()
+    else:
+        pkg = kernel_package()
+        for f in os.listdir(CACHE):
+            if f.endswith(".deb"):
+                os.unlink(os.path.join(CACHE, f))
+        r = subprocess.run(["apt-get", "download", pkg], cwd=CACHE, capture_output=True, text=True)
+        debs = [f for f in os.listdir(CACHE) if f.startswith(pkg) and f.endswith(".deb")]
+        if not debs:
+            raise Unavailable(f"apt-get download {pkg} failed: {r.stderr.strip()}")
+        root = os.path.join(CACHE, "root")
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run(["dpkg-deb", "-x", os.path.join(CACHE, debs[0]), root], check=True)
+        os.unlink(os.path.join(CACHE, debs[0]))
+        version = pkg[len("linux-image-"):]
+        write_modules_dep(os.path.join(root, "lib", "modules", version))
+        with open(stamp, "w") as f:
+            f.write(version)
+    root = os.path.join(CACHE, "root")
+    return os.path.join(root, "boot", f"vmlinuz-{version}"), os.path.join(root, "lib", "modules", version), version
+
+
+def write_modules_dep(moddir):
+    """modules.dep as depmod would write it, from each module's own .modinfo "depends=" (the
+    package leaves depmod to install time, and kmod need not be on this machine)."""
+    paths = {}
+    for dirpath, _, files in os.walk(os.path.join(moddir, "kernel")):
+        for f in files:
+            if f.endswith(".ko"):
+                full = os.path.join(dirpath, f)
+                paths[f[:-3].replace("-", "_")] = (os.path.relpath(full, moddir), full)
+    lines = []
+    for name, (rel, full) in sorted(paths.items()):
+        data = open(full, "rb").read()
+        i = data.find(b"\0depends=")
+        deps = []
+        if i >= 0:
+            value = data[i + 9:data.index(b"\0", i + 1)].decode()
+            deps = [paths[d.replace("-", "_")][0] for d in value.split(",") if d]
+        lines.append(f"{rel}: {' '.join(deps)}\n")
+    with open(os.path.join(moddir, "modules.dep"), "w") as f:
+        f.writelines(lines)
+
+
+def module_closure(moddir):
+    deps = {}
+    with open(os.path.join(moddir, "modules.dep")) as f:
+        for line in f:
+            path, rest = line.split(":", 1)
+            deps[path] = rest.split()
+    by_name = {os.path.basename(p)[:-3].replace("-", "_"): p for p in deps}
+    todo = [by_name[n.replace("-", "_")] for n in WANTED if n.replace("-", "_") in by_name]
+    seen = []
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.append(p)
+            todo.extend(deps[p])
+    return seen, deps
+
+
+class Cpio:
+    """newc archive writer (what the kernel unpacks as an initramfs)."""
+
+    def __init__(self):
+        self.buf = io.BytesIO()
+        self.ino = 1
+
+    def _entry(self, name, mode, data=b"", nlink=1):
+        name_b = name.encode() + b"\0"
+        hdr = "070701" + "".join(f"{v:08x}" for v in (
+            self.ino, mode, 0, 0, nlink, 0, len(data), 0, 0, 0, 0, len(name_b), 0))
+        self.ino += 1
+        self.buf.write(hdr.encode() + name_b)
+        self.buf.write(b"\0" * ((4 - (110 + len(name_b)) % 4) % 4))
+        self.buf.write(data)
+        self.buf.write(b"\0" * ((4 - len(data) % 4) % 4))
+
+    def dir(self, name):
+        self._entry(name, stat.S_IFDIR | 0o755, nlink=2)
+
+    def file(self, name, data, mode=0o644):
+        self._entry(name, stat.S_IFREG | mode, data)
+
+    def symlink(self, name, target):
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def close(self):
+        self._entry("TRAILER!!!", 0)
+        return self.buf.getvalue()
+
+
+INIT = r"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /modules.order); do modprobe "$m" || echo "modprobe $m failed"; done
+mkdir -p /host /out
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose hostroot /host || { echo "VM: cannot mount host root"; poweroff -f; }
+mount -t 9p -o trans=virtio,version=9p2000.L,rw out /out || { echo "VM: cannot mount out"; poweroff -f; }
+mount --rbind /dev /host/dev
+mount -t proc proc /host/proc
+mount -t sysfs sys /host/sys
+mount -t tmpfs tmp /host/tmp
+mount -t tmpfs run /host/run
+mkdir -p /host/run/out
+mount --bind /out /host/run/out
+# the modules, for the test script to reload vivid
+mkdir -p /host/run/modules
+mount --bind /lib/modules /host/run/modules
+echo "VM: ready, running the test script"
+chroot /host /bin/sh -c "cd $(cat /workdir) && HANDREC_VM=1 sh /run/out/guest-script.sh" > /out/guest.log 2>&1
+echo "VM: script exit $?" | tee -a /out/guest.log
+sync
+poweroff -f
+"""
+
+
+def build_initramfs(moddir, version, workdir):
+    busybox = "/bin/busybox"  # busybox-static: the initramfs has no libraries
+    if not os.path.exists(busybox):
+        raise Unavailable("busybox-static is not installed")
+    mods, deps = module_closure(moddir)
+    c = Cpio()
+    for d in ("bin", "sbin", "proc", "sys", "dev", "lib", "lib/modules", f"lib/modules/{version}", "etc"):
+        c.dir(d)
+    c.file("bin/busybox", open(busybox, "rb").read(), 0o755)
+    c.file("init", INIT.encode(), 0o755)
+    c.file("workdir", workdir.encode())
+    made = set()
+    for m in mods:
+        parts = m.split("/")
+        for i in range(1, len(parts)):
+            d = f"lib/modules/{version}/" + "/".join(parts[:i])
+            if d not in made:
+                c.dir(d)
+                made.add(d)
+        c.file(f"lib/modules/{version}/{m}", open(os.path.join(moddir, m), "rb").read())
+    dep = "".join(f"{m}: {' '.join(deps[m])}\n" for m in mods)
+    c.file(f"lib/modules/{version}/modules.dep", dep.encode())
+    # load order: dependencies first; vivid is loaded by the test script with its own options
+    order = [os.path.basename(m)[:-3] for m in reversed(mods)]
+    order = [m for m in order if m != "vivid"]
+    c.file("modules.order", "\n".join(order).encode() + b"\n")
+    return gzip.compress(c.close(), compresslevel=1)
+
+
+def run(script, outdir, timeout, memory="1024"):
+    qemu = shutil.which("qemu-system-x86_64")
+    if not qemu:
+        raise Unavailable("qemu-system-x86_64 is not installed (package qemu-system-x86)")
+    vmlinuz, moddir, version = fetch_kernel()
+    os.makedirs(outdir, exist_ok=True)
+    shutil.copy(script, os.path.join(outdir, "guest-script.sh"))
+    initrd = os.path.join(outdir, "initramfs.gz")
+    with open(initrd, "wb") as f:
+        f.write(build_initramfs(moddir, version, os.getcwd()))
+    cmd = [qemu, "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", memory,
+           "-kernel", vmlinuz, "-initrd", initrd, "-nographic", "-no-reboot",
+           "-append", "console=ttyS0 quiet panic=-1 loglevel=3",
+           "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=h",
+           "-virtfs", f"local,path={outdir},mount_tag=out,security_model=none,id=o",
+           "-device", "virtio-rng-pci"]
+    t0 = time.monotonic()
+    with open(os.path.join(outdir, "console.log"), "w") as log:
+        p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
+    return p.returncode, time.monotonic() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("script")
+    r.add_argument("outdir")
+    r.add_argument("--timeout", type=float, default=900)
+    args = ap.parse_args()
+    try:
+        rc, secs = run(args.script, args.outdir, args.timeout)
+    except Unavailable as e:
+        print(f"VM unavailable: {e}", file=sys.stderr)
+        return 77
+    print(f"VM ran {secs:.1f} s, qemu exit {rc}")
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
