@@ -23,10 +23,11 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-f
 CFLAGS  ?= -O2 -g
 # asserts stay on in every build (no -DNDEBUG anywhere)
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DHANDREC_VERSION='"$(VERSION)"' -pthread $(WARN) $(CFLAGS) $(PKG_CFLAGS)
-LDLIBS  = $(PKG_LIBS) -lm -pthread
+LDLIBS  = $(PKG_LIBS) -lyaml -lm -pthread
 
 DAEMON_SRCS := daemon/util.c daemon/config.c daemon/frame.c daemon/stamp.c daemon/source.c \
-               daemon/source-synthetic.c daemon/capture-v4l2.c daemon/v4l2-describe.c daemon/encoder.c daemon/queue.c daemon/writer.c \
+               daemon/source-synthetic.c daemon/capture-v4l2.c daemon/v4l2-describe.c daemon/source-replay.c \
+               daemon/calibration.c daemon/rectify.c daemon/encoder.c daemon/queue.c daemon/writer.c \
                daemon/pipeline.c daemon/status-line.c daemon/hand.c daemon/bus.c
 CLIENT_SRCS := client/handrecctl.c daemon/status-line.c daemon/util.c daemon/v4l2-describe.c
 UNIT_TESTS  := config queue stamp writer pipeline status-line capture
@@ -35,7 +36,7 @@ OBJ = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 .PHONY: all deps deps-build check check-unit check-integration demo bench install uninstall lint clean
 
-all: $(BUILD)/handrecd $(BUILD)/handrecctl
+all: $(BUILD)/handrecd $(BUILD)/handrecctl $(BUILD)/handrec-rectify
 
 $(BUILD)/%.o: %.c $(wildcard daemon/*.h)
 	@mkdir -p $(dir $@)
@@ -45,6 +46,9 @@ $(BUILD)/handrecd: $(call OBJ,$(DAEMON_SRCS) daemon/main.c)
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/handrecctl: $(call OBJ,$(CLIENT_SRCS))
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/handrec-rectify: $(call OBJ,tools/handrec-rectify.c $(DAEMON_SRCS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # Unit tests are built a second time with AddressSanitizer and UBSan.
@@ -91,9 +95,11 @@ install: all
 	install -Dm644 systemd/handrecd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/handrecd.conf
 	install -Dm644 systemd/handrecd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/handrecd.conf
 	install -Dm755 tools/handrec-info $(DESTDIR)$(PREFIX)/bin/handrec-info
+	install -Dm755 $(BUILD)/handrec-rectify $(DESTDIR)$(PREFIX)/bin/handrec-rectify
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/handrecd $(DESTDIR)$(PREFIX)/bin/handrecctl $(DESTDIR)$(PREFIX)/bin/handrec-info \
+	      $(DESTDIR)$(PREFIX)/bin/handrec-rectify \
 	      $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.handrec1.conf \
 	      $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.handrec1.xml \
 	      $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.handrec1.service \

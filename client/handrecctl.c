@@ -417,6 +417,7 @@ static const struct option common_options[] = {
         { "hand", required_argument, NULL, 'H' },     { "duration", required_argument, NULL, 'd' },
         { "label", required_argument, NULL, 'l' },    { "quality", required_argument, NULL, 'q' },
         { "follow", no_argument, NULL, 'f' },         { "user", no_argument, NULL, 'U' },
+        { "rectify", no_argument, NULL, 'r' },        { "no-rectify", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },           {},
 };
 
@@ -425,6 +426,7 @@ struct args {
         double duration;
         long quality;
         bool follow;
+        int rectify; /* -1: the daemon's default */
 };
 
 static int parse_args(const char *command, const char *allowed, int argc, char *argv[], struct args *a) {
@@ -440,6 +442,8 @@ static int parse_args(const char *command, const char *allowed, int argc, char *
                 case 'H': a->hand = optarg; break;
                 case 'l': a->label = optarg; break;
                 case 'f': a->follow = true; break;
+                case 'r': a->rectify = 1; break;
+                case 'n': a->rectify = 0; break;
                 case 'U': arg_user = true; break;
                 case 'h': return -1;
                 case 'd':
@@ -465,14 +469,14 @@ static int run_start(int argc, char *argv[]) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        struct args a = { .quality = -1 };
+        struct args a = { .quality = -1, .rectify = -1 };
         const char *file;
         int r;
 
-        r = parse_args("start", "Hdlqf", argc, argv, &a);
+        r = parse_args("start", "Hdlqfrn", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl start --hand left|right [--duration SECONDS] [--label LABEL]\n"
-                       "                        [--quality 60-95] [--follow]\n\n"
+                       "                        [--quality 60-95] [--rectify|--no-rectify] [--follow]\n\n"
                        "Start a take; prints the file it records to. --follow shows the status line live until\n"
                        "the take ends (with --duration, or when someone stops it).\n");
                 return 0;
@@ -493,6 +497,8 @@ static int run_start(int argc, char *argv[]) {
                 r = sd_bus_message_append(m, "{sv}", "duration", "d", a.duration);
         if (r >= 0 && a.label)
                 r = sd_bus_message_append(m, "{sv}", "label", "s", a.label);
+        if (r >= 0 && a.rectify >= 0)
+                r = sd_bus_message_append(m, "{sv}", "rectify", "b", a.rectify);
         if (r >= 0 && a.quality >= 0)
                 r = sd_bus_message_append(m, "{sv}", "jpeg_quality", "i", (int32_t) MIN(a.quality, INT32_MAX));
         if (r >= 0)

@@ -216,7 +216,7 @@ static bool label_valid(const char *s) {
         return true;
 }
 
-#define OPTIONS_HELP "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95)"
+#define OPTIONS_HELP "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b)"
 
 /* Read a numeric variant of any D-Bus number type into a double. Return: 1, 0 (not a number). */
 static int read_number(sd_bus_message *m, const char *contents, double *ret) {
@@ -250,8 +250,8 @@ static int read_number(sd_bus_message *m, const char *contents, double *ret) {
         return 1;
 }
 
-static int parse_options(sd_bus_message *m, struct take_options *o, sd_bus_error *error) {
-        bool seen_duration = false, seen_label = false, seen_quality = false;
+static int parse_options(sd_bus_message *m, const struct hand *h, struct take_options *o, sd_bus_error *error) {
+        bool seen_duration = false, seen_label = false, seen_quality = false, seen_rectify = false;
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
@@ -271,11 +271,8 @@ static int parse_options(sd_bus_message *m, struct take_options *o, sd_bus_error
                 seen = streq(key, "duration") ? &seen_duration
                      : streq(key, "label")    ? &seen_label
                      : streq(key, "jpeg_quality") ? &seen_quality
+                     : streq(key, "rectify")  ? &seen_rectify
                                               : NULL;
-                if (streq(key, "rectify"))
-                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                 "Option \"rectify\" is not supported by this handrecd (no "
-                                                 "rectification yet); leave it out.");
                 if (!seen)
                         return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Unknown option \"%s\"; " OPTIONS_HELP ".",
                                                  key);
@@ -287,7 +284,21 @@ static int parse_options(sd_bus_message *m, struct take_options *o, sd_bus_error
                 r = sd_bus_message_enter_container(m, 'v', contents);
                 if (r < 0)
                         return r;
-                if (streq(key, "label")) {
+                if (streq(key, "rectify")) {
+                        int b;
+                        if (!streq(contents, "b"))
+                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                         "Option \"rectify\" must be a boolean (b), not \"%s\".", contents);
+                        r = sd_bus_message_read(m, "b", &b);
+                        if (r < 0)
+                                return r;
+                        if (b && !h->config->calibration)
+                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                         "Hand %s has no calibration to rectify with; set calibration in "
+                                                         "its config group (%s_hand.calibration), or leave rectify out.",
+                                                         h->config->name, h->config->name);
+                        o->rectify = b;
+                } else if (streq(key, "label")) {
                         const char *label;
                         if (!streq(contents, "s"))
                                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
@@ -336,7 +347,7 @@ static int parse_options(sd_bus_message *m, struct take_options *o, sd_bus_error
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct daemon *d = userdata;
-        struct take_options o = { .jpeg_quality = d->config->jpeg_quality };
+        struct take_options o = { .jpeg_quality = d->config->jpeg_quality, .rectify = -1 };
         const char *name;
         struct hand *h;
         int r;
@@ -347,7 +358,7 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         h = find_hand_or_error(d, name, error);
         if (!h)
                 return -ENOENT;
-        r = parse_options(m, &o, error);
+        r = parse_options(m, h, &o, error);
         if (r < 0)
                 return r;
         r = hand_start(h, &o, error);

@@ -13,9 +13,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "calibration.h"
 #include "util.h"
 
-enum kind { K_INT, K_FLOAT, K_STRING, K_BOOL, K_GROUP };
+enum kind { K_INT, K_FLOAT, K_STRING, K_BOOL, K_GROUP, K_STRINGS /* a string or a list of strings */ };
 
 struct key {
         const char *name;
@@ -33,13 +34,16 @@ static const struct key queue_keys[] = {
         { "capacity", K_INT }, { "batch_size", K_INT }, { "batch_timeout", K_FLOAT }, { NULL, 0 },
 };
 static const struct key hand_keys[] = {
-        { "enabled", K_BOOL }, { "camera", K_GROUP }, { NULL, 0 },
+        { "enabled", K_BOOL },           { "camera", K_GROUP },         { "rectify", K_BOOL },
+        { "calibration", K_STRINGS },    { "calibration_model", K_STRING }, { "rectify_alpha", K_FLOAT },
+        { NULL, 0 },
 };
 static const struct key camera_keys[] = {
         { "source", K_STRING }, { "width", K_INT },   { "height", K_INT },
         { "fps", K_FLOAT },     { "warmup", K_FLOAT }, { "disparity", K_INT },
         { "device", K_STRING }, { "left_device", K_STRING }, { "right_device", K_STRING },
-        { "format", K_STRING }, { "buffers", K_INT },  { NULL, 0 },
+        { "format", K_STRING }, { "buffers", K_INT },  { "path", K_STRING },
+        { "rate", K_STRING },   { "loop", K_BOOL },    { NULL, 0 },
 };
 
 struct checker {
@@ -74,6 +78,7 @@ static const char *kind_name(enum kind k) {
         case K_STRING: return "a string in double quotes";
         case K_BOOL: return "true or false";
         case K_GROUP: return "a group { ... }";
+        case K_STRINGS: return "a string or a list of strings [\"...\", \"...\"]";
         }
         return "?";
 }
@@ -85,6 +90,7 @@ static bool kind_matches(enum kind k, int type) {
         case K_STRING: return type == CONFIG_TYPE_STRING;
         case K_BOOL: return type == CONFIG_TYPE_BOOL;
         case K_GROUP: return type == CONFIG_TYPE_GROUP;
+        case K_STRINGS: return type == CONFIG_TYPE_STRING || type == CONFIG_TYPE_LIST || type == CONFIG_TYPE_ARRAY;
         }
         return false;
 }
@@ -181,10 +187,9 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
                 else if (streq(v, "v4l2"))
                         c->source = SOURCE_V4L2;
                 else if (streq(v, "replay"))
-                        report(ck, s, full, "source \"replay\" is not available in this version; use \"v4l2\" "
-                                            "or \"synthetic\"");
+                        c->source = SOURCE_REPLAY;
                 else
-                        report(ck, s, full, "unknown source \"%s\"; use \"v4l2\" or \"synthetic\"", v);
+                        report(ck, s, full, "unknown source \"%s\"; use \"v4l2\", \"replay\" or \"synthetic\"", v);
         }
 
         /* devices: strings we keep (the config_t is destroyed after parsing) */
@@ -214,6 +219,29 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
                 else if (!c->device && (!c->left_device || !c->right_device))
                         report(ck, cam, full, "with one device per eye, give both left_device and right_device");
         }
+        /* replay: a folder of images */
+        s = config_setting_get_member(cam, "path");
+        snprintf(full, sizeof(full), "%s.path", prefix);
+        if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
+                if (c->source != SOURCE_REPLAY)
+                        report(ck, s, full, "only a replay source has a path; remove it or set source = \"replay\"");
+                else
+                        c->path = strdup(config_setting_get_string(s));
+        } else if (c->source == SOURCE_REPLAY)
+                report(ck, cam, full, "a replay source needs path = \"<folder of JPEG images>\"");
+        s = config_setting_get_member(cam, "rate");
+        if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
+                const char *v = config_setting_get_string(s);
+                snprintf(full, sizeof(full), "%s.rate", prefix);
+                if (streq(v, "max"))
+                        c->rate_max = true;
+                else if (!streq(v, "realtime"))
+                        report(ck, s, full, "unknown rate \"%s\"; use \"realtime\" (at fps) or \"max\"", v);
+        }
+        s = config_setting_get_member(cam, "loop");
+        if (s && config_setting_type(s) == CONFIG_TYPE_BOOL)
+                c->loop = config_setting_get_bool(s);
+
         c->pixelformat = V4L2_PIX_FMT_YUYV;
         s = config_setting_get_member(cam, "format");
         if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
@@ -252,6 +280,57 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
         get_uint(ck, cam, prefix, "disparity", 0, c->width / 2, &c->disparity);
 }
 
+static void parse_calibration(struct checker *ck, config_setting_t *h, const char *group, struct hand_config *hc) {
+        config_setting_t *s = config_setting_get_member(h, "calibration"), *r = config_setting_get_member(h, "rectify");
+        const char *paths[2];
+        enum distortion_model model = MODEL_UNSET;
+        double alpha = 0;
+        unsigned n = 0;
+        char full[128], error[1024] = "";
+
+        if (r && config_setting_type(r) == CONFIG_TYPE_BOOL)
+                hc->rectify = config_setting_get_bool(r);
+        get_double(ck, h, group, "rectify_alpha", -1, 1, &alpha);
+        config_setting_t *m = config_setting_get_member(h, "calibration_model");
+        if (m && config_setting_type(m) == CONFIG_TYPE_STRING) {
+                const char *v = config_setting_get_string(m);
+                snprintf(full, sizeof(full), "%s.calibration_model", group);
+                if (streq(v, "plumb_bob") || streq(v, "radtan"))
+                        model = MODEL_PLUMB_BOB;
+                else if (streq(v, "fisheye") || streq(v, "equidistant"))
+                        model = MODEL_FISHEYE;
+                else
+                        report(ck, m, full, "unknown model \"%s\"; use \"plumb_bob\" (radial-tangential) or \"fisheye\"", v);
+        }
+        snprintf(full, sizeof(full), "%s.calibration", group);
+        if (!s) {
+                if (hc->rectify)
+                        report(ck, r, full, "rectify = true needs calibration = \"<file>\" or [\"<file>\", \"<file>\"]");
+                return;
+        }
+        if (config_setting_type(s) == CONFIG_TYPE_STRING)
+                paths[n++] = config_setting_get_string(s);
+        else if (config_setting_type(s) == CONFIG_TYPE_LIST || config_setting_type(s) == CONFIG_TYPE_ARRAY) {
+                int len = config_setting_length(s);
+                if (len < 1 || len > 2) {
+                        report(ck, s, full, "give one or two files");
+                        return;
+                }
+                for (int i = 0; i < len; i++) {
+                        config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+                                report(ck, s, full, "must be file names in double quotes");
+                                return;
+                        }
+                        paths[n++] = config_setting_get_string(e);
+                }
+        } else
+                return;
+        if (calibration_load(paths, n, model, alpha, hc->camera.width, hc->camera.height, &hc->calibration, error,
+                             sizeof(error)) < 0)
+                report(ck, s, full, "%s", error);
+}
+
 static void parse_hand(struct checker *ck, config_t *cfg, const char *group, const char *name,
                        struct config *c) {
         config_setting_t *h = config_lookup(cfg, group), *cam, *en;
@@ -280,6 +359,7 @@ static void parse_hand(struct checker *ck, config_t *cfg, const char *group, con
                 return;
         snprintf(prefix, sizeof(prefix), "%s.camera", group);
         parse_camera(ck, cam, prefix, &hc->camera);
+        parse_calibration(ck, h, group, hc);
 }
 
 static char *read_text(const char *path, int *ret_errno) {
@@ -405,6 +485,8 @@ struct config *config_free(struct config *c) {
                 free(c->hands[i].camera.device);
                 free(c->hands[i].camera.left_device);
                 free(c->hands[i].camera.right_device);
+                free(c->hands[i].camera.path);
+                calibration_free(c->hands[i].calibration);
         }
         free(c);
         return NULL;

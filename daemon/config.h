@@ -30,11 +30,19 @@ struct camera_config {
         char *right_device;
         uint32_t pixelformat; /* V4L2_PIX_FMT_YUYV or V4L2_PIX_FMT_MJPEG */
         unsigned buffers;     /* driver buffers to stream with */
+        /* replay: a folder of JPEG images */
+        char *path;
+        bool rate_max; /* as fast as the pipeline takes them, instead of at fps */
+        bool loop;
 };
+
+struct calibration;
 
 struct hand_config {
         const char *name; /* "left" or "right", static */
         struct camera_config camera;
+        bool rectify;                    /* by default, for takes that do not say */
+        struct calibration *calibration; /* NULL when none is configured */
 };
 
 struct config {

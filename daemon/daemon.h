@@ -79,6 +79,7 @@ struct take_options {
         double duration;
         char label[65];
         int jpeg_quality;
+        int rectify; /* -1: the hand's configured default */
 };
 
 /* hand.c */

@@ -190,7 +190,8 @@ static int reserve_file(struct hand *h, const char *dir, const char *label, time
 int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error) {
         const struct config *c = h->daemon->config;
         const char *name = h->config->name;
-        struct take_params t = { .jpeg_quality = o->jpeg_quality, .duration = o->duration };
+        struct take_params t = { .jpeg_quality = o->jpeg_quality, .duration = o->duration,
+                                 .rectify = o->rectify < 0 ? h->config->rectify : o->rectify };
         char dir[PATH_MAX];
         struct statvfs sv;
         time_t now;
@@ -255,8 +256,8 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
         h->last_error[0] = 0;
         h->had_take = true;
         memset(&h->emitted, 0, sizeof(h->emitted));
-        log_info("%s: recording to %s (quality %d%s)", name, h->file, t.jpeg_quality,
-                 t.duration > 0 ? ", with a duration" : "");
+        log_info("%s: recording to %s (quality %d%s%s)", name, h->file, t.jpeg_quality,
+                 t.duration > 0 ? ", with a duration" : "", t.rectify ? ", rectified" : "");
         set_state(h, HAND_WARMING);
         bus_emit_started(h);
         return 0;

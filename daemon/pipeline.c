@@ -38,7 +38,9 @@
 #include <sys/statvfs.h>
 
 #include "capture-v4l2.h"
+#include "calibration.h"
 #include "encoder.h"
+#include "rectify.h"
 #include "queue.h"
 #include "source.h"
 #include "util.h"
@@ -52,6 +54,7 @@ struct job {
 struct worker {
         struct pipeline *p;
         struct encoder *encoder;
+        struct frame rectified; /* the worker's output frame when rectifying (else unallocated) */
         pthread_t thread;
         unsigned index;
         bool started;
@@ -68,6 +71,7 @@ struct pipeline {
         pthread_cond_t cv_work;   /* a job in the work FIFO */
         pthread_cond_t cv_turn;   /* next_commit moved */
         pthread_cond_t cv_writer; /* entries, end of stream, or a take */
+        pthread_cond_t cv_room;   /* a free job or queue room (sources paced by the pipeline) */
         atomic_bool quit; /* also read without the lock, between frames */
 
         /* the take, under lock */
@@ -88,6 +92,8 @@ struct pipeline {
         unsigned in_flight; /* taken from the free list, not yet back */
 
         struct queue *queue;
+        struct rectify *rectify; /* maps, when the hand has a calibration */
+        const char *dump_dir;    /* HANDREC_DEBUG_DUMP_DIR: pre-JPEG planes written here (tests) */
         const struct queue_entry **batch; /* batch_size pointers, the writer's */
         struct source *source;
         struct worker *workers;
@@ -112,7 +118,7 @@ const char *stop_reason_to_string(enum stop_reason r) {
         static const char *const names[_STOP_MAX] = {
                 [STOP_NONE] = "",           [STOP_REQUESTED] = "requested", [STOP_DURATION] = "duration",
                 [STOP_DEVICE_LOST] = "device-lost", [STOP_DISK_FULL] = "disk-full",
-                [STOP_IO_ERROR] = "io-error", [STOP_SHUTDOWN] = "shutdown",
+                [STOP_IO_ERROR] = "io-error", [STOP_SHUTDOWN] = "shutdown", [STOP_END_OF_INPUT] = "end-of-input",
         };
         return r < _STOP_MAX ? names[r] : "?";
 }
@@ -141,6 +147,7 @@ static bool end_take_locked(struct pipeline *p, enum stop_reason reason, const c
         post(p, PIPELINE_EVENT_ENDING);
         pthread_cond_broadcast(&p->cv_writer);
         pthread_cond_broadcast(&p->cv_source);
+        pthread_cond_broadcast(&p->cv_room);
         return true;
 }
 
@@ -156,6 +163,7 @@ void pipeline_stop(struct pipeline *p, enum stop_reason reason) {
 static void give_back_locked(struct pipeline *p, struct job *j) {
         p->free_jobs[p->n_free++] = j;
         p->in_flight--;
+        pthread_cond_signal(&p->cv_room);
         if (p->in_flight == 0)
                 pthread_cond_broadcast(&p->cv_writer);
 }
@@ -173,6 +181,9 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
                 int64_t first;
 
                 pthread_mutex_lock(&p->lock);
+                /* a replay at rate "max" waits for the encoders instead of dropping */
+                while (p->source->paced_by_pipeline && p->n_free == 0 && atomic_load(&p->end_reason) == STOP_NONE)
+                        pthread_cond_wait(&p->cv_room, &p->lock);
                 if (p->n_free > 0) {
                         j = p->free_jobs[--p->n_free];
                         p->in_flight++;
@@ -197,7 +208,9 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
                         pthread_mutex_lock(&p->lock);
                         if (j)
                                 give_back_locked(p, j);
-                        if (r < 0) {
+                        if (r == -ENODATA)
+                                end_take_locked(p, STOP_END_OF_INPUT, NULL);
+                        else if (r < 0) {
                                 char msg[1200];
                                 snprintf(msg, sizeof(msg), "The camera stopped delivering frames (%s); the take was "
                                          "ended and saved. Check the camera and its cable.", source_error(p->source));
@@ -413,6 +426,35 @@ static void *source_main(void *userdata) {
 
 /* ---- encoder workers -------------------------------------------------------------------- */
 
+/* With the lock held: append to the writer queue; a source paced by the pipeline waits for room
+ * (the writer signals cv_room as it releases entries), a camera's frame is dropped instead. */
+static int push_or_wait(struct pipeline *p, const uint8_t *data, size_t size, const struct frame_meta *meta) {
+        for (;;) {
+                int r = queue_push(p->queue, data, size, meta, now_ns(CLOCK_MONOTONIC));
+                if (r >= 0 || !p->source->paced_by_pipeline || queue_depth(p->queue) == 0 ||
+                    atomic_load(&p->end_reason) == STOP_IO_ERROR || atomic_load(&p->end_reason) == STOP_DISK_FULL)
+                        return r;
+                pthread_cond_broadcast(&p->cv_writer);
+                pthread_cond_wait(&p->cv_room, &p->lock);
+        }
+}
+
+/* Tests: the planes that go to the encoder, as raw I420 files <dir>/<hand>-<number>.i420. */
+static void dump_planes(struct pipeline *p, const struct frame *f) {
+        char path[PATH_MAX];
+        FILE *out;
+
+        snprintf(path, sizeof(path), "%s/%s-%06llu.i420", p->dump_dir, p->hand->name,
+                 (unsigned long long) f->meta.number);
+        out = fopen(path, "we");
+        if (!out)
+                return;
+        fwrite(f->planes[0], 1, (size_t) f->strides[0] * f->height, out);
+        fwrite(f->planes[1], 1, (size_t) f->strides[1] * f->height / 2, out);
+        fwrite(f->planes[2], 1, (size_t) f->strides[2] * f->height / 2, out);
+        fclose(out);
+}
+
 static void *worker_main(void *userdata) {
         struct worker *w = userdata;
         struct pipeline *p = w->p;
@@ -427,6 +469,7 @@ static void *worker_main(void *userdata) {
                 struct job *j;
                 size_t size = 0;
                 int quality, r;
+                bool rectify;
 
                 while (!p->quit && p->work_count == 0)
                         pthread_cond_wait(&p->cv_work, &p->lock);
@@ -436,22 +479,30 @@ static void *worker_main(void *userdata) {
                 p->work_head = (p->work_head + 1) % p->n_jobs;
                 p->work_count--;
                 quality = p->take.jpeg_quality;
+                rectify = p->take.rectify && p->rectify;
                 pthread_mutex_unlock(&p->lock);
 
+                const struct frame *out = &j->frame;
+                if (rectify && j->frame.jpeg_size == 0) {
+                        rectify_frame(p->rectify, &j->frame, &w->rectified);
+                        out = &w->rectified;
+                }
+                if (p->dump_dir && j->frame.jpeg_size == 0)
+                        dump_planes(p, out);
                 if (j->frame.jpeg_size > 0) {
                         /* the camera's own JPEG, stored as it came */
                         data = j->frame.jpeg;
                         size = j->frame.jpeg_size;
                         r = 0;
                 } else
-                        r = encoder_encode(w->encoder, &j->frame, quality, &data, &size);
+                        r = encoder_encode(w->encoder, out, quality, &data, &size);
 
                 pthread_mutex_lock(&p->lock);
                 while (p->next_commit != j->ticket)
                         pthread_cond_wait(&p->cv_turn, &p->lock);
                 if (r < 0)
                         atomic_fetch_add(&p->dropped[DROP_ENCODE_ERROR], 1);
-                else if (queue_push(p->queue, data, size, &j->frame.meta, now_ns(CLOCK_MONOTONIC)) < 0)
+                else if (push_or_wait(p, data, size, &j->frame.meta) < 0)
                         atomic_fetch_add(&p->dropped[DROP_QUEUE_FULL], 1);
                 else {
                         atomic_store(&p->queue_depth, queue_depth(p->queue));
@@ -491,7 +542,8 @@ static void write_take(struct pipeline *p, const struct take_params *t) {
                 .started_utc = t->started_utc,
                 .monotonic_to_utc_ns = t->monotonic_to_utc_ns,
                 .jpeg_quality = t->jpeg_quality,
-                .rectified = false,
+                .rectified = t->rectify && p->rectify,
+                .calibration = p->hand->calibration,
                 .config = p->config,
                 .hand_config = p->hand,
                 .batch_size = p->config->batch_size,
@@ -569,6 +621,7 @@ static void write_take(struct pipeline *p, const struct take_params *t) {
                 }
                 queue_release(p->queue, n);
                 atomic_store(&p->queue_depth, queue_depth(p->queue));
+                pthread_cond_broadcast(&p->cv_room);
         }
 done:
         pthread_mutex_unlock(&p->lock);
@@ -664,6 +717,7 @@ int pipeline_new(const struct config *config, const struct hand_config *hand, in
                 pthread_cond_init(&p->cv_work, &ca);
                 pthread_cond_init(&p->cv_turn, &ca);
                 pthread_cond_init(&p->cv_writer, &ca);
+                pthread_cond_init(&p->cv_room, &ca);
                 pthread_condattr_destroy(&ca);
         }
 
@@ -686,9 +740,18 @@ int pipeline_new(const struct config *config, const struct hand_config *hand, in
                         goto fail;
                 p->free_jobs[p->n_free++] = &p->jobs[i];
         }
+        if (hand->calibration) {
+                r = rectify_new(hand->calibration, cam->width, cam->height, p->jobs[0].frame.strides[0],
+                                p->jobs[0].frame.strides[1], &p->rectify);
+                if (r < 0)
+                        goto fail;
+        }
+        p->dump_dir = getenv("HANDREC_DEBUG_DUMP_DIR");
         for (unsigned i = 0; i < p->n_workers; i++) {
                 p->workers[i] = (struct worker){ .p = p, .index = i };
                 r = encoder_new(fw, fh, &p->workers[i].encoder);
+                if (r >= 0 && p->rectify)
+                        r = frame_init(&p->workers[i].rectified, fw, fh);
                 if (r < 0)
                         goto fail;
         }
@@ -746,6 +809,7 @@ struct pipeline *pipeline_free(struct pipeline *p) {
         pthread_cond_broadcast(&p->cv_work);
         pthread_cond_broadcast(&p->cv_turn);
         pthread_cond_broadcast(&p->cv_writer);
+        pthread_cond_broadcast(&p->cv_room);
         pthread_mutex_unlock(&p->lock);
 
         if (p->source_started)
@@ -756,7 +820,9 @@ struct pipeline *pipeline_free(struct pipeline *p) {
                 if (p->workers[i].started)
                         pthread_join(p->workers[i].thread, NULL);
                 encoder_free(p->workers[i].encoder);
+                frame_release(&p->workers[i].rectified);
         }
+        rectify_free(p->rectify);
         source_free(p->source);
         queue_free(p->queue);
         for (unsigned i = 0; p->jobs && i < p->n_jobs; i++)
@@ -770,6 +836,7 @@ struct pipeline *pipeline_free(struct pipeline *p) {
         pthread_cond_destroy(&p->cv_work);
         pthread_cond_destroy(&p->cv_turn);
         pthread_cond_destroy(&p->cv_writer);
+        pthread_cond_destroy(&p->cv_room);
         pthread_mutex_destroy(&p->lock);
         free(p);
         return NULL;

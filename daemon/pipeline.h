@@ -22,6 +22,7 @@ enum stop_reason {
         STOP_DISK_FULL,
         STOP_IO_ERROR,
         STOP_SHUTDOWN,
+        STOP_END_OF_INPUT, /* a replay that reached the end of its folder */
         _STOP_MAX,
 };
 
@@ -42,6 +43,7 @@ struct take_params {
         int64_t monotonic_to_utc_ns;
         int jpeg_quality;
         double duration; /* seconds; 0: until stopped */
+        bool rectify;
 };
 
 struct pipeline_stats {

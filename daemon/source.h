@@ -28,6 +28,8 @@ struct source_ops {
 
 struct source {
         const struct source_ops *ops;
+        /* frames wait for room in the pipeline instead of being dropped (a replay at rate "max") */
+        bool paced_by_pipeline;
 };
 
 /** source_new() - the source the camera config names. Return: 0 and *@ret (caller owns). */
@@ -60,3 +62,4 @@ static inline const char *source_error(struct source *s) {
 
 int source_synthetic_new(const struct camera_config *c, struct source **ret);
 int source_v4l2_new(const struct camera_config *c, struct source **ret);
+int source_replay_new(const struct camera_config *c, struct source **ret);

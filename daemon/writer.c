@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "calibration.h"
 #include "util.h"
 #include "version.h"
 
@@ -178,6 +179,48 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         return r ? -EIO : 0;
 }
 
+static int write_matrix(hid_t g, const char *name, const double *v, hsize_t rows, hsize_t cols) {
+        hsize_t dims[2] = { rows, cols };
+        hid_t space = H5Screate_simple(cols ? 2 : 1, dims, NULL);
+        hid_t d = H5Dcreate2(g, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        herr_t r = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+        if (d >= 0)
+                H5Dclose(d);
+        H5Sclose(space);
+        return r < 0 ? -EIO : 0;
+}
+
+/* /calibration: what a take needs to be re-rectified or un-rectified later */
+static int write_calibration(hid_t file, const struct calibration *c) {
+        hid_t g = H5Gopen2(file, "calibration", H5P_DEFAULT);
+        int r = 0;
+
+        if (g < 0)
+                return -EIO;
+        r |= attr_string(g, "model", distortion_model_to_string(c->model));
+        r |= attr_string(g, "files", c->files ?: "");
+        r |= attr_string(g, "text", c->text ?: "");
+        r |= attr_i64(g, "rectification_computed", c->computed);
+        for (unsigned e = 0; e < 2; e++) {
+                hid_t eg = H5Gcreate2(g, e ? "right" : "left", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+                if (eg < 0) {
+                        r = -EIO;
+                        break;
+                }
+                r |= write_matrix(eg, "K", c->eye[e].K, 3, 3);
+                r |= write_matrix(eg, "D", c->eye[e].D, c->eye[e].n_d, 0);
+                r |= write_matrix(eg, "R", c->eye[e].R, 3, 3);
+                r |= write_matrix(eg, "P", c->eye[e].P, 3, 4);
+                H5Gclose(eg);
+        }
+        if (c->have_extrinsics) {
+                r |= write_matrix(g, "R", c->R, 3, 3);
+                r |= write_matrix(g, "T", c->T, 3, 0);
+        }
+        H5Gclose(g);
+        return r ? -EIO : 0;
+}
+
 static struct writer *writer_free(struct writer *w) {
         if (!w)
                 return NULL;
@@ -249,6 +292,8 @@ int writer_create(const char *path, const struct take_info *info, struct writer 
         if (g < 0)
                 goto fail;
         H5Gclose(g);
+        if (info->calibration && write_calibration(w->file, info->calibration) < 0)
+                goto fail;
 
         w->jpeg = create_growing(w->file, "stereo/jpeg", H5T_NATIVE_UINT8, JPEG_CHUNK, 4 * JPEG_CHUNK);
         if (w->jpeg < 0)

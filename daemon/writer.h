@@ -36,6 +36,7 @@ struct take_info {
         const struct hand_config *hand_config;
         unsigned batch_size; /* most frames writer_append() is given at once */
         bool camera_jpeg;    /* frames are the camera's own JPEG (MJPEG passthrough) */
+        const struct calibration *calibration; /* written to /calibration when not NULL */
 };
 
 /* Written when the take ends. */

@@ -73,8 +73,9 @@ class Bus:
 class Daemon:
     """handrecd --user on a private bus; started with start(), which waits for READY=1."""
 
-    def __init__(self, bus, tmp, config_text):
+    def __init__(self, bus, tmp, config_text, env=None):
         self.bus = bus
+        self.extra_env = env or {}
         self.tmp = tmp
         self.config = os.path.join(tmp, "handrecd.conf")
         with open(self.config, "w") as f:
@@ -94,7 +95,7 @@ class Daemon:
         # Read every notification as systemd does: sd_notify() blocks once the socket's queue
         # (net.unix.max_dgram_qlen, often 10) is full.
         threading.Thread(target=self._read_notifications, daemon=True).start()
-        env = dict(self.bus.env, NOTIFY_SOCKET=sock_path)
+        env = dict(self.bus.env, NOTIFY_SOCKET=sock_path, **self.extra_env)
         self.proc = subprocess.Popen([HANDRECD, "--user", "--config", self.config, *extra_args],
                                      stdout=open(self.log, "a"), stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
@@ -164,8 +165,8 @@ def outdir(tmp):
 def daemon_factory(bus, tmp):
     started = []
 
-    def make(config_text, start=True):
-        d = Daemon(bus, tmp, config_text)
+    def make(config_text, start=True, env=None):
+        d = Daemon(bus, tmp, config_text, env=env)
         started.append(d)
         return d.start() if start else d
 

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rectify.h — stereo rectification of I420 frames, plane by plane (never through RGB).
+ *
+ * rectify_new() builds, once, a fixed-point map per eye for the luma plane and one for the chroma
+ * planes (the equivalent of initUndistortRectifyMap, sampled at the chroma sites for U and V):
+ * for each output pixel the offset of its top-left source pixel and its bilinear weights in
+ * 1/256 pixel. rectify_frame() then remaps a frame with integer arithmetic only, allocating
+ * nothing. Pixels that map outside the camera image become black (Y 0, U V 128).
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "calibration.h"
+#include "frame.h"
+
+#define RECTIFY_FRAC_BITS 8
+#define RECTIFY_OUTSIDE INT32_MIN
+
+struct rectify_map {
+        unsigned width, height; /* of the plane, one eye */
+        int32_t *offset;        /* source offset of the top-left neighbour, or RECTIFY_OUTSIDE */
+        uint16_t *fx, *fy;      /* weights of the right / lower neighbours, 0..256 */
+};
+
+struct rectify {
+        struct rectify_map luma[2], chroma[2]; /* per eye */
+};
+
+/**
+ * rectify_new() - build the maps for eyes of @width × @height inside frames whose planes have
+ * strides @ystride and @cstride. Return: 0 and *@ret (caller owns), or -ENOMEM.
+ */
+int rectify_new(const struct calibration *c, unsigned width, unsigned height, int ystride, int cstride,
+                struct rectify **ret);
+struct rectify *rectify_free(struct rectify *r);
+
+/** rectify_frame() - remap both eyes of @src into @dst (same geometry). Allocates nothing. */
+void rectify_frame(const struct rectify *r, const struct frame *src, struct frame *dst);
+
+/** rectify_plane() - remap one plane through @m: @src and @dst point at the eye's origin. */
+void rectify_plane(const struct rectify_map *m, const uint8_t *src, uint8_t *dst, int dst_stride, uint8_t border);
