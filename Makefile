@@ -30,7 +30,7 @@ DAEMON_SRCS := daemon/util.c daemon/config.c daemon/frame.c daemon/stamp.c daemo
                daemon/calibration.c daemon/rectify.c daemon/encoder.c daemon/queue.c daemon/writer.c \
                daemon/pipeline.c daemon/status-line.c daemon/hand.c daemon/bus.c
 CLIENT_SRCS := client/handrecctl.c daemon/status-line.c daemon/util.c daemon/v4l2-describe.c
-UNIT_TESTS  := config queue stamp writer pipeline status-line capture
+UNIT_TESTS  := config queue stamp writer pipeline status-line capture rectify
 
 OBJ = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -78,8 +78,11 @@ demo: deps
 $(BUILD)/bench-encode: $(call OBJ,tests/bench/bench-encode.c $(DAEMON_SRCS))
 	$(CC) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bench-remap: $(call OBJ,tests/bench/bench-remap.c $(DAEMON_SRCS))
+	$(CC) -o $@ $^ $(LDLIBS)
+
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench-encode
+	@$(MAKE) --no-print-directory all $(BUILD)/bench-encode $(BUILD)/bench-remap
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 install: all

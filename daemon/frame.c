@@ -10,7 +10,8 @@ int frame_init(struct frame *f, unsigned width, unsigned height) {
         size_t ysize = (size_t) width * height, csize = (size_t) (width / 2) * (height / 2);
 
         memset(f, 0, sizeof(*f));
-        f->data = aligned_alloc(64, (ysize + 2 * csize + 63) & ~(size_t) 63);
+        /* + one row of slack: the remap reads (with weight 0) the pixel below the last row */
+        f->data = aligned_alloc(64, (ysize + 2 * csize + width + 64 + 63) & ~(size_t) 63);
         if (!f->data)
                 return -ENOMEM;
         f->width = width;

@@ -11,8 +11,7 @@
 
 static void map_free(struct rectify_map *m) {
         free(m->offset);
-        free(m->fx);
-        free(m->fy);
+        free(m->frac);
         memset(m, 0, sizeof(*m));
 }
 
@@ -25,9 +24,8 @@ static int map_build(struct rectify_map *m, const struct calibration *c, unsigne
         m->width = w;
         m->height = h;
         m->offset = malloc(n * sizeof(*m->offset));
-        m->fx = malloc(n * sizeof(*m->fx));
-        m->fy = malloc(n * sizeof(*m->fy));
-        if (!m->offset || !m->fx || !m->fy)
+        m->frac = malloc(n * sizeof(*m->frac));
+        if (!m->offset || !m->frac)
                 return -ENOMEM;
         for (unsigned v = 0; v < h; v++)
                 for (unsigned u = 0; u < w; u++) {
@@ -43,12 +41,14 @@ static int map_build(struct rectify_map *m, const struct calibration *c, unsigne
                                 m->offset[i] = RECTIFY_OUTSIDE;
                                 continue;
                         }
-                        /* top-left neighbour, kept one pixel inside so its right/lower one exists */
-                        int sx = MIN((int) x, (int) w - 2), sy = MIN((int) y, (int) h - 2);
-                        long fx = lround((x - sx) * (1 << RECTIFY_FRAC_BITS)), fy = lround((y - sy) * (1 << RECTIFY_FRAC_BITS));
+                        /* the nearest 1/256 position. On the last column or row the weight of the
+                         * right/lower neighbour is 0; that neighbour is still read (the next row, or
+                         * the frame's slack row: frame_init() allocates it), never used. */
+                        long qx = lround(x * 256), qy = lround(y * 256);
+                        int sx = (int) (qx >> 8), sy = (int) (qy >> 8);
+                        long fx = qx - sx * 256L, fy = qy - sy * 256L;
                         m->offset[i] = sy * stride + sx;
-                        m->fx[i] = (uint16_t) MIN(fx, 1L << RECTIFY_FRAC_BITS);
-                        m->fy[i] = (uint16_t) MIN(fy, 1L << RECTIFY_FRAC_BITS);
+                        m->frac[i] = (uint16_t) (fy << 8 | fx);
                 }
         return 0;
 }
@@ -89,20 +89,21 @@ void rectify_plane(const struct rectify_map *m, const uint8_t *src, uint8_t *dst
         const unsigned w = m->width, h = m->height;
 
         for (unsigned v = 0; v < h; v++) {
-                const int32_t *off = m->offset + (size_t) v * w;
-                const uint16_t *fxs = m->fx + (size_t) v * w, *fys = m->fy + (size_t) v * w;
-                uint8_t *out = dst + (size_t) v * dst_stride;
+                const int32_t *restrict off = m->offset + (size_t) v * w;
+                const uint16_t *restrict frac = m->frac + (size_t) v * w;
+                uint8_t *restrict out = dst + (size_t) v * dst_stride;
                 for (unsigned u = 0; u < w; u++) {
                         int32_t o = off[u];
-                        if (o == RECTIFY_OUTSIDE) {
+                        if (__builtin_expect(o == RECTIFY_OUTSIDE, 0)) {
                                 out[u] = border;
                                 continue;
                         }
                         const uint8_t *p = src + o;
-                        unsigned fx = fxs[u], fy = fys[u];
-                        unsigned top = p[0] * (256 - fx) + p[1] * fx;
-                        unsigned bot = p[dst_stride] * (256 - fx) + p[dst_stride + 1] * fx;
-                        out[u] = (uint8_t) ((top * (256 - fy) + bot * fy + 32768) >> 16);
+                        unsigned fx = frac[u] & 0xff, fy = frac[u] >> 8;
+                        /* rows blended in 16 bits (255 × 256 fits), columns in 32 */
+                        unsigned top = (unsigned) (p[0] << 8) + (p[1] - p[0]) * (int) fx;
+                        unsigned bot = (unsigned) (p[dst_stride] << 8) + (p[dst_stride + 1] - p[dst_stride]) * (int) fx;
+                        out[u] = (uint8_t) (((top << 8) + ((int) bot - (int) top) * (int) fy + 32768) >> 16);
                 }
         }
 }

@@ -5,7 +5,7 @@
  * rectify_new() builds, once, a fixed-point map per eye for the luma plane and one for the chroma
  * planes (the equivalent of initUndistortRectifyMap, sampled at the chroma sites for U and V):
  * for each output pixel the offset of its top-left source pixel and its bilinear weights in
- * 1/256 pixel. rectify_frame() then remaps a frame with integer arithmetic only, allocating
+ * 1/256 pixel (6 bytes a pixel, as OpenCV's fixed-point maps). rectify_frame() then remaps a frame with integer arithmetic only, allocating
  * nothing. Pixels that map outside the camera image become black (Y 0, U V 128).
  */
 #pragma once
@@ -21,7 +21,7 @@
 struct rectify_map {
         unsigned width, height; /* of the plane, one eye */
         int32_t *offset;        /* source offset of the top-left neighbour, or RECTIFY_OUTSIDE */
-        uint16_t *fx, *fy;      /* weights of the right / lower neighbours, 0..256 */
+        uint16_t *frac;         /* fy << 8 | fx: weights of the lower / right neighbours, in 1/256 */
 };
 
 struct rectify {

@@ -37,8 +37,8 @@ static int dump_map(const char *dir, const char *name, const struct rectify_map 
         for (size_t i = 0; i < (size_t) m->width * m->height; i++) {
                 float xy[2] = { NAN, NAN };
                 if (m->offset[i] != RECTIFY_OUTSIDE) {
-                        xy[0] = (float) (m->offset[i] % stride) + m->fx[i] / 256.0f;
-                        xy[1] = (float) (m->offset[i] / stride) + m->fy[i] / 256.0f;
+                        xy[0] = (float) (m->offset[i] % stride) + (m->frac[i] & 0xff) / 256.0f;
+                        xy[1] = (float) (m->offset[i] / stride) + (m->frac[i] >> 8) / 256.0f;
                 }
                 fwrite(xy, sizeof(float), 2, f);
         }

@@ -4,3 +4,6 @@ set -eu
 BUILD=${BUILD:-build}
 echo "== handrecd take benchmark (BENCH_SECONDS=${BENCH_SECONDS:-60})"
 BUILD=$BUILD /usr/bin/python3 tests/bench/take.py
+echo
+echo "== rectification benchmark"
+BUILD=$BUILD /usr/bin/python3 tests/bench/remap.py
