@@ -110,9 +110,10 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/lib/sysusers.d/handrecd.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/handrecd.conf
 
 lint:
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h client/*.c tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run --Werror daemon/*.c daemon/*.h client/*.c tests/unit/*.c tests/unit/*.h tests/bench/*.c tools/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
-	         --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE daemon client
+	         --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -D'SD_BUS_PARAM(x)=' \
+	         daemon client tools tests/unit tests/bench
 
 clean:
 	rm -rf $(BUILD)

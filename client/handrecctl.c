@@ -47,8 +47,9 @@ static int bus_error(const sd_bus_error *e, int r) {
                 fprintf(stderr, "handrecctl: handrecd is not running on the %s bus; start it with %s.\n",
                         arg_user ? "session" : "system", arg_user ? "handrecd --user" : "systemctl start handrecd");
         else if (sd_bus_error_has_name(e, "org.freedesktop.DBus.Error.AccessDenied"))
-                fprintf(stderr, "handrecctl: %s\nOnly root and members of group handrec may start and stop takes; "
-                                "ask an administrator to run: usermod -aG handrec $USER\n",
+                fprintf(stderr,
+                        "handrecctl: %s\nOnly root and members of group handrec may start and stop takes; "
+                        "ask an administrator to run: usermod -aG handrec $USER\n",
                         e->message ?: "access denied");
         else if (e && e->message)
                 fprintf(stderr, "handrecctl: %s\n", e->message);
@@ -92,8 +93,8 @@ static int read_properties(sd_bus_message *m, struct hand_view *v) {
                         r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         return r;
-                if (streq(contents, "s") && (streq(key, "State") || streq(key, "File") || streq(key, "LastError") ||
-                                             streq(key, "Name"))) {
+                if (streq(contents, "s") &&
+                    (streq(key, "State") || streq(key, "File") || streq(key, "LastError") || streq(key, "Name"))) {
                         r = sd_bus_message_read(m, "v", "s", &s);
                         if (r < 0)
                                 return r;
@@ -167,18 +168,19 @@ static int get_status(sd_bus *bus, const char *hand, struct hand_view *v) {
 static char *view_line(const struct hand_view *v, char *buf, size_t len) {
         if (v->file[0] == 0 && streq(v->state, "idle")) {
                 char upper[16];
-                size_t i;
-                for (i = 0; v->name[i] && i < sizeof(upper) - 1; i++)
-                        upper[i] = (char) (v->name[i] >= 'a' && v->name[i] <= 'z' ? v->name[i] - 32 : v->name[i]);
-                upper[i] = 0;
-                snprintf(buf, len, "[%s] idle: no take yet", upper);
+                snprintf(buf, len, "[%s] idle: no take yet", hand_label(upper, sizeof(upper), v->name));
                 return buf;
         }
         return format_status_line(buf, len,
-                                  &(struct status_values){ .hand = v->name, .state = v->state, .captured = v->captured,
-                                                           .written = v->written, .dropped = v->dropped,
-                                                           .bytes = v->bytes, .queue = v->queue,
-                                                           .duration = v->duration, .fps = v->fps });
+                                  &(struct status_values){.hand = v->name,
+                                                          .state = v->state,
+                                                          .captured = v->captured,
+                                                          .written = v->written,
+                                                          .dropped = v->dropped,
+                                                          .bytes = v->bytes,
+                                                          .queue = v->queue,
+                                                          .duration = v->duration,
+                                                          .fps = v->fps});
 }
 
 static int list_hands(sd_bus *bus, char hands[2][16], unsigned *ret_n) {
@@ -261,10 +263,7 @@ static int print_summary(const char *hand, sd_bus_message *m, const char *reason
                 strcat(causes, ")");
 
         char upper[16];
-        size_t i;
-        for (i = 0; hand[i] && i < sizeof(upper) - 1; i++)
-                upper[i] = (char) (hand[i] >= 'a' && hand[i] <= 'z' ? hand[i] - 32 : hand[i]);
-        upper[i] = 0;
+        hand_label(upper, sizeof(upper), hand);
         printf("[%s] stopped (%s): %llu frames written of %llu captured, %llu dropped%s, %.1fs, %.1ffps, %s\n", upper,
                reason_override ?: reason, (unsigned long long) written, (unsigned long long) captured,
                (unsigned long long) dropped, causes, duration, fps, format_bytes(size, sizeof(size), bytes));
@@ -369,7 +368,7 @@ static void on_sigint(int sig _unused_) {
 }
 
 static int watch_hands(sd_bus *bus, char hands[2][16], unsigned n) {
-        struct watch w = { .bus = bus, .n = n, .tty = isatty(STDOUT_FILENO) };
+        struct watch w = {.bus = bus, .n = n, .tty = isatty(STDOUT_FILENO)};
         int r;
 
         r = sd_bus_match_signal(bus, NULL, BUS_NAME, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged",
@@ -414,11 +413,11 @@ static int watch_hands(sd_bus *bus, char hands[2][16], unsigned n) {
 /* ---- commands --------------------------------------------------------------------------- */
 
 static const struct option common_options[] = {
-        { "hand", required_argument, NULL, 'H' },     { "duration", required_argument, NULL, 'd' },
-        { "label", required_argument, NULL, 'l' },    { "quality", required_argument, NULL, 'q' },
-        { "follow", no_argument, NULL, 'f' },         { "user", no_argument, NULL, 'U' },
-        { "rectify", no_argument, NULL, 'r' },        { "no-rectify", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },           {},
+        {"hand", required_argument, NULL, 'H'},  {"duration", required_argument, NULL, 'd'},
+        {"label", required_argument, NULL, 'l'}, {"quality", required_argument, NULL, 'q'},
+        {"follow", no_argument, NULL, 'f'},      {"user", no_argument, NULL, 'U'},
+        {"rectify", no_argument, NULL, 'r'},     {"no-rectify", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},        {},
 };
 
 struct args {
@@ -456,8 +455,7 @@ static int parse_args(const char *command, const char *allowed, int argc, char *
                         if (*end || end == optarg)
                                 return usage_error(command, "--quality takes a whole number (60 to 95)");
                         break;
-                default:
-                        return usage_error(command, "unknown option or missing value");
+                default: return usage_error(command, "unknown option or missing value");
                 }
         }
         if (optind < argc)
@@ -469,7 +467,7 @@ static int run_start(int argc, char *argv[]) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        struct args a = { .quality = -1, .rectify = -1 };
+        struct args a = {.quality = -1, .rectify = -1};
         const char *file;
         int r;
 
@@ -664,7 +662,7 @@ static int run_list(int argc, char *argv[]) {
 
 /* Stable names (/dev/v4l/by-id, by-path) that lead to @node. */
 static void print_stable_names(const char *node) {
-        static const char *const dirs[] = { "/dev/v4l/by-id", "/dev/v4l/by-path" };
+        static const char *const dirs[] = {"/dev/v4l/by-id", "/dev/v4l/by-path"};
         char real_node[PATH_MAX];
 
         if (!realpath(node, real_node))
@@ -757,8 +755,8 @@ int main(int argc, char *argv[]) {
                 const char *name;
                 int (*run)(int argc, char *argv[]);
         } commands[] = {
-                { "start", run_start }, { "stop", run_stop }, { "status", run_status },
-                { "watch", run_watch }, { "list", run_list }, { "devices", run_devices },
+                {"start", run_start}, {"stop", run_stop}, {"status", run_status},
+                {"watch", run_watch}, {"list", run_list}, {"devices", run_devices},
         };
         int i;
 

@@ -22,11 +22,21 @@ static const struct {
         const char *name;
         const char *signature;
 } hand_properties[] = {
-        { "Name", "s" },           { "State", "s" },          { "File", "s" },
-        { "FramesCaptured", "t" }, { "FramesWritten", "t" },  { "FramesDropped", "t" },
-        { "DroppedByCause", "a{st}" }, { "QueueDepth", "u" }, { "QueueCapacity", "u" },
-        { "Fps", "d" },            { "Duration", "d" },       { "BytesWritten", "t" },
-        { "LastError", "s" },      { "PairSkewMean", "d" },   { "PairSkewMax", "d" },
+        {"Name", "s"},
+        {"State", "s"},
+        {"File", "s"},
+        {"FramesCaptured", "t"},
+        {"FramesWritten", "t"},
+        {"FramesDropped", "t"},
+        {"DroppedByCause", "a{st}"},
+        {"QueueDepth", "u"},
+        {"QueueCapacity", "u"},
+        {"Fps", "d"},
+        {"Duration", "d"},
+        {"BytesWritten", "t"},
+        {"LastError", "s"},
+        {"PairSkewMean", "d"},
+        {"PairSkewMax", "d"},
 };
 
 static int append_dropped(sd_bus_message *m, const struct pipeline_stats *s) {
@@ -77,8 +87,7 @@ static int append_property(sd_bus_message *m, struct hand *h, const char *name, 
 }
 
 static int property_get(sd_bus *bus _unused_, const char *path _unused_, const char *interface _unused_,
-                        const char *property, sd_bus_message *reply, void *userdata,
-                        sd_bus_error *error _unused_) {
+                        const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error _unused_) {
         struct hand *h = userdata;
         struct pipeline_stats s;
 
@@ -153,14 +162,13 @@ void bus_emit_hand_changed(struct hand *h, bool all) {
         h->emitted = s;
         if (all)
                 r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "State", "File", "LastError",
-                                                   "FramesCaptured", "FramesWritten", "FramesDropped",
-                                                   "DroppedByCause", "QueueDepth", "Fps", "Duration", "BytesWritten",
-                                                   "PairSkewMean", "PairSkewMax", NULL);
+                                                   "FramesCaptured", "FramesWritten", "FramesDropped", "DroppedByCause",
+                                                   "QueueDepth", "Fps", "Duration", "BytesWritten", "PairSkewMean",
+                                                   "PairSkewMax", NULL);
         else
-                r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "FramesCaptured",
-                                                   "FramesWritten", "FramesDropped", "DroppedByCause", "QueueDepth",
-                                                   "Fps", "Duration", "BytesWritten", "PairSkewMean", "PairSkewMax",
-                                                   NULL);
+                r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "FramesCaptured", "FramesWritten",
+                                                   "FramesDropped", "DroppedByCause", "QueueDepth", "Fps", "Duration",
+                                                   "BytesWritten", "PairSkewMean", "PairSkewMax", NULL);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit PropertiesChanged for %s, ignoring: %m", h->path);
 }
@@ -200,8 +208,8 @@ static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bu
         for (unsigned i = 0; i < d->n_hands; i++)
                 snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
                          d->hands[i].config->name);
-        sd_bus_error_setf(error, ERROR_NO_SUCH_HAND, "There is no hand \"%s\"; the configured hands are: %s.",
-                          name, list);
+        sd_bus_error_setf(error, ERROR_NO_SUCH_HAND, "There is no hand \"%s\"; the configured hands are: %s.", name,
+                          list);
         return NULL;
 }
 
@@ -268,17 +276,17 @@ static int parse_options(sd_bus_message *m, const struct hand *h, struct take_op
                 r = sd_bus_message_peek_type(m, NULL, &contents);
                 if (r < 0)
                         return r;
-                seen = streq(key, "duration") ? &seen_duration
-                     : streq(key, "label")    ? &seen_label
-                     : streq(key, "jpeg_quality") ? &seen_quality
-                     : streq(key, "rectify")  ? &seen_rectify
-                                              : NULL;
+                seen = streq(key, "duration")       ? &seen_duration
+                       : streq(key, "label")        ? &seen_label
+                       : streq(key, "jpeg_quality") ? &seen_quality
+                       : streq(key, "rectify")      ? &seen_rectify
+                                                    : NULL;
                 if (!seen)
-                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Unknown option \"%s\"; " OPTIONS_HELP ".",
-                                                 key);
+                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                 "Unknown option \"%s\"; " OPTIONS_HELP ".", key);
                 if (*seen)
-                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Option \"%s\" is given twice; give it once.",
-                                                 key);
+                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                 "Option \"%s\" is given twice; give it once.", key);
                 *seen = true;
 
                 r = sd_bus_message_enter_container(m, 'v', contents);
@@ -288,28 +296,33 @@ static int parse_options(sd_bus_message *m, const struct hand *h, struct take_op
                         int b;
                         if (!streq(contents, "b"))
                                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                         "Option \"rectify\" must be a boolean (b), not \"%s\".", contents);
+                                                         "Option \"rectify\" must be a boolean (b), not \"%s\".",
+                                                         contents);
                         r = sd_bus_message_read(m, "b", &b);
                         if (r < 0)
                                 return r;
                         if (b && !h->config->calibration)
-                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                         "Hand %s has no calibration to rectify with; set calibration in "
-                                                         "its config group (%s_hand.calibration), or leave rectify out.",
-                                                         h->config->name, h->config->name);
+                                return sd_bus_error_setf(
+                                        error, ERROR_INVALID_OPTION,
+                                        "Hand %s has no calibration to rectify with; set calibration in "
+                                        "its config group (%s_hand.calibration), or leave rectify out.",
+                                        h->config->name, h->config->name);
                         o->rectify = b;
                 } else if (streq(key, "label")) {
                         const char *label;
                         if (!streq(contents, "s"))
                                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                         "Option \"label\" must be a string (s), not \"%s\".", contents);
+                                                         "Option \"label\" must be a string (s), not \"%s\".",
+                                                         contents);
                         r = sd_bus_message_read(m, "s", &label);
                         if (r < 0)
                                 return r;
                         if (!label_valid(label))
-                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                         "Label \"%.80s\" is not allowed: use 1 to 64 letters, digits, '_' "
-                                                         "or '-'.", label);
+                                return sd_bus_error_setf(
+                                        error, ERROR_INVALID_OPTION,
+                                        "Label \"%.80s\" is not allowed: use 1 to 64 letters, digits, '_' "
+                                        "or '-'.",
+                                        label);
                         snprintf(o->label, sizeof(o->label), "%s", label);
                 } else {
                         r = read_number(m, contents, &num);
@@ -321,15 +334,18 @@ static int parse_options(sd_bus_message *m, const struct hand *h, struct take_op
                                                          streq(key, "duration") ? "d" : "i", contents);
                         if (streq(key, "duration")) {
                                 if (!isfinite(num) || num <= 0 || num > 7 * 24 * 3600)
-                                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                                 "Duration %g is out of range: give seconds, more than 0 "
-                                                                 "and at most 604800 (a week).", num);
+                                        return sd_bus_error_setf(
+                                                error, ERROR_INVALID_OPTION,
+                                                "Duration %g is out of range: give seconds, more than 0 "
+                                                "and at most 604800 (a week).",
+                                                num);
                                 o->duration = num;
                         } else {
                                 if (num != floor(num) || num < JPEG_QUALITY_MIN || num > JPEG_QUALITY_MAX)
                                         return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
                                                                  "JPEG quality %g is out of range: use a whole number "
-                                                                 "from %d to %d.", num, JPEG_QUALITY_MIN, JPEG_QUALITY_MAX);
+                                                                 "from %d to %d.",
+                                                                 num, JPEG_QUALITY_MIN, JPEG_QUALITY_MAX);
                                 o->jpeg_quality = (int) num;
                         }
                 }
@@ -347,7 +363,7 @@ static int parse_options(sd_bus_message *m, const struct hand *h, struct take_op
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct daemon *d = userdata;
-        struct take_options o = { .jpeg_quality = d->config->jpeg_quality, .rectify = -1 };
+        struct take_options o = {.jpeg_quality = d->config->jpeg_quality, .rectify = -1};
         const char *name;
         struct hand *h;
         int r;
@@ -435,8 +451,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                  SD_BUS_PARAM(file) SD_BUS_PARAM(summary), method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("Status", "s", SD_BUS_PARAM(hand), "a{sv}", SD_BUS_PARAM(status), method_status,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_NAMES("ListHands", "", , "as", SD_BUS_PARAM(hands), method_list,
-                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ListHands", "", , "as", SD_BUS_PARAM(hands), method_list, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStarted", "ss", SD_BUS_PARAM(hand) SD_BUS_PARAM(file), 0),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStopped", "sssa{sv}",
                                  SD_BUS_PARAM(hand) SD_BUS_PARAM(file) SD_BUS_PARAM(reason) SD_BUS_PARAM(summary), 0),
@@ -479,8 +494,7 @@ int bus_setup(struct daemon *d, bool user_bus) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add the manager object: %m");
         for (unsigned i = 0; i < d->n_hands; i++) {
-                r = sd_bus_add_object_vtable(d->bus, NULL, d->hands[i].path, HAND_INTERFACE, hand_vtable,
-                                             &d->hands[i]);
+                r = sd_bus_add_object_vtable(d->bus, NULL, d->hands[i].path, HAND_INTERFACE, hand_vtable, &d->hands[i]);
                 if (r < 0)
                         return log_error_errno(r, "Failed to add %s: %m", d->hands[i].path);
         }
@@ -489,11 +503,14 @@ int bus_setup(struct daemon *d, bool user_bus) {
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
         r = sd_bus_request_name(d->bus, BUS_NAME, 0);
         if (r == -EEXIST)
-                return log_error_errno(r, "Another process already owns %s on this bus; is handrecd already "
-                                          "running? (systemctl status handrecd)", BUS_NAME);
+                return log_error_errno(r,
+                                       "Another process already owns %s on this bus; is handrecd already "
+                                       "running? (systemctl status handrecd)",
+                                       BUS_NAME);
         if (r < 0)
                 return log_error_errno(r, "Failed to own %s: %m%s", BUS_NAME,
                                        r == -EACCES ? " (the bus policy dbus/org.handrec1.conf must be installed and "
-                                                      "allow this user to own the name)" : "");
+                                                      "allow this user to own the name)"
+                                                    : "");
         return 0;
 }

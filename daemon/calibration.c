@@ -77,14 +77,13 @@ static double norm3(const double *v) {
 static void rodrigues_to_matrix(const double *rv, double *R) {
         double th = norm3(rv);
         if (th < DBL_EPSILON) {
-                static const double I[9] = { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+                static const double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
                 memcpy(R, I, sizeof(I));
                 return;
         }
         double x = rv[0] / th, y = rv[1] / th, z = rv[2] / th, c = cos(th), s = sin(th), c1 = 1 - c;
-        double m[9] = { c + c1 * x * x,     c1 * x * y - s * z, c1 * x * z + s * y,
-                        c1 * x * y + s * z, c + c1 * y * y,     c1 * y * z - s * x,
-                        c1 * x * z - s * y, c1 * y * z + s * x, c + c1 * z * z };
+        double m[9] = {c + c1 * x * x,     c1 * x * y - s * z, c1 * x * z + s * y, c1 * x * y + s * z, c + c1 * y * y,
+                       c1 * y * z - s * x, c1 * x * z - s * y, c1 * y * z + s * x, c + c1 * z * z};
         memcpy(R, m, sizeof(m));
 }
 
@@ -148,7 +147,7 @@ bool calibration_source_point(const struct calibration *c, unsigned eye, double 
                               double *ret_y) {
         const struct eye_calibration *e = &c->eye[eye];
         double KR[9], iR[9], X[3], xd, yd;
-        double P3[9] = { e->P[0], e->P[1], e->P[2], e->P[4], e->P[5], e->P[6], e->P[8], e->P[9], e->P[10] };
+        double P3[9] = {e->P[0], e->P[1], e->P[2], e->P[4], e->P[5], e->P[6], e->P[8], e->P[9], e->P[10]};
 
         /* as initUndistortRectifyMap: iR = inv(newCameraMatrix · R) */
         mat_mul(P3, e->R, KR);
@@ -174,7 +173,8 @@ static void undistort_point(const struct eye_calibration *e, const double *R, co
         double x0 = (u - e->K[2]) / e->K[0], y0 = (v - e->K[5]) / e->K[4], x = x0, y = y0;
         for (int it = 0; it < 5; it++) {
                 double r2 = x * x + y * y;
-                double icdist = (1 + ((k[7] * r2 + k[6]) * r2 + k[5]) * r2) / (1 + ((k[4] * r2 + k[1]) * r2 + k[0]) * r2);
+                double icdist =
+                        (1 + ((k[7] * r2 + k[6]) * r2 + k[5]) * r2) / (1 + ((k[4] * r2 + k[1]) * r2 + k[0]) * r2);
                 if (icdist < 0) {
                         x = x0;
                         y = y0;
@@ -185,7 +185,7 @@ static void undistort_point(const struct eye_calibration *e, const double *R, co
                 x = (x0 - dx) * icdist;
                 y = (y0 - dy) * icdist;
         }
-        double p[3] = { x, y, 1 }, q[3];
+        double p[3] = {x, y, 1}, q[3];
         mat_vec(R, p, q);
         x = q[0] / q[2];
         y = q[1] / q[2];
@@ -219,7 +219,7 @@ static bool fisheye_undistort_point(const struct eye_calibration *e, const doubl
                 converged = true;
         if (!converged || (theta_d > 0 && theta < 0))
                 return false;
-        double p[3] = { px * scale, py * scale, 1 }, q[3];
+        double p[3] = {px * scale, py * scale, 1}, q[3];
         mat_vec(R, p, q);
         *rx = q[0] / q[2];
         *ry = q[1] / q[2];
@@ -257,7 +257,7 @@ static void get_rectangles(const struct eye_calibration *e, const double *R, con
 
 /* The common start of both stereoRectify flavours: R1, R2 and the rotated baseline. */
 static int rectify_rotations(const struct calibration *c, double *R1, double *R2, double *t, int *ret_idx) {
-        double om[3], r_r[9], half[3], uu[3] = { 0, 0, 0 }, ww[3], wR[9], rrT[9];
+        double om[3], r_r[9], half[3], uu[3] = {0, 0, 0}, ww[3], wR[9], rrT[9];
         int idx;
 
         rodrigues_to_vector(c->R, om);
@@ -308,14 +308,14 @@ static int stereo_rectify_pinhole(struct calibration *c, double alpha, unsigned 
         double fc = (c->eye[0].K[(idx ^ 1) * 4] + c->eye[1].K[(idx ^ 1) * 4]) * 0.5;
         for (int k = 0; k < 2; k++) {
                 const double *Rk = k ? R2 : R1;
-                double Atmp[9] = { fc, 0, 0, 0, fc, 0, 0, 0, 1 }, ident[9] = { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+                double Atmp[9] = {fc, 0, 0, 0, fc, 0, 0, 0, 1}, ident[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
                 double sx = 0, sy = 0;
                 for (int i = 0; i < 4; i++) {
                         double u = (float) ((i % 2) * (w - 1.0)), v = (float) ((i < 2 ? 0 : 1) * (h - 1.0)), nx, ny;
                         /* undistortPoints to normalised coordinates, then projectPoints with Rk, Atmp */
                         undistort_point(&c->eye[k], ident, ident, u, v, &nx, &ny);
                         nx = (float) nx, ny = (float) ny;
-                        double p[3] = { nx, ny, 1 }, q[3];
+                        double p[3] = {nx, ny, 1}, q[3];
                         mat_vec(Rk, p, q);
                         sx += (float) (Atmp[0] * q[0] / q[2]);
                         sy += (float) (Atmp[4] * q[1] / q[2]);
@@ -329,28 +329,28 @@ static int stereo_rectify_pinhole(struct calibration *c, double alpha, unsigned 
         set_P(c->eye[0].P, fc, cc[0][0], cc[0][1], idx, 0);
         set_P(c->eye[1].P, fc, cc[1][0], cc[1][1], idx, t[idx] * fc);
 
-        double in1[4], out1[4], in2[4], out2[4], K1[9], K2[9];
-        for (int k = 0; k < 2; k++) {
-                double *P = c->eye[k].P, *Kn = k ? K2 : K1;
-                double m[9] = { P[0], P[1], P[2], P[4], P[5], P[6], P[8], P[9], P[10] };
-                memcpy(Kn, m, sizeof(m));
-        }
+        const double *P1 = c->eye[0].P, *P2 = c->eye[1].P;
+        double in1[4], out1[4], in2[4], out2[4];
+        double K1[9] = {P1[0], P1[1], P1[2], P1[4], P1[5], P1[6], P1[8], P1[9], P1[10]};
+        double K2[9] = {P2[0], P2[1], P2[2], P2[4], P2[5], P2[6], P2[8], P2[9], P2[10]};
         get_rectangles(&c->eye[0], R1, K1, w, h, in1, out1);
         get_rectangles(&c->eye[1], R2, K2, w, h, in2, out2);
 
         double cx1 = cc[0][0], cy1 = cc[0][1], cx2 = cc[1][0], cy2 = cc[1][1], s = 1;
         alpha = MIN(alpha, 1.);
         if (alpha >= 0) {
-                double s0 = MAX(MAX(MAX(cx1 / (cx1 - in1[0]), cy1 / (cy1 - in1[1])),
-                                    (w - 1 - cx1) / (in1[0] + in1[2] - cx1)),
-                                (h - 1 - cy1) / (in1[1] + in1[3] - cy1));
-                s0 = MAX(MAX(MAX(MAX(cx2 / (cx2 - in2[0]), cy2 / (cy2 - in2[1])), (w - 1 - cx2) / (in2[0] + in2[2] - cx2)),
+                double s0 = MAX(
+                        MAX(MAX(cx1 / (cx1 - in1[0]), cy1 / (cy1 - in1[1])), (w - 1 - cx1) / (in1[0] + in1[2] - cx1)),
+                        (h - 1 - cy1) / (in1[1] + in1[3] - cy1));
+                s0 = MAX(MAX(MAX(MAX(cx2 / (cx2 - in2[0]), cy2 / (cy2 - in2[1])),
+                                 (w - 1 - cx2) / (in2[0] + in2[2] - cx2)),
                              (h - 1 - cy2) / (in2[1] + in2[3] - cy2)),
                          s0);
                 double s1 = MIN(MIN(MIN(cx1 / (cx1 - out1[0]), cy1 / (cy1 - out1[1])),
                                     (w - 1 - cx1) / (out1[0] + out1[2] - cx1)),
                                 (h - 1 - cy1) / (out1[1] + out1[3] - cy1));
-                s1 = MIN(MIN(MIN(MIN(cx2 / (cx2 - out2[0]), cy2 / (cy2 - out2[1])), (w - 1 - cx2) / (out2[0] + out2[2] - cx2)),
+                s1 = MIN(MIN(MIN(MIN(cx2 / (cx2 - out2[0]), cy2 / (cy2 - out2[1])),
+                                 (w - 1 - cx2) / (out2[0] + out2[2] - cx2)),
                              (h - 1 - cy2) / (out2[1] + out2[3] - cy2)),
                          s1);
                 s = s0 * (1 - alpha) + s1 * alpha;
@@ -367,9 +367,10 @@ static int stereo_rectify_pinhole(struct calibration *c, double alpha, unsigned 
 /* fisheye::estimateNewCameraMatrixForUndistortRectify (new size = image size, fov_scale 1) */
 static int fisheye_new_camera(const struct eye_calibration *e, const double *R, unsigned w, unsigned h, double balance,
                               double *newK) {
-        double pts[4][2] = { { w / 2, 0 }, { w, h / 2 }, { w / 2, h }, { 0, h / 2 } }, cn[2] = { 0, 0 };
+        double pts[4][2] = {{w / 2, 0}, {w, h / 2}, {w / 2, h}, {0, h / 2}}, cn[2] = {0, 0};
         /* (OpenCV builds these with integer division of the size, as here) */
-        pts[0][0] = (double) (w / 2), pts[1][1] = (double) (h / 2), pts[2][0] = (double) (w / 2), pts[3][1] = (double) (h / 2);
+        pts[0][0] = (double) (w / 2), pts[1][1] = (double) (h / 2), pts[2][0] = (double) (w / 2),
+        pts[3][1] = (double) (h / 2);
         balance = MIN(MAX(balance, 0.0), 1.0);
         for (int i = 0; i < 4; i++) {
                 if (!fisheye_undistort_point(e, R, pts[i][0], pts[i][1], &pts[i][0], &pts[i][1]))
@@ -392,10 +393,10 @@ static int fisheye_new_camera(const struct eye_calibration *e, const double *R, 
         double f3 = h * 0.5 * aspect / (cn[1] - miny), f4 = h * 0.5 * aspect / (maxy - cn[1]);
         double fmin = MIN(f1, MIN(f2, MIN(f3, f4))), fmax = MAX(f1, MAX(f2, MAX(f3, f4)));
         double f = balance * fmin + (1.0 - balance) * fmax;
-        double nf[2] = { f, f }, nc[2] = { -cn[0] * f + w * 0.5, -cn[1] * f + h * aspect * 0.5 };
+        double nf[2] = {f, f}, nc[2] = {-cn[0] * f + w * 0.5, -cn[1] * f + h * aspect * 0.5};
         nf[1] /= aspect;
         nc[1] /= aspect;
-        double m[9] = { nf[0], 0, nc[0], 0, nf[1], nc[1], 0, 0, 1 };
+        double m[9] = {nf[0], 0, nc[0], 0, nf[1], nc[1], 0, 0, 1};
         memcpy(newK, m, sizeof(m));
         return isfinite(f) ? 0 : -EINVAL;
 }
@@ -523,7 +524,8 @@ static int load_doc(const char *path, struct doc *doc, char **text, char *error,
                 return -EINVAL;
         }
         if (buf[0] == '<') {
-                snprintf(error, len, "%s is XML; save the calibration as YAML (cv::FileStorage with a .yml name)", path);
+                snprintf(error, len, "%s is XML; save the calibration as YAML (cv::FileStorage with a .yml name)",
+                         path);
                 free(buf);
                 return -EINVAL;
         }
@@ -592,34 +594,42 @@ static int read_size(struct doc *doc, yaml_node_t *root, unsigned *w, unsigned *
 static int check_eye(const struct calibration *c, unsigned e, const char *what, char *error, size_t len) {
         const struct eye_calibration *k = &c->eye[e];
         const char *eye = e ? "right" : "left";
-        double P3[9] = { k->P[0], k->P[1], k->P[2], k->P[4], k->P[5], k->P[6], k->P[8], k->P[9], k->P[10] };
+        double P3[9] = {k->P[0], k->P[1], k->P[2], k->P[4], k->P[5], k->P[6], k->P[8], k->P[9], k->P[10]};
         double RRt[9], Rt[9];
 
         if (!(k->K[0] > 0) || !(k->K[4] > 0) || k->K[8] != 1 || fabs(mat_det(k->K)) < 1e-9) {
-                snprintf(error, len, "%s: the %s camera matrix is singular or not a camera matrix (fx, fy > 0, last row "
-                                     "0 0 1); recalibrate", what, eye);
+                snprintf(error, len,
+                         "%s: the %s camera matrix is singular or not a camera matrix (fx, fy > 0, last row "
+                         "0 0 1); recalibrate",
+                         what, eye);
                 return -EINVAL;
         }
         if (c->model == MODEL_FISHEYE && k->n_d != 4) {
-                snprintf(error, len, "%s: a fisheye (equidistant) model takes 4 distortion coefficients, the %s eye has %u",
-                         what, eye, k->n_d);
+                snprintf(error, len,
+                         "%s: a fisheye (equidistant) model takes 4 distortion coefficients, the %s eye has %u", what,
+                         eye, k->n_d);
                 return -EINVAL;
         }
         if (c->model == MODEL_PLUMB_BOB && k->n_d != 4 && k->n_d != 5 && k->n_d != 8 && k->n_d != 12 && k->n_d != 14) {
-                snprintf(error, len, "%s: the radial-tangential model takes 4, 5, 8, 12 or 14 distortion coefficients, the "
-                                     "%s eye has %u", what, eye, k->n_d);
+                snprintf(error, len,
+                         "%s: the radial-tangential model takes 4, 5, 8, 12 or 14 distortion coefficients, the "
+                         "%s eye has %u",
+                         what, eye, k->n_d);
                 return -EINVAL;
         }
         if (k->n_d == 14 && (k->D[12] != 0 || k->D[13] != 0)) {
-                snprintf(error, len, "%s: the %s eye has a tilted-sensor model (τx, τy not 0), which handrecd does not "
-                                     "support; calibrate without CALIB_TILTED_MODEL", what, eye);
+                snprintf(error, len,
+                         "%s: the %s eye has a tilted-sensor model (τx, τy not 0), which handrecd does not "
+                         "support; calibrate without CALIB_TILTED_MODEL",
+                         what, eye);
                 return -EINVAL;
         }
         mat_transpose(k->R, Rt);
         mat_mul(k->R, Rt, RRt);
         for (int i = 0; i < 9; i++)
                 if (fabs(RRt[i] - (i % 4 == 0)) > 1e-3 || fabs(mat_det(k->R) - 1) > 1e-3) {
-                        snprintf(error, len, "%s: the %s rectification matrix is not a rotation; recalibrate", what, eye);
+                        snprintf(error, len, "%s: the %s rectification matrix is not a rotation; recalibrate", what,
+                                 eye);
                         return -EINVAL;
                 }
         if (fabs(mat_det(P3)) < 1e-9 || !(k->P[0] > 0)) {
@@ -661,8 +671,10 @@ int calibration_load(const char *const *paths, unsigned n, enum distortion_model
         if (ros) {
                 /* ROS camera_info: one file per eye */
                 if (n != 2) {
-                        snprintf(error, len, "%s is a ROS camera_info file: give one per eye, calibration = [\"left.yaml\", "
-                                             "\"right.yaml\"]", paths[0]);
+                        snprintf(error, len,
+                                 "%s is a ROS camera_info file: give one per eye, calibration = [\"left.yaml\", "
+                                 "\"right.yaml\"]",
+                                 paths[0]);
                         r = -EINVAL;
                         goto done;
                 }
@@ -672,15 +684,17 @@ int calibration_load(const char *const *paths, unsigned n, enum distortion_model
                         enum distortion_model em = MODEL_PLUMB_BOB;
                         unsigned w = 0, h = 0;
                         if (!map_get(&d->d, root, "camera_matrix")) {
-                                snprintf(error, len, "%s is not a ROS camera_info file like %s (no camera_matrix)", d->path,
-                                         paths[0]);
+                                snprintf(error, len, "%s is not a ROS camera_info file like %s (no camera_matrix)",
+                                         d->path, paths[0]);
                                 r = -EINVAL;
                                 goto done;
                         }
                         if ((m = map_get(&d->d, root, "distortion_model")) && m->type == YAML_SCALAR_NODE &&
                             model_from_string((const char *) m->data.scalar.value, &em) < 0) {
-                                snprintf(error, len, "%s: unknown distortion_model \"%s\"; handrecd knows plumb_bob, "
-                                                     "rational_polynomial and equidistant", d->path, m->data.scalar.value);
+                                snprintf(error, len,
+                                         "%s: unknown distortion_model \"%s\"; handrecd knows plumb_bob, "
+                                         "rational_polynomial and equidistant",
+                                         d->path, m->data.scalar.value);
                                 r = -EINVAL;
                                 goto done;
                         }
@@ -710,24 +724,25 @@ int calibration_load(const char *const *paths, unsigned n, enum distortion_model
                 }
         } else {
                 /* OpenCV FileStorage: the keys may be spread over one or two files */
-                static const char *const km[2][2] = { { "M1", "K1" }, { "M2", "K2" } };
+                static const char *const km[2][2] = {{"M1", "K1"}, {"M2", "K2"}};
                 yaml_node_t *node;
                 struct doc *where;
-#define FIND(key)                                                                                      \
-        ({                                                                                             \
-                node = NULL;                                                                           \
-                where = NULL;                                                                          \
-                for (unsigned _i = 0; _i < n && !node; _i++)                                           \
-                        if ((node = map_get(&docs[_i].d, yaml_document_get_root_node(&docs[_i].d), key))) \
-                                where = &docs[_i];                                                     \
-                node;                                                                                  \
+#define FIND(key)                                                                                                      \
+        ({                                                                                                             \
+                node = NULL;                                                                                           \
+                where = NULL;                                                                                          \
+                for (unsigned _i = 0; _i < n && !node; _i++)                                                           \
+                        if ((node = map_get(&docs[_i].d, yaml_document_get_root_node(&docs[_i].d), key)))              \
+                                where = &docs[_i];                                                                     \
+                node;                                                                                                  \
         })
                 unsigned cnt;
                 for (unsigned e = 0; e < 2; e++) {
                         char dk[4], rk[4], pk[4];
                         if (!FIND(km[e][0]) && !FIND(km[e][1])) {
-                                snprintf(error, len, "%s: no camera matrix %s (or %s) for the %s eye; is this an OpenCV stereo "
-                                                     "calibration (intrinsics.yml with M1 D1 M2 D2)?",
+                                snprintf(error, len,
+                                         "%s: no camera matrix %s (or %s) for the %s eye; is this an OpenCV stereo "
+                                         "calibration (intrinsics.yml with M1 D1 M2 D2)?",
                                          c->files, km[e][0], km[e][1], e ? "right" : "left");
                                 r = -EINVAL;
                                 goto done;
@@ -767,16 +782,18 @@ int calibration_load(const char *const *paths, unsigned n, enum distortion_model
                         } else
                                 c->computed = true;
                 }
-                if (FIND("R") && read_matrix(where, node, c->R, 9, &cnt, error, len, "R") == 0 && cnt == 9 && FIND("T") &&
-                    read_matrix(where, node, c->T, 3, &cnt, error, len, "T") == 0 && cnt == 3)
+                if (FIND("R") && read_matrix(where, node, c->R, 9, &cnt, error, len, "R") == 0 && cnt == 9 &&
+                    FIND("T") && read_matrix(where, node, c->T, 3, &cnt, error, len, "T") == 0 && cnt == 3)
                         c->have_extrinsics = true;
                 else if (error[0] && strstr(error, "NaN")) {
                         r = -EDOM;
                         goto done;
                 }
                 if (c->computed && !c->have_extrinsics) {
-                        snprintf(error, len, "%s: neither a rectification (R1 R2 P1 P2) nor the cameras' R and T to compute "
-                                             "one; add extrinsics.yml", c->files);
+                        snprintf(error, len,
+                                 "%s: neither a rectification (R1 R2 P1 P2) nor the cameras' R and T to compute "
+                                 "one; add extrinsics.yml",
+                                 c->files);
                         r = -EINVAL;
                         goto done;
                 }
@@ -785,7 +802,8 @@ int calibration_load(const char *const *paths, unsigned n, enum distortion_model
                                 break;
                 if ((node = FIND("distortion_model")) && node->type == YAML_SCALAR_NODE && model == MODEL_UNSET &&
                     model_from_string((const char *) node->data.scalar.value, &model) < 0) {
-                        snprintf(error, len, "%s: unknown distortion_model \"%s\"", where->path, node->data.scalar.value);
+                        snprintf(error, len, "%s: unknown distortion_model \"%s\"", where->path,
+                                 node->data.scalar.value);
                         r = -EINVAL;
                         goto done;
                 }
@@ -796,8 +814,10 @@ int calibration_load(const char *const *paths, unsigned n, enum distortion_model
                 c->model = MODEL_PLUMB_BOB;
 
         if (fw && fh && (fw != width || fh != height)) {
-                snprintf(error, len, "%s was made for %ux%u images, but the camera gives %ux%u per eye; recalibrate at the "
-                                     "camera's size or change camera.width/height", c->files, fw, fh, width, height);
+                snprintf(error, len,
+                         "%s was made for %ux%u images, but the camera gives %ux%u per eye; recalibrate at the "
+                         "camera's size or change camera.width/height",
+                         c->files, fw, fh, width, height);
                 r = -EINVAL;
                 goto done;
         }
@@ -816,13 +836,14 @@ int calibration_load(const char *const *paths, unsigned n, enum distortion_model
                 mat_mul(c->R, Rt, RRt);
                 for (int i = 0; i < 9; i++)
                         if (fabs(RRt[i] - (i % 4 == 0)) > 1e-3) {
-                                snprintf(error, len, "%s: R between the cameras is not a rotation; recalibrate", c->files);
+                                snprintf(error, len, "%s: R between the cameras is not a rotation; recalibrate",
+                                         c->files);
                                 r = -EINVAL;
                                 goto done;
                         }
                 /* stereoRectify needs a plausible camera first */
                 for (unsigned e = 0; e < 2; e++) {
-                        static const double I[9] = { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+                        static const double I[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
                         memcpy(c->eye[e].R, I, sizeof(I));
                         c->eye[e].P[0] = c->eye[e].P[5] = c->eye[e].P[10] = 1;
                 }

@@ -29,12 +29,12 @@ struct eye_calibration {
 struct calibration {
         enum distortion_model model;
         struct eye_calibration eye[2];
-        bool computed;   /* R, P computed here from R and T (stereoRectify) */
+        bool computed;     /* R, P computed here from R and T (stereoRectify) */
         double R[9], T[3]; /* between the cameras, when the files give them */
         bool have_extrinsics;
         unsigned width, height; /* image size the files name; 0 when they name none */
-        char *text;  /* the files' text, concatenated, for the take's /calibration group */
-        char *files; /* their paths, comma-separated */
+        char *text;             /* the files' text, concatenated, for the take's /calibration group */
+        char *files;            /* their paths, comma-separated */
 };
 
 /**

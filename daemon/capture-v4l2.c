@@ -104,10 +104,10 @@ static void dev_close(struct eye_dev *e) {
 static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsigned height) {
         const struct camera_config *c = s->cfg;
         struct v4l2_capability cap = {};
-        struct v4l2_format fmt = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
-        struct v4l2_streamparm parm = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
-        struct v4l2_requestbuffers req = { .count = c->buffers, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
-                                           .memory = V4L2_MEMORY_MMAP };
+        struct v4l2_format fmt = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
+        struct v4l2_streamparm parm = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
+        struct v4l2_requestbuffers req = {
+                .count = c->buffers, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
         char want[8], got[8], list[900] = "";
         int r, type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
         uint32_t caps;
@@ -134,23 +134,24 @@ static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsign
         if (r < 0 || fmt.fmt.pix.width != width || fmt.fmt.pix.height != height ||
             fmt.fmt.pix.pixelformat != c->pixelformat) {
                 describe_into(e->fd, c->pixelformat, list, sizeof(list));
-                snprintf(s->error, sizeof(s->error),
-                         "%s cannot give %ux%u %s (it offered %ux%u %s); it can give:\n%s", e->path, width, height,
-                         fourcc_to_string(c->pixelformat, want), fmt.fmt.pix.width, fmt.fmt.pix.height,
-                         fourcc_to_string(fmt.fmt.pix.pixelformat, got), list);
+                snprintf(s->error, sizeof(s->error), "%s cannot give %ux%u %s (it offered %ux%u %s); it can give:\n%s",
+                         e->path, width, height, fourcc_to_string(c->pixelformat, want), fmt.fmt.pix.width,
+                         fmt.fmt.pix.height, fourcc_to_string(fmt.fmt.pix.pixelformat, got), list);
                 dev_close(e);
                 return -EINVAL;
         }
-        e->fmt = (struct capture_format){ .width = width, .height = height, .pixelformat = c->pixelformat,
-                                          .bytesperline = fmt.fmt.pix.bytesperline,
-                                          .sizeimage = fmt.fmt.pix.sizeimage };
+        e->fmt = (struct capture_format){.width = width,
+                                         .height = height,
+                                         .pixelformat = c->pixelformat,
+                                         .bytesperline = fmt.fmt.pix.bytesperline,
+                                         .sizeimage = fmt.fmt.pix.sizeimage};
 
         parm.parm.capture.timeperframe.numerator = 1000;
         parm.parm.capture.timeperframe.denominator = (uint32_t) lround(c->fps * 1000);
         r = xioctl(e->fd, VIDIOC_S_PARM, &parm);
         if (r >= 0 && parm.parm.capture.timeperframe.numerator > 0) {
-                double fps = (double) parm.parm.capture.timeperframe.denominator /
-                             parm.parm.capture.timeperframe.numerator;
+                double fps =
+                        (double) parm.parm.capture.timeperframe.denominator / parm.parm.capture.timeperframe.numerator;
                 if (fabs(fps - c->fps) > 0.01 * c->fps) {
                         describe_into(e->fd, c->pixelformat, list, sizeof(list));
                         snprintf(s->error, sizeof(s->error),
@@ -171,12 +172,12 @@ static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsign
         }
         e->n_bufs = MIN(req.count, MAX_BUFFERS);
         for (unsigned i = 0; i < e->n_bufs; i++) {
-                struct v4l2_buffer b = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP, .index = i };
+                struct v4l2_buffer b = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP, .index = i};
                 r = xioctl(e->fd, VIDIOC_QUERYBUF, &b);
                 if (r >= 0) {
                         e->bufs[i].length = b.length;
-                        e->bufs[i].start = v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd,
-                                                     b.m.offset);
+                        e->bufs[i].start =
+                                v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd, b.m.offset);
                         if (e->bufs[i].start == MAP_FAILED)
                                 r = -errno;
                 }
@@ -231,7 +232,7 @@ static bool is_gone(int r) {
 
 /* Dequeue one buffer of @e into e->hb / e->held_ts. Return: 1, 0 (none ready), -errno. */
 static int dequeue(struct v4l2src *s, struct eye_dev *e, uint32_t *gap) {
-        struct v4l2_buffer b = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP };
+        struct v4l2_buffer b = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
         int r = xioctl(e->fd, VIDIOC_DQBUF, &b);
 
         if (r == -EAGAIN)
@@ -277,7 +278,7 @@ static int wait_ready(struct v4l2src *s, unsigned mask) {
         for (unsigned i = 0; i < 2; i++)
                 if (mask & (1u << i)) {
                         idx[n] = i;
-                        p[n++] = (struct pollfd){ .fd = s->eye[i].fd, .events = POLLIN };
+                        p[n++] = (struct pollfd){.fd = s->eye[i].fd, .events = POLLIN};
                 }
         r = poll(p, n, NO_FRAME_TIMEOUT_MS);
         if (r < 0)
@@ -295,7 +296,7 @@ static int wait_ready(struct v4l2src *s, unsigned mask) {
 
 static int v4l2src_read(struct source *base, struct frame *dst, struct frame_meta *ret_meta) {
         struct v4l2src *s = (struct v4l2src *) base;
-        uint32_t gap[2] = { 0, 0 };
+        uint32_t gap[2] = {0, 0};
         int r;
 
         if (!s->pair) {
@@ -313,16 +314,19 @@ static int v4l2src_read(struct source *base, struct frame *dst, struct frame_met
                         if (r > 0)
                                 break;
                 }
-                *ret_meta = (struct frame_meta){ .timestamp_ns = e->held_ts, .left_timestamp_ns = e->held_ts,
-                                                 .right_timestamp_ns = e->held_ts, .left_sequence = e->hb.sequence,
-                                                 .right_sequence = e->hb.sequence, .camera_gap = gap[0],
-                                                 .dequeue_timestamp = !e->monotonic };
+                *ret_meta = (struct frame_meta){.timestamp_ns = e->held_ts,
+                                                .left_timestamp_ns = e->held_ts,
+                                                .right_timestamp_ns = e->held_ts,
+                                                .left_sequence = e->hb.sequence,
+                                                .right_sequence = e->hb.sequence,
+                                                .camera_gap = gap[0],
+                                                .dequeue_timestamp = !e->monotonic};
                 ret_meta->number = e->hb.sequence;
                 r = 0;
                 if (dst) {
                         dst->meta = *ret_meta;
-                        r = capture_convert_frame(&s->conv, &e->fmt, e->bufs[e->hb.index].start, e->hb.bytesused,
-                                                  dst, 0, s->passthrough);
+                        r = capture_convert_frame(&s->conv, &e->fmt, e->bufs[e->hb.index].start, e->hb.bytesused, dst,
+                                                  0, s->passthrough);
                         if (r < 0)
                                 snprintf(s->error, sizeof(s->error), "%s: %s", e->path, s->conv.error);
                 }
@@ -364,7 +368,7 @@ static int v4l2src_read(struct source *base, struct frame *dst, struct frame_met
                 .left_sequence = l->hb.sequence,
                 .right_sequence = rt->hb.sequence,
                 .camera_gap = MAX(gap[0], gap[1]),
-                .unpaired = { s->unpaired[0], s->unpaired[1] },
+                .unpaired = {s->unpaired[0], s->unpaired[1]},
                 .dequeue_timestamp = !l->monotonic || !rt->monotonic,
         };
         s->unpaired[0] = s->unpaired[1] = 0;
@@ -415,8 +419,8 @@ int source_v4l2_new(const struct camera_config *c, struct source **ret) {
         s->cfg = c;
         s->pair = camera_is_stereo_pair(c);
         s->passthrough = !s->pair && c->pixelformat == V4L2_PIX_FMT_MJPEG;
-        s->eye[0] = (struct eye_dev){ .fd = -1, .path = s->pair ? c->left_device : c->device };
-        s->eye[1] = (struct eye_dev){ .fd = -1, .path = c->right_device };
+        s->eye[0] = (struct eye_dev){.fd = -1, .path = s->pair ? c->left_device : c->device};
+        s->eye[1] = (struct eye_dev){.fd = -1, .path = c->right_device};
         s->period_ns = (int64_t) llround(1e9 / c->fps);
         r = capture_convert_init(&s->conv, s->pair ? c->width : 2 * c->width, c->height);
         if (r < 0) {
@@ -493,8 +497,7 @@ int capture_convert_frame(struct capture_convert *cv, const struct capture_forma
         int jw, jh, sub, cs;
         if (tjDecompressHeader3(cv->tj, data, size, &jw, &jh, &sub, &cs) < 0 || (unsigned) jw != w ||
             (unsigned) jh != h) {
-                snprintf(cv->error, sizeof(cv->error), "bad MJPEG frame (%zu bytes): %s", size,
-                         tjGetErrorStr2(cv->tj));
+                snprintf(cv->error, sizeof(cv->error), "bad MJPEG frame (%zu bytes): %s", size, tjGetErrorStr2(cv->tj));
                 return -EBADMSG;
         }
         if (passthrough) {
@@ -509,7 +512,7 @@ int capture_convert_frame(struct capture_convert *cv, const struct capture_forma
                 return 0;
         }
         if (sub == TJSAMP_420) {
-                unsigned char *planes[3] = { f->planes[0] + x0, f->planes[1] + x0 / 2, f->planes[2] + x0 / 2 };
+                unsigned char *planes[3] = {f->planes[0] + x0, f->planes[1] + x0 / 2, f->planes[2] + x0 / 2};
                 if (tjDecompressToYUVPlanes(cv->tj, data, size, planes, jw, f->strides, jh, 0) < 0)
                         goto fail;
                 return 0;
@@ -520,8 +523,8 @@ int capture_convert_frame(struct capture_convert *cv, const struct capture_forma
         }
         /* decode the other subsamplings into tmp, then bring the chroma to 4:2:0 */
         int cw = sub == TJSAMP_444 ? jw : jw / 2;
-        int strides[3] = { jw, cw, cw };
-        unsigned char *planes[3] = { cv->tmp, cv->tmp + (size_t) jw * jh, cv->tmp + (size_t) jw * jh + (size_t) cw * jh };
+        int strides[3] = {jw, cw, cw};
+        unsigned char *planes[3] = {cv->tmp, cv->tmp + (size_t) jw * jh, cv->tmp + (size_t) jw * jh + (size_t) cw * jh};
         if (sub == TJSAMP_GRAY) {
                 planes[1] = planes[2] = NULL;
                 strides[1] = strides[2] = 0;
@@ -539,8 +542,10 @@ int capture_convert_frame(struct capture_convert *cv, const struct capture_forma
                         }
                         const uint8_t *a = planes[p] + (size_t) (2 * y) * cw, *b = a + cw;
                         for (int x = 0; x < jw / 2; x++)
-                                d[x] = sub == TJSAMP_422 ? (uint8_t) ((a[x] + b[x] + 1) / 2)
-                                                         : (uint8_t) ((a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1] + 2) / 4);
+                                d[x] = sub == TJSAMP_422
+                                               ? (uint8_t) ((a[x] + b[x] + 1) / 2)
+                                               : (uint8_t) ((a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1] + 2) /
+                                                            4);
                 }
         return 0;
 fail:

@@ -24,26 +24,36 @@ struct key {
 };
 
 static const struct key top_keys[] = {
-        { "save", K_GROUP },     { "queue", K_GROUP },     { "workers", K_INT },
-        { "right_hand", K_GROUP }, { "left_hand", K_GROUP }, { NULL, 0 },
+        {"save", K_GROUP},       {"queue", K_GROUP},     {"workers", K_INT},
+        {"right_hand", K_GROUP}, {"left_hand", K_GROUP}, {NULL, 0},
 };
 static const struct key save_keys[] = {
-        { "output_dir", K_STRING }, { "jpeg_quality", K_INT }, { "min_free_mb", K_INT }, { NULL, 0 },
+        {"output_dir", K_STRING},
+        {"jpeg_quality", K_INT},
+        {"min_free_mb", K_INT},
+        {NULL, 0},
 };
 static const struct key queue_keys[] = {
-        { "capacity", K_INT }, { "batch_size", K_INT }, { "batch_timeout", K_FLOAT }, { NULL, 0 },
+        {"capacity", K_INT},
+        {"batch_size", K_INT},
+        {"batch_timeout", K_FLOAT},
+        {NULL, 0},
 };
 static const struct key hand_keys[] = {
-        { "enabled", K_BOOL },           { "camera", K_GROUP },         { "rectify", K_BOOL },
-        { "calibration", K_STRINGS },    { "calibration_model", K_STRING }, { "rectify_alpha", K_FLOAT },
-        { NULL, 0 },
+        {"enabled", K_BOOL},
+        {"camera", K_GROUP},
+        {"rectify", K_BOOL},
+        {"calibration", K_STRINGS},
+        {"calibration_model", K_STRING},
+        {"rectify_alpha", K_FLOAT},
+        {NULL, 0},
 };
 static const struct key camera_keys[] = {
-        { "source", K_STRING }, { "width", K_INT },   { "height", K_INT },
-        { "fps", K_FLOAT },     { "warmup", K_FLOAT }, { "disparity", K_INT },
-        { "device", K_STRING }, { "left_device", K_STRING }, { "right_device", K_STRING },
-        { "format", K_STRING }, { "buffers", K_INT },  { "path", K_STRING },
-        { "rate", K_STRING },   { "loop", K_BOOL },    { NULL, 0 },
+        {"source", K_STRING}, {"width", K_INT},          {"height", K_INT},
+        {"fps", K_FLOAT},     {"warmup", K_FLOAT},       {"disparity", K_INT},
+        {"device", K_STRING}, {"left_device", K_STRING}, {"right_device", K_STRING},
+        {"format", K_STRING}, {"buffers", K_INT},        {"path", K_STRING},
+        {"rate", K_STRING},   {"loop", K_BOOL},          {NULL, 0},
 };
 
 struct checker {
@@ -52,8 +62,8 @@ struct checker {
         unsigned n_errors;
 };
 
-static void _printf_(4, 5) report(struct checker *ck, const config_setting_t *s, const char *name,
-                                  const char *format, ...) {
+static void _printf_(4, 5)
+        report(struct checker *ck, const config_setting_t *s, const char *name, const char *format, ...) {
         va_list ap;
         const char *file = s ? config_setting_source_file(s) : NULL;
         unsigned line = s ? config_setting_source_line(s) : 0;
@@ -124,8 +134,8 @@ static void check_members(struct checker *ck, const config_setting_t *group, con
 }
 
 /* Readers that leave *ret alone when the setting is absent (so the default stands) or wrong. */
-static bool get_number(struct checker *ck, const config_setting_t *group, const char *prefix,
-                       const char *name, double min, double max, bool integer, double *ret) {
+static bool get_number(struct checker *ck, const config_setting_t *group, const char *prefix, const char *name,
+                       double min, double max, bool integer, double *ret) {
         config_setting_t *s = config_setting_get_member(group, name);
         char full[256];
         double v;
@@ -135,16 +145,13 @@ static bool get_number(struct checker *ck, const config_setting_t *group, const 
         snprintf(full, sizeof(full), "%s.%s", prefix, name);
         switch (config_setting_type(s)) {
         case CONFIG_TYPE_INT:
-        case CONFIG_TYPE_INT64:
-                v = (double) config_setting_get_int64(s);
-                break;
+        case CONFIG_TYPE_INT64: v = (double) config_setting_get_int64(s); break;
         case CONFIG_TYPE_FLOAT:
                 if (integer)
                         return false; /* already reported by check_members() */
                 v = config_setting_get_float(s);
                 break;
-        default:
-                return false;
+        default: return false;
         }
         if (!isfinite(v) || v < min || v > max) {
                 if (integer)
@@ -157,20 +164,19 @@ static bool get_number(struct checker *ck, const config_setting_t *group, const 
         return true;
 }
 
-static void get_uint(struct checker *ck, const config_setting_t *group, const char *prefix,
-                     const char *name, unsigned min, unsigned max, unsigned *ret) {
+static void get_uint(struct checker *ck, const config_setting_t *group, const char *prefix, const char *name,
+                     unsigned min, unsigned max, unsigned *ret) {
         double v;
         if (get_number(ck, group, prefix, name, min, max, true, &v))
                 *ret = (unsigned) v;
 }
 
-static void get_double(struct checker *ck, const config_setting_t *group, const char *prefix,
-                       const char *name, double min, double max, double *ret) {
+static void get_double(struct checker *ck, const config_setting_t *group, const char *prefix, const char *name,
+                       double min, double max, double *ret) {
         get_number(ck, group, prefix, name, min, max, false, ret);
 }
 
-static void parse_camera(struct checker *ck, config_setting_t *cam, const char *prefix,
-                         struct camera_config *c) {
+static void parse_camera(struct checker *ck, config_setting_t *cam, const char *prefix, struct camera_config *c) {
         config_setting_t *s;
         char full[256];
 
@@ -193,17 +199,20 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
         }
 
         /* devices: strings we keep (the config_t is destroyed after parsing) */
-        static const char *const dev_keys[] = { "device", "left_device", "right_device" };
-        char **dev_vals[] = { &c->device, &c->left_device, &c->right_device };
+        static const char *const dev_keys[] = {"device", "left_device", "right_device"};
+        char **dev_vals[] = {&c->device, &c->left_device, &c->right_device};
         for (unsigned i = 0; i < 3; i++) {
                 s = config_setting_get_member(cam, dev_keys[i]);
                 if (s && config_setting_type(s) == CONFIG_TYPE_STRING) {
                         snprintf(full, sizeof(full), "%s.%s", prefix, dev_keys[i]);
                         if (c->source != SOURCE_V4L2)
-                                report(ck, s, full, "only a v4l2 camera has devices; remove it or set source = \"v4l2\"");
+                                report(ck, s, full,
+                                       "only a v4l2 camera has devices; remove it or set source = \"v4l2\"");
                         else if (config_setting_get_string(s)[0] != '/')
-                                report(ck, s, full, "\"%s\" is not a device path such as /dev/video0 or "
-                                                    "/dev/v4l/by-id/...", config_setting_get_string(s));
+                                report(ck, s, full,
+                                       "\"%s\" is not a device path such as /dev/video0 or "
+                                       "/dev/v4l/by-id/...",
+                                       config_setting_get_string(s));
                         else
                                 *dev_vals[i] = strdup(config_setting_get_string(s));
                 }
@@ -211,11 +220,13 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
         if (c->source == SOURCE_V4L2) {
                 snprintf(full, sizeof(full), "%s", prefix);
                 if (!c->device && !c->left_device && !c->right_device)
-                        report(ck, cam, full, "a v4l2 camera needs device = \"/dev/...\" (both eyes side by side) or "
-                                              "left_device and right_device (one device per eye)");
+                        report(ck, cam, full,
+                               "a v4l2 camera needs device = \"/dev/...\" (both eyes side by side) or "
+                               "left_device and right_device (one device per eye)");
                 else if (c->device && (c->left_device || c->right_device))
-                        report(ck, cam, full, "give either device (side by side) or left_device and right_device, "
-                                              "not both");
+                        report(ck, cam, full,
+                               "give either device (side by side) or left_device and right_device, "
+                               "not both");
                 else if (!c->device && (!c->left_device || !c->right_device))
                         report(ck, cam, full, "with one device per eye, give both left_device and right_device");
         }
@@ -266,13 +277,11 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
         get_uint(ck, cam, prefix, "height", 64, 4096, &c->height);
         if (c->width % 2) {
                 snprintf(full, sizeof(full), "%s.width", prefix);
-                report(ck, config_setting_get_member(cam, "width"), full, "%u is odd; use an even width",
-                       c->width);
+                report(ck, config_setting_get_member(cam, "width"), full, "%u is odd; use an even width", c->width);
         }
         if (c->height % 2) {
                 snprintf(full, sizeof(full), "%s.height", prefix);
-                report(ck, config_setting_get_member(cam, "height"), full, "%u is odd; use an even height",
-                       c->height);
+                report(ck, config_setting_get_member(cam, "height"), full, "%u is odd; use an even height", c->height);
         }
         get_double(ck, cam, prefix, "fps", 1, 240, &c->fps);
         get_double(ck, cam, prefix, "warmup", 0, 60, &c->warmup);
@@ -300,12 +309,14 @@ static void parse_calibration(struct checker *ck, config_setting_t *h, const cha
                 else if (streq(v, "fisheye") || streq(v, "equidistant"))
                         model = MODEL_FISHEYE;
                 else
-                        report(ck, m, full, "unknown model \"%s\"; use \"plumb_bob\" (radial-tangential) or \"fisheye\"", v);
+                        report(ck, m, full,
+                               "unknown model \"%s\"; use \"plumb_bob\" (radial-tangential) or \"fisheye\"", v);
         }
         snprintf(full, sizeof(full), "%s.calibration", group);
         if (!s) {
                 if (hc->rectify)
-                        report(ck, r, full, "rectify = true needs calibration = \"<file>\" or [\"<file>\", \"<file>\"]");
+                        report(ck, r, full,
+                               "rectify = true needs calibration = \"<file>\" or [\"<file>\", \"<file>\"]");
                 return;
         }
         if (config_setting_type(s) == CONFIG_TYPE_STRING)
@@ -331,8 +342,7 @@ static void parse_calibration(struct checker *ck, config_setting_t *h, const cha
                 report(ck, s, full, "%s", error);
 }
 
-static void parse_hand(struct checker *ck, config_t *cfg, const char *group, const char *name,
-                       struct config *c) {
+static void parse_hand(struct checker *ck, config_t *cfg, const char *group, const char *name, struct config *c) {
         config_setting_t *h = config_lookup(cfg, group), *cam, *en;
         struct hand_config *hc;
         char prefix[64];
@@ -347,8 +357,7 @@ static void parse_hand(struct checker *ck, config_t *cfg, const char *group, con
         hc = &c->hands[c->n_hands++];
         *hc = (struct hand_config){
                 .name = name,
-                .camera = { .source = SOURCE_SYNTHETIC, .width = 1280, .height = 720, .fps = 30,
-                            .warmup = 0.5 },
+                .camera = {.source = SOURCE_SYNTHETIC, .width = 1280, .height = 720, .fps = 30, .warmup = 0.5},
         };
         cam = config_setting_get_member(h, "camera");
         if (!cam) {
@@ -363,8 +372,8 @@ static void parse_hand(struct checker *ck, config_t *cfg, const char *group, con
 }
 
 static char *read_text(const char *path, int *ret_errno) {
-        _cleanup_(freep) char *buf = NULL;
         FILE *f = fopen(path, "re");
+        char *buf, *shrunk;
         size_t n;
 
         if (!f) {
@@ -382,17 +391,18 @@ static char *read_text(const char *path, int *ret_errno) {
         if (ferror(f) || !feof(f)) {
                 *ret_errno = ferror(f) ? EIO : EFBIG;
                 fclose(f);
+                free(buf);
                 return NULL;
         }
         fclose(f);
-        char *shrunk = realloc(buf, n + 1);
+        shrunk = realloc(buf, n + 1); /* give back what the file did not use */
         if (shrunk)
-                buf = NULL; /* realloc() took it */
-        return shrunk ?: TAKE_PTR(buf);
+                buf = shrunk;
+        return buf;
 }
 
 int config_load(const char *path, struct config **ret, FILE *errors) {
-        struct checker ck = { .path = path, .errors = errors };
+        struct checker ck = {.path = path, .errors = errors};
         struct config *c;
         config_setting_t *root, *g;
         config_t cfg;
@@ -462,8 +472,7 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
         parse_hand(&ck, &cfg, "left_hand", "left", c);
         parse_hand(&ck, &cfg, "right_hand", "right", c);
         if (c->n_hands == 0)
-                report(&ck, NULL, "left_hand/right_hand",
-                       "no hand is configured; add a right_hand or left_hand group");
+                report(&ck, NULL, "left_hand/right_hand", "no hand is configured; add a right_hand or left_hand group");
 
         config_destroy(&cfg);
         if (!c->output_dir || ck.n_errors > 0) {

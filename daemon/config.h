@@ -19,10 +19,10 @@ enum source_kind {
 
 struct camera_config {
         enum source_kind source;
-        unsigned width;  /* one eye */
+        unsigned width; /* one eye */
         unsigned height;
         double fps;
-        double warmup; /* seconds of frames discarded before a take's first frame */
+        double warmup;      /* seconds of frames discarded before a take's first frame */
         unsigned disparity; /* synthetic only: right eye's horizontal shift, pixels */
         /* v4l2: one side-by-side device, or one device per eye */
         char *device;

@@ -33,8 +33,7 @@ int encoder_new(unsigned width, unsigned height, struct encoder **ret) {
         return 0;
 }
 
-int encoder_encode(struct encoder *e, const struct frame *f, int quality, const uint8_t **ret_data,
-                   size_t *ret_size) {
+int encoder_encode(struct encoder *e, const struct frame *f, int quality, const uint8_t **ret_data, size_t *ret_size) {
         unsigned long size = e->cap;
         unsigned char *buf = e->buf;
 

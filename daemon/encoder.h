@@ -21,8 +21,7 @@ int encoder_new(unsigned width, unsigned height, struct encoder **ret);
  * @ret_data: points into the encoder's own buffer, valid until the next call on @e.
  * Return: 0 or -EIO (the TurboJPEG message is logged).
  */
-int encoder_encode(struct encoder *e, const struct frame *f, int quality, const uint8_t **ret_data,
-                   size_t *ret_size);
+int encoder_encode(struct encoder *e, const struct frame *f, int quality, const uint8_t **ret_data, size_t *ret_size);
 
 /** encoder_free() - accepts NULL, returns NULL. */
 struct encoder *encoder_free(struct encoder *e);

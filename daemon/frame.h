@@ -11,15 +11,15 @@
 #include <stdint.h>
 
 struct frame_meta {
-        uint64_t number;         /* the source's own count since it opened */
-        int64_t timestamp_ns;    /* capture time of the pair, CLOCK_MONOTONIC */
+        uint64_t number;      /* the source's own count since it opened */
+        int64_t timestamp_ns; /* capture time of the pair, CLOCK_MONOTONIC */
         int64_t left_timestamp_ns;
         int64_t right_timestamp_ns;
-        uint32_t left_sequence;  /* driver sequence numbers */
+        uint32_t left_sequence; /* driver sequence numbers */
         uint32_t right_sequence;
-        uint32_t camera_gap;      /* frames the camera skipped just before this one (sequence gap) */
-        uint32_t unpaired[2];     /* left, right frames discarded without a partner since the last pair */
-        bool dequeue_timestamp;   /* the driver gave no CLOCK_MONOTONIC time: dequeue time used */
+        uint32_t camera_gap;    /* frames the camera skipped just before this one (sequence gap) */
+        uint32_t unpaired[2];   /* left, right frames discarded without a partner since the last pair */
+        bool dequeue_timestamp; /* the driver gave no CLOCK_MONOTONIC time: dequeue time used */
 };
 
 struct frame {

@@ -111,7 +111,7 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
 int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config) {
         int r;
 
-        *h = (struct hand){ .daemon = d, .config = config, .event_fd = -1, .state = HAND_IDLE };
+        *h = (struct hand){.daemon = d, .config = config, .event_fd = -1, .state = HAND_IDLE};
         snprintf(h->path, sizeof(h->path), HAND_PATH_PREFIX "%s", config->name);
 
         h->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -161,8 +161,7 @@ static int mkdir_parents(const char *path, mode_t mode) {
 
 /* Create <output_dir>/<hand>/<UTC yyyymmdd-HHMMSS>[-label][-N].h5 with O_EXCL, so no take
  * ever overwrites another. */
-static int reserve_file(struct hand *h, const char *dir, const char *label, time_t now, char *ret,
-                        size_t len) {
+static int reserve_file(struct hand *h, const char *dir, const char *label, time_t now, char *ret, size_t len) {
         char stamp[32];
         struct tm tm;
 
@@ -190,8 +189,9 @@ static int reserve_file(struct hand *h, const char *dir, const char *label, time
 int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error) {
         const struct config *c = h->daemon->config;
         const char *name = h->config->name;
-        struct take_params t = { .jpeg_quality = o->jpeg_quality, .duration = o->duration,
-                                 .rectify = o->rectify < 0 ? h->config->rectify : o->rectify };
+        struct take_params t = {.jpeg_quality = o->jpeg_quality,
+                                .duration = o->duration,
+                                .rectify = o->rectify < 0 ? h->config->rectify : o->rectify};
         char dir[PATH_MAX];
         struct statvfs sv;
         time_t now;
@@ -201,9 +201,10 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
         switch (h->state) {
         case HAND_WARMING:
         case HAND_RECORDING:
-                return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,
-                                         "Hand %s is already recording to %s; stop it first (handrecctl stop --hand %s).",
-                                         name, h->file, name);
+                return sd_bus_error_setf(
+                        error, ERROR_ALREADY_RECORDING,
+                        "Hand %s is already recording to %s; stop it first (handrecctl stop --hand %s).", name, h->file,
+                        name);
         case HAND_STOPPING:
                 return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,
                                          "Hand %s is still finishing %s; try again when it is idle.", name, h->file);
@@ -216,8 +217,7 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
                                          "and that the config names it (handrecctl devices lists cameras).",
                                          name, derr[0] ? derr : "no device");
         }
-        default:
-                break;
+        default: break;
         }
         if (h->daemon->shutting_down)
                 return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
@@ -228,7 +228,8 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
         if (r < 0)
                 return sd_bus_error_setf(error, ERROR_STORAGE_UNAVAILABLE,
                                          "Cannot create the output folder %s: %s; check save.output_dir and its "
-                                         "permissions.", dir, strerror(-r));
+                                         "permissions.",
+                                         dir, strerror(-r));
         if (statvfs(dir, &sv) == 0 && (uint64_t) sv.f_bavail * sv.f_frsize < c->min_free_bytes)
                 return sd_bus_error_setf(error, ERROR_STORAGE_FULL,
                                          "Only %llu MB are free in %s, and a take needs at least %llu MB "
@@ -274,7 +275,8 @@ int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus
                 if (h->n_waiters >= MAX_STOP_WAITERS)
                         return sd_bus_error_setf(error, "org.freedesktop.DBus.Error.LimitsExceeded",
                                                  "Too many StopRecording calls are waiting for hand %s; wait for "
-                                                 "them to finish.", name);
+                                                 "them to finish.",
+                                                 name);
                 h->waiters[h->n_waiters++] = sd_bus_message_ref(m);
         }
         pipeline_stop(h->pipeline, reason);

@@ -75,9 +75,12 @@ static void help(void) {
 int main(int argc, char *argv[]) {
         enum { ARG_CHECK = 0x100, ARG_USER, ARG_VERSION };
         static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' }, { "check-config", no_argument, NULL, ARG_CHECK },
-                { "user", no_argument, NULL, ARG_USER },    { "verbose", no_argument, NULL, 'v' },
-                { "version", no_argument, NULL, ARG_VERSION }, { "help", no_argument, NULL, 'h' },
+                {"config", required_argument, NULL, 'c'},
+                {"check-config", no_argument, NULL, ARG_CHECK},
+                {"user", no_argument, NULL, ARG_USER},
+                {"verbose", no_argument, NULL, 'v'},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"help", no_argument, NULL, 'h'},
                 {},
         };
         const char *config_path = CONFIG_DEFAULT_PATH;
@@ -95,9 +98,7 @@ int main(int argc, char *argv[]) {
                 case 'v': log_max_level = LOG_LEVEL_DEBUG; break;
                 case ARG_VERSION: printf("handrecd %s\n", HANDREC_VERSION); return EXIT_SUCCESS;
                 case 'h': help(); return EXIT_SUCCESS;
-                default:
-                        fprintf(stderr, "Try 'handrecd --help'.\n");
-                        return 2;
+                default: fprintf(stderr, "Try 'handrecd --help'.\n"); return 2;
                 }
         if (optind < argc) {
                 fprintf(stderr, "handrecd: unexpected argument '%s'; try 'handrecd --help'.\n", argv[optind]);
@@ -153,8 +154,7 @@ int main(int argc, char *argv[]) {
         sd_event_source_set_enabled(d.tick, SD_EVENT_ON);
 
         log_info("handrecd %s ready on the %s bus as %s: %u hand%s, output in %s.", HANDREC_VERSION,
-                 user_bus ? "session" : "system", BUS_NAME, d.n_hands, d.n_hands == 1 ? "" : "s",
-                 d.config->output_dir);
+                 user_bus ? "session" : "system", BUS_NAME, d.n_hands, d.n_hands == 1 ? "" : "s", d.config->output_dir);
         publish(&d);
         sd_notify(false, "READY=1");
 

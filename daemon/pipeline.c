@@ -72,11 +72,11 @@ struct pipeline {
         pthread_cond_t cv_turn;   /* next_commit moved */
         pthread_cond_t cv_writer; /* entries, end of stream, or a take */
         pthread_cond_t cv_room;   /* a free job or queue room (sources paced by the pipeline) */
-        atomic_bool quit; /* also read without the lock, between frames */
+        atomic_bool quit;         /* also read without the lock, between frames */
 
         /* the take, under lock */
-        bool take_active;  /* set by pipeline_start(), cleared by the writer when the file is done */
-        bool source_done;  /* the source will push nothing more for this take */
+        bool take_active; /* set by pipeline_start(), cleared by the writer when the file is done */
+        bool source_done; /* the source will push nothing more for this take */
         struct take_params take;
         atomic_int end_reason;
         char last_error[256];
@@ -92,8 +92,8 @@ struct pipeline {
         unsigned in_flight; /* taken from the free list, not yet back */
 
         struct queue *queue;
-        struct rectify *rectify; /* maps, when the hand has a calibration */
-        const char *dump_dir;    /* HANDREC_DEBUG_DUMP_DIR: pre-JPEG planes written here (tests) */
+        struct rectify *rectify;          /* maps, when the hand has a calibration */
+        const char *dump_dir;             /* HANDREC_DEBUG_DUMP_DIR: pre-JPEG planes written here (tests) */
         const struct queue_entry **batch; /* batch_size pointers, the writer's */
         struct source *source;
         struct worker *workers;
@@ -116,9 +116,14 @@ struct pipeline {
 
 const char *stop_reason_to_string(enum stop_reason r) {
         static const char *const names[_STOP_MAX] = {
-                [STOP_NONE] = "",           [STOP_REQUESTED] = "requested", [STOP_DURATION] = "duration",
-                [STOP_DEVICE_LOST] = "device-lost", [STOP_DISK_FULL] = "disk-full",
-                [STOP_IO_ERROR] = "io-error", [STOP_SHUTDOWN] = "shutdown", [STOP_END_OF_INPUT] = "end-of-input",
+                [STOP_NONE] = "",
+                [STOP_REQUESTED] = "requested",
+                [STOP_DURATION] = "duration",
+                [STOP_DEVICE_LOST] = "device-lost",
+                [STOP_DISK_FULL] = "disk-full",
+                [STOP_IO_ERROR] = "io-error",
+                [STOP_SHUTDOWN] = "shutdown",
+                [STOP_END_OF_INPUT] = "end-of-input",
         };
         return r < _STOP_MAX ? names[r] : "?";
 }
@@ -212,8 +217,10 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
                                 end_take_locked(p, STOP_END_OF_INPUT, NULL);
                         else if (r < 0) {
                                 char msg[1200];
-                                snprintf(msg, sizeof(msg), "The camera stopped delivering frames (%s); the take was "
-                                         "ended and saved. Check the camera and its cable.", source_error(p->source));
+                                snprintf(msg, sizeof(msg),
+                                         "The camera stopped delivering frames (%s); the take was "
+                                         "ended and saved. Check the camera and its cable.",
+                                         source_error(p->source));
                                 end_take_locked(p, STOP_DEVICE_LOST, msg);
                         } else
                                 end_take_locked(p, STOP_DURATION, NULL);
@@ -283,7 +290,8 @@ static void capture_take(struct pipeline *p, const struct take_params *t) {
 
         if (r < 0) {
                 char msg[1200];
-                snprintf(msg, sizeof(msg), "Cannot open the %s camera: %s", source_kind_to_string(p->hand->camera.source),
+                snprintf(msg, sizeof(msg), "Cannot open the %s camera: %s",
+                         source_kind_to_string(p->hand->camera.source),
                          source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
                 pthread_mutex_lock(&p->lock);
                 end_take_locked(p, STOP_DEVICE_LOST, msg);
@@ -345,7 +353,8 @@ static void warm_camera_loop(struct pipeline *p) {
                         if (r < 0) {
                                 if (r != -EBADF)
                                         source_close(p->source);
-                                set_device(p, false, source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
+                                set_device(p, false,
+                                           source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
                                 pthread_mutex_lock(&p->lock);
                                 if (p->take_active && !p->source_done) {
                                         end_take_locked(p, STOP_DEVICE_LOST, p->device_error);
@@ -630,7 +639,7 @@ done:
                 struct pipeline_stats s;
                 char stopped[32];
                 time_t now = time(NULL);
-                struct take_result res = { .stopped_utc = stopped };
+                struct take_result res = {.stopped_utc = stopped};
 
                 strftime(stopped, sizeof(stopped), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
                 pipeline_stats(p, &s);
@@ -690,8 +699,7 @@ static void *writer_main(void *userdata) {
 
 /* ---- lifetime --------------------------------------------------------------------------- */
 
-int pipeline_new(const struct config *config, const struct hand_config *hand, int event_fd,
-                 struct pipeline **ret) {
+int pipeline_new(const struct config *config, const struct hand_config *hand, int event_fd, struct pipeline **ret) {
         const struct camera_config *cam = &hand->camera;
         unsigned fw = 2 * cam->width, fh = cam->height, entries;
         size_t raw = (size_t) fw * fh * 3 / 2, ring;
@@ -748,7 +756,7 @@ int pipeline_new(const struct config *config, const struct hand_config *hand, in
         }
         p->dump_dir = getenv("HANDREC_DEBUG_DUMP_DIR");
         for (unsigned i = 0; i < p->n_workers; i++) {
-                p->workers[i] = (struct worker){ .p = p, .index = i };
+                p->workers[i] = (struct worker){.p = p, .index = i};
                 r = encoder_new(fw, fh, &p->workers[i].encoder);
                 if (r >= 0 && p->rectify)
                         r = frame_init(&p->workers[i].rectified, fw, fh);

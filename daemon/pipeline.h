@@ -54,8 +54,8 @@ struct pipeline_stats {
         uint64_t bytes;
         unsigned queue_depth;
         unsigned queue_capacity;
-        double duration; /* seconds from the take's first frame to its last */
-        double fps;      /* measured over the take */
+        double duration;  /* seconds from the take's first frame to its last */
+        double fps;       /* measured over the take */
         double skew_mean; /* two devices: |left − right| timestamp of the stored pairs, seconds */
         double skew_max;
         bool dequeue_timestamps; /* some frames had no driver timestamp */
@@ -68,8 +68,7 @@ struct pipeline;
  * @config, @hand: borrowed; must outlive the pipeline.
  * @event_fd: borrowed eventfd the threads write to when pipeline_take_events() has news.
  */
-int pipeline_new(const struct config *config, const struct hand_config *hand, int event_fd,
-                 struct pipeline **ret);
+int pipeline_new(const struct config *config, const struct hand_config *hand, int event_fd, struct pipeline **ret);
 
 /** pipeline_free() - end any take as "shutdown", join the threads, free. Accepts NULL. */
 struct pipeline *pipeline_free(struct pipeline *p);

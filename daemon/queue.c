@@ -58,8 +58,7 @@ static long find_room(const struct queue *q, size_t size) {
         return head - tail >= size ? (long) tail : -1;
 }
 
-int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta,
-               int64_t queued_ns) {
+int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta, int64_t queued_ns) {
         struct queue_entry *e;
         long pos;
 
@@ -70,8 +69,7 @@ int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct f
                 return -ENOBUFS;
         memcpy(q->bytes + pos, data, size);
         e = &q->entries[(q->head + q->count) % q->max_entries];
-        *e = (struct queue_entry){ .meta = *meta, .pos = (size_t) pos, .size = (uint32_t) size,
-                                   .queued_ns = queued_ns };
+        *e = (struct queue_entry){.meta = *meta, .pos = (size_t) pos, .size = (uint32_t) size, .queued_ns = queued_ns};
         q->count++;
         return 0;
 }

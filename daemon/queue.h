@@ -36,8 +36,7 @@ struct queue *queue_free(struct queue *q);
  * queue_push() - append one frame, copying @size bytes from @data.
  * Return: 0, or -ENOBUFS when the queue has no room (nothing changed).
  */
-int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta,
-               int64_t queued_ns);
+int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta, int64_t queued_ns);
 
 /** queue_peek() - the @i-th oldest entry (i < queue_depth()). */
 const struct queue_entry *queue_peek(const struct queue *q, unsigned i);

@@ -31,7 +31,8 @@ static int map_build(struct rectify_map *m, const struct calibration *c, unsigne
                 for (unsigned u = 0; u < w; u++) {
                         size_t i = (size_t) v * w + u;
                         double lx, ly, x, y;
-                        if (!calibration_source_point(c, eye, (u + 0.5) / scale - 0.5, (v + 0.5) / scale - 0.5, &lx, &ly)) {
+                        if (!calibration_source_point(c, eye, (u + 0.5) / scale - 0.5, (v + 0.5) / scale - 0.5, &lx,
+                                                      &ly)) {
                                 m->offset[i] = RECTIFY_OUTSIDE;
                                 continue;
                         }

@@ -105,9 +105,10 @@ static int check_image(struct replay *s, const char *path, unsigned want_w, unsi
                 return -EBADMSG;
         }
         if ((unsigned) w != want_w || (unsigned) h != want_h) {
-                snprintf(s->error, sizeof(s->error), "%s is %dx%d, but the camera config says %ux%u%s; set camera.width "
-                         "and camera.height to the images' size", path, w, h, want_w, want_h,
-                         s->right ? "" : " (both eyes side by side)");
+                snprintf(s->error, sizeof(s->error),
+                         "%s is %dx%d, but the camera config says %ux%u%s; set camera.width "
+                         "and camera.height to the images' size",
+                         path, w, h, want_w, want_h, s->right ? "" : " (both eyes side by side)");
                 r = -EINVAL;
         }
         return r;
@@ -159,8 +160,10 @@ static int replay_open(struct source *base) {
                                 if (streq(rkeys[j], key))
                                         break;
                         if (j == nr) {
-                                snprintf(s->error, sizeof(s->error), "%s has no right image to pair it with (looked for a "
-                                         "name with right/R in place of left/L)", path);
+                                snprintf(s->error, sizeof(s->error),
+                                         "%s has no right image to pair it with (looked for a "
+                                         "name with right/R in place of left/L)",
+                                         path);
                                 r = -ENOENT;
                                 break;
                         }
@@ -242,12 +245,16 @@ static int replay_read(struct source *base, struct frame *dst, struct frame_meta
         } else
                 ts = now_ns(CLOCK_MONOTONIC);
 
-        *ret_meta = (struct frame_meta){ .number = s->slot, .timestamp_ns = ts, .left_timestamp_ns = ts,
-                                         .right_timestamp_ns = ts, .left_sequence = (uint32_t) s->slot,
-                                         .right_sequence = (uint32_t) s->slot };
+        *ret_meta = (struct frame_meta){.number = s->slot,
+                                        .timestamp_ns = ts,
+                                        .left_timestamp_ns = ts,
+                                        .right_timestamp_ns = ts,
+                                        .left_sequence = (uint32_t) s->slot,
+                                        .right_sequence = (uint32_t) s->slot};
         if (dst) {
-                struct capture_format fmt = { .width = s->right ? c->width : 2 * c->width, .height = c->height,
-                                              .pixelformat = V4L2_PIX_FMT_MJPEG };
+                struct capture_format fmt = {.width = s->right ? c->width : 2 * c->width,
+                                             .height = c->height,
+                                             .pixelformat = V4L2_PIX_FMT_MJPEG};
                 dst->meta = *ret_meta;
                 r = load(s, s->left[s->next], &n);
                 if (r >= 0)

@@ -20,12 +20,12 @@
 
 struct synthetic {
         struct source base;
-        unsigned w, h, d;  /* eye size, disparity */
+        unsigned w, h, d; /* eye size, disparity */
         int64_t period_ns;
         uint8_t *scene[3]; /* planes of (w + d) × h, I420 */
         unsigned sw;       /* scene width = w + d */
         int64_t start_ns;
-        uint64_t slot;     /* next frame slot since open */
+        uint64_t slot; /* next frame slot since open */
         bool open;
 };
 
@@ -67,8 +67,8 @@ static void draw_eye(struct synthetic *s, struct frame *f, unsigned eye, uint32_
                         if (x >= shift && x - shift < w)
                                 f->planes[0][(size_t) y * f->strides[0] + x0 + x - shift] = 235;
 
-        stamp_write(f->planes[0] + x0, f->strides[0], f->planes[1] + x0 / 2, f->planes[2] + x0 / 2,
-                    f->strides[1], w, number);
+        stamp_write(f->planes[0] + x0, f->strides[0], f->planes[1] + x0 / 2, f->planes[2] + x0 / 2, f->strides[1], w,
+                    number);
 }
 
 static int synthetic_open(struct source *base) {

@@ -16,8 +16,7 @@ unsigned stamp_block_size(unsigned eye_width) {
         return b < 8 ? 8 : (b > 64 ? 64 : b);
 }
 
-void stamp_write(uint8_t *y, int ystride, uint8_t *u, uint8_t *v, int cstride, unsigned eye_width,
-                 uint32_t number) {
+void stamp_write(uint8_t *y, int ystride, uint8_t *u, uint8_t *v, int cstride, unsigned eye_width, uint32_t number) {
         unsigned b = stamp_block_size(eye_width);
         uint32_t word = stamp_word(number);
 

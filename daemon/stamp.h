@@ -19,8 +19,7 @@ unsigned stamp_block_size(unsigned eye_width);
  * stamp_write() - draw @number (mod 2^24) at the top left of one eye.
  * @y, @u, @v: that eye's top-left pixel in each I420 plane; @ystride, @cstride: plane strides.
  */
-void stamp_write(uint8_t *y, int ystride, uint8_t *u, uint8_t *v, int cstride, unsigned eye_width,
-                 uint32_t number);
+void stamp_write(uint8_t *y, int ystride, uint8_t *u, uint8_t *v, int cstride, unsigned eye_width, uint32_t number);
 
 /**
  * stamp_read() - read a stamp back from a luma plane.

@@ -7,13 +7,19 @@
 
 #include "util.h"
 
-char *format_status_line(char *buf, size_t len, const struct status_values *v) {
-        char hand[16], size[32], dropped[48] = "";
+char *hand_label(char *buf, size_t len, const char *hand) {
         size_t i;
 
-        for (i = 0; v->hand[i] && i < sizeof(hand) - 1; i++)
-                hand[i] = (char) toupper((unsigned char) v->hand[i]);
-        hand[i] = 0;
+        for (i = 0; i + 1 < len && hand[i]; i++)
+                buf[i] = (char) toupper((unsigned char) hand[i]);
+        buf[i] = 0;
+        return buf;
+}
+
+char *format_status_line(char *buf, size_t len, const struct status_values *v) {
+        char hand[16], size[32], dropped[48] = "";
+
+        hand_label(hand, sizeof(hand), v->hand);
         if (v->dropped > 0)
                 snprintf(dropped, sizeof(dropped), ", dropped:%llu", (unsigned long long) v->dropped);
         snprintf(buf, len, "[%s] %s: %llu frames (%.1fs, %.1ffps, written:%llu, queue:%u, %s%s)", hand, v->state,

@@ -25,17 +25,17 @@
 #define USEC_PER_SEC UINT64_C(1000000)
 
 /* Hand over ownership out of a _cleanup_ variable. */
-#define TAKE_PTR(p)                                                                                    \
-        ({                                                                                             \
-                __typeof__(p) _p_ = (p);                                                               \
-                (p) = NULL;                                                                            \
-                _p_;                                                                                   \
+#define TAKE_PTR(p)                                                                                                    \
+        ({                                                                                                             \
+                __typeof__(p) _p_ = (p);                                                                               \
+                (p) = NULL;                                                                                            \
+                _p_;                                                                                                   \
         })
-#define TAKE_FD(fd)                                                                                    \
-        ({                                                                                             \
-                int _fd_ = (fd);                                                                       \
-                (fd) = -1;                                                                             \
-                _fd_;                                                                                  \
+#define TAKE_FD(fd)                                                                                                    \
+        ({                                                                                                             \
+                int _fd_ = (fd);                                                                                       \
+                (fd) = -1;                                                                                             \
+                _fd_;                                                                                                  \
         })
 
 static inline void freep(void *p) {
@@ -54,7 +54,7 @@ static inline int64_t now_ns(clockid_t clock) {
 }
 
 static inline struct timespec ns_to_timespec(int64_t ns) {
-        return (struct timespec){ .tv_sec = ns / NSEC_PER_SEC, .tv_nsec = ns % NSEC_PER_SEC };
+        return (struct timespec){.tv_sec = ns / NSEC_PER_SEC, .tv_nsec = ns % NSEC_PER_SEC};
 }
 
 static inline bool streq(const char *a, const char *b) {
@@ -62,8 +62,7 @@ static inline bool streq(const char *a, const char *b) {
 }
 
 /* Log levels are syslog's, printed as "<N>" prefixes when stderr goes to the journal. */
-enum { LOG_LEVEL_ERR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_NOTICE = 5, LOG_LEVEL_INFO = 6,
-       LOG_LEVEL_DEBUG = 7 };
+enum { LOG_LEVEL_ERR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_NOTICE = 5, LOG_LEVEL_INFO = 6, LOG_LEVEL_DEBUG = 7 };
 
 extern int log_max_level;
 

@@ -24,11 +24,11 @@ const char *fourcc_to_string(uint32_t f, char buf[static 8]) {
 }
 
 int capture_describe(int fd, uint32_t only, FILE *out, const char *indent) {
-        struct v4l2_fmtdesc fd_ = { .type = V4L2_BUF_TYPE_VIDEO_CAPTURE };
+        struct v4l2_fmtdesc fd_ = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
         int n = 0, others = 0;
 
         for (fd_.index = 0; xioctl(fd, VIDIOC_ENUM_FMT, &fd_) >= 0; fd_.index++) {
-                struct v4l2_frmsizeenum fs = { .pixel_format = fd_.pixelformat };
+                struct v4l2_frmsizeenum fs = {.pixel_format = fd_.pixelformat};
                 char cc[8];
 
                 if (only && fd_.pixelformat != only) {
@@ -44,8 +44,9 @@ int capture_describe(int fd, uint32_t only, FILE *out, const char *indent) {
                                         fs.stepwise.max_width, fs.stepwise.max_height);
                                 break;
                         }
-                        struct v4l2_frmivalenum fi = { .pixel_format = fd_.pixelformat,
-                                                       .width = fs.discrete.width, .height = fs.discrete.height };
+                        struct v4l2_frmivalenum fi = {.pixel_format = fd_.pixelformat,
+                                                      .width = fs.discrete.width,
+                                                      .height = fs.discrete.height};
                         fprintf(out, " %ux%u", fs.discrete.width, fs.discrete.height);
                         for (fi.index = 0; xioctl(fd, VIDIOC_ENUM_FRAMEINTERVALS, &fi) >= 0; fi.index++) {
                                 if (fi.type != V4L2_FRMIVAL_TYPE_DISCRETE)
@@ -61,4 +62,3 @@ int capture_describe(int fd, uint32_t only, FILE *out, const char *indent) {
                 fprintf(out, " (other formats, not shown)\n");
         return n;
 }
-

@@ -37,13 +37,13 @@ static const struct {
         const char *name;
         hid_t *type; /* the H5T_* "constants" are globals that need the library open */
 } index_sets[_IDX_MAX] = {
-        [IDX_OFFSET] = { "stereo/offset", &H5T_NATIVE_UINT64_g },
-        [IDX_TIMESTAMP] = { "stereo/timestamp_ns", &H5T_NATIVE_INT64_g },
-        [IDX_LEFT_TIMESTAMP] = { "stereo/left_timestamp_ns", &H5T_NATIVE_INT64_g },
-        [IDX_RIGHT_TIMESTAMP] = { "stereo/right_timestamp_ns", &H5T_NATIVE_INT64_g },
-        [IDX_LEFT_SEQUENCE] = { "stereo/left_sequence", &H5T_NATIVE_UINT32_g },
-        [IDX_RIGHT_SEQUENCE] = { "stereo/right_sequence", &H5T_NATIVE_UINT32_g },
-        [IDX_SIZE] = { "stereo/size", &H5T_NATIVE_UINT32_g },
+        [IDX_OFFSET] = {"stereo/offset", &H5T_NATIVE_UINT64_g},
+        [IDX_TIMESTAMP] = {"stereo/timestamp_ns", &H5T_NATIVE_INT64_g},
+        [IDX_LEFT_TIMESTAMP] = {"stereo/left_timestamp_ns", &H5T_NATIVE_INT64_g},
+        [IDX_RIGHT_TIMESTAMP] = {"stereo/right_timestamp_ns", &H5T_NATIVE_INT64_g},
+        [IDX_LEFT_SEQUENCE] = {"stereo/left_sequence", &H5T_NATIVE_UINT32_g},
+        [IDX_RIGHT_SEQUENCE] = {"stereo/right_sequence", &H5T_NATIVE_UINT32_g},
+        [IDX_SIZE] = {"stereo/size", &H5T_NATIVE_UINT32_g},
 };
 
 struct writer {
@@ -63,9 +63,12 @@ struct writer {
 
 const char *drop_cause_to_string(enum drop_cause c) {
         static const char *const names[_DROP_MAX] = {
-                [DROP_ENCODER_BUSY] = "encoder-busy", [DROP_QUEUE_FULL] = "queue-full",
-                [DROP_ENCODE_ERROR] = "encode-error", [DROP_WRITE_FAILED] = "write-failed",
-                [DROP_CAMERA] = "camera", [DROP_UNPAIRED_LEFT] = "unpaired-left",
+                [DROP_ENCODER_BUSY] = "encoder-busy",
+                [DROP_QUEUE_FULL] = "queue-full",
+                [DROP_ENCODE_ERROR] = "encode-error",
+                [DROP_WRITE_FAILED] = "write-failed",
+                [DROP_CAMERA] = "camera",
+                [DROP_UNPAIRED_LEFT] = "unpaired-left",
                 [DROP_UNPAIRED_RIGHT] = "unpaired-right",
         };
         return c < _DROP_MAX ? names[c] : "?";
@@ -180,7 +183,7 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
 }
 
 static int write_matrix(hid_t g, const char *name, const double *v, hsize_t rows, hsize_t cols) {
-        hsize_t dims[2] = { rows, cols };
+        hsize_t dims[2] = {rows, cols};
         hid_t space = H5Screate_simple(cols ? 2 : 1, dims, NULL);
         hid_t d = H5Dcreate2(g, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         herr_t r = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
@@ -243,8 +246,7 @@ static hid_t latest_fapl(void) {
         return fapl;
 }
 
-int writer_create(const char *path, const struct take_info *info, struct writer **ret, char *error,
-                  size_t error_len) {
+int writer_create(const char *path, const struct take_info *info, struct writer **ret, char *error, size_t error_len) {
         struct writer *w;
         hid_t fapl, g;
         size_t n = info->batch_size;
@@ -285,8 +287,9 @@ int writer_create(const char *path, const struct take_info *info, struct writer 
         g = H5Gcreate2(w->file, "stereo", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0)
                 goto fail;
-        attr_string(g, "description", "JPEG stereo frames back to back in jpeg; frame i is "
-                                      "jpeg[offset[i]:offset[i]+size[i]]; N = len(size)");
+        attr_string(g, "description",
+                    "JPEG stereo frames back to back in jpeg; frame i is "
+                    "jpeg[offset[i]:offset[i]+size[i]]; N = len(size)");
         H5Gclose(g);
         g = H5Gcreate2(w->file, "calibration", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0)
@@ -299,8 +302,7 @@ int writer_create(const char *path, const struct take_info *info, struct writer 
         if (w->jpeg < 0)
                 goto fail;
         for (unsigned i = 0; i < _IDX_MAX; i++) {
-                w->index[i] = create_growing(w->file, index_sets[i].name, *index_sets[i].type, INDEX_CHUNK,
-                                             64 * 1024);
+                w->index[i] = create_growing(w->file, index_sets[i].name, *index_sets[i].type, INDEX_CHUNK, 64 * 1024);
                 if (w->index[i] < 0)
                         goto fail;
         }
@@ -340,8 +342,8 @@ static int io_error(char *error, size_t len, const char *what, const char *path)
         return saved == ENOSPC || saved == EDQUOT ? -ENOSPC : -EIO;
 }
 
-int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries,
-                  unsigned n, char *error, size_t error_len) {
+int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
+                  char *error, size_t error_len) {
         uint64_t pos = w->bytes;
 
         if (n > w->batch_size)
@@ -383,15 +385,17 @@ int writer_append(struct writer *w, const struct queue *q, const struct queue_en
                 pos += e->size;
         }
         const void *bufs[_IDX_MAX] = {
-                [IDX_OFFSET] = w->offsets,         [IDX_TIMESTAMP] = w->stamps[0],
-                [IDX_LEFT_TIMESTAMP] = w->stamps[1], [IDX_RIGHT_TIMESTAMP] = w->stamps[2],
-                [IDX_LEFT_SEQUENCE] = w->seqs[0],  [IDX_RIGHT_SEQUENCE] = w->seqs[1],
+                [IDX_OFFSET] = w->offsets,
+                [IDX_TIMESTAMP] = w->stamps[0],
+                [IDX_LEFT_TIMESTAMP] = w->stamps[1],
+                [IDX_RIGHT_TIMESTAMP] = w->stamps[2],
+                [IDX_LEFT_SEQUENCE] = w->seqs[0],
+                [IDX_RIGHT_SEQUENCE] = w->seqs[1],
                 [IDX_SIZE] = w->sizes,
         };
         for (unsigned i = 0; i < _IDX_MAX; i++) {
                 errno = 0;
-                if (append(w->index[i], *index_sets[i].type, w->frames, n, bufs[i]) < 0 ||
-                    H5Dflush(w->index[i]) < 0)
+                if (append(w->index[i], *index_sets[i].type, w->frames, n, bufs[i]) < 0 || H5Dflush(w->index[i]) < 0)
                         return io_error(error, error_len, "Cannot write the frame index to", w->path);
         }
         /* Flush the file too: it writes the superblock's end-of-allocation, so a file whose writer

@@ -12,12 +12,12 @@
 #include "queue.h"
 
 enum drop_cause {
-        DROP_ENCODER_BUSY, /* no free frame buffer: the encoders were behind the camera */
-        DROP_QUEUE_FULL,   /* the writer queue was full: the disk was behind */
-        DROP_ENCODE_ERROR, /* TurboJPEG refused the frame */
-        DROP_WRITE_FAILED, /* compressed, but the file could no longer be written */
-        DROP_CAMERA,       /* gaps in the camera's sequence numbers */
-        DROP_UNPAIRED_LEFT,  /* two devices: a left frame with no right frame within half a period */
+        DROP_ENCODER_BUSY,  /* no free frame buffer: the encoders were behind the camera */
+        DROP_QUEUE_FULL,    /* the writer queue was full: the disk was behind */
+        DROP_ENCODE_ERROR,  /* TurboJPEG refused the frame */
+        DROP_WRITE_FAILED,  /* compressed, but the file could no longer be written */
+        DROP_CAMERA,        /* gaps in the camera's sequence numbers */
+        DROP_UNPAIRED_LEFT, /* two devices: a left frame with no right frame within half a period */
         DROP_UNPAIRED_RIGHT,
         _DROP_MAX,
 };
@@ -34,8 +34,8 @@ struct take_info {
         bool rectified;
         const struct config *config;
         const struct hand_config *hand_config;
-        unsigned batch_size; /* most frames writer_append() is given at once */
-        bool camera_jpeg;    /* frames are the camera's own JPEG (MJPEG passthrough) */
+        unsigned batch_size;                   /* most frames writer_append() is given at once */
+        bool camera_jpeg;                      /* frames are the camera's own JPEG (MJPEG passthrough) */
         const struct calibration *calibration; /* written to /calibration when not NULL */
 };
 
@@ -48,7 +48,7 @@ struct take_result {
         uint64_t dropped[_DROP_MAX];
         double duration;
         double fps;
-        const char *last_error; /* "" when none */
+        const char *last_error;       /* "" when none */
         const char *timestamp_source; /* "driver" or "dequeue" */
         int64_t pair_skew_mean_ns, pair_skew_max_ns;
 };
@@ -61,8 +61,7 @@ struct writer;
  * Return: 0 and *@ret (owned by the caller until writer_finish()), or -errno; @error gets a
  * sentence for a person.
  */
-int writer_create(const char *path, const struct take_info *info, struct writer **ret, char *error,
-                  size_t error_len);
+int writer_create(const char *path, const struct take_info *info, struct writer **ret, char *error, size_t error_len);
 
 /**
  * writer_append() - append @entries (n ≤ batch_size, oldest first, their bytes in @q), bytes first, then the
@@ -71,8 +70,8 @@ int writer_create(const char *path, const struct take_info *info, struct writer 
  * Return: 0 or -errno (-ENOSPC when the disk is full); the file is left valid up to the last
  * successful append.
  */
-int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries,
-                  unsigned n, char *error, size_t error_len);
+int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
+                  char *error, size_t error_len);
 
 /**
  * writer_finish() - close the SWMR file, reopen it to set status="complete" and the result

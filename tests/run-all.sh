@@ -5,7 +5,7 @@
 # TESTS="unit integration" limits what runs; PYTEST_ARGS is passed to pytest.
 set -u
 BUILD=${BUILD:-build}
-TESTS=${TESTS:-unit integration vm}
+TESTS=${TESTS:-lint unit integration vm}
 PY=/usr/bin/python3
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)
@@ -15,6 +15,17 @@ add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $
 
 for suite in $TESTS; do
     case $suite in
+    lint)
+        echo "== lint (clang-format, cppcheck)"
+        if make -s lint >"$results/lint.out" 2>&1; then
+            echo "ok - lint"
+            add 1 0
+        else
+            cat "$results/lint.out"
+            echo "not ok - lint"
+            add 0 1
+        fi
+        ;;
     unit)
         for t in $UNIT_TESTS; do
             exe="$BUILD/san/test-$t"

@@ -35,7 +35,7 @@ static int dump_map(const char *dir, const char *name, const struct rectify_map 
         if (!f)
                 return -1;
         for (size_t i = 0; i < (size_t) m->width * m->height; i++) {
-                float xy[2] = { NAN, NAN };
+                float xy[2] = {NAN, NAN};
                 if (m->offset[i] != RECTIFY_OUTSIDE) {
                         xy[0] = (float) (m->offset[i] % stride) + (m->frac[i] & 0xff) / 256.0f;
                         xy[1] = (float) (m->offset[i] / stride) + (m->frac[i] >> 8) / 256.0f;
@@ -46,11 +46,11 @@ static int dump_map(const char *dir, const char *name, const struct rectify_map 
 }
 
 int main(int argc, char *argv[]) {
-        static const struct option opts[] = { { "size", required_argument, NULL, 's' },
-                                              { "model", required_argument, NULL, 'm' },
-                                              { "alpha", required_argument, NULL, 'a' },
-                                              { "out", required_argument, NULL, 'o' },
-                                              {} };
+        static const struct option opts[] = {{"size", required_argument, NULL, 's'},
+                                             {"model", required_argument, NULL, 'm'},
+                                             {"alpha", required_argument, NULL, 'a'},
+                                             {"out", required_argument, NULL, 'o'},
+                                             {}};
         enum distortion_model model = MODEL_UNSET;
         unsigned w = 0, h = 0;
         double alpha = 0;
@@ -72,8 +72,8 @@ int main(int argc, char *argv[]) {
                                 "FILE [FILE]\n");
                 return 2;
         }
-        if (calibration_load((const char *const *) argv + optind, (unsigned) (argc - optind), model, alpha, w, h, &c, error,
-                             sizeof(error)) < 0) {
+        if (calibration_load((const char *const *) argv + optind, (unsigned) (argc - optind), model, alpha, w, h, &c,
+                             error, sizeof(error)) < 0) {
                 fprintf(stderr, "%s\n", error);
                 return 1;
         }

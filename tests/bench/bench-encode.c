@@ -22,8 +22,10 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "usage: bench-encode WIDTH HEIGHT QUALITY FRAMES\n");
                 return 2;
         }
-        struct camera_config cam = { .source = SOURCE_SYNTHETIC, .width = (unsigned) atoi(argv[1]),
-                                     .height = (unsigned) atoi(argv[2]), .fps = 1000 };
+        struct camera_config cam = {.source = SOURCE_SYNTHETIC,
+                                    .width = (unsigned) atoi(argv[1]),
+                                    .height = (unsigned) atoi(argv[2]),
+                                    .fps = 1000};
         int quality = atoi(argv[3]), n = atoi(argv[4]);
         struct source *src = NULL;
         struct encoder *enc = NULL;

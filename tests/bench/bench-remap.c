@@ -22,7 +22,7 @@ int main(int argc, char *argv[]) {
         }
         unsigned w = (unsigned) atoi(argv[1]), h = (unsigned) atoi(argv[2]);
         int n = atoi(argv[3]);
-        const char *paths[1] = { argv[4] };
+        const char *paths[1] = {argv[4]};
         struct calibration *c = NULL;
         struct rectify *r = NULL;
         struct capture_convert cv;
@@ -40,7 +40,7 @@ int main(int argc, char *argv[]) {
         size_t len = f ? fread(buf, 1, sizeof(buf), f) : 0;
         if (f)
                 fclose(f);
-        struct capture_format fmt = { .width = w, .height = h, .pixelformat = V4L2_PIX_FMT_MJPEG };
+        struct capture_format fmt = {.width = w, .height = h, .pixelformat = V4L2_PIX_FMT_MJPEG};
         if (capture_convert_frame(&cv, &fmt, buf, len, &src, 0, false) < 0 ||
             capture_convert_frame(&cv, &fmt, buf, len, &src, w, false) < 0) {
                 fprintf(stderr, "%s\n", cv.error);

@@ -41,7 +41,7 @@ static unsigned char *reference_luma(const unsigned char *jpeg, unsigned long si
         return gray;
 }
 
-static const struct capture_format mjpeg = { .width = W, .height = H, .pixelformat = V4L2_PIX_FMT_MJPEG };
+static const struct capture_format mjpeg = {.width = W, .height = H, .pixelformat = V4L2_PIX_FMT_MJPEG};
 
 TEST(mjpeg_passthrough_is_byte_exact) {
         struct capture_convert cv;
@@ -132,8 +132,8 @@ TEST(bad_mjpeg_is_refused_with_reason) {
 TEST(yuyv_to_i420) {
         struct capture_convert cv;
         struct frame f;
-        const struct capture_format yuyv = { .width = W, .height = H, .pixelformat = V4L2_PIX_FMT_YUYV,
-                                             .bytesperline = 2 * W };
+        const struct capture_format yuyv = {
+                .width = W, .height = H, .pixelformat = V4L2_PIX_FMT_YUYV, .bytesperline = 2 * W};
         uint8_t *buf = malloc(2 * W * H);
         for (int y = 0; y < H; y++)
                 for (int x = 0; x < W / 2; x++) {
@@ -156,8 +156,8 @@ TEST(yuyv_to_i420) {
 }
 
 int main(void) {
-        static const struct test tests[] = { T(mjpeg_passthrough_is_byte_exact), T(mjpeg_420_decodes_into_planes),
-                                             T(mjpeg_422_decodes_into_planes), T(bad_mjpeg_is_refused_with_reason),
-                                             T(yuyv_to_i420) };
+        static const struct test tests[] = {T(mjpeg_passthrough_is_byte_exact), T(mjpeg_420_decodes_into_planes),
+                                            T(mjpeg_422_decodes_into_planes), T(bad_mjpeg_is_refused_with_reason),
+                                            T(yuyv_to_i420)};
         return test_main("capture", tests, ELEMENTSOF(tests));
 }

@@ -132,11 +132,12 @@ TEST(wrong_types) {
 TEST(v4l2_cameras) {
         int r;
         struct config *c;
-        const char *err = load("right_hand = { camera = { source = \"v4l2\"; device = \"/dev/v4l/by-id/usb-cam-video-index0\";\n"
-                               "  format = \"MJPEG\"; width = 1280; height = 720; fps = 30; buffers = 6; }; };\n"
-                               "left_hand = { camera = { source = \"v4l2\"; left_device = \"/dev/video2\";\n"
-                               "  right_device = \"/dev/video4\"; width = 640; height = 480; }; };\n",
-                               &r, &c);
+        const char *err =
+                load("right_hand = { camera = { source = \"v4l2\"; device = \"/dev/v4l/by-id/usb-cam-video-index0\";\n"
+                     "  format = \"MJPEG\"; width = 1280; height = 720; fps = 30; buffers = 6; }; };\n"
+                     "left_hand = { camera = { source = \"v4l2\"; left_device = \"/dev/video2\";\n"
+                     "  right_device = \"/dev/video4\"; width = 640; height = 480; }; };\n",
+                     &r, &c);
         CHECK_EQ_INT(r, 0);
         CHECK(streq(err, ""));
         if (!c)
@@ -158,19 +159,27 @@ TEST(v4l2_device_errors) {
                                &r, NULL);
         CHECK_EQ_INT(r, -EINVAL);
         CHECK_CONTAINS(err, expect("1: right_hand.camera: a v4l2 camera needs device = "));
-        CHECK_CONTAINS(err, expect("2: left_hand.camera: give either device (side by side) or left_device and right_device"));
+        CHECK_CONTAINS(
+                err, expect("2: left_hand.camera: give either device (side by side) or left_device and right_device"));
         CHECK_CONTAINS(err, expect("3: left_hand.camera.format: unknown format \"H264\""));
         CHECK_CONTAINS(err, expect("3: left_hand.camera.buffers: 1 is out of range"));
         err = load("right_hand = { camera = { source = \"v4l2\"; left_device = \"/dev/video1\"; }; };\n"
-                   "left_hand = { camera = { source = \"synthetic\"; device = \"video0\"; }; };\n", &r, NULL);
+                   "left_hand = { camera = { source = \"synthetic\"; device = \"video0\"; }; };\n",
+                   &r, NULL);
         CHECK_CONTAINS(err, expect("1: right_hand.camera: with one device per eye, give both"));
         CHECK_CONTAINS(err, expect("2: left_hand.camera.device: only a v4l2 camera has devices"));
 }
 
 int main(void) {
-        static const struct test tests[] = { T(shipped_config_is_valid), T(defaults), T(every_error_with_file_line_setting),
-                                             T(syntax_error), T(no_hand), T(missing_file), T(wrong_types),
-                                             T(v4l2_cameras), T(v4l2_device_errors) };
+        static const struct test tests[] = {T(shipped_config_is_valid),
+                                            T(defaults),
+                                            T(every_error_with_file_line_setting),
+                                            T(syntax_error),
+                                            T(no_hand),
+                                            T(missing_file),
+                                            T(wrong_types),
+                                            T(v4l2_cameras),
+                                            T(v4l2_device_errors)};
         int fd = mkstemp(path), r;
         close(fd);
         r = test_main("config", tests, ELEMENTSOF(tests));

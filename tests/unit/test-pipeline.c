@@ -12,17 +12,22 @@
 
 static char dir[] = "/tmp/handrec-test-pipeline-XXXXXX";
 
-static struct config config = { .text = (char *) "test", .jpeg_quality = 80, .queue_capacity = 2,
-                                .batch_size = 10, .batch_timeout = 0.2, .workers = 2 };
-static struct hand_config hand = { .name = "left",
-                                   .camera = { .source = SOURCE_SYNTHETIC, .width = 320, .height = 240, .fps = 100,
-                                               .warmup = 0.05, .disparity = 16 } };
+static struct config config = {.text = (char *) "test",
+                               .jpeg_quality = 80,
+                               .queue_capacity = 2,
+                               .batch_size = 10,
+                               .batch_timeout = 0.2,
+                               .workers = 2};
+static struct hand_config hand = {
+        .name = "left",
+        .camera = {
+                .source = SOURCE_SYNTHETIC, .width = 320, .height = 240, .fps = 100, .warmup = 0.05, .disparity = 16}};
 
 /* Wait up to 20 s for @event; return the events seen. */
 static unsigned wait_for(struct pipeline *p, int efd, unsigned event) {
         unsigned seen = 0;
         for (int i = 0; i < 200 && !(seen & event); i++) {
-                struct pollfd pfd = { .fd = efd, .events = POLLIN };
+                struct pollfd pfd = {.fd = efd, .events = POLLIN};
                 uint64_t n;
                 if (poll(&pfd, 1, 100) > 0 && read(efd, &n, sizeof(n)) < 0)
                         break;
@@ -46,7 +51,7 @@ static long long frames_in(const char *path) {
 }
 
 static struct take_params params(const char *name, double duration) {
-        struct take_params t = { .jpeg_quality = 80, .duration = duration };
+        struct take_params t = {.jpeg_quality = 80, .duration = duration};
         snprintf(t.path, sizeof(t.path), "%s/%s", dir, name);
         close(open(t.path, O_CREAT | O_WRONLY, 0644));
         return t;
@@ -124,7 +129,7 @@ TEST(unwritable_file_ends_take_with_io_error) {
         struct pipeline *p = NULL;
         char error[256];
         int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        struct take_params t = { .jpeg_quality = 80 };
+        struct take_params t = {.jpeg_quality = 80};
         snprintf(t.path, sizeof(t.path), "%s/missing/take.h5", dir);
 
         CHECK(pipeline_new(&config, &hand, efd, &p) == 0);
@@ -139,8 +144,8 @@ TEST(unwritable_file_ends_take_with_io_error) {
 }
 
 int main(void) {
-        static const struct test tests[] = { T(duration_take), T(stop_drains_everything), T(free_finishes_open_take),
-                                             T(unwritable_file_ends_take_with_io_error) };
+        static const struct test tests[] = {T(duration_take), T(stop_drains_everything), T(free_finishes_open_take),
+                                            T(unwritable_file_ends_take_with_io_error)};
         int r;
         CHECK(mkdtemp(dir) != NULL);
         r = test_main("pipeline", tests, ELEMENTSOF(tests));

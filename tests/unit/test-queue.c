@@ -8,7 +8,7 @@
 static uint8_t data[4096];
 
 static int push(struct queue *q, size_t size, uint64_t number) {
-        struct frame_meta m = { .number = number };
+        struct frame_meta m = {.number = number};
         memset(data, (int) (number & 0xff), size);
         return queue_push(q, data, size, &m, (int64_t) number);
 }
@@ -49,16 +49,16 @@ TEST(full_by_entries) {
 TEST(full_by_bytes_and_wrap) {
         struct queue *q = NULL;
         CHECK(queue_new(16, 1000, &q) == 0);
-        CHECK(push(q, 400, 1) == 0);         /* [0,400) */
-        CHECK(push(q, 400, 2) == 0);         /* [400,800) */
-        CHECK(push(q, 300, 3) == -ENOBUFS);  /* 200 at the end, nothing at the start */
-        queue_release(q, 1);                 /* frees [0,400) */
-        CHECK(push(q, 300, 3) == 0);         /* does not fit at the end: wraps to 0 */
+        CHECK(push(q, 400, 1) == 0);        /* [0,400) */
+        CHECK(push(q, 400, 2) == 0);        /* [400,800) */
+        CHECK(push(q, 300, 3) == -ENOBUFS); /* 200 at the end, nothing at the start */
+        queue_release(q, 1);                /* frees [0,400) */
+        CHECK(push(q, 300, 3) == 0);        /* does not fit at the end: wraps to 0 */
         CHECK_EQ_INT(queue_peek(q, 1)->pos, 0);
         CHECK_EQ_INT(queue_data(q, queue_peek(q, 1))[299], 3);
         CHECK_EQ_INT(queue_bytes_used(q), 1000 - 400 + 300);
-        CHECK(push(q, 101, 4) == -ENOBUFS);  /* only [300,400) is free: 100 bytes */
-        CHECK(push(q, 100, 4) == 0);         /* exactly fills it */
+        CHECK(push(q, 101, 4) == -ENOBUFS); /* only [300,400) is free: 100 bytes */
+        CHECK(push(q, 100, 4) == 0);        /* exactly fills it */
         CHECK(push(q, 1, 5) == -ENOBUFS);
         CHECK_EQ_INT(queue_bytes_used(q), 1000); /* 800 of frames + the 200 skipped at the wrap */
         queue_release(q, 3);
@@ -98,7 +98,7 @@ TEST(never_overlaps) {
 }
 
 int main(void) {
-        static const struct test tests[] = { T(push_peek_release_in_order), T(full_by_entries),
-                                             T(full_by_bytes_and_wrap), T(never_overlaps) };
+        static const struct test tests[] = {T(push_peek_release_in_order), T(full_by_entries),
+                                            T(full_by_bytes_and_wrap), T(never_overlaps)};
         return test_main("queue", tests, ELEMENTSOF(tests));
 }

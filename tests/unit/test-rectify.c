@@ -10,10 +10,10 @@
 #define H 48
 
 static struct calibration pinhole(double shift_x) {
-        struct calibration c = { .model = MODEL_PLUMB_BOB };
+        struct calibration c = {.model = MODEL_PLUMB_BOB};
         for (unsigned e = 0; e < 2; e++) {
-                double K[9] = { 50, 0, W / 2.0, 0, 50, H / 2.0, 0, 0, 1 }, R[9] = { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
-                double P[12] = { 50, 0, W / 2.0 - shift_x, 0, 0, 50, H / 2.0, 0, 0, 0, 1, 0 };
+                double K[9] = {50, 0, W / 2.0, 0, 50, H / 2.0, 0, 0, 1}, R[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+                double P[12] = {50, 0, W / 2.0 - shift_x, 0, 0, 50, H / 2.0, 0, 0, 0, 1, 0};
                 memcpy(c.eye[e].K, K, sizeof(K));
                 memcpy(c.eye[e].R, R, sizeof(R));
                 memcpy(c.eye[e].P, P, sizeof(P));
@@ -72,6 +72,6 @@ TEST(half_pixel_shift_averages_and_border_is_black) {
 }
 
 int main(void) {
-        static const struct test tests[] = { T(identity_is_exact), T(half_pixel_shift_averages_and_border_is_black) };
+        static const struct test tests[] = {T(identity_is_exact), T(half_pixel_shift_averages_and_border_is_black)};
         return test_main("rectify", tests, ELEMENTSOF(tests));
 }

@@ -16,12 +16,12 @@ static void noise(struct frame *f, uint32_t seed) {
 }
 
 TEST(raw_round_trip) {
-        static const unsigned widths[] = { 256, 320, 640, 1280, 1920 };
+        static const unsigned widths[] = {256, 320, 640, 1280, 1920};
         for (size_t w = 0; w < ELEMENTSOF(widths); w++) {
                 struct frame f;
                 CHECK(frame_init(&f, 2 * widths[w], 96) == 0);
                 noise(&f, 7);
-                static const uint32_t numbers[] = { 0, 1, 2, 255, 256, 65535, 123456, 0xffffff };
+                static const uint32_t numbers[] = {0, 1, 2, 255, 256, 65535, 123456, 0xffffff};
                 for (size_t i = 0; i < ELEMENTSOF(numbers); i++)
                         for (unsigned eye = 0; eye < 2; eye++) {
                                 uint32_t got = 0;
@@ -44,7 +44,7 @@ TEST(block_size_is_jpeg_aligned) {
 }
 
 TEST(survives_jpeg_quality_60) {
-        static const unsigned widths[] = { 320, 640, 1280 };
+        static const unsigned widths[] = {320, 640, 1280};
         for (size_t w = 0; w < ELEMENTSOF(widths); w++) {
                 unsigned W = 2 * widths[w], H = 128;
                 struct encoder *e = NULL;
@@ -91,7 +91,7 @@ TEST(corruption_is_detected) {
 }
 
 int main(void) {
-        static const struct test tests[] = { T(raw_round_trip), T(block_size_is_jpeg_aligned),
-                                             T(survives_jpeg_quality_60), T(corruption_is_detected) };
+        static const struct test tests[] = {T(raw_round_trip), T(block_size_is_jpeg_aligned),
+                                            T(survives_jpeg_quality_60), T(corruption_is_detected)};
         return test_main("stamp", tests, ELEMENTSOF(tests));
 }

@@ -12,8 +12,8 @@
 
 static char dir[] = "/tmp/handrec-test-writer-XXXXXX";
 
-static struct config config = { .text = (char *) "test config", .jpeg_quality = 85 };
-static struct hand_config hand = { .name = "right", .camera = { .width = 320, .height = 240, .fps = 30 } };
+static struct config config = {.text = (char *) "test config", .jpeg_quality = 85};
+static struct hand_config hand = {.name = "right", .camera = {.width = 320, .height = 240, .fps = 30}};
 
 static long long read_len(hid_t f, const char *name) {
         hid_t d = H5Dopen2(f, name, H5P_DEFAULT), s = H5Dget_space(d);
@@ -51,8 +51,13 @@ TEST(bytes_and_index_round_trip) {
         snprintf(path, sizeof(path), "%s/take.h5", dir);
         /* a small ring, so batches wrap around its end and are written in two runs */
         CHECK(queue_new(8, 2000, &q) == 0);
-        struct take_info info = { .hand = "right", .label = "unit", .started_utc = "2026-01-01T00:00:00Z",
-                                  .jpeg_quality = 85, .config = &config, .hand_config = &hand, .batch_size = 4 };
+        struct take_info info = {.hand = "right",
+                                 .label = "unit",
+                                 .started_utc = "2026-01-01T00:00:00Z",
+                                 .jpeg_quality = 85,
+                                 .config = &config,
+                                 .hand_config = &hand,
+                                 .batch_size = 4};
         CHECK(writer_create(path, &info, &w, error, sizeof(error)) == 0);
         if (!w)
                 return;
@@ -60,8 +65,12 @@ TEST(bytes_and_index_round_trip) {
                 unsigned n = 1 + round % 4;
                 for (unsigned i = 0; i < n; i++) {
                         unsigned k = total + i;
-                        struct frame_meta m = { .number = k, .timestamp_ns = 1000 + k, .left_timestamp_ns = 999 + k,
-                                                .right_timestamp_ns = 1001 + k, .left_sequence = k, .right_sequence = k };
+                        struct frame_meta m = {.number = k,
+                                               .timestamp_ns = 1000 + k,
+                                               .left_timestamp_ns = 999 + k,
+                                               .right_timestamp_ns = 1001 + k,
+                                               .left_sequence = k,
+                                               .right_sequence = k};
                         memset(data, (int) k, sizeof(data));
                         CHECK(queue_push(q, data, 100 + 37 * (k % 13), &m, 0) == 0);
                 }
@@ -71,8 +80,11 @@ TEST(bytes_and_index_round_trip) {
                 queue_release(q, n);
                 total += n;
         }
-        struct take_result res = { .stop_reason = "requested", .stopped_utc = "x", .frames_written = total,
-                                   .frames_captured = total, .last_error = "" };
+        struct take_result res = {.stop_reason = "requested",
+                                  .stopped_utc = "x",
+                                  .frames_written = total,
+                                  .frames_captured = total,
+                                  .last_error = ""};
         res.dropped[DROP_QUEUE_FULL] = 2;
         CHECK(writer_finish(w, &res, error, sizeof(error)) == 0);
         queue_free(q);
@@ -122,15 +134,19 @@ TEST(bytes_and_index_round_trip) {
 TEST(create_in_missing_folder_fails_clearly) {
         char error[512] = "";
         struct writer *w = NULL;
-        struct take_info info = { .hand = "right", .label = "", .started_utc = "", .config = &config,
-                                  .hand_config = &hand, .batch_size = 4 };
+        struct take_info info = {.hand = "right",
+                                 .label = "",
+                                 .started_utc = "",
+                                 .config = &config,
+                                 .hand_config = &hand,
+                                 .batch_size = 4};
         CHECK(writer_create("/nonexistent/dir/take.h5", &info, &w, error, sizeof(error)) < 0);
         CHECK(w == NULL);
         CHECK_CONTAINS(error, "Cannot create /nonexistent/dir/take.h5");
 }
 
 int main(void) {
-        static const struct test tests[] = { T(bytes_and_index_round_trip), T(create_in_missing_folder_fails_clearly) };
+        static const struct test tests[] = {T(bytes_and_index_round_trip), T(create_in_missing_folder_fails_clearly)};
         int r;
         CHECK(mkdtemp(dir) != NULL);
         r = test_main("writer", tests, ELEMENTSOF(tests));

@@ -12,32 +12,32 @@
 
 static int test_failures;
 
-#define CHECK(cond)                                                                                    \
-        do {                                                                                           \
-                if (!(cond)) {                                                                         \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);       \
-                        test_failures++;                                                               \
-                }                                                                                      \
+#define CHECK(cond)                                                                                                    \
+        do {                                                                                                           \
+                if (!(cond)) {                                                                                         \
+                        fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                       \
+                        test_failures++;                                                                               \
+                }                                                                                                      \
         } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                             \
-        do {                                                                                           \
-                long long _a = (long long) (a), _b = (long long) (b);                                  \
-                if (_a != _b) {                                                                        \
-                        fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__,    \
-                                __LINE__, #a, #b, _a, _b);                                             \
-                        test_failures++;                                                               \
-                }                                                                                      \
+#define CHECK_EQ_INT(a, b)                                                                                             \
+        do {                                                                                                           \
+                long long _a = (long long) (a), _b = (long long) (b);                                                  \
+                if (_a != _b) {                                                                                        \
+                        fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", __FILE__, __LINE__, #a, #b,  \
+                                _a, _b);                                                                               \
+                        test_failures++;                                                                               \
+                }                                                                                                      \
         } while (0)
 
-#define CHECK_CONTAINS(haystack, needle)                                                               \
-        do {                                                                                           \
-                const char *_h = (haystack), *_n = (needle);                                           \
-                if (!_h || !strstr(_h, _n)) {                                                          \
-                        fprintf(stderr, "%s:%d: CHECK failed: \"%s\" not in:\n%s\n", __FILE__, __LINE__, \
-                                _n, _h ? _h : "(null)");                                               \
-                        test_failures++;                                                               \
-                }                                                                                      \
+#define CHECK_CONTAINS(haystack, needle)                                                                               \
+        do {                                                                                                           \
+                const char *_h = (haystack), *_n = (needle);                                                           \
+                if (!_h || !strstr(_h, _n)) {                                                                          \
+                        fprintf(stderr, "%s:%d: CHECK failed: \"%s\" not in:\n%s\n", __FILE__, __LINE__, _n,           \
+                                _h ? _h : "(null)");                                                                   \
+                        test_failures++;                                                                               \
+                }                                                                                                      \
         } while (0)
 
 struct test {
@@ -65,4 +65,5 @@ static inline int test_main(const char *suite, const struct test *tests, size_t 
         return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
-#define T(fn) { #fn, fn }
+#define T(fn)                                                                                                          \
+        { #fn, fn }
