@@ -61,6 +61,11 @@ $(SAN_BUILD)/%.o: %.c $(wildcard daemon/*.h) tests/unit/test.h
 $(SAN_BUILD)/test-%: $(SAN_BUILD)/tests/unit/test-%.o $(patsubst %.c,$(SAN_BUILD)/%.o,$(DAEMON_SRCS))
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
+# tests: counts allocations per thread (LD_PRELOAD)
+$(BUILD)/alloc-count.so: tests/alloc/alloc-count.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -shared -fPIC -pthread -o $@ $<
+
 deps:
 	@sh scripts/install-deps.sh all
 
@@ -68,7 +73,7 @@ deps-build:
 	@sh scripts/install-deps.sh build
 
 check: deps
-	@$(MAKE) --no-print-directory all $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS))
+	@$(MAKE) --no-print-directory all $(BUILD)/alloc-count.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS))
 	@BUILD=$(BUILD) UNIT_TESTS="$(UNIT_TESTS)" sh tests/run-all.sh
 
 demo: deps

@@ -4,7 +4,7 @@
  * eyes side by side, or two devices (one per eye) paired by timestamp.
  *
  * Streaming is mmap with `camera.buffers` driver buffers. YUYV and MJPEG are read natively;
- * libv4l2 converts anything else the device offers into them. Conversion lands directly in the
+ * format "YUV420" asks libv4l2 for planar 4:2:0, which it converts most other formats to. Conversion lands directly in the
  * pipeline's I420 frame: YUYV by a row loop, MJPEG by TurboJPEG straight into the planes (4:2:0)
  * or through a preallocated 4:2:2/4:4:4 buffer. A side-by-side MJPEG camera with nothing to do
  * on the pixels is stored as the camera sent it: no decode, no re-encode (passthrough).
@@ -326,7 +326,7 @@ static int v4l2src_read(struct source *base, struct frame *dst, struct frame_met
                 if (dst) {
                         dst->meta = *ret_meta;
                         r = capture_convert_frame(&s->conv, &e->fmt, e->bufs[e->hb.index].start, e->hb.bytesused, dst,
-                                                  0, s->passthrough);
+                                                  0, s->passthrough && !base->want_pixels);
                         if (r < 0)
                                 snprintf(s->error, sizeof(s->error), "%s: %s", e->path, s->conv.error);
                 }
@@ -487,6 +487,22 @@ int capture_convert_frame(struct capture_convert *cv, const struct capture_forma
                         return -EBADMSG;
                 }
                 yuyv_to_i420(data, fmt->bytesperline, w, h, f, x0);
+                return 0;
+        }
+        if (fmt->pixelformat == V4L2_PIX_FMT_YUV420) {
+                /* planar 4:2:0, what libv4l2 converts other formats to: copy the planes */
+                unsigned bpl = fmt->bytesperline ? fmt->bytesperline : w;
+                if (size < (size_t) bpl * h * 3 / 2) {
+                        snprintf(cv->error, sizeof(cv->error), "short YUV420 frame: %zu bytes", size);
+                        return -EBADMSG;
+                }
+                const uint8_t *u = data + (size_t) bpl * h, *v = u + (size_t) (bpl / 2) * (h / 2);
+                for (unsigned y = 0; y < h; y++)
+                        memcpy(f->planes[0] + (size_t) y * f->strides[0] + x0, data + (size_t) y * bpl, w);
+                for (unsigned y = 0; y < h / 2; y++) {
+                        memcpy(f->planes[1] + (size_t) y * f->strides[1] + x0 / 2, u + (size_t) y * (bpl / 2), w / 2);
+                        memcpy(f->planes[2] + (size_t) y * f->strides[2] + x0 / 2, v + (size_t) y * (bpl / 2), w / 2);
+                }
                 return 0;
         }
         if (fmt->pixelformat != V4L2_PIX_FMT_MJPEG) {

@@ -262,8 +262,13 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
                         c->pixelformat = V4L2_PIX_FMT_YUYV;
                 else if (strcasecmp(v, "MJPEG") == 0 || strcasecmp(v, "MJPG") == 0)
                         c->pixelformat = V4L2_PIX_FMT_MJPEG;
+                else if (strcasecmp(v, "YUV420") == 0 || strcasecmp(v, "I420") == 0 || strcasecmp(v, "YU12") == 0)
+                        c->pixelformat = V4L2_PIX_FMT_YUV420;
                 else
-                        report(ck, s, full, "unknown format \"%s\"; use \"YUYV\" or \"MJPEG\"", v);
+                        report(ck, s, full,
+                               "unknown format \"%s\"; use \"YUYV\", \"MJPEG\" or \"YUV420\" (any "
+                               "other format the camera has, converted by libv4l2)",
+                               v);
         }
         c->buffers = 4;
         get_uint(ck, cam, prefix, "buffers", 2, 32, &c->buffers);

@@ -181,6 +181,7 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
         int r = 0;
 
         duration_ns = t->duration > 0 ? (int64_t) (t->duration * 1e9) - period / 2 : INT64_MAX;
+        p->source->want_pixels = t->rectify && p->rectify; /* the source thread's own field */
         while (atomic_load(&p->end_reason) == STOP_NONE) {
                 struct job *j = NULL;
                 int64_t first;
@@ -556,7 +557,7 @@ static void write_take(struct pipeline *p, const struct take_params *t) {
                 .config = p->config,
                 .hand_config = p->hand,
                 .batch_size = p->config->batch_size,
-                .camera_jpeg = source_v4l2_passthrough(&p->hand->camera),
+                .camera_jpeg = source_v4l2_passthrough(&p->hand->camera) && !(t->rectify && p->rectify),
         };
         struct writer *w = NULL;
         char error[512] = "";

@@ -30,6 +30,9 @@ struct source {
         const struct source_ops *ops;
         /* frames wait for room in the pipeline instead of being dropped (a replay at rate "max") */
         bool paced_by_pipeline;
+        /* set by the pipeline for each take: the pixels are needed (rectification), so a camera's
+         * JPEG cannot be stored as it came */
+        bool want_pixels;
 };
 
 /** source_new() - the source the camera config names. Return: 0 and *@ret (caller owns). */

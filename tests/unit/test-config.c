@@ -161,7 +161,9 @@ TEST(v4l2_device_errors) {
         CHECK_CONTAINS(err, expect("1: right_hand.camera: a v4l2 camera needs device = "));
         CHECK_CONTAINS(
                 err, expect("2: left_hand.camera: give either device (side by side) or left_device and right_device"));
-        CHECK_CONTAINS(err, expect("3: left_hand.camera.format: unknown format \"H264\""));
+        CHECK_CONTAINS(
+                err,
+                expect("3: left_hand.camera.format: unknown format \"H264\"; use \"YUYV\", \"MJPEG\" or \"YUV420\""));
         CHECK_CONTAINS(err, expect("3: left_hand.camera.buffers: 1 is out of range"));
         err = load("right_hand = { camera = { source = \"v4l2\"; left_device = \"/dev/video1\"; }; };\n"
                    "left_hand = { camera = { source = \"synthetic\"; device = \"video0\"; }; };\n",

@@ -113,6 +113,14 @@ ctl watch --hand left >"$OUT/pair.watch.out" 2>&1
 result pair.file "$(head -n 1 "$OUT/pair.start.out")"
 stop_daemon pair
 
+# --- B2: format YUV420, the path through libv4l2's conversion (vivid offers YU12 itself) -----
+start_daemon yu12 "$(conf right 'device = "/dev/video1"; format = "YUV420"; width = 320; height = 360; fps = 15.0; warmup = 0.5;')"
+wait_state right idle 30; result yu12.warm $?
+ctl start --hand right --duration 2 --label yu12 >"$OUT/yu12.start.out" 2>&1
+ctl watch --hand right >"$OUT/yu12.watch.out" 2>&1
+result yu12.file "$(head -n 1 "$OUT/yu12.start.out")"
+stop_daemon yu12
+
 # --- C: what the device cannot do: a size and a frame rate, refused with what it can do --------
 start_daemon badsize "$(conf right 'device = "/dev/video0"; width = 100; height = 64; fps = 15.0;')"
 sleep 3

@@ -144,6 +144,13 @@ def test_two_devices_paired(guest):
           f"unpaired left {int(attrs['dropped_unpaired_left'])}, right {int(attrs['dropped_unpaired_right'])}")
 
 
+def test_yuv420_through_libv4l2(guest):
+    results, host_path, _ = guest
+    assert results["yu12.warm"] == "0"
+    attrs, n = attrs_of(host_path(results["yu12.file"]), reason="duration")
+    assert abs(n - 30) <= 1 and text(attrs["camera_format"]) == "YU12"
+
+
 def test_size_the_device_cannot_do(guest):
     results, _, read = guest
     assert results["badsize.state"] == "no-device"
@@ -164,7 +171,8 @@ def test_rate_the_device_cannot_do(guest):
 def test_nothing_recorded_for_refused_starts(guest):
     results, host_path, _ = guest
     takes = sorted(os.listdir(host_path("/run/out/takes/right")))
-    expected = {os.path.basename(results[k]) for k in ("sbs.file", "drop.file", "unplug.file", "replug.file")}
+    expected = {os.path.basename(results[k]) for k in ("sbs.file", "drop.file", "unplug.file", "replug.file",
+                                                        "yu12.file")}
     assert set(takes) == expected, takes
 
 
