@@ -213,6 +213,17 @@ static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bu
         return NULL;
 }
 
+/* The hand named by the call's first argument, or a NoSuchHand error. Return: 0 or negative. */
+static int read_hand(sd_bus_message *m, struct daemon *d, sd_bus_error *error, struct hand **ret) {
+        const char *name;
+        int r = sd_bus_message_read(m, "s", &name);
+
+        if (r < 0)
+                return r;
+        *ret = find_hand_or_error(d, name, error);
+        return *ret ? 0 : -ENOENT;
+}
+
 static bool label_valid(const char *s) {
         size_t n = strlen(s);
 
@@ -364,16 +375,12 @@ static int parse_options(sd_bus_message *m, const struct hand *h, struct take_op
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct daemon *d = userdata;
         struct take_options o = {.jpeg_quality = d->config->jpeg_quality, .rectify = -1};
-        const char *name;
         struct hand *h;
         int r;
 
-        r = sd_bus_message_read(m, "s", &name);
+        r = read_hand(m, d, error, &h);
         if (r < 0)
                 return r;
-        h = find_hand_or_error(d, name, error);
-        if (!h)
-                return -ENOENT;
         r = parse_options(m, h, &o, error);
         if (r < 0)
                 return r;
@@ -384,33 +391,23 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 }
 
 static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct daemon *d = userdata;
-        const char *name;
         struct hand *h;
         int r;
 
-        r = sd_bus_message_read(m, "s", &name);
+        r = read_hand(m, userdata, error, &h);
         if (r < 0)
                 return r;
-        h = find_hand_or_error(d, name, error);
-        if (!h)
-                return -ENOENT;
         return hand_stop(h, m, STOP_REQUESTED, error); /* answered when the file is complete */
 }
 
 static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        struct daemon *d = userdata;
-        const char *name;
         struct hand *h;
         int r;
 
-        r = sd_bus_message_read(m, "s", &name);
+        r = read_hand(m, userdata, error, &h);
         if (r < 0)
                 return r;
-        h = find_hand_or_error(d, name, error);
-        if (!h)
-                return -ENOENT;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = bus_append_status(reply, h);

@@ -12,10 +12,11 @@
  *   each), one encoder (TurboJPEG handle + worst-case output buffer) per worker, the writer
  *   queue (queue.h). A take allocates nothing of ours.
  * - Ownership of a job: on the free list it belongs to no one; the source thread takes it,
- *   fills it and appends it to the work FIFO with the next ticket; a worker pops it, encodes it
- *   outside the lock, waits until every earlier ticket is committed, copies the JPEG into the
- *   writer queue and puts the job back on the free list. So the queue is in capture order
- *   whatever order the workers finish in.
+ *   fills it and appends it to the work FIFO with the next ticket; a worker pops it, rectifies
+ *   and encodes it outside the lock, waits until every earlier ticket is committed, reserves room
+ *   in the writer queue, copies the JPEG there outside the lock, commits it and puts the job back
+ *   on the free list. So the queue is in capture order whatever order the workers finish in, and
+ *   no lock is held across a frame's copy, its encoding or its disk write.
  * - Entries in the writer queue belong to the writer thread until it releases them; it writes
  *   their bytes without holding the lock.
  * - Queue-full policy: a frame that finds no free job (encoders behind) or no room in the writer
@@ -436,14 +437,23 @@ static void *source_main(void *userdata) {
 
 /* ---- encoder workers -------------------------------------------------------------------- */
 
-/* With the lock held: append to the writer queue; a source paced by the pipeline waits for room
- * (the writer signals cv_room as it releases entries), a camera's frame is dropped instead. */
+/* Called with the lock held and the caller's ticket due: append to the writer queue. The bytes
+ * are copied with the lock released: no other producer can reserve before this one commits (it
+ * holds the turn), and the writer reads only committed entries. A source paced by the pipeline
+ * waits for room (the writer signals cv_room as it releases); a camera's frame is dropped. */
 static int push_or_wait(struct pipeline *p, const uint8_t *data, size_t size, const struct frame_meta *meta) {
         for (;;) {
-                int r = queue_push(p->queue, data, size, meta, now_ns(CLOCK_MONOTONIC));
-                if (r >= 0 || !p->source->paced_by_pipeline || queue_depth(p->queue) == 0 ||
+                uint8_t *where = queue_reserve(p->queue, size);
+                if (where) {
+                        pthread_mutex_unlock(&p->lock);
+                        memcpy(where, data, size);
+                        pthread_mutex_lock(&p->lock);
+                        queue_commit(p->queue, where, size, meta, now_ns(CLOCK_MONOTONIC));
+                        return 0;
+                }
+                if (!p->source->paced_by_pipeline || queue_depth(p->queue) == 0 ||
                     atomic_load(&p->end_reason) == STOP_IO_ERROR || atomic_load(&p->end_reason) == STOP_DISK_FULL)
-                        return r;
+                        return -ENOBUFS;
                 pthread_cond_broadcast(&p->cv_writer);
                 pthread_cond_wait(&p->cv_room, &p->lock);
         }

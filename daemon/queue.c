@@ -58,19 +58,31 @@ static long find_room(const struct queue *q, size_t size) {
         return head - tail >= size ? (long) tail : -1;
 }
 
-int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta, int64_t queued_ns) {
-        struct queue_entry *e;
+uint8_t *queue_reserve(struct queue *q, size_t size) {
         long pos;
 
         if (q->count == q->max_entries || size == 0 || size > UINT32_MAX)
-                return -ENOBUFS;
+                return NULL;
         pos = find_room(q, size);
-        if (pos < 0)
-                return -ENOBUFS;
-        memcpy(q->bytes + pos, data, size);
-        e = &q->entries[(q->head + q->count) % q->max_entries];
-        *e = (struct queue_entry){.meta = *meta, .pos = (size_t) pos, .size = (uint32_t) size, .queued_ns = queued_ns};
+        return pos < 0 ? NULL : q->bytes + pos;
+}
+
+void queue_commit(struct queue *q, const uint8_t *where, size_t size, const struct frame_meta *meta,
+                  int64_t queued_ns) {
+        struct queue_entry *e = &q->entries[(q->head + q->count) % q->max_entries];
+
+        *e = (struct queue_entry){
+                .meta = *meta, .pos = (size_t) (where - q->bytes), .size = (uint32_t) size, .queued_ns = queued_ns};
         q->count++;
+}
+
+int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta, int64_t queued_ns) {
+        uint8_t *where = queue_reserve(q, size);
+
+        if (!where)
+                return -ENOBUFS;
+        memcpy(where, data, size);
+        queue_commit(q, where, size, meta, queued_ns);
         return 0;
 }
 

@@ -38,6 +38,16 @@ struct queue *queue_free(struct queue *q);
  */
 int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta, int64_t queued_ns);
 
+/**
+ * queue_reserve() - room for @size bytes at the tail, for a producer to fill without the lock.
+ * Only one reservation may be open at a time (the pipeline's ticket order guarantees it).
+ * Return: where to copy the bytes, or NULL when the queue has no room.
+ */
+uint8_t *queue_reserve(struct queue *q, size_t size);
+
+/** queue_commit() - append the frame whose @size bytes were written where queue_reserve() said. */
+void queue_commit(struct queue *q, const uint8_t *where, size_t size, const struct frame_meta *meta, int64_t queued_ns);
+
 /** queue_peek() - the @i-th oldest entry (i < queue_depth()). */
 const struct queue_entry *queue_peek(const struct queue *q, unsigned i);
 
