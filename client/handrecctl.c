@@ -77,7 +77,7 @@ struct hand_view {
         char last_error[512];
         uint64_t captured, written, dropped, bytes;
         unsigned queue;
-        double fps, duration, skew_mean, skew_max;
+        double fps, duration, skew_mean, skew_max, camera_fps;
         bool active_seen;
 };
 
@@ -132,6 +132,8 @@ static int read_properties(sd_bus_message *m, struct hand_view *v) {
                                 v->skew_mean = d;
                         else if (streq(key, "PairSkewMax"))
                                 v->skew_max = d;
+                        else if (streq(key, "CameraFps"))
+                                v->camera_fps = d;
                 } else
                         r = sd_bus_message_skip(m, "v");
                 if (r < 0)
@@ -607,6 +609,8 @@ static int run_status(int argc, char *argv[]) {
                 printf("%s\n", view_line(&v, line, sizeof(line)));
                 if (v.file[0])
                         printf("    file: %s\n", v.file);
+                if (v.camera_fps > 0)
+                        printf("    camera: %.2f fps measured while warming up\n", v.camera_fps);
                 if (v.skew_max > 0)
                         printf("    pairing skew: mean %.2f ms, max %.2f ms\n", v.skew_mean * 1e3, v.skew_max * 1e3);
                 if (v.last_error[0])

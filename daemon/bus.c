@@ -37,6 +37,7 @@ static const struct {
         {"LastError", "s"},
         {"PairSkewMean", "d"},
         {"PairSkewMax", "d"},
+        {"CameraFps", "d"},
 };
 
 static int append_dropped(sd_bus_message *m, const struct pipeline_stats *s) {
@@ -83,6 +84,8 @@ static int append_property(sd_bus_message *m, struct hand *h, const char *name, 
                 return sd_bus_message_append(m, "d", s->skew_mean);
         if (streq(name, "PairSkewMax"))
                 return sd_bus_message_append(m, "d", s->skew_max);
+        if (streq(name, "CameraFps"))
+                return sd_bus_message_append(m, "d", s->camera_fps);
         return -ENOENT;
 }
 
@@ -164,7 +167,7 @@ void bus_emit_hand_changed(struct hand *h, bool all) {
                 r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "State", "File", "LastError",
                                                    "FramesCaptured", "FramesWritten", "FramesDropped", "DroppedByCause",
                                                    "QueueDepth", "Fps", "Duration", "BytesWritten", "PairSkewMean",
-                                                   "PairSkewMax", NULL);
+                                                   "PairSkewMax", "CameraFps", NULL);
         else
                 r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "FramesCaptured", "FramesWritten",
                                                    "FramesDropped", "DroppedByCause", "QueueDepth", "Fps", "Duration",
@@ -475,6 +478,7 @@ static const sd_bus_vtable hand_vtable[] = {
         HAND_PROPERTY("LastError", "s", CHANGES),
         HAND_PROPERTY("PairSkewMean", "d", CHANGES),
         HAND_PROPERTY("PairSkewMax", "d", CHANGES),
+        HAND_PROPERTY("CameraFps", "d", CHANGES),
         SD_BUS_VTABLE_END,
 };
 

@@ -109,6 +109,7 @@ struct pipeline {
         atomic_int_fast64_t skew_sum, skew_max;
         atomic_uint_fast64_t skew_n;
         atomic_bool dequeue_ts;
+        atomic_int_fast64_t camera_fps_micro; /* measured at warm-up, in 1e-6 fps */
 
         /* the camera, for sources kept warm; device_error under lock */
         atomic_bool device_present;
@@ -280,9 +281,13 @@ static int warm_up(struct pipeline *p, double seconds, bool log) {
                 if (meta.timestamp_ns >= until || now_ns(CLOCK_MONOTONIC) >= until + NSEC_PER_SEC)
                         break;
         }
-        if (log && n > 1 && last > first)
-                log_info("%s: camera open and warm; measured %.2f fps (configured %g)", p->hand->name,
-                         (n - 1) / ((double) (last - first) / 1e9), p->hand->camera.fps);
+        if (n > 1 && last > first) {
+                double fps = (n - 1) / ((double) (last - first) / 1e9);
+                atomic_store(&p->camera_fps_micro, (int64_t) (fps * 1e6));
+                if (log)
+                        log_info("%s: camera open and warm; measured %.2f fps (configured %g)", p->hand->name, fps,
+                                 p->hand->camera.fps);
+        }
         return 0;
 }
 
@@ -908,6 +913,7 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
                 s.skew_mean = (double) atomic_load(&p->skew_sum) / (double) skew_n / 1e9;
         s.skew_max = (double) atomic_load(&p->skew_max) / 1e9;
         s.dequeue_timestamps = atomic_load(&p->dequeue_ts);
+        s.camera_fps = (double) atomic_load(&p->camera_fps_micro) / 1e6;
         if (first >= 0 && last >= first) {
                 s.duration = (double) (last - first) / 1e9 + 1.0 / p->hand->camera.fps;
                 if (last > first && s.captured > 1)

@@ -59,6 +59,7 @@ struct pipeline_stats {
         double skew_mean; /* two devices: |left − right| timestamp of the stored pairs, seconds */
         double skew_max;
         bool dequeue_timestamps; /* some frames had no driver timestamp */
+        double camera_fps;       /* the rate measured during the camera's last warm-up, 0 if none */
 };
 
 struct pipeline;
