@@ -7,7 +7,7 @@ set -u
 OUT=/run/out
 BUILD=${BUILD:-build}
 KO=$(find /run/modules -name vivid.ko | head -n 1)
-TMP=/tmp/vmtest
+TMP=/run/vmtest  # /tmp is the host's, read-only here
 mkdir -p "$TMP" "$OUT/takes"
 : >"$OUT/results.txt"
 
@@ -69,6 +69,8 @@ result devices_exit $?
 # --- A: one device, both eyes side by side (vivid 640x360 YUYV = two 320x360 eyes) -------------
 start_daemon sbs "$(conf right 'device = "/dev/video0"; format = "YUYV"; width = 320; height = 360; fps = 15.0; warmup = 1.0;')"
 wait_state right idle 30; result sbs.warm $?
+result sbs.camera_fps "$(prop right CameraFps)"
+ctl status --hand right >"$OUT/sbs.status.out" 2>&1
 ctl start --hand right --duration 4 --label sbs >"$OUT/sbs.start.out" 2>&1
 result sbs.start_exit $?
 ctl watch --hand right >"$OUT/sbs.watch.out" 2>&1

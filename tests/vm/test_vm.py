@@ -74,6 +74,9 @@ def test_side_by_side_yuyv(guest):
     results, host_path, _ = guest
     assert results["sbs.warm"] == "0", "the camera never became idle (open and warm)"
     assert results["sbs.start_exit"] == "0"
+    # the rate measured while the camera warmed up, reported in the status
+    assert abs(float(results["sbs.camera_fps"]) - 15) < 1, results["sbs.camera_fps"]
+    assert "fps measured while warming up" in guest[2]("sbs.status.out")
     attrs, n = attrs_of(host_path(results["sbs.file"]), hand="right", reason="duration")
     assert abs(n - 60) <= 1, n  # 4 s at 15 fps
     assert int(attrs["eye_width"]) == 320 and int(attrs["eye_height"]) == 360

@@ -146,7 +146,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,rw out /out || { echo "VM: cannot m
 mount --rbind /dev /host/dev
 mount -t proc proc /host/proc
 mount -t sysfs sys /host/sys
-mount -t tmpfs tmp /host/tmp
+# /tmp is left as it is: the checkout under test may live there; scratch space is /run
 mount -t tmpfs run /host/run
 mkdir -p /host/run/out
 mount --bind /out /host/run/out
@@ -154,7 +154,7 @@ mount --bind /out /host/run/out
 mkdir -p /host/run/modules
 mount --bind /lib/modules /host/run/modules
 echo "VM: ready, running the test script"
-chroot /host /bin/sh -c "cd $(cat /workdir) && HANDREC_VM=1 sh /run/out/guest-script.sh" > /out/guest.log 2>&1
+chroot /host /bin/sh -c "cd '$(cat /workdir)' && TMPDIR=/run HANDREC_VM=1 sh /run/out/guest-script.sh" > /out/guest.log 2>&1
 echo "VM: script exit $?" | tee -a /out/guest.log
 sync
 poweroff -f
