@@ -8,9 +8,10 @@ set -eu
 
 # build: compiler, pkg-config and the -dev packages of every library the daemon links
 build="gcc make pkg-config libsystemd-dev libturbojpeg0-dev libhdf5-dev libconfig-dev libv4l-dev libyaml-dev"
-# tests and demo: a real dbus-daemon, busctl/systemd-analyze, HDF5 readers, Python reference tools
+# tests and demo: a real dbus-daemon, busctl/systemd-analyze, HDF5 readers, Python reference tools,
+# qemu + busybox + v4l-utils for the VM tests, opencv-doc for its real stereo images
 test="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-opencv python3-dbus python3-pytest python3-gi
-      libglib2.0-bin procps util-linux qemu-system-x86 busybox-static v4l-utils"
+      libglib2.0-bin procps util-linux qemu-system-x86 busybox-static v4l-utils opencv-doc"
 # lint
 lint="clang-format cppcheck"
 

@@ -201,7 +201,7 @@ def run(script, outdir, timeout, memory="1024"):
     with open(initrd, "wb") as f:
         f.write(build_initramfs(moddir, version, os.getcwd()))
     cmd = [qemu, "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", memory,
-           "-kernel", vmlinuz, "-initrd", initrd, "-nographic", "-no-reboot",
+           "-kernel", vmlinuz, "-initrd", initrd, "-nographic", "-no-reboot", "-nic", "none",
            "-append", "console=ttyS0 quiet panic=-1 loglevel=3",
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=h",
            "-virtfs", f"local,path={outdir},mount_tag=out,security_model=none,id=o",
