@@ -176,6 +176,17 @@ static void get_double(struct checker *ck, const config_setting_t *group, const 
         get_number(ck, group, prefix, name, min, max, false, ret);
 }
 
+/* I420 planes need even sizes (chroma is half in each direction) */
+static void check_even(struct checker *ck, const config_setting_t *group, const char *prefix, const char *name,
+                       unsigned value) {
+        char full[256];
+
+        if (value % 2 == 0)
+                return;
+        snprintf(full, sizeof(full), "%s.%s", prefix, name);
+        report(ck, config_setting_get_member(group, name), full, "%u is odd; use an even %s", value, name);
+}
+
 static void parse_camera(struct checker *ck, config_setting_t *cam, const char *prefix, struct camera_config *c) {
         config_setting_t *s;
         char full[256];
@@ -280,14 +291,8 @@ static void parse_camera(struct checker *ck, config_setting_t *cam, const char *
                        "the synthetic camera needs a width of at least 256 (its frame-number stamp)");
         }
         get_uint(ck, cam, prefix, "height", 64, 4096, &c->height);
-        if (c->width % 2) {
-                snprintf(full, sizeof(full), "%s.width", prefix);
-                report(ck, config_setting_get_member(cam, "width"), full, "%u is odd; use an even width", c->width);
-        }
-        if (c->height % 2) {
-                snprintf(full, sizeof(full), "%s.height", prefix);
-                report(ck, config_setting_get_member(cam, "height"), full, "%u is odd; use an even height", c->height);
-        }
+        check_even(ck, cam, prefix, "width", c->width);
+        check_even(ck, cam, prefix, "height", c->height);
         get_double(ck, cam, prefix, "fps", 1, 240, &c->fps);
         get_double(ck, cam, prefix, "warmup", 0, 60, &c->warmup);
         c->disparity = c->width / 20;

@@ -161,7 +161,7 @@ static int mkdir_parents(const char *path, mode_t mode) {
 
 /* Create <output_dir>/<hand>/<UTC yyyymmdd-HHMMSS>[-label][-N].h5 with O_EXCL, so no take
  * ever overwrites another. */
-static int reserve_file(struct hand *h, const char *dir, const char *label, time_t now, char *ret, size_t len) {
+static int reserve_file(const char *dir, const char *label, time_t now, char *ret, size_t len) {
         char stamp[32];
         struct tm tm;
 
@@ -182,7 +182,6 @@ static int reserve_file(struct hand *h, const char *dir, const char *label, time
                 if (errno != EEXIST)
                         return -errno;
         }
-        (void) h;
         return -EEXIST;
 }
 
@@ -239,7 +238,7 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
 
         now = time(NULL);
         snprintf(t.label, sizeof(t.label), "%s", o->label);
-        r = reserve_file(h, dir, o->label, now, t.path, sizeof(t.path));
+        r = reserve_file(dir, o->label, now, t.path, sizeof(t.path));
         if (r < 0)
                 return sd_bus_error_setf(error, ERROR_STORAGE_UNAVAILABLE,
                                          "Cannot create a file in %s: %s; check its permissions.", dir, strerror(-r));

@@ -358,8 +358,7 @@ static void warm_camera_loop(struct pipeline *p) {
                         if (r >= 0)
                                 r = warm_up(p, p->hand->camera.warmup, true);
                         if (r < 0) {
-                                if (r != -EBADF)
-                                        source_close(p->source);
+                                source_close(p->source); /* safe on a source that did not open */
                                 set_device(p, false,
                                            source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
                                 pthread_mutex_lock(&p->lock);
@@ -896,13 +895,15 @@ int pipeline_start(struct pipeline *p, const struct take_params *params) {
 
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
         int64_t first = atomic_load(&p->first_ts), last = atomic_load(&p->last_ts);
-        struct pipeline_stats s = {
-                .captured = atomic_load(&p->captured),
-                .written = atomic_load(&p->written),
-                .bytes = atomic_load(&p->bytes),
-                .queue_depth = atomic_load(&p->queue_depth),
-                .queue_capacity = queue_capacity(p->queue),
-        };
+        struct pipeline_stats s;
+
+        /* zeroed whole, padding included: bus_emit_hand_changed() compares snapshots with memcmp() */
+        memset(&s, 0, sizeof(s));
+        s.captured = atomic_load(&p->captured);
+        s.written = atomic_load(&p->written);
+        s.bytes = atomic_load(&p->bytes);
+        s.queue_depth = atomic_load(&p->queue_depth);
+        s.queue_capacity = queue_capacity(p->queue);
 
         for (unsigned c = 0; c < _DROP_MAX; c++) {
                 s.dropped[c] = atomic_load(&p->dropped[c]);
@@ -919,7 +920,7 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
                 if (last > first && s.captured > 1)
                         s.fps = (double) (s.captured - 1) / ((double) (last - first) / 1e9);
         }
-        *ret = s;
+        memcpy(ret, &s, sizeof(s));
 }
 
 enum stop_reason pipeline_result(struct pipeline *p, char *error, size_t error_len) {

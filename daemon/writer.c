@@ -417,7 +417,6 @@ int writer_finish(struct writer *w, const struct take_result *res, char *error, 
         hid_t fapl, file;
         int r = 0, fd;
 
-        w->path = NULL;
         writer_free(w); /* closes every dataset and the SWMR file */
 
         fapl = latest_fapl();

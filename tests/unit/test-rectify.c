@@ -32,29 +32,33 @@ static void pattern(struct frame *f) {
                                 f->planes[p][y * f->strides[p] + x] = (uint8_t) (x * 3 + y + p * 40);
 }
 
-TEST(identity_is_exact) {
-        struct calibration c = pinhole(0);
+/* Remap the test pattern through a pinhole calibration whose output is shifted by @shift_x. */
+static void remap_pattern(double shift_x, struct frame *src, struct frame *dst) {
+        struct calibration c = pinhole(shift_x);
         struct rectify *r = NULL;
+
+        CHECK(frame_init(src, 2 * W, H) == 0 && frame_init(dst, 2 * W, H) == 0);
+        pattern(src);
+        CHECK(rectify_new(&c, W, H, src->strides[0], src->strides[1], &r) == 0);
+        if (r)
+                rectify_frame(r, src, dst);
+        rectify_free(r);
+}
+
+TEST(identity_is_exact) {
         struct frame src, dst;
-        CHECK(frame_init(&src, 2 * W, H) == 0 && frame_init(&dst, 2 * W, H) == 0);
-        pattern(&src);
-        CHECK(rectify_new(&c, W, H, src.strides[0], src.strides[1], &r) == 0);
-        rectify_frame(r, &src, &dst);
+
+        remap_pattern(0, &src, &dst);
         CHECK(memcmp(src.planes[0], dst.planes[0], (size_t) 2 * W * H) == 0);
         CHECK(memcmp(src.planes[1], dst.planes[1], (size_t) W * H / 2) == 0);
-        rectify_free(r);
         frame_release(&src);
         frame_release(&dst);
 }
 
 TEST(half_pixel_shift_averages_and_border_is_black) {
-        struct calibration c = pinhole(0.5); /* output pixel u comes from u + 0.5 */
-        struct rectify *r = NULL;
         struct frame src, dst;
-        CHECK(frame_init(&src, 2 * W, H) == 0 && frame_init(&dst, 2 * W, H) == 0);
-        pattern(&src);
-        CHECK(rectify_new(&c, W, H, src.strides[0], src.strides[1], &r) == 0);
-        rectify_frame(r, &src, &dst);
+
+        remap_pattern(0.5, &src, &dst); /* output pixel u comes from u + 0.5 */
         for (unsigned eye = 0; eye < 2; eye++)
                 for (unsigned y = 0; y < H; y++) {
                         const uint8_t *s = src.planes[0] + y * src.strides[0] + eye * W;
@@ -66,7 +70,6 @@ TEST(half_pixel_shift_averages_and_border_is_black) {
                         }
                         CHECK_EQ_INT(d[W - 1], 0); /* from x = W - 0.5: outside */
                 }
-        rectify_free(r);
         frame_release(&src);
         frame_release(&dst);
 }
