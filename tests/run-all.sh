@@ -1,11 +1,11 @@
 #!/bin/sh
 # Runs every test suite and ends with one plain line: "N passed, N failed" (N skipped when any).
-#   unit tests (C, AddressSanitizer + UBSan build), integration tests (pytest: private dbus-daemon,
+#   unit tests (C, AddressSanitizer + UBSan build), the threaded ones again under ThreadSanitizer, integration tests (pytest: private dbus-daemon,
 #   real handrecd, h5py/h5dump), system files (systemd-analyze, bus policy), VM tests (qemu + vivid).
 # TESTS="unit integration" limits what runs; PYTEST_ARGS is passed to pytest.
 set -u
 BUILD=${BUILD:-build}
-TESTS=${TESTS:-lint unit integration vm}
+TESTS=${TESTS:-lint unit tsan integration vm}
 PY=/usr/bin/python3
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)
@@ -26,12 +26,19 @@ for suite in $TESTS; do
             add 0 1
         fi
         ;;
-    unit)
-        for t in $UNIT_TESTS; do
-            exe="$BUILD/san/test-$t"
-            echo "== unit: $t"
-            out="$results/unit-$t.out"
-            ASAN_OPTIONS=detect_leaks=1 "$exe" >"$out" 2>&1
+    unit|tsan)
+        if [ "$suite" = unit ]; then list=$UNIT_TESTS; else list=${TSAN_TESTS:-}; fi
+        for t in $list; do
+            exe="$BUILD/$( [ "$suite" = unit ] && echo san || echo tsan )/test-$t"
+            echo "== $suite: $t"
+            out="$results/$suite-$t.out"
+            # ThreadSanitizer needs the address space layout it knows: setarch -R turns off ASLR
+            # for this run only (kernels with high mmap entropy otherwise abort it at start)
+            if [ "$suite" = unit ]; then
+                ASAN_OPTIONS=detect_leaks=1 "$exe" >"$out" 2>&1
+            else
+                TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" setarch "$(uname -m)" -R "$exe" >"$out" 2>&1
+            fi
             rc=$?
             cat "$out"
             line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
