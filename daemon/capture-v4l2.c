@@ -294,7 +294,7 @@ static int wait_ready(struct v4l2src *s, unsigned mask) {
         return (int) ready;
 }
 
-static int v4l2src_read(struct source *base, struct frame *dst, struct frame_meta *ret_meta) {
+static int v4l2src_read(struct source *base, struct frame *dst, enum source_want want, struct frame_meta *ret_meta) {
         struct v4l2src *s = (struct v4l2src *) base;
         uint32_t gap[2] = {0, 0};
         int r;
@@ -326,7 +326,7 @@ static int v4l2src_read(struct source *base, struct frame *dst, struct frame_met
                 if (dst) {
                         dst->meta = *ret_meta;
                         r = capture_convert_frame(&s->conv, &e->fmt, e->bufs[e->hb.index].start, e->hb.bytesused, dst,
-                                                  0, s->passthrough && !base->want_pixels);
+                                                  0, s->passthrough && want == SOURCE_WANT_ANY);
                         if (r < 0)
                                 snprintf(s->error, sizeof(s->error), "%s: %s", e->path, s->conv.error);
                 }
@@ -406,7 +406,6 @@ static const struct source_ops v4l2_ops = {
         .close = v4l2src_close,
         .free = v4l2src_free,
         .error = v4l2src_error,
-        .keeps_warm = true,
 };
 
 int source_v4l2_new(const struct camera_config *c, struct source **ret) {
@@ -419,6 +418,9 @@ int source_v4l2_new(const struct camera_config *c, struct source **ret) {
         s->cfg = c;
         s->pair = camera_is_stereo_pair(c);
         s->passthrough = !s->pair && c->pixelformat == V4L2_PIX_FMT_MJPEG;
+        s->base.caps = SOURCE_CAP_KEEPS_WARM | (s->passthrough ? SOURCE_CAP_CAMERA_JPEG : 0);
+        /* a camera's JPEG is smaller than the raw I420 frame, plus room for its headers */
+        s->base.jpeg_max = s->passthrough ? (size_t) 2 * c->width * c->height * 3 / 2 + 65536 : 0;
         s->eye[0] = (struct eye_dev){.fd = -1, .path = s->pair ? c->left_device : c->device};
         s->eye[1] = (struct eye_dev){.fd = -1, .path = c->right_device};
         s->period_ns = (int64_t) llround(1e9 / c->fps);
@@ -429,10 +431,6 @@ int source_v4l2_new(const struct camera_config *c, struct source **ret) {
         }
         *ret = &s->base;
         return 0;
-}
-
-bool source_v4l2_passthrough(const struct camera_config *c) {
-        return c->source == SOURCE_V4L2 && !camera_is_stereo_pair(c) && c->pixelformat == V4L2_PIX_FMT_MJPEG;
 }
 
 /* ---- conversion into I420 --------------------------------------------------------------- */

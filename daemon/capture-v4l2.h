@@ -36,6 +36,3 @@ void capture_convert_done(struct capture_convert *cv);
  */
 int capture_convert_frame(struct capture_convert *cv, const struct capture_format *fmt, const uint8_t *data,
                           size_t size, struct frame *f, unsigned x0, bool passthrough);
-
-/** source_v4l2_passthrough() - whether frames of this camera are stored as the camera's JPEG. */
-bool source_v4l2_passthrough(const struct camera_config *c);

@@ -3,6 +3,7 @@
  * pipeline.h — the threads of one hand: source → encoder workers → writer queue → writer.
  * The main thread starts and stops takes and reads counters; it never waits on a thread except
  * in pipeline_free(). The threads tell it what happened through an eventfd and an event mask.
+ * The threads and their lock rules: pipeline-internal.h.
  */
 #pragma once
 
@@ -13,6 +14,9 @@
 
 #include "config.h"
 #include "writer.h"
+
+/* The longest error sentence a take or a camera reports (LastError). */
+#define PIPELINE_ERROR_MAX 1536
 
 enum stop_reason {
         STOP_NONE,

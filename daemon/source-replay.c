@@ -222,7 +222,8 @@ static int load(struct replay *s, const char *path, size_t *ret_n) {
         return 0;
 }
 
-static int replay_read(struct source *base, struct frame *dst, struct frame_meta *ret_meta) {
+static int replay_read(struct source *base, struct frame *dst, _unused_ enum source_want want,
+                       struct frame_meta *ret_meta) {
         struct replay *s = (struct replay *) base;
         const struct camera_config *c = s->cfg;
         int64_t ts;
@@ -307,7 +308,7 @@ int source_replay_new(const struct camera_config *c, struct source **ret) {
         if (!s)
                 return -ENOMEM;
         s->base.ops = &replay_ops;
-        s->base.paced_by_pipeline = c->rate_max;
+        s->base.caps = c->rate_max ? SOURCE_CAP_PACED : 0;
         s->cfg = c;
         s->period_ns = (int64_t) llround(1e9 / c->fps);
         r = capture_convert_init(&s->conv, 2 * c->width, c->height);

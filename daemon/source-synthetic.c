@@ -80,7 +80,8 @@ static int synthetic_open(struct source *base) {
         return 0;
 }
 
-static int synthetic_read(struct source *base, struct frame *dst, struct frame_meta *ret_meta) {
+static int synthetic_read(struct source *base, struct frame *dst, _unused_ enum source_want want,
+                          struct frame_meta *ret_meta) {
         struct synthetic *s = (struct synthetic *) base;
         int64_t due, now;
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * source.h — where stereo frames come from. Every source (synthetic, and later v4l2, replay)
- * sits behind these four calls and is driven by one hand's source thread only.
+ * source.h — where stereo frames come from. Every source (synthetic, v4l2, replay) sits behind
+ * these calls and is driven by one hand's source thread only.
  *
  *   source_new()   allocate, from the camera config (nothing opened yet)
  *   source_open()  take the device / start the clock
@@ -15,24 +15,36 @@
 
 struct source;
 
+/* What a source can do: the pipeline asks (source_caps()) instead of knowing source types. */
+enum {
+        /* a camera stays open and streaming between takes (warm), so a take starts at the next frame */
+        SOURCE_CAP_KEEPS_WARM = 1u << 0,
+        /* frames wait for room in the pipeline instead of being dropped (a replay at rate "max") */
+        SOURCE_CAP_PACED = 1u << 1,
+        /* can hand over the camera's own JPEG of the whole stereo frame, stored as it came; the
+         * frame needs a JPEG buffer of source->jpeg_max bytes (frame_init_jpeg()) */
+        SOURCE_CAP_CAMERA_JPEG = 1u << 2,
+};
+
+/* What the pipeline needs of one frame, said per read. */
+enum source_want {
+        SOURCE_WANT_PIXELS, /* the I420 planes (they will be rectified or encoded) */
+        SOURCE_WANT_ANY,    /* the camera's JPEG when the source can give it, else the planes */
+};
+
 struct source_ops {
         int (*open)(struct source *s);
-        int (*read)(struct source *s, struct frame *dst, struct frame_meta *ret_meta);
+        int (*read)(struct source *s, struct frame *dst, enum source_want want, struct frame_meta *ret_meta);
         void (*close)(struct source *s);
         void (*free)(struct source *s);
         /* optional: the last error as a sentence (device, what failed, what it can do) */
         const char *(*error)(struct source *s);
-        /* a camera stays open and streaming between takes (warm); the synthetic one does not */
-        bool keeps_warm;
 };
 
 struct source {
         const struct source_ops *ops;
-        /* frames wait for room in the pipeline instead of being dropped (a replay at rate "max") */
-        bool paced_by_pipeline;
-        /* set by the pipeline for each take: the pixels are needed (rectification), so a camera's
-         * JPEG cannot be stored as it came */
-        bool want_pixels;
+        unsigned caps;   /* SOURCE_CAP_*, fixed by source_*_new() */
+        size_t jpeg_max; /* with SOURCE_CAP_CAMERA_JPEG: the largest JPEG it may hand over */
 };
 
 /** source_new() - the source the camera config names. Return: 0 and *@ret (caller owns). */
@@ -45,11 +57,16 @@ static inline int source_open(struct source *s) {
 /**
  * source_read() - wait for the next frame.
  * @dst: frame to fill (owned by the caller), or NULL to consume and discard the frame.
+ * @want: pixels, or the camera's JPEG if the source has it (then dst->jpeg_size > 0).
  * @ret_meta: its timestamps and sequence numbers, filled in either case.
  * Return: 0, or negative errno (-ENODEV: the camera is gone).
  */
-static inline int source_read(struct source *s, struct frame *dst, struct frame_meta *ret_meta) {
-        return s->ops->read(s, dst, ret_meta);
+static inline int source_read(struct source *s, struct frame *dst, enum source_want want, struct frame_meta *ret_meta) {
+        return s->ops->read(s, dst, want, ret_meta);
+}
+
+static inline unsigned source_caps(const struct source *s) {
+        return s->caps;
 }
 
 static inline void source_close(struct source *s) {

@@ -42,7 +42,7 @@ int main(int argc, char *argv[]) {
         source_open(src);
         for (int i = 0; i < n; i++) {
                 t0 = cpu_ms();
-                source_read(src, &f, &meta);
+                source_read(src, &f, SOURCE_WANT_PIXELS, &meta);
                 draw += cpu_ms() - t0;
                 t0 = cpu_ms();
                 if (encoder_encode(enc, &f, quality, &jpeg, &size) < 0)

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline-internal.h — the state one hand's threads share, and the rules for touching it.
+ * Only pipeline*.c include this; everyone else sees pipeline.h.
+ *
+ * DESIGN
+ *
+ *   source thread ──job──► work FIFO ──► N encoder workers ──(in ticket order)──► writer queue
+ *   (pipeline-source.c)        ▲         (pipeline-encode.c)                          │
+ *        ▲                     │                │                    writer thread ▼ HDF5
+ *        └──────── free jobs ◄─┴────────────────┘                 (pipeline-writer.c)
+ *
+ *   main thread (pipeline.c): pipeline_new/free, start/stop a take, read counters and events.
+ *
+ * Threads
+ * - Source thread: the only caller of source_*(). Takes a free job, fills it, appends it to
+ *   the work FIFO with the next ticket. Ends a take for duration, end of input or a lost camera.
+ * - Encoder workers: pop a job, rectify and encode it outside the lock, wait for their ticket's
+ *   turn, copy the JPEG into the writer queue outside the lock, commit it, free the job. So the
+ *   queue is in capture order whatever order the workers finish in.
+ * - Writer thread: the only caller of writer_*() (HDF5). Waits for a batch, appends it with the
+ *   lock released, releases its queue entries. Ends a take for a full disk or an I/O error;
+ *   finishes the file when the source is done and nothing is in flight, then posts ENDED.
+ * - Main thread: pipeline_start() fills `take` and resets `counters` while no take is active;
+ *   pipeline_stop() sets end_reason. It never waits on a thread except in pipeline_free().
+ *
+ * Lock rules
+ * - One mutex, `lock`, guards everything below marked "lock": the job lists, the tickets, the
+ *   take state, the writer queue's bookkeeping and last_error/device_error. Nobody holds it
+ *   across a frame's read, copy, encoding or disk write.
+ * - `counters` and the other atomics are written by the threads named beside them and read
+ *   by the main thread at any time (pipeline_stats()). They are reset only by pipeline_start(),
+ *   under the lock, when no take is active: then no other thread touches them (the source is
+ *   not recording, in_flight is 0, the writer has finished), so a plain reset is race-free.
+ * - end_reason: the first reason wins (compare-and-swap in pipeline_end_take_locked()); it is
+ *   read without the lock between frames.
+ *
+ * Ownership of buffers (all allocated in pipeline_new(); a take allocates nothing of ours)
+ * - A job (an I420 stereo frame, plus a JPEG buffer when the source can hand over the camera's
+ *   JPEG) belongs to nobody on the free list, to the source thread while it fills it, to one
+ *   worker from the work FIFO until it is back on the free list.
+ * - A worker owns its encoder and its rectified frame.
+ * - Writer queue entries belong to the committing worker between reserve and commit, to the
+ *   writer thread from commit until it releases them; `batch` is the writer's.
+ *
+ * Queue-full policy: a frame that finds no free job (encoders behind) or no room in the writer
+ * queue (disk behind) is dropped at once, newest first, and counted by cause. The camera is
+ * never blocked and what is already queued is never discarded. A source paced by the pipeline
+ * (a replay at "max") waits for room instead.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "frame.h"
+#include "pipeline.h"
+#include "queue.h"
+#include "source.h"
+
+struct encoder;
+struct rectify;
+
+struct job {
+        struct frame frame;
+        uint64_t ticket;
+};
+
+struct worker {
+        struct pipeline *p;
+        struct encoder *encoder;
+        struct frame rectified; /* the worker's output frame when rectifying (else unallocated) */
+        pthread_t thread;
+        unsigned index;
+        bool started;
+};
+
+/* The counters of the current (or last) take. Writers: source thread (captured, timestamps,
+ * camera-side drops, skew), workers (encode and queue drops), writer thread (written, bytes,
+ * write drops). Reset as a whole by pipeline_start(). Timestamps: 0 means none yet. */
+struct take_counters {
+        atomic_uint_fast64_t captured, written, bytes, dropped[_DROP_MAX];
+        atomic_int_fast64_t first_ts, last_ts;
+        atomic_int_fast64_t skew_sum, skew_max;
+        atomic_uint_fast64_t skew_n;
+        atomic_bool dequeue_ts;
+};
+
+struct pipeline {
+        const struct config *config;
+        const struct hand_config *hand;
+        int event_fd;
+        atomic_uint events;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cv_source; /* a take to capture, a take ended (pipeline_free waits on it) */
+        pthread_cond_t cv_work;   /* a job in the work FIFO */
+        pthread_cond_t cv_turn;   /* next_commit moved */
+        pthread_cond_t cv_writer; /* entries, end of stream, or a take */
+        pthread_cond_t cv_room;   /* a free job or queue room (sources paced by the pipeline) */
+        atomic_bool quit;         /* also read without the lock, between frames */
+
+        /* the take, under lock */
+        bool take_active; /* set by pipeline_start(), cleared by the writer when the file is done */
+        bool source_done; /* the source will push nothing more for this take */
+        struct take_params take;
+        atomic_int end_reason;
+        char last_error[PIPELINE_ERROR_MAX];
+
+        /* jobs, under lock */
+        struct job *jobs;
+        unsigned n_jobs;
+        struct job **free_jobs;
+        unsigned n_free;
+        struct job **work;
+        unsigned work_head, work_count;
+        uint64_t next_ticket, next_commit;
+        unsigned in_flight; /* taken from the free list, not yet back */
+
+        struct queue *queue;              /* bookkeeping under lock; bytes as described above */
+        struct rectify *rectify;          /* maps, when the hand has a calibration; read-only */
+        const char *dump_dir;             /* HANDREC_DEBUG_DUMP_DIR: pre-JPEG planes written here (tests) */
+        const struct queue_entry **batch; /* batch_size pointers, the writer's */
+        struct source *source;            /* the source thread's */
+        struct worker *workers;
+        unsigned n_workers;
+        pthread_t source_thread, writer_thread;
+        bool source_started, writer_started;
+
+        struct take_counters counters;
+        atomic_uint queue_depth;              /* workers and writer */
+        atomic_int_fast64_t camera_fps_micro; /* source thread, at warm-up; in 1e-6 fps */
+
+        /* the camera, for sources kept warm: source thread; device_error under lock */
+        atomic_bool device_present;
+        char device_error[PIPELINE_ERROR_MAX];
+};
+
+/* Thread entry points, started by pipeline_new(). */
+void *pipeline_source_main(void *userdata);
+void *pipeline_worker_main(void *userdata);
+void *pipeline_writer_main(void *userdata);
+
+/** pipeline_post() - add @event to the mask and wake the main thread. Any thread, any lock. */
+void pipeline_post(struct pipeline *p, unsigned event);
+
+/**
+ * pipeline_end_take_locked() - end the take for @reason with @error (may be NULL); the first
+ * reason wins, and everyone who may be waiting is woken. Called with the lock held.
+ * Return: whether this call set the reason.
+ */
+bool pipeline_end_take_locked(struct pipeline *p, enum stop_reason reason, const char *error);
+
+/** pipeline_end_take() - the same, taking the lock. */
+void pipeline_end_take(struct pipeline *p, enum stop_reason reason, const char *error);
+
+/** pipeline_give_back_locked() - put job @j back on the free list. Called with the lock held. */
+void pipeline_give_back_locked(struct pipeline *p, struct job *j);
+
+static inline bool pipeline_ending(struct pipeline *p) {
+        return atomic_load(&p->end_reason) != STOP_NONE;
+}

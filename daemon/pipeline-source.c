@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline-source.c — the source thread of one hand: the only caller of source_*(). A camera
+ * that stays warm (SOURCE_CAP_KEEPS_WARM) is opened once, read continuously while idle and
+ * reopened every second while missing; other sources (synthetic, replay) are opened for each
+ * take. Either way a take's frames go into free jobs and onto the work FIFO with a ticket.
+ * Lock rules and ownership: pipeline-internal.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline-internal.h"
+#include "util.h"
+
+/* What the source must deliver for this take: pixels when the frame will be rectified. */
+static enum source_want take_wants(struct pipeline *p, const struct take_params *t) {
+        return t->rectify && p->rectify ? SOURCE_WANT_PIXELS : SOURCE_WANT_ANY;
+}
+
+/* A free job for the next frame, or NULL (the frame is then dropped as encoder-busy). A source
+ * paced by the pipeline (a replay at rate "max") waits for one instead. */
+static struct job *take_job(struct pipeline *p) {
+        struct job *j = NULL;
+
+        pthread_mutex_lock(&p->lock);
+        while ((source_caps(p->source) & SOURCE_CAP_PACED) && p->n_free == 0 && !pipeline_ending(p))
+                pthread_cond_wait(&p->cv_room, &p->lock);
+        if (p->n_free > 0) {
+                j = p->free_jobs[--p->n_free];
+                p->in_flight++;
+        }
+        pthread_mutex_unlock(&p->lock);
+        return j;
+}
+
+static void give_back(struct pipeline *p, struct job *j) {
+        if (!j)
+                return;
+        pthread_mutex_lock(&p->lock);
+        pipeline_give_back_locked(p, j);
+        pthread_mutex_unlock(&p->lock);
+}
+
+/* Hand a filled job to the encoders, with the next ticket. */
+static void submit(struct pipeline *p, struct job *j) {
+        pthread_mutex_lock(&p->lock);
+        j->ticket = p->next_ticket++;
+        p->work[(p->work_head + p->work_count++) % p->n_jobs] = j;
+        pthread_cond_signal(&p->cv_work);
+        pthread_mutex_unlock(&p->lock);
+}
+
+/* The counters of one frame read for the take. */
+static void count_frame(struct pipeline *p, const struct frame_meta *meta) {
+        struct take_counters *c = &p->counters;
+
+        if (atomic_load(&c->first_ts) == 0)
+                atomic_store(&c->first_ts, meta->timestamp_ns);
+        else
+                atomic_fetch_add(&c->dropped[DROP_CAMERA], meta->camera_gap);
+        atomic_fetch_add(&c->dropped[DROP_UNPAIRED_LEFT], meta->unpaired[0]);
+        atomic_fetch_add(&c->dropped[DROP_UNPAIRED_RIGHT], meta->unpaired[1]);
+        if (meta->dequeue_timestamp)
+                atomic_store(&c->dequeue_ts, true);
+        if (camera_is_stereo_pair(&p->hand->camera)) {
+                int64_t skew = llabs(meta->left_timestamp_ns - meta->right_timestamp_ns);
+                atomic_fetch_add(&c->skew_sum, skew);
+                atomic_fetch_add(&c->skew_n, 1);
+                if (skew > atomic_load(&c->skew_max))
+                        atomic_store(&c->skew_max, skew);
+        }
+        atomic_store(&c->last_ts, meta->timestamp_ns);
+        atomic_fetch_add(&c->captured, 1);
+}
+
+/* The source failed (r < 0): end the take with the reason that says why. */
+static void end_for_source(struct pipeline *p, int r) {
+        char msg[PIPELINE_ERROR_MAX];
+
+        if (r == -ENODATA) {
+                pipeline_end_take(p, STOP_END_OF_INPUT, NULL);
+                return;
+        }
+        snprintf(msg, sizeof(msg),
+                 "The camera stopped delivering frames (%.1200s); the take was ended and saved. Check the "
+                 "camera and its cable.",
+                 source_error(p->source));
+        pipeline_end_take(p, STOP_DEVICE_LOST, msg);
+}
+
+/* Read frames into jobs for the take until it ends. Return: 0, or the source's error (then the
+ * take has been ended for it). */
+static int record_frames(struct pipeline *p, const struct take_params *t) {
+        int64_t period = (int64_t) (1e9 / p->hand->camera.fps);
+        int64_t duration_ns = t->duration > 0 ? (int64_t) (t->duration * 1e9) - period / 2 : INT64_MAX;
+        enum source_want want = take_wants(p, t);
+
+        while (!pipeline_ending(p)) {
+                struct job *j = take_job(p);
+                struct frame_meta meta;
+                int64_t first;
+                int r = source_read(p->source, j ? &j->frame : NULL, want, &meta);
+
+                if (r == -EBADMSG) {
+                        /* one frame the camera sent broken: counted, the take goes on */
+                        atomic_fetch_add(&p->counters.captured, 1);
+                        atomic_fetch_add(&p->counters.dropped[DROP_ENCODE_ERROR], 1);
+                        log_warning("%s: %s", p->hand->name, source_error(p->source));
+                        give_back(p, j);
+                        continue;
+                }
+                if (r < 0) {
+                        give_back(p, j);
+                        end_for_source(p, r);
+                        return r;
+                }
+                first = atomic_load(&p->counters.first_ts);
+                if (first > 0 && meta.timestamp_ns - first >= duration_ns) {
+                        give_back(p, j);
+                        pipeline_end_take(p, STOP_DURATION, NULL);
+                        return 0;
+                }
+                count_frame(p, &meta);
+                if (j)
+                        submit(p, j);
+                else
+                        atomic_fetch_add(&p->counters.dropped[DROP_ENCODER_BUSY], 1);
+        }
+        return 0;
+}
+
+/* Whether a warm-up should end early: the daemon is quitting, or (@take) the take it warms up
+ * for was stopped. */
+static bool warm_up_cancelled(struct pipeline *p, bool take) {
+        return atomic_load(&p->quit) || (take && pipeline_ending(p));
+}
+
+/* Read and discard @seconds of frames and keep the rate measured; @take: the warm-up belongs
+ * to a take, and ends as soon as it is stopped. Return: 0 or the source's error. */
+static int warm_up(struct pipeline *p, double seconds, bool take) {
+        int64_t until = now_ns(CLOCK_MONOTONIC) + (int64_t) (seconds * 1e9), first = -1, last = -1;
+        unsigned n = 0;
+
+        while (seconds > 0 && !warm_up_cancelled(p, take)) {
+                struct frame_meta meta;
+                int r = source_read(p->source, NULL, SOURCE_WANT_ANY, &meta);
+                if (r == -EBADMSG)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (first < 0)
+                        first = meta.timestamp_ns;
+                last = meta.timestamp_ns;
+                n++;
+                if (meta.timestamp_ns >= until || now_ns(CLOCK_MONOTONIC) >= until + NSEC_PER_SEC)
+                        break;
+        }
+        if (n > 1 && last > first) {
+                double fps = (n - 1) / ((double) (last - first) / 1e9);
+                atomic_store(&p->camera_fps_micro, (int64_t) (fps * 1e6));
+                if (!take)
+                        log_info("%s: camera open and warm; measured %.2f fps (configured %g)", p->hand->name, fps,
+                                 p->hand->camera.fps);
+        }
+        return 0;
+}
+
+/* A source opened for each take (synthetic, replay): open, warm up, record, close. */
+static void capture_take(struct pipeline *p, const struct take_params *t) {
+        char msg[PIPELINE_ERROR_MAX];
+        int r = source_open(p->source);
+
+        if (r < 0) {
+                snprintf(msg, sizeof(msg), "Cannot open the %s camera: %.1200s",
+                         source_kind_to_string(p->hand->camera.source),
+                         source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
+                pipeline_end_take(p, STOP_DEVICE_LOST, msg);
+                return;
+        }
+        r = warm_up(p, p->hand->camera.warmup, true);
+        if (r < 0)
+                pipeline_end_take(p, STOP_DEVICE_LOST, source_error(p->source));
+        else if (!pipeline_ending(p)) {
+                pipeline_post(p, PIPELINE_EVENT_RECORDING);
+                record_frames(p, t);
+        }
+        source_close(p->source);
+}
+
+static void set_device(struct pipeline *p, bool present, const char *error) {
+        bool was = atomic_exchange(&p->device_present, present);
+
+        pthread_mutex_lock(&p->lock);
+        snprintf(p->device_error, sizeof(p->device_error), "%s", present ? "" : error);
+        pthread_mutex_unlock(&p->lock);
+        if (was != present) {
+                if (present)
+                        log_info("%s: camera is back", p->hand->name);
+                else
+                        log_warning("%s: camera unavailable: %s", p->hand->name, error);
+                pipeline_post(p, PIPELINE_EVENT_DEVICE);
+        }
+}
+
+/* Open and warm up a camera kept warm. Return: whether it is open; when not, the device is
+ * marked missing, a take waiting for it ended, and the caller retries after a second. */
+static bool open_warm(struct pipeline *p) {
+        struct timespec retry;
+        int r = source_open(p->source);
+
+        if (r >= 0)
+                r = warm_up(p, p->hand->camera.warmup, false);
+        if (r >= 0) {
+                set_device(p, true, "");
+                return true;
+        }
+        source_close(p->source); /* safe on a source that did not open */
+        set_device(p, false, source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
+        pthread_mutex_lock(&p->lock);
+        if (p->take_active && !p->source_done) {
+                pipeline_end_take_locked(p, STOP_DEVICE_LOST, p->device_error);
+                p->source_done = true;
+                pthread_cond_broadcast(&p->cv_writer);
+        }
+        /* a second, or less when a take starts (it broadcasts cv_source): try again then */
+        retry = ns_to_timespec(now_ns(CLOCK_MONOTONIC) + NSEC_PER_SEC);
+        if (!p->quit)
+                pthread_cond_timedwait(&p->cv_source, &p->lock, &retry);
+        pthread_mutex_unlock(&p->lock);
+        return false;
+}
+
+/* One step of a warm camera: read and discard a frame while idle, or record the take. Return:
+ * whether the camera is still open. */
+static bool run_warm(struct pipeline *p, bool recording, const struct take_params *t) {
+        int r;
+
+        if (!recording) {
+                struct frame_meta meta;
+                r = source_read(p->source, NULL, SOURCE_WANT_ANY, &meta);
+                if (r == -EBADMSG)
+                        r = 0;
+        } else {
+                if (!pipeline_ending(p))
+                        pipeline_post(p, PIPELINE_EVENT_RECORDING);
+                r = record_frames(p, t);
+                pthread_mutex_lock(&p->lock);
+                p->source_done = true;
+                pthread_cond_broadcast(&p->cv_writer);
+                pthread_mutex_unlock(&p->lock);
+        }
+        if (r < 0) {
+                source_close(p->source);
+                set_device(p, false, source_error(p->source));
+        }
+        return r >= 0;
+}
+
+/* A camera kept open between takes, so a take starts at the next frame. */
+static void warm_camera_loop(struct pipeline *p) {
+        bool open = false;
+
+        while (!atomic_load(&p->quit)) {
+                struct take_params t;
+                bool recording;
+
+                if (!open) {
+                        open = open_warm(p);
+                        continue;
+                }
+                pthread_mutex_lock(&p->lock);
+                recording = p->take_active && !p->source_done;
+                t = p->take;
+                pthread_mutex_unlock(&p->lock);
+                open = run_warm(p, recording, &t);
+        }
+        if (open)
+                source_close(p->source);
+}
+
+/* A source opened for each take: wait for a take, capture it, say the source is done. */
+static void per_take_loop(struct pipeline *p) {
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                struct take_params t;
+
+                while (!p->quit && !(p->take_active && !p->source_done))
+                        pthread_cond_wait(&p->cv_source, &p->lock);
+                if (p->quit)
+                        break;
+                t = p->take;
+                pthread_mutex_unlock(&p->lock);
+
+                capture_take(p, &t);
+
+                pthread_mutex_lock(&p->lock);
+                p->source_done = true;
+                pthread_cond_broadcast(&p->cv_writer);
+        }
+        pthread_mutex_unlock(&p->lock);
+}
+
+void *pipeline_source_main(void *userdata) {
+        struct pipeline *p = userdata;
+        char name[16];
+
+        snprintf(name, sizeof(name), "hr-src-%s", p->hand->name);
+        thread_setup(name);
+        if (source_caps(p->source) & SOURCE_CAP_KEEPS_WARM)
+                warm_camera_loop(p);
+        else
+                per_take_loop(p);
+        return NULL;
+}

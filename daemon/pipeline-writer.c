@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline-writer.c — the writer thread of one hand: the only caller of writer_*() (HDF5).
+ * For each take it creates the file, then waits for a batch (batch_size frames, the batch
+ * timeout, or the end of the take), checks the disk reserve, appends the batch with the lock
+ * released and releases its queue entries, until the source is done and the queue is empty;
+ * then it finishes the file and posts PIPELINE_EVENT_ENDED. Lock rules: pipeline-internal.h.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "pipeline-internal.h"
+#include "util.h"
+#include "writer.h"
+
+/* Bytes that must stay free on the output file system while a take runs. */
+#define DISK_RESERVE (UINT64_C(8) * 1024 * 1024)
+
+/* The writer thread's view of one take's file. */
+struct take_file {
+        struct writer *w; /* NULL when the file could not be created */
+        bool failed;      /* a batch could not be written: the rest are counted as write-failed */
+        char error[PIPELINE_ERROR_MAX];
+};
+
+static bool disk_has_room(const char *path, uint64_t need) {
+        char dir[PATH_MAX];
+        struct statvfs sv;
+        char *slash;
+
+        snprintf(dir, sizeof(dir), "%s", path);
+        slash = strrchr(dir, '/');
+        if (slash)
+                *slash = 0;
+        if (statvfs(dir, &sv) < 0)
+                return true; /* cannot tell: let the write itself say */
+        return (uint64_t) sv.f_bavail * sv.f_frsize >= need + DISK_RESERVE;
+}
+
+/* Create the take's file; on failure the take ends with io-error and tf->w stays NULL. */
+static void open_file(struct pipeline *p, const struct take_params *t, struct take_file *tf) {
+        bool rectified = t->rectify && p->rectify;
+        struct take_info info = {
+                .hand = p->hand->name,
+                .label = t->label,
+                .started_utc = t->started_utc,
+                .monotonic_to_utc_ns = t->monotonic_to_utc_ns,
+                .jpeg_quality = t->jpeg_quality,
+                .rectified = rectified,
+                .calibration = p->hand->calibration,
+                .config = p->config,
+                .hand_config = p->hand,
+                .batch_size = p->config->batch_size,
+                /* what the source thread asks for this take (pipeline-source.c: take_wants()) */
+                .camera_jpeg = (source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG) && !rectified,
+        };
+
+        if (writer_create(t->path, &info, &tf->w, tf->error, sizeof(tf->error)) >= 0)
+                return;
+        log_error("%s", tf->error);
+        tf->failed = true;
+        pipeline_end_take(p, STOP_IO_ERROR, tf->error);
+}
+
+/* Wait until a batch closes: batch_size frames, the oldest queued frame older than the batch
+ * timeout, or the end of the take. Fills p->batch. Return: the batch's size, 0 when the take is
+ * over and the queue is empty. */
+static unsigned wait_for_batch(struct pipeline *p) {
+        int64_t timeout = (int64_t) (p->config->batch_timeout * 1e9);
+        unsigned depth, n;
+
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                bool finished = p->source_done && p->in_flight == 0;
+                depth = queue_depth(p->queue);
+                if (depth >= p->config->batch_size || finished)
+                        break;
+                if (depth == 0) {
+                        pthread_cond_wait(&p->cv_writer, &p->lock);
+                        continue;
+                }
+                int64_t deadline = queue_peek(p->queue, 0)->queued_ns + timeout;
+                struct timespec ts = ns_to_timespec(deadline);
+                if (now_ns(CLOCK_MONOTONIC) >= deadline)
+                        break;
+                pthread_cond_timedwait(&p->cv_writer, &p->lock, &ts);
+        }
+        n = MIN(depth, p->config->batch_size);
+        for (unsigned i = 0; i < n; i++)
+                p->batch[i] = queue_peek(p->queue, i);
+        pthread_mutex_unlock(&p->lock);
+        return n;
+}
+
+/* Append the batch (lock released: the entries are the writer's until released). A failure
+ * ends the take for a full disk or an I/O error; later batches are counted as write-failed. */
+static void append_batch(struct pipeline *p, const struct take_params *t, struct take_file *tf, unsigned n) {
+        uint64_t need = 0;
+        int r = 0;
+
+        for (unsigned i = 0; i < n; i++)
+                need += p->batch[i]->size;
+        if (tf->failed) {
+                atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
+                return;
+        }
+        if (!disk_has_room(t->path, need)) {
+                snprintf(tf->error, sizeof(tf->error),
+                         "The disk holding %s is full (less than %llu MB free); free space or set "
+                         "save.output_dir to a larger disk",
+                         t->path, (unsigned long long) (DISK_RESERVE / 1000000));
+                r = -ENOSPC;
+        } else
+                r = writer_append(tf->w, p->queue, p->batch, n, tf->error, sizeof(tf->error));
+        if (r >= 0) {
+                atomic_fetch_add(&p->counters.written, n);
+                atomic_store(&p->counters.bytes, writer_bytes(tf->w));
+                return;
+        }
+        tf->failed = true;
+        atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
+        log_error("%s", tf->error);
+        pipeline_end_take(p, r == -ENOSPC ? STOP_DISK_FULL : STOP_IO_ERROR, tf->error);
+}
+
+static void release_batch(struct pipeline *p, unsigned n) {
+        pthread_mutex_lock(&p->lock);
+        queue_release(p->queue, n);
+        atomic_store(&p->queue_depth, queue_depth(p->queue));
+        pthread_cond_broadcast(&p->cv_room);
+        pthread_mutex_unlock(&p->lock);
+}
+
+/* Write the result attributes and close the file; a failure here becomes the take's error
+ * unless it already has one. */
+static void finish_file(struct pipeline *p, struct take_file *tf) {
+        char stopped[32], error[PIPELINE_ERROR_MAX], ferror_[PIPELINE_ERROR_MAX] = "";
+        time_t now = time(NULL);
+        struct pipeline_stats s;
+        struct tm tm;
+
+        strftime(stopped, sizeof(stopped), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+        pipeline_stats(p, &s);
+        pthread_mutex_lock(&p->lock);
+        snprintf(error, sizeof(error), "%s", p->last_error);
+        pthread_mutex_unlock(&p->lock);
+
+        struct take_result res = {
+                .stop_reason = stop_reason_to_string(atomic_load(&p->end_reason)),
+                .stopped_utc = stopped,
+                .frames_captured = s.captured,
+                .frames_written = s.written,
+                .duration = s.duration,
+                .fps = s.fps,
+                .last_error = error,
+                .timestamp_source = s.dequeue_timestamps ? "dequeue" : "driver",
+                .pair_skew_mean_ns = (int64_t) (s.skew_mean * 1e9),
+                .pair_skew_max_ns = (int64_t) (s.skew_max * 1e9),
+        };
+        memcpy(res.dropped, s.dropped, sizeof(res.dropped));
+        if (writer_finish(tf->w, &res, ferror_, sizeof(ferror_)) >= 0)
+                return;
+        log_error("%s", ferror_);
+        pthread_mutex_lock(&p->lock);
+        if (!p->last_error[0])
+                snprintf(p->last_error, sizeof(p->last_error), "%s", ferror_);
+        pthread_mutex_unlock(&p->lock);
+}
+
+static void write_take(struct pipeline *p, const struct take_params *t) {
+        struct take_file tf = {.w = NULL};
+        unsigned n;
+
+        open_file(p, t, &tf);
+        while ((n = wait_for_batch(p)) > 0) {
+                append_batch(p, t, &tf, n);
+                release_batch(p, n);
+        }
+        if (tf.w)
+                finish_file(p, &tf);
+}
+
+void *pipeline_writer_main(void *userdata) {
+        struct pipeline *p = userdata;
+        char name[16];
+
+        snprintf(name, sizeof(name), "hr-wr-%s", p->hand->name);
+        thread_setup(name);
+
+        pthread_mutex_lock(&p->lock);
+        for (;;) {
+                struct take_params t;
+
+                while (!p->quit && !p->take_active)
+                        pthread_cond_wait(&p->cv_writer, &p->lock);
+                if (p->quit)
+                        break;
+                t = p->take;
+                pthread_mutex_unlock(&p->lock);
+
+                write_take(p, &t);
+
+                pthread_mutex_lock(&p->lock);
+                p->take_active = false;
+                pipeline_post(p, PIPELINE_EVENT_ENDED);
+                pthread_cond_broadcast(&p->cv_source); /* pipeline_free() may wait for this */
+        }
+        pthread_mutex_unlock(&p->lock);
+        return NULL;
+}
