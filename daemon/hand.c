@@ -18,6 +18,7 @@
 
 #include "daemon.h"
 #include "status-line.h"
+#include "takefile.h"
 #include "util.h"
 
 const char *hand_state_to_string(enum hand_state s) {
@@ -143,46 +144,22 @@ void hand_done(struct hand *h) {
         h->event_fd = -1;
 }
 
-static int mkdir_parents(const char *path, mode_t mode) {
+/* Bytes free for us on the file system that holds (or will hold) @path: the nearest existing
+ * folder above it is asked. UINT64_MAX when nothing can be asked (the create will say). */
+static uint64_t disk_free_bytes(const char *path) {
         char buf[PATH_MAX];
+        struct statvfs sv;
 
         snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++)
-                if (*p == '/') {
-                        *p = 0;
-                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                                return -errno;
-                        *p = '/';
-                }
-        if (mkdir(buf, mode) < 0 && errno != EEXIST)
-                return -errno;
-        return 0;
-}
-
-/* Create <output_dir>/<hand>/<UTC yyyymmdd-HHMMSS>[-label][-N].h5 with O_EXCL, so no take
- * ever overwrites another. */
-static int reserve_file(const char *dir, const char *label, time_t now, char *ret, size_t len) {
-        char stamp[32];
-        struct tm tm;
-
-        gmtime_r(&now, &tm);
-        strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-        for (unsigned n = 1; n < 100; n++) {
-                char suffix[16] = "";
-                int fd;
-
-                if (n > 1)
-                        snprintf(suffix, sizeof(suffix), "-%u", n);
-                snprintf(ret, len, "%s/%s%s%s%s.h5", dir, stamp, *label ? "-" : "", label, suffix);
-                fd = open(ret, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
-                if (fd >= 0) {
-                        close(fd);
-                        return 0;
-                }
-                if (errno != EEXIST)
-                        return -errno;
+        for (;;) {
+                char *slash;
+                if (statvfs(buf, &sv) == 0)
+                        return (uint64_t) sv.f_bavail * sv.f_frsize;
+                slash = strrchr(buf, '/');
+                if (!slash || slash == buf)
+                        return UINT64_MAX;
+                *slash = 0;
         }
-        return -EEXIST;
 }
 
 int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error) {
@@ -191,8 +168,9 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
         struct take_params t = {.jpeg_quality = o->jpeg_quality,
                                 .duration = o->duration,
                                 .rectify = o->rectify < 0 ? h->config->rectify : o->rectify};
-        char dir[PATH_MAX];
-        struct statvfs sv;
+        char dir[PATH_MAX], msg[PATH_MAX + 256];
+        struct takefile file;
+        uint64_t free_bytes;
         time_t now;
         struct tm tm;
         int r;
@@ -223,32 +201,28 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
                                          "handrecd is shutting down; start the take once it is back.");
 
         snprintf(dir, sizeof(dir), "%s/%s", c->output_dir, name);
-        r = mkdir_parents(dir, 0775);
-        if (r < 0)
-                return sd_bus_error_setf(error, ERROR_STORAGE_UNAVAILABLE,
-                                         "Cannot create the output folder %s: %s; check save.output_dir and its "
-                                         "permissions.",
-                                         dir, strerror(-r));
-        if (statvfs(dir, &sv) == 0 && (uint64_t) sv.f_bavail * sv.f_frsize < c->min_free_bytes)
+        free_bytes = disk_free_bytes(c->output_dir);
+        if (free_bytes < c->min_free_bytes)
                 return sd_bus_error_setf(error, ERROR_STORAGE_FULL,
                                          "Only %llu MB are free in %s, and a take needs at least %llu MB "
                                          "(save.min_free_mb); free some space or point save.output_dir elsewhere.",
-                                         (unsigned long long) ((uint64_t) sv.f_bavail * sv.f_frsize / 1000000), dir,
+                                         (unsigned long long) (free_bytes / 1000000), dir,
                                          (unsigned long long) (c->min_free_bytes / 1000000));
 
         now = time(NULL);
         snprintf(t.label, sizeof(t.label), "%s", o->label);
-        r = reserve_file(dir, o->label, now, t.path, sizeof(t.path));
+        r = takefile_reserve(c->output_dir, name, o->label, now, &file, msg, sizeof(msg));
         if (r < 0)
-                return sd_bus_error_setf(error, ERROR_STORAGE_UNAVAILABLE,
-                                         "Cannot create a file in %s: %s; check its permissions.", dir, strerror(-r));
+                return sd_bus_error_setf(error, ERROR_STORAGE_UNAVAILABLE, "%s", msg);
+        snprintf(t.path, sizeof(t.path), "%s", file.path);
+        t.fd = file.fd;
         gmtime_r(&now, &tm);
         strftime(t.started_utc, sizeof(t.started_utc), "%Y-%m-%dT%H:%M:%SZ", &tm);
         t.monotonic_to_utc_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
 
         r = pipeline_start(h->pipeline, &t);
         if (r < 0) {
-                unlink(t.path);
+                takefile_discard(&file);
                 return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,
                                          "Hand %s is still finishing its last take; try again in a moment.", name);
         }

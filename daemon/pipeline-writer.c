@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "pipeline-internal.h"
 #include "util.h"
@@ -179,6 +180,8 @@ static void write_take(struct pipeline *p, const struct take_params *t) {
         }
         if (tf.w)
                 finish_file(p, &tf);
+        if (t->fd >= 0)
+                close(t->fd);
 }
 
 void *pipeline_writer_main(void *userdata) {

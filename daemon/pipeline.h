@@ -42,6 +42,9 @@ enum {
 
 struct take_params {
         char path[PATH_MAX];
+        /* the reserved file (takefile.h), or -1; once pipeline_start() has accepted the take it is
+         * the writer thread's, which closes it when the file is finished */
+        int fd;
         char label[65];
         char started_utc[32];
         int64_t monotonic_to_utc_ns;

@@ -53,7 +53,7 @@ static long long frames_in(const char *path) {
 static struct take_params params(const char *name, double duration) {
         struct take_params t = {.jpeg_quality = 80, .duration = duration};
         snprintf(t.path, sizeof(t.path), "%s/%s", dir, name);
-        close(open(t.path, O_CREAT | O_WRONLY, 0644));
+        t.fd = open(t.path, O_CREAT | O_RDWR | O_CLOEXEC, 0640);
         return t;
 }
 
@@ -129,7 +129,7 @@ TEST(unwritable_file_ends_take_with_io_error) {
         struct pipeline *p = NULL;
         char error[256];
         int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        struct take_params t = {.jpeg_quality = 80};
+        struct take_params t = {.jpeg_quality = 80, .fd = -1};
         snprintf(t.path, sizeof(t.path), "%s/missing/take.h5", dir);
 
         CHECK(pipeline_new(&config, &hand, efd, &p) == 0);

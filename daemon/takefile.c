@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * takefile.c — a take's file name and its safe reservation (see takefile.h). The folders are
+ * walked with openat(O_NOFOLLOW|O_DIRECTORY), so a symbolic link planted where a hand folder or
+ * a take file should be is refused, never followed.
+ */
+#include "takefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* mkdir -p */
+static int mkdir_parents(const char *path, mode_t mode) {
+        char buf[PATH_MAX];
+
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (char *p = buf + 1; *p; p++)
+                if (*p == '/') {
+                        *p = 0;
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return -errno;
+                        *p = '/';
+                }
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* Open (creating it with @mode if missing) the folder @name under @dirfd, not following links. */
+static int open_dir_at(int dirfd, const char *name, mode_t mode) {
+        int fd;
+
+        if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+                return -errno;
+        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0)
+                return fd;
+        if (errno == ENOTDIR) {
+                /* O_DIRECTORY wins over O_NOFOLLOW: say which it is */
+                struct stat st;
+                if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                        return -ELOOP;
+                return -ENOTDIR;
+        }
+        return -errno;
+}
+
+/* The output folder itself is the administrator's (a link there is theirs to make); below it,
+ * the hand folder is handrecd's and is opened without following links. */
+static int open_hand_dir(const char *output_dir, const char *hand, char *error, size_t error_len) {
+        _cleanup_(closep) int top = -1;
+        int fd, r;
+
+        r = mkdir_parents(output_dir, TAKEFILE_DIR_MODE);
+        if (r >= 0) {
+                top = open(output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                r = top < 0 ? -errno : 0;
+        }
+        if (r < 0) {
+                snprintf(error, error_len,
+                         "Cannot create the output folder %s: %s; check save.output_dir and its "
+                         "permissions.",
+                         output_dir, strerror(-r));
+                return r;
+        }
+        fd = open_dir_at(top, hand, TAKEFILE_DIR_MODE);
+        if (fd == -ELOOP || fd == -ENOTDIR)
+                snprintf(error, error_len,
+                         "%s/%s is not a folder (a symbolic link or a file is there); handrecd "
+                         "will not write through it. Remove it.",
+                         output_dir, hand);
+        else if (fd < 0)
+                snprintf(error, error_len, "Cannot create the folder %s/%s: %s; check the permissions of %s.",
+                         output_dir, hand, strerror(-fd), output_dir);
+        return fd;
+}
+
+static void format_name(char *buf, size_t len, const char *stamp, unsigned n, const char *label) {
+        char seq[12] = "";
+
+        if (n > 1)
+                snprintf(seq, sizeof(seq), "_%02u", n);
+        snprintf(buf, len, "%s%s%s%s.h5", stamp, seq, *label ? "-" : "", label);
+}
+
+int takefile_reserve(const char *output_dir, const char *hand, const char *label, time_t now, struct takefile *ret,
+                     char *error, size_t error_len) {
+        _cleanup_(closep) int dir = -1;
+        char stamp[32], name[128];
+        struct stat st;
+        struct tm tm;
+
+        dir = open_hand_dir(output_dir, hand, error, error_len);
+        if (dir < 0)
+                return dir;
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+        for (unsigned n = 1; n < 100; n++) {
+                int fd;
+
+                format_name(name, sizeof(name), stamp, n, label);
+                fd = openat(dir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, TAKEFILE_MODE);
+                if (fd < 0 && errno == EEXIST)
+                        continue;
+                if (fd < 0 || fstat(fd, &st) < 0) {
+                        int r = -errno;
+                        snprintf(error, error_len,
+                                 "Cannot create a file in %s/%s: %s; check its permissions and "
+                                 "free space.",
+                                 output_dir, hand, strerror(-r));
+                        if (fd >= 0) {
+                                unlinkat(dir, name, 0);
+                                close(fd);
+                        }
+                        return r;
+                }
+                *ret = (struct takefile){.fd = fd, .dev = st.st_dev, .ino = st.st_ino};
+                snprintf(ret->path, sizeof(ret->path), "%s/%s/%s", output_dir, hand, name);
+                return 0;
+        }
+        snprintf(error, error_len, "%s/%s already holds 99 takes named %s; wait a second.", output_dir, hand, stamp);
+        return -EEXIST;
+}
+
+const char *takefile_proc_path(const struct takefile *t, char *buf, size_t len) {
+        snprintf(buf, len, "/proc/self/fd/%d", t->fd);
+        return buf;
+}
+
+bool takefile_is_same(const struct takefile *t, int fd) {
+        struct stat st;
+        return fstat(fd, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino;
+}
+
+void takefile_discard(struct takefile *t) {
+        struct stat st;
+
+        /* only if the name still leads to our file, and it is still empty */
+        if (t->fd >= 0 && lstat(t->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == t->dev &&
+            st.st_ino == t->ino && st.st_size == 0)
+                unlink(t->path);
+        takefile_close(t);
+}
+
+void takefile_close(struct takefile *t) {
+        if (t->fd >= 0)
+                close(t->fd);
+        t->fd = -1;
+}
