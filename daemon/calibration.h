@@ -2,10 +2,11 @@
 /*
  * calibration.h — a stereo calibration as the standard tools write it, read with libyaml:
  *   - OpenCV FileStorage YAML (cv::stereoCalibrate / stereoRectify users, the stereo_calib sample:
- *     intrinsics.yml with M1 D1 M2 D2, extrinsics.yml with R T R1 R2 P1 P2 Q), one or two files;
- *   - ROS camera_info YAML, one file per eye (camera_calibration package).
+ *     intrinsics.yml with M1 D1 M2 D2, extrinsics.yml with R T R1 R2 P1 P2 Q), one or two files
+ *     (calibration-opencv.c);
+ *   - ROS camera_info YAML, one file per eye (camera_calibration package; calibration-ros.c).
  * When the files give R and T but no rectification, it is computed as OpenCV's stereoRectify
- * (or fisheye::stereoRectify) does, with CALIB_ZERO_DISPARITY.
+ * (or fisheye::stereoRectify) does, with CALIB_ZERO_DISPARITY (stereo-rectify.c).
  */
 #pragma once
 
@@ -39,23 +40,29 @@ struct calibration {
 
 /**
  * calibration_load() - read and check a calibration for eyes of @width × @height.
- * @paths, @n: one or two files.
- * @model: MODEL_UNSET to take the model from the files (plumb_bob unless they say otherwise).
+ * @paths, @n: one or two files: an OpenCV FileStorage calibration (one file, or intrinsics and
+ *             extrinsics), or two ROS camera_info files, left eye first. Only read.
+ * @model: the distortion model for files that name none (the configuration's calibration_model;
+ *         MODEL_UNSET: plumb_bob). A model the files name (distortion_model) wins; when both of
+ *         them name one, they must name the same.
  * @alpha: stereoRectify's free scaling (0: only valid pixels; 1: all source pixels), when computed.
- * @ret: a new calibration the caller owns (calibration_free()).
- * @error: on failure, a sentence naming the file and what is wrong.
+ * @ret: a new calibration the caller owns (calibration_free()); untouched on failure.
+ * @error: on failure, a sentence naming the file (and line) and what is wrong, for the user.
  * Return: 0 or -errno.
  */
 int calibration_load(const char *const *paths, unsigned n, enum distortion_model model, double alpha, unsigned width,
                      unsigned height, struct calibration **ret, char *error, size_t error_len);
 
+/* calibration_free() - free @c and what it owns; NULL is allowed. Return: NULL. */
 struct calibration *calibration_free(struct calibration *c);
 
+/* "plumb_bob", "fisheye" or "unset": the names the take's /calibration group records. */
 const char *distortion_model_to_string(enum distortion_model m);
 
 /**
- * calibration_distort() - where the rectified pixel (@u, @v) of eye @e comes from in the camera
- * image (initUndistortRectifyMap's mapping). Return: false when it maps to no image point.
+ * calibration_source_point() - where the rectified pixel (@u, @v) of eye @e comes from in the
+ * camera image (initUndistortRectifyMap's mapping, see stereo_rectify_source_point()).
+ * Return: false when it maps to no image point.
  */
 bool calibration_source_point(const struct calibration *c, unsigned e, double u, double v, double *ret_x,
                               double *ret_y);

@@ -381,34 +381,19 @@ static void parse_hand(struct checker *ck, config_t *cfg, const char *group, con
         parse_calibration(ck, h, group, hc);
 }
 
-static char *read_text(const char *path, int *ret_errno) {
-        FILE *f = fopen(path, "re");
-        char *buf, *shrunk;
-        size_t n;
+/* A configuration is a few KiB; a megabyte is certainly not one. */
+#define CONFIG_SIZE_MAX (1024 * 1024)
 
-        if (!f) {
-                *ret_errno = errno;
-                return NULL;
-        }
-        buf = malloc(1024 * 1024 + 1);
-        if (!buf) {
-                fclose(f);
-                *ret_errno = ENOMEM;
-                return NULL;
-        }
-        n = fread(buf, 1, 1024 * 1024, f);
-        buf[n] = 0;
-        if (ferror(f) || !feof(f)) {
-                *ret_errno = ferror(f) ? EIO : EFBIG;
-                fclose(f);
-                free(buf);
-                return NULL;
-        }
-        fclose(f);
-        shrunk = realloc(buf, n + 1); /* give back what the file did not use */
-        if (shrunk)
-                buf = shrunk;
-        return buf;
+static void report_unreadable(FILE *errors, const char *path, int r) {
+        if (!errors)
+                return;
+        if (r == -EFBIG)
+                fprintf(errors, "%s: cannot read: larger than %d MiB; is it really the configuration?\n", path,
+                        CONFIG_SIZE_MAX / (1024 * 1024));
+        else if (r == -EISDIR)
+                fprintf(errors, "%s: cannot read: it is a directory; give the configuration file itself\n", path);
+        else
+                fprintf(errors, "%s: cannot read: %s\n", path, strerror(-r));
 }
 
 int config_load(const char *path, struct config **ret, FILE *errors) {
@@ -417,7 +402,7 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
         config_setting_t *root, *g;
         config_t cfg;
         const char *dir = "/var/lib/handrec";
-        int err = 0;
+        int r;
 
         c = calloc(1, sizeof(*c));
         if (!c)
@@ -431,12 +416,15 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
                 .workers = 2,
         };
         c->path = strdup(path);
-        c->text = read_text(path, &err);
-        if (!c->path || !c->text) {
-                if (errors)
-                        fprintf(errors, "%s: cannot read: %s\n", path, strerror(err ?: ENOMEM));
+        if (!c->path) {
                 config_free(c);
-                return -(err ?: ENOMEM);
+                return -ENOMEM;
+        }
+        r = read_file_max(path, CONFIG_SIZE_MAX, &c->text, NULL);
+        if (r < 0) {
+                report_unreadable(errors, path, r);
+                config_free(c);
+                return r;
         }
 
         config_init(&cfg);
@@ -486,7 +474,7 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
 
         config_destroy(&cfg);
         if (!c->output_dir || ck.n_errors > 0) {
-                int r = c->output_dir ? -EINVAL : -ENOMEM;
+                r = c->output_dir ? -EINVAL : -ENOMEM;
                 config_free(c);
                 return r;
         }

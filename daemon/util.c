@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* util.c — logging, thread naming, size formatting. Owns nothing. */
+/* util.c — logging, thread naming, size formatting, reading a small file. Owns nothing. */
 #include "util.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 int log_max_level = LOG_LEVEL_INFO;
 
@@ -51,4 +53,51 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes) {
         else
                 snprintf(buf, len, "%.1fMB", (double) bytes / 1e6);
         return buf;
+}
+
+int read_file_max(const char *path, size_t max, char **ret, size_t *ret_size) {
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(freep) char *buf = NULL;
+        size_t size = 0, allocated;
+        struct stat st;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (S_ISREG(st.st_mode) && (uint64_t) st.st_size > max)
+                return -EFBIG;
+        /* room for one byte more than @max, so that a file growing past it is noticed too */
+        allocated = S_ISREG(st.st_mode) ? (size_t) st.st_size + 2 : MIN(max + 2, (size_t) 4096);
+        buf = malloc(allocated);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (size + 1 == allocated) {
+                        size_t more = MIN(allocated * 2, max + 2);
+                        char *p = realloc(buf, more);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        allocated = more;
+                }
+                ssize_t n = read(fd, buf + size, allocated - 1 - size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break;
+                size += (size_t) n;
+                if (size > max)
+                        return -EFBIG;
+        }
+        buf[size] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * util.h — small helpers shared by the daemon, the client and the unit tests: logging in the
- * systemd style (negative errno in, negative errno out), cleanup attributes, clock helpers.
+ * systemd style (negative errno in, negative errno out), cleanup attributes, clock helpers,
+ * reading a small file whole.
  */
 #pragma once
 
@@ -96,3 +97,15 @@ void thread_setup(const char *name);
  * Return: @buf.
  */
 char *format_bytes(char *buf, size_t len, uint64_t bytes);
+
+/**
+ * read_file_max() - read a whole file of at most @max bytes into memory.
+ * @path: the file.
+ * @max: the largest size accepted; a longer file is refused, never cut short.
+ * @ret: on success, the contents followed by a NUL byte; the caller owns it (free()).
+ * @ret_size: on success, the number of bytes read (without the NUL); may be NULL.
+ *
+ * Return: 0, -EISDIR when @path is a directory, -EFBIG when the file holds more than @max bytes,
+ * -ENOMEM, or the -errno of open() or read(). @ret and @ret_size are untouched on failure.
+ */
+int read_file_max(const char *path, size_t max, char **ret, size_t *ret_size);
