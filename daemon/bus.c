@@ -4,6 +4,10 @@
  * with its methods and signals, one Hand object per configured hand with read-only properties,
  * option parsing for StartRecording. Main thread only.
  *
+ * One table, many uses: HAND_PROPERTIES lists each Hand property once (name, signature, getter,
+ * when it changes); the Hand vtable, the Status reply and the PropertiesChanged lists are all
+ * made from it, so a new property is a getter and one line in the table.
+ *
  * Who may call what is the bus policy's job (dbus/org.handrec1.conf): methods are marked
  * SD_BUS_VTABLE_UNPRIVILEGED so that sd-bus does not demand CAP_SYS_ADMIN on top of it.
  */
@@ -16,29 +20,21 @@
 #include "util.h"
 #include "version.h"
 
-/* ---- values ----------------------------------------------------------------------------- */
+/* ---- a{sv} helpers ---------------------------------------------------------------------- */
 
-static const struct {
-        const char *name;
-        const char *signature;
-} hand_properties[] = {
-        {"Name", "s"},
-        {"State", "s"},
-        {"File", "s"},
-        {"FramesCaptured", "t"},
-        {"FramesWritten", "t"},
-        {"FramesDropped", "t"},
-        {"DroppedByCause", "a{st}"},
-        {"QueueDepth", "u"},
-        {"QueueCapacity", "u"},
-        {"Fps", "d"},
-        {"Duration", "d"},
-        {"BytesWritten", "t"},
-        {"LastError", "s"},
-        {"PairSkewMean", "d"},
-        {"PairSkewMax", "d"},
-        {"CameraFps", "d"},
-};
+/* Open the dictionary entry @key of an a{sv} and the variant of @signature in it. */
+static int open_entry(sd_bus_message *m, const char *key, const char *signature) {
+        int r = sd_bus_message_open_container(m, 'e', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", key);
+        return r < 0 ? r : sd_bus_message_open_container(m, 'v', signature);
+}
+
+/* Close what open_entry() opened. */
+static int close_entry(sd_bus_message *m) {
+        int r = sd_bus_message_close_container(m);
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
 
 static int append_dropped(sd_bus_message *m, const struct pipeline_stats *s) {
         int r = sd_bus_message_open_container(m, 'a', "{st}");
@@ -47,75 +43,161 @@ static int append_dropped(sd_bus_message *m, const struct pipeline_stats *s) {
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
-/* Append the value of property @name of @h (no variant around it). */
-static int append_property(sd_bus_message *m, struct hand *h, const char *name, const struct pipeline_stats *s) {
-        if (streq(name, "Name"))
-                return sd_bus_message_append(m, "s", h->config->name);
-        if (streq(name, "State"))
-                return sd_bus_message_append(m, "s", hand_state_to_string(h->state));
-        if (streq(name, "File"))
-                return sd_bus_message_append(m, "s", h->file);
-        if (streq(name, "FramesCaptured"))
-                return sd_bus_message_append(m, "t", s->captured);
-        if (streq(name, "FramesWritten"))
-                return sd_bus_message_append(m, "t", s->written);
-        if (streq(name, "FramesDropped"))
-                return sd_bus_message_append(m, "t", s->dropped_total);
-        if (streq(name, "DroppedByCause"))
-                return append_dropped(m, s);
-        if (streq(name, "QueueDepth"))
-                return sd_bus_message_append(m, "u", s->queue_depth);
-        if (streq(name, "QueueCapacity"))
-                return sd_bus_message_append(m, "u", s->queue_capacity);
-        if (streq(name, "Fps"))
-                return sd_bus_message_append(m, "d", s->fps);
-        if (streq(name, "Duration"))
-                return sd_bus_message_append(m, "d", s->duration);
-        if (streq(name, "BytesWritten"))
-                return sd_bus_message_append(m, "t", s->bytes);
-        if (streq(name, "LastError")) {
-                char derr[1024];
-                /* while the camera is missing, why it is: also when it never appeared at all */
-                if (h->state == HAND_NO_DEVICE && !pipeline_device(h->pipeline, derr, sizeof(derr)))
-                        return sd_bus_message_append(m, "s", derr);
-                return sd_bus_message_append(m, "s", h->last_error);
-        }
-        if (streq(name, "PairSkewMean"))
-                return sd_bus_message_append(m, "d", s->skew_mean);
-        if (streq(name, "PairSkewMax"))
-                return sd_bus_message_append(m, "d", s->skew_max);
-        if (streq(name, "CameraFps"))
-                return sd_bus_message_append(m, "d", s->camera_fps);
-        return -ENOENT;
+/* ---- the Hand properties ---------------------------------------------------------------- */
+
+/* A getter appends the value of one property of @h (no variant around it); @s is a snapshot of
+ * @h's counters, the same for every property of one Status reply. */
+typedef int (*property_getter)(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s);
+
+static int get_name(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        return sd_bus_message_append(m, "s", h->config->name);
 }
 
+static int get_state(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        return sd_bus_message_append(m, "s", hand_state_to_string(h->state));
+}
+
+static int get_file(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        return sd_bus_message_append(m, "s", h->file);
+}
+
+static int get_frames_captured(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "t", s->captured);
+}
+
+static int get_frames_written(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "t", s->written);
+}
+
+static int get_frames_dropped(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "t", s->dropped_total);
+}
+
+static int get_dropped_by_cause(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return append_dropped(m, s);
+}
+
+static int get_queue_depth(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "u", s->queue_depth);
+}
+
+static int get_queue_capacity(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "u", s->queue_capacity);
+}
+
+static int get_fps(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "d", s->fps);
+}
+
+static int get_duration(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "d", s->duration);
+}
+
+static int get_bytes_written(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "t", s->bytes);
+}
+
+static int get_last_error(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        char derr[PIPELINE_ERROR_MAX];
+
+        /* while the camera is missing, why it is: also when it never appeared at all */
+        if (h->state == HAND_NO_DEVICE && !pipeline_device(h->pipeline, derr, sizeof(derr)))
+                return sd_bus_message_append(m, "s", derr);
+        return sd_bus_message_append(m, "s", h->last_error);
+}
+
+static int get_pair_skew_mean(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "d", s->skew_mean);
+}
+
+static int get_pair_skew_max(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "d", s->skew_max);
+}
+
+static int get_camera_fps(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "d", s->camera_fps);
+}
+
+/* When a property changes, and so which PropertiesChanged signals carry it. */
+enum property_changes {
+        CHANGES_NEVER,           /* constant: in no PropertiesChanged */
+        CHANGES_WITH_STATE,      /* published on every state change */
+        CHANGES_WHILE_RECORDING, /* published on every state change and 4 times a second in a take */
+};
+
+/*
+ * Every Hand property, in the order of dbus/org.handrec1.xml: name, D-Bus signature, getter,
+ * when it changes. The signature must be what the getter appends (sd-bus refuses anything else).
+ */
+#define HAND_PROPERTIES(X)                                                                                             \
+        X("Name", "s", get_name, CHANGES_NEVER)                                                                        \
+        X("State", "s", get_state, CHANGES_WITH_STATE)                                                                 \
+        X("File", "s", get_file, CHANGES_WITH_STATE)                                                                   \
+        X("FramesCaptured", "t", get_frames_captured, CHANGES_WHILE_RECORDING)                                         \
+        X("FramesWritten", "t", get_frames_written, CHANGES_WHILE_RECORDING)                                           \
+        X("FramesDropped", "t", get_frames_dropped, CHANGES_WHILE_RECORDING)                                           \
+        X("DroppedByCause", "a{st}", get_dropped_by_cause, CHANGES_WHILE_RECORDING)                                    \
+        X("QueueDepth", "u", get_queue_depth, CHANGES_WHILE_RECORDING)                                                 \
+        X("QueueCapacity", "u", get_queue_capacity, CHANGES_NEVER)                                                     \
+        X("Fps", "d", get_fps, CHANGES_WHILE_RECORDING)                                                                \
+        X("Duration", "d", get_duration, CHANGES_WHILE_RECORDING)                                                      \
+        X("BytesWritten", "t", get_bytes_written, CHANGES_WHILE_RECORDING)                                             \
+        X("LastError", "s", get_last_error, CHANGES_WITH_STATE)                                                        \
+        X("PairSkewMean", "d", get_pair_skew_mean, CHANGES_WHILE_RECORDING)                                            \
+        X("PairSkewMax", "d", get_pair_skew_max, CHANGES_WHILE_RECORDING)                                              \
+        X("CameraFps", "d", get_camera_fps, CHANGES_WITH_STATE)
+
+static const struct hand_property {
+        const char *name;
+        const char *signature;
+        property_getter get;
+        enum property_changes changes;
+} hand_properties[] = {
+#define PROPERTY_ENTRY(name, signature, get, changes) {name, signature, get, changes},
+        HAND_PROPERTIES(PROPERTY_ENTRY)
+#undef PROPERTY_ENTRY
+};
+
+/* The sd-bus getter of every Hand property: the table's getter on a fresh snapshot. */
 static int property_get(sd_bus *bus _unused_, const char *path _unused_, const char *interface _unused_,
                         const char *property, sd_bus_message *reply, void *userdata, sd_bus_error *error _unused_) {
         struct hand *h = userdata;
         struct pipeline_stats s;
 
-        pipeline_stats(h->pipeline, &s);
-        return append_property(reply, h, property, &s);
+        for (size_t i = 0; i < ELEMENTSOF(hand_properties); i++)
+                if (streq(hand_properties[i].name, property)) {
+                        pipeline_stats(h->pipeline, &s);
+                        return hand_properties[i].get(reply, h, &s);
+                }
+        return -ENOENT;
 }
 
-int bus_append_status(sd_bus_message *m, struct hand *h) {
+#define PROPERTY_FLAGS(changes)                                                                                        \
+        ((changes) == CHANGES_NEVER ? SD_BUS_VTABLE_PROPERTY_CONST : SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE)
+
+/* clang-format off */
+static const sd_bus_vtable hand_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+#define VTABLE_ENTRY(name, sig, get, changes) SD_BUS_PROPERTY(name, sig, property_get, 0, PROPERTY_FLAGS(changes)),
+        HAND_PROPERTIES(VTABLE_ENTRY)
+#undef VTABLE_ENTRY
+        SD_BUS_VTABLE_END,
+};
+/* clang-format on */
+
+/* Status: every property by name, from one snapshot of the counters. */
+static int append_status(sd_bus_message *m, struct hand *h) {
         struct pipeline_stats s;
         int r;
 
         pipeline_stats(h->pipeline, &s);
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(hand_properties); i++) {
-                r = sd_bus_message_open_container(m, 'e', "sv");
+                r = open_entry(m, hand_properties[i].name, hand_properties[i].signature);
                 if (r >= 0)
-                        r = sd_bus_message_append(m, "s", hand_properties[i].name);
+                        r = hand_properties[i].get(m, h, &s);
                 if (r >= 0)
-                        r = sd_bus_message_open_container(m, 'v', hand_properties[i].signature);
-                if (r >= 0)
-                        r = append_property(m, h, hand_properties[i].name, &s);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
-                if (r >= 0)
-                        r = sd_bus_message_close_container(m);
+                        r = close_entry(m);
         }
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
@@ -136,25 +218,21 @@ int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reaso
                 r = sd_bus_message_append(m, "{sv}{sv}", "pair_skew_mean", "d", s.skew_mean, "pair_skew_max", "d",
                                           s.skew_max);
         if (r >= 0)
-                r = sd_bus_message_open_container(m, 'e', "sv");
-        if (r >= 0)
-                r = sd_bus_message_append(m, "s", "dropped_by_cause");
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'v', "a{st}");
+                r = open_entry(m, "dropped_by_cause", "a{st}");
         if (r >= 0)
                 r = append_dropped(m, &s);
         if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
+                r = close_entry(m);
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
 /* ---- signals ---------------------------------------------------------------------------- */
 
 void bus_emit_hand_changed(struct hand *h, bool all) {
+        const char *names[ELEMENTSOF(hand_properties) + 1];
         struct daemon *d = h->daemon;
         struct pipeline_stats s;
+        size_t n = 0;
         int r;
 
         if (!d->bus)
@@ -163,15 +241,13 @@ void bus_emit_hand_changed(struct hand *h, bool all) {
         if (!all && memcmp(&s, &h->emitted, sizeof(s)) == 0)
                 return;
         h->emitted = s;
-        if (all)
-                r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "State", "File", "LastError",
-                                                   "FramesCaptured", "FramesWritten", "FramesDropped", "DroppedByCause",
-                                                   "QueueDepth", "Fps", "Duration", "BytesWritten", "PairSkewMean",
-                                                   "PairSkewMax", "CameraFps", NULL);
-        else
-                r = sd_bus_emit_properties_changed(d->bus, h->path, HAND_INTERFACE, "FramesCaptured", "FramesWritten",
-                                                   "FramesDropped", "DroppedByCause", "QueueDepth", "Fps", "Duration",
-                                                   "BytesWritten", "PairSkewMean", "PairSkewMax", NULL);
+        for (size_t i = 0; i < ELEMENTSOF(hand_properties); i++)
+                if (hand_properties[i].changes == CHANGES_WHILE_RECORDING ||
+                    (all && hand_properties[i].changes == CHANGES_WITH_STATE))
+                        names[n++] = hand_properties[i].name;
+        names[n] = NULL;
+        /* (sd-bus takes char **, and only reads it) */
+        r = sd_bus_emit_properties_changed_strv(d->bus, h->path, HAND_INTERFACE, (char **) names);
         if (r < 0)
                 log_warning_errno(r, "Failed to emit PropertiesChanged for %s, ignoring: %m", h->path);
 }
@@ -200,43 +276,7 @@ int bus_emit_stopped(struct hand *h, enum stop_reason reason) {
         return r;
 }
 
-/* ---- methods ---------------------------------------------------------------------------- */
-
-static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bus_error *error) {
-        struct hand *h = daemon_find_hand(d, name);
-        char list[64] = "";
-
-        if (h)
-                return h;
-        for (unsigned i = 0; i < d->n_hands; i++)
-                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-                         d->hands[i].config->name);
-        sd_bus_error_setf(error, ERROR_NO_SUCH_HAND, "There is no hand \"%s\"; the configured hands are: %s.", name,
-                          list);
-        return NULL;
-}
-
-/* The hand named by the call's first argument, or a NoSuchHand error. Return: 0 or negative. */
-static int read_hand(sd_bus_message *m, struct daemon *d, sd_bus_error *error, struct hand **ret) {
-        const char *name;
-        int r = sd_bus_message_read(m, "s", &name);
-
-        if (r < 0)
-                return r;
-        *ret = find_hand_or_error(d, name, error);
-        return *ret ? 0 : -ENOENT;
-}
-
-static bool label_valid(const char *s) {
-        size_t n = strlen(s);
-
-        if (n < 1 || n > 64)
-                return false;
-        for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char) s[i]) && s[i] != '_' && s[i] != '-')
-                        return false;
-        return true;
-}
+/* ---- StartRecording options ------------------------------------------------------------- */
 
 #define OPTIONS_HELP "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b)"
 
@@ -272,107 +312,173 @@ static int read_number(sd_bus_message *m, const char *contents, double *ret) {
         return 1;
 }
 
+/* Each option's reader: called inside its variant, whose type is @contents. */
+static int option_duration(sd_bus_message *m, const char *contents, const struct hand *h _unused_,
+                           struct take_options *o, sd_bus_error *error) {
+        double num = 0;
+        int r = read_number(m, contents, &num);
+
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"duration\" must be a number (d), not \"%s\".", contents);
+        if (!isfinite(num) || num <= 0 || num > 7 * 24 * 3600)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Duration %g is out of range: give seconds, more than 0 and at most 604800 "
+                                         "(a week).",
+                                         num);
+        o->duration = num;
+        return 0;
+}
+
+static bool label_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n < 1 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && s[i] != '_' && s[i] != '-')
+                        return false;
+        return true;
+}
+
+static int option_label(sd_bus_message *m, const char *contents, const struct hand *h _unused_, struct take_options *o,
+                        sd_bus_error *error) {
+        const char *label;
+        int r;
+
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"label\" must be a string (s), not \"%s\".", contents);
+        r = sd_bus_message_read(m, "s", &label);
+        if (r < 0)
+                return r;
+        if (!label_valid(label))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Label \"%.80s\" is not allowed: use 1 to 64 letters, digits, '_' or '-'.",
+                                         label);
+        snprintf(o->label, sizeof(o->label), "%s", label);
+        return 0;
+}
+
+static int option_jpeg_quality(sd_bus_message *m, const char *contents, const struct hand *h _unused_,
+                               struct take_options *o, sd_bus_error *error) {
+        double num = 0;
+        int r = read_number(m, contents, &num);
+
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"jpeg_quality\" must be a number (i), not \"%s\".", contents);
+        if (num != floor(num) || num < JPEG_QUALITY_MIN || num > JPEG_QUALITY_MAX)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "JPEG quality %g is out of range: use a whole number from %d to %d.", num,
+                                         JPEG_QUALITY_MIN, JPEG_QUALITY_MAX);
+        o->jpeg_quality = (int) num;
+        return 0;
+}
+
+static int option_rectify(sd_bus_message *m, const char *contents, const struct hand *h, struct take_options *o,
+                          sd_bus_error *error) {
+        int b, r;
+
+        if (!streq(contents, "b"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"rectify\" must be a boolean (b), not \"%s\".", contents);
+        r = sd_bus_message_read(m, "b", &b);
+        if (r < 0)
+                return r;
+        if (b && !h->config->calibration)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Hand %s has no calibration to rectify with; set calibration in its config "
+                                         "group (%s_hand.calibration), or leave rectify out.",
+                                         h->config->name, h->config->name);
+        o->rectify = b;
+        return 0;
+}
+
+static const struct {
+        const char *key;
+        int (*read)(sd_bus_message *m, const char *contents, const struct hand *h, struct take_options *o,
+                    sd_bus_error *error);
+} take_options_table[] = {
+        {"duration", option_duration},
+        {"label", option_label},
+        {"jpeg_quality", option_jpeg_quality},
+        {"rectify", option_rectify},
+};
+
+/* Read one {sv} entry of the options; @seen: a bit per take_options_table entry read so far. */
+static int parse_option(sd_bus_message *m, const struct hand *h, struct take_options *o, unsigned *seen,
+                        sd_bus_error *error) {
+        const char *key, *contents;
+        size_t i;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &key);
+        if (r >= 0)
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+        if (r < 0)
+                return r;
+        for (i = 0; i < ELEMENTSOF(take_options_table); i++)
+                if (streq(key, take_options_table[i].key))
+                        break;
+        if (i == ELEMENTSOF(take_options_table))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Unknown option \"%s\"; " OPTIONS_HELP ".", key);
+        if (*seen & (1u << i))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Option \"%s\" is given twice; give it once.",
+                                         key);
+        *seen |= 1u << i;
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r >= 0)
+                r = take_options_table[i].read(m, contents, h, o, error);
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
 static int parse_options(sd_bus_message *m, const struct hand *h, struct take_options *o, sd_bus_error *error) {
-        bool seen_duration = false, seen_label = false, seen_quality = false, seen_rectify = false;
+        unsigned seen = 0;
         int r;
 
         r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;
         while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                const char *key, *contents;
-                bool *seen;
-                double num = 0;
-
-                r = sd_bus_message_read(m, "s", &key);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-                seen = streq(key, "duration")       ? &seen_duration
-                       : streq(key, "label")        ? &seen_label
-                       : streq(key, "jpeg_quality") ? &seen_quality
-                       : streq(key, "rectify")      ? &seen_rectify
-                                                    : NULL;
-                if (!seen)
-                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                 "Unknown option \"%s\"; " OPTIONS_HELP ".", key);
-                if (*seen)
-                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                 "Option \"%s\" is given twice; give it once.", key);
-                *seen = true;
-
-                r = sd_bus_message_enter_container(m, 'v', contents);
-                if (r < 0)
-                        return r;
-                if (streq(key, "rectify")) {
-                        int b;
-                        if (!streq(contents, "b"))
-                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                         "Option \"rectify\" must be a boolean (b), not \"%s\".",
-                                                         contents);
-                        r = sd_bus_message_read(m, "b", &b);
-                        if (r < 0)
-                                return r;
-                        if (b && !h->config->calibration)
-                                return sd_bus_error_setf(
-                                        error, ERROR_INVALID_OPTION,
-                                        "Hand %s has no calibration to rectify with; set calibration in "
-                                        "its config group (%s_hand.calibration), or leave rectify out.",
-                                        h->config->name, h->config->name);
-                        o->rectify = b;
-                } else if (streq(key, "label")) {
-                        const char *label;
-                        if (!streq(contents, "s"))
-                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                         "Option \"label\" must be a string (s), not \"%s\".",
-                                                         contents);
-                        r = sd_bus_message_read(m, "s", &label);
-                        if (r < 0)
-                                return r;
-                        if (!label_valid(label))
-                                return sd_bus_error_setf(
-                                        error, ERROR_INVALID_OPTION,
-                                        "Label \"%.80s\" is not allowed: use 1 to 64 letters, digits, '_' "
-                                        "or '-'.",
-                                        label);
-                        snprintf(o->label, sizeof(o->label), "%s", label);
-                } else {
-                        r = read_number(m, contents, &num);
-                        if (r < 0)
-                                return r;
-                        if (r == 0)
-                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                         "Option \"%s\" must be a number (%s), not \"%s\".", key,
-                                                         streq(key, "duration") ? "d" : "i", contents);
-                        if (streq(key, "duration")) {
-                                if (!isfinite(num) || num <= 0 || num > 7 * 24 * 3600)
-                                        return sd_bus_error_setf(
-                                                error, ERROR_INVALID_OPTION,
-                                                "Duration %g is out of range: give seconds, more than 0 "
-                                                "and at most 604800 (a week).",
-                                                num);
-                                o->duration = num;
-                        } else {
-                                if (num != floor(num) || num < JPEG_QUALITY_MIN || num > JPEG_QUALITY_MAX)
-                                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                                 "JPEG quality %g is out of range: use a whole number "
-                                                                 "from %d to %d.",
-                                                                 num, JPEG_QUALITY_MIN, JPEG_QUALITY_MAX);
-                                o->jpeg_quality = (int) num;
-                        }
-                }
-                r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-                r = sd_bus_message_exit_container(m);
+                r = parse_option(m, h, o, &seen, error);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
                 if (r < 0)
                         return r;
         }
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+/* ---- methods ---------------------------------------------------------------------------- */
+
+static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bus_error *error) {
+        struct hand *h = daemon_find_hand(d, name);
+        char list[64] = "";
+
+        if (h)
+                return h;
+        for (unsigned i = 0; i < d->n_hands; i++)
+                snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+                         d->hands[i].config->name);
+        sd_bus_error_setf(error, ERROR_NO_SUCH_HAND, "There is no hand \"%s\"; the configured hands are: %s.", name,
+                          list);
+        return NULL;
+}
+
+/* The hand named by the call's first argument, or a NoSuchHand error. Return: 0 or negative. */
+static int read_hand(sd_bus_message *m, struct daemon *d, sd_bus_error *error, struct hand **ret) {
+        const char *name;
+        int r = sd_bus_message_read(m, "s", &name);
+
         if (r < 0)
                 return r;
-        return sd_bus_message_exit_container(m);
+        *ret = find_hand_or_error(d, name, error);
+        return *ret ? 0 : -ENOENT;
 }
 
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -413,7 +519,7 @@ static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = bus_append_status(reply, h);
+                r = append_status(reply, h);
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
         return r;
@@ -458,30 +564,6 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
-#define HAND_PROPERTY(name, sig, flags) SD_BUS_PROPERTY(name, sig, property_get, 0, flags)
-#define CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
-
-static const sd_bus_vtable hand_vtable[] = {
-        SD_BUS_VTABLE_START(0),
-        HAND_PROPERTY("Name", "s", SD_BUS_VTABLE_PROPERTY_CONST),
-        HAND_PROPERTY("State", "s", CHANGES),
-        HAND_PROPERTY("File", "s", CHANGES),
-        HAND_PROPERTY("FramesCaptured", "t", CHANGES),
-        HAND_PROPERTY("FramesWritten", "t", CHANGES),
-        HAND_PROPERTY("FramesDropped", "t", CHANGES),
-        HAND_PROPERTY("DroppedByCause", "a{st}", CHANGES),
-        HAND_PROPERTY("QueueDepth", "u", CHANGES),
-        HAND_PROPERTY("QueueCapacity", "u", SD_BUS_VTABLE_PROPERTY_CONST),
-        HAND_PROPERTY("Fps", "d", CHANGES),
-        HAND_PROPERTY("Duration", "d", CHANGES),
-        HAND_PROPERTY("BytesWritten", "t", CHANGES),
-        HAND_PROPERTY("LastError", "s", CHANGES),
-        HAND_PROPERTY("PairSkewMean", "d", CHANGES),
-        HAND_PROPERTY("PairSkewMax", "d", CHANGES),
-        HAND_PROPERTY("CameraFps", "d", CHANGES),
-        SD_BUS_VTABLE_END,
-};
-
 int bus_setup(struct daemon *d, bool user_bus) {
         int r;
 
@@ -510,7 +592,7 @@ int bus_setup(struct daemon *d, bool user_bus) {
                                        BUS_NAME);
         if (r < 0)
                 return log_error_errno(r, "Failed to own %s: %m%s", BUS_NAME,
-                                       r == -EACCES ? " (the bus policy dbus/org.handrec1.conf must be installed and "
+                                       r == -EACCES ? " (the bus policy dbus/" BUS_NAME ".conf must be installed and "
                                                       "allow this user to own the name)"
                                                     : "");
         return 0;

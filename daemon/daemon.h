@@ -10,22 +10,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "bus-names.h"
 #include "config.h"
 #include "pipeline.h"
-
-#define BUS_NAME "org.handrec1"
-#define MANAGER_PATH "/org/handrec1"
-#define MANAGER_INTERFACE "org.handrec1.Manager"
-#define HAND_PATH_PREFIX "/org/handrec1/hand/"
-#define HAND_INTERFACE "org.handrec1.Hand"
-
-#define ERROR_NO_SUCH_HAND "org.handrec1.Error.NoSuchHand"
-#define ERROR_ALREADY_RECORDING "org.handrec1.Error.AlreadyRecording"
-#define ERROR_NOT_RECORDING "org.handrec1.Error.NotRecording"
-#define ERROR_DEVICE_UNAVAILABLE "org.handrec1.Error.DeviceUnavailable"
-#define ERROR_STORAGE_FULL "org.handrec1.Error.StorageFull"
-#define ERROR_STORAGE_UNAVAILABLE "org.handrec1.Error.StorageUnavailable"
-#define ERROR_INVALID_OPTION "org.handrec1.Error.InvalidOption"
 
 enum hand_state {
         HAND_IDLE,
@@ -93,9 +80,25 @@ void hand_status_line(struct hand *h, char *buf, size_t len);
 void daemon_shutdown(struct daemon *d);
 
 /* bus.c */
+
+/**
+ * bus_setup() - connect to the system bus (@user_bus: the session bus), serve the Manager and
+ * one Hand object per hand of @d, attach to @d->event and own BUS_NAME. Logs its errors.
+ * The connection is stored in @d->bus, which the caller closes.
+ */
 int bus_setup(struct daemon *d, bool user_bus);
-int bus_append_status(sd_bus_message *m, struct hand *h);
+
+/** bus_append_summary() - append the a{sv} summary of @h's last take (StopRecording, RecordingStopped). */
 int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reason);
+
+/**
+ * bus_emit_hand_changed() - PropertiesChanged for @h: with @all (a state change), every property
+ * that can change; without, the counters that change while recording, and only if they did.
+ */
 void bus_emit_hand_changed(struct hand *h, bool all);
+
+/** bus_emit_started() - the RecordingStarted signal for @h's current take. Logs its errors. */
 int bus_emit_started(struct hand *h);
+
+/** bus_emit_stopped() - the RecordingStopped signal with its summary. Logs its errors. */
 int bus_emit_stopped(struct hand *h, enum stop_reason reason);

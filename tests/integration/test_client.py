@@ -1,0 +1,75 @@
+"""handrecctl and the Hand properties: `start --follow` cannot miss the end of a short take, and
+Status, the properties and PropertiesChanged agree with dbus/org.handrec1.xml (one table in
+daemon/bus.c drives all three)."""
+import json
+import os
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import dbus
+import dbus.mainloop.glib
+from gi.repository import GLib
+
+from conftest import ROOT, make_config
+from takecheck import check_take
+
+# Published on every state change; LIVE ones also 4 times a second while a take runs.
+ON_STATE = {"State", "File", "LastError", "CameraFps"}
+LIVE = {"FramesCaptured", "FramesWritten", "FramesDropped", "DroppedByCause", "QueueDepth", "Fps", "Duration",
+        "BytesWritten", "PairSkewMean", "PairSkewMax"}
+
+
+def xml_hand_properties():
+    root = ET.parse(os.path.join(ROOT, "dbus", "org.handrec1.xml")).getroot()
+    hand = next(i for i in root.findall("interface") if i.get("name") == "org.handrec1.Hand")
+    return {p.get("name"): p.get("type") for p in hand.findall("property")}
+
+
+def test_follow_returns_after_a_short_take(daemon_factory, ctl, outdir):
+    """A take that ends before the client could listen, if it listened late: a hang test, with a
+    camera that needs no warm-up so the take ends as fast as it can."""
+    daemon_factory(make_config(outdir, hands=("right",), warmup=0, fps=60))
+    for _ in range(5):
+        p = ctl("start", "--hand", "right", "--duration", "0.1", "--follow", timeout=30)
+        lines = p.stdout.splitlines()
+        path = lines[0]
+        assert path.startswith(os.path.join(outdir, "right")) and path.endswith(".h5"), lines
+        assert lines[-2] == path, lines
+        assert lines[-1].startswith("[RIGHT] stopped (duration): "), lines
+        check_take(path, hand="right", reason="duration")
+
+
+def test_status_has_every_property_with_its_type(daemon, busctl):
+    status = json.loads(busctl("call", "--json=short", "org.handrec1", "/org/handrec1", "org.handrec1.Manager",
+                               "Status", "s", "right").stdout)
+    got = {k: v["type"] for k, v in status["data"][0].items()}
+    assert got == xml_hand_properties()
+    assert status["data"][0]["Name"]["data"] == "right"
+    assert status["data"][0]["State"]["data"] == "idle"
+
+
+def test_properties_changed_lists(daemon, bus):
+    """State changes publish every property that can change; the ticks of a take its counters."""
+    assert ON_STATE | LIVE == set(xml_hand_properties()) - {"Name", "QueueCapacity"}
+    dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+    conn = dbus.bus.BusConnection(bus.address)
+    changes = []
+    conn.add_signal_receiver(lambda iface, changed, inval, path=None: changes.append((path, set(changed))),
+                             signal_name="PropertiesChanged", dbus_interface="org.freedesktop.DBus.Properties",
+                             path_keyword="path")
+    loop = GLib.MainLoop()
+    threading.Thread(target=loop.run, daemon=True).start()
+    try:
+        mgr = dbus.Interface(conn.get_object("org.handrec1", "/org/handrec1"), "org.handrec1.Manager")
+        mgr.StartRecording("right", {"duration": dbus.Double(1.5)})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and mgr.Status("right")["State"] != "idle":
+            time.sleep(0.1)
+        time.sleep(0.3)
+    finally:
+        loop.quit()
+    right = [names for path, names in changes if path == "/org/handrec1/hand/right"]
+    assert all(names in (ON_STATE | LIVE, LIVE) for names in right), right
+    assert right.count(ON_STATE | LIVE) == 4, right  # warming, recording, stopping, idle
+    assert right.count(LIVE) >= 3, right
