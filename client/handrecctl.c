@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../daemon/bus-names.h"
+#include "../daemon/pipeline.h"
 #include "../daemon/status-line.h"
 #include "../daemon/util.h"
 #include "../daemon/v4l2-describe.h"
@@ -174,7 +175,7 @@ struct hand_view {
         char name[HAND_NAME_MAX];
         char state[16];
         char file[PATH_MAX];
-        char last_error[512];
+        char last_error[PIPELINE_ERROR_MAX];
         uint64_t captured, written, dropped, bytes;
         uint32_t queue;
         double fps, duration, skew_mean, skew_max, camera_fps;
@@ -227,10 +228,10 @@ static int get_status(sd_bus *bus, const char *hand, struct hand_view *v) {
 static char *view_line(const struct hand_view *v, char *buf, size_t len) {
         if (v->file[0] == 0 && streq(v->state, "idle")) {
                 char upper[HAND_NAME_MAX];
-                snprintf(buf, len, "[%s] idle: no take yet", hand_label(upper, sizeof(upper), v->name));
+                snprintf(buf, len, "[%s] idle: no take yet", status_line_hand_label(upper, sizeof(upper), v->name));
                 return buf;
         }
-        return format_status_line(buf, len,
+        return status_line_format(buf, len,
                                   &(struct status_values){.hand = v->name,
                                                           .state = v->state,
                                                           .captured = v->captured,
@@ -301,7 +302,7 @@ static int print_summary(const char *hand, sd_bus_message *m) {
                 fprintf(stderr, "handrecctl: cannot parse the take's summary: %s\n", strerror(-r));
                 return 1;
         }
-        hand_label(upper, sizeof(upper), hand);
+        status_line_hand_label(upper, sizeof(upper), hand);
         printf("[%s] stopped (%s): %llu frames written of %llu captured, %llu dropped%s%s%s, %.1fs, %.1ffps, %s\n",
                upper, s.reason, (unsigned long long) s.written, (unsigned long long) s.captured,
                (unsigned long long) s.dropped, s.causes[0] ? " (" : "", s.causes, s.causes[0] ? ")" : "", s.duration,
@@ -327,8 +328,9 @@ struct watch {
 };
 
 static void watch_add(struct watch *w, const char *hand) {
-        if (w->n < MAX_HANDS)
-                snprintf(w->views[w->n++].name, sizeof(w->views[0].name), "%s", hand);
+        /* a name longer than any hand's cannot be one: the daemon has already refused it */
+        if (w->n < MAX_HANDS && strlen(hand) < sizeof(w->views[0].name))
+                memcpy(w->views[w->n++].name, hand, strlen(hand) + 1);
 }
 
 static void watch_draw(struct watch *w, bool force) {
@@ -478,6 +480,7 @@ struct args {
         const char *hand, *label;
         double duration;
         long quality;
+        bool quality_set; /* any number given is sent: the daemon says what range it takes */
         bool follow;
         int rectify; /* -1: the daemon's default */
 };
@@ -500,8 +503,10 @@ static int store_option(const char *command, int c, struct args *a) {
                         return usage_error(command, "--duration takes a number of seconds greater than 0");
                 break;
         case 'q':
+                errno = 0;
                 a->quality = strtol(optarg, &end, 10);
-                if (*end || end == optarg)
+                a->quality_set = true;
+                if (*end || end == optarg || errno == ERANGE || a->quality < INT32_MIN || a->quality > INT32_MAX)
                         return usage_error(command, "--quality takes a whole number (60 to 95)");
                 break;
         default: return usage_error(command, "unknown option or missing value");
@@ -543,8 +548,8 @@ static int start_call(sd_bus *bus, const struct args *a, sd_bus_message **ret) {
                 r = sd_bus_message_append(m, "{sv}", "label", "s", a->label);
         if (r >= 0 && a->rectify >= 0)
                 r = sd_bus_message_append(m, "{sv}", "rectify", "b", a->rectify);
-        if (r >= 0 && a->quality >= 0)
-                r = sd_bus_message_append(m, "{sv}", "jpeg_quality", "i", (int32_t) MIN(a->quality, INT32_MAX));
+        if (r >= 0 && a->quality_set)
+                r = sd_bus_message_append(m, "{sv}", "jpeg_quality", "i", (int32_t) a->quality);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0) {

@@ -39,7 +39,7 @@ static int close_entry(sd_bus_message *m) {
 static int append_dropped(sd_bus_message *m, const struct pipeline_stats *s) {
         int r = sd_bus_message_open_container(m, 'a', "{st}");
         for (unsigned c = 0; r >= 0 && c < _DROP_MAX; c++)
-                r = sd_bus_message_append(m, "{st}", drop_cause_to_string(c), s->dropped[c]);
+                r = sd_bus_message_append(m, "{st}", writer_drop_cause_to_string(c), s->dropped[c]);
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
@@ -210,10 +210,10 @@ int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reaso
         r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0)
                 r = sd_bus_message_append(m, "{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}{sv}", "file", "s", h->file, "reason",
-                                          "s", stop_reason_to_string(reason), "frames_captured", "t", s.captured,
-                                          "frames_written", "t", s.written, "frames_dropped", "t", s.dropped_total,
-                                          "duration", "d", s.duration, "fps", "d", s.fps, "bytes", "t", s.bytes,
-                                          "last_error", "s", h->last_error);
+                                          "s", pipeline_stop_reason_to_string(reason), "frames_captured", "t",
+                                          s.captured, "frames_written", "t", s.written, "frames_dropped", "t",
+                                          s.dropped_total, "duration", "d", s.duration, "fps", "d", s.fps, "bytes", "t",
+                                          s.bytes, "last_error", "s", h->last_error);
         if (r >= 0)
                 r = sd_bus_message_append(m, "{sv}{sv}", "pair_skew_mean", "d", s.skew_mean, "pair_skew_max", "d",
                                           s.skew_max);
@@ -266,7 +266,7 @@ int bus_emit_stopped(struct hand *h, enum stop_reason reason) {
 
         r = sd_bus_message_new_signal(h->daemon->bus, &m, MANAGER_PATH, MANAGER_INTERFACE, "RecordingStopped");
         if (r >= 0)
-                r = sd_bus_message_append(m, "sss", h->config->name, h->file, stop_reason_to_string(reason));
+                r = sd_bus_message_append(m, "sss", h->config->name, h->file, pipeline_stop_reason_to_string(reason));
         if (r >= 0)
                 r = bus_append_summary(m, h, reason);
         if (r >= 0)
@@ -457,7 +457,7 @@ static int parse_options(sd_bus_message *m, const struct hand *h, struct take_op
 /* ---- methods ---------------------------------------------------------------------------- */
 
 static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bus_error *error) {
-        struct hand *h = daemon_find_hand(d, name);
+        struct hand *h = hand_find(d, name);
         char list[64] = "";
 
         if (h)
@@ -465,8 +465,10 @@ static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bu
         for (unsigned i = 0; i < d->n_hands; i++)
                 snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
                          d->hands[i].config->name);
-        sd_bus_error_setf(error, ERROR_NO_SUCH_HAND, "There is no hand \"%s\"; the configured hands are: %s.", name,
-                          list);
+        /* a name is echoed back only as far as a name could sensibly go (not 100 KB of input) */
+        enum { NAME_ECHO_MAX = 64 };
+        sd_bus_error_setf(error, ERROR_NO_SUCH_HAND, "There is no hand \"%.*s%s\"; the configured hands are: %s.",
+                          NAME_ECHO_MAX, name, strlen(name) > NAME_ECHO_MAX ? "…" : "", list);
         return NULL;
 }
 
@@ -564,6 +566,18 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* The bus went away (dbus-daemon restarted or killed): nobody can control us any more. Finish
+ * every take and exit with a failure, so that systemd (Restart=on-failure) starts us again. */
+static int on_disconnected(sd_bus_message *m _unused_, void *userdata, sd_bus_error *error _unused_) {
+        struct daemon *d = userdata;
+
+        log_error("Lost the connection to the bus; finishing every take and exiting, so that handrecd is "
+                  "restarted and can be controlled again.");
+        d->exit_code = 1;
+        hand_shutdown_all(d);
+        return 0;
+}
+
 int bus_setup(struct daemon *d, bool user_bus) {
         int r;
 
@@ -581,6 +595,10 @@ int bus_setup(struct daemon *d, bool user_bus) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to add %s: %m", d->hands[i].path);
         }
+        r = sd_bus_match_signal(d->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch for the bus going away: %m");
         r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");

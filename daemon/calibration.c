@@ -21,7 +21,7 @@
 #include "stereo-rectify.h"
 #include "util.h"
 
-const char *distortion_model_to_string(enum distortion_model m) {
+const char *calibration_distortion_model_to_string(enum distortion_model m) {
         return m == MODEL_FISHEYE ? "fisheye" : m == MODEL_PLUMB_BOB ? "plumb_bob" : "unset";
 }
 
@@ -80,8 +80,8 @@ static int choose_model(struct calibration_doc *docs, unsigned n, enum distortio
                         snprintf(error, len,
                                  "%s and %s use different distortion models (%s, %s); give the files of one "
                                  "stereo calibration",
-                                 named_by, docs[i].path, distortion_model_to_string(model),
-                                 distortion_model_to_string(m));
+                                 named_by, docs[i].path, calibration_distortion_model_to_string(model),
+                                 calibration_distortion_model_to_string(m));
                         return -EINVAL;
                 }
                 model = m;

@@ -57,7 +57,7 @@ int calibration_load(const char *const *paths, unsigned n, enum distortion_model
 struct calibration *calibration_free(struct calibration *c);
 
 /* "plumb_bob", "fisheye" or "unset": the names the take's /calibration group records. */
-const char *distortion_model_to_string(enum distortion_model m);
+const char *calibration_distortion_model_to_string(enum distortion_model m);
 
 /**
  * calibration_source_point() - where the rectified pixel (@u, @v) of eye @e comes from in the

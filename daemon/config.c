@@ -506,7 +506,7 @@ const struct hand_config *config_find_hand(const struct config *c, const char *n
         return NULL;
 }
 
-const char *source_kind_to_string(enum source_kind k) {
+const char *config_source_kind_to_string(enum source_kind k) {
         switch (k) {
         case SOURCE_SYNTHETIC: return "synthetic";
         case SOURCE_V4L2: return "v4l2";

@@ -78,7 +78,7 @@ struct config *config_free(struct config *c);
 /** config_find_hand() - the configured hand called @name, or NULL. */
 const struct hand_config *config_find_hand(const struct config *c, const char *name);
 
-const char *source_kind_to_string(enum source_kind k);
+const char *config_source_kind_to_string(enum source_kind k);
 
 /** camera_is_stereo_pair() - two V4L2 devices, one per eye, paired by timestamp. */
 static inline bool camera_is_stereo_pair(const struct camera_config *c) {

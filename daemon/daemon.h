@@ -36,7 +36,7 @@ struct hand {
         char path[64]; /* D-Bus object path */
         enum hand_state state;
         char file[PATH_MAX]; /* the current take's file, or the last one's */
-        char last_error[512];
+        char last_error[PIPELINE_ERROR_MAX];
         bool had_take;
 
         struct pipeline *pipeline;
@@ -58,6 +58,7 @@ struct daemon {
         struct hand hands[2];
         unsigned n_hands;
         bool shutting_down;
+        int exit_code; /* what the event loop ends with: non-zero when the bus was lost */
         char notified_status[1024];
         uint64_t notified_usec;
 };
@@ -72,12 +73,12 @@ struct take_options {
 /* hand.c */
 int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config);
 void hand_done(struct hand *h);
-struct hand *daemon_find_hand(struct daemon *d, const char *name);
+struct hand *hand_find(struct daemon *d, const char *name);
 int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error);
 int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus_error *error);
 bool hand_is_active(const struct hand *h);
 void hand_status_line(struct hand *h, char *buf, size_t len);
-void daemon_shutdown(struct daemon *d);
+void hand_shutdown_all(struct daemon *d);
 
 /* bus.c */
 

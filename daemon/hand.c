@@ -33,7 +33,7 @@ bool hand_is_active(const struct hand *h) {
         return h->state == HAND_WARMING || h->state == HAND_RECORDING || h->state == HAND_STOPPING;
 }
 
-struct hand *daemon_find_hand(struct daemon *d, const char *name) {
+struct hand *hand_find(struct daemon *d, const char *name) {
         for (unsigned i = 0; i < d->n_hands; i++)
                 if (streq(d->hands[i].config->name, name))
                         return &d->hands[i];
@@ -51,12 +51,12 @@ static void set_state(struct hand *h, enum hand_state s) {
 static void take_ended(struct hand *h) {
         struct daemon *d = h->daemon;
         enum stop_reason reason;
-        char error[256];
+        char error[PIPELINE_ERROR_MAX];
 
         reason = pipeline_result(h->pipeline, error, sizeof(error));
         if (error[0])
                 snprintf(h->last_error, sizeof(h->last_error), "%s", error);
-        log_info("%s: take %s ended (%s)%s%s", h->config->name, h->file, stop_reason_to_string(reason),
+        log_info("%s: take %s ended (%s)%s%s", h->config->name, h->file, pipeline_stop_reason_to_string(reason),
                  error[0] ? ": " : "", error);
 
         for (unsigned i = 0; i < h->n_waiters; i++) {
@@ -74,12 +74,12 @@ static void take_ended(struct hand *h) {
         }
         h->n_waiters = 0;
 
-        char derr[256];
+        char derr[PIPELINE_ERROR_MAX];
         set_state(h, pipeline_device(h->pipeline, derr, sizeof(derr)) ? HAND_IDLE : HAND_NO_DEVICE);
         bus_emit_stopped(h, reason);
 
         if (d->shutting_down)
-                daemon_shutdown(d);
+                hand_shutdown_all(d);
 }
 
 static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t revents _unused_, void *userdata) {
@@ -98,7 +98,7 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
         if (events & PIPELINE_EVENT_ENDED)
                 take_ended(h);
         if ((events & PIPELINE_EVENT_DEVICE) && !hand_is_active(h)) {
-                char error[256];
+                char error[PIPELINE_ERROR_MAX];
                 if (pipeline_device(h->pipeline, error, sizeof(error)))
                         set_state(h, HAND_IDLE);
                 else {
@@ -125,7 +125,7 @@ int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the %s hand's pipeline: %m", config->name);
         {
-                char error[256];
+                char error[PIPELINE_ERROR_MAX];
                 /* a camera is no-device until it has been opened and warmed up */
                 if (!pipeline_device(h->pipeline, error, sizeof(error)))
                         h->state = HAND_NO_DEVICE;
@@ -187,7 +187,7 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
                                          "Hand %s is still finishing %s; try again when it is idle.", name, h->file);
         case HAND_NO_DEVICE:
         case HAND_ERROR: {
-                char derr[256];
+                char derr[PIPELINE_ERROR_MAX];
                 pipeline_device(h->pipeline, derr, sizeof(derr));
                 return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
                                          "The %s hand's camera is not available (%s); check that it is plugged in "
@@ -246,7 +246,7 @@ int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus
                                          name, name);
         if (m) {
                 if (h->n_waiters >= MAX_STOP_WAITERS)
-                        return sd_bus_error_setf(error, "org.freedesktop.DBus.Error.LimitsExceeded",
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
                                                  "Too many StopRecording calls are waiting for hand %s; wait for "
                                                  "them to finish.",
                                                  name);
@@ -261,7 +261,7 @@ void hand_status_line(struct hand *h, char *buf, size_t len) {
         struct pipeline_stats s;
 
         pipeline_stats(h->pipeline, &s);
-        format_status_line(buf, len,
+        status_line_format(buf, len,
                            &(struct status_values){
                                    .hand = h->config->name,
                                    .state = hand_state_to_string(h->state),
@@ -276,7 +276,7 @@ void hand_status_line(struct hand *h, char *buf, size_t len) {
 }
 
 /* SIGTERM/SIGINT: end every take as "shutdown"; exit once every file is complete. */
-void daemon_shutdown(struct daemon *d) {
+void hand_shutdown_all(struct daemon *d) {
         bool busy = false;
 
         if (!d->shutting_down) {
@@ -291,5 +291,5 @@ void daemon_shutdown(struct daemon *d) {
                 busy = busy || hand_is_active(h);
         }
         if (!busy)
-                sd_event_exit(d->event, 0);
+                sd_event_exit(d->event, d->exit_code);
 }

@@ -55,7 +55,7 @@ static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo 
                 return 0;
         }
         log_info("Received %s.", strsignal((int) si->ssi_signo));
-        daemon_shutdown(d);
+        hand_shutdown_all(d);
         return 0;
 }
 
@@ -161,8 +161,8 @@ int main(int argc, char *argv[]) {
         r = sd_event_loop(d.event);
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");
-        else
-                ret = EXIT_SUCCESS;
+        else if (r == 0)
+                ret = EXIT_SUCCESS; /* else the bus was lost: exit non-zero, so systemd restarts us */
 
 finish:
         for (unsigned i = 0; i < d.n_hands; i++)

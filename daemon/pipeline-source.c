@@ -172,7 +172,7 @@ static void capture_take(struct pipeline *p, const struct take_params *t) {
 
         if (r < 0) {
                 snprintf(msg, sizeof(msg), "Cannot open the %s camera: %.1200s",
-                         source_kind_to_string(p->hand->camera.source),
+                         config_source_kind_to_string(p->hand->camera.source),
                          source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
                 pipeline_end_take(p, STOP_DEVICE_LOST, msg);
                 return;

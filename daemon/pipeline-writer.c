@@ -148,7 +148,7 @@ static void finish_file(struct pipeline *p, struct take_file *tf) {
         pthread_mutex_unlock(&p->lock);
 
         struct take_result res = {
-                .stop_reason = stop_reason_to_string(atomic_load(&p->end_reason)),
+                .stop_reason = pipeline_stop_reason_to_string(atomic_load(&p->end_reason)),
                 .stopped_utc = stopped,
                 .frames_captured = s.captured,
                 .frames_written = s.written,

@@ -13,7 +13,7 @@
 #include "rectify.h"
 #include "util.h"
 
-const char *stop_reason_to_string(enum stop_reason r) {
+const char *pipeline_stop_reason_to_string(enum stop_reason r) {
         static const char *const names[_STOP_MAX] = {
                 [STOP_NONE] = "",
                 [STOP_REQUESTED] = "requested",

@@ -30,7 +30,7 @@ enum stop_reason {
         _STOP_MAX,
 };
 
-const char *stop_reason_to_string(enum stop_reason r);
+const char *pipeline_stop_reason_to_string(enum stop_reason r);
 
 /* Bits of the event mask the main thread collects with pipeline_take_events(). */
 enum {

@@ -7,7 +7,7 @@
 
 #include "util.h"
 
-char *hand_label(char *buf, size_t len, const char *hand) {
+char *status_line_hand_label(char *buf, size_t len, const char *hand) {
         size_t i;
 
         for (i = 0; i + 1 < len && hand[i]; i++)
@@ -16,10 +16,10 @@ char *hand_label(char *buf, size_t len, const char *hand) {
         return buf;
 }
 
-char *format_status_line(char *buf, size_t len, const struct status_values *v) {
+char *status_line_format(char *buf, size_t len, const struct status_values *v) {
         char hand[16], size[32], dropped[48] = "";
 
-        hand_label(hand, sizeof(hand), v->hand);
+        status_line_hand_label(hand, sizeof(hand), v->hand);
         if (v->dropped > 0)
                 snprintf(dropped, sizeof(dropped), ", dropped:%llu", (unsigned long long) v->dropped);
         snprintf(buf, len, "[%s] %s: %llu frames (%.1fs, %.1ffps, written:%llu, queue:%u, %s%s)", hand, v->state,

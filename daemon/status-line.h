@@ -18,8 +18,8 @@ struct status_values {
         double duration, fps;
 };
 
-/** hand_label() - "RIGHT" for "right", as the status line shows a hand. Return: @buf. */
-char *hand_label(char *buf, size_t len, const char *hand);
+/** status_line_hand_label() - "RIGHT" for "right", as the status line shows a hand. Return: @buf. */
+char *status_line_hand_label(char *buf, size_t len, const char *hand);
 
-/** format_status_line() - write the line into @buf. Return: @buf. */
-char *format_status_line(char *buf, size_t len, const struct status_values *v);
+/** status_line_format() - write the line into @buf. Return: @buf. */
+char *status_line_format(char *buf, size_t len, const struct status_values *v);

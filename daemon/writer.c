@@ -17,6 +17,7 @@
 
 #include "calibration.h"
 #include "util.h"
+#include "v4l2-describe.h"
 #include "version.h"
 
 #define JPEG_CHUNK (512 * 1024)
@@ -61,7 +62,7 @@ struct writer {
         uint32_t *sizes;
 };
 
-const char *drop_cause_to_string(enum drop_cause c) {
+const char *writer_drop_cause_to_string(enum drop_cause c) {
         static const char *const names[_DROP_MAX] = {
                 [DROP_ENCODER_BUSY] = "encoder-busy",
                 [DROP_QUEUE_FULL] = "queue-full",
@@ -167,13 +168,11 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         r |= attr_i64(file, "monotonic_to_utc_ns", info->monotonic_to_utc_ns);
         r |= attr_string(file, "config", info->config->text);
         r |= attr_string(file, "label", info->label);
-        r |= attr_string(file, "source", source_kind_to_string(cam->source));
+        r |= attr_string(file, "source", config_source_kind_to_string(cam->source));
         r |= attr_string(file, "jpeg_origin", info->camera_jpeg ? "camera" : "handrecd");
         if (cam->source == SOURCE_V4L2) {
                 char fourcc[8];
-                snprintf(fourcc, sizeof(fourcc), "%c%c%c%c", cam->pixelformat & 0xff, (cam->pixelformat >> 8) & 0xff,
-                         (cam->pixelformat >> 16) & 0xff, (cam->pixelformat >> 24) & 0xff);
-                r |= attr_string(file, "camera_format", fourcc);
+                r |= attr_string(file, "camera_format", fourcc_to_string(cam->pixelformat, fourcc));
                 r |= attr_string(file, "camera_device", cam->device ?: "");
                 r |= attr_string(file, "camera_left_device", cam->left_device ?: "");
                 r |= attr_string(file, "camera_right_device", cam->right_device ?: "");
@@ -200,7 +199,7 @@ static int write_calibration(hid_t file, const struct calibration *c) {
 
         if (g < 0)
                 return -EIO;
-        r |= attr_string(g, "model", distortion_model_to_string(c->model));
+        r |= attr_string(g, "model", calibration_distortion_model_to_string(c->model));
         r |= attr_string(g, "files", c->files ?: "");
         r |= attr_string(g, "text", c->text ?: "");
         r |= attr_i64(g, "rectification_computed", c->computed);
@@ -444,7 +443,7 @@ int writer_finish(struct writer *w, const struct take_result *res, char *error, 
         uint64_t total = 0;
         for (unsigned c = 0; c < _DROP_MAX; c++) {
                 char name[64];
-                snprintf(name, sizeof(name), "dropped_%s", drop_cause_to_string(c));
+                snprintf(name, sizeof(name), "dropped_%s", writer_drop_cause_to_string(c));
                 for (char *p = name; *p; p++)
                         if (*p == '-')
                                 *p = '_';

@@ -22,7 +22,7 @@ enum drop_cause {
         _DROP_MAX,
 };
 
-const char *drop_cause_to_string(enum drop_cause c);
+const char *writer_drop_cause_to_string(enum drop_cause c);
 
 /* Written at creation, as root attributes. */
 struct take_info {

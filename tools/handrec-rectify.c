@@ -77,7 +77,7 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "%s\n", error);
                 return 1;
         }
-        printf("{\n  \"model\": \"%s\",\n  \"computed\": %s,\n", distortion_model_to_string(c->model),
+        printf("{\n  \"model\": \"%s\",\n  \"computed\": %s,\n", calibration_distortion_model_to_string(c->model),
                c->computed ? "true" : "false");
         for (unsigned e = 0; e < 2; e++) {
                 printf("  \"%s\": {\n", e ? "right" : "left");

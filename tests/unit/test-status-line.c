@@ -5,7 +5,7 @@
 
 TEST(old_collector_format) {
         char buf[256];
-        format_status_line(buf, sizeof(buf),
+        status_line_format(buf, sizeof(buf),
                            &(struct status_values){.hand = "right",
                                                    .state = "recording",
                                                    .captured = 450,
@@ -19,7 +19,7 @@ TEST(old_collector_format) {
 
 TEST(drops_are_shown) {
         char buf[256];
-        format_status_line(buf, sizeof(buf),
+        status_line_format(buf, sizeof(buf),
                            &(struct status_values){.hand = "left",
                                                    .state = "stopping",
                                                    .captured = 10,
