@@ -105,6 +105,9 @@ $(BUILD)/alloc-count.so: tests/alloc/alloc-count.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
+# fuzz targets (clang, libFuzzer): rules in their own file
+include tests/fuzz/fuzz.mk
+
 # ---- tests ----
 
 deps:

@@ -5,7 +5,7 @@
 # TESTS="unit integration" limits what runs; PYTEST_ARGS is passed to pytest.
 set -u
 BUILD=${BUILD:-build}
-TESTS=${TESTS:-lint unit tsan integration vm}
+TESTS=${TESTS:-lint unit tsan fuzz integration vm}
 PY=/usr/bin/python3
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)
@@ -71,6 +71,19 @@ PYEOF
             add "$1" "$2" "$3"
         else
             echo "pytest produced no report"
+            add 0 1
+        fi
+        ;;
+    fuzz)
+        echo "== fuzzers (libFuzzer, short runs)"
+        if [ -f tests/fuzz/run.sh ]; then
+            BUILD=$BUILD sh tests/fuzz/run.sh "$results/fuzz.counts"
+        fi
+        if [ -f "$results/fuzz.counts" ]; then
+            read p f s <"$results/fuzz.counts"
+            add "$p" "$f" "$s"
+        else
+            echo "tests/fuzz/run.sh gave no counts"
             add 0 1
         fi
         ;;
