@@ -31,6 +31,7 @@ static const struct key save_keys[] = {
         {"output_dir", K_STRING},
         {"jpeg_quality", K_INT},
         {"min_free_mb", K_INT},
+        {"sync_interval", K_FLOAT},
         {NULL, 0},
 };
 static const struct key queue_keys[] = {
@@ -410,6 +411,7 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
         *c = (struct config){
                 .jpeg_quality = 85,
                 .min_free_bytes = UINT64_C(500) * 1000 * 1000,
+                .sync_interval = 1.0,
                 .queue_capacity = 3,
                 .batch_size = 10,
                 .batch_timeout = 0.5,
@@ -455,6 +457,7 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
                         c->jpeg_quality = (int) v;
                 if (get_number(&ck, g, "save", "min_free_mb", 0, 1e9, true, &v))
                         c->min_free_bytes = (uint64_t) v * 1000 * 1000;
+                get_double(&ck, g, "save", "sync_interval", 0, 60, &c->sync_interval);
         }
         c->output_dir = strdup(dir);
 

@@ -51,7 +51,8 @@ struct config {
 
         char *output_dir;
         int jpeg_quality;
-        uint64_t min_free_bytes;
+        uint64_t min_free_bytes; /* the disk reserve: takes never eat into it */
+        double sync_interval;    /* seconds: written frames are fdatasync'ed at most this long after */
 
         unsigned queue_capacity; /* batches */
         unsigned batch_size;     /* frames */

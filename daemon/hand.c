@@ -144,6 +144,18 @@ void hand_done(struct hand *h) {
         h->event_fd = -1;
 }
 
+/* A take starts only if it can record this long above the disk reserve; then it ends with
+ * disk-full when the next batch would eat into the reserve (pipeline-writer.c). */
+#define START_SECONDS 3
+
+/* Bytes START_SECONDS of the hand's recording take, estimated as the queue is sized: JPEG at
+ * one eighth of raw I420 (quality 85 is usually better than 10:1). */
+static uint64_t start_room(const struct hand_config *hc) {
+        const struct camera_config *cam = &hc->camera;
+        uint64_t raw = (uint64_t) 2 * cam->width * cam->height * 3 / 2;
+        return (uint64_t) (START_SECONDS * cam->fps * (double) (raw / 8));
+}
+
 /* Bytes free for us on the file system that holds (or will hold) @path: the nearest existing
  * folder above it is asked. UINT64_MAX when nothing can be asked (the create will say). */
 static uint64_t disk_free_bytes(const char *path) {
@@ -170,7 +182,7 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
                                 .rectify = o->rectify < 0 ? h->config->rectify : o->rectify};
         char dir[PATH_MAX], msg[PATH_MAX + 256];
         struct takefile file;
-        uint64_t free_bytes;
+        uint64_t free_bytes, need;
         time_t now;
         struct tm tm;
         int r;
@@ -202,12 +214,15 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
 
         snprintf(dir, sizeof(dir), "%s/%s", c->output_dir, name);
         free_bytes = disk_free_bytes(c->output_dir);
-        if (free_bytes < c->min_free_bytes)
+        need = c->min_free_bytes + start_room(h->config);
+        if (free_bytes < need)
                 return sd_bus_error_setf(error, ERROR_STORAGE_FULL,
-                                         "Only %llu MB are free in %s, and a take needs at least %llu MB "
-                                         "(save.min_free_mb); free some space or point save.output_dir elsewhere.",
+                                         "Only %llu MB are free in %s; a take needs the reserve (save.min_free_mb = "
+                                         "%llu MB) plus room for %d s of recording, %llu MB in all. Free some space or "
+                                         "point save.output_dir elsewhere.",
                                          (unsigned long long) (free_bytes / 1000000), dir,
-                                         (unsigned long long) (c->min_free_bytes / 1000000));
+                                         (unsigned long long) (c->min_free_bytes / 1000000), START_SECONDS,
+                                         (unsigned long long) (need / 1000000));
 
         now = time(NULL);
         snprintf(t.label, sizeof(t.label), "%s", o->label);

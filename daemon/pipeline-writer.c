@@ -2,9 +2,11 @@
 /*
  * pipeline-writer.c — the writer thread of one hand: the only caller of writer_*() (HDF5).
  * For each take it creates the file, then waits for a batch (batch_size frames, the batch
- * timeout, or the end of the take), checks the disk reserve, appends the batch with the lock
- * released and releases its queue entries, until the source is done and the queue is empty;
- * then it finishes the file and posts PIPELINE_EVENT_ENDED. Lock rules: pipeline-internal.h.
+ * timeout, or the end of the take), checks the disk reserve (save.min_free_mb), appends the
+ * batch with the lock released and releases its queue entries, and makes what it wrote durable
+ * (fdatasync) at most save.sync_interval after writing it, until the source is done and the
+ * queue is empty; then it finishes the file and posts PIPELINE_EVENT_ENDED.
+ * Lock rules: pipeline-internal.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,20 +14,20 @@
 #include <unistd.h>
 
 #include "pipeline-internal.h"
+#include "takefile.h"
 #include "util.h"
 #include "writer.h"
 
-/* Bytes that must stay free on the output file system while a take runs. */
-#define DISK_RESERVE (UINT64_C(8) * 1024 * 1024)
-
 /* The writer thread's view of one take's file. */
 struct take_file {
-        struct writer *w; /* NULL when the file could not be created */
-        bool failed;      /* a batch could not be written: the rest are counted as write-failed */
+        struct writer *w;       /* NULL when the file could not be created */
+        bool failed;            /* a batch could not be written: the rest are counted as write-failed */
+        int64_t unsynced_since; /* when the oldest batch not yet fdatasync'ed was written; 0: none */
         char error[PIPELINE_ERROR_MAX];
 };
 
-static bool disk_has_room(const char *path, uint64_t need) {
+/* Whether @need more bytes still leave the reserve (save.min_free_mb) free. */
+static bool disk_has_room(const char *path, uint64_t need, uint64_t reserve) {
         char dir[PATH_MAX];
         struct statvfs sv;
         char *slash;
@@ -36,7 +38,7 @@ static bool disk_has_room(const char *path, uint64_t need) {
                 *slash = 0;
         if (statvfs(dir, &sv) < 0)
                 return true; /* cannot tell: let the write itself say */
-        return (uint64_t) sv.f_bavail * sv.f_frsize >= need + DISK_RESERVE;
+        return (uint64_t) sv.f_bavail * sv.f_frsize >= need + reserve;
 }
 
 /* Create the take's file; on failure the take ends with io-error and tf->w stays NULL. */
@@ -57,48 +59,72 @@ static void open_file(struct pipeline *p, const struct take_params *t, struct ta
                 .camera_jpeg = (source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG) && !rectified,
         };
 
-        if (writer_create(t->path, &info, &tf->w, tf->error, sizeof(tf->error)) >= 0)
+        int r = writer_create(t->path, t->fd, &info, &tf->w, tf->error, sizeof(tf->error));
+
+        if (r >= 0)
                 return;
+        /* nothing of the take is in it: the reservation goes, the reason says why */
+        if (takefile_remove(t->path, t->fd))
+                snprintf(tf->error + strlen(tf->error), sizeof(tf->error) - strlen(tf->error),
+                         "; the empty file was removed");
         log_error("%s", tf->error);
         tf->failed = true;
-        pipeline_end_take(p, STOP_IO_ERROR, tf->error);
+        pipeline_end_take(p, r == -ENOSPC ? STOP_DISK_FULL : STOP_IO_ERROR, tf->error);
+}
+
+/* The earlier of @a and @b, where 0 means none. */
+static int64_t earliest(int64_t a, int64_t b) {
+        return a == 0 ? b : b == 0 ? a : MIN(a, b);
 }
 
 /* Wait until a batch closes: batch_size frames, the oldest queued frame older than the batch
- * timeout, or the end of the take. Fills p->batch. Return: the batch's size, 0 when the take is
- * over and the queue is empty. */
-static unsigned wait_for_batch(struct pipeline *p) {
+ * timeout, or the end of the take; or until @sync_deadline (CLOCK_MONOTONIC, 0: none), when
+ * what was written must be synced even if no batch is ready. Fills p->batch and *@ret_n (0 when
+ * woken only for the sync). Return: false when the take is over and the queue is empty. */
+static bool wait_for_batch(struct pipeline *p, int64_t sync_deadline, unsigned *ret_n) {
         int64_t timeout = (int64_t) (p->config->batch_timeout * 1e9);
-        unsigned depth, n;
+        unsigned depth = 0, n;
+        bool finished;
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
-                bool finished = p->source_done && p->in_flight == 0;
+                int64_t deadline = sync_deadline;
+                finished = p->source_done && p->in_flight == 0;
                 depth = queue_depth(p->queue);
                 if (depth >= p->config->batch_size || finished)
                         break;
-                if (depth == 0) {
+                if (depth > 0)
+                        deadline = earliest(deadline, queue_peek(p->queue, 0)->queued_ns + timeout);
+                if (deadline == 0) {
                         pthread_cond_wait(&p->cv_writer, &p->lock);
                         continue;
                 }
-                int64_t deadline = queue_peek(p->queue, 0)->queued_ns + timeout;
-                struct timespec ts = ns_to_timespec(deadline);
                 if (now_ns(CLOCK_MONOTONIC) >= deadline)
                         break;
+                struct timespec ts = ns_to_timespec(deadline);
                 pthread_cond_timedwait(&p->cv_writer, &p->lock, &ts);
         }
         n = MIN(depth, p->config->batch_size);
         for (unsigned i = 0; i < n; i++)
                 p->batch[i] = queue_peek(p->queue, i);
         pthread_mutex_unlock(&p->lock);
-        return n;
+        *ret_n = n;
+        return n > 0 || !finished;
 }
 
-/* Append the batch (lock released: the entries are the writer's until released). A failure
- * ends the take for a full disk or an I/O error; later batches are counted as write-failed. */
+/* A failure to write: the take ends for a full disk or an I/O error; later batches are counted
+ * as write-failed. */
+static void write_failed(struct pipeline *p, struct take_file *tf, int r) {
+        tf->failed = true;
+        log_error("%s", tf->error);
+        pipeline_end_take(p, r == -ENOSPC ? STOP_DISK_FULL : STOP_IO_ERROR, tf->error);
+}
+
+/* Append the batch (lock released: the entries are the writer's until released), unless it
+ * would eat into the disk reserve. */
 static void append_batch(struct pipeline *p, const struct take_params *t, struct take_file *tf, unsigned n) {
-        uint64_t need = 0;
-        int r = 0;
+        uint64_t need = 0, reserve = p->config->min_free_bytes;
+        int r;
 
         for (unsigned i = 0; i < n; i++)
                 need += p->batch[i]->size;
@@ -106,23 +132,38 @@ static void append_batch(struct pipeline *p, const struct take_params *t, struct
                 atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
                 return;
         }
-        if (!disk_has_room(t->path, need)) {
+        if (!disk_has_room(t->path, need, reserve)) {
                 snprintf(tf->error, sizeof(tf->error),
-                         "The disk holding %s is full (less than %llu MB free); free space or set "
-                         "save.output_dir to a larger disk",
-                         t->path, (unsigned long long) (DISK_RESERVE / 1000000));
+                         "The disk holding %s is full: the next frames would leave less than save.min_free_mb = "
+                         "%llu MB free; free space or set save.output_dir to a larger disk",
+                         t->path, (unsigned long long) (reserve / 1000000));
                 r = -ENOSPC;
         } else
                 r = writer_append(tf->w, p->queue, p->batch, n, tf->error, sizeof(tf->error));
-        if (r >= 0) {
-                atomic_fetch_add(&p->counters.written, n);
-                atomic_store(&p->counters.bytes, writer_bytes(tf->w));
+        if (r < 0) {
+                atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
+                write_failed(p, tf, r);
                 return;
         }
-        tf->failed = true;
-        atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
-        log_error("%s", tf->error);
-        pipeline_end_take(p, r == -ENOSPC ? STOP_DISK_FULL : STOP_IO_ERROR, tf->error);
+        atomic_fetch_add(&p->counters.written, n);
+        atomic_store(&p->counters.bytes, writer_bytes(tf->w));
+        if (tf->unsynced_since == 0)
+                tf->unsynced_since = now_ns(CLOCK_MONOTONIC);
+}
+
+/* fdatasync what was appended, once the oldest unsynced batch is sync_interval old. */
+static void sync_if_due(struct pipeline *p, struct take_file *tf) {
+        int64_t interval = (int64_t) (p->config->sync_interval * 1e9);
+        int r;
+
+        if (tf->failed || !tf->w || tf->unsynced_since == 0)
+                return;
+        if (now_ns(CLOCK_MONOTONIC) - tf->unsynced_since < interval)
+                return;
+        r = writer_sync(tf->w, tf->error, sizeof(tf->error));
+        tf->unsynced_since = 0;
+        if (r < 0)
+                write_failed(p, tf, r);
 }
 
 static void release_batch(struct pipeline *p, unsigned n) {
@@ -170,16 +211,23 @@ static void finish_file(struct pipeline *p, struct take_file *tf) {
 }
 
 static void write_take(struct pipeline *p, const struct take_params *t) {
+        int64_t interval = (int64_t) (p->config->sync_interval * 1e9);
         struct take_file tf = {.w = NULL};
         unsigned n;
 
         open_file(p, t, &tf);
-        while ((n = wait_for_batch(p)) > 0) {
-                append_batch(p, t, &tf, n);
-                release_batch(p, n);
+        for (;;) {
+                int64_t sync_at = tf.unsynced_since ? tf.unsynced_since + interval : 0;
+                if (!wait_for_batch(p, sync_at, &n))
+                        break;
+                if (n > 0) {
+                        append_batch(p, t, &tf, n);
+                        release_batch(p, n);
+                }
+                sync_if_due(p, &tf);
         }
         if (tf.w)
-                finish_file(p, &tf);
+                finish_file(p, &tf); /* syncs the whole file */
         if (t->fd >= 0)
                 close(t->fd);
 }

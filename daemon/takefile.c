@@ -138,13 +138,18 @@ bool takefile_is_same(const struct takefile *t, int fd) {
         return fstat(fd, &st) == 0 && st.st_dev == t->dev && st.st_ino == t->ino;
 }
 
-void takefile_discard(struct takefile *t) {
-        struct stat st;
+bool takefile_remove(const char *path, int fd) {
+        struct stat a, b;
 
-        /* only if the name still leads to our file, and it is still empty */
-        if (t->fd >= 0 && lstat(t->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == t->dev &&
-            st.st_ino == t->ino && st.st_size == 0)
-                unlink(t->path);
+        /* only if the name still leads to the file we hold: never what a link put there */
+        if (fd < 0 || fstat(fd, &a) < 0 || lstat(path, &b) < 0 || !S_ISREG(b.st_mode) || a.st_dev != b.st_dev ||
+            a.st_ino != b.st_ino)
+                return false;
+        return unlink(path) == 0;
+}
+
+void takefile_discard(struct takefile *t) {
+        takefile_remove(t->path, t->fd);
         takefile_close(t);
 }
 

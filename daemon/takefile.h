@@ -41,7 +41,13 @@ const char *takefile_proc_path(const struct takefile *t, char *buf, size_t len);
 /** takefile_is_same() - whether descriptor @fd is the reserved file (device and inode). */
 bool takefile_is_same(const struct takefile *t, int fd);
 
-/** takefile_discard() - remove a reserved file that holds nothing, if its name is still it. */
+/**
+ * takefile_remove() - remove @path if it still names the file open as @fd (a reserved file that
+ * holds nothing of a take: its creation failed). Return: whether it was removed.
+ */
+bool takefile_remove(const char *path, int fd);
+
+/** takefile_discard() - remove an unused reservation (takefile_remove()) and close it. */
 void takefile_discard(struct takefile *t);
 
 /** takefile_close() - close the descriptor (the file stays); accepts a closed one. */

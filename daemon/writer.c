@@ -48,7 +48,9 @@ static const struct {
 };
 
 struct writer {
-        char *path;
+        char *path; /* for messages; the file is opened through open_path */
+        int fd;     /* the reserved file (takefile.h), borrowed; -1: opened by name (tests) */
+        char open_path[64 + PATH_MAX];
         hid_t file;
         hid_t jpeg;
         hid_t index[_IDX_MAX];
@@ -82,12 +84,33 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
         return 0;
 }
 
+/* "<what> <path>: <the system's reason> (HDF5: <innermost HDF5 message>)", on one line. */
 static void h5_error(char *error, size_t len, const char *what, const char *path) {
         char detail[256] = "unknown HDF5 error";
+        int saved = errno;
 
         H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, detail);
-        snprintf(error, len, "%s %s: %s", what, path, detail);
+        for (char *p = detail; *p; p++)
+                if (*p == '\n' || *p == '\r' || *p == '\t')
+                        *p = ' ';
+        if (saved)
+                snprintf(error, len, "%s %s: %s (HDF5: %s)", what, path, strerror(saved), detail);
+        else
+                snprintf(error, len, "%s %s: %s", what, path, detail);
         H5Eclear2(H5E_DEFAULT);
+}
+
+/* Whether the file HDF5 has open is the reserved one (device and inode), not a file a link
+ * planted in the folder leads to. Files opened by name (fd < 0) are trusted. */
+static bool is_reserved_file(const struct writer *w, hid_t file) {
+        struct stat a, b;
+        void *handle = NULL;
+
+        if (w->fd < 0)
+                return true;
+        if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle)
+                return false;
+        return fstat(*(int *) handle, &a) == 0 && fstat(w->fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 static int attr_write(hid_t obj, const char *name, hid_t type, const void *value) {
@@ -245,7 +268,8 @@ static hid_t latest_fapl(void) {
         return fapl;
 }
 
-int writer_create(const char *path, const struct take_info *info, struct writer **ret, char *error, size_t error_len) {
+int writer_create(const char *path, int fd, const struct take_info *info, struct writer **ret, char *error,
+                  size_t error_len) {
         struct writer *w;
         hid_t fapl, g;
         size_t n = info->batch_size;
@@ -256,7 +280,12 @@ int writer_create(const char *path, const struct take_info *info, struct writer 
         if (!w)
                 return -ENOMEM;
         w->batch_size = info->batch_size;
+        w->fd = fd;
         w->path = strdup(path);
+        if (fd >= 0)
+                snprintf(w->open_path, sizeof(w->open_path), "/proc/self/fd/%d", fd);
+        else
+                snprintf(w->open_path, sizeof(w->open_path), "%s", path);
         /* one block for the index values of a batch: 8+8+8+8 + 4+4+4 bytes a frame */
         w->offsets = malloc(n * (4 * sizeof(int64_t) + 3 * sizeof(uint32_t)));
         if (!w->path || !w->offsets) {
@@ -271,15 +300,23 @@ int writer_create(const char *path, const struct take_info *info, struct writer 
         w->sizes = w->seqs[1] + n;
 
         fapl = latest_fapl();
-        w->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        errno = 0;
+        w->file = H5Fcreate(w->open_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
         if (w->file < 0) {
                 /* before any other call: a successful call clears the error stack */
+                int r = errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
                 h5_error(error, error_len, "Cannot create", path);
                 H5Pclose(fapl);
                 writer_free(w);
-                return -EIO;
+                return r;
         }
         H5Pclose(fapl);
+        if (!is_reserved_file(w, w->file)) {
+                snprintf(error, error_len, "%s is no longer the file handrecd reserved; it will not write through it",
+                         path);
+                writer_free(w);
+                return -EEXIST;
+        }
         if (write_root_attributes(w->file, info) < 0)
                 goto fail;
 
@@ -313,7 +350,7 @@ int writer_create(const char *path, const struct take_info *info, struct writer 
 fail:
         h5_error(error, error_len, "Cannot set up", path);
         writer_free(w);
-        return -EIO;
+        return errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
 }
 
 /* Append @n elements of @buf to a 1-D dataset currently @cur long. */
@@ -411,29 +448,62 @@ uint64_t writer_bytes(const struct writer *w) {
         return w->bytes;
 }
 
-int writer_finish(struct writer *w, const struct take_result *res, char *error, size_t error_len) {
-        _cleanup_(freep) char *path = TAKE_PTR(w->path);
-        hid_t fapl, file;
-        int r = 0, fd;
+/* Reopen the finished SWMR file normally (through the reserved descriptor when there is one),
+ * to write its final attributes. Return: the file, or negative with @error set. */
+static hid_t reopen(const struct writer *w, char *error, size_t error_len) {
+        hid_t fapl = latest_fapl(), file;
 
-        writer_free(w); /* closes every dataset and the SWMR file */
-
-        fapl = latest_fapl();
-        file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+        file = H5Fopen(w->open_path, H5F_ACC_RDWR, fapl);
 #if H5_VERSION_GE(1, 10, 7)
         if (file < 0) {
                 /* a SWMR reader may still hold the file; it reads, it does not lock us out */
                 H5Eclear2(H5E_DEFAULT);
                 H5Pset_file_locking(fapl, false, true);
-                file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+                file = H5Fopen(w->open_path, H5F_ACC_RDWR, fapl);
         }
 #endif
-        if (file < 0) {
-                h5_error(error, error_len, "Cannot reopen to mark complete", path);
-                H5Pclose(fapl);
-                return -EIO;
-        }
         H5Pclose(fapl);
+        if (file < 0) {
+                h5_error(error, error_len, "Cannot reopen to mark complete", w->path);
+                return -1;
+        }
+        if (!is_reserved_file(w, file)) {
+                H5Fclose(file);
+                snprintf(error, error_len, "%s is no longer the file handrecd reserved; not marked complete", w->path);
+                return -1;
+        }
+        return file;
+}
+
+int writer_sync(struct writer *w, char *error, size_t error_len) {
+        void *handle = NULL;
+        int fd = w->fd;
+
+        if (fd < 0 && H5Fget_vfd_handle(w->file, H5P_DEFAULT, &handle) >= 0 && handle)
+                fd = *(int *) handle;
+        if (fd < 0 || fdatasync(fd) >= 0)
+                return 0;
+        snprintf(error, error_len, "Cannot sync %s to the disk: %s", w->path, strerror(errno));
+        return errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+}
+
+/* Close every dataset and the SWMR file; the struct stays for the reopen. */
+static void close_swmr(struct writer *w) {
+        for (unsigned i = 0; i < _IDX_MAX; i++)
+                if (w->index[i] > 0)
+                        H5Dclose(w->index[i]);
+        if (w->jpeg > 0)
+                H5Dclose(w->jpeg);
+        if (w->file > 0)
+                H5Fclose(w->file);
+        memset(w->index, 0, sizeof(w->index));
+        w->jpeg = w->file = 0;
+}
+
+/* The final attributes (status="complete" and the result) into the reopened @file. */
+static int write_result(hid_t file, const struct take_result *res) {
+        int r = 0;
+
         r |= attr_string(file, "status", "complete");
         r |= attr_string(file, "stop_reason", res->stop_reason);
         r |= attr_string(file, "stopped_utc", res->stopped_utc);
@@ -456,20 +526,43 @@ int writer_finish(struct writer *w, const struct take_result *res, char *error, 
         r |= attr_string(file, "timestamp_source", res->timestamp_source ?: "");
         r |= attr_i64(file, "pair_skew_mean_ns", res->pair_skew_mean_ns);
         r |= attr_i64(file, "pair_skew_max_ns", res->pair_skew_max_ns);
-        if (r)
-                h5_error(error, error_len, "Cannot write the final attributes of", path);
-        if (H5Fclose(file) < 0 && !r) {
-                h5_error(error, error_len, "Cannot close", path);
+        return r ? -EIO : 0;
+}
+
+/* Make the finished file durable before anyone is told it is complete. */
+static int sync_file(const struct writer *w, char *error, size_t error_len) {
+        int fd = w->fd >= 0 ? w->fd : open(w->path, O_RDONLY | O_CLOEXEC), r = 0;
+
+        if (fd < 0)
+                return 0;
+        if (fsync(fd) < 0) {
+                r = -errno;
+                snprintf(error, error_len, "Cannot sync %s: %s", w->path, strerror(-r));
+        }
+        if (fd != w->fd)
+                close(fd);
+        return r;
+}
+
+int writer_finish(struct writer *w, const struct take_result *res, char *error, size_t error_len) {
+        hid_t file;
+        int r;
+
+        close_swmr(w);
+        file = reopen(w, error, error_len);
+        if (file < 0) {
+                writer_free(w);
+                return -EIO;
+        }
+        r = write_result(file, res);
+        if (r < 0)
+                h5_error(error, error_len, "Cannot write the final attributes of", w->path);
+        if (H5Fclose(file) < 0 && r >= 0) {
+                h5_error(error, error_len, "Cannot close", w->path);
                 r = -EIO;
         }
-        /* the take is over: make it durable before we say so */
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                if (fsync(fd) < 0 && !r) {
-                        snprintf(error, error_len, "Cannot sync %s: %s", path, strerror(errno));
-                        r = -errno;
-                }
-                close(fd);
-        }
-        return r ? (r < 0 ? r : -EIO) : 0;
+        if (r >= 0)
+                r = sync_file(w, error, error_len);
+        writer_free(w);
+        return r;
 }

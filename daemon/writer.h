@@ -56,12 +56,23 @@ struct take_result {
 struct writer;
 
 /**
- * writer_create() - create @path (truncating it), write the attributes and the empty datasets,
- * and switch the file to SWMR writing.
+ * writer_create() - create the take's file, write the attributes and the empty datasets, and
+ * switch the file to SWMR writing.
+ * @path: the file's name, for messages (and opened by name when @fd < 0).
+ * @fd: the reserved file (takefile.h), borrowed for the writer's life: HDF5 opens it through
+ *      /proc/self/fd, so it writes the very file that was reserved, and the writer checks that
+ *      (device and inode) after every open. Return -EEXIST when it is not.
  * Return: 0 and *@ret (owned by the caller until writer_finish()), or -errno; @error gets a
  * sentence for a person.
  */
-int writer_create(const char *path, const struct take_info *info, struct writer **ret, char *error, size_t error_len);
+int writer_create(const char *path, int fd, const struct take_info *info, struct writer **ret, char *error,
+                  size_t error_len);
+
+/**
+ * writer_sync() - make everything appended so far durable (fdatasync of the file).
+ * Return: 0 or -errno (-ENOSPC when the disk is full), @error set.
+ */
+int writer_sync(struct writer *w, char *error, size_t error_len);
 
 /**
  * writer_append() - append @entries (n ≤ batch_size, oldest first, their bytes in @q), bytes first, then the

@@ -106,7 +106,8 @@ def test_storage_errors(daemon_factory, tmp, busctl, ctl):
     daemon = daemon_factory(make_config(out, min_free_mb=10 ** 8))
     p = ctl("start", "--hand", "right", check=False)
     assert p.returncode == 1
-    assert "(save.min_free_mb); free some space or point save.output_dir elsewhere." in p.stderr
+    assert "a take needs the reserve (save.min_free_mb = 100000000 MB) plus room for 3 s of recording" in p.stderr
+    assert "Free some space or point save.output_dir elsewhere." in p.stderr
     assert files(out) == []
     daemon.stop()
 
@@ -200,7 +201,7 @@ def test_sigterm_mid_take_completes_files(daemon, ctl):
 def small_disk(tmp):
     mnt = os.path.join(tmp, "small")
     os.makedirs(mnt)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", mnt], capture_output=True, text=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mnt], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.fail(f"cannot mount a tmpfs for the full-disk test (needs root): {r.stderr}")
     yield mnt
@@ -219,3 +220,20 @@ def test_disk_full_ends_take_cleanly(daemon_factory, small_disk, ctl):
     assert "is full" in text(attrs["last_error"])
     # what reached the queue but not the disk is counted, never silent
     assert int(attrs["frames_captured"]) == n + int(attrs["frames_dropped"])
+    # one rule: the take stopped at the reserve (1 MB), not at some other threshold
+    st = os.statvfs(small_disk)
+    assert st.f_bavail * st.f_frsize >= 1_000_000
+
+
+def test_start_needs_room_above_the_reserve(daemon_factory, small_disk, ctl):
+    # nearly full: 6 MB left; the reserve is 2 MB, and 3 s at 640x480x2, 60 fps needs ~21 MB more
+    with open(os.path.join(small_disk, "filler"), "wb") as f:
+        while os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize > 6_000_000:
+            f.write(b"\0" * 1_000_000)
+            f.flush()
+    daemon_factory(make_config(small_disk, min_free_mb=2, width=640, height=480, fps=60.0))
+    for _ in range(3):  # refused each time, never accepted and ended at once with 0 frames
+        p = ctl("start", "--hand", "right", check=False)
+        assert p.returncode == 1, p.stdout
+        assert "a take needs the reserve (save.min_free_mb = 2 MB) plus room for 3 s of recording" in p.stderr
+    assert not os.path.exists(os.path.join(small_disk, "right")) or os.listdir(os.path.join(small_disk, "right")) == []

@@ -58,7 +58,7 @@ TEST(bytes_and_index_round_trip) {
                                  .config = &config,
                                  .hand_config = &hand,
                                  .batch_size = 4};
-        CHECK(writer_create(path, &info, &w, error, sizeof(error)) == 0);
+        CHECK(writer_create(path, -1, &info, &w, error, sizeof(error)) == 0);
         if (!w)
                 return;
         for (unsigned round = 0; round < 10; round++) {
@@ -140,7 +140,7 @@ TEST(create_in_missing_folder_fails_clearly) {
                                  .config = &config,
                                  .hand_config = &hand,
                                  .batch_size = 4};
-        CHECK(writer_create("/nonexistent/dir/take.h5", &info, &w, error, sizeof(error)) < 0);
+        CHECK(writer_create("/nonexistent/dir/take.h5", -1, &info, &w, error, sizeof(error)) < 0);
         CHECK(w == NULL);
         CHECK_CONTAINS(error, "Cannot create /nonexistent/dir/take.h5");
 }
