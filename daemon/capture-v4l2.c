@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * capture-v4l2.c — stereo frames from V4L2 cameras through libv4l2: one device that sends both
- * eyes side by side, or two devices (one per eye) paired by timestamp.
+ * capture-v4l2.c — owns V4L2 cameras as a source (source_v4l2_new(), declared in source.h),
+ * through libv4l2: one device that sends both eyes side by side, or two devices, one per eye,
+ * whose frames pair.c pairs by timestamp. It opens, configures and streams the devices, waits
+ * for and dequeues their buffers, and hands each frame's bytes to convert.c.
  *
  * Streaming is mmap with `camera.buffers` driver buffers. YUYV and MJPEG are read natively;
- * format "YUV420" asks libv4l2 for planar 4:2:0, which it converts most other formats to. Conversion lands directly in the
- * pipeline's I420 frame: YUYV by a row loop, MJPEG by TurboJPEG straight into the planes (4:2:0)
- * or through a preallocated 4:2:2/4:4:4 buffer. A side-by-side MJPEG camera with nothing to do
- * on the pixels is stored as the camera sent it: no decode, no re-encode (passthrough).
+ * format "YUV420" asks libv4l2 for planar 4:2:0, which it converts most other formats to. A
+ * side-by-side MJPEG camera can hand over its JPEG as it came (SOURCE_CAP_CAMERA_JPEG), for a
+ * take with nothing to do on the pixels: no decode, no re-encode.
  *
- * Timestamps are the driver's when it says they are CLOCK_MONOTONIC, the dequeue time
- * otherwise (the file's timestamp_source says which). Driver sequence numbers are kept per eye;
- * a gap in them is frames the camera dropped. Pairing holds at most one dequeued buffer per eye:
- * when both eyes hold one, they form a pair if their timestamps are within half a frame period,
- * otherwise the older is requeued and counted as unpaired.
+ * Timestamps are the driver's when it says they are CLOCK_MONOTONIC, the dequeue time otherwise
+ * (the file's timestamp_source attribute says which). Driver sequence numbers are kept per
+ * device; a gap in them is frames the camera dropped. Each device holds at most one dequeued
+ * buffer at a time, given back to the driver once its frame is converted, or left unpaired.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,28 +25,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <turbojpeg.h>
 
-#include "capture-v4l2.h"
+#include "convert.h"
+#include "pair.h"
+#include "source.h"
 #include "util.h"
+#include "v4l2-describe.h"
 
 #define MAX_BUFFERS 32
 #define NO_FRAME_TIMEOUT_MS 5000
 
+struct eye_buf {
+        void *start; /* mapped */
+        size_t length;
+};
+
 struct eye_dev {
         const char *path;
         int fd;
-        struct {
-                void *start;
-                size_t length;
-        } bufs[MAX_BUFFERS];
-        unsigned n_bufs;
+        struct eye_buf bufs[MAX_BUFFERS];
+        unsigned n_bufs; /* mapped */
         bool streaming;
-        struct capture_format fmt;
+        struct convert_layout layout; /* of this device's frames */
         bool monotonic;
         bool have_seq;
         uint32_t last_seq;
-        /* pairing: a dequeued buffer held until it is paired or discarded */
+        /* a dequeued buffer, held until it is converted or given back */
         bool held;
         struct v4l2_buffer hb;
         int64_t held_ts;
@@ -55,31 +59,37 @@ struct eye_dev {
 struct v4l2src {
         struct source base;
         const struct camera_config *cfg;
-        bool pair;
-        bool passthrough;
+        bool two_devices; /* one per eye, paired; else one side-by-side device */
+        bool passthrough; /* can hand over the camera's JPEG */
+        enum convert_format format;
         struct eye_dev eye[2];
-        int64_t period_ns;
-        uint32_t unpaired[2];
-        struct capture_convert conv;
+        struct pair pairing;
+        struct convert *conv;
         char error[1024];
 };
 
-static int xioctl(int fd, unsigned long req, void *arg) {
-        int r;
-        do
-                r = v4l2_ioctl(fd, req, arg);
-        while (r < 0 && errno == EINTR);
-        return r < 0 ? -errno : r;
+static int convert_format_of(uint32_t pixelformat, enum convert_format *ret) {
+        switch (pixelformat) {
+        case V4L2_PIX_FMT_YUYV: *ret = CONVERT_YUYV; return 0;
+        case V4L2_PIX_FMT_YUV420: *ret = CONVERT_YUV420; return 0;
+        case V4L2_PIX_FMT_MJPEG: *ret = CONVERT_MJPEG; return 0;
+        default: return -EINVAL;
+        }
 }
 
-static int describe_into(int fd, uint32_t pixelformat, char *buf, size_t len) {
+/* ---- one device: open, configure, stream, close ------------------------------------------ */
+
+/* What the device can give in @pixelformat, as lines for an error message. */
+static const char *describe_into(int fd, uint32_t pixelformat, char *buf, size_t len) {
         FILE *f = fmemopen(buf, len, "w");
+
+        buf[0] = 0;
         if (!f)
-                return -errno;
+                return buf;
         capture_describe(fd, pixelformat, f, "  ");
         fclose(f);
         buf[len - 1] = 0;
-        return 0;
+        return buf;
 }
 
 static void dev_close(struct eye_dev *e) {
@@ -91,8 +101,7 @@ static void dev_close(struct eye_dev *e) {
                 e->streaming = false;
         }
         for (unsigned i = 0; i < e->n_bufs; i++)
-                if (e->bufs[i].start && e->bufs[i].start != MAP_FAILED)
-                        v4l2_munmap(e->bufs[i].start, e->bufs[i].length);
+                v4l2_munmap(e->bufs[i].start, e->bufs[i].length);
         e->n_bufs = 0;
         /* free the driver's buffers too, so reopening finds a clean device */
         v4l2_close(e->fd);
@@ -101,16 +110,103 @@ static void dev_close(struct eye_dev *e) {
         e->have_seq = false;
 }
 
-static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsigned height) {
-        const struct camera_config *c = s->cfg;
+static int dev_check_caps(struct v4l2src *s, struct eye_dev *e) {
         struct v4l2_capability cap = {};
+        int r = xioctl(e->fd, VIDIOC_QUERYCAP, &cap);
+        uint32_t caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
+
+        if (r < 0 || !(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING)) {
+                snprintf(s->error, sizeof(s->error), "%s is not a video capture device with streaming I/O", e->path);
+                return -ENOTTY;
+        }
+        return 0;
+}
+
+static int dev_set_format(struct v4l2src *s, struct eye_dev *e, unsigned width, unsigned height) {
+        uint32_t want = s->cfg->pixelformat;
         struct v4l2_format fmt = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
+        char cc_want[8], cc_got[8], list[900];
+        int r;
+
+        fmt.fmt.pix.width = width;
+        fmt.fmt.pix.height = height;
+        fmt.fmt.pix.pixelformat = want;
+        fmt.fmt.pix.field = V4L2_FIELD_NONE;
+        r = xioctl(e->fd, VIDIOC_S_FMT, &fmt);
+        if (r < 0 || fmt.fmt.pix.width != width || fmt.fmt.pix.height != height || fmt.fmt.pix.pixelformat != want) {
+                snprintf(s->error, sizeof(s->error), "%s cannot give %ux%u %s (it offered %ux%u %s); it can give:\n%s",
+                         e->path, width, height, fourcc_to_string(want, cc_want), fmt.fmt.pix.width, fmt.fmt.pix.height,
+                         fourcc_to_string(fmt.fmt.pix.pixelformat, cc_got),
+                         describe_into(e->fd, want, list, sizeof(list)));
+                return -EINVAL;
+        }
+        e->layout = (struct convert_layout){
+                .format = s->format, .width = width, .height = height, .bytesperline = fmt.fmt.pix.bytesperline};
+        return 0;
+}
+
+/* Ask for the configured rate; refuse a device that gives another, go on with one that cannot say. */
+static int dev_set_rate(struct v4l2src *s, struct eye_dev *e) {
+        const struct camera_config *c = s->cfg;
         struct v4l2_streamparm parm = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
+        struct v4l2_fract *tpf = &parm.parm.capture.timeperframe;
+        char cc[8], list[900];
+        int r;
+
+        *tpf = (struct v4l2_fract){.numerator = 1000, .denominator = (uint32_t) lround(c->fps * 1000)};
+        r = xioctl(e->fd, VIDIOC_S_PARM, &parm);
+        if (r < 0) {
+                log_warning("%s does not let us set the frame rate (%s); using what it gives", e->path, strerror(-r));
+                return 0;
+        }
+        if (tpf->numerator == 0)
+                return 0;
+        double fps = (double) tpf->denominator / tpf->numerator;
+        if (fabs(fps - c->fps) > 0.01 * c->fps) {
+                snprintf(s->error, sizeof(s->error),
+                         "%s cannot give %g fps at %ux%u %s (it offered %g fps); it can give:\n%s", e->path, c->fps,
+                         e->layout.width, e->layout.height, fourcc_to_string(c->pixelformat, cc), fps,
+                         describe_into(e->fd, c->pixelformat, list, sizeof(list)));
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Get the driver's buffers, map them and queue them all. */
+static int dev_map_buffers(struct v4l2src *s, struct eye_dev *e) {
         struct v4l2_requestbuffers req = {
-                .count = c->buffers, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
-        char want[8], got[8], list[900] = "";
+                .count = s->cfg->buffers, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
+        int r = xioctl(e->fd, VIDIOC_REQBUFS, &req);
+
+        if (r < 0 || req.count < 2) {
+                snprintf(s->error, sizeof(s->error), "%s: cannot get %u streaming buffers: %s", e->path,
+                         s->cfg->buffers, r < 0 ? strerror(-r) : "too few");
+                return r < 0 ? r : -ENOMEM;
+        }
+        for (unsigned i = 0; i < MIN(req.count, MAX_BUFFERS); i++) {
+                struct v4l2_buffer b = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP, .index = i};
+                void *start = MAP_FAILED;
+
+                r = xioctl(e->fd, VIDIOC_QUERYBUF, &b);
+                if (r >= 0) {
+                        start = v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd, b.m.offset);
+                        r = start == MAP_FAILED ? -errno : 0;
+                }
+                if (r >= 0) {
+                        e->bufs[e->n_bufs++] = (struct eye_buf){.start = start, .length = b.length};
+                        r = xioctl(e->fd, VIDIOC_QBUF, &b);
+                }
+                if (r < 0) {
+                        snprintf(s->error, sizeof(s->error), "%s: cannot set up buffer %u: %s", e->path, i,
+                                 strerror(-r));
+                        return r;
+                }
+        }
+        return 0;
+}
+
+static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsigned height) {
         int r, type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-        uint32_t caps;
 
         e->fd = v4l2_open(e->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
         if (e->fd < 0) {
@@ -118,81 +214,19 @@ static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsign
                 snprintf(s->error, sizeof(s->error), "Cannot open %s: %s", e->path, strerror(-r));
                 return r;
         }
-        r = xioctl(e->fd, VIDIOC_QUERYCAP, &cap);
-        caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
-        if (r < 0 || !(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING)) {
-                snprintf(s->error, sizeof(s->error), "%s is not a video capture device with streaming I/O", e->path);
-                dev_close(e);
-                return -ENOTTY;
+        r = dev_check_caps(s, e);
+        if (r >= 0)
+                r = dev_set_format(s, e, width, height);
+        if (r >= 0)
+                r = dev_set_rate(s, e);
+        if (r >= 0)
+                r = dev_map_buffers(s, e);
+        if (r >= 0) {
+                r = xioctl(e->fd, VIDIOC_STREAMON, &type);
+                if (r < 0)
+                        snprintf(s->error, sizeof(s->error), "%s: cannot start streaming: %s", e->path, strerror(-r));
         }
-
-        fmt.fmt.pix.width = width;
-        fmt.fmt.pix.height = height;
-        fmt.fmt.pix.pixelformat = c->pixelformat;
-        fmt.fmt.pix.field = V4L2_FIELD_NONE;
-        r = xioctl(e->fd, VIDIOC_S_FMT, &fmt);
-        if (r < 0 || fmt.fmt.pix.width != width || fmt.fmt.pix.height != height ||
-            fmt.fmt.pix.pixelformat != c->pixelformat) {
-                describe_into(e->fd, c->pixelformat, list, sizeof(list));
-                snprintf(s->error, sizeof(s->error), "%s cannot give %ux%u %s (it offered %ux%u %s); it can give:\n%s",
-                         e->path, width, height, fourcc_to_string(c->pixelformat, want), fmt.fmt.pix.width,
-                         fmt.fmt.pix.height, fourcc_to_string(fmt.fmt.pix.pixelformat, got), list);
-                dev_close(e);
-                return -EINVAL;
-        }
-        e->fmt = (struct capture_format){.width = width,
-                                         .height = height,
-                                         .pixelformat = c->pixelformat,
-                                         .bytesperline = fmt.fmt.pix.bytesperline,
-                                         .sizeimage = fmt.fmt.pix.sizeimage};
-
-        parm.parm.capture.timeperframe.numerator = 1000;
-        parm.parm.capture.timeperframe.denominator = (uint32_t) lround(c->fps * 1000);
-        r = xioctl(e->fd, VIDIOC_S_PARM, &parm);
-        if (r >= 0 && parm.parm.capture.timeperframe.numerator > 0) {
-                double fps =
-                        (double) parm.parm.capture.timeperframe.denominator / parm.parm.capture.timeperframe.numerator;
-                if (fabs(fps - c->fps) > 0.01 * c->fps) {
-                        describe_into(e->fd, c->pixelformat, list, sizeof(list));
-                        snprintf(s->error, sizeof(s->error),
-                                 "%s cannot give %g fps at %ux%u %s (it offered %g fps); it can give:\n%s", e->path,
-                                 c->fps, width, height, fourcc_to_string(c->pixelformat, want), fps, list);
-                        dev_close(e);
-                        return -EINVAL;
-                }
-        } else if (r < 0)
-                log_warning("%s does not let us set the frame rate (%s); using what it gives", e->path, strerror(-r));
-
-        r = xioctl(e->fd, VIDIOC_REQBUFS, &req);
-        if (r < 0 || req.count < 2) {
-                snprintf(s->error, sizeof(s->error), "%s: cannot get %u streaming buffers: %s", e->path, c->buffers,
-                         r < 0 ? strerror(-r) : "too few");
-                dev_close(e);
-                return r < 0 ? r : -ENOMEM;
-        }
-        e->n_bufs = MIN(req.count, MAX_BUFFERS);
-        for (unsigned i = 0; i < e->n_bufs; i++) {
-                struct v4l2_buffer b = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP, .index = i};
-                r = xioctl(e->fd, VIDIOC_QUERYBUF, &b);
-                if (r >= 0) {
-                        e->bufs[i].length = b.length;
-                        e->bufs[i].start =
-                                v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd, b.m.offset);
-                        if (e->bufs[i].start == MAP_FAILED)
-                                r = -errno;
-                }
-                if (r >= 0)
-                        r = xioctl(e->fd, VIDIOC_QBUF, &b);
-                if (r < 0) {
-                        snprintf(s->error, sizeof(s->error), "%s: cannot set up buffer %u: %s", e->path, i,
-                                 strerror(-r));
-                        dev_close(e);
-                        return r;
-                }
-        }
-        r = xioctl(e->fd, VIDIOC_STREAMON, &type);
         if (r < 0) {
-                snprintf(s->error, sizeof(s->error), "%s: cannot start streaming: %s", e->path, strerror(-r));
                 dev_close(e);
                 return r;
         }
@@ -202,35 +236,14 @@ static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsign
         return 0;
 }
 
-static int v4l2src_open(struct source *base) {
-        struct v4l2src *s = (struct v4l2src *) base;
-        const struct camera_config *c = s->cfg;
-        int r;
-
-        s->error[0] = 0;
-        s->unpaired[0] = s->unpaired[1] = 0;
-        if (!s->pair)
-                return dev_open(s, &s->eye[0], 2 * c->width, c->height);
-        r = dev_open(s, &s->eye[0], c->width, c->height);
-        if (r >= 0) {
-                r = dev_open(s, &s->eye[1], c->width, c->height);
-                if (r < 0)
-                        dev_close(&s->eye[0]);
-        }
-        return r;
-}
-
-static void v4l2src_close(struct source *base) {
-        struct v4l2src *s = (struct v4l2src *) base;
-        dev_close(&s->eye[0]);
-        dev_close(&s->eye[1]);
-}
+/* ---- buffers: wait, dequeue, give back --------------------------------------------------- */
 
 static bool is_gone(int r) {
         return r == -ENODEV || r == -EIO || r == -EPIPE || r == -EBADF || r == -ENXIO;
 }
 
-/* Dequeue one buffer of @e into e->hb / e->held_ts. Return: 1, 0 (none ready), -errno. */
+/* Dequeue one buffer of @e into e->hb / e->held_ts, adding the frames the camera skipped before
+ * it to *@gap. Return: 1, 0 (none ready), -errno (-ENODEV: the device is gone). */
 static int dequeue(struct v4l2src *s, struct eye_dev *e, uint32_t *gap) {
         struct v4l2_buffer b = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
         int r = xioctl(e->fd, VIDIOC_DQBUF, &b);
@@ -255,8 +268,10 @@ static int dequeue(struct v4l2src *s, struct eye_dev *e, uint32_t *gap) {
         return 1;
 }
 
+/* Give @e's held buffer (if any) back to the driver. Return: 0 or -errno. */
 static int requeue(struct v4l2src *s, struct eye_dev *e) {
         int r;
+
         if (!e->held)
                 return 0;
         e->held = false;
@@ -268,8 +283,10 @@ static int requeue(struct v4l2src *s, struct eye_dev *e) {
         return 0;
 }
 
-/* Wait until an eye in @mask has a frame (or an error DQBUF will explain).
- * Return: the mask of those eyes, or -ENODEV after NO_FRAME_TIMEOUT_MS without any. */
+/* Wait until an eye in @mask has a frame (or an error DQBUF will explain). Polling first matters:
+ * a DQBUF that would block makes libv4l2 log an error.
+ * Return: the mask of those eyes (0 when a signal interrupted the wait), or -ENODEV after
+ * NO_FRAME_TIMEOUT_MS without any. */
 static int wait_ready(struct v4l2src *s, unsigned mask) {
         struct pollfd p[2];
         unsigned n = 0, idx[2], ready = 0;
@@ -294,105 +311,160 @@ static int wait_ready(struct v4l2src *s, unsigned mask) {
         return (int) ready;
 }
 
-static int v4l2src_read(struct source *base, struct frame *dst, enum source_want want, struct frame_meta *ret_meta) {
-        struct v4l2src *s = (struct v4l2src *) base;
+/* Wait for the eyes in @mask and dequeue a buffer from each that has one (gap[i]: see dequeue()).
+ * Return: 0 (some or none dequeued: ask again), or -errno. */
+static int dequeue_ready(struct v4l2src *s, unsigned mask, uint32_t gap[2]) {
+        int ready = wait_ready(s, mask);
+
+        if (ready < 0)
+                return ready;
+        for (unsigned i = 0; i < 2; i++)
+                if (ready & (1 << i)) {
+                        int r = dequeue(s, &s->eye[i], &gap[i]);
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+/* ---- frames ------------------------------------------------------------------------------ */
+
+/* Convert @e's held frame into @dst at column @x0, or copy the camera's JPEG (@camera_jpeg).
+ * Return: 0, or -EBADMSG with the reason in s->error. */
+static int convert_held(struct v4l2src *s, struct eye_dev *e, struct frame *dst, unsigned x0, bool camera_jpeg) {
+        const uint8_t *data = e->bufs[e->hb.index].start;
+        size_t size = MIN((size_t) e->hb.bytesused, e->bufs[e->hb.index].length);
+        int r = camera_jpeg ? convert_copy_jpeg(s->conv, &e->layout, data, size, dst)
+                            : convert_frame(s->conv, &e->layout, data, size, dst, x0);
+
+        if (r < 0) {
+                snprintf(s->error, sizeof(s->error), "%s: %s", e->path, convert_error(s->conv));
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* Put the held frames into @dst (NULL: drop them), then give their buffers back to the drivers.
+ * Return: 0, -EBADMSG (one frame the camera sent broken), or the requeue's -errno. */
+static int deliver(struct v4l2src *s, struct frame *dst, const struct frame_meta *meta, bool camera_jpeg) {
+        unsigned n = s->two_devices ? 2 : 1;
+        int r = 0, q = 0;
+
+        if (dst) {
+                dst->meta = *meta;
+                for (unsigned i = 0; i < n && r >= 0; i++)
+                        r = convert_held(s, &s->eye[i], dst, i * s->cfg->width, camera_jpeg);
+        }
+        for (unsigned i = 0; i < n && q >= 0; i++)
+                q = requeue(s, &s->eye[i]);
+        return q < 0 ? q : r;
+}
+
+/* one side-by-side device */
+static int read_one(struct v4l2src *s, struct frame *dst, enum source_want want, struct frame_meta *ret_meta) {
+        struct eye_dev *e = &s->eye[0];
         uint32_t gap[2] = {0, 0};
         int r;
 
-        if (!s->pair) {
-                struct eye_dev *e = &s->eye[0];
-                /* poll first: a DQBUF that would block makes libv4l2 log an error */
-                for (;;) {
-                        r = wait_ready(s, 1);
-                        if (r < 0)
-                                return r;
-                        if (r == 0)
-                                continue;
-                        r = dequeue(s, e, &gap[0]);
-                        if (r < 0)
-                                return r;
-                        if (r > 0)
-                                break;
-                }
-                *ret_meta = (struct frame_meta){.timestamp_ns = e->held_ts,
-                                                .left_timestamp_ns = e->held_ts,
-                                                .right_timestamp_ns = e->held_ts,
-                                                .left_sequence = e->hb.sequence,
-                                                .right_sequence = e->hb.sequence,
-                                                .camera_gap = gap[0],
-                                                .dequeue_timestamp = !e->monotonic};
-                ret_meta->number = e->hb.sequence;
-                r = 0;
-                if (dst) {
-                        dst->meta = *ret_meta;
-                        r = capture_convert_frame(&s->conv, &e->fmt, e->bufs[e->hb.index].start, e->hb.bytesused, dst,
-                                                  0, s->passthrough && want == SOURCE_WANT_ANY);
-                        if (r < 0)
-                                snprintf(s->error, sizeof(s->error), "%s: %s", e->path, s->conv.error);
-                }
-                int q = requeue(s, e);
-                return q < 0 ? q : (r < 0 ? -EBADMSG : 0);
-        }
-
-        /* two devices: pair by timestamp */
-        for (;;) {
-                unsigned need = (s->eye[0].held ? 0 : 1u) | (s->eye[1].held ? 0 : 2u);
-                if (need) {
-                        r = wait_ready(s, need);
-                        if (r < 0)
-                                return r;
-                        for (unsigned i = 0; i < 2; i++)
-                                if (r & (1 << i)) {
-                                        int d = dequeue(s, &s->eye[i], &gap[i]);
-                                        if (d < 0)
-                                                return d;
-                                }
-                        continue;
-                }
-                int64_t d = s->eye[0].held_ts - s->eye[1].held_ts;
-                if (llabs(d) <= s->period_ns / 2)
-                        break;
-                unsigned older = d < 0 ? 0 : 1;
-                s->unpaired[older]++;
-                r = requeue(s, &s->eye[older]);
+        while (!e->held) {
+                r = dequeue_ready(s, 1u << 0, gap);
                 if (r < 0)
                         return r;
         }
+        *ret_meta = (struct frame_meta){
+                .number = e->hb.sequence,
+                .timestamp_ns = e->held_ts,
+                .left_timestamp_ns = e->held_ts,
+                .right_timestamp_ns = e->held_ts,
+                .left_sequence = e->hb.sequence,
+                .right_sequence = e->hb.sequence,
+                .camera_gap = gap[0],
+                .dequeue_timestamp = !e->monotonic,
+        };
+        return deliver(s, dst, ret_meta, s->passthrough && want == SOURCE_WANT_ANY);
+}
 
-        struct eye_dev *l = &s->eye[0], *rt = &s->eye[1];
+/* Read and give back frames of two devices until their held frames are a pair (pair.c decides). */
+static int match_pair(struct v4l2src *s, uint32_t gap[2], struct pair_result *ret) {
+        for (;;) {
+                const struct pair_held held[2] = {
+                        {.held = s->eye[0].held, .timestamp_ns = s->eye[0].held_ts},
+                        {.held = s->eye[1].held, .timestamp_ns = s->eye[1].held_ts},
+                };
+                int r = 0;
+
+                switch (pair_next(&s->pairing, held, ret)) {
+                case PAIR_MATCH: return 0;
+                case PAIR_DISCARD: r = requeue(s, &s->eye[ret->discard]); break;
+                case PAIR_NEED: r = dequeue_ready(s, ret->need, gap); break;
+                }
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* two devices, one per eye */
+static int read_pair(struct v4l2src *s, struct frame *dst, struct frame_meta *ret_meta) {
+        const struct eye_dev *l = &s->eye[0], *rt = &s->eye[1];
+        uint32_t gap[2] = {0, 0};
+        struct pair_result pr;
+        int r;
+
+        r = match_pair(s, gap, &pr);
+        if (r < 0)
+                return r;
         *ret_meta = (struct frame_meta){
                 .number = l->hb.sequence,
-                .timestamp_ns = l->held_ts + (rt->held_ts - l->held_ts) / 2,
+                .timestamp_ns = pr.timestamp_ns,
                 .left_timestamp_ns = l->held_ts,
                 .right_timestamp_ns = rt->held_ts,
                 .left_sequence = l->hb.sequence,
                 .right_sequence = rt->hb.sequence,
                 .camera_gap = MAX(gap[0], gap[1]),
-                .unpaired = {s->unpaired[0], s->unpaired[1]},
+                .unpaired = {pr.unpaired[PAIR_LEFT], pr.unpaired[PAIR_RIGHT]},
                 .dequeue_timestamp = !l->monotonic || !rt->monotonic,
         };
-        s->unpaired[0] = s->unpaired[1] = 0;
-        r = 0;
-        if (dst) {
-                dst->meta = *ret_meta;
-                for (unsigned i = 0; i < 2 && r >= 0; i++) {
-                        struct eye_dev *e = &s->eye[i];
-                        r = capture_convert_frame(&s->conv, &e->fmt, e->bufs[e->hb.index].start, e->hb.bytesused, dst,
-                                                  i * s->cfg->width, false);
-                        if (r < 0)
-                                snprintf(s->error, sizeof(s->error), "%s: %s", e->path, s->conv.error);
-                }
+        return deliver(s, dst, ret_meta, false);
+}
+
+/* ---- the source -------------------------------------------------------------------------- */
+
+static int v4l2src_open(struct source *base) {
+        struct v4l2src *s = (struct v4l2src *) base;
+        const struct camera_config *c = s->cfg;
+        int r;
+
+        s->error[0] = 0;
+        pair_init(&s->pairing, (int64_t) llround(1e9 / c->fps));
+        if (!s->two_devices)
+                return dev_open(s, &s->eye[0], 2 * c->width, c->height);
+        r = dev_open(s, &s->eye[0], c->width, c->height);
+        if (r >= 0) {
+                r = dev_open(s, &s->eye[1], c->width, c->height);
+                if (r < 0)
+                        dev_close(&s->eye[0]);
         }
-        int q = requeue(s, l);
-        if (q >= 0)
-                q = requeue(s, rt);
-        return q < 0 ? q : (r < 0 ? -EBADMSG : 0);
+        return r;
+}
+
+static int v4l2src_read(struct source *base, struct frame *dst, enum source_want want, struct frame_meta *ret_meta) {
+        struct v4l2src *s = (struct v4l2src *) base;
+
+        return s->two_devices ? read_pair(s, dst, ret_meta) : read_one(s, dst, want, ret_meta);
+}
+
+static void v4l2src_close(struct source *base) {
+        struct v4l2src *s = (struct v4l2src *) base;
+
+        dev_close(&s->eye[0]);
+        dev_close(&s->eye[1]);
 }
 
 static void v4l2src_free(struct source *base) {
         struct v4l2src *s = (struct v4l2src *) base;
+
         v4l2src_close(base);
-        capture_convert_done(&s->conv);
+        convert_free(s->conv);
         free(s);
 }
 
@@ -409,160 +481,26 @@ static const struct source_ops v4l2_ops = {
 };
 
 int source_v4l2_new(const struct camera_config *c, struct source **ret) {
-        struct v4l2src *s = calloc(1, sizeof(*s));
+        _cleanup_(freep) struct v4l2src *s = calloc(1, sizeof(*s));
         int r;
 
         if (!s)
                 return -ENOMEM;
+        r = convert_format_of(c->pixelformat, &s->format);
+        if (r < 0)
+                return r; /* config.c only accepts the formats above */
         s->base.ops = &v4l2_ops;
         s->cfg = c;
-        s->pair = camera_is_stereo_pair(c);
-        s->passthrough = !s->pair && c->pixelformat == V4L2_PIX_FMT_MJPEG;
+        s->two_devices = camera_is_stereo_pair(c);
+        s->passthrough = !s->two_devices && s->format == CONVERT_MJPEG;
         s->base.caps = SOURCE_CAP_KEEPS_WARM | (s->passthrough ? SOURCE_CAP_CAMERA_JPEG : 0);
         /* a camera's JPEG is smaller than the raw I420 frame, plus room for its headers */
         s->base.jpeg_max = s->passthrough ? (size_t) 2 * c->width * c->height * 3 / 2 + 65536 : 0;
-        s->eye[0] = (struct eye_dev){.fd = -1, .path = s->pair ? c->left_device : c->device};
+        s->eye[0] = (struct eye_dev){.fd = -1, .path = s->two_devices ? c->left_device : c->device};
         s->eye[1] = (struct eye_dev){.fd = -1, .path = c->right_device};
-        s->period_ns = (int64_t) llround(1e9 / c->fps);
-        r = capture_convert_init(&s->conv, s->pair ? c->width : 2 * c->width, c->height);
-        if (r < 0) {
-                free(s);
+        r = convert_new(s->two_devices ? c->width : 2 * c->width, c->height, &s->conv);
+        if (r < 0)
                 return r;
-        }
-        *ret = &s->base;
+        *ret = &TAKE_PTR(s)->base;
         return 0;
-}
-
-/* ---- conversion into I420 --------------------------------------------------------------- */
-
-int capture_convert_init(struct capture_convert *cv, unsigned max_width, unsigned height) {
-        memset(cv, 0, sizeof(*cv));
-        cv->tj = tjInitDecompress();
-        /* the largest decode we may need outside the frame: 4:4:4 at the device size */
-        cv->tmp = malloc((size_t) max_width * height * 3);
-        if (!cv->tj || !cv->tmp) {
-                capture_convert_done(cv);
-                return -ENOMEM;
-        }
-        cv->tmp_size = (size_t) max_width * height * 3;
-        return 0;
-}
-
-void capture_convert_done(struct capture_convert *cv) {
-        if (cv->tj)
-                tjDestroy(cv->tj);
-        free(cv->tmp);
-        memset(cv, 0, sizeof(*cv));
-}
-
-static void yuyv_to_i420(const uint8_t *src, unsigned stride, unsigned w, unsigned h, struct frame *f, unsigned x0) {
-        for (unsigned y = 0; y < h; y++) {
-                const uint8_t *s = src + (size_t) y * stride;
-                uint8_t *Y = f->planes[0] + (size_t) y * f->strides[0] + x0;
-                for (unsigned x = 0; x < w; x++)
-                        Y[x] = s[2 * x];
-                if (y % 2)
-                        continue;
-                /* chroma of two rows averaged: 4:2:2 → 4:2:0 */
-                const uint8_t *s2 = src + (size_t) MIN(y + 1, h - 1) * stride;
-                uint8_t *U = f->planes[1] + (size_t) (y / 2) * f->strides[1] + x0 / 2;
-                uint8_t *V = f->planes[2] + (size_t) (y / 2) * f->strides[2] + x0 / 2;
-                for (unsigned x = 0; x < w / 2; x++) {
-                        U[x] = (uint8_t) ((s[4 * x + 1] + s2[4 * x + 1] + 1) / 2);
-                        V[x] = (uint8_t) ((s[4 * x + 3] + s2[4 * x + 3] + 1) / 2);
-                }
-        }
-}
-
-int capture_convert_frame(struct capture_convert *cv, const struct capture_format *fmt, const uint8_t *data,
-                          size_t size, struct frame *f, unsigned x0, bool passthrough) {
-        unsigned w = fmt->width, h = fmt->height;
-
-        f->jpeg_size = 0;
-        if (fmt->pixelformat == V4L2_PIX_FMT_YUYV) {
-                if (size < (size_t) fmt->bytesperline * h) {
-                        snprintf(cv->error, sizeof(cv->error), "short YUYV frame: %zu bytes", size);
-                        return -EBADMSG;
-                }
-                yuyv_to_i420(data, fmt->bytesperline, w, h, f, x0);
-                return 0;
-        }
-        if (fmt->pixelformat == V4L2_PIX_FMT_YUV420) {
-                /* planar 4:2:0, what libv4l2 converts other formats to: copy the planes */
-                unsigned bpl = fmt->bytesperline ? fmt->bytesperline : w;
-                if (size < (size_t) bpl * h * 3 / 2) {
-                        snprintf(cv->error, sizeof(cv->error), "short YUV420 frame: %zu bytes", size);
-                        return -EBADMSG;
-                }
-                const uint8_t *u = data + (size_t) bpl * h, *v = u + (size_t) (bpl / 2) * (h / 2);
-                for (unsigned y = 0; y < h; y++)
-                        memcpy(f->planes[0] + (size_t) y * f->strides[0] + x0, data + (size_t) y * bpl, w);
-                for (unsigned y = 0; y < h / 2; y++) {
-                        memcpy(f->planes[1] + (size_t) y * f->strides[1] + x0 / 2, u + (size_t) y * (bpl / 2), w / 2);
-                        memcpy(f->planes[2] + (size_t) y * f->strides[2] + x0 / 2, v + (size_t) y * (bpl / 2), w / 2);
-                }
-                return 0;
-        }
-        if (fmt->pixelformat != V4L2_PIX_FMT_MJPEG) {
-                snprintf(cv->error, sizeof(cv->error), "unsupported pixel format");
-                return -EINVAL;
-        }
-
-        int jw, jh, sub, cs;
-        if (tjDecompressHeader3(cv->tj, data, size, &jw, &jh, &sub, &cs) < 0 || (unsigned) jw != w ||
-            (unsigned) jh != h) {
-                snprintf(cv->error, sizeof(cv->error), "bad MJPEG frame (%zu bytes): %s", size, tjGetErrorStr2(cv->tj));
-                return -EBADMSG;
-        }
-        if (passthrough) {
-                /* stored as the camera sent it: no decode, no re-encode */
-                if (size > f->jpeg_capacity) {
-                        snprintf(cv->error, sizeof(cv->error), "MJPEG frame of %zu bytes is larger than %zu", size,
-                                 f->jpeg_capacity);
-                        return -EMSGSIZE;
-                }
-                memcpy(f->jpeg, data, size);
-                f->jpeg_size = size;
-                return 0;
-        }
-        if (sub == TJSAMP_420) {
-                unsigned char *planes[3] = {f->planes[0] + x0, f->planes[1] + x0 / 2, f->planes[2] + x0 / 2};
-                if (tjDecompressToYUVPlanes(cv->tj, data, size, planes, jw, f->strides, jh, 0) < 0)
-                        goto fail;
-                return 0;
-        }
-        if (sub != TJSAMP_422 && sub != TJSAMP_444 && sub != TJSAMP_GRAY) {
-                snprintf(cv->error, sizeof(cv->error), "MJPEG chroma subsampling %d is not supported", sub);
-                return -EINVAL;
-        }
-        /* decode the other subsamplings into tmp, then bring the chroma to 4:2:0 */
-        int cw = sub == TJSAMP_444 ? jw : jw / 2;
-        int strides[3] = {jw, cw, cw};
-        unsigned char *planes[3] = {cv->tmp, cv->tmp + (size_t) jw * jh, cv->tmp + (size_t) jw * jh + (size_t) cw * jh};
-        if (sub == TJSAMP_GRAY) {
-                planes[1] = planes[2] = NULL;
-                strides[1] = strides[2] = 0;
-        }
-        if (tjDecompressToYUVPlanes(cv->tj, data, size, planes, jw, strides, jh, 0) < 0)
-                goto fail;
-        for (int y = 0; y < jh; y++)
-                memcpy(f->planes[0] + (size_t) y * f->strides[0] + x0, planes[0] + (size_t) y * jw, (size_t) jw);
-        for (int y = 0; y < jh / 2; y++)
-                for (int p = 1; p < 3; p++) {
-                        uint8_t *d = f->planes[p] + (size_t) y * f->strides[p] + x0 / 2;
-                        if (sub == TJSAMP_GRAY) {
-                                memset(d, 128, (size_t) jw / 2);
-                                continue;
-                        }
-                        const uint8_t *a = planes[p] + (size_t) (2 * y) * cw, *b = a + cw;
-                        for (int x = 0; x < jw / 2; x++)
-                                d[x] = sub == TJSAMP_422
-                                               ? (uint8_t) ((a[x] + b[x] + 1) / 2)
-                                               : (uint8_t) ((a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1] + 2) /
-                                                            4);
-                }
-        return 0;
-fail:
-        snprintf(cv->error, sizeof(cv->error), "cannot decode MJPEG frame: %s", tjGetErrorStr2(cv->tj));
-        return -EBADMSG;
 }

@@ -1,28 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * source-replay.c — a folder of JPEG images played as a stereo camera: side-by-side images, or
+ * source-replay.c — owns playing a folder of JPEG images as a stereo camera: side-by-side images, or
  * left/right pairs matched by name (…left…/…right…, …L.jpg/…R.jpg), in name order, at the
  * configured fps ("realtime") or as fast as the pipeline takes them ("max"), once or in a loop.
  * It is how real images reach the pipeline without a camera, and the benchmarks' input.
  *
  * The folder is listed and every image's header checked when the source opens; the read buffer
  * is sized for the largest file then. Images are decoded straight into the frame's I420 planes
- * by the same conversion the V4L2 source uses for MJPEG. At the end of the folder (no loop) the
+ * by convert.c, as a camera's MJPEG frames are. At the end of the folder (no loop) the
  * read returns -ENODATA and the take ends with reason end-of-input.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/videodev2.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <turbojpeg.h>
 
-#include "capture-v4l2.h"
+#include "convert.h"
+#include "source.h"
 #include "util.h"
 
 struct replay {
@@ -33,7 +32,7 @@ struct replay {
         unsigned n, next;
         uint8_t *buf;
         size_t cap;
-        struct capture_convert conv;
+        struct convert *conv;
         int64_t start_ns, period_ns;
         uint64_t slot;
         char error[1024];
@@ -80,13 +79,15 @@ static void free_lists(struct replay *s) {
 static int check_image(struct replay *s, const char *path, unsigned want_w, unsigned want_h) {
         struct stat st;
         FILE *f = fopen(path, "re");
-        int w, h, sub, cs, r = 0;
+        unsigned w, h;
+        int r;
 
         if (!f || fstat(fileno(f), &st) < 0) {
-                snprintf(s->error, sizeof(s->error), "cannot read %s: %s", path, strerror(errno));
+                r = -errno;
+                snprintf(s->error, sizeof(s->error), "cannot read %s: %s", path, strerror(-r));
                 if (f)
                         fclose(f);
-                return -errno;
+                return r;
         }
         if ((size_t) st.st_size > s->cap) {
                 uint8_t *b = realloc(s->buf, (size_t) st.st_size);
@@ -99,105 +100,150 @@ static int check_image(struct replay *s, const char *path, unsigned want_w, unsi
         }
         size_t n = fread(s->buf, 1, (size_t) st.st_size, f);
         fclose(f);
-        if (tjDecompressHeader3(s->conv.tj, s->buf, n, &w, &h, &sub, &cs) < 0) {
+        r = convert_jpeg_size(s->conv, s->buf, n, &w, &h);
+        if (r < 0) {
                 snprintf(s->error, sizeof(s->error), "%s is not a JPEG image it can read: %s", path,
-                         tjGetErrorStr2(s->conv.tj));
-                return -EBADMSG;
+                         convert_error(s->conv));
+                return r;
         }
-        if ((unsigned) w != want_w || (unsigned) h != want_h) {
+        if (w != want_w || h != want_h) {
                 snprintf(s->error, sizeof(s->error),
-                         "%s is %dx%d, but the camera config says %ux%u%s; set camera.width "
+                         "%s is %ux%u, but the camera config says %ux%u%s; set camera.width "
                          "and camera.height to the images' size",
                          path, w, h, want_w, want_h, s->right ? "" : " (both eyes side by side)");
-                r = -EINVAL;
+                return -EINVAL;
         }
+        return 0;
+}
+
+/* The right-eye images of a folder, each with its name's key (eye_of()): where lefts find their partners. */
+struct rights {
+        char **names, **keys;
+        unsigned n;
+};
+
+static void rights_free(struct rights *rt) {
+        for (unsigned i = 0; i < rt->n; i++) {
+                free(rt->names[i]);
+                free(rt->keys[i]);
+        }
+        free(rt->names);
+        free(rt->keys);
+}
+
+static int rights_collect(struct dirent **names, int n, struct rights *ret) {
+        *ret = (struct rights){.names = calloc((size_t) n + 1, sizeof(char *)),
+                               .keys = calloc((size_t) n + 1, sizeof(char *))};
+        if (!ret->names || !ret->keys)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                char key[512];
+                if (!is_jpeg(names[i]->d_name) || eye_of(names[i]->d_name, key, sizeof(key)) != 2)
+                        continue;
+                unsigned k = ret->n++;
+                ret->keys[k] = strdup(key);
+                ret->names[k] = strdup(names[i]->d_name);
+                if (!ret->keys[k] || !ret->names[k])
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+/* *@ret = "@dir/@name". Return: 0, or -ENOMEM with *@ret NULL. */
+static int join_path(const char *dir, const char *name, char **ret) {
+        if (asprintf(ret, "%s/%s", dir, name) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Add the left image @name and the right one of the same key to the lists. */
+static int add_left(struct replay *s, const struct rights *rt, const char *name, const char *key) {
+        const char *dir = s->cfg->path;
+        unsigned j;
+        int r;
+
+        for (j = 0; j < rt->n; j++)
+                if (streq(rt->keys[j], key))
+                        break;
+        if (j == rt->n) {
+                snprintf(s->error, sizeof(s->error),
+                         "%s/%s has no right image to pair it with (looked for a "
+                         "name with right/R in place of left/L)",
+                         dir, name);
+                return -ENOENT;
+        }
+        r = join_path(dir, name, &s->left[s->n]);
+        if (r == 0)
+                r = join_path(dir, rt->names[j], &s->right[s->n]);
+        s->n++; /* free_lists() frees what there is of it */
         return r;
+}
+
+/* Fill s->left and s->right (NULL for side-by-side images) from the folder's @names, in order. */
+static int list_images(struct replay *s, struct dirent **names, int n) {
+        _cleanup_(rights_free) struct rights rt = {};
+        unsigned side_by_side = 0;
+        int r;
+
+        s->left = calloc((size_t) n + 1, sizeof(char *));
+        s->right = calloc((size_t) n + 1, sizeof(char *));
+        r = rights_collect(names, n, &rt);
+        if (r < 0 || !s->left || !s->right)
+                return -ENOMEM;
+        for (int i = 0; i < n; i++) {
+                const char *name = names[i]->d_name;
+                char key[512];
+                if (!is_jpeg(name))
+                        continue;
+                switch (eye_of(name, key, sizeof(key))) {
+                case 0:
+                        r = join_path(s->cfg->path, name, &s->left[s->n++]);
+                        side_by_side++;
+                        break;
+                case 1: r = add_left(s, &rt, name, key); break;
+                default: continue; /* a right eye: added with its left */
+                }
+                if (r < 0)
+                        return r;
+        }
+        if (side_by_side && side_by_side != s->n) {
+                snprintf(s->error, sizeof(s->error), "%s mixes side-by-side images and left/right pairs; keep one kind",
+                         s->cfg->path);
+                return -EINVAL;
+        }
+        if (side_by_side) {
+                free(s->right);
+                s->right = NULL;
+        }
+        return 0;
 }
 
 static int replay_open(struct source *base) {
         struct replay *s = (struct replay *) base;
         const struct camera_config *c = s->cfg;
         struct dirent **names = NULL;
-        unsigned nl = 0, nr = 0, ns = 0;
-        int n, r = 0;
+        int n, r;
 
         free_lists(s);
         s->error[0] = 0;
         n = scandir(c->path, &names, NULL, alphasort);
         if (n < 0) {
-                snprintf(s->error, sizeof(s->error), "cannot list %s: %s", c->path, strerror(errno));
-                return -errno;
+                r = -errno;
+                snprintf(s->error, sizeof(s->error), "cannot list %s: %s", c->path, strerror(-r));
+                return r;
         }
-        s->left = calloc((size_t) n + 1, sizeof(char *));
-        s->right = calloc((size_t) n + 1, sizeof(char *));
-        char **rights = calloc((size_t) n + 1, sizeof(char *)), **rkeys = calloc((size_t) n + 1, sizeof(char *));
-        if (!s->left || !s->right || !rights || !rkeys) {
-                r = -ENOMEM;
-                goto out;
-        }
-        /* right eyes first, by key, so each left can find its partner */
-        for (int i = 0; i < n; i++) {
-                char key[512];
-                if (is_jpeg(names[i]->d_name) && eye_of(names[i]->d_name, key, sizeof(key)) == 2) {
-                        rkeys[nr] = strdup(key);
-                        rights[nr++] = strdup(names[i]->d_name);
-                }
-        }
-        for (int i = 0; i < n && r == 0; i++) {
-                char key[512], path[4096];
-                const char *name = names[i]->d_name;
-                int eye;
-                if (!is_jpeg(name))
-                        continue;
-                eye = eye_of(name, key, sizeof(key));
-                snprintf(path, sizeof(path), "%s/%s", c->path, name);
-                if (eye == 0) {
-                        s->left[s->n++] = strdup(path);
-                        ns++;
-                } else if (eye == 1) {
-                        unsigned j;
-                        for (j = 0; j < nr; j++)
-                                if (streq(rkeys[j], key))
-                                        break;
-                        if (j == nr) {
-                                snprintf(s->error, sizeof(s->error),
-                                         "%s has no right image to pair it with (looked for a "
-                                         "name with right/R in place of left/L)",
-                                         path);
-                                r = -ENOENT;
-                                break;
-                        }
-                        s->left[s->n] = strdup(path);
-                        snprintf(path, sizeof(path), "%s/%s", c->path, rights[j]);
-                        s->right[s->n++] = strdup(path);
-                        nl++;
-                }
-        }
-        if (r == 0 && ns && nl) {
-                snprintf(s->error, sizeof(s->error), "%s mixes side-by-side images and left/right pairs; keep one kind",
-                         c->path);
-                r = -EINVAL;
-        }
+        r = list_images(s, names, n);
         if (r == 0 && s->n == 0) {
                 snprintf(s->error, sizeof(s->error), "%s holds no JPEG images (*.jpg, *.jpeg)", c->path);
                 r = -ENOENT;
-        }
-        if (r == 0 && ns) {
-                free(s->right);
-                s->right = NULL;
         }
         for (unsigned i = 0; r == 0 && i < s->n; i++) {
                 r = check_image(s, s->left[i], s->right ? c->width : 2 * c->width, c->height);
                 if (r == 0 && s->right)
                         r = check_image(s, s->right[i], c->width, c->height);
         }
-out:
-        for (unsigned i = 0; i < nr; i++) {
-                free(rights[i]);
-                free(rkeys[i]);
-        }
-        free(rights);
-        free(rkeys);
         for (int i = 0; i < n; i++)
                 free(names[i]);
         free(names);
@@ -211,24 +257,44 @@ out:
         return 0;
 }
 
-static int load(struct replay *s, const char *path, size_t *ret_n) {
+/* Read the image at @path into s->buf and convert it into @dst at column @x0.
+ * Return: 0, or -EBADMSG with the reason (and the file) in s->error. */
+static int load_image(struct replay *s, const char *path, const struct convert_layout *in, struct frame *dst,
+                      unsigned x0) {
         FILE *f = fopen(path, "re");
+        size_t n;
+
         if (!f) {
                 snprintf(s->error, sizeof(s->error), "cannot read %s: %s", path, strerror(errno));
-                return -errno;
+                return -EBADMSG;
         }
-        *ret_n = fread(s->buf, 1, s->cap, f);
+        n = fread(s->buf, 1, s->cap, f);
         fclose(f);
+        if (convert_frame(s->conv, in, s->buf, n, dst, x0) < 0) {
+                snprintf(s->error, sizeof(s->error), "%s: %s", path, convert_error(s->conv));
+                return -EBADMSG;
+        }
         return 0;
+}
+
+/* Wait for the next image's slot at the configured rate ("realtime"). Return: its time. */
+static int64_t wait_slot(struct replay *s) {
+        int64_t due = s->start_ns + (int64_t) s->slot * s->period_ns;
+        struct timespec t = ns_to_timespec(due);
+
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
+                ;
+        return due;
 }
 
 static int replay_read(struct source *base, struct frame *dst, _unused_ enum source_want want,
                        struct frame_meta *ret_meta) {
         struct replay *s = (struct replay *) base;
         const struct camera_config *c = s->cfg;
+        const struct convert_layout jpeg = {
+                .format = CONVERT_MJPEG, .width = s->right ? c->width : 2 * c->width, .height = c->height};
         int64_t ts;
-        size_t n;
-        int r;
+        int r = 0;
 
         if (!s->left)
                 return -EBADF;
@@ -237,15 +303,7 @@ static int replay_read(struct source *base, struct frame *dst, _unused_ enum sou
                         return -ENODATA;
                 s->next = 0;
         }
-        if (!c->rate_max) {
-                int64_t due = s->start_ns + (int64_t) s->slot * s->period_ns;
-                struct timespec t = ns_to_timespec(due);
-                while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL) == EINTR)
-                        ;
-                ts = due;
-        } else
-                ts = now_ns(CLOCK_MONOTONIC);
-
+        ts = c->rate_max ? now_ns(CLOCK_MONOTONIC) : wait_slot(s);
         *ret_meta = (struct frame_meta){.number = s->slot,
                                         .timestamp_ns = ts,
                                         .left_timestamp_ns = ts,
@@ -253,29 +311,14 @@ static int replay_read(struct source *base, struct frame *dst, _unused_ enum sou
                                         .left_sequence = (uint32_t) s->slot,
                                         .right_sequence = (uint32_t) s->slot};
         if (dst) {
-                struct capture_format fmt = {.width = s->right ? c->width : 2 * c->width,
-                                             .height = c->height,
-                                             .pixelformat = V4L2_PIX_FMT_MJPEG};
                 dst->meta = *ret_meta;
-                r = load(s, s->left[s->next], &n);
-                if (r >= 0)
-                        r = capture_convert_frame(&s->conv, &fmt, s->buf, n, dst, 0, false);
-                if (r >= 0 && s->right) {
-                        r = load(s, s->right[s->next], &n);
-                        if (r >= 0)
-                                r = capture_convert_frame(&s->conv, &fmt, s->buf, n, dst, c->width, false);
-                }
-                if (r < 0) {
-                        if (!s->error[0] || r == -EBADMSG)
-                                snprintf(s->error, sizeof(s->error), "%s: %s", s->left[s->next], s->conv.error);
-                        s->next++;
-                        s->slot++;
-                        return -EBADMSG;
-                }
+                r = load_image(s, s->left[s->next], &jpeg, dst, 0);
+                if (r == 0 && s->right)
+                        r = load_image(s, s->right[s->next], &jpeg, dst, c->width);
         }
         s->next++;
         s->slot++;
-        return 0;
+        return r;
 }
 
 static void replay_close(struct source *base) {
@@ -285,7 +328,7 @@ static void replay_close(struct source *base) {
 static void replay_free(struct source *base) {
         struct replay *s = (struct replay *) base;
         free_lists(s);
-        capture_convert_done(&s->conv);
+        convert_free(s->conv);
         free(s);
 }
 
@@ -311,7 +354,7 @@ int source_replay_new(const struct camera_config *c, struct source **ret) {
         s->base.caps = c->rate_max ? SOURCE_CAP_PACED : 0;
         s->cfg = c;
         s->period_ns = (int64_t) llround(1e9 / c->fps);
-        r = capture_convert_init(&s->conv, 2 * c->width, c->height);
+        r = convert_new(2 * c->width, c->height, &s->conv);
         if (r < 0) {
                 free(s);
                 return r;

@@ -5,13 +5,11 @@
  *   bench-remap WIDTH HEIGHT ITERATIONS CALIBRATION.yml IMAGE.jpg   (WIDTH, HEIGHT: one eye)
  * IMAGE is decoded to I420 and used for both eyes.
  */
-#include <linux/videodev2.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <turbojpeg.h>
 
 #include "../../daemon/calibration.h"
-#include "../../daemon/capture-v4l2.h"
+#include "../../daemon/convert.h"
 #include "../../daemon/rectify.h"
 #include "../../daemon/util.h"
 
@@ -25,7 +23,7 @@ int main(int argc, char *argv[]) {
         const char *paths[1] = {argv[4]};
         struct calibration *c = NULL;
         struct rectify *r = NULL;
-        struct capture_convert cv;
+        struct convert *cv = NULL;
         struct frame src, dst;
         char error[1024];
 
@@ -33,17 +31,16 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "%s\n", error);
                 return 1;
         }
-        if (frame_init(&src, 2 * w, h) < 0 || frame_init(&dst, 2 * w, h) < 0 || capture_convert_init(&cv, w, h) < 0)
+        if (frame_init(&src, 2 * w, h) < 0 || frame_init(&dst, 2 * w, h) < 0 || convert_new(w, h, &cv) < 0)
                 return 1;
         FILE *f = fopen(argv[5], "rb");
         static uint8_t buf[16 << 20];
         size_t len = f ? fread(buf, 1, sizeof(buf), f) : 0;
         if (f)
                 fclose(f);
-        struct capture_format fmt = {.width = w, .height = h, .pixelformat = V4L2_PIX_FMT_MJPEG};
-        if (capture_convert_frame(&cv, &fmt, buf, len, &src, 0, false) < 0 ||
-            capture_convert_frame(&cv, &fmt, buf, len, &src, w, false) < 0) {
-                fprintf(stderr, "%s\n", cv.error);
+        const struct convert_layout jpeg = {.format = CONVERT_MJPEG, .width = w, .height = h};
+        if (convert_frame(cv, &jpeg, buf, len, &src, 0) < 0 || convert_frame(cv, &jpeg, buf, len, &src, w) < 0) {
+                fprintf(stderr, "%s\n", convert_error(cv));
                 return 1;
         }
         int64_t t0 = now_ns(CLOCK_MONOTONIC);

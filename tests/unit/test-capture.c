@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The V4L2 source's frame conversion with real bytes: MJPEG made by TurboJPEG at 4:2:0 and 4:2:2
- * (what UVC cameras send), stored as it came (passthrough) or decoded into the I420 frame; YUYV.
- * vivid sends no MJPEG, so this is where the MJPEG paths below libv4l2 are tested.
+ * The cameras' frame conversion (daemon/convert.c) with real bytes: MJPEG made by TurboJPEG at
+ * 4:2:0 and 4:2:2 (what UVC cameras send), 4:4:4 and gray, stored as it came (passthrough) or
+ * decoded into the I420 frame; YUYV; planar YUV 4:2:0. vivid sends no MJPEG, so this is where
+ * the MJPEG paths below libv4l2 are tested.
  */
 #include <errno.h>
-#include <linux/videodev2.h>
 #include <stdlib.h>
 #include <turbojpeg.h>
 
-#include "../../daemon/capture-v4l2.h"
+#include "../../daemon/convert.h"
 #include "../../daemon/util.h"
 #include "test.h"
 
@@ -41,40 +41,77 @@ static unsigned char *reference_luma(const unsigned char *jpeg, unsigned long si
         return gray;
 }
 
-static const struct capture_format mjpeg = {.width = W, .height = H, .pixelformat = V4L2_PIX_FMT_MJPEG};
+static const struct convert_layout mjpeg = {.format = CONVERT_MJPEG, .width = W, .height = H};
 
 TEST(mjpeg_passthrough_is_byte_exact) {
-        struct capture_convert cv;
+        struct convert *cv = NULL;
         struct frame f;
         unsigned long size;
         unsigned char *jpeg = make_jpeg(TJSAMP_422, &size);
 
-        CHECK(capture_convert_init(&cv, 2 * W, H) == 0);
+        CHECK(convert_new(2 * W, H, &cv) == 0);
         CHECK(frame_init(&f, 2 * W, H) == 0);
         CHECK(frame_init_jpeg(&f, 2 * W * H * 2) == 0);
         /* a side-by-side camera: one JPEG of 2W x H; here W x H as a whole-frame stand-in */
-        CHECK(capture_convert_frame(&cv, &mjpeg, jpeg, size, &f, 0, true) == 0);
+        CHECK(convert_copy_jpeg(cv, &mjpeg, jpeg, size, &f) == 0);
         CHECK_EQ_INT(f.jpeg_size, size);
         CHECK(memcmp(f.jpeg, jpeg, size) == 0);
         /* too large for the buffer: refused, not truncated */
         f.jpeg_capacity = size - 1;
-        CHECK(capture_convert_frame(&cv, &mjpeg, jpeg, size, &f, 0, true) == -EMSGSIZE);
+        CHECK(convert_copy_jpeg(cv, &mjpeg, jpeg, size, &f) == -EMSGSIZE);
+        CHECK_EQ_INT(f.jpeg_size, 0);
+        CHECK_CONTAINS(convert_error(cv), "larger than");
         tjFree(jpeg);
         frame_release(&f);
-        capture_convert_done(&cv);
+        convert_free(cv);
+}
+
+TEST(mjpeg_passthrough_checks_the_header) {
+        struct convert *cv = NULL;
+        struct frame f;
+        uint8_t garbage[1000];
+        unsigned long size;
+        unsigned char *jpeg = make_jpeg(TJSAMP_420, &size);
+        struct convert_layout wide = mjpeg;
+
+        memset(garbage, 0x5a, sizeof(garbage));
+        CHECK(convert_new(2 * W, H, &cv) == 0);
+        CHECK(frame_init(&f, 2 * W, H) == 0);
+        CHECK(frame_init_jpeg(&f, 2 * W * H * 2) == 0);
+        CHECK(convert_copy_jpeg(cv, &mjpeg, garbage, sizeof(garbage), &f) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "bad MJPEG frame (1000 bytes)");
+        wide.width = 2 * W; /* the camera sent another size than negotiated */
+        CHECK(convert_copy_jpeg(cv, &wide, jpeg, size, &f) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "it is 320x240, not 640x240");
+        CHECK_EQ_INT(f.jpeg_size, 0);
+        tjFree(jpeg);
+        frame_release(&f);
+        convert_free(cv);
+}
+
+/* how far the values of one chroma plane spread in the right eye */
+static int chroma_range(const struct frame *f, int plane) {
+        int lo = 255, hi = 0;
+        for (int y = 0; y < H / 2; y++)
+                for (int x = 0; x < W / 2; x++) {
+                        int u = f->planes[plane][y * f->strides[plane] + W / 2 + x];
+                        lo = MIN(lo, u);
+                        hi = MAX(hi, u);
+                }
+        return hi - lo;
 }
 
 static void decode_matches(int subsamp) {
-        struct capture_convert cv;
+        struct convert *cv = NULL;
         struct frame f;
         unsigned long size;
         unsigned char *jpeg = make_jpeg(subsamp, &size), *ref = reference_luma(jpeg, size);
 
-        CHECK(capture_convert_init(&cv, W, H) == 0);
+        CHECK(convert_new(W, H, &cv) == 0);
         CHECK(frame_init(&f, 2 * W, H) == 0);
         memset(f.data, 0, (size_t) 2 * W * H * 3 / 2);
         /* the right eye of a pair: lands at column W */
-        CHECK(capture_convert_frame(&cv, &mjpeg, jpeg, size, &f, W, false) == 0);
+        CHECK(convert_frame(cv, &mjpeg, jpeg, size, &f, W) == 0);
         CHECK_EQ_INT(f.jpeg_size, 0);
         int maxdiff = 0;
         for (int y = 0; y < H; y++)
@@ -85,19 +122,19 @@ static void decode_matches(int subsamp) {
         CHECK(maxdiff <= 1);
         /* the left eye untouched */
         CHECK_EQ_INT(f.planes[0][10 * f.strides[0] + 10], 0);
-        /* chroma: blue-ish squares show in U, in the right half only */
-        int lo = 255, hi = 0;
-        for (int y = 0; y < H / 2; y++)
-                for (int x = 0; x < W / 2; x++) {
-                        int u = f.planes[1][y * f.strides[1] + W / 2 + x];
-                        lo = MIN(lo, u);
-                        hi = MAX(hi, u);
-                }
-        CHECK(hi - lo > 40);
+        CHECK_EQ_INT(f.planes[1][10 * f.strides[1] + 10], 0);
+        if (subsamp == TJSAMP_GRAY) {
+                /* neutral chroma */
+                CHECK_EQ_INT(chroma_range(&f, 1), 0);
+                CHECK_EQ_INT(f.planes[1][5 * f.strides[1] + W / 2 + 7], 128);
+                CHECK_EQ_INT(f.planes[2][(H / 2 - 1) * f.strides[2] + W - 1], 128);
+        } else
+                /* blue-ish squares show in U, in the right half only */
+                CHECK(chroma_range(&f, 1) > 40);
         tjFree(jpeg);
         free(ref);
         frame_release(&f);
-        capture_convert_done(&cv);
+        convert_free(cv);
 }
 
 TEST(mjpeg_420_decodes_into_planes) {
@@ -108,32 +145,103 @@ TEST(mjpeg_422_decodes_into_planes) {
         decode_matches(TJSAMP_422);
 }
 
+TEST(mjpeg_444_decodes_into_planes) {
+        decode_matches(TJSAMP_444);
+}
+
+TEST(mjpeg_gray_decodes_into_planes) {
+        decode_matches(TJSAMP_GRAY);
+}
+
+TEST(mjpeg_chroma_alike_whatever_the_subsampling) {
+        /* 4:2:0 decoded straight, 4:4:4 brought to 4:2:0 by us: the chroma agrees closely */
+        struct convert *cv = NULL;
+        struct frame a, b;
+        unsigned long s420, s444;
+        unsigned char *j420 = make_jpeg(TJSAMP_420, &s420), *j444 = make_jpeg(TJSAMP_444, &s444);
+        int maxdiff = 0;
+
+        CHECK(convert_new(W, H, &cv) == 0);
+        CHECK(frame_init(&a, W, H) == 0);
+        CHECK(frame_init(&b, W, H) == 0);
+        CHECK(convert_frame(cv, &mjpeg, j420, s420, &a, 0) == 0);
+        CHECK(convert_frame(cv, &mjpeg, j444, s444, &b, 0) == 0);
+        for (int p = 1; p < 3; p++)
+                for (int y = 8; y < H / 2 - 8; y++)
+                        for (int x = 0; x < W / 2; x++) {
+                                int d = abs(a.planes[p][y * a.strides[p] + x] - b.planes[p][y * b.strides[p] + x]);
+                                /* away from the squares' edges, where 4:2:0 blurs */
+                                if ((x * 2) % 16 > 2 && (x * 2) % 16 < 14 && (y * 2) % 16 > 2 && (y * 2) % 16 < 14)
+                                        maxdiff = MAX(maxdiff, d);
+                        }
+        CHECK(maxdiff <= 6);
+        tjFree(j420);
+        tjFree(j444);
+        frame_release(&a);
+        frame_release(&b);
+        convert_free(cv);
+}
+
 TEST(bad_mjpeg_is_refused_with_reason) {
-        struct capture_convert cv;
+        struct convert *cv = NULL;
         struct frame f;
         uint8_t garbage[1000];
         unsigned long size;
         unsigned char *jpeg = make_jpeg(TJSAMP_420, &size);
-        struct capture_format wrong = mjpeg;
+        struct convert_layout wrong = mjpeg;
 
         memset(garbage, 0x5a, sizeof(garbage));
-        CHECK(capture_convert_init(&cv, W, H) == 0);
+        CHECK(convert_new(W, H, &cv) == 0);
         CHECK(frame_init(&f, 2 * W, H) == 0);
-        CHECK(capture_convert_frame(&cv, &mjpeg, garbage, sizeof(garbage), &f, 0, false) == -EBADMSG);
-        CHECK_CONTAINS(cv.error, "bad MJPEG frame");
+        CHECK(convert_frame(cv, &mjpeg, garbage, sizeof(garbage), &f, 0) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "bad MJPEG frame");
         wrong.width = W / 2; /* a frame of another size than negotiated */
-        CHECK(capture_convert_frame(&cv, &wrong, jpeg, size, &f, 0, false) == -EBADMSG);
-        CHECK(capture_convert_frame(&cv, &mjpeg, jpeg, size / 2, &f, 0, false) == -EBADMSG); /* truncated */
+        CHECK(convert_frame(cv, &wrong, jpeg, size, &f, 0) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "it is 320x240, not 160x240");
+        CHECK(convert_frame(cv, &mjpeg, jpeg, size / 2, &f, 0) == -EBADMSG); /* truncated */
+        CHECK_CONTAINS(convert_error(cv), "cannot decode MJPEG frame");
         tjFree(jpeg);
         frame_release(&f);
-        capture_convert_done(&cv);
+        convert_free(cv);
+}
+
+TEST(image_that_does_not_fit_is_refused) {
+        struct convert *cv = NULL;
+        struct frame f;
+        static uint8_t yuv[W * H * 3 / 2];
+        const struct convert_layout i420 = {.format = CONVERT_YUV420, .width = W, .height = H};
+
+        CHECK(convert_new(W, H, &cv) == 0);
+        CHECK(frame_init(&f, 2 * W, H) == 0);
+        CHECK(convert_frame(cv, &i420, yuv, sizeof(yuv), &f, W) == 0);
+        CHECK(convert_frame(cv, &i420, yuv, sizeof(yuv), &f, W + 2) == -EINVAL); /* past the right edge */
+        CHECK_CONTAINS(convert_error(cv), "does not fit");
+        frame_release(&f);
+        convert_free(cv);
+}
+
+TEST(jpeg_size_from_header) {
+        struct convert *cv = NULL;
+        unsigned long size;
+        unsigned char *jpeg = make_jpeg(TJSAMP_420, &size);
+        unsigned w = 0, h = 0;
+        uint8_t garbage[16] = {0};
+
+        CHECK(convert_new(W, H, &cv) == 0);
+        CHECK(convert_jpeg_size(cv, jpeg, size, &w, &h) == 0);
+        CHECK_EQ_INT(w, W);
+        CHECK_EQ_INT(h, H);
+        CHECK(convert_jpeg_size(cv, garbage, sizeof(garbage), &w, &h) == -EBADMSG);
+        CHECK(convert_error(cv)[0] != 0);
+        CHECK_EQ_INT(w, W); /* untouched on failure */
+        tjFree(jpeg);
+        convert_free(cv);
 }
 
 TEST(yuyv_to_i420) {
-        struct capture_convert cv;
+        struct convert *cv = NULL;
         struct frame f;
-        const struct capture_format yuyv = {
-                .width = W, .height = H, .pixelformat = V4L2_PIX_FMT_YUYV, .bytesperline = 2 * W};
+        const struct convert_layout yuyv = {.format = CONVERT_YUYV, .width = W, .height = H, .bytesperline = 2 * W};
         uint8_t *buf = malloc(2 * W * H);
         for (int y = 0; y < H; y++)
                 for (int x = 0; x < W / 2; x++) {
@@ -143,21 +251,67 @@ TEST(yuyv_to_i420) {
                         p[2] = (uint8_t) (2 * x + 1);
                         p[3] = (uint8_t) y;
                 }
-        CHECK(capture_convert_init(&cv, W, H) == 0);
+        CHECK(convert_new(W, H, &cv) == 0);
         CHECK(frame_init(&f, 2 * W, H) == 0);
-        CHECK(capture_convert_frame(&cv, &yuyv, buf, 2 * W * H, &f, 0, false) == 0);
+        CHECK(convert_frame(cv, &yuyv, buf, 2 * W * H, &f, 0) == 0);
         CHECK_EQ_INT(f.planes[0][5 * f.strides[0] + 7], 7);
         CHECK_EQ_INT(f.planes[1][3 * f.strides[1] + 4], 75);
         CHECK_EQ_INT(f.planes[2][3 * f.strides[2] + 4], (6 + 7 + 1) / 2);
-        CHECK(capture_convert_frame(&cv, &yuyv, buf, W, &f, 0, false) == -EBADMSG); /* short */
+        CHECK(convert_frame(cv, &yuyv, buf, W, &f, 0) == -EBADMSG); /* short */
+        CHECK_CONTAINS(convert_error(cv), "short YUYV frame");
         free(buf);
         frame_release(&f);
-        capture_convert_done(&cv);
+        convert_free(cv);
+}
+
+TEST(yuv420_rows_copied_with_padding) {
+        enum { BPL = W + 32 }; /* a driver's padded rows */
+        struct convert *cv = NULL;
+        struct frame f;
+        const struct convert_layout i420 = {.format = CONVERT_YUV420, .width = W, .height = H, .bytesperline = BPL};
+        size_t size = (size_t) BPL * H * 3 / 2;
+        uint8_t *buf = malloc(size), *u = buf + BPL * H, *v = u + (BPL / 2) * (H / 2);
+
+        memset(buf, 0xee, size); /* the padding: must not show */
+        for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++)
+                        buf[y * BPL + x] = (uint8_t) (x + y);
+        for (int y = 0; y < H / 2; y++)
+                for (int x = 0; x < W / 2; x++) {
+                        u[y * (BPL / 2) + x] = (uint8_t) x;
+                        v[y * (BPL / 2) + x] = (uint8_t) y;
+                }
+        CHECK(convert_new(W, H, &cv) == 0);
+        CHECK(frame_init(&f, 2 * W, H) == 0);
+        memset(f.data, 0, (size_t) 2 * W * H * 3 / 2);
+        CHECK(convert_frame(cv, &i420, buf, size, &f, W) == 0);
+        CHECK_EQ_INT(f.planes[0][9 * f.strides[0] + W + 4], 13);
+        CHECK_EQ_INT(f.planes[0][9 * f.strides[0] + 2 * W - 1], (W - 1 + 9) & 0xff);
+        CHECK_EQ_INT(f.planes[1][7 * f.strides[1] + W / 2 + 5], 5);
+        CHECK_EQ_INT(f.planes[2][7 * f.strides[2] + W / 2 + 5], 7);
+        CHECK_EQ_INT(f.planes[2][(H / 2 - 1) * f.strides[2] + W - 1], H / 2 - 1);
+        CHECK_EQ_INT(f.planes[0][9 * f.strides[0] + 4], 0); /* the left eye untouched */
+        CHECK(convert_frame(cv, &i420, buf, size - 1, &f, W) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "short YUV420 frame");
+        free(buf);
+        frame_release(&f);
+        convert_free(cv);
 }
 
 int main(void) {
-        static const struct test tests[] = {T(mjpeg_passthrough_is_byte_exact), T(mjpeg_420_decodes_into_planes),
-                                            T(mjpeg_422_decodes_into_planes), T(bad_mjpeg_is_refused_with_reason),
-                                            T(yuyv_to_i420)};
+        static const struct test tests[] = {
+                T(mjpeg_passthrough_is_byte_exact),
+                T(mjpeg_passthrough_checks_the_header),
+                T(mjpeg_420_decodes_into_planes),
+                T(mjpeg_422_decodes_into_planes),
+                T(mjpeg_444_decodes_into_planes),
+                T(mjpeg_gray_decodes_into_planes),
+                T(mjpeg_chroma_alike_whatever_the_subsampling),
+                T(bad_mjpeg_is_refused_with_reason),
+                T(image_that_does_not_fit_is_refused),
+                T(jpeg_size_from_header),
+                T(yuyv_to_i420),
+                T(yuv420_rows_copied_with_padding),
+        };
         return test_main("capture", tests, ELEMENTSOF(tests));
 }

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * convert.c — owns the conversion of a camera's image bytes into the I420 stereo frame: YUYV by
+ * a row loop (the chroma of two rows averaged to 4:2:0), planar YUV 4:2:0 by copying rows, JPEG
+ * by TurboJPEG's tjDecompressToYUVPlanes straight into the frame's planes (4:2:0) or into a
+ * buffer allocated once (4:2:2, 4:4:4, gray) whose chroma is then brought to 4:2:0; and the
+ * copy of a camera's JPEG into the frame's JPEG buffer with only its header checked.
+ *
+ * It uses the TurboJPEG 2.0 API (tj*), which every distribution we build on ships.
+ */
+#include "convert.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <turbojpeg.h>
+
+#include "util.h"
+
+struct convert {
+        tjhandle tj;  /* TurboJPEG decompressor */
+        uint8_t *tmp; /* decode buffer for JPEG that is not 4:2:0: 4:4:4 at the largest size */
+        size_t tmp_size;
+        char error[256];
+};
+
+int convert_new(unsigned max_width, unsigned height, struct convert **ret) {
+        struct convert *cv = calloc(1, sizeof(*cv));
+
+        if (!cv)
+                return -ENOMEM;
+        cv->tmp_size = (size_t) max_width * height * 3;
+        cv->tmp = malloc(cv->tmp_size);
+        cv->tj = tjInitDecompress();
+        if (!cv->tmp || !cv->tj) {
+                convert_free(cv);
+                return -ENOMEM;
+        }
+        *ret = cv;
+        return 0;
+}
+
+struct convert *convert_free(struct convert *cv) {
+        if (!cv)
+                return NULL;
+        if (cv->tj)
+                tjDestroy(cv->tj);
+        free(cv->tmp);
+        free(cv);
+        return NULL;
+}
+
+const char *convert_error(const struct convert *cv) {
+        return cv->error;
+}
+
+/* ---- raw formats ------------------------------------------------------------------------- */
+
+static void yuyv_to_i420(const uint8_t *src, unsigned stride, unsigned w, unsigned h, struct frame *f, unsigned x0) {
+        for (unsigned y = 0; y < h; y++) {
+                const uint8_t *s = src + (size_t) y * stride;
+                uint8_t *Y = f->planes[0] + (size_t) y * f->strides[0] + x0;
+                for (unsigned x = 0; x < w; x++)
+                        Y[x] = s[2 * x];
+                if (y % 2)
+                        continue;
+                /* chroma of two rows averaged: 4:2:2 → 4:2:0 */
+                const uint8_t *s2 = src + (size_t) MIN(y + 1, h - 1) * stride;
+                uint8_t *U = f->planes[1] + (size_t) (y / 2) * f->strides[1] + x0 / 2;
+                uint8_t *V = f->planes[2] + (size_t) (y / 2) * f->strides[2] + x0 / 2;
+                for (unsigned x = 0; x < w / 2; x++) {
+                        U[x] = (uint8_t) ((s[4 * x + 1] + s2[4 * x + 1] + 1) / 2);
+                        V[x] = (uint8_t) ((s[4 * x + 3] + s2[4 * x + 3] + 1) / 2);
+                }
+        }
+}
+
+static int convert_yuyv(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size,
+                        struct frame *f, unsigned x0) {
+        unsigned bpl = in->bytesperline ? in->bytesperline : 2 * in->width;
+
+        if (bpl < 2 * in->width || size < (size_t) bpl * in->height) {
+                snprintf(cv->error, sizeof(cv->error), "short YUYV frame: %zu bytes, %u a row", size, bpl);
+                return -EBADMSG;
+        }
+        yuyv_to_i420(data, bpl, in->width, in->height, f, x0);
+        return 0;
+}
+
+/* planar 4:2:0, what libv4l2 converts most other formats to: copy the planes' rows */
+static int convert_yuv420(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size,
+                          struct frame *f, unsigned x0) {
+        unsigned w = in->width, h = in->height, bpl = in->bytesperline ? in->bytesperline : w;
+
+        if (bpl < w || size < (size_t) bpl * h * 3 / 2) {
+                snprintf(cv->error, sizeof(cv->error), "short YUV420 frame: %zu bytes, %u a row", size, bpl);
+                return -EBADMSG;
+        }
+        const uint8_t *u = data + (size_t) bpl * h, *v = u + (size_t) (bpl / 2) * (h / 2);
+        for (unsigned y = 0; y < h; y++)
+                memcpy(f->planes[0] + (size_t) y * f->strides[0] + x0, data + (size_t) y * bpl, w);
+        for (unsigned y = 0; y < h / 2; y++) {
+                memcpy(f->planes[1] + (size_t) y * f->strides[1] + x0 / 2, u + (size_t) y * (bpl / 2), w / 2);
+                memcpy(f->planes[2] + (size_t) y * f->strides[2] + x0 / 2, v + (size_t) y * (bpl / 2), w / 2);
+        }
+        return 0;
+}
+
+/* ---- JPEG -------------------------------------------------------------------------------- */
+
+/* Read @data's header and check it is a JPEG of @in's size. Return: 0 and *@ret_sub, -EBADMSG. */
+static int jpeg_check(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size,
+                      int *ret_sub) {
+        int w, h, sub, colorspace;
+
+        if (tjDecompressHeader3(cv->tj, data, size, &w, &h, &sub, &colorspace) < 0) {
+                snprintf(cv->error, sizeof(cv->error), "bad MJPEG frame (%zu bytes): %s", size, tjGetErrorStr2(cv->tj));
+                return -EBADMSG;
+        }
+        if ((unsigned) w != in->width || (unsigned) h != in->height) {
+                snprintf(cv->error, sizeof(cv->error), "bad MJPEG frame (%zu bytes): it is %dx%d, not %ux%u", size, w,
+                         h, in->width, in->height);
+                return -EBADMSG;
+        }
+        *ret_sub = sub;
+        return 0;
+}
+
+static int jpeg_failed(struct convert *cv) {
+        snprintf(cv->error, sizeof(cv->error), "cannot decode MJPEG frame: %s", tjGetErrorStr2(cv->tj));
+        return -EBADMSG;
+}
+
+/* Bring 4:2:2 (@sub TJSAMP_422: half width, full height) or 4:4:4 chroma planes, @cw wide, to
+ * the frame's 4:2:0 at column @x0; gray becomes neutral chroma. */
+static void chroma_to_420(int sub, uint8_t *const planes[3], int cw, unsigned w, unsigned h, struct frame *f,
+                          unsigned x0) {
+        for (unsigned y = 0; y < h / 2; y++)
+                for (int p = 1; p < 3; p++) {
+                        uint8_t *d = f->planes[p] + (size_t) y * f->strides[p] + x0 / 2;
+                        if (sub == TJSAMP_GRAY) {
+                                memset(d, 128, w / 2);
+                                continue;
+                        }
+                        const uint8_t *a = planes[p] + (size_t) (2 * y) * cw, *b = a + cw;
+                        for (unsigned x = 0; x < w / 2; x++)
+                                d[x] = sub == TJSAMP_422
+                                               ? (uint8_t) ((a[x] + b[x] + 1) / 2)
+                                               : (uint8_t) ((a[2 * x] + a[2 * x + 1] + b[2 * x] + b[2 * x + 1] + 2) /
+                                                            4);
+                }
+}
+
+/* 4:2:2, 4:4:4 and gray: decode into cv->tmp, copy the luma, bring the chroma to 4:2:0 */
+static int jpeg_decode_via_tmp(struct convert *cv, int sub, const uint8_t *data, size_t size, unsigned w, unsigned h,
+                               struct frame *f, unsigned x0) {
+        int cw = sub == TJSAMP_444 ? (int) w : (int) w / 2;
+        int strides[3] = {(int) w, cw, cw};
+        uint8_t *planes[3] = {cv->tmp, cv->tmp + (size_t) w * h, cv->tmp + (size_t) w * h + (size_t) cw * h};
+
+        if ((size_t) w * h * 3 > cv->tmp_size) {
+                snprintf(cv->error, sizeof(cv->error), "MJPEG frame of %ux%u is larger than the decode buffer", w, h);
+                return -EINVAL;
+        }
+        if (sub == TJSAMP_GRAY) {
+                planes[1] = planes[2] = NULL;
+                strides[1] = strides[2] = 0;
+        }
+        if (tjDecompressToYUVPlanes(cv->tj, data, size, planes, (int) w, strides, (int) h, 0) < 0)
+                return jpeg_failed(cv);
+        for (unsigned y = 0; y < h; y++)
+                memcpy(f->planes[0] + (size_t) y * f->strides[0] + x0, planes[0] + (size_t) y * w, w);
+        chroma_to_420(sub, planes, cw, w, h, f, x0);
+        return 0;
+}
+
+static int convert_mjpeg(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size,
+                         struct frame *f, unsigned x0) {
+        int sub, r;
+
+        r = jpeg_check(cv, in, data, size, &sub);
+        if (r < 0)
+                return r;
+        if (sub == TJSAMP_420) {
+                uint8_t *planes[3] = {f->planes[0] + x0, f->planes[1] + x0 / 2, f->planes[2] + x0 / 2};
+                if (tjDecompressToYUVPlanes(cv->tj, data, size, planes, (int) in->width, f->strides, (int) in->height,
+                                            0) < 0)
+                        return jpeg_failed(cv);
+                return 0;
+        }
+        if (sub != TJSAMP_422 && sub != TJSAMP_444 && sub != TJSAMP_GRAY) {
+                snprintf(cv->error, sizeof(cv->error),
+                         "MJPEG chroma subsampling %d is not supported (4:2:0, 4:2:2, 4:4:4 and gray are)", sub);
+                return -EINVAL;
+        }
+        return jpeg_decode_via_tmp(cv, sub, data, size, in->width, in->height, f, x0);
+}
+
+/* ---- entry points ------------------------------------------------------------------------ */
+
+int convert_frame(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size,
+                  struct frame *f, unsigned x0) {
+        f->jpeg_size = 0;
+        if (x0 + in->width > f->width || in->height > f->height) {
+                snprintf(cv->error, sizeof(cv->error), "an image of %ux%u does not fit a %ux%u frame at column %u",
+                         in->width, in->height, f->width, f->height, x0);
+                return -EINVAL;
+        }
+        switch (in->format) {
+        case CONVERT_YUYV: return convert_yuyv(cv, in, data, size, f, x0);
+        case CONVERT_YUV420: return convert_yuv420(cv, in, data, size, f, x0);
+        case CONVERT_MJPEG: return convert_mjpeg(cv, in, data, size, f, x0);
+        }
+        snprintf(cv->error, sizeof(cv->error), "unsupported pixel format %d", (int) in->format);
+        return -EINVAL;
+}
+
+int convert_copy_jpeg(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size,
+                      struct frame *f) {
+        int sub, r;
+
+        f->jpeg_size = 0;
+        r = jpeg_check(cv, in, data, size, &sub);
+        if (r < 0)
+                return r;
+        if (size > f->jpeg_capacity) {
+                snprintf(cv->error, sizeof(cv->error), "MJPEG frame of %zu bytes is larger than %zu", size,
+                         f->jpeg_capacity);
+                return -EMSGSIZE;
+        }
+        memcpy(f->jpeg, data, size);
+        f->jpeg_size = size;
+        return 0;
+}
+
+int convert_jpeg_size(struct convert *cv, const uint8_t *data, size_t size, unsigned *ret_width, unsigned *ret_height) {
+        int w, h, sub, colorspace;
+
+        if (tjDecompressHeader3(cv->tj, data, size, &w, &h, &sub, &colorspace) < 0) {
+                snprintf(cv->error, sizeof(cv->error), "%s", tjGetErrorStr2(cv->tj));
+                return -EBADMSG;
+        }
+        *ret_width = (unsigned) w;
+        *ret_height = (unsigned) h;
+        return 0;
+}
