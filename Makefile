@@ -82,7 +82,7 @@ $(TSAN_BUILD)/libhandrec.a: $(call objs,$(TSAN_BUILD),$(LIB_SRCS))
 $(BUILD)/handrecd: $(BUILD)/daemon/main.o $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/handrecctl: $(BUILD)/client/handrecctl.o $(BUILD)/libhandrec.a
+$(BUILD)/handrecctl: $(call objs,$(BUILD),$(wildcard client/*.c)) $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/handrec-rectify: $(BUILD)/tools/handrec-rectify.o $(BUILD)/libhandrec.a

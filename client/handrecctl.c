@@ -26,6 +26,7 @@
 #include "../daemon/status-line.h"
 #include "../daemon/util.h"
 #include "../daemon/v4l2-describe.h"
+#include "handrecctl.h"
 #include "../daemon/version.h"
 
 #define STOP_TIMEOUT_USEC (120 * USEC_PER_SEC)
@@ -767,7 +768,7 @@ static bool describe_device(const char *path) {
         printf("%s: %s (%s, %s)\n", path, (const char *) cap.card, (const char *) cap.driver,
                (const char *) cap.bus_info);
         print_stable_names(path);
-        capture_describe(fd, 0, stdout, "    ");
+        v4l2_describe_formats(fd, 0, stdout, "    ");
         return true;
 }
 
@@ -810,7 +811,9 @@ static void help(void) {
                "  status [--hand H]   print the status line of each hand\n"
                "  watch [--hand H]    show the status line live until the take ends\n"
                "  list                print the configured hands\n"
-               "  devices             list the cameras (V4L2 devices) with their formats, sizes and rates\n\n"
+               "  devices             list the cameras (V4L2 devices) with their formats, sizes and rates\n"
+               "  check FILE...       verify takes frame by frame; exits 1 with the reason if one is bad\n"
+               "  recover FILE...     make a take a crash left unfinished readable (handrecd does it at start)\n\n"
                "Options:\n"
                "  --user              talk to handrecd on the session bus (handrecd --user)\n"
                "  -h, --help          show help (after a command: that command's help)\n",
@@ -822,8 +825,8 @@ int main(int argc, char *argv[]) {
                 const char *name;
                 int (*run)(int argc, char *argv[]);
         } commands[] = {
-                {"start", run_start}, {"stop", run_stop}, {"status", run_status},
-                {"watch", run_watch}, {"list", run_list}, {"devices", run_devices},
+                {"start", run_start}, {"stop", run_stop},       {"status", run_status}, {"watch", run_watch},
+                {"list", run_list},   {"devices", run_devices}, {"check", run_check},   {"recover", run_recover},
         };
         int i;
 

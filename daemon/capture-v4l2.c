@@ -86,7 +86,7 @@ static const char *describe_into(int fd, uint32_t pixelformat, char *buf, size_t
         buf[0] = 0;
         if (!f)
                 return buf;
-        capture_describe(fd, pixelformat, f, "  ");
+        v4l2_describe_formats(fd, pixelformat, f, "  ");
         fclose(f);
         buf[len - 1] = 0;
         return buf;
@@ -97,7 +97,7 @@ static void dev_close(struct eye_dev *e) {
                 return;
         if (e->streaming) {
                 int type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
-                xioctl(e->fd, VIDIOC_STREAMOFF, &type);
+                v4l2_xioctl(e->fd, VIDIOC_STREAMOFF, &type);
                 e->streaming = false;
         }
         for (unsigned i = 0; i < e->n_bufs; i++)
@@ -112,7 +112,7 @@ static void dev_close(struct eye_dev *e) {
 
 static int dev_check_caps(struct v4l2src *s, struct eye_dev *e) {
         struct v4l2_capability cap = {};
-        int r = xioctl(e->fd, VIDIOC_QUERYCAP, &cap);
+        int r = v4l2_xioctl(e->fd, VIDIOC_QUERYCAP, &cap);
         uint32_t caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
 
         if (r < 0 || !(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING)) {
@@ -132,11 +132,11 @@ static int dev_set_format(struct v4l2src *s, struct eye_dev *e, unsigned width, 
         fmt.fmt.pix.height = height;
         fmt.fmt.pix.pixelformat = want;
         fmt.fmt.pix.field = V4L2_FIELD_NONE;
-        r = xioctl(e->fd, VIDIOC_S_FMT, &fmt);
+        r = v4l2_xioctl(e->fd, VIDIOC_S_FMT, &fmt);
         if (r < 0 || fmt.fmt.pix.width != width || fmt.fmt.pix.height != height || fmt.fmt.pix.pixelformat != want) {
                 snprintf(s->error, sizeof(s->error), "%s cannot give %ux%u %s (it offered %ux%u %s); it can give:\n%s",
-                         e->path, width, height, fourcc_to_string(want, cc_want), fmt.fmt.pix.width, fmt.fmt.pix.height,
-                         fourcc_to_string(fmt.fmt.pix.pixelformat, cc_got),
+                         e->path, width, height, v4l2_fourcc_to_string(want, cc_want), fmt.fmt.pix.width,
+                         fmt.fmt.pix.height, v4l2_fourcc_to_string(fmt.fmt.pix.pixelformat, cc_got),
                          describe_into(e->fd, want, list, sizeof(list)));
                 return -EINVAL;
         }
@@ -154,7 +154,7 @@ static int dev_set_rate(struct v4l2src *s, struct eye_dev *e) {
         int r;
 
         *tpf = (struct v4l2_fract){.numerator = 1000, .denominator = (uint32_t) lround(c->fps * 1000)};
-        r = xioctl(e->fd, VIDIOC_S_PARM, &parm);
+        r = v4l2_xioctl(e->fd, VIDIOC_S_PARM, &parm);
         if (r < 0) {
                 log_warning("%s does not let us set the frame rate (%s); using what it gives", e->path, strerror(-r));
                 return 0;
@@ -165,7 +165,7 @@ static int dev_set_rate(struct v4l2src *s, struct eye_dev *e) {
         if (fabs(fps - c->fps) > 0.01 * c->fps) {
                 snprintf(s->error, sizeof(s->error),
                          "%s cannot give %g fps at %ux%u %s (it offered %g fps); it can give:\n%s", e->path, c->fps,
-                         e->layout.width, e->layout.height, fourcc_to_string(c->pixelformat, cc), fps,
+                         e->layout.width, e->layout.height, v4l2_fourcc_to_string(c->pixelformat, cc), fps,
                          describe_into(e->fd, c->pixelformat, list, sizeof(list)));
                 return -EINVAL;
         }
@@ -176,7 +176,7 @@ static int dev_set_rate(struct v4l2src *s, struct eye_dev *e) {
 static int dev_map_buffers(struct v4l2src *s, struct eye_dev *e) {
         struct v4l2_requestbuffers req = {
                 .count = s->cfg->buffers, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
-        int r = xioctl(e->fd, VIDIOC_REQBUFS, &req);
+        int r = v4l2_xioctl(e->fd, VIDIOC_REQBUFS, &req);
 
         if (r < 0 || req.count < 2) {
                 snprintf(s->error, sizeof(s->error), "%s: cannot get %u streaming buffers: %s", e->path,
@@ -187,14 +187,14 @@ static int dev_map_buffers(struct v4l2src *s, struct eye_dev *e) {
                 struct v4l2_buffer b = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP, .index = i};
                 void *start = MAP_FAILED;
 
-                r = xioctl(e->fd, VIDIOC_QUERYBUF, &b);
+                r = v4l2_xioctl(e->fd, VIDIOC_QUERYBUF, &b);
                 if (r >= 0) {
                         start = v4l2_mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, e->fd, b.m.offset);
                         r = start == MAP_FAILED ? -errno : 0;
                 }
                 if (r >= 0) {
                         e->bufs[e->n_bufs++] = (struct eye_buf){.start = start, .length = b.length};
-                        r = xioctl(e->fd, VIDIOC_QBUF, &b);
+                        r = v4l2_xioctl(e->fd, VIDIOC_QBUF, &b);
                 }
                 if (r < 0) {
                         snprintf(s->error, sizeof(s->error), "%s: cannot set up buffer %u: %s", e->path, i,
@@ -222,7 +222,7 @@ static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsign
         if (r >= 0)
                 r = dev_map_buffers(s, e);
         if (r >= 0) {
-                r = xioctl(e->fd, VIDIOC_STREAMON, &type);
+                r = v4l2_xioctl(e->fd, VIDIOC_STREAMON, &type);
                 if (r < 0)
                         snprintf(s->error, sizeof(s->error), "%s: cannot start streaming: %s", e->path, strerror(-r));
         }
@@ -246,7 +246,7 @@ static bool is_gone(int r) {
  * it to *@gap. Return: 1, 0 (none ready), -errno (-ENODEV: the device is gone). */
 static int dequeue(struct v4l2src *s, struct eye_dev *e, uint32_t *gap) {
         struct v4l2_buffer b = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
-        int r = xioctl(e->fd, VIDIOC_DQBUF, &b);
+        int r = v4l2_xioctl(e->fd, VIDIOC_DQBUF, &b);
 
         if (r == -EAGAIN)
                 return 0;
@@ -275,7 +275,7 @@ static int requeue(struct v4l2src *s, struct eye_dev *e) {
         if (!e->held)
                 return 0;
         e->held = false;
-        r = xioctl(e->fd, VIDIOC_QBUF, &e->hb);
+        r = v4l2_xioctl(e->fd, VIDIOC_QBUF, &e->hb);
         if (r < 0) {
                 snprintf(s->error, sizeof(s->error), "%s: cannot requeue a buffer: %s", e->path, strerror(-r));
                 return is_gone(r) ? -ENODEV : r;

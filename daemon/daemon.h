@@ -58,7 +58,9 @@ struct daemon {
         struct hand hands[2];
         unsigned n_hands;
         bool shutting_down;
-        int exit_code; /* what the event loop ends with: non-zero when the bus was lost */
+        int exit_code;    /* what the event loop ends with: non-zero when the bus was lost */
+        char **recovered; /* takes recovered at start (boot-recovery.c), announced on the bus */
+        unsigned n_recovered;
         char notified_status[1024];
         uint64_t notified_usec;
 };
@@ -103,3 +105,8 @@ int bus_emit_started(struct hand *h);
 
 /** bus_emit_stopped() - the RecordingStopped signal with its summary. Logs its errors. */
 int bus_emit_stopped(struct hand *h, enum stop_reason reason);
+
+/* boot-recovery.c */
+/** boot_recover_takes() - recover every unfinished take under output_dir. Return: how many. */
+int boot_recover_takes(struct daemon *d);
+void boot_recovered_free(struct daemon *d);

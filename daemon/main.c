@@ -135,6 +135,7 @@ int main(int argc, char *argv[]) {
         sd_event_add_signal(d.event, NULL, SIGHUP, on_signal, &d);
         sd_event_set_watchdog(d.event, true); /* WATCHDOG=1 when WatchdogSec= is set */
 
+        boot_recover_takes(&d); /* before any take can start */
         for (unsigned i = 0; i < d.config->n_hands; i++) {
                 r = hand_init(&d.hands[i], &d, &d.config->hands[i]);
                 d.n_hands = i + 1;
@@ -173,6 +174,7 @@ finish:
                 d.bus = sd_bus_flush_close_unref(d.bus);
         }
         d.event = sd_event_unref(d.event);
+        boot_recovered_free(&d);
         config_free(d.config);
         return ret;
 }

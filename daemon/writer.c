@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "calibration.h"
+#include "h5util.h"
 #include "util.h"
 #include "v4l2-describe.h"
 #include "version.h"
@@ -77,29 +78,6 @@ const char *writer_drop_cause_to_string(enum drop_cause c) {
         return c < _DROP_MAX ? names[c] : "?";
 }
 
-/* The innermost HDF5 error message, for the log and for LastError. */
-static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-        if (n == 0)
-                snprintf(data, 256, "%s (%s)", e->desc ?: "?", e->func_name ?: "?");
-        return 0;
-}
-
-/* "<what> <path>: <the system's reason> (HDF5: <innermost HDF5 message>)", on one line. */
-static void h5_error(char *error, size_t len, const char *what, const char *path) {
-        char detail[256] = "unknown HDF5 error";
-        int saved = errno;
-
-        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, detail);
-        for (char *p = detail; *p; p++)
-                if (*p == '\n' || *p == '\r' || *p == '\t')
-                        *p = ' ';
-        if (saved)
-                snprintf(error, len, "%s %s: %s (HDF5: %s)", what, path, strerror(saved), detail);
-        else
-                snprintf(error, len, "%s %s: %s", what, path, detail);
-        H5Eclear2(H5E_DEFAULT);
-}
-
 /* Whether the file HDF5 has open is the reserved one (device and inode), not a file a link
  * planted in the folder leads to. Files opened by name (fd < 0) are trusted. */
 static bool is_reserved_file(const struct writer *w, hid_t file) {
@@ -111,45 +89,6 @@ static bool is_reserved_file(const struct writer *w, hid_t file) {
         if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || !handle)
                 return false;
         return fstat(*(int *) handle, &a) == 0 && fstat(w->fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-static int attr_write(hid_t obj, const char *name, hid_t type, const void *value) {
-        hid_t space = H5Screate(H5S_SCALAR), a;
-        herr_t r;
-
-        if (H5Aexists(obj, name) > 0)
-                a = H5Aopen(obj, name, H5P_DEFAULT);
-        else
-                a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-        H5Sclose(space);
-        if (a < 0)
-                return -EIO;
-        r = H5Awrite(a, type, value);
-        H5Aclose(a);
-        return r < 0 ? -EIO : 0;
-}
-
-static int attr_string(hid_t obj, const char *name, const char *value) {
-        hid_t t = H5Tcopy(H5T_C_S1);
-        int r;
-
-        H5Tset_size(t, H5T_VARIABLE);
-        H5Tset_cset(t, H5T_CSET_UTF8);
-        r = attr_write(obj, name, t, &value);
-        H5Tclose(t);
-        return r;
-}
-
-static int attr_i64(hid_t obj, const char *name, int64_t v) {
-        return attr_write(obj, name, H5T_NATIVE_INT64, &v);
-}
-
-static int attr_u64(hid_t obj, const char *name, uint64_t v) {
-        return attr_write(obj, name, H5T_NATIVE_UINT64, &v);
-}
-
-static int attr_double(hid_t obj, const char *name, double v) {
-        return attr_write(obj, name, H5T_NATIVE_DOUBLE, &v);
 }
 
 static hid_t create_growing(hid_t file, const char *name, hid_t type, hsize_t chunk, size_t cache) {
@@ -173,34 +112,34 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         int r = 0;
 
         gethostname(host, sizeof(host) - 1);
-        r |= attr_string(file, "format", "handrec");
-        r |= attr_i64(file, "format_version", 1);
-        r |= attr_string(file, "hand", info->hand);
-        r |= attr_string(file, "status", "recording");
-        r |= attr_string(file, "stop_reason", "");
-        r |= attr_string(file, "started_utc", info->started_utc);
-        r |= attr_string(file, "software_version", HANDREC_VERSION);
-        r |= attr_string(file, "host", host);
-        r |= attr_i64(file, "eye_width", cam->width);
-        r |= attr_i64(file, "eye_height", cam->height);
-        r |= attr_string(file, "layout", "side-by-side");
-        r |= attr_i64(file, "jpeg_quality", info->camera_jpeg ? 0 : info->jpeg_quality);
-        r |= attr_i64(file, "rectified", info->rectified);
-        r |= attr_double(file, "fps_nominal", cam->fps);
-        r |= attr_string(file, "clock", "CLOCK_MONOTONIC");
-        r |= attr_i64(file, "monotonic_to_utc_ns", info->monotonic_to_utc_ns);
-        r |= attr_string(file, "config", info->config->text);
-        r |= attr_string(file, "label", info->label);
-        r |= attr_string(file, "source", config_source_kind_to_string(cam->source));
-        r |= attr_string(file, "jpeg_origin", info->camera_jpeg ? "camera" : "handrecd");
+        r |= h5_attr_string(file, "format", "handrec");
+        r |= h5_attr_i64(file, "format_version", 1);
+        r |= h5_attr_string(file, "hand", info->hand);
+        r |= h5_attr_string(file, "status", "recording");
+        r |= h5_attr_string(file, "stop_reason", "");
+        r |= h5_attr_string(file, "started_utc", info->started_utc);
+        r |= h5_attr_string(file, "software_version", HANDREC_VERSION);
+        r |= h5_attr_string(file, "host", host);
+        r |= h5_attr_i64(file, "eye_width", cam->width);
+        r |= h5_attr_i64(file, "eye_height", cam->height);
+        r |= h5_attr_string(file, "layout", "side-by-side");
+        r |= h5_attr_i64(file, "jpeg_quality", info->camera_jpeg ? 0 : info->jpeg_quality);
+        r |= h5_attr_i64(file, "rectified", info->rectified);
+        r |= h5_attr_double(file, "fps_nominal", cam->fps);
+        r |= h5_attr_string(file, "clock", "CLOCK_MONOTONIC");
+        r |= h5_attr_i64(file, "monotonic_to_utc_ns", info->monotonic_to_utc_ns);
+        r |= h5_attr_string(file, "config", info->config->text);
+        r |= h5_attr_string(file, "label", info->label);
+        r |= h5_attr_string(file, "source", config_source_kind_to_string(cam->source));
+        r |= h5_attr_string(file, "jpeg_origin", info->camera_jpeg ? "camera" : "handrecd");
         if (cam->source == SOURCE_V4L2) {
                 char fourcc[8];
-                r |= attr_string(file, "camera_format", fourcc_to_string(cam->pixelformat, fourcc));
-                r |= attr_string(file, "camera_device", cam->device ?: "");
-                r |= attr_string(file, "camera_left_device", cam->left_device ?: "");
-                r |= attr_string(file, "camera_right_device", cam->right_device ?: "");
+                r |= h5_attr_string(file, "camera_format", v4l2_fourcc_to_string(cam->pixelformat, fourcc));
+                r |= h5_attr_string(file, "camera_device", cam->device ?: "");
+                r |= h5_attr_string(file, "camera_left_device", cam->left_device ?: "");
+                r |= h5_attr_string(file, "camera_right_device", cam->right_device ?: "");
         }
-        r |= attr_string(file, "index_commit", "stereo/size");
+        r |= h5_attr_string(file, "index_commit", "stereo/size");
         return r ? -EIO : 0;
 }
 
@@ -222,10 +161,10 @@ static int write_calibration(hid_t file, const struct calibration *c) {
 
         if (g < 0)
                 return -EIO;
-        r |= attr_string(g, "model", calibration_distortion_model_to_string(c->model));
-        r |= attr_string(g, "files", c->files ?: "");
-        r |= attr_string(g, "text", c->text ?: "");
-        r |= attr_i64(g, "rectification_computed", c->computed);
+        r |= h5_attr_string(g, "model", calibration_distortion_model_to_string(c->model));
+        r |= h5_attr_string(g, "files", c->files ?: "");
+        r |= h5_attr_string(g, "text", c->text ?: "");
+        r |= h5_attr_i64(g, "rectification_computed", c->computed);
         for (unsigned e = 0; e < 2; e++) {
                 hid_t eg = H5Gcreate2(g, e ? "right" : "left", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
                 if (eg < 0) {
@@ -323,9 +262,9 @@ int writer_create(const char *path, int fd, const struct take_info *info, struct
         g = H5Gcreate2(w->file, "stereo", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0)
                 goto fail;
-        attr_string(g, "description",
-                    "JPEG stereo frames back to back in jpeg; frame i is "
-                    "jpeg[offset[i]:offset[i]+size[i]]; N = len(size)");
+        h5_attr_string(g, "description",
+                       "JPEG stereo frames back to back in jpeg; frame i is "
+                       "jpeg[offset[i]:offset[i]+size[i]]; N = len(size)");
         H5Gclose(g);
         g = H5Gcreate2(w->file, "calibration", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0)
@@ -504,12 +443,12 @@ static void close_swmr(struct writer *w) {
 static int write_result(hid_t file, const struct take_result *res) {
         int r = 0;
 
-        r |= attr_string(file, "status", "complete");
-        r |= attr_string(file, "stop_reason", res->stop_reason);
-        r |= attr_string(file, "stopped_utc", res->stopped_utc);
-        r |= attr_string(file, "last_error", res->last_error);
-        r |= attr_u64(file, "frames", res->frames_written);
-        r |= attr_u64(file, "frames_captured", res->frames_captured);
+        r |= h5_attr_string(file, "status", "complete");
+        r |= h5_attr_string(file, "stop_reason", res->stop_reason);
+        r |= h5_attr_string(file, "stopped_utc", res->stopped_utc);
+        r |= h5_attr_string(file, "last_error", res->last_error);
+        r |= h5_attr_u64(file, "frames", res->frames_written);
+        r |= h5_attr_u64(file, "frames_captured", res->frames_captured);
         uint64_t total = 0;
         for (unsigned c = 0; c < _DROP_MAX; c++) {
                 char name[64];
@@ -517,15 +456,15 @@ static int write_result(hid_t file, const struct take_result *res) {
                 for (char *p = name; *p; p++)
                         if (*p == '-')
                                 *p = '_';
-                r |= attr_u64(file, name, res->dropped[c]);
+                r |= h5_attr_u64(file, name, res->dropped[c]);
                 total += res->dropped[c];
         }
-        r |= attr_u64(file, "frames_dropped", total);
-        r |= attr_double(file, "duration_s", res->duration);
-        r |= attr_double(file, "fps_measured", res->fps);
-        r |= attr_string(file, "timestamp_source", res->timestamp_source ?: "");
-        r |= attr_i64(file, "pair_skew_mean_ns", res->pair_skew_mean_ns);
-        r |= attr_i64(file, "pair_skew_max_ns", res->pair_skew_max_ns);
+        r |= h5_attr_u64(file, "frames_dropped", total);
+        r |= h5_attr_double(file, "duration_s", res->duration);
+        r |= h5_attr_double(file, "fps_measured", res->fps);
+        r |= h5_attr_string(file, "timestamp_source", res->timestamp_source ?: "");
+        r |= h5_attr_i64(file, "pair_skew_mean_ns", res->pair_skew_mean_ns);
+        r |= h5_attr_i64(file, "pair_skew_max_ns", res->pair_skew_max_ns);
         return r ? -EIO : 0;
 }
 

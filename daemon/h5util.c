@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * h5util.c — small HDF5 helpers shared by the writer and recovery: one-line error messages from
+ * HDF5's error stack, and scalar attributes written and read.
+ */
+#include "h5util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The innermost HDF5 error message, for the log and for LastError. */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
+        if (n == 0)
+                snprintf(data, 256, "%s (%s)", e->desc ?: "?", e->func_name ?: "?");
+        return 0;
+}
+
+/* "<what> <path>: <the system's reason> (HDF5: <innermost HDF5 message>)", on one line. */
+void h5_error(char *error, size_t len, const char *what, const char *path) {
+        char detail[256] = "unknown HDF5 error";
+        int saved = errno;
+
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, detail);
+        for (char *p = detail; *p; p++)
+                if (*p == '\n' || *p == '\r' || *p == '\t')
+                        *p = ' ';
+        if (saved)
+                snprintf(error, len, "%s %s: %s (HDF5: %s)", what, path, strerror(saved), detail);
+        else
+                snprintf(error, len, "%s %s: %s", what, path, detail);
+        H5Eclear2(H5E_DEFAULT);
+}
+
+int h5_attr_write(hid_t obj, const char *name, hid_t type, const void *value) {
+        hid_t space = H5Screate(H5S_SCALAR), a;
+        herr_t r;
+
+        if (H5Aexists(obj, name) > 0)
+                a = H5Aopen(obj, name, H5P_DEFAULT);
+        else
+                a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        H5Sclose(space);
+        if (a < 0)
+                return -EIO;
+        r = H5Awrite(a, type, value);
+        H5Aclose(a);
+        return r < 0 ? -EIO : 0;
+}
+
+int h5_attr_string(hid_t obj, const char *name, const char *value) {
+        hid_t t = H5Tcopy(H5T_C_S1);
+        int r;
+
+        H5Tset_size(t, H5T_VARIABLE);
+        H5Tset_cset(t, H5T_CSET_UTF8);
+        r = h5_attr_write(obj, name, t, &value);
+        H5Tclose(t);
+        return r;
+}
+
+int h5_attr_i64(hid_t obj, const char *name, int64_t v) {
+        return h5_attr_write(obj, name, H5T_NATIVE_INT64, &v);
+}
+
+int h5_attr_u64(hid_t obj, const char *name, uint64_t v) {
+        return h5_attr_write(obj, name, H5T_NATIVE_UINT64, &v);
+}
+
+int h5_attr_double(hid_t obj, const char *name, double v) {
+        return h5_attr_write(obj, name, H5T_NATIVE_DOUBLE, &v);
+}
+
+int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len) {
+        hid_t a, t;
+        char *v = NULL;
+        int r = -EIO;
+
+        if (H5Aexists(obj, name) <= 0)
+                return -ENOENT;
+        a = H5Aopen(obj, name, H5P_DEFAULT);
+        if (a < 0)
+                return -EIO;
+        t = H5Aget_type(a);
+        if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0 && H5Aread(a, t, &v) >= 0) {
+                snprintf(buf, len, "%s", v ? v : "");
+                H5free_memory(v);
+                r = 0;
+        }
+        if (t >= 0)
+                H5Tclose(t);
+        H5Aclose(a);
+        return r;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* h5util.h — HDF5 helpers shared by writer.c and recover.c. */
+#pragma once
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * h5_error() - "<what> <path>: <the system's reason> (HDF5: <innermost message>)" into @error,
+ * on one line, from errno and HDF5's error stack (which it clears).
+ */
+void h5_error(char *error, size_t len, const char *what, const char *path);
+
+/* Scalar attributes of @obj, created or overwritten. Return: 0 or -EIO. */
+int h5_attr_write(hid_t obj, const char *name, hid_t type, const void *value);
+int h5_attr_string(hid_t obj, const char *name, const char *value);
+int h5_attr_i64(hid_t obj, const char *name, int64_t v);
+int h5_attr_u64(hid_t obj, const char *name, uint64_t v);
+int h5_attr_double(hid_t obj, const char *name, double v);
+
+/** h5_attr_read_string() - a variable-length string attribute. Return: 0, -ENOENT, -EIO. */
+int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len);

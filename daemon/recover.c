@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * recover.c — a take checked frame by frame, and a crashed take recovered (see recover.h).
+ *
+ * A take's frame i is committed when /stereo/size has an entry i (the writer appends the bytes,
+ * then the other index datasets, `size` last, flushing each). After a crash the datasets can
+ * differ in length, and after a power cut the last entries can point at bytes that never
+ * reached the disk (zeros) or that are cut short. So a frame is kept when every index dataset
+ * has its entry, its bytes follow the previous frame's inside /stereo/jpeg, its timestamp is
+ * later than the previous one, and its JPEG decodes (at 1/8 scale: every entropy-coded block
+ * is still read). The first frame that fails ends the take there.
+ */
+#include "recover.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#include "h5util.h"
+#include "util.h"
+
+/* The index of layout version 1 (docs/file-format.md); IDX_SIZE is the commit point. */
+enum { IDX_OFFSET, IDX_TIMESTAMP, IDX_LEFT_TS, IDX_RIGHT_TS, IDX_LEFT_SEQ, IDX_RIGHT_SEQ, IDX_SIZE, IDX_N };
+static const char *const index_names[IDX_N] = {
+        "stereo/offset",
+        "stereo/timestamp_ns",
+        "stereo/left_timestamp_ns",
+        "stereo/right_timestamp_ns",
+        "stereo/left_sequence",
+        "stereo/right_sequence",
+        "stereo/size",
+};
+
+#define PROGRESS_EVERY 500
+
+/* One open take and what checking it needs; everything freed by scan_done(). */
+struct scan {
+        const char *path;
+        hid_t file, jpeg, index[IDX_N];
+        uint64_t jpeg_bytes, len[IDX_N], n;
+        uint64_t *offset;
+        uint32_t *size;
+        int64_t *timestamp;
+        tjhandle tj;
+        uint8_t *buf, *pixels;
+        size_t buf_cap, pixels_cap;
+};
+
+static void scan_done(struct scan *s) {
+        for (unsigned i = 0; i < IDX_N; i++)
+                if (s->index[i] > 0)
+                        H5Dclose(s->index[i]);
+        if (s->jpeg > 0)
+                H5Dclose(s->jpeg);
+        if (s->file > 0)
+                H5Fclose(s->file);
+        if (s->tj)
+                tjDestroy(s->tj);
+        free(s->offset);
+        free(s->size);
+        free(s->timestamp);
+        free(s->buf);
+        free(s->pixels);
+        memset(s, 0, sizeof(*s));
+}
+
+static uint64_t extent(hid_t d) {
+        hid_t space = H5Dget_space(d);
+        hsize_t n = 0;
+
+        H5Sget_simple_extent_dims(space, &n, NULL);
+        H5Sclose(space);
+        return n;
+}
+
+/* Read @n elements of 1-D dataset @d into @buf. */
+static int read_range(hid_t d, hid_t type, hsize_t start, hsize_t n, void *buf) {
+        hid_t fs, ms;
+        herr_t r;
+
+        if (n == 0)
+                return 0;
+        fs = H5Dget_space(d);
+        ms = H5Screate_simple(1, &n, NULL);
+        r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
+        if (r >= 0)
+                r = H5Dread(d, type, ms, fs, H5P_DEFAULT, buf);
+        H5Sclose(ms);
+        H5Sclose(fs);
+        return r < 0 ? -EIO : 0;
+}
+
+/* Open the datasets and read the index the checks need. */
+static int scan_load(struct scan *s, char *error, size_t error_len) {
+        s->jpeg = H5Dopen2(s->file, "stereo/jpeg", H5P_DEFAULT);
+        if (s->jpeg < 0) {
+                h5_error(error, error_len, "Not a handrec take (no /stereo/jpeg):", s->path);
+                return -EBADMSG;
+        }
+        s->jpeg_bytes = extent(s->jpeg);
+        s->n = UINT64_MAX;
+        for (unsigned i = 0; i < IDX_N; i++) {
+                s->index[i] = H5Dopen2(s->file, index_names[i], H5P_DEFAULT);
+                if (s->index[i] < 0) {
+                        h5_error(error, error_len, "Not a handrec take (an index dataset is missing):", s->path);
+                        return -EBADMSG;
+                }
+                s->len[i] = extent(s->index[i]);
+                s->n = MIN(s->n, s->len[i]);
+        }
+        s->offset = malloc(MAX(s->n, 1) * sizeof(*s->offset));
+        s->size = malloc(MAX(s->n, 1) * sizeof(*s->size));
+        s->timestamp = malloc(MAX(s->n, 1) * sizeof(*s->timestamp));
+        s->tj = tjInitDecompress();
+        if (!s->offset || !s->size || !s->timestamp || !s->tj)
+                return -ENOMEM;
+        if (read_range(s->index[IDX_OFFSET], H5T_NATIVE_UINT64, 0, s->n, s->offset) < 0 ||
+            read_range(s->index[IDX_SIZE], H5T_NATIVE_UINT32, 0, s->n, s->size) < 0 ||
+            read_range(s->index[IDX_TIMESTAMP], H5T_NATIVE_INT64, 0, s->n, s->timestamp) < 0) {
+                h5_error(error, error_len, "Cannot read the frame index of", s->path);
+                return -EIO;
+        }
+        return 0;
+}
+
+static int grow(uint8_t **buf, size_t *cap, size_t need) {
+        uint8_t *b;
+
+        if (need <= *cap)
+                return 0;
+        b = realloc(*buf, need);
+        if (!b)
+                return -ENOMEM;
+        *buf = b;
+        *cap = need;
+        return 0;
+}
+
+/* Whether frame @i's JPEG decodes; @why gets the reason when not. */
+static bool frame_decodes(struct scan *s, uint64_t i, char *why, size_t why_len) {
+        int w, h, sub, cs, sw, sh;
+
+        if (grow(&s->buf, &s->buf_cap, s->size[i]) < 0 ||
+            read_range(s->jpeg, H5T_NATIVE_UINT8, s->offset[i], s->size[i], s->buf) < 0) {
+                snprintf(why, why_len, "frame %llu: its bytes cannot be read", (unsigned long long) i);
+                return false;
+        }
+        if (tjDecompressHeader3(s->tj, s->buf, s->size[i], &w, &h, &sub, &cs) < 0) {
+                snprintf(why, why_len, "frame %llu: not a JPEG (%s)", (unsigned long long) i, tjGetErrorStr2(s->tj));
+                return false;
+        }
+        sw = (w + 7) / 8;
+        sh = (h + 7) / 8;
+        if (grow(&s->pixels, &s->pixels_cap, (size_t) sw * sh) < 0 ||
+            tjDecompress2(s->tj, s->buf, s->size[i], s->pixels, sw, 0, sh, TJPF_GRAY, 0) < 0) {
+                snprintf(why, why_len, "frame %llu: its JPEG does not decode (%s)", (unsigned long long) i,
+                         tjGetErrorStr2(s->tj));
+                return false;
+        }
+        return true;
+}
+
+/* Check frames from the first; ret->frames is how many are good, ret->problem the first fault. */
+static void scan_frames(struct scan *s, struct take_check *ret, recover_progress_fn progress, void *userdata) {
+        uint64_t pos = 0, i;
+        char *why = ret->problem;
+        size_t why_len = sizeof(ret->problem);
+
+        for (i = 0; i < s->n; i++) {
+                if (s->offset[i] != pos) {
+                        snprintf(why, why_len, "frame %llu starts at byte %llu, not where frame %llu ended (%llu)",
+                                 (unsigned long long) i, (unsigned long long) s->offset[i],
+                                 (unsigned long long) (i ? i - 1 : 0), (unsigned long long) pos);
+                        break;
+                }
+                if (s->size[i] == 0 || pos + s->size[i] > s->jpeg_bytes) {
+                        snprintf(why, why_len, "frame %llu ends past the bytes on disk (%llu of %llu)",
+                                 (unsigned long long) i, (unsigned long long) (pos + s->size[i]),
+                                 (unsigned long long) s->jpeg_bytes);
+                        break;
+                }
+                if (i > 0 && s->timestamp[i] <= s->timestamp[i - 1]) {
+                        snprintf(why, why_len, "frame %llu: its timestamp does not increase", (unsigned long long) i);
+                        break;
+                }
+                if (!frame_decodes(s, i, why, why_len))
+                        break;
+                pos += s->size[i];
+                if (progress && i % PROGRESS_EVERY == 0)
+                        progress(s->path, i, s->n, userdata);
+        }
+        ret->frames = i;
+        ret->bytes = pos;
+        ret->index_frames = s->len[IDX_SIZE];
+        if (!why[0] && s->n < s->len[IDX_SIZE])
+                snprintf(why, why_len, "the index datasets differ in length (%llu frames committed, %llu complete)",
+                         (unsigned long long) s->len[IDX_SIZE], (unsigned long long) s->n);
+}
+
+static hid_t open_take(const char *path, unsigned flags, bool clear_status) {
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file;
+        hbool_t clear = 1;
+
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+        /* h5clear -s does this: the flags a SWMR writer leaves in the superblock when it dies */
+        if (clear_status)
+                H5Pset(fapl, "clear_status_flags", &clear);
+        file = H5Fopen(path, flags, fapl);
+        H5Pclose(fapl);
+        return file;
+}
+
+int recover_check(const char *path, struct take_check *ret, recover_progress_fn progress, void *userdata, char *error,
+                  size_t error_len) {
+        struct scan s = {.path = path};
+        int r;
+
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        memset(ret, 0, sizeof(*ret));
+        s.file = open_take(path, H5F_ACC_RDONLY, false);
+        if (s.file < 0) {
+                H5Eclear2(H5E_DEFAULT);
+                s.file = open_take(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, false);
+        }
+        if (s.file < 0) {
+                h5_error(error, error_len, "Cannot open", path);
+                return -EIO;
+        }
+        h5_attr_read_string(s.file, "status", ret->status, sizeof(ret->status));
+        r = scan_load(&s, error, error_len);
+        if (r >= 0) {
+                scan_frames(&s, ret, progress, userdata);
+                r = ret->problem[0] ? -EBADMSG : 0;
+        }
+        scan_done(&s);
+        return r;
+}
+
+/* Cut every dataset to the good frames and mark the file recovered. */
+static int cut_and_mark(struct scan *s, const struct take_check *c) {
+        hsize_t frames = c->frames, bytes = c->bytes;
+        char now[32];
+        time_t t = time(NULL);
+        struct tm tm;
+        int r = 0;
+
+        for (unsigned i = 0; i < IDX_N; i++)
+                if (H5Dset_extent(s->index[i], &frames) < 0)
+                        return -EIO;
+        if (H5Dset_extent(s->jpeg, &bytes) < 0)
+                return -EIO;
+        strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+        r |= h5_attr_string(s->file, "status", "recovered");
+        r |= h5_attr_string(s->file, "stop_reason", "crash");
+        r |= h5_attr_string(s->file, "recovered_utc", now);
+        r |= h5_attr_string(s->file, "recovery_note", c->problem);
+        r |= h5_attr_u64(s->file, "frames", c->frames);
+        r |= h5_attr_u64(s->file, "frames_cut", c->index_frames - MIN(c->index_frames, c->frames));
+        return r ? -EIO : 0;
+}
+
+static int sync_path(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+        if (fd < 0)
+                return -errno;
+        if (fsync(fd) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+int recover_file(const char *path, struct take_check *ret, recover_progress_fn progress, void *userdata, char *error,
+                 size_t error_len) {
+        struct scan s = {.path = path};
+        int r;
+
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        memset(ret, 0, sizeof(*ret));
+        s.file = open_take(path, H5F_ACC_RDWR, true);
+        if (s.file < 0) {
+                h5_error(error, error_len, "Cannot open for recovery (is it still being recorded?)", path);
+                return -EIO;
+        }
+        h5_attr_read_string(s.file, "status", ret->status, sizeof(ret->status));
+        if (!streq(ret->status, "recording")) {
+                /* complete or recovered already: nothing to do; closing clears no flag it had not */
+                scan_done(&s);
+                return 0;
+        }
+        r = scan_load(&s, error, error_len);
+        if (r >= 0) {
+                scan_frames(&s, ret, progress, userdata);
+                r = cut_and_mark(&s, ret);
+                if (r < 0)
+                        h5_error(error, error_len, "Cannot cut and mark", path);
+        }
+        if (s.file > 0 && H5Fclose(s.file) < 0 && r >= 0) {
+                h5_error(error, error_len, "Cannot close", path);
+                r = -EIO;
+        }
+        s.file = 0;
+        scan_done(&s);
+        if (r >= 0 && (r = sync_path(path)) < 0)
+                snprintf(error, error_len, "Cannot sync %s: %s", path, strerror(-r));
+        return r < 0 ? r : 1;
+}
+
+/* The entry's type, asking the file system when readdir() does not say. */
+static unsigned entry_type(DIR *d, const struct dirent *e) {
+        struct stat st;
+
+        if (e->d_type != DT_UNKNOWN)
+                return e->d_type;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return DT_UNKNOWN;
+        return S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+}
+
+static bool is_take_name(const char *name) {
+        size_t n = strlen(name);
+        return n > 3 && streq(name + n - 3, ".h5") && name[0] != '.';
+}
+
+int recover_scan(const char *dir,
+                 void (*found)(const char *path, int r, const struct take_check *c, const char *error, void *userdata),
+                 recover_progress_fn progress, void *userdata) {
+        DIR *top = opendir(dir);
+        struct dirent *hand;
+        int n = 0;
+
+        if (!top)
+                return errno == ENOENT ? 0 : -errno;
+        while ((hand = readdir(top))) {
+                char sub[PATH_MAX];
+                struct dirent *e;
+                DIR *d;
+
+                if (hand->d_name[0] == '.' || entry_type(top, hand) != DT_DIR)
+                        continue;
+                snprintf(sub, sizeof(sub), "%s/%s", dir, hand->d_name);
+                d = opendir(sub);
+                while (d && (e = readdir(d))) {
+                        char path[PATH_MAX + 256], error[1536];
+                        struct take_check c;
+                        int r;
+
+                        if (entry_type(d, e) != DT_REG || !is_take_name(e->d_name))
+                                continue;
+                        snprintf(path, sizeof(path), "%s/%s", sub, e->d_name);
+                        r = recover_file(path, &c, progress, userdata, error, sizeof(error));
+                        if (r != 0 && found)
+                                found(path, r, &c, r < 0 ? error : "", userdata);
+                        n += r > 0;
+                }
+                if (d)
+                        closedir(d);
+        }
+        closedir(top);
+        return n;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * recover.h — checking a take frame by frame, and recovering one a crash or a power cut left
+ * marked "recording": made readable by any HDF5 reader (the SWMR status flags cleared), cut to
+ * the frames that are complete on disk and decode, and marked status="recovered",
+ * stop_reason="crash". Used by handrecd at start and by `handrecctl check|recover FILE`.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct take_check {
+        char status[32];       /* the file's status attribute as found */
+        uint64_t frames;       /* frames whose index, bytes and JPEG are all good, from the first */
+        uint64_t index_frames; /* entries in /stereo/size (the committed index) */
+        uint64_t bytes;        /* bytes of /stereo/jpeg those good frames use */
+        char problem[512];     /* the first problem found, "" when the file is good */
+};
+
+/* Called every few hundred frames while a long take is checked; may be NULL. */
+typedef void (*recover_progress_fn)(const char *path, uint64_t done, uint64_t total, void *userdata);
+
+/**
+ * recover_check() - verify @path without changing it: index datasets of one length, frames back
+ * to back inside /stereo/jpeg, timestamps increasing, every JPEG decodes. A file still being
+ * recorded is read as a SWMR reader.
+ * Return: 0 when the whole file is good, -EBADMSG with @ret->problem set when not, other
+ * negative errno with @error set when it cannot be read at all.
+ */
+int recover_check(const char *path, struct take_check *ret, recover_progress_fn progress, void *userdata, char *error,
+                  size_t error_len);
+
+/**
+ * recover_file() - recover @path if it is marked "recording" (else leave it alone and return 0
+ * with @ret->status as found). Frames past the first bad one are cut off; the file is synced.
+ * Return: 1 when recovered, 0 when there was nothing to do, or negative errno with @error set.
+ */
+int recover_file(const char *path, struct take_check *ret, recover_progress_fn progress, void *userdata, char *error,
+                 size_t error_len);
+
+/**
+ * recover_scan() - recover_file() on every take file in the folders one level below @dir
+ * (<dir>/<hand>/NAME.h5), calling @found for each file recovered (or that failed, with r < 0 and the error).
+ * Return: the number recovered, or negative errno when @dir cannot be read (a missing @dir is 0).
+ */
+int recover_scan(const char *dir,
+                 void (*found)(const char *path, int r, const struct take_check *c, const char *error, void *userdata),
+                 recover_progress_fn progress, void *userdata);

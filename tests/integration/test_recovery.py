@@ -1,0 +1,69 @@
+"""A take a crash left unfinished: recovered when handrecd starts again, and by hand; checked."""
+import os
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+
+from conftest import HANDRECCTL, make_config
+from takecheck import check_take, text
+
+
+def crash_mid_take(daemon_factory, ctl, outdir, seconds=1.5):
+    daemon = daemon_factory(make_config(outdir))
+    path = ctl("start", "--hand", "right").stdout.strip()
+    time.sleep(seconds)
+    daemon.stop(signal.SIGKILL)
+    return daemon, path
+
+
+def plain_open_fails(path):
+    try:
+        h5py.File(path, "r").close()
+        return False
+    except OSError:
+        return True
+
+
+def test_killed_take_is_recovered_at_start(daemon_factory, ctl, outdir):
+    daemon, path = crash_mid_take(daemon_factory, ctl, outdir)
+    assert plain_open_fails(path)  # SWMR flags still set: what the recovery is for
+    daemon.start()
+    with h5py.File(path, "r") as f:  # a plain reader, no h5clear, no swmr=True
+        assert text(f.attrs["status"]) == "recovered"
+        assert text(f.attrs["stop_reason"]) == "crash"
+        n = int(f.attrs["frames"])
+        assert n == len(f["stereo/size"]) and n > 10
+    check_take(path, status="recovered", reason="crash")
+    assert f"Recovered {path} after a crash: {n} frames kept" in daemon.log_text()
+    p = ctl("recover", path)
+    assert "nothing to do (status recovered)" in p.stdout
+    assert ctl("check", path).stdout.startswith(f"{path}: OK (recovered): {n} frames")
+
+
+def test_broken_last_frame_is_cut_off(daemon_factory, ctl, outdir):
+    daemon, path = crash_mid_take(daemon_factory, ctl, outdir)
+    # a power cut can leave the last frame's bytes unwritten: zero them
+    subprocess.run(["h5clear", "-s", path], check=True)
+    with h5py.File(path, "r+") as f:
+        n = len(f["stereo/size"])
+        off, size = int(f["stereo/offset"][n - 1]), int(f["stereo/size"][n - 1])
+        f["stereo/jpeg"][off:off + size] = np.zeros(size, np.uint8)
+    p = subprocess.run([HANDRECCTL, "check", path], capture_output=True, text=True)
+    assert p.returncode == 1
+    assert f"{n - 1} good frames of {n}; frame {n - 1}: not a JPEG" in p.stdout
+    p = subprocess.run([HANDRECCTL, "recover", path], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert f"recovered: {n - 1} frames kept of {n}; cut at frame {n - 1}" in p.stdout
+    attrs, kept, _ = check_take(path, status="recovered", reason="crash")
+    assert kept == n - 1 and int(attrs["frames_cut"]) == 1
+
+
+def test_check_reports_missing_file_and_good_take(daemon, ctl, outdir, tmp):
+    path = ctl("start", "--hand", "right", "--duration", "1", "--follow").stdout.splitlines()[0]
+    p = subprocess.run([HANDRECCTL, "check", path], capture_output=True, text=True)
+    assert p.returncode == 0 and "OK (complete)" in p.stdout
+    p = subprocess.run([HANDRECCTL, "check", os.path.join(tmp, "nope.h5")], capture_output=True, text=True)
+    assert p.returncode == 1 and "BAD: Cannot open" in p.stdout
