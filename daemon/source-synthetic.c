@@ -83,6 +83,7 @@ static int synthetic_open(struct source *base) {
 static int synthetic_read(struct source *base, struct frame *dst, _unused_ enum source_want want,
                           struct frame_meta *ret_meta) {
         struct synthetic *s = (struct synthetic *) base;
+        uint64_t skipped = 0;
         int64_t due, now;
 
         if (!s->open)
@@ -90,8 +91,11 @@ static int synthetic_read(struct source *base, struct frame *dst, _unused_ enum 
         now = now_ns(CLOCK_MONOTONIC);
         due = s->start_ns + (int64_t) s->slot * s->period_ns;
         if (now > due + s->period_ns) {
-                /* we are late by more than a frame: skip the slots a camera would have dropped */
-                s->slot = (uint64_t) ((now - s->start_ns) / s->period_ns) + 1;
+                /* we are late by more than a frame: skip the slots a camera would have dropped,
+                 * and say so as a camera does, by a gap in the sequence numbers */
+                uint64_t next = (uint64_t) ((now - s->start_ns) / s->period_ns) + 1;
+                skipped = next - s->slot;
+                s->slot = next;
                 due = s->start_ns + (int64_t) s->slot * s->period_ns;
         }
         if (due > now) {
@@ -107,6 +111,7 @@ static int synthetic_read(struct source *base, struct frame *dst, _unused_ enum 
                 .right_timestamp_ns = due,
                 .left_sequence = (uint32_t) s->slot,
                 .right_sequence = (uint32_t) s->slot,
+                .camera_gap = (uint32_t) MIN(skipped, UINT32_MAX),
         };
         if (dst) {
                 draw_eye(s, dst, 0, (uint32_t) s->slot);

@@ -51,6 +51,25 @@ static int open_dir_at(int dirfd, const char *name, mode_t mode) {
         return -errno;
 }
 
+/* A hand folder others can write to lets them plant names: ours is made 0750; one that is not
+ * ours and writable by others is refused. */
+static int tighten_dir(int fd) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if ((st.st_mode & 07777) == TAKEFILE_DIR_MODE || !(st.st_mode & (S_IWGRP | S_IWOTH | S_IROTH | S_IXOTH)))
+                return 0;
+        if (st.st_uid == geteuid()) {
+                if (fchmod(fd, TAKEFILE_DIR_MODE) < 0)
+                        return -errno;
+                log_notice("Made the hand folder mode 0750 (it was %04o): takes are not for everyone.",
+                           (unsigned) (st.st_mode & 07777));
+                return 0;
+        }
+        return st.st_mode & (S_IWGRP | S_IWOTH) ? -EPERM : 0;
+}
+
 /* The output folder itself is the administrator's (a link there is theirs to make); below it,
  * the hand folder is handrecd's and is opened without following links. */
 static int open_hand_dir(const char *output_dir, const char *hand, char *error, size_t error_len) {
@@ -70,6 +89,14 @@ static int open_hand_dir(const char *output_dir, const char *hand, char *error, 
                 return r;
         }
         fd = open_dir_at(top, hand, TAKEFILE_DIR_MODE);
+        if (fd >= 0 && (r = tighten_dir(fd)) < 0) {
+                snprintf(error, error_len,
+                         "%s/%s can be written by others and is not handrecd's to fix (%s); make it "
+                         "mode 0750 and owned by the user handrecd runs as.",
+                         output_dir, hand, strerror(-r));
+                close(fd);
+                return r;
+        }
         if (fd == -ELOOP || fd == -ENOTDIR)
                 snprintf(error, error_len,
                          "%s/%s is not a folder (a symbolic link or a file is there); handrecd "

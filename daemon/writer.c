@@ -457,7 +457,8 @@ static int write_result(hid_t file, const struct take_result *res) {
                         if (*p == '-')
                                 *p = '_';
                 r |= h5_attr_u64(file, name, res->dropped[c]);
-                total += res->dropped[c];
+                if (drop_cause_was_captured(c))
+                        total += res->dropped[c];
         }
         r |= h5_attr_u64(file, "frames_dropped", total);
         r |= h5_attr_double(file, "duration_s", res->duration);

@@ -24,6 +24,12 @@ enum drop_cause {
 
 const char *writer_drop_cause_to_string(enum drop_cause c);
 
+/* Whether frames dropped for @c had been captured (so captured = written + these), or were
+ * never captured as pairs at all (the camera's own gaps, eyes without a partner). */
+static inline bool drop_cause_was_captured(enum drop_cause c) {
+        return c < DROP_CAMERA;
+}
+
 /* Written at creation, as root attributes. */
 struct take_info {
         const char *hand;

@@ -62,8 +62,17 @@ def check_take(path, hand=None, status="complete", reason=None, swmr=False, deco
                     assert left is not None and left == right, f"frame {i}: stamps {left} / {right}"
                     numbers.append(left)
         if stamps and numbers:
-            assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), \
-                f"frame numbers not consecutive: {numbers[:5]}...{numbers[-5:]}"
+            # in capture order, and every gap accounted for: a frame is missing only when a
+            # counter says why (a loaded machine makes the synthetic camera skip, as a camera would)
+            assert all(b > a for a, b in zip(numbers, numbers[1:])), f"frame numbers out of order: {numbers[:10]}"
+            gaps = numbers[-1] - numbers[0] + 1 - len(numbers)
+            counted = int(attrs.get("frames_dropped", 0)) + int(attrs.get("dropped_camera", 0))
+            if status == "complete":
+                assert gaps <= counted, \
+                    f"{gaps} frames missing between the first and last but {counted} counted as dropped: " \
+                    f"{numbers[:5]}...{numbers[-5:]}"
+            elif "frames_dropped" not in attrs:
+                pass  # a take cut short by a crash has no counters: order is what can be checked
             seq = take.column("left_sequence")
             assert list(seq) == numbers, "sequence numbers differ from the stamped numbers"
     if not swmr:

@@ -41,3 +41,44 @@ def test_bus_lost_mid_take_finishes_file_and_exits_nonzero(daemon_factory, bus, 
     assert "Lost the connection to the bus" in daemon.log_text()
     attrs, frames, _ = check_take(path, reason="shutdown")
     assert frames > 10
+
+
+def test_take_swapped_for_a_symlink_is_never_written_through(daemon, ctl, outdir, tmp):
+    import hashlib
+    import h5py
+    # a file someone cares about, in HDF5 so that a writer following the link could write to it
+    victim = os.path.join(tmp, "precious.h5")
+    with h5py.File(victim, "w") as f:
+        f.attrs["mine"] = "do not touch"
+    before = hashlib.sha256(open(victim, "rb").read()).hexdigest()
+    path = ctl("start", "--hand", "right").stdout.strip()
+    time.sleep(1.0)
+    moved = path + ".moved"
+    os.rename(path, moved)          # the take keeps its inode under another name
+    os.symlink(victim, path)        # and a link waits under its name for the reopen at the end
+    p = ctl("stop", "--hand", "right")
+    assert p.stdout.splitlines()[0] == path
+    assert hashlib.sha256(open(victim, "rb").read()).hexdigest() == before
+    with h5py.File(victim, "r") as f:
+        assert "status" not in f.attrs
+    attrs, n, _ = check_take(moved, reason="requested")  # the reserved file was finished
+    assert n > 10
+
+
+def test_planted_link_under_the_next_name_is_skipped(daemon_factory, ctl, outdir, tmp):
+    victim = os.path.join(tmp, "victim.txt")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    daemon_factory(make_config(outdir))
+    os.makedirs(os.path.join(outdir, "right"), exist_ok=True)
+    # plant links under the names of this second and the next few
+    now = time.time()
+    for dt in range(0, 4):
+        name = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now + dt)) + ".h5"
+        os.symlink(victim, os.path.join(outdir, "right", name))
+    path = ctl("start", "--hand", "right", "--duration", "0.5", "--follow").stdout.splitlines()[0]
+    assert not os.path.islink(path)
+    assert open(victim).read() == "precious\n"
+    check_take(path, reason="duration")
+    assert (os.stat(path).st_mode & 0o777) == 0o640
+    assert (os.stat(os.path.join(outdir, "right")).st_mode & 0o777) == 0o750
