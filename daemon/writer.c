@@ -57,6 +57,8 @@ struct writer {
         hid_t index[_IDX_MAX];
         uint64_t frames;
         uint64_t bytes;
+        uint64_t syncs;   /* writer_sync() calls, and the time they took: the cost of durability */
+        int64_t sync_ns;
         unsigned batch_size;
         /* one batch of index values, allocated at creation */
         uint64_t *offsets;
@@ -128,6 +130,9 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         r |= h5_attr_double(file, "fps_nominal", cam->fps);
         r |= h5_attr_string(file, "clock", "CLOCK_MONOTONIC");
         r |= h5_attr_i64(file, "monotonic_to_utc_ns", info->monotonic_to_utc_ns);
+        /* durability: a frame is on the disk at most batch_timeout + sync_interval after capture */
+        r |= h5_attr_double(file, "sync_interval_s", info->config->sync_interval);
+        r |= h5_attr_double(file, "batch_timeout_s", info->config->batch_timeout);
         r |= h5_attr_string(file, "config", info->config->text);
         r |= h5_attr_string(file, "label", info->label);
         r |= h5_attr_string(file, "source", config_source_kind_to_string(cam->source));
@@ -418,12 +423,18 @@ int writer_sync(struct writer *w, char *error, size_t error_len) {
         void *handle = NULL;
         int fd = w->fd;
 
+        int64_t t0 = now_ns(CLOCK_MONOTONIC);
+        int r = 0;
+
         if (fd < 0 && H5Fget_vfd_handle(w->file, H5P_DEFAULT, &handle) >= 0 && handle)
                 fd = *(int *) handle;
-        if (fd < 0 || fdatasync(fd) >= 0)
-                return 0;
-        snprintf(error, error_len, "Cannot sync %s to the disk: %s", w->path, strerror(errno));
-        return errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+        if (fd >= 0 && fdatasync(fd) < 0) {
+                r = errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+                snprintf(error, error_len, "Cannot sync %s to the disk: %s", w->path, strerror(errno));
+        }
+        w->syncs++;
+        w->sync_ns += now_ns(CLOCK_MONOTONIC) - t0;
+        return r;
 }
 
 /* Close every dataset and the SWMR file; the struct stays for the reopen. */
@@ -440,9 +451,11 @@ static void close_swmr(struct writer *w) {
 }
 
 /* The final attributes (status="complete" and the result) into the reopened @file. */
-static int write_result(hid_t file, const struct take_result *res) {
+static int write_result(hid_t file, const struct take_result *res, const struct writer *w) {
         int r = 0;
 
+        r |= h5_attr_u64(file, "syncs", w->syncs);
+        r |= h5_attr_double(file, "sync_seconds", (double) w->sync_ns / 1e9);
         r |= h5_attr_string(file, "status", "complete");
         r |= h5_attr_string(file, "stop_reason", res->stop_reason);
         r |= h5_attr_string(file, "stopped_utc", res->stopped_utc);
@@ -494,7 +507,7 @@ int writer_finish(struct writer *w, const struct take_result *res, char *error, 
                 writer_free(w);
                 return -EIO;
         }
-        r = write_result(file, res);
+        r = write_result(file, res, w);
         if (r < 0)
                 h5_error(error, error_len, "Cannot write the final attributes of", w->path);
         if (H5Fclose(file) < 0 && r >= 0) {

@@ -7,3 +7,6 @@ BUILD=$BUILD /usr/bin/python3 tests/bench/take.py
 echo
 echo "== rectification benchmark"
 BUILD=$BUILD /usr/bin/python3 tests/bench/remap.py
+echo
+echo "== durability benchmark (BENCH_SYNC_SECONDS=${BENCH_SYNC_SECONDS:-20})"
+BUILD=$BUILD /usr/bin/python3 tests/bench/sync.py
