@@ -36,7 +36,9 @@ static int mkdir_parents(const char *path, mode_t mode) {
 static int open_dir_at(int dirfd, const char *name, mode_t mode) {
         int fd;
 
-        if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+        if (mkdirat(dirfd, name, mode) >= 0)
+                (void) fsync(dirfd); /* a new folder: its name must survive a power cut too */
+        else if (errno != EEXIST)
                 return -errno;
         fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0)
@@ -147,6 +149,9 @@ int takefile_reserve(const char *output_dir, const char *hand, const char *label
                         }
                         return r;
                 }
+                /* the new name itself must survive a power cut, not only the file's data */
+                if (fsync(dir) < 0)
+                        log_warning("Cannot sync the folder %s/%s, ignoring: %s", output_dir, hand, strerror(errno));
                 *ret = (struct takefile){.fd = fd, .dev = st.st_dev, .ino = st.st_ino};
                 snprintf(ret->path, sizeof(ret->path), "%s/%s/%s", output_dir, hand, name);
                 return 0;
