@@ -27,7 +27,7 @@ HDF5_PC := $(shell pkg-config --exists hdf5 2>/dev/null && echo hdf5 || echo hdf
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(HDF5_PC) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(HDF5_PC) 2>/dev/null)
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Wno-format-truncation \
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
            -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla
 CFLAGS  ?= -O2 -g
 # asserts stay on in every build (no -DNDEBUG anywhere)

@@ -15,8 +15,8 @@
 #include "config.h"
 #include "writer.h"
 
-/* The longest error sentence a take or a camera reports (LastError). */
-#define PIPELINE_ERROR_MAX 1536
+/* The longest error sentence a take or a camera reports (LastError): a path and what to do. */
+#define PIPELINE_ERROR_MAX (PATH_MAX + 1024)
 
 enum stop_reason {
         STOP_NONE,
