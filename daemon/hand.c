@@ -174,18 +174,10 @@ static uint64_t disk_free_bytes(const char *path) {
         }
 }
 
-int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error) {
-        const struct config *c = h->daemon->config;
+/* A take cannot start in this state: the error says why and what to do. Return: 0 when it can. */
+static int refuse_if_busy(struct hand *h, sd_bus_error *error) {
         const char *name = h->config->name;
-        struct take_params t = {.jpeg_quality = o->jpeg_quality,
-                                .duration = o->duration,
-                                .rectify = o->rectify < 0 ? h->config->rectify : o->rectify};
-        char dir[PATH_MAX], msg[PATH_MAX + 256];
-        struct takefile file;
-        uint64_t free_bytes, need;
-        time_t now;
-        struct tm tm;
-        int r;
+        char derr[PIPELINE_ERROR_MAX];
 
         switch (h->state) {
         case HAND_WARMING:
@@ -198,44 +190,69 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
                 return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,
                                          "Hand %s is still finishing %s; try again when it is idle.", name, h->file);
         case HAND_NO_DEVICE:
-        case HAND_ERROR: {
-                char derr[PIPELINE_ERROR_MAX];
+        case HAND_ERROR:
                 pipeline_device(h->pipeline, derr, sizeof(derr));
                 return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
                                          "The %s hand's camera is not available (%s); check that it is plugged in "
                                          "and that the config names it (handrecctl devices lists cameras).",
                                          name, derr[0] ? derr : "no device");
-        }
         default: break;
         }
         if (h->daemon->shutting_down)
                 return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
                                          "handrecd is shutting down; start the take once it is back.");
+        return 0;
+}
 
-        snprintf(dir, sizeof(dir), "%s/%s", c->output_dir, name);
-        free_bytes = disk_free_bytes(c->output_dir);
-        need = c->min_free_bytes + start_room(h->config);
-        if (free_bytes < need)
-                return sd_bus_error_setf(error, ERROR_STORAGE_FULL,
-                                         "Only %llu MB are free in %s; a take needs the reserve (save.min_free_mb = "
-                                         "%llu MB) plus room for %d s of recording, %llu MB in all. Free some space or "
-                                         "point save.output_dir elsewhere.",
-                                         (unsigned long long) (free_bytes / 1000000), dir,
-                                         (unsigned long long) (c->min_free_bytes / 1000000), START_SECONDS,
-                                         (unsigned long long) (need / 1000000));
+/* The one free-space rule at the start of a take: the reserve plus START_SECONDS of recording. */
+static int refuse_if_no_room(struct hand *h, sd_bus_error *error) {
+        const struct config *c = h->daemon->config;
+        uint64_t free_bytes = disk_free_bytes(c->output_dir), need = c->min_free_bytes + start_room(h->config);
 
-        now = time(NULL);
-        snprintf(t.label, sizeof(t.label), "%s", o->label);
-        r = takefile_reserve(c->output_dir, name, o->label, now, &file, msg, sizeof(msg));
+        if (free_bytes >= need)
+                return 0;
+        return sd_bus_error_setf(error, ERROR_STORAGE_FULL,
+                                 "Only %llu MB are free in %s/%s; a take needs the reserve (save.min_free_mb = %llu "
+                                 "MB) plus room for %d s of recording, %llu MB in all. Free some space or point "
+                                 "save.output_dir elsewhere.",
+                                 (unsigned long long) (free_bytes / 1000000), c->output_dir, h->config->name,
+                                 (unsigned long long) (c->min_free_bytes / 1000000), START_SECONDS,
+                                 (unsigned long long) (need / 1000000));
+}
+
+/* What the pipeline needs to know of the take, with its reserved file. */
+static void fill_params(struct hand *h, const struct take_options *o, const struct takefile *file, time_t now,
+                        struct take_params *t) {
+        struct tm tm;
+
+        *t = (struct take_params){.jpeg_quality = o->jpeg_quality,
+                                  .duration = o->duration,
+                                  .rectify = o->rectify < 0 ? h->config->rectify : o->rectify,
+                                  .fd = file->fd,
+                                  .monotonic_to_utc_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)};
+        snprintf(t->label, sizeof(t->label), "%s", o->label);
+        snprintf(t->path, sizeof(t->path), "%s", file->path);
+        strftime(t->started_utc, sizeof(t->started_utc), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+}
+
+int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error) {
+        const char *name = h->config->name;
+        char msg[PATH_MAX + 256];
+        struct take_params t;
+        struct takefile file;
+        time_t now = time(NULL);
+        int r;
+
+        r = refuse_if_busy(h, error);
+        if (r == 0)
+                r = refuse_if_no_room(h, error);
+        if (r < 0)
+                return r;
+        r = takefile_reserve(h->daemon->config->output_dir, name, o->label, now, &file, msg, sizeof(msg));
         if (r < 0)
                 return sd_bus_error_setf(error, ERROR_STORAGE_UNAVAILABLE, "%s", msg);
-        snprintf(t.path, sizeof(t.path), "%s", file.path);
-        t.fd = file.fd;
-        gmtime_r(&now, &tm);
-        strftime(t.started_utc, sizeof(t.started_utc), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        t.monotonic_to_utc_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC);
-
-        r = pipeline_start(h->pipeline, &t);
+        fill_params(h, o, &file, now, &t);
+        r = pipeline_start(h->pipeline, &t); /* from here the file's descriptor is the pipeline's */
         if (r < 0) {
                 takefile_discard(&file);
                 return sd_bus_error_setf(error, ERROR_ALREADY_RECORDING,

@@ -72,7 +72,13 @@ static void help(void) {
                BUS_NAME);
 }
 
-int main(int argc, char *argv[]) {
+struct args {
+        const char *config_path;
+        bool check, user_bus;
+};
+
+/* Return: -1 to go on, or the exit code. */
+static int parse_args(int argc, char *argv[], struct args *a) {
         enum { ARG_CHECK = 0x100, ARG_USER, ARG_VERSION };
         static const struct option options[] = {
                 {"config", required_argument, NULL, 'c'},
@@ -83,18 +89,14 @@ int main(int argc, char *argv[]) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        const char *config_path = CONFIG_DEFAULT_PATH;
-        bool check = false, user_bus = false;
-        struct daemon d = {};
-        sigset_t mask;
-        uint64_t now;
-        int c, r, ret = EXIT_FAILURE;
+        int c;
 
+        *a = (struct args){.config_path = CONFIG_DEFAULT_PATH};
         while ((c = getopt_long(argc, argv, "c:vh", options, NULL)) >= 0)
                 switch (c) {
-                case 'c': config_path = optarg; break;
-                case ARG_CHECK: check = true; break;
-                case ARG_USER: user_bus = true; break;
+                case 'c': a->config_path = optarg; break;
+                case ARG_CHECK: a->check = true; break;
+                case ARG_USER: a->user_bus = true; break;
                 case 'v': log_max_level = LOG_LEVEL_DEBUG; break;
                 case ARG_VERSION: printf("handrecd %s\n", HANDREC_VERSION); return EXIT_SUCCESS;
                 case 'h': help(); return EXIT_SUCCESS;
@@ -104,20 +106,14 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "handrecd: unexpected argument '%s'; try 'handrecd --help'.\n", argv[optind]);
                 return 2;
         }
+        return -1;
+}
 
-        r = config_load(config_path, &d.config, stderr);
-        if (r < 0) {
-                fprintf(stderr, "handrecd: %s is not usable; fix the lines above%s.\n", config_path,
-                        check ? "" : " and start handrecd again");
-                return EXIT_FAILURE;
-        }
-        if (check) {
-                printf("%s: OK (%u hand%s)\n", config_path, d.config->n_hands, d.config->n_hands == 1 ? "" : "s");
-                config_free(d.config);
-                return EXIT_SUCCESS;
-        }
+/* The event loop with the signals (blocked before any thread exists: only sd-event reads them). */
+static int setup_events(struct daemon *d) {
+        sigset_t mask;
+        int r;
 
-        /* Block the signals before any thread exists: they are read by sd-event, here only. */
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
@@ -125,56 +121,86 @@ int main(int argc, char *argv[]) {
         sigprocmask(SIG_BLOCK, &mask, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        r = sd_event_default(&d.event);
-        if (r < 0) {
-                log_error_errno(r, "Failed to create the event loop: %m");
-                goto finish;
-        }
-        sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d);
-        sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d);
-        sd_event_add_signal(d.event, NULL, SIGHUP, on_signal, &d);
-        sd_event_set_watchdog(d.event, true); /* WATCHDOG=1 when WatchdogSec= is set */
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m");
+        sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
+        sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
+        sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
+        sd_event_set_watchdog(d->event, true); /* WATCHDOG=1 when WatchdogSec= is set */
+        return 0;
+}
 
-        boot_recover_takes(&d); /* before any take can start */
-        for (unsigned i = 0; i < d.config->n_hands; i++) {
-                r = hand_init(&d.hands[i], &d, &d.config->hands[i]);
-                d.n_hands = i + 1;
+/* Recover what a crash left, set up the hands, the bus and the tick. */
+static int setup_daemon(struct daemon *d, bool user_bus) {
+        uint64_t now;
+        int r;
+
+        boot_recover_takes(d); /* before any take can start */
+        for (unsigned i = 0; i < d->config->n_hands; i++) {
+                r = hand_init(&d->hands[i], d, &d->config->hands[i]);
+                d->n_hands = i + 1;
                 if (r < 0)
-                        goto finish;
+                        return r;
         }
-        r = bus_setup(&d, user_bus);
+        r = bus_setup(d, user_bus);
         if (r < 0)
-                goto finish;
+                return r;
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, now + TICK_USEC, 0, on_tick, d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the status timer: %m");
+        sd_event_source_set_enabled(d->tick, SD_EVENT_ON);
+        return 0;
+}
 
-        sd_event_now(d.event, CLOCK_MONOTONIC, &now);
-        r = sd_event_add_time(d.event, &d.tick, CLOCK_MONOTONIC, now + TICK_USEC, 0, on_tick, &d);
+static void teardown(struct daemon *d) {
+        for (unsigned i = 0; i < d->n_hands; i++)
+                hand_done(&d->hands[i]); /* finishes any take still open */
+        d->tick = sd_event_source_unref(d->tick);
+        if (d->bus) {
+                sd_bus_flush(d->bus);
+                d->bus = sd_bus_flush_close_unref(d->bus);
+        }
+        d->event = sd_event_unref(d->event);
+        boot_recovered_free(d);
+        config_free(d->config);
+}
+
+int main(int argc, char *argv[]) {
+        struct daemon d = {};
+        struct args a;
+        int r, ret = EXIT_FAILURE;
+
+        r = parse_args(argc, argv, &a);
+        if (r >= 0)
+                return r;
+        r = config_load(a.config_path, &d.config, stderr);
         if (r < 0) {
-                log_error_errno(r, "Failed to add the status timer: %m");
-                goto finish;
+                fprintf(stderr, "handrecd: %s is not usable; fix the lines above%s.\n", a.config_path,
+                        a.check ? "" : " and start handrecd again");
+                return EXIT_FAILURE;
         }
-        sd_event_source_set_enabled(d.tick, SD_EVENT_ON);
-
-        log_info("handrecd %s ready on the %s bus as %s: %u hand%s, output in %s.", HANDREC_VERSION,
-                 user_bus ? "session" : "system", BUS_NAME, d.n_hands, d.n_hands == 1 ? "" : "s", d.config->output_dir);
-        publish(&d);
-        sd_notify(false, "READY=1");
-
-        r = sd_event_loop(d.event);
-        if (r < 0)
-                log_error_errno(r, "Event loop failed: %m");
-        else if (r == 0)
-                ret = EXIT_SUCCESS; /* else the bus was lost: exit non-zero, so systemd restarts us */
-
-finish:
-        for (unsigned i = 0; i < d.n_hands; i++)
-                hand_done(&d.hands[i]); /* finishes any take still open */
-        d.tick = sd_event_source_unref(d.tick);
-        if (d.bus) {
-                sd_bus_flush(d.bus);
-                d.bus = sd_bus_flush_close_unref(d.bus);
+        if (a.check) {
+                printf("%s: OK (%u hand%s)\n", a.config_path, d.config->n_hands, d.config->n_hands == 1 ? "" : "s");
+                config_free(d.config);
+                return EXIT_SUCCESS;
         }
-        d.event = sd_event_unref(d.event);
-        boot_recovered_free(&d);
-        config_free(d.config);
+        r = setup_events(&d);
+        if (r >= 0)
+                r = setup_daemon(&d, a.user_bus);
+        if (r >= 0) {
+                log_info("handrecd %s ready on the %s bus as %s: %u hand%s, output in %s.", HANDREC_VERSION,
+                         a.user_bus ? "session" : "system", BUS_NAME, d.n_hands, d.n_hands == 1 ? "" : "s",
+                         d.config->output_dir);
+                publish(&d);
+                sd_notify(false, "READY=1");
+                r = sd_event_loop(d.event);
+                if (r < 0)
+                        log_error_errno(r, "Event loop failed: %m");
+                else if (r == 0)
+                        ret = EXIT_SUCCESS; /* else the bus was lost: exit non-zero, so systemd restarts us */
+        }
+        teardown(&d);
         return ret;
 }
