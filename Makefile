@@ -98,6 +98,11 @@ $(SAN_BUILD)/test-%: $(SAN_BUILD)/tests/unit/test-%.o $(SAN_BUILD)/libhandrec.a
 $(TSAN_BUILD)/test-%: $(TSAN_BUILD)/tests/unit/test-%.o $(TSAN_BUILD)/libhandrec.a
 	$(CC) $(TSAN_FLAGS) -o $@ $^ $(LDLIBS)
 
+# tests: a disk that stalls or fails, for the take files only (LD_PRELOAD)
+$(BUILD)/fault-io.so: tests/faults/fault-io.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -shared -fPIC -pthread -o $@ $< -ldl
+
 # tests: counts allocations per thread (LD_PRELOAD)
 $(BUILD)/alloc-count.so: tests/alloc/alloc-count.c
 	@mkdir -p $(dir $@)
@@ -116,7 +121,7 @@ deps:
 deps-build:
 	@sh scripts/install-deps.sh build
 
-TEST_PROGS = all $(BUILD)/alloc-count.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
+TEST_PROGS = all $(BUILD)/alloc-count.so $(BUILD)/fault-io.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
              $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS))
 RUN_TESTS  = BUILD=$(BUILD) UNIT_TESTS="$(UNIT_TESTS)" TSAN_TESTS="$(TSAN_TESTS)" sh tests/run-all.sh
 
@@ -172,10 +177,11 @@ NOT_REENTRANT := gmtime|localtime|ctime|asctime|strtok|getpwnam|getgrnam
 lint:
 	@! grep -nE '\<($(NOT_REENTRANT))\(' daemon/*.c client/*.c tools/*.c || \
 	  { echo "lint: use the _r variant (two hands' threads run this code)"; exit 1; }
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h client/*.c tests/unit/*.c tests/unit/*.h tests/bench/*.c tools/*.c
+	clang-format --dry-run --Werror daemon/*.c daemon/*.h client/*.c client/*.h tests/unit/*.c tests/unit/*.h \
+	             tests/bench/*.c tests/faults/*.c tools/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
 	         --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -D'SD_BUS_PARAM(x)=' \
-	         daemon client tools tests/unit tests/bench
+	         daemon client tools tests/unit tests/bench tests/faults
 
 clean:
 	rm -rf $(BUILD)

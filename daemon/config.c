@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "calibration.h"
+#include "memory-budget.h"
 #include "util.h"
 
 enum kind { K_INT, K_FLOAT, K_STRING, K_BOOL, K_GROUP, K_STRINGS /* a string or a list of strings */ };
@@ -28,17 +29,11 @@ static const struct key top_keys[] = {
         {"right_hand", K_GROUP}, {"left_hand", K_GROUP}, {NULL, 0},
 };
 static const struct key save_keys[] = {
-        {"output_dir", K_STRING},
-        {"jpeg_quality", K_INT},
-        {"min_free_mb", K_INT},
-        {"sync_interval", K_FLOAT},
-        {NULL, 0},
+        {"output_dir", K_STRING},   {"jpeg_quality", K_INT},  {"min_free_mb", K_INT},
+        {"sync_interval", K_FLOAT}, {"max_memory_mb", K_INT}, {NULL, 0},
 };
 static const struct key queue_keys[] = {
-        {"capacity", K_INT},
-        {"batch_size", K_INT},
-        {"batch_timeout", K_FLOAT},
-        {NULL, 0},
+        {"seconds", K_FLOAT}, {"capacity", K_INT}, {"batch_size", K_INT}, {"batch_timeout", K_FLOAT}, {NULL, 0},
 };
 static const struct key hand_keys[] = {
         {"enabled", K_BOOL},
@@ -382,6 +377,76 @@ static void parse_hand(struct checker *ck, config_t *cfg, const char *group, con
         parse_calibration(ck, h, group, hc);
 }
 
+static unsigned long long mib(uint64_t bytes) {
+        return (unsigned long long) ((bytes + (1 << 20) - 1) >> 20);
+}
+
+/* The first of @paths the file sets, for the line of an error about a value it implies. */
+static const char *first_set(config_t *cfg, const char *const *paths, unsigned n, config_setting_t **ret) {
+        for (unsigned i = 0; i < n; i++)
+                if (paths[i] && (*ret = config_lookup(cfg, paths[i])))
+                        return paths[i];
+        *ret = NULL;
+        return NULL;
+}
+
+/* Where to point at when the memory is too much: the setting behind the largest part of the
+ * largest hand, or the first of its fallbacks the file sets. */
+static const char *memory_culprit(config_t *cfg, const struct config *c, const struct hand_config *h,
+                                  const struct memory_budget *b, char paths[4][64], config_setting_t **ret) {
+        const char *hand = streq(h->name, "left") ? "left_hand" : "right_hand";
+        const char *order[6] = {};
+        unsigned n = 0;
+
+        snprintf(paths[0], 64, "%s.camera.width", hand);
+        snprintf(paths[1], 64, "%s.camera.height", hand);
+        snprintf(paths[2], 64, "%s.calibration", hand);
+        snprintf(paths[3], 64, "%s.camera", hand);
+        if (b->queue >= b->jobs + b->encoders && b->queue >= b->rectify) {
+                order[n++] = c->queue_capacity > 0 ? "queue.capacity" : "queue.seconds";
+                order[n++] = "queue.batch_size";
+        } else if (b->rectify > b->jobs + b->encoders)
+                order[n++] = paths[2];
+        else
+                order[n++] = "workers";
+        order[n++] = paths[0];
+        order[n++] = paths[1];
+        order[n++] = paths[3];
+        order[n++] = hand;
+        return first_set(cfg, order, n, ret) ?: "save.max_memory_mb";
+}
+
+/* The daemon's worst-case memory (memory-budget.h) against save.max_memory_mb, reported at the
+ * setting that weighs most. Only for a configuration without other errors: its numbers hold. */
+static void check_memory(struct checker *ck, config_t *cfg, const struct config *c) {
+        struct memory_budget b[2], *big = &b[0];
+        uint64_t total = MEMORY_BUDGET_PROCESS;
+        char parts[512] = "", paths[4][64];
+        config_setting_t *s;
+        const char *name;
+
+        for (unsigned i = 0; i < c->n_hands; i++) {
+                total += memory_budget_hand(c, &c->hands[i], &b[i]);
+                if (b[i].total > big->total)
+                        big = &b[i];
+                snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts),
+                         "%s_hand %llu MB: queue %llu, frames and encoders %llu, rectification %llu, camera %llu, "
+                         "writer and threads %llu; ",
+                         c->hands[i].name, mib(b[i].total), mib(b[i].queue), mib(b[i].jobs + b[i].encoders),
+                         mib(b[i].rectify), mib(b[i].source), mib(b[i].writer + b[i].threads));
+        }
+        if (total <= c->max_memory_bytes)
+                return;
+        name = memory_culprit(cfg, c, &c->hands[big - b], big, paths, &s);
+        if (!s)
+                s = config_lookup(cfg, name);
+        report(ck, s, name,
+               "these settings need %llu MB, more than save.max_memory_mb = %llu (%sthe process %llu MB); lower "
+               "queue.seconds or queue.capacity, queue.batch_size, workers or the image size, or raise "
+               "save.max_memory_mb",
+               mib(total), mib(c->max_memory_bytes), parts, mib(MEMORY_BUDGET_PROCESS));
+}
+
 /* A configuration is a few KiB; a megabyte is certainly not one. */
 #define CONFIG_SIZE_MAX (1024 * 1024)
 
@@ -412,7 +477,8 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
                 .jpeg_quality = 85,
                 .min_free_bytes = UINT64_C(500) * 1000 * 1000,
                 .sync_interval = 1.0,
-                .queue_capacity = 3,
+                .max_memory_bytes = UINT64_C(1024) << 20,
+                .queue_seconds = 3.0,
                 .batch_size = 10,
                 .batch_timeout = 0.5,
                 .workers = 2,
@@ -458,13 +524,20 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
                 if (get_number(&ck, g, "save", "min_free_mb", 0, 1e9, true, &v))
                         c->min_free_bytes = (uint64_t) v * 1000 * 1000;
                 get_double(&ck, g, "save", "sync_interval", 0, 60, &c->sync_interval);
+                if (get_number(&ck, g, "save", "max_memory_mb", 16, 1 << 20, true, &v))
+                        c->max_memory_bytes = (uint64_t) v << 20;
         }
         c->output_dir = strdup(dir);
 
         g = config_lookup(&cfg, "queue");
         if (g && config_setting_type(g) == CONFIG_TYPE_GROUP) {
                 check_members(&ck, g, "queue", queue_keys);
+                get_double(&ck, g, "queue", "seconds", 0.1, 60, &c->queue_seconds);
                 get_uint(&ck, g, "queue", "capacity", 1, 64, &c->queue_capacity);
+                if (config_setting_get_member(g, "seconds") && config_setting_get_member(g, "capacity"))
+                        report(&ck, config_setting_get_member(g, "capacity"), "queue.capacity",
+                               "give queue.seconds (how long a stalled disk is absorbed) or queue.capacity "
+                               "(batches), not both");
                 get_uint(&ck, g, "queue", "batch_size", 1, 300, &c->batch_size);
                 get_double(&ck, g, "queue", "batch_timeout", 0.01, 10, &c->batch_timeout);
         }
@@ -474,6 +547,8 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
         parse_hand(&ck, &cfg, "right_hand", "right", c);
         if (c->n_hands == 0)
                 report(&ck, NULL, "left_hand/right_hand", "no hand is configured; add a right_hand or left_hand group");
+        else if (ck.n_errors == 0)
+                check_memory(&ck, &cfg, c);
 
         config_destroy(&cfg);
         if (!c->output_dir || ck.n_errors > 0) {

@@ -51,10 +51,12 @@ struct config {
 
         char *output_dir;
         int jpeg_quality;
-        uint64_t min_free_bytes; /* the disk reserve: takes never eat into it */
-        double sync_interval;    /* seconds: written frames are fdatasync'ed at most this long after */
+        uint64_t min_free_bytes;   /* the disk reserve: takes never eat into it */
+        double sync_interval;      /* seconds: written frames are fdatasync'ed at most this long after */
+        uint64_t max_memory_bytes; /* what the configuration may need at most (memory-budget.h) */
 
-        unsigned queue_capacity; /* batches */
+        unsigned queue_capacity; /* batches; 0: queue_seconds decides */
+        double queue_seconds;    /* the queue holds this long of frames beyond the batch being written */
         unsigned batch_size;     /* frames */
         double batch_timeout;    /* seconds */
         unsigned workers;        /* encoder threads per hand */

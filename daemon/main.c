@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "memory-budget.h"
 #include "util.h"
 #include "version.h"
 
@@ -182,7 +183,10 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         if (a.check) {
-                printf("%s: OK (%u hand%s)\n", a.config_path, d.config->n_hands, d.config->n_hands == 1 ? "" : "s");
+                printf("%s: OK (%u hand%s; needs at most %llu of save.max_memory_mb = %llu MB)\n", a.config_path,
+                       d.config->n_hands, d.config->n_hands == 1 ? "" : "s",
+                       (unsigned long long) (memory_budget_daemon(d.config) >> 20),
+                       (unsigned long long) (d.config->max_memory_bytes >> 20));
                 config_free(d.config);
                 return EXIT_SUCCESS;
         }

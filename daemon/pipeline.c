@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "encoder.h"
+#include "memory-budget.h"
 #include "pipeline-internal.h"
 #include "rectify.h"
 #include "util.h"
@@ -109,7 +110,8 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
         s.queue_capacity = queue_capacity(p->queue);
         for (unsigned i = 0; i < _DROP_MAX; i++) {
                 s.dropped[i] = atomic_load(&c->dropped[i]);
-                s.dropped_total += s.dropped[i];
+                if (drop_cause_was_captured(i))
+                        s.dropped_total += s.dropped[i];
         }
         if (skew_n > 0)
                 s.skew_mean = (double) atomic_load(&c->skew_sum) / (double) skew_n / 1e9;
@@ -193,17 +195,29 @@ static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
         return 0;
 }
 
-/* The queue holds capacity × batch_size frames, with room for their bytes at a compression of
- * 8:1 against raw I420 (JPEG at quality 85 is usually 10:1 or better), and never less than two
- * frames at the encoder's worst case. */
-static int alloc_queue(struct pipeline *p, size_t raw) {
-        unsigned entries = p->config->queue_capacity * p->config->batch_size;
-        size_t ring = MAX((size_t) entries * raw / 8, 2 * raw);
+/* The writer queue, sized by memory_budget_queue() (queue.seconds of frames, or capacity ×
+ * batch_size, at 3 bits a pixel), so the configuration check counts what is allocated here.
+ * Every page of its byte ring is touched now: the memory is taken when the daemon starts (a
+ * board that cannot hold it fails here, not in the middle of a take), RSS stays flat while the
+ * ring fills for the first time, and no page fault lands on a worker during a take. */
+static int alloc_queue(struct pipeline *p) {
+        unsigned entries;
+        size_t ring;
+        uint8_t *bytes;
+        int r;
 
+        memory_budget_queue(p->config, p->hand, &entries, &ring);
         p->batch = calloc(p->config->batch_size, sizeof(*p->batch));
         if (!p->batch)
                 return -ENOMEM;
-        return queue_new(entries, ring, &p->queue);
+        r = queue_new(entries, ring, &p->queue);
+        if (r < 0)
+                return r;
+        /* on the empty queue, a reservation of the whole ring is the ring; never committed */
+        bytes = queue_reserve(p->queue, ring);
+        if (bytes)
+                memset(bytes, 0, ring);
+        return 0;
 }
 
 static int start_threads(struct pipeline *p) {
@@ -250,7 +264,7 @@ int pipeline_new(const struct config *config, const struct hand_config *hand, in
         if (r >= 0)
                 r = alloc_workers(p, fw, fh);
         if (r >= 0)
-                r = alloc_queue(p, (size_t) fw * fh * 3 / 2);
+                r = alloc_queue(p);
         if (r < 0)
                 goto fail;
 

@@ -12,7 +12,7 @@ mkdir -p "$DEMO_DIR/takes"
 cat >"$DEMO_DIR/handrecd.conf" <<CONF
 # the demo's configuration: the shipped one (etc/handrecd.conf) with a temporary output folder
 save = { output_dir = "$DEMO_DIR/takes"; jpeg_quality = 85; min_free_mb = 100; };
-queue = { capacity = 3; batch_size = 10; batch_timeout = 0.5; };
+queue = { seconds = 3.0; batch_size = 10; batch_timeout = 0.5; };
 workers = 2;
 right_hand = { camera = { source = "synthetic"; width = 1280; height = 720; fps = 30.0; warmup = 0.5; }; };
 left_hand  = { camera = { source = "synthetic"; width = 1280; height = 720; fps = 30.0; warmup = 0.5; }; };

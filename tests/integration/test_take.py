@@ -75,7 +75,7 @@ def test_busctl_client(daemon, busctl, outdir):
     status = busctl("call", "--json=short", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "Status", "s",
                     "right").stdout
     assert '"State":{"type":"s","data":"recording"}' in status
-    assert '"QueueCapacity":{"type":"u","data":30}' in status
+    assert '"QueueCapacity":{"type":"u","data":100}' in status  # queue.seconds = 3 at 30 fps + a batch
     hands = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "ListHands").stdout
     assert hands.strip() == 'as 2 "left" "right"'
     intro = busctl("introspect", "org.handrec1", "/org/handrec1").stdout

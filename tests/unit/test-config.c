@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include "../../daemon/config.h"
+#include "../../daemon/memory-budget.h"
+#include "../../daemon/queue.h"
 #include "../../daemon/util.h"
 #include "test.h"
 
@@ -44,6 +46,11 @@ TEST(shipped_config_is_valid) {
         CHECK_EQ_INT(c->jpeg_quality, 85);
         CHECK_EQ_INT(c->batch_size, 10);
         CHECK(c->batch_timeout == 0.5);
+        /* the queue absorbs a 3 s stall, and the whole fits the default limit with room */
+        CHECK_EQ_INT(c->queue_capacity, 0);
+        CHECK(c->queue_seconds == 3.0);
+        CHECK_EQ_INT(c->max_memory_bytes, UINT64_C(1024) << 20);
+        CHECK(memory_budget_daemon(c) < c->max_memory_bytes / 2);
         config_free(c);
 }
 
@@ -172,6 +179,162 @@ TEST(v4l2_device_errors) {
         CHECK_CONTAINS(err, expect("2: left_hand.camera.device: only a v4l2 camera has devices"));
 }
 
+/* The example: it passed the check, then the daemon died on "Cannot allocate memory". */
+TEST(memory_over_the_limit_refused_at_its_line) {
+        int r;
+        const char *err = load("save = { output_dir = \"/x\"; };\n"
+                               "queue = {\n"
+                               "  capacity = 64;\n"
+                               "  batch_size = 300;\n"
+                               "};\n"
+                               "workers = 16;\n"
+                               "right_hand = { camera = { source = \"synthetic\"; width = 8192; height = 4096; }; };\n",
+                               &r, NULL);
+        CHECK_EQ_INT(r, -EINVAL);
+        CHECK_CONTAINS(err, expect("3: queue.capacity: these settings need "));
+        CHECK_CONTAINS(err, " MB, more than save.max_memory_mb = 1024 (right_hand ");
+        CHECK_CONTAINS(err, "lower queue.seconds or queue.capacity, queue.batch_size, workers or the image size");
+
+        /* the same at 1280×720: about 6.6 GB of queue */
+        err = load("queue = { capacity = 64; batch_size = 300; };\nworkers = 16;\n"
+                   "right_hand = { camera = { source = \"synthetic\"; }; };\n",
+                   &r, NULL);
+        CHECK_EQ_INT(r, -EINVAL);
+        CHECK_CONTAINS(err, expect("1: queue.capacity: these settings need 12"));
+
+        /* frames and encoders the most: pointed at workers; with no such line, at the camera */
+        err = load("save = { max_memory_mb = 64; };\nworkers = 16;\nright_hand = { camera = { width = 1280; }; };\n",
+                   &r, NULL);
+        CHECK_CONTAINS(err, expect("2: workers: these settings need "));
+        err = load("save = { max_memory_mb = 16; };\nright_hand = {\n camera = { width = 1280; }; };\n", &r, NULL);
+        CHECK_CONTAINS(err, expect("3: right_hand.camera.width: these settings need "));
+
+        /* a higher limit accepts it */
+        err = load("save = { max_memory_mb = 200000; };\nqueue = { capacity = 64; batch_size = 300; };\n"
+                   "right_hand = { camera = { source = \"synthetic\"; }; };\n",
+                   &r, NULL);
+        CHECK_EQ_INT(r, 0);
+        CHECK(streq(err, ""));
+}
+
+TEST(queue_settings) {
+        int r;
+        const char *err = load("queue = { seconds = 2.0;\n capacity = 3; };\n"
+                               "right_hand = { camera = { source = \"synthetic\"; }; };\n",
+                               &r, NULL);
+        CHECK_EQ_INT(r, -EINVAL);
+        CHECK_CONTAINS(err, expect("2: queue.capacity: give queue.seconds (how long a stalled disk is absorbed) or "
+                                   "queue.capacity (batches), not both"));
+        err = load("save = { max_memory_mb = 8; };\nqueue = { seconds = 0.0; };\n"
+                   "right_hand = { camera = { source = \"synthetic\"; }; };\n",
+                   &r, NULL);
+        CHECK_CONTAINS(err, expect("1: save.max_memory_mb: 8 is out of range; use 16 to 1048576"));
+        CHECK_CONTAINS(err, expect("2: queue.seconds: 0 is out of range; use 0.1 to 60"));
+
+        /* seconds × fps beyond a batch; capacity × batch_size; bytes at 3 bits a pixel */
+        struct config c = {.queue_seconds = 3.0, .batch_size = 10, .workers = 2};
+        struct hand_config h = {.name = "right", .camera = {.width = 1280, .height = 720, .fps = 30}};
+        unsigned entries;
+        size_t bytes;
+        memory_budget_queue(&c, &h, &entries, &bytes);
+        CHECK_EQ_INT(entries, 100);
+        CHECK_EQ_INT(bytes, 101 * 691200);
+        h.camera.fps = 29.97;
+        memory_budget_queue(&c, &h, &entries, &bytes);
+        CHECK_EQ_INT(entries, 100);
+        c.queue_capacity = 3;
+        memory_budget_queue(&c, &h, &entries, &bytes);
+        CHECK_EQ_INT(entries, 30);
+        CHECK_EQ_INT(bytes, 31 * 691200);
+        /* never less than two raw frames */
+        c.queue_capacity = 1;
+        c.batch_size = 1;
+        memory_budget_queue(&c, &h, &entries, &bytes);
+        CHECK_EQ_INT(bytes, 2 * 2764800);
+}
+
+/* A known configuration counted by hand, buffer by buffer (the comments name who allocates). */
+TEST(memory_budget_by_hand) {
+        int r;
+        struct config *c;
+        struct memory_budget b;
+
+        load("save = { output_dir = \"/x\"; };\nqueue = { seconds = 1.0; };\nworkers = 2;\n"
+             "right_hand = { camera = { source = \"synthetic\"; width = 320; height = 240; fps = 30; }; };\n"
+             "left_hand = { camera = { source = \"v4l2\"; device = \"/dev/video0\"; format = \"MJPEG\";\n"
+             "  width = 640; height = 480; buffers = 4; }; };\n",
+             &r, &c);
+        CHECK_EQ_INT(r, 0);
+        if (!c)
+                return;
+
+        /* right: 640×240 stereo frames; I420 230400 bytes + a 640-byte slack row + 64, up to 64 */
+        uint64_t queue_overhead = 40 * sizeof(struct queue_entry) + 10 * sizeof(void *);
+        memory_budget_hand(c, config_find_hand(c, "right"), &b);
+        CHECK_EQ_INT(b.jobs, 4 * 231104);              /* workers + 2 frames */
+        CHECK_EQ_INT(b.encoders, 2 * (460800 + 2048)); /* tjBufSize: 3 bytes a pixel + 2048 */
+        CHECK_EQ_INT(b.rectify, 0);
+        CHECK_EQ_INT(b.queue, 41 * 57600 + queue_overhead); /* 30 + 10 frames (+1) at 230400 / 4 */
+        CHECK_EQ_INT(b.source, (320 + 16) * 240 * 3 / 2);   /* the scene, disparity 16 */
+        CHECK_EQ_INT(b.writer, 2097152 + 7 * 65536 + 10 * 44 + MEMORY_BUDGET_HDF5);
+        CHECK_EQ_INT(b.threads, 4 * MEMORY_BUDGET_THREAD);
+        CHECK_EQ_INT(b.total, b.jobs + b.encoders + b.queue + b.source + b.writer + b.threads);
+        uint64_t right = b.total;
+
+        /* left: 1280×480 stereo frames from a side-by-side MJPEG camera, whose JPEG each job holds */
+        memory_budget_hand(c, config_find_hand(c, "left"), &b);
+        CHECK_EQ_INT(b.jobs, 4 * (922944 + 921600 + 65536)); /* frames; raw + 64 KiB of JPEG */
+        CHECK_EQ_INT(b.encoders, 2 * (1843200 + 2048));
+        CHECK_EQ_INT(b.queue, 41 * 230400 + queue_overhead);
+        CHECK_EQ_INT(b.source, 1280 * 480 * 3 + 4 * 1280 * 480 * 2); /* decode buffer, driver buffers */
+        CHECK_EQ_INT(memory_budget_daemon(c), right + b.total + MEMORY_BUDGET_PROCESS);
+        config_free(c);
+}
+
+/* A ROS camera_info file for an eye of 320×240, written beside the test's config. */
+static void write_eye(const char *file, double tx) {
+        FILE *f = fopen(file, "w");
+        CHECK(f != NULL);
+        if (!f)
+                return;
+        fprintf(f,
+                "image_width: 320\nimage_height: 240\ncamera_name: eye\ndistortion_model: plumb_bob\n"
+                "camera_matrix:\n  rows: 3\n  cols: 3\n  data: [260, 0, 159, 0, 260, 121, 0, 0, 1]\n"
+                "distortion_coefficients:\n  rows: 1\n  cols: 5\n  data: [-0.2, 0.05, 0.001, -0.0008, 0.01]\n"
+                "rectification_matrix:\n  rows: 3\n  cols: 3\n  data: [1, 0, 0, 0, 1, 0, 0, 0, 1]\n"
+                "projection_matrix:\n  rows: 3\n  cols: 4\n  data: [250, 0, 160, %g, 0, 250, 120, 0, 0, 0, 1, 0]\n",
+                tx);
+        fclose(f);
+}
+
+TEST(memory_budget_with_rectification) {
+        char left[sizeof(path) + 16], right[sizeof(path) + 16], text[1024];
+        struct memory_budget b;
+        struct config *c;
+        int r;
+
+        snprintf(left, sizeof(left), "%s-left.yaml", path);
+        snprintf(right, sizeof(right), "%s-right.yaml", path);
+        write_eye(left, 0);
+        write_eye(right, -16);
+        snprintf(text, sizeof(text),
+                 "workers = 3;\nright_hand = { calibration = [\"%s\", \"%s\"];\n"
+                 "  camera = { source = \"synthetic\"; width = 320; height = 240; }; };\n",
+                 left, right);
+        load(text, &r, &c);
+        CHECK_EQ_INT(r, 0);
+        if (c) {
+                memory_budget_hand(c, &c->hands[0], &b);
+                /* maps: 6 bytes a pixel of luma (320×240) and chroma (160×120), both eyes; and one
+                 * 640×240 output frame per worker */
+                CHECK_EQ_INT(b.rectify, 2 * 6 * (76800 + 19200) + 3 * 231104);
+                CHECK_EQ_INT(b.jobs, 5 * 231104);
+        }
+        config_free(c);
+        unlink(left);
+        unlink(right);
+}
+
 int main(void) {
         static const struct test tests[] = {T(shipped_config_is_valid),
                                             T(defaults),
@@ -181,7 +344,11 @@ int main(void) {
                                             T(missing_file),
                                             T(wrong_types),
                                             T(v4l2_cameras),
-                                            T(v4l2_device_errors)};
+                                            T(v4l2_device_errors),
+                                            T(memory_over_the_limit_refused_at_its_line),
+                                            T(queue_settings),
+                                            T(memory_budget_by_hand),
+                                            T(memory_budget_with_rectification)};
         int fd = mkstemp(path), r;
         close(fd);
         r = test_main("config", tests, ELEMENTSOF(tests));

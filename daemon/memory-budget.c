@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memory-budget.c — owns the arithmetic of what one hand's pipeline allocates, from the
+ * configuration alone (see memory-budget.h). Each part names the code that allocates it; a
+ * change there must be made here too (tests/unit/test-config.c counts a known configuration
+ * by hand, and tests/integration/test_memory_budget.py compares the budget with the RSS).
+ */
+#include "memory-budget.h"
+
+#include <linux/videodev2.h>
+#include <math.h>
+#include <turbojpeg.h>
+
+#include "frame.h"
+#include "queue.h"
+#include "util.h"
+
+/* writer.c: create_growing() chunk caches, 4 chunks of /stereo/jpeg and 64 KiB for each of the
+ * 7 index datasets; writer_create(): one batch of index values, 4 × 8 + 3 × 4 bytes a frame. */
+#define WRITER_JPEG_CACHE (4 * 512 * 1024)
+#define WRITER_INDEX_CACHE (7 * 64 * 1024)
+#define WRITER_INDEX_BYTES (4 * 8 + 3 * 4)
+
+/* capture-v4l2.c: the room a camera's JPEG may take beyond the raw frame (its headers). */
+#define CAMERA_JPEG_SLACK 65536
+
+/* frame.c: frame_init() of a @w × @h I420 frame, its slack row and alignment included. */
+static uint64_t frame_bytes(unsigned w, unsigned h) {
+        uint64_t ysize = (uint64_t) w * h, csize = (uint64_t) (w / 2) * (h / 2);
+        return (ysize + 2 * csize + w + 64 + 63) & ~(uint64_t) 63;
+}
+
+static uint64_t raw_bytes(const struct camera_config *cam) {
+        return (uint64_t) 2 * cam->width * cam->height * 3 / 2;
+}
+
+/* capture-v4l2.c: a side-by-side MJPEG camera hands over its JPEG (SOURCE_CAP_CAMERA_JPEG). */
+static bool camera_jpeg(const struct camera_config *cam) {
+        return cam->source == SOURCE_V4L2 && !camera_is_stereo_pair(cam) && cam->pixelformat == V4L2_PIX_FMT_MJPEG;
+}
+
+/* Bytes a driver buffer of one device holds per pixel: YUYV 2, planar 4:2:0 1.5, and for MJPEG
+ * what UVC drivers reserve (the YUYV size). */
+static uint64_t driver_buffer_bytes(const struct camera_config *cam, unsigned w, unsigned h) {
+        uint64_t px = (uint64_t) w * h;
+        return cam->pixelformat == V4L2_PIX_FMT_YUV420 ? px * 3 / 2 : px * 2;
+}
+
+/* source-synthetic.c: the scene; capture-v4l2.c and source-replay.c: convert.c's decode buffer
+ * (3 bytes a pixel of the widest image), the driver's buffers mapped in, the read buffer. */
+static uint64_t source_bytes(const struct camera_config *cam) {
+        unsigned w = cam->width, h = cam->height;
+
+        switch (cam->source) {
+        case SOURCE_SYNTHETIC: {
+                uint64_t ysize = (uint64_t) (w + (cam->disparity & ~1u)) * h;
+                return ysize + ysize / 2;
+        }
+        case SOURCE_V4L2:
+                if (camera_is_stereo_pair(cam))
+                        return (uint64_t) w * h * 3 + 2 * cam->buffers * driver_buffer_bytes(cam, w, h);
+                return (uint64_t) 2 * w * h * 3 + cam->buffers * driver_buffer_bytes(cam, 2 * w, h);
+        case SOURCE_REPLAY:
+                /* the read buffer grows to the largest image: taken as a camera's largest JPEG */
+                return (uint64_t) 2 * w * h * 3 + raw_bytes(cam) + CAMERA_JPEG_SLACK;
+        }
+        return 0;
+}
+
+void memory_budget_queue(const struct config *c, const struct hand_config *h, unsigned *ret_entries,
+                         size_t *ret_bytes) {
+        uint64_t raw = raw_bytes(&h->camera), bytes;
+        unsigned entries;
+
+        if (c->queue_capacity > 0)
+                entries = c->queue_capacity * c->batch_size;
+        else
+                entries = (unsigned) ceil(c->queue_seconds * h->camera.fps - 1e-9) + c->batch_size;
+        bytes = MAX((uint64_t) (entries + 1) * (raw / MEMORY_BUDGET_JPEG_RATIO), 2 * raw);
+        *ret_entries = entries;
+        *ret_bytes = (size_t) MIN(bytes, (uint64_t) SIZE_MAX);
+}
+
+uint64_t memory_budget_hand(const struct config *c, const struct hand_config *h, struct memory_budget *ret) {
+        const struct camera_config *cam = &h->camera;
+        unsigned fw = 2 * cam->width, fh = cam->height, entries;
+        uint64_t frame = frame_bytes(fw, fh);
+        struct memory_budget b = {};
+        size_t ring;
+
+        /* pipeline.c: alloc_jobs() */
+        b.jobs = (c->workers + 2) * (frame + (camera_jpeg(cam) ? raw_bytes(cam) + CAMERA_JPEG_SLACK : 0));
+        /* encoder.c: encoder_new() */
+        b.encoders = c->workers * (uint64_t) tjBufSize((int) fw, (int) fh, TJSAMP_420);
+        /* rectify.c: rectify_new(), 6 bytes a pixel of the luma and the chroma planes of both
+         * eyes; pipeline.c: alloc_workers(), one output frame each */
+        if (h->calibration)
+                b.rectify = 2 * 6 * ((uint64_t) cam->width * cam->height + (cam->width / 2) * (cam->height / 2)) +
+                            c->workers * frame;
+        /* pipeline.c: alloc_queue() */
+        memory_budget_queue(c, h, &entries, &ring);
+        b.queue = ring + (uint64_t) entries * sizeof(struct queue_entry) + c->batch_size * sizeof(void *);
+        b.source = source_bytes(cam);
+        b.writer = WRITER_JPEG_CACHE + WRITER_INDEX_CACHE + (uint64_t) c->batch_size * WRITER_INDEX_BYTES +
+                   MEMORY_BUDGET_HDF5;
+        /* the source thread, the writer thread and the workers */
+        b.threads = (c->workers + 2) * MEMORY_BUDGET_THREAD;
+        b.total = b.jobs + b.encoders + b.rectify + b.queue + b.source + b.writer + b.threads;
+        if (ret)
+                *ret = b;
+        return b.total;
+}
+
+uint64_t memory_budget_daemon(const struct config *c) {
+        uint64_t total = MEMORY_BUDGET_PROCESS;
+
+        for (unsigned i = 0; i < c->n_hands; i++)
+                total += memory_budget_hand(c, &c->hands[i], NULL);
+        return total;
+}
