@@ -274,7 +274,7 @@ static int resolve_hands(sd_bus *bus, const char *hand, char hands[MAX_HANDS][HA
 
 /* The summary of a take (StopRecording's reply, RecordingStopped). */
 struct summary {
-        char reason[32], last_error[512], causes[256];
+        char reason[32], last_error[PIPELINE_ERROR_MAX], causes[256];
         uint64_t captured, written, dropped, bytes;
         double duration, fps;
 };

@@ -203,10 +203,14 @@ static void finish_file(struct pipeline *p, struct take_file *tf) {
         memcpy(res.dropped, s.dropped, sizeof(res.dropped));
         if (writer_finish(tf->w, &res, ferror_, sizeof(ferror_)) >= 0)
                 return;
-        log_error("%s", ferror_);
+        /* the frames already written are in the file: it stays "recording" until recovered */
+        log_error("%s; the file will be recovered when handrecd starts again (or: handrecctl recover FILE)", ferror_);
         pthread_mutex_lock(&p->lock);
-        if (!p->last_error[0])
-                snprintf(p->last_error, sizeof(p->last_error), "%s", ferror_);
+        size_t len = strlen(p->last_error);
+        snprintf(p->last_error + len, sizeof(p->last_error) - len,
+                 "%s%s; the file keeps its frames and is recovered when handrecd starts again (or: handrecctl "
+                 "recover FILE)",
+                 len ? "; then finishing the file failed too: " : "", ferror_);
         pthread_mutex_unlock(&p->lock);
 }
 
