@@ -57,7 +57,7 @@ struct writer {
         hid_t index[_IDX_MAX];
         uint64_t frames;
         uint64_t bytes;
-        uint64_t syncs;   /* writer_sync() calls, and the time they took: the cost of durability */
+        uint64_t syncs; /* writer_sync() calls, and the time they took: the cost of durability */
         int64_t sync_ns;
         unsigned batch_size;
         /* one batch of index values, allocated at creation */

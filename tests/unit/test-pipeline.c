@@ -72,8 +72,9 @@ TEST(duration_take) {
         CHECK(wait_for(p, efd, PIPELINE_EVENT_ENDED) & PIPELINE_EVENT_ENDED);
         pipeline_stats(p, &s);
         CHECK_EQ_INT(pipeline_result(p, error, sizeof(error)), STOP_DURATION);
-        /* 0.5 s at 100 fps: 50 frames; every one captured is written or counted as dropped */
-        CHECK(s.captured >= 49 && s.captured <= 51);
+        /* 0.5 s at 100 fps: 50 frames, captured or (on a loaded machine) skipped by the camera and
+         * counted as its gap; every one captured is written or counted as dropped */
+        CHECK(s.captured + s.dropped[DROP_CAMERA] >= 49 && s.captured + s.dropped[DROP_CAMERA] <= 51);
         CHECK_EQ_INT(s.written + s.dropped_total, s.captured);
         CHECK_EQ_INT(frames_in(t.path), s.written);
         CHECK_EQ_INT(s.queue_depth, 0);
