@@ -190,9 +190,8 @@ static int write_calibration(hid_t file, const struct calibration *c) {
         return r ? -EIO : 0;
 }
 
-static struct writer *writer_free(struct writer *w) {
-        if (!w)
-                return NULL;
+/* Close every dataset and the SWMR file; the struct stays for the reopen. */
+static void close_swmr(struct writer *w) {
         for (unsigned i = 0; i < _IDX_MAX; i++)
                 if (w->index[i] > 0)
                         H5Dclose(w->index[i]);
@@ -200,6 +199,14 @@ static struct writer *writer_free(struct writer *w) {
                 H5Dclose(w->jpeg);
         if (w->file > 0)
                 H5Fclose(w->file);
+        memset(w->index, 0, sizeof(w->index));
+        w->jpeg = w->file = 0;
+}
+
+static struct writer *writer_free(struct writer *w) {
+        if (!w)
+                return NULL;
+        close_swmr(w);
         free(w->offsets);
         free(w->path);
         free(w);
@@ -437,18 +444,6 @@ int writer_sync(struct writer *w, char *error, size_t error_len) {
         return r;
 }
 
-/* Close every dataset and the SWMR file; the struct stays for the reopen. */
-static void close_swmr(struct writer *w) {
-        for (unsigned i = 0; i < _IDX_MAX; i++)
-                if (w->index[i] > 0)
-                        H5Dclose(w->index[i]);
-        if (w->jpeg > 0)
-                H5Dclose(w->jpeg);
-        if (w->file > 0)
-                H5Fclose(w->file);
-        memset(w->index, 0, sizeof(w->index));
-        w->jpeg = w->file = 0;
-}
 
 /* The final attributes (status="complete" and the result) into the reopened @file. */
 static int write_result(hid_t file, const struct take_result *res, const struct writer *w) {
