@@ -8,6 +8,7 @@
 #   make bench        benchmarks (figures printed, baseline beside them)
 #   make install      PREFIX=/usr/local DESTDIR= (binaries, config, unit, bus policy, sysusers, tmpfiles)
 #   make lint         clang-format check and cppcheck
+#   make fuzz         the libFuzzer targets (tests/fuzz/README.md); make check runs each for 5 s
 #
 # The daemon's modules (every daemon/*.c but main.c) are built once into $(BUILD)/libhandrec.a,
 # which the daemon, the client, the tools, the benchmarks and the tests link. Each flavour of the
@@ -122,7 +123,7 @@ deps-build:
 	@sh scripts/install-deps.sh build
 
 TEST_PROGS = all $(BUILD)/alloc-count.so $(BUILD)/fault-io.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
-             $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS))
+             $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS)) $(SAN_BUILD)/handrecd
 RUN_TESTS  = BUILD=$(BUILD) UNIT_TESTS="$(UNIT_TESTS)" TSAN_TESTS="$(TSAN_TESTS)" sh tests/run-all.sh
 
 check: deps
@@ -178,10 +179,10 @@ lint:
 	@! grep -nE '\<($(NOT_REENTRANT))\(' daemon/*.c client/*.c tools/*.c || \
 	  { echo "lint: use the _r variant (two hands' threads run this code)"; exit 1; }
 	clang-format --dry-run --Werror daemon/*.c daemon/*.h client/*.c client/*.h tests/unit/*.c tests/unit/*.h \
-	             tests/bench/*.c tests/faults/*.c tools/*.c
+	             tests/bench/*.c tests/faults/*.c tests/fuzz/*.c tests/fuzz/*.h tools/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
 	         --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -D'SD_BUS_PARAM(x)=' \
-	         daemon client tools tests/unit tests/bench tests/faults
+	         daemon client tools tests/unit tests/bench tests/faults tests/fuzz
 
 clean:
 	rm -rf $(BUILD)

@@ -167,6 +167,13 @@ static int check_eye(const struct calibration *c, unsigned e, char *error, size_
         return 0;
 }
 
+static bool all_finite(const double *v, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                if (!isfinite(v[i]))
+                        return false;
+        return true;
+}
+
 /* Compute the rectification from R and T, once the cameras themselves are known to be sound. */
 static int compute_rectification(struct calibration *c, double alpha, unsigned width, unsigned height, char *error,
                                  size_t len) {
@@ -186,9 +193,21 @@ static int compute_rectification(struct calibration *c, double alpha, unsigned w
                         return r;
         }
         r = stereo_rectify_compute(c, alpha, width, height);
-        if (r < 0)
+        if (r < 0) {
                 snprintf(error, len, "%s: cannot compute a rectification from R and T (is T zero?)", c->files);
-        return r;
+                return r;
+        }
+        /* camera matrices far beyond any real camera's overflow the computation (fuzz-calibration-opencv
+         * found fy = 1e59 giving a NaN principal point, which check_eye() would let through) */
+        for (unsigned e = 0; e < 2; e++)
+                if (!all_finite(c->eye[e].R, 9) || !all_finite(c->eye[e].P, 12)) {
+                        snprintf(error, len,
+                                 "%s: the rectification computed from R and T is not finite (are the camera "
+                                 "matrices in pixels?); recalibrate",
+                                 c->files);
+                        return -EINVAL;
+                }
+        return 0;
 }
 
 /* Whether the calibration read from the files (every value finite, as the readers make sure)

@@ -14,11 +14,14 @@ test="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-
       libglib2.0-bin procps util-linux qemu-system-x86 busybox-static v4l-utils opencv-doc"
 # lint
 lint="clang-format cppcheck"
+# fuzzers (tests/fuzz/): clang and its libFuzzer runtime, which Debian 12 ships in libclang-rt-dev;
+# Ubuntu 22.04 has no such package, its clang brings libFuzzer along (libclang-common-14-dev)
+fuzz="clang libclang-rt-dev"
 
 wanted="$build"
 case "${1:-all}" in
         build) ;;
-        all) wanted="$build $test $lint" ;;
+        all) wanted="$build $test $lint $fuzz" ;;
         *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
 esac
 
@@ -27,7 +30,12 @@ for p in $wanted; do
         status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
         case "$status" in
                 *" installed") ;;
-                *) missing="$missing $p" ;;
+                *)
+                        # libFuzzer's runtime from another package counts as installed
+                        if [ "$p" = libclang-rt-dev ] && dpkg -S '*/libclang_rt.fuzzer-*' >/dev/null 2>&1; then
+                                continue
+                        fi
+                        missing="$missing $p" ;;
         esac
 done
 [ -z "$missing" ] && exit 0
@@ -43,4 +51,10 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
         apt-get update -q
 fi
+# an archive without libclang-rt-dev (Ubuntu 22.04): clang alone brings libFuzzer
+case " $missing " in
+        *" libclang-rt-dev "*)
+                apt-cache show libclang-rt-dev >/dev/null 2>&1 || missing=$(echo "$missing" | sed 's/ libclang-rt-dev//') ;;
+esac
+[ -z "$missing" ] && exit 0
 apt-get install -y -q --no-install-recommends $missing

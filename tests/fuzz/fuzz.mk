@@ -1,1 +1,46 @@
-# libFuzzer targets: filled in by the fuzzing work (tests/fuzz/README or run.sh say how to run them).
+# libFuzzer targets (clang), included by the Makefile; tests/fuzz/README.md says how to run them.
+#
+#   make $(BUILD)/fuzz/fuzz-config ...   one target; FUZZ_TARGETS lists them all
+#   make fuzz                            every target (tests/fuzz/run.sh builds and runs them)
+#   make $(BUILD)/san/handrecd           the daemon with AddressSanitizer and UBSan, for
+#                                        tests/integration/test_sanitized.py
+#
+# The modules under test are compiled again with clang into their own object tree,
+# $(BUILD)/fuzz/, instrumented for coverage (-fsanitize=fuzzer-no-link) and checked by
+# AddressSanitizer and UBSan, into an archive of every module (LIB_SRCS) from which each target
+# links what it needs.
+
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_TARGETS := config calibration-opencv calibration-ros take-options
+# clang does not know some of gcc's warnings (-Wno-format-truncation): not an error here
+FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -Wno-unknown-warning-option
+
+.PHONY: fuzz
+# kept, so that a second make has nothing to do
+.SECONDARY: $(patsubst %,$(FUZZ_BUILD)/tests/fuzz/fuzz-%.o,$(FUZZ_TARGETS))
+
+fuzz: $(addprefix $(FUZZ_BUILD)/fuzz-,$(FUZZ_TARGETS))
+
+# The modules: a warning only clang gives is shown but fails nothing here (gcc's build is the
+# one that holds the code to -Werror); the targets themselves are held to it.
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -Wno-error -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libhandrec-fuzz.a: $(call objs,$(FUZZ_BUILD),$(LIB_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz-%: $(FUZZ_BUILD)/tests/fuzz/fuzz-%.o $(FUZZ_BUILD)/libhandrec-fuzz.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# The daemon itself with AddressSanitizer and UBSan (and LeakSanitizer at exit), built from the
+# same objects as the unit tests.
+$(SAN_BUILD)/handrecd: $(SAN_BUILD)/daemon/main.o $(SAN_BUILD)/libhandrec.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)

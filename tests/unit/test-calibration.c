@@ -529,8 +529,27 @@ static int remove_entry(const char *path, _unused_ const struct stat *st, _unuse
         return remove(path);
 }
 
+/* Found by tests/fuzz/fuzz-calibration-opencv: a focal length of 1e59 made the computed
+ * rectification NaN, and it was accepted. */
+TEST(rectification_that_overflows_is_refused) {
+        char text[sizeof(intrinsics)], *p;
+        struct calibration *c;
+
+        snprintf(text, sizeof(text), "%s", intrinsics);
+        p = strstr(text, "521., 243.");
+        CHECK(p != NULL);
+        if (!p)
+                return;
+        memcpy(p, "1e59,", 5); /* the left fy, "521." padded to the same length */
+        CHECK_EQ_INT(load(fixture("huge-fy.yml", text), fixture("rt.yml", extrinsics_rt), MODEL_UNSET, -1, &c),
+                     -EINVAL);
+        CHECK(c == NULL);
+        CHECK_CONTAINS(error, "the rectification computed from R and T is not finite");
+}
+
 int main(void) {
         static const struct test tests[] = {
+                T(rectification_that_overflows_is_refused),
                 T(ros_files_agreeing_on_equidistant_win_over_a_plumb_bob_hint),
                 T(ros_files_agreeing_on_plumb_bob_win_over_a_fisheye_hint),
                 T(eyes_with_different_models_are_refused),

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * take-options.c — StartRecording's options: the a{sv} read one {sv} entry at a time, each key
+ * looked up in one table of readers, each reader checking its variant's type and its value.
+ * Unknown keys, keys given twice, wrong types and values out of range are refused with
+ * org.handrec1.Error.InvalidOption and a sentence saying what to give instead. Needs no bus
+ * connection (tests/fuzz/fuzz-take-options.c drives it with messages it builds). Main thread only.
+ */
+#include "take-options.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "util.h"
+
+#define OPTIONS_HELP "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b)"
+
+/* Read a numeric variant of any D-Bus number type into a double. Return: 1, 0 (not a number). */
+static int read_number(sd_bus_message *m, const char *contents, double *ret) {
+        union {
+                double d;
+                int32_t i;
+                uint32_t u;
+                int64_t x;
+                uint64_t t;
+                int16_t n;
+                uint16_t q;
+                uint8_t y;
+        } v;
+        int r;
+
+        if (strlen(contents) != 1 || !strchr("dixtunqy", contents[0]))
+                return 0;
+        r = sd_bus_message_read_basic(m, contents[0], &v);
+        if (r < 0)
+                return r;
+        switch (contents[0]) {
+        case 'd': *ret = v.d; break;
+        case 'i': *ret = v.i; break;
+        case 'u': *ret = v.u; break;
+        case 'x': *ret = (double) v.x; break;
+        case 't': *ret = (double) v.t; break;
+        case 'n': *ret = v.n; break;
+        case 'q': *ret = v.q; break;
+        case 'y': *ret = v.y; break;
+        }
+        return 1;
+}
+
+/* Each option's reader: called inside its variant, whose type is @contents. */
+static int option_duration(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
+                           struct take_options *o, sd_bus_error *error) {
+        double num = 0;
+        int r = read_number(m, contents, &num);
+
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"duration\" must be a number (d), not \"%s\".", contents);
+        if (!isfinite(num) || num <= 0 || num > 7 * 24 * 3600)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Duration %g is out of range: give seconds, more than 0 and at most 604800 "
+                                         "(a week).",
+                                         num);
+        o->duration = num;
+        return 0;
+}
+
+static bool label_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n < 1 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && s[i] != '_' && s[i] != '-')
+                        return false;
+        return true;
+}
+
+static int option_label(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
+                        struct take_options *o, sd_bus_error *error) {
+        const char *label;
+        int r;
+
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"label\" must be a string (s), not \"%s\".", contents);
+        r = sd_bus_message_read(m, "s", &label);
+        if (r < 0)
+                return r;
+        if (!label_valid(label))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Label \"%.80s\" is not allowed: use 1 to 64 letters, digits, '_' or '-'.",
+                                         label);
+        snprintf(o->label, sizeof(o->label), "%s", label);
+        return 0;
+}
+
+static int option_jpeg_quality(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
+                               struct take_options *o, sd_bus_error *error) {
+        double num = 0;
+        int r = read_number(m, contents, &num);
+
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"jpeg_quality\" must be a number (i), not \"%s\".", contents);
+        if (num != floor(num) || num < JPEG_QUALITY_MIN || num > JPEG_QUALITY_MAX)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "JPEG quality %g is out of range: use a whole number from %d to %d.", num,
+                                         JPEG_QUALITY_MIN, JPEG_QUALITY_MAX);
+        o->jpeg_quality = (int) num;
+        return 0;
+}
+
+static int option_rectify(sd_bus_message *m, const char *contents, const struct hand_config *hand,
+                          struct take_options *o, sd_bus_error *error) {
+        int b, r;
+
+        if (!streq(contents, "b"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"rectify\" must be a boolean (b), not \"%s\".", contents);
+        r = sd_bus_message_read(m, "b", &b);
+        if (r < 0)
+                return r;
+        if (b && !hand->calibration)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Hand %s has no calibration to rectify with; set calibration in its config "
+                                         "group (%s_hand.calibration), or leave rectify out.",
+                                         hand->name, hand->name);
+        o->rectify = b;
+        return 0;
+}
+
+static const struct {
+        const char *key;
+        int (*read)(sd_bus_message *m, const char *contents, const struct hand_config *hand, struct take_options *o,
+                    sd_bus_error *error);
+} option_table[] = {
+        {"duration", option_duration},
+        {"label", option_label},
+        {"jpeg_quality", option_jpeg_quality},
+        {"rectify", option_rectify},
+};
+
+/* Read one {sv} entry of the options; @seen: a bit per option_table entry read so far. */
+static int read_option(sd_bus_message *m, const struct hand_config *hand, struct take_options *o, unsigned *seen,
+                       sd_bus_error *error) {
+        const char *key, *contents;
+        size_t i;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &key);
+        if (r >= 0)
+                r = sd_bus_message_peek_type(m, NULL, &contents);
+        if (r < 0)
+                return r;
+        for (i = 0; i < ELEMENTSOF(option_table); i++)
+                if (streq(key, option_table[i].key))
+                        break;
+        if (i == ELEMENTSOF(option_table))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Unknown option \"%s\"; " OPTIONS_HELP ".", key);
+        if (*seen & (1u << i))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Option \"%s\" is given twice; give it once.",
+                                         key);
+        *seen |= 1u << i;
+        r = sd_bus_message_enter_container(m, 'v', contents);
+        if (r >= 0)
+                r = option_table[i].read(m, contents, hand, o, error);
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+int take_options_read(sd_bus_message *m, const struct hand_config *hand, struct take_options *o, sd_bus_error *error) {
+        struct take_options t = *o;
+        unsigned seen = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = read_option(m, hand, &t, &seen, error);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+        *o = t;
+        return 0;
+}
