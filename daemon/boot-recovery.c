@@ -21,24 +21,36 @@ static void on_progress(const char *path, uint64_t done, uint64_t total, void *u
                    (unsigned long long) done, (unsigned long long) total);
 }
 
-static void on_found(const char *path, int r, const struct take_check *c, const char *error, void *userdata) {
-        struct daemon *d = userdata;
+static void remember(struct daemon *d, const char *path, const struct take_check *c) {
+        struct recovered_take *list, *t;
 
+        if (d->n_recovered >= MAX_REMEMBERED)
+                return;
+        list = realloc(d->recovered, (d->n_recovered + 1) * sizeof(*list));
+        if (!list)
+                return;
+        d->recovered = list;
+        t = &list[d->n_recovered];
+        *t = (struct recovered_take){.frames = c->frames,
+                                     .frames_cut = c->index_frames - MIN(c->index_frames, c->frames),
+                                     .path = strdup(path),
+                                     .note = strdup(c->problem)};
+        if (!t->path || !t->note) {
+                free(t->path);
+                free(t->note);
+                return;
+        }
+        d->n_recovered++;
+}
+
+static void on_found(const char *path, int r, const struct take_check *c, const char *error, void *userdata) {
         if (r < 0) {
                 log_error("Cannot recover %s, left as it is: %s", path, error);
                 return;
         }
         log_notice("Recovered %s after a crash: %llu frames kept%s%s", path, (unsigned long long) c->frames,
                    c->problem[0] ? "; cut at " : "", c->problem);
-        if (d->n_recovered < MAX_REMEMBERED) {
-                char *copy = strdup(path);
-                char **list = copy ? realloc(d->recovered, (d->n_recovered + 1) * sizeof(*list)) : NULL;
-                if (list) {
-                        list[d->n_recovered++] = copy;
-                        d->recovered = list;
-                } else
-                        free(copy);
-        }
+        remember(userdata, path, c);
 }
 
 int boot_recover_takes(struct daemon *d) {
@@ -55,8 +67,10 @@ int boot_recover_takes(struct daemon *d) {
 }
 
 void boot_recovered_free(struct daemon *d) {
-        for (unsigned i = 0; i < d->n_recovered; i++)
-                free(d->recovered[i]);
+        for (unsigned i = 0; i < d->n_recovered; i++) {
+                free(d->recovered[i].path);
+                free(d->recovered[i].note);
+        }
         free(d->recovered);
         d->recovered = NULL;
         d->n_recovered = 0;

@@ -275,7 +275,59 @@ int bus_emit_stopped(struct hand *h, enum stop_reason reason) {
         return r;
 }
 
+/* (s hand, s file, a{sv} summary) of a take recovered at start: the hand is its folder's name. */
+static int append_recovered(sd_bus_message *m, const struct recovered_take *t) {
+        const char *slash = strrchr(t->path, '/'), *start = slash;
+        char hand[64] = "";
+        int r;
+
+        while (start && start > t->path && start[-1] != '/')
+                start--;
+        if (slash && start && slash > start)
+                snprintf(hand, sizeof(hand), "%.*s", (int) (slash - start), start);
+        r = sd_bus_message_append(m, "ss", hand, t->path);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "a{sv}", 3, "frames", "t", t->frames, "frames_cut", "t", t->frames_cut,
+                                          "note", "s", t->note);
+        return r;
+}
+
+void bus_emit_recovered(struct daemon *d) {
+        for (unsigned i = 0; i < d->n_recovered; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                int r = sd_bus_message_new_signal(d->bus, &m, MANAGER_PATH, MANAGER_INTERFACE, "TakeRecovered");
+                if (r >= 0)
+                        r = append_recovered(m, &d->recovered[i]);
+                if (r >= 0)
+                        r = sd_bus_send(d->bus, m, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to emit TakeRecovered, ignoring: %m");
+        }
+}
+
 /* ---- methods ---------------------------------------------------------------------------- */
+
+static int method_list_recovered(sd_bus_message *m, void *userdata, sd_bus_error *error _unused_) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct daemon *d = userdata;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(ssa{sv})");
+        for (unsigned i = 0; r >= 0 && i < d->n_recovered; i++) {
+                r = sd_bus_message_open_container(reply, 'r', "ssa{sv}");
+                if (r >= 0)
+                        r = append_recovered(reply, &d->recovered[i]);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        return r;
+}
 
 static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bus_error *error) {
         struct hand *h = hand_find(d, name);
@@ -381,9 +433,13 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_NAMES("Status", "s", SD_BUS_PARAM(hand), "a{sv}", SD_BUS_PARAM(status), method_status,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("ListHands", "", , "as", SD_BUS_PARAM(hands), method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ListRecovered", "", , "a(ssa{sv})", SD_BUS_PARAM(takes), method_list_recovered,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStarted", "ss", SD_BUS_PARAM(hand) SD_BUS_PARAM(file), 0),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStopped", "sssa{sv}",
                                  SD_BUS_PARAM(hand) SD_BUS_PARAM(file) SD_BUS_PARAM(reason) SD_BUS_PARAM(summary), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("TakeRecovered", "ssa{sv}",
+                                 SD_BUS_PARAM(hand) SD_BUS_PARAM(file) SD_BUS_PARAM(summary), 0),
         SD_BUS_VTABLE_END,
 };
 

@@ -50,6 +50,13 @@ struct hand {
         struct pipeline_stats emitted; /* what the last PropertiesChanged said */
 };
 
+/* A take recovered at start, as ListRecovered and TakeRecovered tell it. */
+struct recovered_take {
+        char *path;
+        char *note; /* where it was cut, "" when every committed frame was good */
+        uint64_t frames, frames_cut;
+};
+
 struct daemon {
         struct config *config;
         sd_event *event;
@@ -58,8 +65,8 @@ struct daemon {
         struct hand hands[2];
         unsigned n_hands;
         bool shutting_down;
-        int exit_code;    /* what the event loop ends with: non-zero when the bus was lost */
-        char **recovered; /* takes recovered at start (boot-recovery.c), announced on the bus */
+        int exit_code;                    /* what the event loop ends with: non-zero when the bus was lost */
+        struct recovered_take *recovered; /* takes recovered at start (boot-recovery.c), for the bus */
         unsigned n_recovered;
         char notified_status[1024];
         uint64_t notified_usec;
@@ -105,6 +112,9 @@ int bus_emit_started(struct hand *h);
 
 /** bus_emit_stopped() - the RecordingStopped signal with its summary. Logs its errors. */
 int bus_emit_stopped(struct hand *h, enum stop_reason reason);
+
+/** bus_emit_recovered() - a TakeRecovered signal for each take recovered at start. */
+void bus_emit_recovered(struct daemon *d);
 
 /* boot-recovery.c */
 /** boot_recover_takes() - recover every unfinished take under output_dir. Return: how many. */

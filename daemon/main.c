@@ -147,6 +147,7 @@ static int setup_daemon(struct daemon *d, bool user_bus) {
         r = bus_setup(d, user_bus);
         if (r < 0)
                 return r;
+        bus_emit_recovered(d);
         sd_event_now(d->event, CLOCK_MONOTONIC, &now);
         r = sd_event_add_time(d->event, &d->tick, CLOCK_MONOTONIC, now + TICK_USEC, 0, on_tick, d);
         if (r < 0)

@@ -27,9 +27,13 @@ def plain_open_fails(path):
         return True
 
 
-def test_killed_take_is_recovered_at_start(daemon_factory, ctl, outdir):
+def test_killed_take_is_recovered_at_start(daemon_factory, ctl, busctl, bus, outdir):
     daemon, path = crash_mid_take(daemon_factory, ctl, outdir)
     assert plain_open_fails(path)  # SWMR flags still set: what the recovery is for
+    monitor = subprocess.Popen(["dbus-monitor", "--session",
+                                "type='signal',interface='org.handrec1.Manager',member='TakeRecovered'"],
+                               env=bus.env, stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
     daemon.start()
     with h5py.File(path, "r") as f:  # a plain reader, no h5clear, no swmr=True
         assert text(f.attrs["status"]) == "recovered"
@@ -38,6 +42,13 @@ def test_killed_take_is_recovered_at_start(daemon_factory, ctl, outdir):
         assert n == len(f["stereo/size"]) and n > 10
     check_take(path, status="recovered", reason="crash")
     assert f"Recovered {path} after a crash: {n} frames kept" in daemon.log_text()
+    # announced on the bus: the signal at start, and the list for whoever asks later
+    time.sleep(0.5)
+    monitor.terminate()
+    out = monitor.communicate(timeout=10)[0]
+    assert "member=TakeRecovered" in out and f'string "{path}"' in out and 'string "right"' in out, out
+    listed = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "ListRecovered").stdout
+    assert listed.startswith('a(ssa{sv}) 1 "right" "' + path + '" 3 "frames" t ' + str(n)), listed
     p = ctl("recover", path)
     assert "nothing to do (status recovered)" in p.stdout
     assert ctl("check", path).stdout.startswith(f"{path}: OK (recovered): {n} frames")
