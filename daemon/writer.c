@@ -444,7 +444,6 @@ int writer_sync(struct writer *w, char *error, size_t error_len) {
         return r;
 }
 
-
 /* The final attributes (status="complete" and the result) into the reopened @file. */
 static int write_result(hid_t file, const struct take_result *res, const struct writer *w) {
         int r = 0;
