@@ -68,6 +68,9 @@ struct daemon {
         int exit_code;                    /* what the event loop ends with: non-zero when the bus was lost */
         struct recovered_take *recovered; /* takes recovered at start (boot-recovery.c), for the bus */
         unsigned n_recovered;
+        uint64_t watchdog_usec;  /* WatchdogSec= (0: none); fed only while the hands make progress */
+        int64_t watchdog_fed_ns; /* CLOCK_MONOTONIC of the last WATCHDOG=1 */
+        bool watchdog_starved;   /* a thread is stuck: the watchdog is no longer fed */
         char notified_status[1024];
         uint64_t notified_usec;
 };

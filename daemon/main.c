@@ -41,8 +41,43 @@ static void publish(struct daemon *d) {
         }
 }
 
+/* WATCHDOG=1 only while every hand's threads make progress: a thread busy with one disk write
+ * or one frame for half the watchdog interval is stuck, and systemd should restart us (the take
+ * it was writing is recovered at the next start). The main loop alone staying alive is not
+ * enough, so sd-event's own watchdog feeding is not used. */
+static void feed_watchdog(struct daemon *d) {
+        int64_t now = now_ns(CLOCK_MONOTONIC), limit = (int64_t) d->watchdog_usec * 1000 / 2, worst = 0;
+        char what[128] = "", hand_what[128];
+        const char *hand = "";
+
+        if (d->watchdog_usec == 0)
+                return;
+        for (unsigned i = 0; i < d->n_hands; i++) {
+                int64_t b = pipeline_stuck(d->hands[i].pipeline, now, hand_what, sizeof(hand_what));
+                if (b > worst) {
+                        worst = b;
+                        hand = d->hands[i].config->name;
+                        snprintf(what, sizeof(what), "%s", hand_what);
+                }
+        }
+        if (worst > limit) {
+                if (!d->watchdog_starved)
+                        log_error("%s: %s has made no progress for %.0f s; no longer feeding systemd's watchdog, "
+                                  "so that handrecd is restarted (its take is recovered then).",
+                                  hand, what, (double) worst / 1e9);
+                d->watchdog_starved = true;
+                return;
+        }
+        d->watchdog_starved = false;
+        if (now - d->watchdog_fed_ns >= limit / 2) {
+                sd_notify(false, "WATCHDOG=1");
+                d->watchdog_fed_ns = now;
+        }
+}
+
 static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         publish(userdata);
+        feed_watchdog(userdata);
         sd_event_source_set_time(s, usec + TICK_USEC);
         return 0;
 }
@@ -128,7 +163,8 @@ static int setup_events(struct daemon *d) {
         sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d);
         sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d);
         sd_event_add_signal(d->event, NULL, SIGHUP, on_signal, d);
-        sd_event_set_watchdog(d->event, true); /* WATCHDOG=1 when WatchdogSec= is set */
+        if (sd_watchdog_enabled(false, &d->watchdog_usec) <= 0) /* fed by feed_watchdog() */
+                d->watchdog_usec = 0;
         return 0;
 }
 

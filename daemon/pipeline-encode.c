@@ -121,10 +121,12 @@ void *pipeline_worker_main(void *userdata) {
                 rectify = p->take.rectify && p->rectify;
                 pthread_mutex_unlock(&p->lock);
 
+                atomic_store(&w->busy_since, now_ns(CLOCK_MONOTONIC));
                 r = compress(w, j, quality, rectify, &data, &size);
 
                 pthread_mutex_lock(&p->lock);
                 commit_in_order(p, j, r, data, size);
+                atomic_store(&w->busy_since, 0);
         }
         pthread_mutex_unlock(&p->lock);
         return NULL;

@@ -69,7 +69,8 @@ struct job {
 struct worker {
         struct pipeline *p;
         struct encoder *encoder;
-        struct frame rectified; /* the worker's output frame when rectifying (else unallocated) */
+        atomic_int_fast64_t busy_since; /* CLOCK_MONOTONIC ns it began the job in hand; 0: waiting */
+        struct frame rectified;         /* the worker's output frame when rectifying (else unallocated) */
         pthread_t thread;
         unsigned index;
         bool started;
@@ -128,8 +129,9 @@ struct pipeline {
         bool source_started, writer_started;
 
         struct take_counters counters;
-        atomic_uint queue_depth;              /* workers and writer */
-        atomic_int_fast64_t camera_fps_micro; /* source thread, at warm-up; in 1e-6 fps */
+        atomic_int_fast64_t writer_busy_since; /* writer: when its disk write began; 0: waiting (watchdog) */
+        atomic_uint queue_depth;               /* workers and writer */
+        atomic_int_fast64_t camera_fps_micro;  /* source thread, at warm-up; in 1e-6 fps */
 
         /* the camera, for sources kept warm: source thread; device_error under lock */
         atomic_bool device_present;

@@ -219,19 +219,25 @@ static void write_take(struct pipeline *p, const struct take_params *t) {
         struct take_file tf = {.w = NULL};
         unsigned n;
 
+        atomic_store(&p->writer_busy_since, now_ns(CLOCK_MONOTONIC));
         open_file(p, t, &tf);
+        atomic_store(&p->writer_busy_since, 0);
         for (;;) {
                 int64_t sync_at = tf.unsynced_since ? tf.unsynced_since + interval : 0;
                 if (!wait_for_batch(p, sync_at, &n))
                         break;
+                atomic_store(&p->writer_busy_since, now_ns(CLOCK_MONOTONIC));
                 if (n > 0) {
                         append_batch(p, t, &tf, n);
                         release_batch(p, n);
                 }
                 sync_if_due(p, &tf);
+                atomic_store(&p->writer_busy_since, 0);
         }
+        atomic_store(&p->writer_busy_since, now_ns(CLOCK_MONOTONIC));
         if (tf.w)
                 finish_file(p, &tf); /* syncs the whole file */
+        atomic_store(&p->writer_busy_since, 0);
         if (t->fd >= 0)
                 close(t->fd);
 }

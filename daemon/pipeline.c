@@ -136,6 +136,26 @@ enum stop_reason pipeline_result(struct pipeline *p, char *error, size_t error_l
         return r;
 }
 
+/* How long a thread has been busy with one piece of work at @now (0: it is waiting). */
+static int64_t busy_for(const atomic_int_fast64_t *since, int64_t now) {
+        int64_t t = atomic_load(since);
+        return t > 0 ? now - t : 0;
+}
+
+int64_t pipeline_stuck(struct pipeline *p, int64_t now, char *what, size_t len) {
+        int64_t worst = busy_for(&p->writer_busy_since, now);
+
+        snprintf(what, len, "the writer thread (in a disk write)");
+        for (unsigned i = 0; i < p->n_workers; i++) {
+                int64_t b = busy_for(&p->workers[i].busy_since, now);
+                if (b > worst) {
+                        worst = b;
+                        snprintf(what, len, "encoder worker %u (on one frame)", i);
+                }
+        }
+        return worst;
+}
+
 bool pipeline_device(struct pipeline *p, char *error, size_t error_len) {
         pthread_mutex_lock(&p->lock);
         snprintf(error, error_len, "%s", p->device_error);

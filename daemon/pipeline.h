@@ -101,5 +101,12 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret);
  */
 bool pipeline_device(struct pipeline *p, char *error, size_t error_len);
 
+/**
+ * pipeline_stuck() - how long (ns, at CLOCK_MONOTONIC @now) the thread busiest with one piece of
+ * work has been at it — a disk write, a frame's encoding — and which, into @what. Waiting for
+ * work is not being busy. The watchdog is fed only while this stays short (main.c).
+ */
+int64_t pipeline_stuck(struct pipeline *p, int64_t now, char *what, size_t len);
+
 /** pipeline_result() - why the last take ended and its last error ("" if none). */
 enum stop_reason pipeline_result(struct pipeline *p, char *error, size_t error_len);
