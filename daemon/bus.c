@@ -455,6 +455,17 @@ static int on_disconnected(sd_bus_message *m _unused_, void *userdata, sd_bus_er
         return 0;
 }
 
+int bus_add_hand(struct hand *h) {
+        int r = sd_bus_add_object_vtable(h->daemon->bus, &h->slot, h->path, HAND_INTERFACE, hand_vtable, h);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add %s: %m", h->path);
+        return 0;
+}
+
+void bus_remove_hand(struct hand *h) {
+        h->slot = sd_bus_slot_unref(h->slot);
+}
+
 int bus_setup(struct daemon *d, bool user_bus) {
         int r;
 
@@ -468,9 +479,9 @@ int bus_setup(struct daemon *d, bool user_bus) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add the manager object: %m");
         for (unsigned i = 0; i < d->n_hands; i++) {
-                r = sd_bus_add_object_vtable(d->bus, NULL, d->hands[i].path, HAND_INTERFACE, hand_vtable, &d->hands[i]);
+                r = bus_add_hand(&d->hands[i]);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to add %s: %m", d->hands[i].path);
+                        return r;
         }
         r = sd_bus_match_signal(d->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                 "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, d);

@@ -33,7 +33,8 @@ struct daemon;
 struct hand {
         struct daemon *daemon;
         const struct hand_config *config;
-        char path[64]; /* D-Bus object path */
+        char path[64];     /* D-Bus object path */
+        sd_bus_slot *slot; /* its object on the bus (bus_add_hand()) */
         enum hand_state state;
         char file[PATH_MAX]; /* the current take's file, or the last one's */
         char last_error[PIPELINE_ERROR_MAX];
@@ -118,6 +119,19 @@ int bus_emit_stopped(struct hand *h, enum stop_reason reason);
 
 /** bus_emit_recovered() - a TakeRecovered signal for each take recovered at start. */
 void bus_emit_recovered(struct daemon *d);
+
+/** bus_add_hand(), bus_remove_hand() - @h's object on the bus (bus_setup() adds every hand's). */
+int bus_add_hand(struct hand *h);
+void bus_remove_hand(struct hand *h);
+
+/* reload.c */
+/**
+ * daemon_reload() - SIGHUP (systemctl reload): re-read the configuration file and set the hands
+ * up again from it. Refused, with a log line, while a take runs (nothing is disturbed); a file
+ * with errors is reported and the running configuration kept.
+ * Return: 0, or negative errno when the hands could not be set up again (the daemon must exit).
+ */
+int daemon_reload(struct daemon *d);
 
 /* boot-recovery.c */
 /** boot_recover_takes() - recover every unfinished take under output_dir. Return: how many. */

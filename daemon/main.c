@@ -86,8 +86,10 @@ static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo 
         struct daemon *d = userdata;
 
         if (si->ssi_signo == SIGHUP) {
-                log_notice("SIGHUP: reloading the configuration is not supported; restart handrecd to apply a "
-                           "new one (systemctl restart handrecd).");
+                if (daemon_reload(d) < 0) {
+                        d->exit_code = 1; /* systemd starts us again, with the new file */
+                        hand_shutdown_all(d);
+                }
                 return 0;
         }
         log_info("Received %s.", strsignal((int) si->ssi_signo));
@@ -193,8 +195,10 @@ static int setup_daemon(struct daemon *d, bool user_bus) {
 }
 
 static void teardown(struct daemon *d) {
-        for (unsigned i = 0; i < d->n_hands; i++)
-                hand_done(&d->hands[i]); /* finishes any take still open */
+        for (unsigned i = 0; i < d->n_hands; i++) {
+                bus_remove_hand(&d->hands[i]); /* its slot holds a reference to the bus */
+                hand_done(&d->hands[i]);       /* finishes any take still open */
+        }
         d->tick = sd_event_source_unref(d->tick);
         if (d->bus) {
                 sd_bus_flush(d->bus);
