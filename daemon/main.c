@@ -110,6 +110,20 @@ static void help(void) {
                BUS_NAME);
 }
 
+/* The shipped unit runs handrecd with PrivateTmp=yes: takes written under /tmp or /var/tmp
+ * would be in the service's own /tmp, gone when it stops. */
+static void warn_private_tmp(const struct config *c) {
+        const char *dir = c->output_dir;
+
+        if (strncmp(dir, "/tmp/", 5) == 0 || streq(dir, "/tmp") || strncmp(dir, "/var/tmp/", 9) == 0 ||
+            streq(dir, "/var/tmp"))
+                fprintf(stderr,
+                        "%s: warning: save.output_dir = \"%s\" is under /tmp: as a service (PrivateTmp=yes) "
+                        "handrecd writes to a /tmp of its own, and the takes vanish when it stops. Choose a "
+                        "folder outside /tmp (the default is /var/lib/handrec).\n",
+                        c->path, dir);
+}
+
 struct args {
         const char *config_path;
         bool check, user_bus;
@@ -224,6 +238,7 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         }
         if (a.check) {
+                warn_private_tmp(d.config);
                 printf("%s: OK (%u hand%s; needs at most %llu of save.max_memory_mb = %llu MB)\n", a.config_path,
                        d.config->n_hands, d.config->n_hands == 1 ? "" : "s",
                        (unsigned long long) (memory_budget_daemon(d.config) >> 20),

@@ -82,3 +82,12 @@ def test_planted_link_under_the_next_name_is_skipped(daemon_factory, ctl, outdir
     check_take(path, reason="duration")
     assert (os.stat(path).st_mode & 0o777) == 0o640
     assert (os.stat(os.path.join(outdir, "right")).st_mode & 0o777) == 0o750
+
+
+def test_check_config_warns_of_an_output_dir_under_tmp(tmp):
+    conf = os.path.join(tmp, "c.conf")
+    with open(conf, "w") as f:
+        f.write(make_config(os.path.join(tmp, "takes"), hands=("right",)))
+    p = subprocess.run([HANDRECD, "--check-config", "--config", conf], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert "is under /tmp: as a service (PrivateTmp=yes)" in p.stderr and "the takes vanish when it stops" in p.stderr
