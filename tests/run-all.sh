@@ -1,11 +1,13 @@
 #!/bin/sh
 # Runs every test suite and ends with one plain line: "N passed, N failed" (N skipped when any).
 #   unit tests (C, AddressSanitizer + UBSan build), the threaded ones again under ThreadSanitizer, integration tests (pytest: private dbus-daemon,
-#   real handrecd, h5py/h5dump), system files (systemd-analyze, bus policy), VM tests (qemu + vivid).
+#   real handrecd, h5py/h5dump), system files (systemd-analyze, bus policy), VM tests (qemu + vivid),
+#   the unit tests cross-built for arm64 and run under qemu-aarch64 (tests/arm64/run.sh: skipped
+#   without the cross compiler, which it installs as root under CI=true or HANDREC_ARM64=1).
 # TESTS="unit integration" limits what runs; PYTEST_ARGS is passed to pytest.
 set -u
 BUILD=${BUILD:-build}
-TESTS=${TESTS:-lint unit tsan fuzz integration vm}
+TESTS=${TESTS:-lint unit tsan fuzz integration vm arm64}
 PY=/usr/bin/python3
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)
@@ -87,6 +89,41 @@ PYEOF
             add 0 1
         fi
         ;;
+    integration-san)
+        # the integration tests once more against handrecd built with ASan+UBSan: every report
+        # (a leak at exit included) lands in a file, and any file is a failure
+        echo "== integration tests against the ASan+UBSan daemon"
+        rm -rf "$results/asan" && mkdir -p "$results/asan"
+        xml="$results/$suite.xml"
+        HANDRECD_BIN="$PWD/$BUILD/san/handrecd" ASAN_OPTIONS="detect_leaks=1:log_path=$results/asan/asan" \
+            UBSAN_OPTIONS="print_stacktrace=1:log_path=$results/asan/ubsan" \
+            BUILD=$BUILD $PY -m pytest -p no:cacheprovider -q -rfEs -m "not native_daemon" --junitxml="$xml" \
+            ${PYTEST_ARGS:-} tests/integration
+        if [ -f "$xml" ]; then
+            set -- $($PY - "$xml" <<'PYEOF'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+suites = [r] if r.tag == "testsuite" else list(r)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+s = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - s, f, s)
+PYEOF
+)
+            add "$1" "$2" "$3"
+        else
+            echo "pytest produced no report"
+            add 0 1
+        fi
+        if ls "$results/asan/"* >/dev/null 2>&1; then
+            echo "not ok - sanitizer reports from the daemon:"
+            cat "$results/asan/"*
+            add 0 1
+        else
+            echo "ok - no sanitizer report (leaks at exit included) from any daemon of the run"
+            add 1 0
+        fi
+        ;;
     vm)
         echo "== VM tests"
         sh tests/vm/run.sh "$results/vm.counts"
@@ -94,6 +131,17 @@ PYEOF
             read p f s <"$results/vm.counts"
             add "$p" "$f" "$s"
         else
+            add 0 1
+        fi
+        ;;
+    arm64)
+        echo "== arm64: unit tests under qemu-aarch64"
+        BUILD=$BUILD sh tests/arm64/run.sh "$results/arm64.counts"
+        if [ -f "$results/arm64.counts" ]; then
+            read p f s <"$results/arm64.counts"
+            add "$p" "$f" "$s"
+        else
+            echo "tests/arm64/run.sh gave no counts"
             add 0 1
         fi
         ;;

@@ -18,7 +18,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("BUILD", "build")
 if not os.path.isabs(BUILD):
     BUILD = os.path.join(ROOT, BUILD)
-HANDRECD = os.path.join(BUILD, "handrecd")
+# HANDRECD_BIN: another build of the daemon (make check runs the suite once more with the ASan+UBSan one)
+HANDRECD = os.environ.get("HANDRECD_BIN") or os.path.join(BUILD, "handrecd")
 HANDRECCTL = os.path.join(BUILD, "handrecctl")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.dirname(__file__))
@@ -139,6 +140,11 @@ class Daemon:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "native_daemon: needs the plain build of handrecd (an LD_PRELOAD shim, "
+                            "RSS figures); skipped by the run with the ASan+UBSan daemon")
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@ import os
 import signal
 
 from conftest import BUILD, make_config
+import pytest
+
+# an LD_PRELOAD shim or a build of its own: not run again with the ASan daemon (run-all.sh)
+pytestmark = pytest.mark.native_daemon
 
 SHIM = os.path.join(BUILD, "alloc-count.so")
 

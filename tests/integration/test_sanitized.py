@@ -15,6 +15,9 @@ import conftest
 from conftest import ROOT, make_config
 from takecheck import check_take, text
 
+# an LD_PRELOAD shim or a build of its own: not run again with the ASan daemon (run-all.sh)
+pytestmark = pytest.mark.native_daemon
+
 
 @pytest.fixture(scope="module")
 def san_handrecd():

@@ -15,6 +15,9 @@ from takecheck import check_take
 
 import handrec
 
+# an LD_PRELOAD shim or a build of its own: not run again with the ASan daemon (run-all.sh)
+pytestmark = pytest.mark.native_daemon
+
 SHIM_SOURCE = os.path.join(ROOT, "tests", "faults", "fault-io.c")
 STALL_RE = re.compile(r"fault-io: stall 1 begins \((\d+\.\d\d) s\) at a \w+, CLOCK_MONOTONIC (\d+) ns")
 FPS = 30.0

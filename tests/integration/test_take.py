@@ -206,6 +206,7 @@ def test_sd_notify_status_and_ready(daemon, ctl):
     ctl("stop", "--hand", "right")
 
 
+@pytest.mark.native_daemon  # RSS of the plain build
 def test_memory_stays_flat(daemon_factory, outdir, ctl):
     """RSS growth over a take is bounded by configuration, not by its length (a count, not a time)."""
     d = daemon_factory(make_config(outdir, hands=("right",), width=640, height=480))

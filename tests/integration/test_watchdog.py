@@ -7,6 +7,10 @@ import time
 
 from conftest import make_config
 from test_stall import fault_shim  # noqa: F401  (the fixture that builds the shim)
+import pytest
+
+# an LD_PRELOAD shim or a build of its own: not run again with the ASan daemon (run-all.sh)
+pytestmark = pytest.mark.native_daemon
 
 
 def pings(daemon):

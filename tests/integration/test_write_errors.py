@@ -10,6 +10,9 @@ from conftest import make_config
 from takecheck import check_take, text
 from test_stall import fault_shim  # noqa: F401  (the fixture that builds the shim)
 
+# an LD_PRELOAD shim or a build of its own: not run again with the ASan daemon (run-all.sh)
+pytestmark = pytest.mark.native_daemon
+
 
 def take_until_error(daemon_factory, ctl, busctl, outdir, shim, fault):
     daemon = daemon_factory(make_config(outdir, hands=("right",), width=640, height=480, fps=30.0),
