@@ -7,6 +7,7 @@
 #   make demo         record a take on the synthetic camera over a private D-Bus and summarise it
 #   make bench        benchmarks (figures printed, baseline beside them)
 #   make install      PREFIX=/usr/local DESTDIR= (binaries, config, unit, bus policy, sysusers, tmpfiles)
+#   make deb          the Debian package, build/handrecd_<version>_<arch>.deb (ARCH=arm64 cross-builds)
 #   make lint         clang-format check and cppcheck
 #   make fuzz         the libFuzzer targets (tests/fuzz/README.md); make check runs each for 5 s
 #
@@ -21,19 +22,22 @@ DESTDIR    ?=
 BUILD      ?= build
 VERSION    := 0.1.0
 
+# CC, CFLAGS, CPPFLAGS, LDFLAGS and PKG_CONFIG from the environment are honoured (dpkg-buildpackage
+# sets them: its hardening flags, and for a cross build aarch64-linux-gnu-gcc and -pkg-config)
 CC      ?= gcc
+PKG_CONFIG ?= pkg-config
 PKGS    := libsystemd libturbojpeg libconfig libv4l2 yaml-0.1
 # Debian's HDF5 pkg-config name is hdf5-serial on older releases; try both. Evaluated once (:=).
-HDF5_PC := $(shell pkg-config --exists hdf5 2>/dev/null && echo hdf5 || echo hdf5-serial)
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(HDF5_PC) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) $(HDF5_PC) 2>/dev/null)
+HDF5_PC := $(shell $(PKG_CONFIG) --exists hdf5 2>/dev/null && echo hdf5 || echo hdf5-serial)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(HDF5_PC) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) $(HDF5_PC) 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
            -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla
 CFLAGS  ?= -O2 -g
 # asserts stay on in every build (no -DNDEBUG anywhere)
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DHANDREC_VERSION='"$(VERSION)"' -pthread -MMD -MP $(WARN) $(CFLAGS) $(PKG_CFLAGS)
-LDLIBS  = $(PKG_LIBS) -lm -pthread
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DHANDREC_VERSION='"$(VERSION)"' -pthread -MMD -MP $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS)
+LDLIBS  = $(LDFLAGS) $(PKG_LIBS) -lm -pthread
 
 LIB_SRCS    := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/test-%.c,%,$(sort $(wildcard tests/unit/test-*.c)))
@@ -109,10 +113,11 @@ $(BUILD)/alloc-count.so: tests/alloc/alloc-count.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -shared -fPIC -pthread -o $@ $<
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
 
 # fuzz targets (clang, libFuzzer): rules in their own file
 include tests/fuzz/fuzz.mk
+include tests/arm64/arm64.mk
 
 # ---- tests ----
 
@@ -121,6 +126,12 @@ deps:
 
 deps-build:
 	@sh scripts/install-deps.sh build
+
+# make demo needs the build and what scripts/demo.sh runs, not the test tools
+deps-demo:
+	@sh scripts/install-deps.sh demo
+
+.PHONY: deps-demo
 
 TEST_PROGS = all $(BUILD)/alloc-count.so $(BUILD)/fault-io.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
              $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS)) $(SAN_BUILD)/handrecd
@@ -138,7 +149,7 @@ check-integration: deps
 	@$(MAKE) --no-print-directory $(TEST_PROGS)
 	@TESTS="integration" $(RUN_TESTS)
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
@@ -147,30 +158,106 @@ bench: deps
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 # ---- install ----
+#
+# Programs, tools and the reader module go under PREFIX; the files systemd and the system bus read
+# go where they read them, whatever PREFIX is (neither looks under /usr/local): the unit in
+# UNITDIR (systemd.pc's, /lib/systemd/system on Debian 12 and Ubuntu), sysusers and tmpfiles
+# snippets in /usr/lib, the bus policy and activation file in /usr/share/dbus-1. The configuration
+# is installed only when there is none: an edited /etc/handrec/handrecd.conf is kept.
+
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+DATADIR     ?= $(PREFIX)/share
+UNITDIR     ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+TMPFILESDIR ?= /usr/lib/tmpfiles.d
+DBUSDIR     ?= /usr/share/dbus-1
+# handrec.py, the reader module tools/handrec-info imports (it looks in ../share/handrec)
+PYDIR       := $(DATADIR)/handrec
+CONF        := $(DESTDIR)$(SYSCONFDIR)/handrec/handrecd.conf
 
 install: all
-	install -Dm755 $(BUILD)/handrecd $(DESTDIR)$(PREFIX)/sbin/handrecd
-	install -Dm755 $(BUILD)/handrecctl $(DESTDIR)$(PREFIX)/bin/handrecctl
-	install -Dm644 etc/handrecd.conf $(DESTDIR)$(SYSCONFDIR)/handrec/handrecd.conf
-	install -Dm644 dbus/org.handrec1.conf $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.handrec1.conf
-	install -Dm644 dbus/org.handrec1.xml $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.handrec1.xml
-	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' dbus/org.handrec1.service.in > $(BUILD)/org.handrec1.service
-	install -Dm644 $(BUILD)/org.handrec1.service $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.handrec1.service
-	sed 's|@SBINDIR@|$(PREFIX)/sbin|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/handrecd.service.in > $(BUILD)/handrecd.service
-	install -Dm644 $(BUILD)/handrecd.service $(DESTDIR)$(PREFIX)/lib/systemd/system/handrecd.service
-	install -Dm644 systemd/handrecd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/handrecd.conf
-	install -Dm644 systemd/handrecd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/handrecd.conf
-	install -Dm755 tools/handrec-info $(DESTDIR)$(PREFIX)/bin/handrec-info
-	install -Dm755 $(BUILD)/handrec-rectify $(DESTDIR)$(PREFIX)/bin/handrec-rectify
+	install -Dm755 $(BUILD)/handrecd $(DESTDIR)$(SBINDIR)/handrecd
+	install -Dm755 $(BUILD)/handrecctl $(DESTDIR)$(BINDIR)/handrecctl
+	install -Dm755 $(BUILD)/handrec-rectify $(DESTDIR)$(BINDIR)/handrec-rectify
+	install -Dm755 tools/handrec-info $(DESTDIR)$(BINDIR)/handrec-info
+	install -Dm644 tools/handrec.py $(DESTDIR)$(PYDIR)/handrec.py
+	@if [ -e $(CONF) ]; then echo "install: kept $(CONF) (the shipped one is etc/handrecd.conf)"; \
+	 else echo "install -Dm644 etc/handrecd.conf $(CONF)"; install -Dm644 etc/handrecd.conf $(CONF); fi
+	install -Dm644 dbus/org.handrec1.conf $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf
+	install -Dm644 dbus/org.handrec1.xml $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.xml
+	@mkdir -p $(BUILD)
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' dbus/org.handrec1.service.in > $(BUILD)/org.handrec1.service
+	install -Dm644 $(BUILD)/org.handrec1.service $(DESTDIR)$(DBUSDIR)/system-services/org.handrec1.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/handrecd.service.in > $(BUILD)/handrecd.service
+	install -Dm644 $(BUILD)/handrecd.service $(DESTDIR)$(UNITDIR)/handrecd.service
+	install -Dm644 systemd/handrecd.sysusers $(DESTDIR)$(SYSUSERSDIR)/handrecd.conf
+	install -Dm644 systemd/handrecd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/handrecd.conf
+	@[ -n "$(DESTDIR)" ] || echo "install: next, as root: systemd-sysusers handrecd.conf &&" \
+	  "systemd-tmpfiles --create handrecd.conf && systemctl daemon-reload && systemctl enable --now handrecd"
 
+# everything install put there but the configuration, which may hold your edits
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/handrecd $(DESTDIR)$(PREFIX)/bin/handrecctl $(DESTDIR)$(PREFIX)/bin/handrec-info \
-	      $(DESTDIR)$(PREFIX)/bin/handrec-rectify \
-	      $(DESTDIR)$(PREFIX)/share/dbus-1/system.d/org.handrec1.conf \
-	      $(DESTDIR)$(PREFIX)/share/dbus-1/interfaces/org.handrec1.xml \
-	      $(DESTDIR)$(PREFIX)/share/dbus-1/system-services/org.handrec1.service \
-	      $(DESTDIR)$(PREFIX)/lib/systemd/system/handrecd.service \
-	      $(DESTDIR)$(PREFIX)/lib/sysusers.d/handrecd.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/handrecd.conf
+	rm -f $(DESTDIR)$(SBINDIR)/handrecd $(DESTDIR)$(BINDIR)/handrecctl $(DESTDIR)$(BINDIR)/handrec-info \
+	      $(DESTDIR)$(BINDIR)/handrec-rectify $(DESTDIR)$(PYDIR)/handrec.py \
+	      $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf \
+	      $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.xml \
+	      $(DESTDIR)$(DBUSDIR)/system-services/org.handrec1.service \
+	      $(DESTDIR)$(UNITDIR)/handrecd.service \
+	      $(DESTDIR)$(SYSUSERSDIR)/handrecd.conf $(DESTDIR)$(TMPFILESDIR)/handrecd.conf
+	@[ ! -d $(DESTDIR)$(PYDIR) ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(PYDIR)
+	@echo "uninstall: kept $(CONF), the user handrec and /var/lib/handrec (takes)"
+
+# ---- Debian package ----
+#
+# make deb [ARCH=arm64]: $(BUILD)/handrecd_$(VERSION)_$(ARCH).deb (with its -dbgsym, .buildinfo and
+# .changes), built by dpkg-buildpackage from debian/ in a copy of the tree in a temporary folder,
+# so nothing in the checkout changes. ARCH defaults to this machine's; another one is cross-built
+# (arm64 on amd64: scripts/install-arm64-deps.sh installs the cross compiler and the arm64
+# libraries; no tests run, DEB_BUILD_OPTIONS=nocheck). Debian's libhdf5-dev is not multi-arch:
+# libhdf5-dev:arm64 cannot be installed beside the host's, so a cross build uses the host's HDF5
+# headers and the arm64 library through a pkg-config file written for it, and skips dpkg's
+# build-dependency check (-d), which would ask for libhdf5-dev:arm64.
+
+ARCH ?= $(shell dpkg --print-architecture 2>/dev/null)
+
+deb:
+	@sh scripts/install-deps.sh deb
+	@set -e; host=$$(dpkg --print-architecture); \
+	if [ "$(ARCH)" != "$$host" ]; then \
+	    [ "$(ARCH)" = arm64 ] || { echo "deb: cross-builds only for arm64 (ARCH=$(ARCH))" >&2; exit 1; }; \
+	    sh scripts/install-arm64-deps.sh; \
+	fi; \
+	v=$$(dpkg-parsechangelog -l debian/changelog -S Version); \
+	[ "$$v" = "$(VERSION)" ] || { echo "deb: debian/changelog is at $$v, the Makefile at $(VERSION)" >&2; exit 1; }; \
+	dir=$$(mktemp -d "$${TMPDIR:-/tmp}/handrecd-deb.XXXXXX"); src=$$dir/handrecd-$(VERSION); mkdir "$$src"; \
+	tar -c --exclude=__pycache__ --exclude='*.pyc' --anchored --exclude=./.git --exclude='./build*' \
+	    --exclude=./tests/vm/cache -f - . | tar -x -C "$$src"; \
+	opts="-b -us -uc -Jauto"; \
+	if [ "$(ARCH)" != "$$host" ]; then \
+	    gnu=$$(dpkg-architecture -a$(ARCH) -qDEB_HOST_GNU_TYPE 2>/dev/null); \
+	    if ! { "$$gnu-pkg-config" --exists hdf5 || "$$gnu-pkg-config" --exists hdf5-serial; } 2>/dev/null; then \
+	        so=$$(cd "/usr/lib/$$gnu" && ls libhdf5_serial.so.[0-9]* 2>/dev/null | sort | head -n 1); \
+	        [ -n "$$so" ] || { echo "deb: no $(ARCH) HDF5 library in /usr/lib/$$gnu" >&2; exit 1; }; \
+	        mkdir "$$dir/pkgconfig"; \
+	        printf 'Name: hdf5\nDescription: %s HDF5 library, host headers\nVersion: %s\nCflags: %s\nLibs: -l:%s\n' \
+	            $(ARCH) "$$(pkg-config --modversion $(HDF5_PC))" "$$(pkg-config --cflags $(HDF5_PC))" "$$so" \
+	            > "$$dir/pkgconfig/hdf5.pc"; \
+	        PKG_CONFIG_PATH=$$dir/pkgconfig; export PKG_CONFIG_PATH; \
+	    fi; \
+	    DEB_BUILD_OPTIONS="nocheck $${DEB_BUILD_OPTIONS:-}"; export DEB_BUILD_OPTIONS; \
+	    opts="$$opts -a$(ARCH) -Pcross,nocheck -d"; \
+	fi; \
+	echo "deb: dpkg-buildpackage $$opts in $$src"; \
+	(cd "$$src" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage $$opts) || \
+	    { echo "deb: dpkg-buildpackage failed; the build tree is kept in $$dir" >&2; exit 1; }; \
+	mkdir -p $(BUILD); \
+	find "$$dir" -maxdepth 1 -type f \( -name '*.deb' -o -name '*.ddeb' -o -name '*.buildinfo' -o -name '*.changes' \) \
+	    -exec mv -t $(BUILD)/ {} +; \
+	rm -rf "$$dir"; \
+	ls -l $(BUILD)/handrecd*_$(VERSION)_$(ARCH).deb
+
+.PHONY: deb
 
 # functions with hidden static state, unsafe once two hands' threads call them
 NOT_REENTRANT := gmtime|localtime|ctime|asctime|strtok|getpwnam|getgrnam

@@ -1,28 +1,39 @@
 #!/bin/sh
-# Installs, from Debian's or Ubuntu's archive, the packages handrecd needs to build and to run its
-# tests, when any is missing. Run as root (make demo and make check call it); it does nothing when
-# everything is there. HANDREC_SKIP_DEPS=1 skips it (for builds on a machine you manage yourself).
+# Installs, from Debian's or Ubuntu's archive, the packages handrecd needs, when any is missing.
+# Run as root (make demo, make deb and make check call it); it does nothing when everything is there.
+# HANDREC_SKIP_DEPS=1 skips it (for builds on a machine you manage yourself).
+#
+#   install-deps.sh build   compiler, pkg-config and the -dev packages: enough for `make`
+#   install-deps.sh demo    build + what `make demo` runs (dbus-daemon, busctl, h5py, h5ls, OpenCV)
+#   install-deps.sh deb     build + the Debian packaging tools (`make deb`)
+#   install-deps.sh all     everything `make check` needs: the above, the test tools, lint, fuzzers
 set -eu
 
 [ "${HANDREC_SKIP_DEPS:-0}" = 1 ] && exit 0
 
 # build: compiler, pkg-config and the -dev packages of every library the daemon links
 build="gcc make pkg-config libsystemd-dev libturbojpeg0-dev libhdf5-dev libconfig-dev libv4l-dev libyaml-dev"
-# tests and demo: a real dbus-daemon, busctl/systemd-analyze, HDF5 readers, Python reference tools,
-# qemu + busybox + v4l-utils for the VM tests, opencv-doc for its real stereo images
-test="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-opencv python3-dbus python3-pytest python3-gi
-      libglib2.0-bin procps util-linux qemu-system-x86 busybox-static v4l-utils opencv-doc"
+# demo (scripts/demo.sh): a private dbus-daemon, busctl, h5ls, and tools/handrec-info --check,
+# which reads with h5py and decodes every frame with OpenCV
+demo="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-opencv"
+# Debian package (debian/, make deb; lintian runs on it in make check)
+deb="build-essential debhelper dpkg-dev fakeroot lintian"
+# tests: HDF5 readers, Python reference tools, the D-Bus clients, qemu + busybox + v4l-utils for
+# the VM tests, opencv-doc for its real stereo images
+test="python3-dbus python3-pytest python3-gi libglib2.0-bin procps util-linux
+      qemu-system-x86 busybox-static v4l-utils opencv-doc"
 # lint
 lint="clang-format cppcheck"
 # fuzzers (tests/fuzz/): clang and its libFuzzer runtime, which Debian 12 ships in libclang-rt-dev;
 # Ubuntu 22.04 has no such package, its clang brings libFuzzer along (libclang-common-14-dev)
 fuzz="clang libclang-rt-dev"
 
-wanted="$build"
 case "${1:-all}" in
-        build) ;;
-        all) wanted="$build $test $lint $fuzz" ;;
-        *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+        build) wanted="$build" ;;
+        demo) wanted="$build $demo" ;;
+        deb) wanted="$build $deb" ;;
+        all) wanted="$build $demo $deb $test $lint $fuzz" ;;
+        *) echo "usage: $0 [build|demo|deb|all]" >&2; exit 2 ;;
 esac
 
 missing=""
@@ -33,6 +44,11 @@ for p in $wanted; do
                 *)
                         # libFuzzer's runtime from another package counts as installed
                         if [ "$p" = libclang-rt-dev ] && dpkg -S '*/libclang_rt.fuzzer-*' >/dev/null 2>&1; then
+                                continue
+                        fi
+                        # dbus-daemon is a package of its own from dbus 1.14 on (Debian 12); in
+                        # dbus before (Ubuntu 22.04)
+                        if [ "$p" = dbus-daemon ] && command -v dbus-daemon >/dev/null 2>&1; then
                                 continue
                         fi
                         missing="$missing $p" ;;
@@ -47,14 +63,23 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# wait for another apt or dpkg run (another make, unattended-upgrades) instead of failing at once
+lock="-o DPkg::Lock::Timeout=600"
 # an archive list older than a day (or none) is refreshed first
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
-        apt-get update -q
+        # shellcheck disable=SC2086
+        apt-get $lock update -q
 fi
 # an archive without libclang-rt-dev (Ubuntu 22.04): clang alone brings libFuzzer
 case " $missing " in
         *" libclang-rt-dev "*)
                 apt-cache show libclang-rt-dev >/dev/null 2>&1 || missing=$(echo "$missing" | sed 's/ libclang-rt-dev//') ;;
 esac
+# an archive without a dbus-daemon package (Ubuntu 22.04): the daemon is in dbus
+case " $missing " in
+        *" dbus-daemon "*)
+                apt-cache show dbus-daemon >/dev/null 2>&1 || missing=$(echo "$missing" | sed 's/ dbus-daemon/ dbus/') ;;
+esac
 [ -z "$missing" ] && exit 0
-apt-get install -y -q --no-install-recommends $missing
+# shellcheck disable=SC2086
+apt-get $lock install -y -q --no-install-recommends $missing

@@ -1,4 +1,5 @@
-"""The files that make handrecd a system service: the unit (systemd-analyze verify), make install,
+"""The files that make handrecd a system service: make install (into a DESTDIR: where each file
+goes, the configuration kept, every installed program runs), the unit (systemd-analyze verify),
 the introspection XML, and the system-bus policy enforced by a real dbus-daemon of type system,
 with clients running as an unprivileged user."""
 import grp
@@ -14,45 +15,123 @@ from conftest import HANDRECCTL, HANDRECD, ROOT, make_config
 NOBODY = 65534
 
 
+def make_install(destdir, *args, target="install"):
+    """make install into DESTDIR (never onto this machine), with this run's build."""
+    return subprocess.run(["make", "-s", "-C", ROOT, target, f"DESTDIR={destdir}",
+                           f"BUILD={os.environ.get('BUILD', 'build')}", *args],
+                          check=True, capture_output=True, text=True)
+
+
+def unit_path(destdir):
+    """The unit, where systemd reads units (systemd.pc's systemdsystemunitdir; never /usr/local)."""
+    found = [d for d in ("lib/systemd/system", "usr/lib/systemd/system")
+             if os.path.exists(os.path.join(destdir, d, "handrecd.service"))]
+    assert len(found) == 1, found
+    return os.path.join(destdir, found[0], "handrecd.service")
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    prefix = tmp_path_factory.mktemp("prefix")
-    sysconf = tmp_path_factory.mktemp("etc")
-    subprocess.run(["make", "-s", "-C", ROOT, "install", f"PREFIX={prefix}", f"SYSCONFDIR={sysconf}",
-                    f"BUILD={os.environ.get('BUILD', 'build')}"], check=True, capture_output=True)
-    return prefix, sysconf
+    """make install with the default PREFIX (/usr/local) and SYSCONFDIR (/etc), into a DESTDIR."""
+    destdir = str(tmp_path_factory.mktemp("destdir"))
+    make_install(destdir)
+    return destdir
 
 
 def test_make_install_layout(installed):
-    prefix, sysconf = installed
-    for rel, mode in [("sbin/handrecd", 0o755), ("bin/handrecctl", 0o755), ("bin/handrec-info", 0o755),
-                      ("lib/systemd/system/handrecd.service", 0o644),
-                      ("share/dbus-1/system.d/org.handrec1.conf", 0o644),
-                      ("share/dbus-1/system-services/org.handrec1.service", 0o644),
-                      ("share/dbus-1/interfaces/org.handrec1.xml", 0o644),
-                      ("lib/sysusers.d/handrecd.conf", 0o644), ("lib/tmpfiles.d/handrecd.conf", 0o644)]:
-        st = os.stat(os.path.join(prefix, rel))
+    d = installed
+    # programs and the reader module under PREFIX; what systemd and the system bus read where they
+    # read it, whatever PREFIX is (neither looks under /usr/local)
+    for rel, mode in [("usr/local/sbin/handrecd", 0o755), ("usr/local/bin/handrecctl", 0o755),
+                      ("usr/local/bin/handrec-info", 0o755), ("usr/local/bin/handrec-rectify", 0o755),
+                      ("usr/local/share/handrec/handrec.py", 0o644),
+                      ("etc/handrec/handrecd.conf", 0o644),
+                      ("usr/share/dbus-1/system.d/org.handrec1.conf", 0o644),
+                      ("usr/share/dbus-1/system-services/org.handrec1.service", 0o644),
+                      ("usr/share/dbus-1/interfaces/org.handrec1.xml", 0o644),
+                      ("usr/lib/sysusers.d/handrecd.conf", 0o644), ("usr/lib/tmpfiles.d/handrecd.conf", 0o644)]:
+        st = os.stat(os.path.join(d, rel))
         assert st.st_mode & 0o777 == mode, rel
-    assert os.path.exists(os.path.join(sysconf, "handrec", "handrecd.conf"))
-    unit = open(os.path.join(prefix, "lib/systemd/system/handrecd.service")).read()
-    assert f"ExecStart={prefix}/sbin/handrecd --config {sysconf}/handrec/handrecd.conf" in unit
+    assert os.stat(unit_path(d)).st_mode & 0o777 == 0o644
+    for dirpath, _, files in os.walk(os.path.join(d, "usr", "local")):
+        for f in files:
+            rel = os.path.relpath(os.path.join(dirpath, f), d)
+            assert rel.startswith(("usr/local/bin/", "usr/local/sbin/", "usr/local/share/handrec/")), rel
+    unit = open(unit_path(d)).read()
+    assert "ExecStart=/usr/local/sbin/handrecd --config /etc/handrec/handrecd.conf" in unit
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
     assert "@" not in unit.replace("@system-service", "")
-    act = open(os.path.join(prefix, "share/dbus-1/system-services/org.handrec1.service")).read()
-    assert "SystemdService=handrecd.service" in act
+    act = open(os.path.join(d, "usr/share/dbus-1/system-services/org.handrec1.service")).read()
+    assert "Name=org.handrec1" in act and "SystemdService=handrecd.service" in act
+    assert "Exec=/usr/local/sbin/handrecd --config /etc/handrec/handrecd.conf" in act
+    assert "@" not in act
+    shipped = open(os.path.join(ROOT, "etc", "handrecd.conf")).read()
+    assert open(os.path.join(d, "etc/handrec/handrecd.conf")).read() == shipped
 
 
-def test_unit_verifies(installed):
-    prefix, _ = installed
-    unit = os.path.join(prefix, "lib/systemd/system/handrecd.service")
-    p = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True)
+def test_unit_verifies(installed, tmp):
+    """systemd-analyze verify on the installed unit; it checks that the programs exist, so the copy
+    it reads points into DESTDIR."""
+    unit = open(unit_path(installed)).read()
+    unit = unit.replace("/usr/local/sbin/", os.path.join(installed, "usr/local/sbin/"))
+    unit = unit.replace("/etc/handrec/", os.path.join(installed, "etc/handrec/"))
+    path = os.path.join(tmp, "handrecd.service")
+    with open(path, "w") as f:
+        f.write(unit)
+    p = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
     assert p.returncode == 0 and p.stderr.strip() == "", p.stderr
 
 
-def test_installed_config_checks(installed):
-    _, sysconf = installed
-    p = subprocess.run([HANDRECD, "--check-config", "--config", os.path.join(sysconf, "handrec", "handrecd.conf")],
+def test_installed_programs_run(installed):
+    d = installed
+    conf = os.path.join(d, "etc/handrec/handrecd.conf")
+    p = subprocess.run([os.path.join(d, "usr/local/sbin/handrecd"), "--check-config", "--config", conf],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+    p = subprocess.run([os.path.join(d, "usr/local/sbin/handrecd"), "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("handrecd "), p.stderr
+    for prog in ("handrecctl", "handrec-info"):
+        p = subprocess.run([os.path.join(d, "usr/local/bin", prog), "--help"], capture_output=True, text=True,
+                           cwd="/")
+        assert p.returncode == 0 and p.stdout, (prog, p.stderr)
+    # handrec-rectify has no --help: without arguments it prints its usage (and exits 2)
+    p = subprocess.run([os.path.join(d, "usr/local/bin/handrec-rectify")], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.startswith("usage: handrec-rectify"), p.stderr
+    p = subprocess.run([os.path.join(d, "usr/local/bin/handrecctl"), "check", "--help"], capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_installed_handrec_info_reads_a_take(installed, daemon, ctl, tmp):
+    """handrec-info as installed finds its module in PREFIX/share/handrec (not in tools/), and
+    reads and decodes a real take."""
+    path = ctl("start", "--hand", "right", "--duration", "0.5", "--follow").stdout.splitlines()[0]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.run([os.path.join(installed, "usr/local/bin/handrec-info"), "--check", path],
+                       capture_output=True, text=True, cwd=tmp, env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[0] == path
+    assert "status complete (duration)" in p.stdout
+    n = int(p.stdout.split(" frames,")[0].split()[-1])
+    assert n > 0 and f"decoded {n} of {n} JPEGs" in p.stdout, p.stdout
+    assert not os.path.exists(os.path.join(installed, "usr/local/share/handrec/__pycache__"))
+
+
+def test_install_keeps_an_edited_config(tmp_path):
+    d = str(tmp_path)
+    make_install(d)
+    conf = os.path.join(d, "etc/handrec/handrecd.conf")
+    edited = open(conf).read() + "\n# edited here\nworkers = 3;\n"
+    with open(conf, "w") as f:
+        f.write(edited)
+    p = make_install(d)
+    assert open(conf).read() == edited
+    assert f"kept {conf}" in p.stdout
+    # uninstall takes everything but the configuration
+    make_install(d, target="uninstall")
+    left = sorted(os.path.relpath(os.path.join(dp, f), d) for dp, _, fs in os.walk(d) for f in fs)
+    assert left == ["etc/handrec/handrecd.conf"], left
+    assert open(conf).read() == edited
 
 
 def test_introspection_xml_matches_daemon(daemon, bus):
