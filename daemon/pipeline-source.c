@@ -202,10 +202,20 @@ static void set_device(struct pipeline *p, bool present, const char *error) {
         }
 }
 
+/* A second before the camera is tried again, or less when a take starts (it broadcasts
+ * cv_source) or the daemon quits. */
+static void wait_to_retry(struct pipeline *p) {
+        struct timespec retry = ns_to_timespec(now_ns(CLOCK_MONOTONIC) + NSEC_PER_SEC);
+
+        pthread_mutex_lock(&p->lock);
+        if (!p->quit)
+                pthread_cond_timedwait(&p->cv_source, &p->lock, &retry);
+        pthread_mutex_unlock(&p->lock);
+}
+
 /* Open and warm up a camera kept warm. Return: whether it is open; when not, the device is
  * marked missing, a take waiting for it ended, and the caller retries after a second. */
 static bool open_warm(struct pipeline *p) {
-        struct timespec retry;
         int r = source_open(p->source);
 
         if (r >= 0)
@@ -222,11 +232,8 @@ static bool open_warm(struct pipeline *p) {
                 p->source_done = true;
                 pthread_cond_broadcast(&p->cv_writer);
         }
-        /* a second, or less when a take starts (it broadcasts cv_source): try again then */
-        retry = ns_to_timespec(now_ns(CLOCK_MONOTONIC) + NSEC_PER_SEC);
-        if (!p->quit)
-                pthread_cond_timedwait(&p->cv_source, &p->lock, &retry);
         pthread_mutex_unlock(&p->lock);
+        wait_to_retry(p);
         return false;
 }
 
@@ -273,6 +280,8 @@ static void warm_camera_loop(struct pipeline *p) {
                 t = p->take;
                 pthread_mutex_unlock(&p->lock);
                 open = run_warm(p, recording, &t);
+                if (!open)
+                        wait_to_retry(p); /* the camera just went away: not back this instant */
         }
         if (open)
                 source_close(p->source);

@@ -90,6 +90,9 @@ result unplug.file "$(head -n 1 "$OUT/unplug.start.out")"
 ctl watch --hand right >"$OUT/unplug.watch.out" 2>&1 &
 WATCH=$!
 sleep 3
+# vivid reconnects as soon as every handle on the node is closed: hold one, so that the camera
+# stays unplugged until the checks below are done, whatever the daemon does meanwhile
+exec 3</dev/video0
 v4l2-ctl -d /dev/video0 -c disconnect=1 >"$OUT/unplug.ctl.out" 2>&1
 result unplug.ctl_exit $?
 wait $WATCH
@@ -98,6 +101,7 @@ wait_state right no-device 20; result unplug.no_device $?
 prop right LastError >"$OUT/unplug.lasterror.txt"
 ctl start --hand right >"$OUT/unplug.refused.out" 2>&1
 result unplug.start_while_missing_exit $?
+exec 3<&-
 unload_vivid
 load_vivid
 wait_state right idle 30; result unplug.back_idle $?
