@@ -26,7 +26,8 @@ unload_vivid() {
 
 dbus-daemon --session --fork --print-address=3 --print-pid=4 --address="unix:dir=$TMP" 3>"$TMP/bus.address" 4>"$TMP/bus.pid"
 export DBUS_SESSION_BUS_ADDRESS="$(cat "$TMP/bus.address")"
-ctl() { "$BUILD/handrecctl" --user "$@"; }
+# every call bounded: a take that never ends must fail the test in a minute, not hang the VM
+ctl() { timeout 120 "$BUILD/handrecctl" --user "$@"; }
 prop() { busctl --user get-property org.handrec1 "/org/handrec1/hand/$1" org.handrec1.Hand "$2" 2>/dev/null | sed 's/^[a-z]* //; s/^"//; s/"$//'; }
 
 # wait_state HAND STATE SECONDS → 0 when reached

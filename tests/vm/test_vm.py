@@ -103,7 +103,8 @@ def test_dropped_buffers_are_counted(guest):
     # vivid dropped about a quarter of the buffers: every one is counted, none silently
     assert gaps > 0
     assert int(attrs["dropped_camera"]) == gaps
-    assert int(attrs["frames_dropped"]) == gaps
+    # the camera's gaps were never captured: frames_dropped counts only what handrecd lost
+    assert int(attrs["frames_captured"]) == n + int(attrs["frames_dropped"])
     assert n + gaps >= 55
 
 

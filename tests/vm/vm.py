@@ -4,7 +4,13 @@ which ships the vivid V4L2 test driver) booted by qemu-system-x86_64 under TCG, 
 initramfs. The guest mounts this machine's root read-only over 9p and chroots into it, so it runs
 the very binaries and libraries under test; a second 9p share (read-write) carries results back.
 
-    vm.py run SCRIPT OUTDIR [--timeout S]   boot, run SCRIPT (a host path) in the guest, power off
+    vm.py run SCRIPT OUTDIR [--timeout S] [--disk IMAGE]   boot, run SCRIPT (a host path) in the
+                                                            guest, power off
+
+A disk image on this machine can be attached as the guest's /dev/vda (virtio, cache=writethrough:
+the guest sees a disk without a volatile write cache, and a write it has seen complete is in the
+image file), with the modules for ext4 on it; killing qemu (start() gives the process) is then a
+power cut for the guest: what its page cache held is gone, what it wrote is kept.
 
 The kernel package is fetched with `apt-get download` into tests/vm/cache (kept between runs).
 """
@@ -22,6 +28,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.environ.get("HANDREC_VM_CACHE", os.path.join(HERE, "cache"))
 # modules the guest needs: 9p over virtio for the shares, vivid for cameras
 WANTED = ["9p", "9pnet_virtio", "virtio_pci", "vivid", "virtio_rng"]
+# and with a disk: virtio-blk and ext4 (whose metadata checksums need the crc32c algorithm, a
+# soft dependency that modules.dep does not list)
+DISK_MODULES = ["virtio_blk", "ext4", "crc32c_generic"]
 
 
 class Unavailable(Exception):
@@ -86,14 +95,14 @@ def write_modules_dep(moddir):
         f.writelines(lines)
 
 
-def module_closure(moddir):
+def module_closure(moddir, wanted=WANTED):
     deps = {}
     with open(os.path.join(moddir, "modules.dep")) as f:
         for line in f:
             path, rest = line.split(":", 1)
             deps[path] = rest.split()
     by_name = {os.path.basename(p)[:-3].replace("-", "_"): p for p in deps}
-    todo = [by_name[n.replace("-", "_")] for n in WANTED if n.replace("-", "_") in by_name]
+    todo = [by_name[n.replace("-", "_")] for n in wanted if n.replace("-", "_") in by_name]
     seen = []
     while todo:
         p = todo.pop()
@@ -154,24 +163,25 @@ mount --bind /out /host/run/out
 mkdir -p /host/run/modules
 mount --bind /lib/modules /host/run/modules
 echo "VM: ready, running the test script"
-chroot /host /bin/sh -c "cd '$(cat /workdir)' && TMPDIR=/run HANDREC_VM=1 sh /run/out/guest-script.sh" > /out/guest.log 2>&1
+chroot /host /bin/sh -c "cd '$(cat /workdir)' && BUILD='$(cat /build)' TMPDIR=/run HANDREC_VM=1 sh /run/out/guest-script.sh" > /out/guest.log 2>&1
 echo "VM: script exit $?" | tee -a /out/guest.log
 sync
 poweroff -f
 """
 
 
-def build_initramfs(moddir, version, workdir):
+def build_initramfs(moddir, version, workdir, wanted=WANTED, build="build"):
     busybox = "/bin/busybox"  # busybox-static: the initramfs has no libraries
     if not os.path.exists(busybox):
         raise Unavailable("busybox-static is not installed")
-    mods, deps = module_closure(moddir)
+    mods, deps = module_closure(moddir, wanted)
     c = Cpio()
     for d in ("bin", "sbin", "proc", "sys", "dev", "lib", "lib/modules", f"lib/modules/{version}", "etc"):
         c.dir(d)
     c.file("bin/busybox", open(busybox, "rb").read(), 0o755)
     c.file("init", INIT.encode(), 0o755)
     c.file("workdir", workdir.encode())
+    c.file("build", build.encode())  # the build tree the guest script runs ($BUILD on the host)
     made = set()
     for m in mods:
         parts = m.split("/")
@@ -190,7 +200,9 @@ def build_initramfs(moddir, version, workdir):
     return gzip.compress(c.close(), compresslevel=1)
 
 
-def run(script, outdir, timeout, memory="1024"):
+def start(script, outdir, memory="1024", disk=None):
+    """Boot the VM and return the running qemu (a Popen; its console goes to OUTDIR/console.log).
+    disk: a raw image file, the guest's /dev/vda."""
     qemu = shutil.which("qemu-system-x86_64")
     if not qemu:
         raise Unavailable("qemu-system-x86_64 is not installed (package qemu-system-x86)")
@@ -198,18 +210,34 @@ def run(script, outdir, timeout, memory="1024"):
     os.makedirs(outdir, exist_ok=True)
     shutil.copy(script, os.path.join(outdir, "guest-script.sh"))
     initrd = os.path.join(outdir, "initramfs.gz")
+    wanted = WANTED + (DISK_MODULES if disk else [])
     with open(initrd, "wb") as f:
-        f.write(build_initramfs(moddir, version, os.getcwd()))
+        f.write(build_initramfs(moddir, version, os.getcwd(), wanted, os.environ.get("BUILD", "build")))
     cmd = [qemu, "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", memory,
            "-kernel", vmlinuz, "-initrd", initrd, "-nographic", "-no-reboot", "-nic", "none",
            "-append", "console=ttyS0 quiet panic=-1 loglevel=3",
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=h",
            "-virtfs", f"local,path={outdir},mount_tag=out,security_model=none,id=o",
            "-device", "virtio-rng-pci"]
-    t0 = time.monotonic()
+    if disk:
+        # writethrough: the guest is told the disk has no volatile write cache, and qemu reports a
+        # write complete only once the image file has it (O_DSYNC). So what survives a kill of qemu
+        # is exactly what the guest had written, whatever it had not is lost with its RAM.
+        cmd += ["-drive", f"file={disk},format=raw,if=virtio,cache=writethrough,aio=threads"]
     with open(os.path.join(outdir, "console.log"), "w") as log:
-        p = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
-    return p.returncode, time.monotonic() - t0
+        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def run(script, outdir, timeout, memory="1024", disk=None):
+    t0 = time.monotonic()
+    p = start(script, outdir, memory, disk)
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise
+    return rc, time.monotonic() - t0
 
 
 def main():
@@ -219,9 +247,10 @@ def main():
     r.add_argument("script")
     r.add_argument("outdir")
     r.add_argument("--timeout", type=float, default=900)
+    r.add_argument("--disk", help="a raw disk image, the guest's /dev/vda")
     args = ap.parse_args()
     try:
-        rc, secs = run(args.script, args.outdir, args.timeout)
+        rc, secs = run(args.script, args.outdir, args.timeout, disk=args.disk)
     except Unavailable as e:
         print(f"VM unavailable: {e}", file=sys.stderr)
         return 77
