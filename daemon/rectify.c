@@ -38,14 +38,22 @@ static int map_build(struct rectify_map *m, const struct calibration *c, unsigne
                         }
                         x = (lx + 0.5) * scale - 0.5;
                         y = (ly + 0.5) * scale - 0.5;
-                        if (!(x >= 0 && y >= 0 && x <= w - 1 && y <= h - 1)) {
+                        if (!(x > -1 && y > -1 && x < w && y < h)) { /* (NaN too) */
                                 m->offset[i] = RECTIFY_OUTSIDE;
                                 continue;
                         }
-                        /* the nearest 1/256 position. On the last column or row the weight of the
-                         * right/lower neighbour is 0; that neighbour is still read (the next row, or
-                         * the frame's slack row: frame_init() allocates it), never used. */
+                        /* the nearest 1/256 position, and inside or outside decided on it, as the
+                         * remap samples it: a point on the first or last column or row comes out
+                         * of the projection a few 1e-15 either side of it, depending on how the
+                         * compiler rounds (fused multiply-add on arm64), and must not turn black.
+                         * On the last column or row the weight of the right/lower neighbour is 0;
+                         * that neighbour is still read (the next row, or the frame's slack row:
+                         * frame_init() allocates it), never used. */
                         long qx = lround(x * 256), qy = lround(y * 256);
+                        if (qx < 0 || qy < 0 || qx > (long) (w - 1) * 256 || qy > (long) (h - 1) * 256) {
+                                m->offset[i] = RECTIFY_OUTSIDE;
+                                continue;
+                        }
                         int sx = (int) (qx >> 8), sy = (int) (qy >> 8);
                         long fx = qx - sx * 256L, fy = qy - sy * 256L;
                         m->offset[i] = sy * stride + sx;

@@ -219,89 +219,104 @@ static hid_t latest_fapl(void) {
         return fapl;
 }
 
-int writer_create(const char *path, int fd, const struct take_info *info, struct writer **ret, char *error,
-                  size_t error_len) {
-        struct writer *w;
-        hid_t fapl, g;
-        size_t n = info->batch_size;
+/* The writer and its batch of index values (one block: 8+8+8+8 + 4+4+4 bytes a frame). */
+static struct writer *writer_alloc(const char *path, int fd, unsigned batch_size) {
+        struct writer *w = calloc(1, sizeof(*w));
+        size_t n = batch_size;
 
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
-
-        w = calloc(1, sizeof(*w));
         if (!w)
-                return -ENOMEM;
-        w->batch_size = info->batch_size;
+                return NULL;
+        w->batch_size = batch_size;
         w->fd = fd;
         w->path = strdup(path);
         if (fd >= 0)
                 snprintf(w->open_path, sizeof(w->open_path), "/proc/self/fd/%d", fd);
         else
                 snprintf(w->open_path, sizeof(w->open_path), "%s", path);
-        /* one block for the index values of a batch: 8+8+8+8 + 4+4+4 bytes a frame */
         w->offsets = malloc(n * (4 * sizeof(int64_t) + 3 * sizeof(uint32_t)));
-        if (!w->path || !w->offsets) {
-                writer_free(w);
-                return -ENOMEM;
-        }
+        if (!w->path || !w->offsets)
+                return writer_free(w);
         w->stamps[0] = (int64_t *) (w->offsets + n);
         w->stamps[1] = w->stamps[0] + n;
         w->stamps[2] = w->stamps[1] + n;
         w->seqs[0] = (uint32_t *) (w->stamps[2] + n);
         w->seqs[1] = w->seqs[0] + n;
         w->sizes = w->seqs[1] + n;
+        return w;
+}
 
-        fapl = latest_fapl();
+/* Create the HDF5 file through the reserved descriptor and check it is that file. */
+static int create_file(struct writer *w, char *error, size_t error_len) {
+        hid_t fapl = latest_fapl();
+
         errno = 0;
         w->file = H5Fcreate(w->open_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        H5Pclose(fapl);
         if (w->file < 0) {
-                /* before any other call: a successful call clears the error stack */
                 int r = errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
-                h5_error(error, error_len, "Cannot create", path);
-                H5Pclose(fapl);
-                writer_free(w);
+                h5_error(error, error_len, "Cannot create", w->path);
                 return r;
         }
-        H5Pclose(fapl);
         if (!is_reserved_file(w, w->file)) {
                 snprintf(error, error_len, "%s is no longer the file handrecd reserved; it will not write through it",
-                         path);
-                writer_free(w);
+                         w->path);
                 return -EEXIST;
         }
-        if (write_root_attributes(w->file, info) < 0)
-                goto fail;
+        return 0;
+}
 
+/* Attributes, groups, calibration and the empty datasets: everything SWMR will not let us add. */
+static int create_layout(struct writer *w, const struct take_info *info) {
+        hid_t g;
+
+        if (write_root_attributes(w->file, info) < 0)
+                return -EIO;
         g = H5Gcreate2(w->file, "stereo", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0)
-                goto fail;
+                return -EIO;
         h5_attr_string(g, "description",
                        "JPEG stereo frames back to back in jpeg; frame i is "
                        "jpeg[offset[i]:offset[i]+size[i]]; N = len(size)");
         H5Gclose(g);
         g = H5Gcreate2(w->file, "calibration", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (g < 0)
-                goto fail;
+                return -EIO;
         H5Gclose(g);
         if (info->calibration && write_calibration(w->file, info->calibration) < 0)
-                goto fail;
-
+                return -EIO;
         w->jpeg = create_growing(w->file, "stereo/jpeg", H5T_NATIVE_UINT8, JPEG_CHUNK, 4 * JPEG_CHUNK);
         if (w->jpeg < 0)
-                goto fail;
+                return -EIO;
         for (unsigned i = 0; i < _IDX_MAX; i++) {
                 w->index[i] = create_growing(w->file, index_sets[i].name, *index_sets[i].type, INDEX_CHUNK, 64 * 1024);
                 if (w->index[i] < 0)
-                        goto fail;
+                        return -EIO;
         }
-        if (H5Fstart_swmr_write(w->file) < 0)
-                goto fail;
+        return 0;
+}
 
+int writer_create(const char *path, int fd, const struct take_info *info, struct writer **ret, char *error,
+                  size_t error_len) {
+        struct writer *w;
+        int r;
+
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* we report errors ourselves */
+        w = writer_alloc(path, fd, info->batch_size);
+        if (!w)
+                return -ENOMEM;
+        r = create_file(w, error, error_len);
+        if (r < 0) {
+                writer_free(w);
+                return r;
+        }
+        if (create_layout(w, info) < 0 || H5Fstart_swmr_write(w->file) < 0) {
+                r = errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
+                h5_error(error, error_len, "Cannot set up", path);
+                writer_free(w);
+                return r;
+        }
         *ret = w;
         return 0;
-fail:
-        h5_error(error, error_len, "Cannot set up", path);
-        writer_free(w);
-        return errno == ENOSPC || errno == EDQUOT ? -ENOSPC : -EIO;
 }
 
 /* Append @n elements of @buf to a 1-D dataset currently @cur long. */
@@ -329,25 +344,18 @@ static int io_error(char *error, size_t len, const char *what, const char *path)
         return saved == ENOSPC || saved == EDQUOT ? -ENOSPC : -EIO;
 }
 
-int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
-                  char *error, size_t error_len) {
+/* 1. The bytes, in as few writes as the ring allows (runs of adjacent entries), flushed. */
+static int append_bytes(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
+                        char *error, size_t error_len) {
         uint64_t pos = w->bytes;
 
-        if (n > w->batch_size)
-                return -EINVAL;
-
-        /* 1. the bytes, in as few writes as the ring allows (runs of adjacent entries) */
         for (unsigned i = 0; i < n;) {
                 const struct queue_entry *first = entries[i];
                 size_t run = first->size;
                 unsigned j = i + 1;
 
-                for (; j < n; j++) {
-                        const struct queue_entry *e = entries[j];
-                        if (e->pos != first->pos + run)
-                                break;
-                        run += e->size;
-                }
+                for (; j < n && entries[j]->pos == first->pos + run; j++)
+                        run += entries[j]->size;
                 errno = 0;
                 if (append(w->jpeg, H5T_NATIVE_UINT8, pos, run, queue_data(q, first)) < 0)
                         return io_error(error, error_len, "Cannot write frames to", w->path);
@@ -357,9 +365,23 @@ int writer_append(struct writer *w, const struct queue *q, const struct queue_en
         errno = 0;
         if (H5Dflush(w->jpeg) < 0)
                 return io_error(error, error_len, "Cannot flush frames to", w->path);
+        return 0;
+}
 
-        /* 2. the index, `size` last */
-        pos = w->bytes;
+/* 2. The index, each dataset flushed, `size` last: the frames are in the file from then on. */
+static int append_index(struct writer *w, const struct queue_entry *const *entries, unsigned n, char *error,
+                        size_t error_len) {
+        const void *bufs[_IDX_MAX] = {
+                [IDX_OFFSET] = w->offsets,
+                [IDX_TIMESTAMP] = w->stamps[0],
+                [IDX_LEFT_TIMESTAMP] = w->stamps[1],
+                [IDX_RIGHT_TIMESTAMP] = w->stamps[2],
+                [IDX_LEFT_SEQUENCE] = w->seqs[0],
+                [IDX_RIGHT_SEQUENCE] = w->seqs[1],
+                [IDX_SIZE] = w->sizes,
+        };
+        uint64_t pos = w->bytes;
+
         for (unsigned i = 0; i < n; i++) {
                 const struct queue_entry *e = entries[i];
                 w->offsets[i] = pos;
@@ -371,27 +393,33 @@ int writer_append(struct writer *w, const struct queue *q, const struct queue_en
                 w->seqs[1][i] = e->meta.right_sequence;
                 pos += e->size;
         }
-        const void *bufs[_IDX_MAX] = {
-                [IDX_OFFSET] = w->offsets,
-                [IDX_TIMESTAMP] = w->stamps[0],
-                [IDX_LEFT_TIMESTAMP] = w->stamps[1],
-                [IDX_RIGHT_TIMESTAMP] = w->stamps[2],
-                [IDX_LEFT_SEQUENCE] = w->seqs[0],
-                [IDX_RIGHT_SEQUENCE] = w->seqs[1],
-                [IDX_SIZE] = w->sizes,
-        };
         for (unsigned i = 0; i < _IDX_MAX; i++) {
                 errno = 0;
                 if (append(w->index[i], *index_sets[i].type, w->frames, n, bufs[i]) < 0 || H5Dflush(w->index[i]) < 0)
                         return io_error(error, error_len, "Cannot write the frame index to", w->path);
         }
+        return 0;
+}
+
+int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
+                  char *error, size_t error_len) {
+        int r;
+
+        if (n > w->batch_size)
+                return -EINVAL;
+        r = append_bytes(w, q, entries, n, error, error_len);
+        if (r >= 0)
+                r = append_index(w, entries, n, error, error_len);
+        if (r < 0)
+                return r;
         /* Flush the file too: it writes the superblock's end-of-allocation, so a file whose writer
          * was killed opens after `h5clear -s` as well as with SWMR. */
         errno = 0;
         if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
                 return io_error(error, error_len, "Cannot flush", w->path);
         w->frames += n;
-        w->bytes = pos;
+        for (unsigned i = 0; i < n; i++)
+                w->bytes += entries[i]->size;
         return 0;
 }
 
