@@ -341,7 +341,7 @@ static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bu
         /* a name is echoed back only as far as a name could sensibly go (not 100 KB of input) */
         enum { NAME_ECHO_MAX = 64 };
         sd_bus_error_setf(error, ERROR_NO_SUCH_HAND, "There is no hand \"%.*s%s\"; the configured hands are: %s.",
-                          NAME_ECHO_MAX, name, strlen(name) > NAME_ECHO_MAX ? "…" : "", list);
+                          (int) utf8_cut(name, NAME_ECHO_MAX), name, strlen(name) > NAME_ECHO_MAX ? "…" : "", list);
         return NULL;
 }
 

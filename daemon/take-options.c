@@ -94,8 +94,8 @@ static int option_label(sd_bus_message *m, const char *contents, const struct ha
                 return r;
         if (!label_valid(label))
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                         "Label \"%.80s\" is not allowed: use 1 to 64 letters, digits, '_' or '-'.",
-                                         label);
+                                         "Label \"%.*s%s\" is not allowed: use 1 to 64 letters, digits, '_' or '-'.",
+                                         (int) utf8_cut(label, 80), label, strlen(label) > 80 ? "…" : "");
         snprintf(o->label, sizeof(o->label), "%s", label);
         return 0;
 }

@@ -101,3 +101,13 @@ int read_file_max(const char *path, size_t max, char **ret, size_t *ret_size) {
                 *ret_size = size;
         return 0;
 }
+
+size_t utf8_cut(const char *s, size_t max) {
+        size_t n = strnlen(s, max);
+
+        if (n < max || s[n] == 0)
+                return n;
+        while (n > 0 && ((unsigned char) s[n] & 0xC0) == 0x80)
+                n--;
+        return n;
+}

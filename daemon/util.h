@@ -109,3 +109,9 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes);
  * -ENOMEM, or the -errno of open() or read(). @ret and @ret_size are untouched on failure.
  */
 int read_file_max(const char *path, size_t max, char **ret, size_t *ret_size);
+
+/**
+ * utf8_cut() - how many bytes of @s to show when at most @max may be: never in the middle of a
+ * UTF-8 character (a D-Bus error with a broken character in it cannot be sent).
+ */
+size_t utf8_cut(const char *s, size_t max);

@@ -91,3 +91,16 @@ def test_check_config_warns_of_an_output_dir_under_tmp(tmp):
     p = subprocess.run([HANDRECD, "--check-config", "--config", conf], capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     assert "is under /tmp: as a service (PrivateTmp=yes)" in p.stderr and "the takes vanish when it stops" in p.stderr
+
+
+def test_long_names_are_cut_on_a_character_boundary(daemon, busctl):
+    # 79 ASCII bytes and then two-byte characters: a cut at byte 80 (or 64) would split one, and
+    # sd-bus cannot send an error whose text is not UTF-8 (the caller got no sentence at all)
+    label = "a" * 79 + "é" * 10
+    p = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "StartRecording", "sa{sv}", "right",
+               "1", "label", "s", label, check=False)
+    assert p.returncode != 0
+    assert "is not allowed: use 1 to 64 letters, digits" in p.stderr, p.stderr
+    hand = "b" * 63 + "é" * 10
+    p = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "Status", "s", hand, check=False)
+    assert "There is no hand" in p.stderr, p.stderr
