@@ -10,6 +10,7 @@
 #   make deb          the Debian package, build/handrecd_<version>_<arch>.deb (ARCH=arm64 cross-builds)
 #   make lint         clang-format check and cppcheck
 #   make fuzz         the libFuzzer targets (tests/fuzz/README.md); make check runs each for 5 s
+#   make check-arm64  the unit tests cross-built for arm64 and run under qemu-aarch64 (tests/arm64/)
 #
 # The daemon's modules (every daemon/*.c but main.c) are built once into $(BUILD)/libhandrec.a,
 # which the daemon, the client, the tools, the benchmarks and the tests link. Each flavour of the
