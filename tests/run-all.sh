@@ -15,6 +15,21 @@ trap 'rm -rf "$results"' EXIT
 
 add() { passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + ${3:-0})); }
 
+# add the counts of a pytest JUnit XML report
+add_junit() {
+    set -- $($PY - "$1" <<'PYEOF'
+import sys, xml.etree.ElementTree as ET
+r = ET.parse(sys.argv[1]).getroot()
+suites = [r] if r.tag == "testsuite" else list(r)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+s = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - s, f, s)
+PYEOF
+)
+    add "$1" "$2" "$3"
+}
+
 for suite in $TESTS; do
     case $suite in
     lint)
@@ -60,17 +75,7 @@ for suite in $TESTS; do
         xml="$results/$suite.xml"
         BUILD=$BUILD $PY -m pytest -p no:cacheprovider -q -rfEs --junitxml="$xml" ${PYTEST_ARGS:-} "tests/$suite"
         if [ -f "$xml" ]; then
-            set -- $($PY - "$xml" <<'PYEOF'
-import sys, xml.etree.ElementTree as ET
-r = ET.parse(sys.argv[1]).getroot()
-suites = [r] if r.tag == "testsuite" else list(r)
-t = sum(int(s.get("tests", 0)) for s in suites)
-f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-s = sum(int(s.get("skipped", 0)) for s in suites)
-print(t - f - s, f, s)
-PYEOF
-)
-            add "$1" "$2" "$3"
+            add_junit "$xml"
         else
             echo "pytest produced no report"
             add 0 1
@@ -100,17 +105,7 @@ PYEOF
             BUILD=$BUILD $PY -m pytest -p no:cacheprovider -q -rfEs -m "not native_daemon" --junitxml="$xml" \
             ${PYTEST_ARGS:-} tests/integration
         if [ -f "$xml" ]; then
-            set -- $($PY - "$xml" <<'PYEOF'
-import sys, xml.etree.ElementTree as ET
-r = ET.parse(sys.argv[1]).getroot()
-suites = [r] if r.tag == "testsuite" else list(r)
-t = sum(int(s.get("tests", 0)) for s in suites)
-f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-s = sum(int(s.get("skipped", 0)) for s in suites)
-print(t - f - s, f, s)
-PYEOF
-)
-            add "$1" "$2" "$3"
+            add_junit "$xml"
         else
             echo "pytest produced no report"
             add 0 1
