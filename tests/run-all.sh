@@ -7,7 +7,7 @@
 # TESTS="unit integration" limits what runs; PYTEST_ARGS is passed to pytest.
 set -u
 BUILD=${BUILD:-build}
-TESTS=${TESTS:-lint unit tsan fuzz integration vm arm64}
+TESTS=${TESTS:-lint unit tsan fuzz integration integration-san vm arm64}
 PY=/usr/bin/python3
 passed=0 failed=0 skipped=0
 results=$(mktemp -d)
