@@ -151,8 +151,16 @@ TEST(long_labels_are_cut_in_the_sentence) {
 
         memset(label, 'a', sizeof(label) - 1);
         label[sizeof(label) - 1] = 0;
-        snprintf(want, sizeof(want), "Label \"%.80s\" is not allowed: use 1 to 64 letters, digits, '_' or '-'.", label);
+        snprintf(want, sizeof(want), "Label \"%.80s…\" is not allowed: use 1 to 64 letters, digits, '_' or '-'.",
+                 label);
         check_refused(OPTIONS(1, "label", "s", label), false, want);
+        /* never cut inside a UTF-8 character: 79 bytes, then two-byte ones (the reply could not be sent) */
+        snprintf(label, sizeof(label), "%.79s%s", want + 7, "éééé");
+        snprintf(want, sizeof(want), "Label \"%.79s…\" is not allowed: use 1 to 64 letters, digits, '_' or '-'.",
+                 label);
+        check_refused(OPTIONS(1, "label", "s", label), false, want);
+        memset(label, 'a', sizeof(label) - 1);
+        label[sizeof(label) - 1] = 0;
         /* 64 is allowed */
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         struct take_options o;
