@@ -131,7 +131,9 @@ def test_two_devices_paired(guest):
     assert results["pair.warm"] == "0" and results["pair.start_exit"] == "0"
     path = host_path(results["pair.file"])
     attrs, n = attrs_of(path, hand="left", reason="duration")
-    assert abs(n - 60) <= 1
+    # 4 s at 15 fps: 60 pairs, stored or (a loaded TCG guest makes vivid skip some) counted as dropped
+    accounted = n + int(attrs["frames_dropped"]) + int(attrs["dropped_camera"])
+    assert abs(accounted - 60) <= 2 and n >= 45, (n, dict(attrs))
     assert int(attrs["eye_width"]) == 640
     assert text(attrs["camera_left_device"]) == "/dev/video0"
     assert text(attrs["camera_right_device"]) == "/dev/video1"
