@@ -8,6 +8,7 @@
  * queue is empty; then it finishes the file and posts PIPELINE_EVENT_ENDED.
  * Lock rules: pipeline-internal.h.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -197,8 +198,8 @@ static void finish_file(struct pipeline *p, struct take_file *tf) {
                 .fps = s.fps,
                 .last_error = error,
                 .timestamp_source = s.dequeue_timestamps ? "dequeue" : "driver",
-                .pair_skew_mean_ns = (int64_t) (s.skew_mean * 1e9),
-                .pair_skew_max_ns = (int64_t) (s.skew_max * 1e9),
+                .pair_skew_mean_ns = (int64_t) llround(s.skew_mean * 1e9),
+                .pair_skew_max_ns = (int64_t) llround(s.skew_max * 1e9), /* the nanoseconds the source measured */
         };
         memcpy(res.dropped, s.dropped, sizeof(res.dropped));
         if (writer_finish(tf->w, &res, ferror_, sizeof(ferror_)) >= 0)
