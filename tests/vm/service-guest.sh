@@ -1,0 +1,168 @@
+#!/bin/sh
+# Runs inside the systemd VM (tests/vm/systemd_vm.py) for tests/vm/test_service.py, as the oneshot
+# unit handrec-vmtest.service once multi-user.target is reached; the VM powers off when it ends.
+# The host writes the phase into /vmout/phase and the package's path into /vmout/deb:
+#
+#   install  dpkg -i the package (the overlay's upper layer, a disk image, keeps it)
+#   check    (the next boot of the same image) the service as booted, then takes over the system
+#            bus as a member of group handrec and as another user, stop and crash mid-take,
+#            D-Bus activation, reload, systemd-analyze security
+#
+# Results go to /vmout/results.txt (key=value) and /vmout/*.txt; the host judges them.
+set -u
+OUT=/vmout
+PHASE=$(cat "$OUT/phase")
+: >"$OUT/results.txt"
+
+say() { echo "guest: [$(cut -d" " -f1 /proc/uptime)] $*"; }
+result() { echo "$1=$2" >>"$OUT/results.txt"; say "$1=$2"; }
+prop() { systemctl show -p "$1" --value handrecd; }
+newest() { ls -t /var/lib/handrec/right/*.h5 2>/dev/null | head -1; }
+# wait_recording: until the right hand records frames (15 s at most)
+wait_recording() {
+    for _ in $(seq 75); do
+        s=$(handrecctl status --hand right 2>&1)
+        case "$s" in *recording:*) case "$s" in *"recording: 0 frames"*) ;; *) echo "$s"; return 0 ;; esac ;; esac
+        sleep 0.2
+    done
+    echo "$s"
+    return 1
+}
+wait_active() {  # wait_active SECONDS
+    for _ in $(seq $(($1 * 5))); do
+        [ "$(prop ActiveState)" = active ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+say "kernel $(uname -r), phase $PHASE, PID 1 $(cat /proc/1/comm)"
+result pid1 "$(cat /proc/1/comm)"
+
+if [ "$PHASE" = install ]; then
+    # This machine's /usr/sbin/policy-rc.d (a container's, exit 101) would keep the postinst from
+    # starting the service; and man-db's trigger takes minutes under TCG. Neither is the package's.
+    rm -f /usr/sbin/policy-rc.d /var/lib/man-db/auto-update
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    dpkg -i "$(cat "$OUT/deb")" >"$OUT/dpkg.txt" 2>&1
+    result dpkg_exit $?
+    result dpkg_seconds "$(awk -v a="$t0" '{print $1 - a}' /proc/uptime)"
+    result enabled "$(systemctl is-enabled handrecd 2>&1)"
+    result active_after_install "$(systemctl is-active handrecd 2>&1)"
+    result passwd_handrec "$(getent passwd handrec)"
+    result group_handrec "$(getent group handrec)"
+    systemctl status --no-pager handrecd >"$OUT/status-install.txt" 2>&1
+    say "status done"
+    # this machine's dpkg may be set to force-unsafe-io (a container's), and the VM is powered
+    # off at once when this script ends: what dpkg wrote must be on the disk image first
+    sync
+    say "synced"
+    exit 0
+fi
+
+# ---- 1. as booted: nobody started it
+result uptime "$(cut -d' ' -f1 /proc/uptime)"
+result boot_finished_us "$(systemctl show -p FinishTimestampMonotonic --value)"
+for p in ActiveState SubState Type StatusText MainPID NRestarts User; do
+    result "boot_$p" "$(prop $p)"
+done
+pid=$(prop MainPID)
+result boot_ps_user "$(ps -o user= -p "$pid")"
+result boot_ps_user_c "$(ps -o user= -C handrecd | tr -d ' ' | sort -u | tr '\n' ' ')"
+result boot_groups "$(ps -o supgrp= -p "$pid")"
+systemctl status --no-pager handrecd >"$OUT/status-boot.txt" 2>&1
+result boot_status_exit $?
+journalctl -b -u handrecd --no-pager >"$OUT/journal-boot.txt" 2>&1
+
+# A small configuration for TCG: one camera at 320x240 (the shipped one has two at 1280x720).
+# The package's configuration is a conffile: an administrator may edit it.
+cp /etc/handrec/handrecd.conf "$OUT/shipped.conf"
+cat >/etc/handrec/handrecd.conf <<EOF
+save = { output_dir = "/var/lib/handrec"; min_free_mb = 1; sync_interval = 1.0; };
+queue = { batch_size = 10; batch_timeout = 0.5; };
+workers = 2;
+right_hand = { camera = { source = "synthetic"; width = 320; height = 240; fps = 30.0; warmup = 0.5; }; };
+EOF
+
+# ---- 6. reload with no take: the configuration is read again (hands: 2 -> 1)
+cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+systemctl reload handrecd
+result reload_exit $?
+sleep 1
+journalctl -u handrecd --after-cursor="$cursor" --no-pager >"$OUT/journal-reload.txt" 2>&1
+result reload_hands "$(handrecctl list 2>&1 | tr '\n' ' ')"
+
+# ---- 7. systemd-analyze security
+systemd-analyze security --no-pager handrecd >"$OUT/security.txt" 2>&1
+result security_exit $?
+result security_overall "$(grep -o 'Overall exposure level for handrecd.service: .*' "$OUT/security.txt" | sed 's/\x1b\[[0-9;]*m//g')"
+
+# ---- 2. takes over the system bus: alice in group handrec, bob not
+useradd -m -G handrec alice
+useradd -m bob
+result alice_groups "$(id -nG alice)"
+timeout 60 runuser -u alice -- handrecctl start --hand right --duration 2 --follow >"$OUT/alice-take.txt" 2>&1
+result alice_take_exit $?
+f=$(newest)
+result alice_take_file "$f"
+[ -n "$f" ] && cp "$f" "$OUT/alice-take.h5"
+runuser -u alice -- handrecctl check "$f" >"$OUT/alice-check.txt" 2>&1
+result alice_check_exit $?
+runuser -u bob -- handrecctl start --hand right --duration 2 >"$OUT/bob-start.txt" 2>&1
+result bob_start_exit $?
+runuser -u bob -- handrecctl status >"$OUT/bob-status.txt" 2>&1
+result bob_status_exit $?
+
+# ---- 3. systemctl stop mid-take: the file is complete, reason shutdown
+runuser -u alice -- handrecctl start --hand right --duration 60 >"$OUT/stop-start.txt" 2>&1
+result stop_start_exit $?
+wait_recording >"$OUT/stop-status.txt"
+result stop_recording $?
+f=$(newest)
+systemctl stop handrecd
+result stop_exit $?
+result stop_state "$(prop ActiveState)"
+result stop_file "$f"
+handrecctl check "$f" >"$OUT/stop-check.txt" 2>&1
+result stop_check_exit $?
+cp "$f" "$OUT/stop-take.h5"
+
+# ---- 4. SIGSEGV mid-take: systemd restarts it, the take is recovered
+systemctl start handrecd
+result crash_start_exit $?
+restarts0=$(prop NRestarts)
+runuser -u alice -- handrecctl start --hand right --duration 60 >"$OUT/crash-start.txt" 2>&1
+result crash_start_take_exit $?
+wait_recording >"$OUT/crash-status.txt"
+result crash_recording $?
+f=$(newest)
+pid=$(prop MainPID)
+cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+kill -SEGV "$pid"
+result crash_kill_exit $?
+# RestartSec=2s, then recovery at start
+for _ in $(seq 100); do
+    [ "$(prop NRestarts)" != "$restarts0" ] && [ "$(prop ActiveState)" = active ] && break
+    sleep 0.2
+done
+result crash_restarts "$restarts0 $(prop NRestarts)"
+result crash_state "$(prop ActiveState)"
+result crash_newpid "$(prop MainPID)"
+result crash_oldpid "$pid"
+result crash_file "$f"
+journalctl -u handrecd --after-cursor="$cursor" --no-pager >"$OUT/journal-crash.txt" 2>&1
+handrecctl check "$f" >"$OUT/crash-check.txt" 2>&1
+result crash_check_exit $?
+cp "$f" "$OUT/crash-take.h5"
+
+# ---- 5. D-Bus activation: a call to org.handrec1 starts the stopped service
+systemctl stop handrecd
+result act_stopped "$(prop ActiveState)"
+timeout 30 runuser -u bob -- busctl --system call org.handrec1 /org/handrec1 org.handrec1.Manager ListHands >"$OUT/activation.txt" 2>&1
+result act_call_exit $?
+wait_active 10
+result act_state "$(prop ActiveState)"
+
+journalctl -b --no-pager >"$OUT/journal-all.txt" 2>&1
+sync
+exit 0
