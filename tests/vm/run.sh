@@ -5,6 +5,12 @@
 set -u
 counts=$1
 BUILD=${BUILD:-build}
+if [ "$(uname -m)" != x86_64 ]; then
+    # a Jetson (arm64): the VMs boot Debian's amd64 kernel and chroot into this machine's root
+    echo "skip - VM tests: they run this machine's own programs in an x86_64 guest; this machine is $(uname -m)"
+    echo "0 0 1" >"$counts"
+    exit 0
+fi
 xml=$(mktemp)
 BUILD=$BUILD /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEs --junitxml="$xml" ${PYTEST_ARGS:-} tests/vm
 /usr/bin/python3 - "$xml" "$counts" <<'PY'
