@@ -6,7 +6,9 @@
 #   install  dpkg -i the package (the overlay's upper layer, a disk image, keeps it)
 #   check    (the next boot of the same image) the service as booted, then takes over the system
 #            bus as a member of group handrec and as another user, stop and crash mid-take,
-#            D-Bus activation, reload, systemd-analyze security
+#            D-Bus activation, reload, systemd-analyze security; then a take from vivid, another
+#            user trying to own org.handrec1, the watchdog (fault-io.so, which the host puts in
+#            /vmout, holding the take's writes), and systemctl restart dbus
 #
 # Results go to /vmout/results.txt (key=value) and /vmout/*.txt; the host judges them.
 set -u
@@ -23,6 +25,16 @@ wait_recording() {
     for _ in $(seq 75); do
         s=$(handrecctl status --hand right 2>&1)
         case "$s" in *recording:*) case "$s" in *"recording: 0 frames"*) ;; *) echo "$s"; return 0 ;; esac ;; esac
+        sleep 0.2
+    done
+    echo "$s"
+    return 1
+}
+# wait_idle SECONDS: until the right hand's camera is open and warm (a camera is no-device before)
+wait_idle() {
+    for _ in $(seq $(($1 * 5))); do
+        s=$(handrecctl status --hand right 2>&1)
+        case "$s" in *idle*) echo "$s"; return 0 ;; esac
         sleep 0.2
     done
     echo "$s"
@@ -162,6 +174,109 @@ timeout 30 runuser -u bob -- busctl --system call org.handrec1 /org/handrec1 org
 result act_call_exit $?
 wait_active 10
 result act_state "$(prop ActiveState)"
+
+# ---- 8. a take from vivid (loaded by the initramfs) over the system bus: one device, both eyes
+# side by side (640x360 YUYV = two 320x360 eyes); the camera is reached through group video
+# This machine has no udev, so the VM has none: give the node the group and mode that udev's
+# 50-udev-default.rules gives video4linux devices (SUBSYSTEM=="video4linux", GROUP="video")
+chgrp video /dev/video0 && chmod 0660 /dev/video0
+ls -l /dev/video* >"$OUT/vivid-devices.txt" 2>&1
+v4l2-ctl -d /dev/video0 --list-formats-ext >>"$OUT/vivid-devices.txt" 2>&1
+cat >/etc/handrec/handrecd.conf <<EOF
+save = { output_dir = "/var/lib/handrec"; min_free_mb = 1; sync_interval = 1.0; };
+queue = { batch_size = 10; batch_timeout = 0.5; };
+workers = 2;
+right_hand = { camera = { source = "v4l2"; device = "/dev/video0"; format = "YUYV"; width = 320; height = 360; fps = 15.0; warmup = 1.0; }; };
+EOF
+systemctl restart handrecd
+result vivid_restart_exit $?
+wait_idle 30 >"$OUT/vivid-status.txt"
+result vivid_idle $?
+timeout 60 runuser -u alice -- handrecctl start --hand right --duration 2 --follow >"$OUT/vivid-take.txt" 2>&1
+result vivid_take_exit $?
+f=$(newest)
+result vivid_take_file "$f"
+[ -n "$f" ] && cp "$f" "$OUT/vivid-take.h5"
+runuser -u alice -- handrecctl check "$f" >"$OUT/vivid-check.txt" 2>&1
+result vivid_check_exit $?
+
+# ---- 9. nobody else may own org.handrec1 on the system bus
+runuser -u bob -- dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.RequestName string:org.handrec1 uint32:4 >"$OUT/bob-own.txt" 2>&1
+result bob_own_exit $?
+result bob_own_error "$(grep -o 'org\.freedesktop\.DBus\.Error\.[A-Za-z]*' "$OUT/bob-own.txt" | head -1)"
+
+# ---- 10. the watchdog restarts a hung daemon: fault-io.so holds every write to a take while
+# /run/handrec-hold exists; the daemon stops feeding the watchdog, systemd kills and restarts it
+install -m 0644 "$OUT/fault-io.so" /usr/local/lib/fault-io.so
+mkdir -p /etc/systemd/system/handrecd.service.d
+cat >/etc/systemd/system/handrecd.service.d/50-watchdog-test.conf <<EOF
+[Service]
+Environment=LD_PRELOAD=/usr/local/lib/fault-io.so HANDREC_FAULT=hold=/run/handrec-hold
+WatchdogSec=4s
+EOF
+systemctl daemon-reload
+systemctl restart handrecd
+result wd_restart_exit $?
+result wd_WatchdogUSec "$(prop WatchdogUSec)"
+wait_idle 30 >/dev/null
+restarts0=$(prop NRestarts)
+runuser -u alice -- handrecctl start --hand right --duration 60 >"$OUT/wd-start.txt" 2>&1
+result wd_start_take_exit $?
+wait_recording >"$OUT/wd-status.txt"
+result wd_recording $?
+f=$(newest)
+pid=$(prop MainPID)
+cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+t0=$(cut -d' ' -f1 /proc/uptime)
+touch /run/handrec-hold
+# the daemon notices after WatchdogSec/2, systemd kills it WatchdogSec after its last WATCHDOG=1
+for _ in $(seq 150); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+done
+result wd_killed_after "$(awk -v a="$t0" '{print $1 - a}' /proc/uptime)"
+rm -f /run/handrec-hold
+for _ in $(seq 100); do
+    [ "$(prop NRestarts)" != "$restarts0" ] && [ "$(prop ActiveState)" = active ] && break
+    sleep 0.2
+done
+result wd_restarts "$restarts0 $(prop NRestarts)"
+result wd_state "$(prop ActiveState)"
+result wd_newpid "$(prop MainPID)"
+result wd_oldpid "$pid"
+result wd_file "$f"
+sleep 1
+journalctl -u handrecd --after-cursor="$cursor" --no-pager >"$OUT/journal-watchdog.txt" 2>&1
+handrecctl check "$f" >"$OUT/wd-check.txt" 2>&1
+result wd_check_exit $?
+cp "$f" "$OUT/wd-take.h5"
+rm -f /etc/systemd/system/handrecd.service.d/50-watchdog-test.conf
+rmdir /etc/systemd/system/handrecd.service.d 2>/dev/null
+systemctl daemon-reload
+systemctl restart handrecd
+result wd_clean_restart_exit $?
+result wd_clean_WatchdogUSec "$(prop WatchdogUSec)"
+result wd_clean_environ "$(tr '\0' '\n' <"/proc/$(prop MainPID)/environ" | grep -c '^LD_PRELOAD=')"
+
+# ---- 11. the system bus restarts: handrecd exits with a failure and systemd starts it again
+wait_active 10
+restarts0=$(prop NRestarts)
+pid=$(prop MainPID)
+cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+timeout 60 systemctl restart dbus
+result bus_restart_exit $?
+for _ in $(seq 100); do
+    [ "$(prop NRestarts)" != "$restarts0" ] && [ "$(prop ActiveState)" = active ] && break
+    sleep 0.2
+done
+result bus_restarts "$restarts0 $(prop NRestarts)"
+result bus_state "$(prop ActiveState)"
+result bus_newpid "$(prop MainPID)"
+result bus_oldpid "$pid"
+timeout 30 runuser -u bob -- handrecctl status >"$OUT/bus-status.txt" 2>&1
+result bus_status_exit $?
+journalctl -u handrecd --after-cursor="$cursor" --no-pager >"$OUT/journal-bus.txt" 2>&1
 
 journalctl -b --no-pager >"$OUT/journal-all.txt" 2>&1
 sync
