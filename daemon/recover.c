@@ -25,27 +25,16 @@
 #include <unistd.h>
 
 #include "h5util.h"
+#include "layout.h"
 #include "util.h"
-
-/* The index of layout version 1 (docs/file-format.md); IDX_SIZE is the commit point. */
-enum { IDX_OFFSET, IDX_TIMESTAMP, IDX_LEFT_TS, IDX_RIGHT_TS, IDX_LEFT_SEQ, IDX_RIGHT_SEQ, IDX_SIZE, IDX_N };
-static const char *const index_names[IDX_N] = {
-        "stereo/offset",
-        "stereo/timestamp_ns",
-        "stereo/left_timestamp_ns",
-        "stereo/right_timestamp_ns",
-        "stereo/left_sequence",
-        "stereo/right_sequence",
-        "stereo/size",
-};
 
 #define PROGRESS_EVERY 500
 
 /* One open take and what checking it needs; everything freed by scan_done(). */
 struct scan {
         const char *path;
-        hid_t file, jpeg, index[IDX_N];
-        uint64_t jpeg_bytes, len[IDX_N], n;
+        hid_t file, jpeg, index[_LAYOUT_IDX_MAX];
+        uint64_t jpeg_bytes, len[_LAYOUT_IDX_MAX], n;
         uint64_t *offset;
         uint32_t *size;
         int64_t *timestamp;
@@ -55,13 +44,7 @@ struct scan {
 };
 
 static void scan_done(struct scan *s) {
-        for (unsigned i = 0; i < IDX_N; i++)
-                if (s->index[i] > 0)
-                        H5Dclose(s->index[i]);
-        if (s->jpeg > 0)
-                H5Dclose(s->jpeg);
-        if (s->file > 0)
-                H5Fclose(s->file);
+        layout_close(s->index, &s->jpeg, &s->file);
         if (s->tj)
                 tjDestroy(s->tj);
         free(s->offset);
@@ -100,15 +83,15 @@ static int read_range(hid_t d, hid_t type, hsize_t start, hsize_t n, void *buf) 
 
 /* Open the datasets and read the index the checks need. */
 static int scan_load(struct scan *s, char *error, size_t error_len) {
-        s->jpeg = H5Dopen2(s->file, "stereo/jpeg", H5P_DEFAULT);
+        s->jpeg = H5Dopen2(s->file, LAYOUT_JPEG, H5P_DEFAULT);
         if (s->jpeg < 0) {
                 h5_error(error, error_len, "Not a handrec take (no /stereo/jpeg):", s->path);
                 return -EBADMSG;
         }
         s->jpeg_bytes = extent(s->jpeg);
         s->n = UINT64_MAX;
-        for (unsigned i = 0; i < IDX_N; i++) {
-                s->index[i] = H5Dopen2(s->file, index_names[i], H5P_DEFAULT);
+        for (unsigned i = 0; i < _LAYOUT_IDX_MAX; i++) {
+                s->index[i] = H5Dopen2(s->file, layout_index[i].name, H5P_DEFAULT);
                 if (s->index[i] < 0) {
                         h5_error(error, error_len, "Not a handrec take (an index dataset is missing):", s->path);
                         return -EBADMSG;
@@ -122,9 +105,9 @@ static int scan_load(struct scan *s, char *error, size_t error_len) {
         s->tj = tjInitDecompress();
         if (!s->offset || !s->size || !s->timestamp || !s->tj)
                 return -ENOMEM;
-        if (read_range(s->index[IDX_OFFSET], H5T_NATIVE_UINT64, 0, s->n, s->offset) < 0 ||
-            read_range(s->index[IDX_SIZE], H5T_NATIVE_UINT32, 0, s->n, s->size) < 0 ||
-            read_range(s->index[IDX_TIMESTAMP], H5T_NATIVE_INT64, 0, s->n, s->timestamp) < 0) {
+        if (read_range(s->index[LAYOUT_IDX_OFFSET], H5T_NATIVE_UINT64, 0, s->n, s->offset) < 0 ||
+            read_range(s->index[LAYOUT_IDX_SIZE], H5T_NATIVE_UINT32, 0, s->n, s->size) < 0 ||
+            read_range(s->index[LAYOUT_IDX_TIMESTAMP], H5T_NATIVE_INT64, 0, s->n, s->timestamp) < 0) {
                 h5_error(error, error_len, "Cannot read the frame index of", s->path);
                 return -EIO;
         }
@@ -199,17 +182,16 @@ static void scan_frames(struct scan *s, struct take_check *ret, recover_progress
         }
         ret->frames = i;
         ret->bytes = pos;
-        ret->index_frames = s->len[IDX_SIZE];
-        if (!why[0] && s->n < s->len[IDX_SIZE])
+        ret->index_frames = s->len[LAYOUT_IDX_SIZE];
+        if (!why[0] && s->n < s->len[LAYOUT_IDX_SIZE])
                 snprintf(why, why_len, "the index datasets differ in length (%llu frames committed, %llu complete)",
-                         (unsigned long long) s->len[IDX_SIZE], (unsigned long long) s->n);
+                         (unsigned long long) s->len[LAYOUT_IDX_SIZE], (unsigned long long) s->n);
 }
 
 static hid_t open_take(const char *path, unsigned flags, bool clear_status) {
-        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), file;
+        hid_t fapl = layout_fapl(), file;
         hbool_t clear = 1;
 
-        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
         /* h5clear -s does this: the flags a SWMR writer leaves in the superblock when it dies */
         if (clear_status)
                 H5Pset(fapl, "clear_status_flags", &clear);
@@ -252,7 +234,7 @@ static int cut_and_mark(struct scan *s, const struct take_check *c) {
         struct tm tm;
         int r = 0;
 
-        for (unsigned i = 0; i < IDX_N; i++)
+        for (unsigned i = 0; i < _LAYOUT_IDX_MAX; i++)
                 if (H5Dset_extent(s->index[i], &frames) < 0)
                         return -EIO;
         if (H5Dset_extent(s->jpeg, &bytes) < 0)
@@ -349,7 +331,7 @@ int recover_scan(const char *dir,
                 snprintf(sub, sizeof(sub), "%s/%s", dir, hand->d_name);
                 d = opendir(sub);
                 while (d && (e = readdir(d))) {
-                        char path[PATH_MAX + 256], error[1536];
+                        char path[PATH_MAX + 256], error[RECOVER_ERROR_MAX];
                         struct take_check c;
                         int r;
 

@@ -17,6 +17,7 @@
 
 #include "calibration.h"
 #include "h5util.h"
+#include "layout.h"
 #include "util.h"
 #include "v4l2-describe.h"
 #include "version.h"
@@ -24,37 +25,13 @@
 #define JPEG_CHUNK (512 * 1024)
 #define INDEX_CHUNK 1024
 
-enum {
-        IDX_OFFSET,
-        IDX_TIMESTAMP,
-        IDX_LEFT_TIMESTAMP,
-        IDX_RIGHT_TIMESTAMP,
-        IDX_LEFT_SEQUENCE,
-        IDX_RIGHT_SEQUENCE,
-        IDX_SIZE, /* last: the commit point */
-        _IDX_MAX,
-};
-
-static const struct {
-        const char *name;
-        hid_t *type; /* the H5T_* "constants" are globals that need the library open */
-} index_sets[_IDX_MAX] = {
-        [IDX_OFFSET] = {"stereo/offset", &H5T_NATIVE_UINT64_g},
-        [IDX_TIMESTAMP] = {"stereo/timestamp_ns", &H5T_NATIVE_INT64_g},
-        [IDX_LEFT_TIMESTAMP] = {"stereo/left_timestamp_ns", &H5T_NATIVE_INT64_g},
-        [IDX_RIGHT_TIMESTAMP] = {"stereo/right_timestamp_ns", &H5T_NATIVE_INT64_g},
-        [IDX_LEFT_SEQUENCE] = {"stereo/left_sequence", &H5T_NATIVE_UINT32_g},
-        [IDX_RIGHT_SEQUENCE] = {"stereo/right_sequence", &H5T_NATIVE_UINT32_g},
-        [IDX_SIZE] = {"stereo/size", &H5T_NATIVE_UINT32_g},
-};
-
 struct writer {
         char *path; /* for messages; the file is opened through open_path */
         int fd;     /* the reserved file (takefile.h), borrowed; -1: opened by name (tests) */
         char open_path[64 + PATH_MAX];
         hid_t file;
         hid_t jpeg;
-        hid_t index[_IDX_MAX];
+        hid_t index[_LAYOUT_IDX_MAX];
         uint64_t frames;
         uint64_t bytes;
         uint64_t syncs; /* writer_sync() calls, and the time they took: the cost of durability */
@@ -144,7 +121,7 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
                 r |= h5_attr_string(file, "camera_left_device", cam->left_device ?: "");
                 r |= h5_attr_string(file, "camera_right_device", cam->right_device ?: "");
         }
-        r |= h5_attr_string(file, "index_commit", "stereo/size");
+        r |= h5_attr_string(file, "index_commit", layout_index[LAYOUT_IDX_SIZE].name);
         return r ? -EIO : 0;
 }
 
@@ -192,15 +169,7 @@ static int write_calibration(hid_t file, const struct calibration *c) {
 
 /* Close every dataset and the SWMR file; the struct stays for the reopen. */
 static void close_swmr(struct writer *w) {
-        for (unsigned i = 0; i < _IDX_MAX; i++)
-                if (w->index[i] > 0)
-                        H5Dclose(w->index[i]);
-        if (w->jpeg > 0)
-                H5Dclose(w->jpeg);
-        if (w->file > 0)
-                H5Fclose(w->file);
-        memset(w->index, 0, sizeof(w->index));
-        w->jpeg = w->file = 0;
+        layout_close(w->index, &w->jpeg, &w->file);
 }
 
 static struct writer *writer_free(struct writer *w) {
@@ -211,12 +180,6 @@ static struct writer *writer_free(struct writer *w) {
         free(w->path);
         free(w);
         return NULL;
-}
-
-static hid_t latest_fapl(void) {
-        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
-        return fapl;
 }
 
 /* The writer and its batch of index values (one block: 8+8+8+8 + 4+4+4 bytes a frame). */
@@ -247,7 +210,7 @@ static struct writer *writer_alloc(const char *path, int fd, unsigned batch_size
 
 /* Create the HDF5 file through the reserved descriptor and check it is that file. */
 static int create_file(struct writer *w, char *error, size_t error_len) {
-        hid_t fapl = latest_fapl();
+        hid_t fapl = layout_fapl();
 
         errno = 0;
         w->file = H5Fcreate(w->open_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -284,11 +247,12 @@ static int create_layout(struct writer *w, const struct take_info *info) {
         H5Gclose(g);
         if (info->calibration && write_calibration(w->file, info->calibration) < 0)
                 return -EIO;
-        w->jpeg = create_growing(w->file, "stereo/jpeg", H5T_NATIVE_UINT8, JPEG_CHUNK, 4 * JPEG_CHUNK);
+        w->jpeg = create_growing(w->file, LAYOUT_JPEG, H5T_NATIVE_UINT8, JPEG_CHUNK, 4 * JPEG_CHUNK);
         if (w->jpeg < 0)
                 return -EIO;
-        for (unsigned i = 0; i < _IDX_MAX; i++) {
-                w->index[i] = create_growing(w->file, index_sets[i].name, *index_sets[i].type, INDEX_CHUNK, 64 * 1024);
+        for (unsigned i = 0; i < _LAYOUT_IDX_MAX; i++) {
+                w->index[i] =
+                        create_growing(w->file, layout_index[i].name, *layout_index[i].type, INDEX_CHUNK, 64 * 1024);
                 if (w->index[i] < 0)
                         return -EIO;
         }
@@ -371,14 +335,14 @@ static int append_bytes(struct writer *w, const struct queue *q, const struct qu
 /* 2. The index, each dataset flushed, `size` last: the frames are in the file from then on. */
 static int append_index(struct writer *w, const struct queue_entry *const *entries, unsigned n, char *error,
                         size_t error_len) {
-        const void *bufs[_IDX_MAX] = {
-                [IDX_OFFSET] = w->offsets,
-                [IDX_TIMESTAMP] = w->stamps[0],
-                [IDX_LEFT_TIMESTAMP] = w->stamps[1],
-                [IDX_RIGHT_TIMESTAMP] = w->stamps[2],
-                [IDX_LEFT_SEQUENCE] = w->seqs[0],
-                [IDX_RIGHT_SEQUENCE] = w->seqs[1],
-                [IDX_SIZE] = w->sizes,
+        const void *bufs[_LAYOUT_IDX_MAX] = {
+                [LAYOUT_IDX_OFFSET] = w->offsets,
+                [LAYOUT_IDX_TIMESTAMP] = w->stamps[0],
+                [LAYOUT_IDX_LEFT_TIMESTAMP] = w->stamps[1],
+                [LAYOUT_IDX_RIGHT_TIMESTAMP] = w->stamps[2],
+                [LAYOUT_IDX_LEFT_SEQUENCE] = w->seqs[0],
+                [LAYOUT_IDX_RIGHT_SEQUENCE] = w->seqs[1],
+                [LAYOUT_IDX_SIZE] = w->sizes,
         };
         uint64_t pos = w->bytes;
 
@@ -393,9 +357,9 @@ static int append_index(struct writer *w, const struct queue_entry *const *entri
                 w->seqs[1][i] = e->meta.right_sequence;
                 pos += e->size;
         }
-        for (unsigned i = 0; i < _IDX_MAX; i++) {
+        for (unsigned i = 0; i < _LAYOUT_IDX_MAX; i++) {
                 errno = 0;
-                if (append(w->index[i], *index_sets[i].type, w->frames, n, bufs[i]) < 0 || H5Dflush(w->index[i]) < 0)
+                if (append(w->index[i], *layout_index[i].type, w->frames, n, bufs[i]) < 0 || H5Dflush(w->index[i]) < 0)
                         return io_error(error, error_len, "Cannot write the frame index to", w->path);
         }
         return 0;
@@ -430,7 +394,7 @@ uint64_t writer_bytes(const struct writer *w) {
 /* Reopen the finished SWMR file normally (through the reserved descriptor when there is one),
  * to write its final attributes. Return: the file, or negative with @error set. */
 static hid_t reopen(const struct writer *w, char *error, size_t error_len) {
-        hid_t fapl = latest_fapl(), file;
+        hid_t fapl = layout_fapl(), file;
 
         file = H5Fopen(w->open_path, H5F_ACC_RDWR, fapl);
 #if H5_VERSION_GE(1, 10, 7)
