@@ -19,7 +19,7 @@ static bool wants_help(int argc, char *argv[]) {
 }
 
 static int check_one(const char *path) {
-        char error[1536];
+        char error[RECOVER_ERROR_MAX];
         struct take_check c;
         int r = recover_check(path, &c, NULL, NULL, error, sizeof(error));
 
@@ -53,7 +53,7 @@ int run_check(int argc, char *argv[]) {
 }
 
 static int recover_one(const char *path) {
-        char error[1536];
+        char error[RECOVER_ERROR_MAX];
         struct take_check c;
         int r = recover_file(path, &c, NULL, NULL, error, sizeof(error));
 

@@ -7,9 +7,13 @@
  */
 #pragma once
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Room for an error of recover_*(): the path and HDF5's innermost message. */
+#define RECOVER_ERROR_MAX (PATH_MAX + 512)
 
 struct take_check {
         char status[32];       /* the file's status attribute as found */
