@@ -50,17 +50,26 @@ static int read_number(sd_bus_message *m, const char *contents, double *ret) {
         return 1;
 }
 
+/* The number option @name (its usual signature @sig, for the refusal) into *@ret. Return: 0, or
+ * negative with @error set when the variant is not a number. */
+static int number_option(sd_bus_message *m, const char *contents, const char *name, const char *sig, double *ret,
+                         sd_bus_error *error) {
+        int r = read_number(m, contents, ret);
+
+        if (r == 0)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"%s\" must be a number (%s), not \"%s\".", name, sig, contents);
+        return r < 0 ? r : 0;
+}
+
 /* Each option's reader: called inside its variant, whose type is @contents. */
 static int option_duration(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
                            struct take_options *o, sd_bus_error *error) {
         double num = 0;
-        int r = read_number(m, contents, &num);
+        int r = number_option(m, contents, "duration", "d", &num, error);
 
         if (r < 0)
                 return r;
-        if (r == 0)
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                         "Option \"duration\" must be a number (d), not \"%s\".", contents);
         if (!isfinite(num) || num <= 0 || num > 7 * 24 * 3600)
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
                                          "Duration %g is out of range: give seconds, more than 0 and at most 604800 "
@@ -103,13 +112,10 @@ static int option_label(sd_bus_message *m, const char *contents, const struct ha
 static int option_jpeg_quality(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
                                struct take_options *o, sd_bus_error *error) {
         double num = 0;
-        int r = read_number(m, contents, &num);
+        int r = number_option(m, contents, "jpeg_quality", "i", &num, error);
 
         if (r < 0)
                 return r;
-        if (r == 0)
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                         "Option \"jpeg_quality\" must be a number (i), not \"%s\".", contents);
         if (num != floor(num) || num < JPEG_QUALITY_MIN || num > JPEG_QUALITY_MAX)
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
                                          "JPEG quality %g is out of range: use a whole number from %d to %d.", num,
