@@ -28,16 +28,11 @@ struct take_file {
 };
 
 /* Whether @need more bytes still leave the reserve (save.min_free_mb) free. */
-static bool disk_has_room(const char *path, uint64_t need, uint64_t reserve) {
-        char dir[PATH_MAX];
+static bool disk_has_room(const struct take_params *t, uint64_t need, uint64_t reserve) {
         struct statvfs sv;
-        char *slash;
 
-        snprintf(dir, sizeof(dir), "%s", path);
-        slash = strrchr(dir, '/');
-        if (slash)
-                *slash = 0;
-        if (statvfs(dir, &sv) < 0)
+        /* the file system of the file being written: through its descriptor, no path lookup */
+        if ((t->fd >= 0 ? fstatvfs(t->fd, &sv) : statvfs(t->path, &sv)) < 0)
                 return true; /* cannot tell: let the write itself say */
         return (uint64_t) sv.f_bavail * sv.f_frsize >= need + reserve;
 }
@@ -133,7 +128,7 @@ static void append_batch(struct pipeline *p, const struct take_params *t, struct
                 atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
                 return;
         }
-        if (!disk_has_room(t->path, need, reserve)) {
+        if (!disk_has_room(t, need, reserve)) {
                 snprintf(tf->error, sizeof(tf->error),
                          "The disk holding %s is full: the next frames would leave less than save.min_free_mb = "
                          "%llu MB free; free space or set save.output_dir to a larger disk",
