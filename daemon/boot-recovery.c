@@ -24,8 +24,15 @@ static void on_progress(const char *path, uint64_t done, uint64_t total, void *u
 static void remember(struct daemon *d, const char *path, const struct take_check *c) {
         struct recovered_take *list, *t;
 
-        if (d->n_recovered >= MAX_REMEMBERED)
+        if (d->n_recovered >= MAX_REMEMBERED) {
+                static bool said; /* once: recovery runs once, at start */
+                if (!said)
+                        log_warning("More than %d takes recovered: ListRecovered and TakeRecovered name the first "
+                                    "%d; the log names every one.",
+                                    MAX_REMEMBERED, MAX_REMEMBERED);
+                said = true;
                 return;
+        }
         list = realloc(d->recovered, (d->n_recovered + 1) * sizeof(*list));
         if (!list)
                 return;
