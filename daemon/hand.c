@@ -148,8 +148,9 @@ void hand_done(struct hand *h) {
  * disk-full when the next batch would eat into the reserve (pipeline-writer.c). */
 #define START_SECONDS 3
 
-/* Bytes START_SECONDS of the hand's recording take, estimated as the queue is sized: JPEG at
- * one eighth of raw I420 (quality 85 is usually better than 10:1). */
+/* Bytes START_SECONDS of the hand's recording take, at one eighth of raw I420 a frame: what a
+ * JPEG of quality 85 usually is (10:1 or better). Not the queue's raw/4, which bounds memory for
+ * the worst frames (memory-budget.c); this is the disk a typical take fills. */
 static uint64_t start_room(const struct hand_config *hc) {
         const struct camera_config *cam = &hc->camera;
         uint64_t raw = (uint64_t) 2 * cam->width * cam->height * 3 / 2;
