@@ -116,38 +116,19 @@ def mkdisk(image, mb=2048):
 
 
 def start(script, outdir, disk, memory="1024"):
-    qemu = shutil.which("qemu-system-x86_64")
-    if not qemu:
-        raise Unavailable("qemu-system-x86_64 is not installed (package qemu-system-x86)")
-    vmlinuz, moddir, version = vm.fetch_kernel()
+    _, moddir, version = vm.fetch_kernel()
     os.makedirs(outdir, exist_ok=True)
     os.chmod(outdir, 0o777)
     shutil.copy(script, os.path.join(outdir, "guest-script.sh"))
-    initrd = os.path.join(outdir, "initramfs.gz")
-    with open(initrd, "wb") as f:
-        f.write(build_initramfs(moddir, version, os.getcwd()))
-    cmd = [qemu, "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", memory,
-           "-kernel", vmlinuz, "-initrd", initrd, "-nographic", "-no-reboot", "-nic", "none",
-           "-append", "console=ttyS0 panic=-1 loglevel=3 systemd.unit=multi-user.target "
-                      "systemd.show_status=auto systemd.journald.forward_to_console=0",
-           "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=h",
-           "-virtfs", f"local,path={outdir},mount_tag=out,security_model=none,id=o",
-           "-device", "virtio-rng-pci",
-           "-drive", f"file={disk},format=raw,if=virtio,cache=writeback,aio=threads"]
-    with open(os.path.join(outdir, "console.log"), "w") as log:
-        return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    return vm.boot(outdir, build_initramfs(moddir, version, os.getcwd()),
+                   "console=ttyS0 panic=-1 loglevel=3 systemd.unit=multi-user.target "
+                   "systemd.show_status=auto systemd.journald.forward_to_console=0",
+                   memory, f"file={disk},format=raw,if=virtio,cache=writeback,aio=threads")
 
 
 def run(script, outdir, disk, timeout=300):
     t0 = time.monotonic()
-    p = start(script, outdir, disk)
-    try:
-        rc = p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        raise
-    return rc, time.monotonic() - t0
+    return vm.wait(start(script, outdir, disk), t0, timeout)
 
 
 def main():

@@ -72,26 +72,6 @@ def progress(path):
     return lines, ended
 
 
-def logs(d, *names):
-    text_ = ""
-    for n in names:
-        p = os.path.join(d, n)
-        if os.path.exists(p):
-            with open(p, errors="replace") as f:
-                text_ += f"\n--- {n} ---\n" + f.read()[-3000:]
-    return text_
-
-
-def results_of(d):
-    r = {}
-    p = os.path.join(d, "results.txt")
-    if os.path.exists(p):
-        for line in open(p):
-            k, _, v = line.rstrip("\n").partition("=")
-            r[k] = v
-    return r
-
-
 def new_dir(top, name, phase):
     d = os.path.join(top, name)
     os.makedirs(d)
@@ -153,17 +133,17 @@ def cut():
             killed, lines, rc = record_and_cut(script, b1, disk)
         except vm.Unavailable as e:
             pytest.skip(f"qemu cannot run on this machine, so the power-cut test cannot: {e}")
-        r1 = results_of(b1)
+        r1 = vm.results(b1)
         assert killed is not None, \
             f"the take never recorded for {RECORD_BEFORE_CUT:.0f} s, so the power was not cut (qemu exit {rc}):" + \
-            logs(b1, "progress.txt", "results.txt", "guest.log", "record.daemon.log", "start.out", "console.log")
+            vm.logs(b1, "progress.txt", "results.txt", "guest.log", "record.daemon.log", "start.out", "console.log")
 
         b2 = new_dir(top, "boot2", "recover")
         t1 = time.monotonic()
         rc, _ = vm.run(script, b2, timeout=180, disk=disk)
-        r2 = results_of(b2)
+        r2 = vm.results(b2)
         assert r2.get("done") == "1", f"the recovery boot did not finish (qemu exit {rc}):" + \
-            logs(b2, "results.txt", "guest.log", "recover.daemon.log", "console.log")
+            vm.logs(b2, "results.txt", "guest.log", "recover.daemon.log", "console.log")
         fsck = subprocess.run([shutil.which("e2fsck") or "/usr/sbin/e2fsck", "-fn", disk], capture_output=True,
                               text=True)
         as_cut = os.path.join(b2, "as-cut", os.path.basename(r2.get("file", "")))
@@ -186,12 +166,12 @@ def cut():
 def test_disk_survives_the_cut(cut):
     r1, r2 = cut["r1"], cut["r2"]
     assert r1.get("mount_exit") == "0" and r1.get("start_exit") == "0", r1
-    assert r2.get("mount_exit") == "0", "the disk did not mount after the cut:" + logs(cut["b2"], "dmesg-disk.txt")
+    assert r2.get("mount_exit") == "0", "the disk did not mount after the cut:" + vm.logs(cut["b2"], "dmesg-disk.txt")
     assert r2.get("umount_exit") == "0"
     # the disk as qemu presents it (cache=writethrough): no volatile write cache in the guest's view
     assert r1.get("write_cache") == "write through", r1.get("write_cache")
     assert r2.get("files_on_disk") == "1", "the take's file is not on the disk after the cut:" + \
-        logs(cut["b2"], "disk-before.ls")
+        vm.logs(cut["b2"], "disk-before.ls")
     assert os.path.basename(r2["file"]) == os.path.basename(r1["file"])
     # the file system itself is whole after the journal replay (a check of the test's ground)
     assert cut["fsck"].returncode == 0, cut["fsck"].stdout + cut["fsck"].stderr
@@ -206,21 +186,21 @@ def recovered_path(cut):
             status = text(f.attrs.get("status", b"?"))
     except OSError as e:
         pytest.fail(f"handrecd did not recover the take cut by the power loss: plain h5py cannot open it "
-                    f"({e})" + logs(b2, "check.out", "recover.daemon.log"))
+                    f"({e})" + vm.logs(b2, "check.out", "recover.daemon.log"))
     if status != "recovered":
         pytest.fail(f"handrecd did not recover the take cut by the power loss: status is {status!r}, not "
-                    "'recovered'" + logs(b2, "check.out", "recover.daemon.log"))
+                    "'recovered'" + vm.logs(b2, "check.out", "recover.daemon.log"))
     return path
 
 
 def test_daemon_recovers_the_take(cut):
     r2, b2 = cut["r2"], cut["b2"]
     path = recovered_path(cut)
-    assert r2["check_exit"] == "0", "handrecctl check rejects the recovered take:" + logs(b2, "check.out")
-    assert r2["check_offline_exit"] == "0", logs(b2, "check-offline.out")
-    assert r2["daemon_exit"] == "0", logs(b2, "recover.daemon.log")
+    assert r2["check_exit"] == "0", "handrecctl check rejects the recovered take:" + vm.logs(b2, "check.out")
+    assert r2["check_offline_exit"] == "0", vm.logs(b2, "check-offline.out")
+    assert r2["daemon_exit"] == "0", vm.logs(b2, "recover.daemon.log")
     # and it says so on the bus: ListRecovered names the take with the frames it kept
-    assert r2["list_recovered_exit"] == "0", logs(b2, "list-recovered.out")
+    assert r2["list_recovered_exit"] == "0", vm.logs(b2, "list-recovered.out")
     listed = open(os.path.join(b2, "list-recovered.out")).read()
     m = re.search(r'"frames" t (\d+)', listed)
     assert f'"right" "{r2["file"]}"' in listed and m, listed

@@ -61,35 +61,21 @@ def build_fault_io(top):
     return out
 
 
-def results_of(d):
-    r = {}
-    p = os.path.join(d, "results.txt")
-    if os.path.exists(p):
-        for line in open(p):
-            k, _, v = line.rstrip("\n").partition("=")
-            r[k] = v
-    return r
-
-
 def read(d, name):
     p = os.path.join(d, name)
     return open(p, errors="replace").read() if os.path.exists(p) else f"({name} missing)"
 
 
-def logs(d, *names):
-    return "".join(f"\n--- {n} ---\n" + read(d, n)[-3000:] for n in names)
-
-
 class Boot:
     def __init__(self, d, rc, secs):
         self.dir, self.rc, self.secs = d, rc, secs
-        self.r = results_of(d)
+        self.r = systemd_vm.vm.results(d)
 
     def read(self, name):
         return read(self.dir, name)
 
     def logs(self, *names):
-        return logs(self.dir, "guest.log", "console.log", *names)
+        return systemd_vm.vm.logs(self.dir, "guest.log", "console.log", *names)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +111,7 @@ def boots():
             except systemd_vm.Unavailable as e:
                 pytest.skip(f"VM unavailable: {e}")
             except subprocess.TimeoutExpired:
-                pytest.fail(f"boot {phase} did not power off within {TIMEOUT} s" + logs(d, "guest.log", "console.log"))
+                pytest.fail(f"boot {phase} did not power off within {TIMEOUT} s" + systemd_vm.vm.logs(d, "guest.log", "console.log"))
             b = Boot(d, rc, secs)
             print(f"boot {phase}: {secs:.1f} s (system up after {b.r.get('uptime', '?')} s)")
             out.append(b)

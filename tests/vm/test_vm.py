@@ -32,16 +32,9 @@ def guest():
         rc, secs = vm.run(os.path.join(HERE, "guest.sh"), out, timeout=900)
     except vm.Unavailable as e:
         pytest.skip(f"qemu cannot run on this machine, so the VM tests cannot: {e}")
-    results = {}
-    path = os.path.join(out, "results.txt")
-    if os.path.exists(path):
-        for line in open(path):
-            k, _, v = line.rstrip("\n").partition("=")
-            results[k] = v
+    results = vm.results(out)
     print(f"\nVM: booted and ran the scenarios in {time.monotonic() - t0:.1f} s (qemu exit {rc})")
-    assert results.get("done") == "1", "the guest script did not finish:\n" + \
-        open(os.path.join(out, "console.log")).read()[-3000:] + \
-        (open(os.path.join(out, "guest.log")).read()[-3000:] if os.path.exists(os.path.join(out, "guest.log")) else "")
+    assert results.get("done") == "1", "the guest script did not finish:" + vm.logs(out, "console.log", "guest.log")
 
     def host_path(guest_path):
         assert guest_path.startswith("/run/out/"), guest_path

@@ -200,37 +200,31 @@ def build_initramfs(moddir, version, workdir, wanted=WANTED, build="build"):
     return gzip.compress(c.close(), compresslevel=1)
 
 
-def start(script, outdir, memory="1024", disk=None):
-    """Boot the VM and return the running qemu (a Popen; its console goes to OUTDIR/console.log).
-    disk: a raw image file, the guest's /dev/vda."""
+def boot(outdir, initramfs, append, memory="1024", drive=None):
+    """Write @initramfs (bytes) to OUTDIR and start qemu on Debian's kernel with this machine's root
+    shared read-only (tag hostroot) and OUTDIR shared (tag out); @drive: a -drive value for /dev/vda.
+    Returns the running qemu (a Popen; its console goes to OUTDIR/console.log)."""
     qemu = shutil.which("qemu-system-x86_64")
     if not qemu:
         raise Unavailable("qemu-system-x86_64 is not installed (package qemu-system-x86)")
-    vmlinuz, moddir, version = fetch_kernel()
-    os.makedirs(outdir, exist_ok=True)
-    shutil.copy(script, os.path.join(outdir, "guest-script.sh"))
+    vmlinuz, _, _ = fetch_kernel()
     initrd = os.path.join(outdir, "initramfs.gz")
-    wanted = WANTED + (DISK_MODULES if disk else [])
     with open(initrd, "wb") as f:
-        f.write(build_initramfs(moddir, version, os.getcwd(), wanted, os.environ.get("BUILD", "build")))
+        f.write(initramfs)
     cmd = [qemu, "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "2", "-m", memory,
            "-kernel", vmlinuz, "-initrd", initrd, "-nographic", "-no-reboot", "-nic", "none",
-           "-append", "console=ttyS0 quiet panic=-1 loglevel=3",
+           "-append", append,
            "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap,id=h",
            "-virtfs", f"local,path={outdir},mount_tag=out,security_model=none,id=o",
            "-device", "virtio-rng-pci"]
-    if disk:
-        # writethrough: the guest is told the disk has no volatile write cache, and qemu reports a
-        # write complete only once the image file has it (O_DSYNC). So what survives a kill of qemu
-        # is exactly what the guest had written, whatever it had not is lost with its RAM.
-        cmd += ["-drive", f"file={disk},format=raw,if=virtio,cache=writethrough,aio=threads"]
+    if drive:
+        cmd += ["-drive", drive]
     with open(os.path.join(outdir, "console.log"), "w") as log:
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-def run(script, outdir, timeout, memory="1024", disk=None):
-    t0 = time.monotonic()
-    p = start(script, outdir, memory, disk)
+def wait(p, t0, timeout):
+    """Wait for qemu @p (started at monotonic @t0); kill it past @timeout. Returns (rc, seconds)."""
     try:
         rc = p.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -238,6 +232,47 @@ def run(script, outdir, timeout, memory="1024", disk=None):
         p.wait()
         raise
     return rc, time.monotonic() - t0
+
+
+def start(script, outdir, memory="1024", disk=None):
+    """Boot the VM and return the running qemu (a Popen; its console goes to OUTDIR/console.log).
+    disk: a raw image file, the guest's /dev/vda."""
+    _, moddir, version = fetch_kernel()
+    os.makedirs(outdir, exist_ok=True)
+    shutil.copy(script, os.path.join(outdir, "guest-script.sh"))
+    wanted = WANTED + (DISK_MODULES if disk else [])
+    initramfs = build_initramfs(moddir, version, os.getcwd(), wanted, os.environ.get("BUILD", "build"))
+    # writethrough: the guest is told the disk has no volatile write cache, and qemu reports a
+    # write complete only once the image file has it (O_DSYNC). So what survives a kill of qemu
+    # is exactly what the guest had written, whatever it had not is lost with its RAM.
+    drive = f"file={disk},format=raw,if=virtio,cache=writethrough,aio=threads" if disk else None
+    return boot(outdir, initramfs, "console=ttyS0 quiet panic=-1 loglevel=3", memory, drive)
+
+
+def results(outdir):
+    """The KEY=VALUE lines a guest script wrote to OUTDIR/results.txt, as a dict ({} when none)."""
+    r = {}
+    p = os.path.join(outdir, "results.txt")
+    if os.path.exists(p):
+        for line in open(p):
+            k, _, v = line.rstrip("\n").partition("=")
+            r[k] = v
+    return r
+
+
+def logs(outdir, *names):
+    """The last 3000 characters of each file of OUTDIR named, under a header; missing ones say so."""
+    text = ""
+    for n in names:
+        p = os.path.join(outdir, n)
+        body = open(p, errors="replace").read()[-3000:] if os.path.exists(p) else "(missing)"
+        text += f"\n--- {n} ---\n" + body
+    return text
+
+
+def run(script, outdir, timeout, memory="1024", disk=None):
+    t0 = time.monotonic()
+    return wait(start(script, outdir, memory, disk), t0, timeout)
 
 
 def main():
