@@ -27,11 +27,13 @@ VERSION    := 0.1.0
 # sets them: its hardening flags, and for a cross build aarch64-linux-gnu-gcc and -pkg-config)
 CC      ?= gcc
 PKG_CONFIG ?= pkg-config
-PKGS    := libsystemd libturbojpeg libconfig libv4l2 yaml-0.1
+# libjpeg: the encoder's raw-data API (libjpeg-turbo's libjpeg.pc; -ljpeg where it has none)
+JPEG_PC := $(shell $(PKG_CONFIG) --exists libjpeg 2>/dev/null && echo libjpeg)
+PKGS    := libsystemd libturbojpeg $(JPEG_PC) libconfig libv4l2 yaml-0.1
 # Debian's HDF5 pkg-config name is hdf5-serial on older releases; try both. Evaluated once (:=).
 HDF5_PC := $(shell $(PKG_CONFIG) --exists hdf5 2>/dev/null && echo hdf5 || echo hdf5-serial)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(HDF5_PC) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) $(HDF5_PC) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) $(HDF5_PC) 2>/dev/null) $(if $(JPEG_PC),,-ljpeg)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
            -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla

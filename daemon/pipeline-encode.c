@@ -73,7 +73,7 @@ static int compress(struct worker *w, struct job *j, int quality, bool rectify, 
         }
         if (p->dump_dir)
                 dump_planes(p, out);
-        return encoder_encode(w->encoder, out, quality, data, size);
+        return encoder_encode(w->encoder, out, NULL, NULL, quality, NULL, 0, data, size);
 }
 
 /* With the lock held: wait for @j's turn, queue its JPEG (or count why not), pass the turn on

@@ -12,7 +12,7 @@ set -eu
 [ "${HANDREC_SKIP_DEPS:-0}" = 1 ] && exit 0
 
 # build: compiler, pkg-config and the -dev packages of every library the daemon links
-build="gcc make pkg-config libsystemd-dev libturbojpeg0-dev libhdf5-dev libconfig-dev libv4l-dev libyaml-dev"
+build="gcc make pkg-config libsystemd-dev libturbojpeg0-dev libjpeg-dev libhdf5-dev libconfig-dev libv4l-dev libyaml-dev"
 # demo (scripts/demo.sh): a private dbus-daemon, busctl, h5ls, and tools/handrec-info --check,
 # which reads with h5py and decodes every frame with OpenCV
 demo="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-opencv"

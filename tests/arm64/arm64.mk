@@ -46,7 +46,7 @@ ARM64_PKG_LIBS   = $(call arm64_once,PKG_LIBS,$(ARM64_PKG_CONFIG) --libs $(PKGS)
 
 # the plain build's flags, without what the host's pkg-config said
 ARM64_ALL_CFLAGS = $(filter-out $(PKG_CFLAGS),$(ALL_CFLAGS)) $(ARM64_PKG_CFLAGS)
-ARM64_LDLIBS     = $(ARM64_PKG_LIBS) -lm -pthread
+ARM64_LDLIBS     = $(ARM64_PKG_LIBS) $(if $(JPEG_PC),,-ljpeg) -lm -pthread
 
 arm64: $(ARM64_BUILD)/handrecd $(ARM64_BUILD)/handrecctl $(ARM64_BUILD)/handrec-rectify
 
