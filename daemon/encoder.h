@@ -40,7 +40,8 @@ int encoder_new(unsigned width, unsigned height, struct encoder **ret);
  * The JPEG goes to @dst (@cap bytes, may be NULL/0); if it outgrows @cap, what was written
  * moves to the encoder's own worst-case buffer and continues there.
  * @ret_data: @dst, or the encoder's buffer (valid until the next call); @ret_size its length.
- * Nothing is allocated. @f and @dst stay the caller's; @f's size must be the encoder's.
+ * Nothing is allocated but, in the first call, libjpeg's tables (once). @f and @dst stay the
+ * caller's; @f's size must be the encoder's.
  * Return: 0 or -EIO (libjpeg's message is logged, once for a run of the same one); -EINVAL for a
  * @quality outside 0..100. *@ret_data and *@ret_size are untouched on failure.
  */
