@@ -45,7 +45,7 @@ int main(int argc, char *argv[]) {
                 source_read(src, &f, SOURCE_WANT_PIXELS, &meta);
                 draw += cpu_ms() - t0;
                 t0 = cpu_ms();
-                if (encoder_encode(enc, &f, quality, &jpeg, &size) < 0)
+                if (encoder_encode(enc, &f, NULL, NULL, quality, NULL, 0, &jpeg, &size) < 0)
                         return 1;
                 encode += cpu_ms() - t0;
                 total += size;

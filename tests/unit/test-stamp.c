@@ -62,7 +62,7 @@ TEST(survives_jpeg_quality_60) {
                         stamp_write(f.planes[0], f.strides[0], f.planes[1], f.planes[2], f.strides[1], widths[w], n);
                         stamp_write(f.planes[0] + widths[w], f.strides[0], f.planes[1] + widths[w] / 2,
                                     f.planes[2] + widths[w] / 2, f.strides[1], widths[w], n);
-                        CHECK(encoder_encode(e, &f, 60, &jpeg, &size) == 0);
+                        CHECK(encoder_encode(e, &f, NULL, NULL, 60, NULL, 0, &jpeg, &size) == 0);
                         CHECK(tjDecompress2(dec, jpeg, size, gray, (int) W, (int) W, (int) H, TJPF_GRAY, 0) == 0);
                         CHECK(stamp_read(gray, (int) W, widths[w], &got) == 0);
                         CHECK_EQ_INT(got, n);
