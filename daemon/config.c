@@ -79,8 +79,9 @@ static void check_memory(struct config_checker *ck, config_t *cfg, const struct 
                 snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts),
                          "%s_hand %llu MB: queue %llu, frames and encoders %llu, rectification %llu, camera %llu, "
                          "writer and threads %llu; ",
-                         c->hands[i].name, mib(b[i].total), mib(b[i].queue), mib(b[i].jobs + b[i].decode + b[i].encoders),
-                         mib(b[i].rectify), mib(b[i].source), mib(b[i].writer + b[i].threads));
+                         c->hands[i].name, mib(b[i].total), mib(b[i].queue),
+                         mib(b[i].jobs + b[i].decode + b[i].encoders), mib(b[i].rectify), mib(b[i].source),
+                         mib(b[i].writer + b[i].threads));
         }
         if (total <= c->max_memory_bytes)
                 return;

@@ -24,9 +24,9 @@
 struct task {
         struct job *job;
         int quality;
-        bool rectify;         /* the take rectifies: the pixels are needed */
-        bool as_came;         /* the camera's JPEG is stored as it came */
-        bool have_room;       /* `room` is reserved; without it the frame is dropped as queue-full */
+        bool rectify;   /* the take rectifies: the pixels are needed */
+        bool as_came;   /* the camera's JPEG is stored as it came */
+        bool have_room; /* `room` is reserved; without it the frame is dropped as queue-full */
         struct queue_room room;
         int r;               /* the decode or encode result */
         const uint8_t *data; /* the JPEG: room.data, or the encoder's buffer when it outgrew the room */
@@ -139,7 +139,8 @@ static void rectify_band(void *userdata, unsigned y0, unsigned n, uint8_t *const
 
 /* The camera's JPEG of @j decoded into the worker's frame. Return: 0 or -EBADMSG, -EINVAL. */
 static int decode(struct worker *w, const struct job *j) {
-        const struct convert_layout in = {.format = CONVERT_MJPEG, .width = w->decoded.width, .height = w->decoded.height};
+        const struct convert_layout in = {
+                .format = CONVERT_MJPEG, .width = w->decoded.width, .height = w->decoded.height};
         int r;
 
         if (!w->convert)
@@ -161,8 +162,8 @@ static int encode(struct worker *w, const struct frame *src, struct task *t) {
                 b.dump_fd = dump_open(p, src);
         else if (p->dump_dir)
                 dump_frame(p, src);
-        r = encoder_encode(w->encoder, src, t->rectify ? rectify_band : NULL, &b, t->quality, t->room.data,
-                           t->room.cap, &t->data, &t->size);
+        r = encoder_encode(w->encoder, src, t->rectify ? rectify_band : NULL, &b, t->quality, t->room.data, t->room.cap,
+                           &t->data, &t->size);
         if (b.dump_fd >= 0)
                 close(b.dump_fd);
         return r;

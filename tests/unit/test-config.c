@@ -326,7 +326,8 @@ TEST(memory_budget_with_rectification) {
                  "workers = 3;\nright_hand = { calibration = [\"%s\", \"%s\"];\n"
                  "  camera = { source = \"synthetic\"; width = 320; height = 240; }; };\n"
                  "left_hand = { calibration = [\"%s\", \"%s\"];\n"
-                 "  camera = { source = \"v4l2\"; device = \"/dev/video0\"; format = \"MJPEG\"; width = 320; height = 240; }; };\n",
+                 "  camera = { source = \"v4l2\"; device = \"/dev/video0\"; format = \"MJPEG\"; width = 320; height = "
+                 "240; }; };\n",
                  left, right, left, right);
         load(text, &r, &c);
         CHECK_EQ_INT(r, 0);

@@ -354,7 +354,8 @@ static void fake_free(struct source *base) {
         free(fs);
 }
 
-static const struct source_ops fake_ops = {.open = fake_open, .read = fake_read, .close = fake_close, .free = fake_free};
+static const struct source_ops fake_ops = {
+        .open = fake_open, .read = fake_read, .close = fake_close, .free = fake_free};
 
 /* FAKE_FRAMES stamped stereo frames, JPEG-compressed once; paced, so none is dropped. */
 static struct fake_source *fake_new(unsigned eye_width, unsigned height) {

@@ -97,7 +97,6 @@ TEST(never_overlaps) {
         queue_free(q);
 }
 
-
 /* Fill a room with @tag and commit @size of it. */
 static void commit_tagged(struct queue *q, const struct queue_room *room, size_t size, uint64_t tag) {
         struct frame_meta m = {.number = tag};
@@ -128,9 +127,9 @@ TEST(several_rooms_commit_shorter_than_reserved) {
         CHECK_EQ_INT(queue_data(q, queue_peek(q, 1))[49], 2);
         queue_release(q, 1); /* the first frame and the gap after it */
         CHECK_EQ_INT(queue_bytes_used(q), 310);
-        CHECK(queue_reserve(q, 390, 390, &a) == 0); /* [610,1000) */
+        CHECK(queue_reserve(q, 390, 390, &a) == 0);             /* [610,1000) */
         CHECK_EQ_INT(queue_reserve(q, 301, 301, &b), -ENOBUFS); /* [0,300) free: 300 bytes */
-        CHECK(queue_reserve(q, 1, 1000, &b) == 0);  /* as much as there is */
+        CHECK(queue_reserve(q, 1, 1000, &b) == 0);              /* as much as there is */
         CHECK_EQ_INT(b.cap, 300);
         CHECK(b.data == a.data - 610);
         queue_free(q);
@@ -199,7 +198,7 @@ TEST(rooms_wrap_around_the_end) {
         queue_release(q, 1);                        /* head at b: 600 */
         CHECK(queue_reserve(q, 200, 200, &c) == 0); /* 100 left at the end: wraps to [0,200) */
         CHECK(c.data == a.data);
-        CHECK_EQ_INT(queue_bytes_used(q), 600);     /* b, the skipped 100, c */
+        CHECK_EQ_INT(queue_bytes_used(q), 600); /* b, the skipped 100, c */
         CHECK_EQ_INT(queue_reserve(q, 401, 401, &a), -ENOBUFS);
         commit_tagged(q, &b, 300, 2);
         commit_tagged(q, &c, 150, 3);
@@ -220,7 +219,7 @@ TEST(full_ring_counts_open_rooms) {
         CHECK_EQ_INT(queue_reserve(q, 10, 10, &x), -ENOBUFS); /* 1 entry + 2 rooms: no slot left */
         queue_cancel(q, &r[2]);
         CHECK(queue_reserve(q, 10, 10, &x) == 0);
-        CHECK_EQ_INT(queue_reserve(q, 0, 10, &x) , -ENOBUFS);
+        CHECK_EQ_INT(queue_reserve(q, 0, 10, &x), -ENOBUFS);
         queue_free(q);
 }
 
