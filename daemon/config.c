@@ -49,10 +49,10 @@ static const char *memory_culprit(config_t *cfg, const struct config *c, const s
         snprintf(paths[1], 64, "%s.camera.height", hand);
         snprintf(paths[2], 64, "%s.calibration", hand);
         snprintf(paths[3], 64, "%s.camera", hand);
-        if (b->queue >= b->jobs + b->encoders && b->queue >= b->rectify) {
+        if (b->queue >= b->jobs + b->decode + b->encoders && b->queue >= b->rectify) {
                 order[n++] = c->queue_capacity > 0 ? "queue.capacity" : "queue.seconds";
                 order[n++] = "queue.batch_size";
-        } else if (b->rectify > b->jobs + b->encoders)
+        } else if (b->rectify > b->jobs + b->decode + b->encoders)
                 order[n++] = paths[2];
         else
                 order[n++] = "workers";
@@ -79,8 +79,9 @@ static void check_memory(struct config_checker *ck, config_t *cfg, const struct 
                 snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts),
                          "%s_hand %llu MB: queue %llu, frames and encoders %llu, rectification %llu, camera %llu, "
                          "writer and threads %llu; ",
-                         c->hands[i].name, mib(b[i].total), mib(b[i].queue), mib(b[i].jobs + b[i].encoders),
-                         mib(b[i].rectify), mib(b[i].source), mib(b[i].writer + b[i].threads));
+                         c->hands[i].name, mib(b[i].total), mib(b[i].queue),
+                         mib(b[i].jobs + b[i].decode + b[i].encoders), mib(b[i].rectify), mib(b[i].source),
+                         mib(b[i].writer + b[i].threads));
         }
         if (total <= c->max_memory_bytes)
                 return;

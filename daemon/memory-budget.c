@@ -34,9 +34,11 @@ static uint64_t raw_bytes(const struct camera_config *cam) {
         return (uint64_t) 2 * cam->width * cam->height * 3 / 2;
 }
 
-/* capture-v4l2.c: a side-by-side MJPEG camera hands over its JPEG (SOURCE_CAP_CAMERA_JPEG). */
+/* A source that hands over the camera's JPEG (SOURCE_CAP_CAMERA_JPEG): capture-v4l2.c, a
+ * side-by-side MJPEG camera; source-replay.c, images replayed as format "MJPEG". */
 static bool camera_jpeg(const struct camera_config *cam) {
-        return cam->source == SOURCE_V4L2 && !camera_is_stereo_pair(cam) && cam->pixelformat == V4L2_PIX_FMT_MJPEG;
+        bool side_by_side = cam->source == SOURCE_REPLAY || (cam->source == SOURCE_V4L2 && !camera_is_stereo_pair(cam));
+        return side_by_side && cam->pixelformat == V4L2_PIX_FMT_MJPEG;
 }
 
 /* Bytes a driver buffer of one device holds per pixel: YUYV 2, planar 4:2:0 1.5, and for MJPEG
@@ -88,24 +90,28 @@ uint64_t memory_budget_hand(const struct config *c, const struct hand_config *h,
         struct memory_budget b = {};
         size_t ring;
 
-        /* pipeline.c: alloc_jobs() */
-        b.jobs = (c->workers + 2) * (frame + (camera_jpeg(cam) ? raw_bytes(cam) + CAMERA_JPEG_SLACK : 0));
+        /* pipeline.c: alloc_jobs(), a JPEG buffer (the source's jpeg_max) or an I420 frame each */
+        b.jobs = (c->workers + 2) * (camera_jpeg(cam) ? raw_bytes(cam) + CAMERA_JPEG_SLACK : frame);
+        /* pipeline.c: alloc_workers(), with a camera's JPEG to rectify: each worker's frame to
+         * decode into and its convert.c decoder (convert_new(): 3 bytes a pixel) */
+        if (camera_jpeg(cam) && h->calibration)
+                b.decode = c->workers * (frame + (uint64_t) fw * fh * 3);
         /* encoder.c: encoder_new() */
         b.encoders = c->workers * (uint64_t) tjBufSize((int) fw, (int) fh, TJSAMP_420);
-        /* rectify.c: rectify_new(), 6 bytes a pixel of the luma and the chroma planes of both
-         * eyes; pipeline.c: alloc_workers(), one output frame each */
+        /* rectify.c: rectify_new(), RECTIFY_MAP_BYTES a pixel of the luma and the chroma planes of
+         * both eyes (no output frame: the encoder takes rectified bands) */
         if (h->calibration)
-                b.rectify = 2 * 6 * ((uint64_t) cam->width * cam->height + (cam->width / 2) * (cam->height / 2)) +
-                            c->workers * frame;
+                b.rectify = 2 * MEMORY_BUDGET_MAP_BYTES *
+                            ((uint64_t) cam->width * cam->height + (cam->width / 2) * (cam->height / 2));
         /* pipeline.c: alloc_queue() */
         memory_budget_queue(c, h, &entries, &ring);
-        b.queue = ring + (uint64_t) entries * sizeof(struct queue_entry) + c->batch_size * sizeof(void *);
+        b.queue = queue_footprint(entries, ring) + c->batch_size * sizeof(void *);
         b.source = source_bytes(cam);
         b.writer = WRITER_JPEG_CACHE + WRITER_INDEX_CACHE + (uint64_t) c->batch_size * WRITER_INDEX_BYTES +
                    MEMORY_BUDGET_HDF5;
         /* the source thread, the writer thread and the workers */
         b.threads = (c->workers + 2) * MEMORY_BUDGET_THREAD;
-        b.total = b.jobs + b.encoders + b.rectify + b.queue + b.source + b.writer + b.threads;
+        b.total = b.jobs + b.decode + b.encoders + b.rectify + b.queue + b.source + b.writer + b.threads;
         if (ret)
                 *ret = b;
         return b.total;

@@ -29,11 +29,16 @@
 #define MEMORY_BUDGET_HDF5 (UINT64_C(4) << 20)
 #define MEMORY_BUDGET_THREAD (UINT64_C(1) << 20)
 
+/* Bytes a rectification map takes per output pixel (luma and chroma maps alike): rectify.c
+ * packs a source offset and the bilinear weights into 4. */
+#define MEMORY_BUDGET_MAP_BYTES 4
+
 /* Bytes, by what they hold, for one hand. */
 struct memory_budget {
-        uint64_t jobs;     /* workers + 2 I420 stereo frames, and their camera JPEG buffers */
+        uint64_t jobs;     /* workers + 2 jobs: an I420 stereo frame each, or a camera JPEG buffer */
+        uint64_t decode;   /* a camera's JPEG to rectify: per worker, a frame to decode into and a decoder */
         uint64_t encoders; /* one worst-case JPEG buffer per worker (tjBufSize) */
-        uint64_t rectify;  /* the maps and one output frame per worker, with a calibration */
+        uint64_t rectify;  /* the maps, with a calibration */
         uint64_t queue;    /* the writer queue: byte ring, entries, the writer's batch */
         uint64_t source;   /* synthetic scene; decode buffer, read buffer, driver buffers */
         uint64_t writer;   /* HDF5 chunk caches and metadata cache, the batch's index values */

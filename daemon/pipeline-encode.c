@@ -1,97 +1,256 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pipeline-encode.c — the encoder workers of one hand. Each pops a job from the work FIFO,
- * rectifies and JPEG-encodes it with the lock released (or takes the camera's own JPEG as it
- * came), then commits the JPEG to the writer queue in ticket order, so the queue is in capture
- * order whatever order the workers finish in. Lock rules and ownership: pipeline-internal.h.
+ * pipeline-encode.c — the encoder workers of one hand. Each takes the next job from the work
+ * FIFO together with room in the writer queue (reserved under the lock, so in ticket order);
+ * then, with the lock released, decodes the camera's JPEG into its own frame when the take
+ * needs pixels, and encodes straight into that room, the remap feeding the encoder band by band
+ * when rectifying (no rectified frame), or copies the camera's JPEG there as it came. At its
+ * ticket's turn it commits the frame with its real size, so the queue is in capture order
+ * whatever order the workers finish in. Lock rules and ownership: pipeline-internal.h.
  */
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "convert.h"
 #include "encoder.h"
 #include "pipeline-internal.h"
 #include "rectify.h"
 #include "util.h"
 
-/* Called with the lock held and the caller's ticket due: append to the writer queue. The bytes
- * are copied with the lock released: no other producer can reserve before this one commits (it
- * holds the turn), and the writer reads only committed entries. A source paced by the pipeline
- * waits for room (the writer signals cv_room as it releases); a camera's frame is dropped. */
-static int push_or_wait(struct pipeline *p, const uint8_t *data, size_t size, const struct frame_meta *meta) {
-        for (;;) {
-                uint8_t *where = queue_reserve(p->queue, size);
-                int reason;
+/* One job in a worker's hands, from the work FIFO to its turn. */
+struct task {
+        struct job *job;
+        int quality;
+        bool rectify;   /* the take rectifies: the pixels are needed */
+        bool as_came;   /* the camera's JPEG is stored as it came */
+        bool have_room; /* `room` is reserved; without it the frame is dropped as queue-full */
+        struct queue_room room;
+        int r;               /* the decode or encode result */
+        const uint8_t *data; /* the JPEG: room.data, or the encoder's buffer when it outgrew the room */
+        size_t size;
+};
 
-                if (where) {
+/* A paced source's frame waits for queue room instead of being dropped, as long as someone
+ * will free some: the writer (committed entries), or, before the frame has its turn, a worker
+ * ahead of it that holds a room. Not once the file can no longer be written. */
+static bool may_wait_for_room(struct pipeline *p, bool at_turn) {
+        int reason = atomic_load(&p->end_reason);
+
+        if (!(source_caps(p->source) & SOURCE_CAP_PACED) || reason == STOP_IO_ERROR || reason == STOP_DISK_FULL)
+                return false;
+        return queue_depth(p->queue) > 0 || (!at_turn && queue_open(p->queue) > 0);
+}
+
+/* The room to reserve for @t: the camera's JPEG's size, or for an encoding twice the largest
+ * JPEG of the take so far (raw/4 before the first), capped at what the encoder can make; as
+ * little as the largest so far when the queue has no more. Lock held. */
+static void room_wanted(const struct worker *w, const struct task *t, size_t *ret_min, size_t *ret_max) {
+        const struct pipeline *p = w->p;
+        size_t largest = p->jpeg_largest, cap = encoder_max_size(w->encoder), max;
+
+        if (t->as_came) {
+                *ret_min = *ret_max = t->job->frame.jpeg_size;
+                return;
+        }
+        max = MIN(largest > 0 ? 2 * largest : p->raw_bytes / 4, cap);
+        *ret_max = max;
+        *ret_min = MAX(largest > 0 ? MIN(largest, max) : max / 2, (size_t) 1);
+}
+
+/* With the lock held: wait for a job, reserve its room, take it off the work FIFO. A paced
+ * source's job waits on the FIFO until its room can be had (so rooms stay in ticket order); a
+ * camera's job without room is taken anyway, to be counted at its turn.
+ * Return: false when the pipeline quits. */
+static bool next_task(struct worker *w, struct task *t) {
+        struct pipeline *p = w->p;
+
+        for (;;) {
+                size_t min, max;
+
+                while (!p->quit && p->work_count == 0)
+                        pthread_cond_wait(&p->cv_work, &p->lock);
+                if (p->quit)
+                        return false;
+                *t = (struct task){.job = p->work[p->work_head], .quality = p->take.jpeg_quality};
+                t->rectify = p->take.rectify && p->rectify;
+                t->as_came = t->job->frame.jpeg_size > 0 && !t->rectify;
+                room_wanted(w, t, &min, &max);
+                t->have_room = queue_reserve(p->queue, min, max, &t->room) == 0;
+                if (t->have_room || !may_wait_for_room(p, false))
+                        break;
+                pthread_cond_broadcast(&p->cv_writer);
+                pthread_cond_wait(&p->cv_room, &p->lock);
+        }
+        p->work_head = (p->work_head + 1) % p->n_jobs;
+        p->work_count--;
+        return true;
+}
+
+/* ---- without the lock -------------------------------------------------------------------- */
+
+/* Tests: the planes that go to the encoder, as raw I420 files <dir>/<hand>-<number>.i420. */
+static int dump_open(const struct pipeline *p, const struct frame *f) {
+        char path[PATH_MAX];
+
+        snprintf(path, sizeof(path), "%s/%s-%06llu.i420", p->dump_dir, p->hand->name,
+                 (unsigned long long) f->meta.number);
+        return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+/* Rows [y0, y0 + n) of planes @rows (@strides) into the dump file of a @w × @h frame. */
+static void dump_rows(int fd, unsigned w, unsigned h, unsigned y0, unsigned n, const uint8_t *const rows[3],
+                      const int strides[3]) {
+        off_t plane_at[3] = {0, (off_t) w * h, (off_t) w * h + (off_t) (w / 2) * (h / 2)};
+
+        for (unsigned p = 0; p < 3; p++) {
+                unsigned pw = p ? w / 2 : w, py = p ? y0 / 2 : y0, pn = p ? n / 2 : n;
+                for (unsigned y = 0; y < pn; y++)
+                        if (pwrite(fd, rows[p] + (size_t) y * strides[p], pw, plane_at[p] + (off_t) (py + y) * pw) < 0)
+                                return;
+        }
+}
+
+static void dump_frame(const struct pipeline *p, const struct frame *f) {
+        int fd = dump_open(p, f);
+
+        if (fd < 0)
+                return;
+        dump_rows(fd, f->width, f->height, 0, f->height, (const uint8_t *const *) f->planes, f->strides);
+        close(fd);
+}
+
+/* What the encoder's band callback needs to rectify a frame. */
+struct band_source {
+        const struct rectify *rectify;
+        const struct frame *src;
+        int dump_fd; /* HANDREC_DEBUG_DUMP_DIR: the bands are written here too; else -1 */
+};
+
+static void rectify_band(void *userdata, unsigned y0, unsigned n, uint8_t *const dst[3], const int dst_strides[3]) {
+        const struct band_source *b = userdata;
+
+        rectify_rows(b->rectify, b->src, y0, n, dst, dst_strides);
+        if (b->dump_fd >= 0)
+                dump_rows(b->dump_fd, b->src->width, b->src->height, y0, n, (const uint8_t *const *) dst, dst_strides);
+}
+
+/* The camera's JPEG of @j decoded into the worker's frame. Return: 0 or -EBADMSG, -EINVAL. */
+static int decode(struct worker *w, const struct job *j) {
+        const struct convert_layout in = {
+                .format = CONVERT_MJPEG, .width = w->decoded.width, .height = w->decoded.height};
+        int r;
+
+        if (!w->convert)
+                return -EINVAL;
+        r = convert_frame(w->convert, &in, j->frame.jpeg, j->frame.jpeg_size, &w->decoded, 0);
+        if (r < 0)
+                log_warning("%s: %s", w->p->hand->name, convert_error(w->convert));
+        w->decoded.meta = j->frame.meta;
+        return r;
+}
+
+/* Encode @src into @t's room (rectified on the way when the take says so). */
+static int encode(struct worker *w, const struct frame *src, struct task *t) {
+        struct pipeline *p = w->p;
+        struct band_source b = {.rectify = p->rectify, .src = src, .dump_fd = -1};
+        int r;
+
+        if (p->dump_dir && t->rectify)
+                b.dump_fd = dump_open(p, src);
+        else if (p->dump_dir)
+                dump_frame(p, src);
+        r = encoder_encode(w->encoder, src, t->rectify ? rectify_band : NULL, &b, t->quality, t->room.data, t->room.cap,
+                           &t->data, &t->size);
+        if (b.dump_fd >= 0)
+                close(b.dump_fd);
+        return r;
+}
+
+/* The JPEG of @t's job, into its room (or past it, in the encoder's buffer). */
+static void produce(struct worker *w, struct task *t) {
+        const struct job *j = t->job;
+
+        if (!t->have_room)
+                return;
+        if (t->as_came) {
+                memcpy(t->room.data, j->frame.jpeg, j->frame.jpeg_size);
+                t->data = t->room.data;
+                t->size = j->frame.jpeg_size;
+                return;
+        }
+        if (j->frame.jpeg_size > 0) {
+                t->r = decode(w, j);
+                if (t->r >= 0)
+                        t->r = encode(w, &w->decoded, t);
+        } else
+                t->r = encode(w, &j->frame, t);
+}
+
+/* ---- at the ticket's turn, lock held ----------------------------------------------------- */
+
+/* A JPEG that outgrew its room: into fresh room, copied with the lock released (this worker
+ * holds the turn: nobody else commits; the writer reads only committed entries). A paced source
+ * waits for the writer to free room; a camera's frame finding none is dropped. Return: 0 or
+ * -ENOBUFS. */
+static int queue_spilled(struct pipeline *p, const struct task *t) {
+        for (;;) {
+                struct queue_room room;
+
+                if (queue_reserve(p->queue, t->size, t->size, &room) == 0) {
                         pthread_mutex_unlock(&p->lock);
-                        memcpy(where, data, size);
+                        memcpy(room.data, t->data, t->size);
                         pthread_mutex_lock(&p->lock);
-                        queue_commit(p->queue, where, size, meta, now_ns(CLOCK_MONOTONIC));
+                        queue_commit(p->queue, &room, t->size, &t->job->frame.meta, now_ns(CLOCK_MONOTONIC));
                         return 0;
                 }
-                reason = atomic_load(&p->end_reason);
-                if (!(source_caps(p->source) & SOURCE_CAP_PACED) || queue_depth(p->queue) == 0 ||
-                    reason == STOP_IO_ERROR || reason == STOP_DISK_FULL)
+                if (!may_wait_for_room(p, true))
                         return -ENOBUFS;
                 pthread_cond_broadcast(&p->cv_writer);
                 pthread_cond_wait(&p->cv_room, &p->lock);
         }
 }
 
-/* Tests: the planes that go to the encoder, as raw I420 files <dir>/<hand>-<number>.i420. */
-static void dump_planes(struct pipeline *p, const struct frame *f) {
-        char path[PATH_MAX];
-        FILE *out;
+/* Commit @t's frame or count why not. Return: whether it was queued. */
+static bool commit_task(struct pipeline *p, struct task *t) {
+        struct take_counters *c = &p->counters;
 
-        snprintf(path, sizeof(path), "%s/%s-%06llu.i420", p->dump_dir, p->hand->name,
-                 (unsigned long long) f->meta.number);
-        out = fopen(path, "we");
-        if (!out)
-                return;
-        fwrite(f->planes[0], 1, (size_t) f->strides[0] * f->height, out);
-        fwrite(f->planes[1], 1, (size_t) f->strides[1] * f->height / 2, out);
-        fwrite(f->planes[2], 1, (size_t) f->strides[2] * f->height / 2, out);
-        fclose(out);
+        if (!t->have_room) {
+                atomic_fetch_add(&c->dropped[DROP_QUEUE_FULL], 1);
+                return false;
+        }
+        if (t->r < 0) {
+                queue_cancel(p->queue, &t->room);
+                atomic_fetch_add(&c->dropped[DROP_ENCODE_ERROR], 1);
+                return false;
+        }
+        if (!t->as_came)
+                p->jpeg_largest = MAX(p->jpeg_largest, t->size);
+        if (t->data == t->room.data) {
+                queue_commit(p->queue, &t->room, t->size, &t->job->frame.meta, now_ns(CLOCK_MONOTONIC));
+                return true;
+        }
+        queue_cancel(p->queue, &t->room);
+        if (queue_spilled(p, t) == 0)
+                return true;
+        atomic_fetch_add(&c->dropped[DROP_QUEUE_FULL], 1);
+        return false;
 }
 
-/* The JPEG of job @j into @data and @size (the worker's encoder buffer, or the camera's JPEG in
- * the job), rectified first when @rectify. No lock held. Return: 0 or the encoder's error. */
-static int compress(struct worker *w, struct job *j, int quality, bool rectify, const uint8_t **data, size_t *size) {
-        struct pipeline *p = w->p;
-        const struct frame *out = &j->frame;
-
-        if (j->frame.jpeg_size > 0) {
-                /* the camera's own JPEG, stored as it came */
-                *data = j->frame.jpeg;
-                *size = j->frame.jpeg_size;
-                return 0;
-        }
-        if (rectify) {
-                rectify_frame(p->rectify, &j->frame, &w->rectified);
-                out = &w->rectified;
-        }
-        if (p->dump_dir)
-                dump_planes(p, out);
-        return encoder_encode(w->encoder, out, NULL, NULL, quality, NULL, 0, data, size);
-}
-
-/* With the lock held: wait for @j's turn, queue its JPEG (or count why not), pass the turn on
- * and free the job. */
-static void commit_in_order(struct pipeline *p, struct job *j, int r, const uint8_t *data, size_t size) {
-        while (p->next_commit != j->ticket)
+/* Wait for @t's turn, commit it, pass the turn on and free the job. */
+static void commit_in_order(struct pipeline *p, struct task *t) {
+        while (p->next_commit != t->job->ticket)
                 pthread_cond_wait(&p->cv_turn, &p->lock);
-        if (r < 0)
-                atomic_fetch_add(&p->counters.dropped[DROP_ENCODE_ERROR], 1);
-        else if (push_or_wait(p, data, size, &j->frame.meta) < 0)
-                atomic_fetch_add(&p->counters.dropped[DROP_QUEUE_FULL], 1);
-        else {
+        if (commit_task(p, t)) {
                 atomic_store(&p->queue_depth, queue_depth(p->queue));
                 pthread_cond_broadcast(&p->cv_writer);
         }
+        pthread_cond_broadcast(&p->cv_room); /* a room given back, or what a short frame left */
         p->next_commit++;
         pthread_cond_broadcast(&p->cv_turn);
-        pipeline_give_back_locked(p, j);
+        pipeline_give_back_locked(p, t->job);
 }
 
 void *pipeline_worker_main(void *userdata) {
@@ -104,28 +263,17 @@ void *pipeline_worker_main(void *userdata) {
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
-                const uint8_t *data = NULL;
-                size_t size = 0;
-                struct job *j;
-                int quality, r;
-                bool rectify;
+                struct task t;
 
-                while (!p->quit && p->work_count == 0)
-                        pthread_cond_wait(&p->cv_work, &p->lock);
-                if (p->quit)
+                if (!next_task(w, &t))
                         break;
-                j = p->work[p->work_head];
-                p->work_head = (p->work_head + 1) % p->n_jobs;
-                p->work_count--;
-                quality = p->take.jpeg_quality;
-                rectify = p->take.rectify && p->rectify;
                 pthread_mutex_unlock(&p->lock);
 
                 atomic_store(&w->busy_since, now_ns(CLOCK_MONOTONIC));
-                r = compress(w, j, quality, rectify, &data, &size);
+                produce(w, &t);
 
                 pthread_mutex_lock(&p->lock);
-                commit_in_order(p, j, r, data, size);
+                commit_in_order(p, &t);
                 atomic_store(&w->busy_since, 0);
         }
         pthread_mutex_unlock(&p->lock);

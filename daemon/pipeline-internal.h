@@ -15,9 +15,13 @@
  * Threads
  * - Source thread: the only caller of source_*(). Takes a free job, fills it, appends it to
  *   the work FIFO with the next ticket. Ends a take for duration, end of input or a lost camera.
- * - Encoder workers: pop a job, rectify and encode it outside the lock, wait for their ticket's
- *   turn, copy the JPEG into the writer queue outside the lock, commit it, free the job. So the
- *   queue is in capture order whatever order the workers finish in.
+ * - Encoder workers: take the job at the head of the work FIFO together with room in the writer
+ *   queue (reserved under the lock as they take it, so rooms are handed out in ticket order),
+ *   then with the lock released decode the camera's JPEG into their own frame when the take
+ *   needs pixels, and encode straight into the room (the remap feeding the encoder band by band
+ *   when rectifying), or copy the camera's JPEG into it as it came. At their ticket's turn they
+ *   commit the real size, free the job and pass the turn on. So the queue is in capture order
+ *   whatever order the workers finish in.
  * - Writer thread: the only caller of writer_*() (HDF5). Waits for a batch, appends it with the
  *   lock released, releases its queue entries. Ends a take for a full disk or an I/O error;
  *   finishes the file when the source is done and nothing is in flight, then posts ENDED.
@@ -36,17 +40,30 @@
  *   read without the lock between frames.
  *
  * Ownership of buffers (all allocated in pipeline_new(); a take allocates nothing of ours)
- * - A job (an I420 stereo frame, plus a JPEG buffer when the source can hand over the camera's
- *   JPEG) belongs to nobody on the free list, to the source thread while it fills it, to one
- *   worker from the work FIFO until it is back on the free list.
- * - A worker owns its encoder and its rectified frame.
- * - Writer queue entries belong to the committing worker between reserve and commit, to the
- *   writer thread from commit until it releases them; `batch` is the writer's.
+ * - A job belongs to nobody on the free list, to the source thread while it fills it, to one
+ *   worker from the work FIFO until it is back on the free list. It holds what the source can
+ *   deliver: I420 planes, or, for a source that hands over the camera's JPEG
+ *   (SOURCE_CAP_CAMERA_JPEG; asked SOURCE_WANT_ANY), only a JPEG buffer.
+ * - A worker owns its encoder and, for a camera-JPEG source on a hand with a calibration, its
+ *   decoder (struct convert) and the I420 frame it decodes into. No rectified frame: the
+ *   encoder pulls rectified bands through rectify_rows().
+ * - Writer queue bytes: a room belongs to the worker that reserved it, from the moment it took
+ *   its job (under the lock) until it commits or cancels it at its turn (under the lock); it
+ *   writes the room without the lock. Committed entries belong to the writer thread from
+ *   commit until it releases them; `batch` is the writer's. The queue never gives out a byte
+ *   of an open room or of an unreleased entry (queue.h), so neither side needs the lock for
+ *   the bytes themselves. A JPEG that outgrew its room (it is then whole in the encoder's
+ *   buffer) is copied into fresh room at its turn, the room cancelled; an encoding error
+ *   cancels the room.
+ * - jpeg_largest (lock): the largest JPEG of the take so far, which sizes the next rooms.
  *
- * Queue-full policy: a frame that finds no free job (encoders behind) or no room in the writer
- * queue (disk behind) is dropped at once, newest first, and counted by cause. The camera is
- * never blocked and what is already queued is never discarded. A source paced by the pipeline
- * (a replay at "max") waits for room instead.
+ * Queue-full policy: a frame that finds no free job (encoders behind) is dropped by the source
+ * as encoder-busy; a job whose worker finds no room for it in the writer queue (disk behind)
+ * is not encoded and is dropped at its turn as queue-full, as is a JPEG that outgrew its room
+ * and finds no fresh room at its turn. Newest first, each counted by cause: the camera is never
+ * blocked and what is already queued is never discarded. A source paced by the pipeline (a
+ * replay at "max") waits instead: for a free job, and with its job still on the work FIFO for
+ * room (as long as the writer or a worker ahead holds room that will come back).
  */
 #pragma once
 
@@ -58,6 +75,7 @@
 #include "queue.h"
 #include "source.h"
 
+struct convert;
 struct encoder;
 struct rectify;
 
@@ -69,8 +87,9 @@ struct job {
 struct worker {
         struct pipeline *p;
         struct encoder *encoder;
+        struct convert *convert;        /* camera-JPEG source and a calibration: the decoder, else NULL */
+        struct frame decoded;           /* ... and the frame it decodes into (else unallocated) */
         atomic_int_fast64_t busy_since; /* CLOCK_MONOTONIC ns it began the job in hand; 0: waiting */
-        struct frame rectified;         /* the worker's output frame when rectifying (else unallocated) */
         pthread_t thread;
         unsigned index;
         bool started;
@@ -119,6 +138,8 @@ struct pipeline {
         unsigned in_flight; /* taken from the free list, not yet back */
 
         struct queue *queue;              /* bookkeeping under lock; bytes as described above */
+        size_t jpeg_largest;              /* lock: the largest JPEG encoded in this take */
+        size_t raw_bytes;                 /* an I420 stereo frame's bytes (constant) */
         struct rectify *rectify;          /* maps, when the hand has a calibration; read-only */
         const char *dump_dir;             /* HANDREC_DEBUG_DUMP_DIR: pre-JPEG planes written here (tests) */
         const struct queue_entry **batch; /* batch_size pointers, the writer's */
@@ -137,6 +158,14 @@ struct pipeline {
         atomic_bool device_present;
         char device_error[PIPELINE_ERROR_MAX];
 };
+
+/**
+ * pipeline_new_with_source() - pipeline_new() with @source (taken over, freed with the
+ * pipeline, also on failure) instead of the one the camera config names: for tests whose
+ * source is their own.
+ */
+int pipeline_new_with_source(const struct config *config, const struct hand_config *hand, struct source *source,
+                             int event_fd, struct pipeline **ret);
 
 /* Thread entry points, started by pipeline_new(). */
 void *pipeline_source_main(void *userdata);

@@ -12,8 +12,12 @@
 #include "pipeline-internal.h"
 #include "util.h"
 
-/* What the source must deliver for this take: pixels when the frame will be rectified. */
+/* What the source must deliver for this take: a source that can hand over the camera's JPEG
+ * always does (its jobs hold no planes; a worker decodes when the take rectifies); any other
+ * delivers pixels, needed when the frame will be rectified. */
 static enum source_want take_wants(struct pipeline *p, const struct take_params *t) {
+        if (source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG)
+                return SOURCE_WANT_ANY;
         return t->rectify && p->rectify ? SOURCE_WANT_PIXELS : SOURCE_WANT_ANY;
 }
 

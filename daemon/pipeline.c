@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "convert.h"
 #include "encoder.h"
 #include "memory-budget.h"
 #include "pipeline-internal.h"
@@ -64,7 +65,7 @@ void pipeline_end_take(struct pipeline *p, enum stop_reason reason, const char *
 void pipeline_give_back_locked(struct pipeline *p, struct job *j) {
         p->free_jobs[p->n_free++] = j;
         p->in_flight--;
-        pthread_cond_signal(&p->cv_room);
+        pthread_cond_broadcast(&p->cv_room); /* workers wait on it too (queue room) */
         if (p->in_flight == 0)
                 pthread_cond_broadcast(&p->cv_writer);
 }
@@ -86,6 +87,7 @@ int pipeline_start(struct pipeline *p, const struct take_params *params) {
         p->take_active = true;
         p->source_done = false;
         p->last_error[0] = 0;
+        p->jpeg_largest = 0;
         atomic_store(&p->end_reason, STOP_NONE);
         /* no other thread touches the counters between takes (pipeline-internal.h) */
         memset(&p->counters, 0, sizeof(p->counters));
@@ -179,8 +181,11 @@ static void init_sync(struct pipeline *p) {
         pthread_condattr_destroy(&ca);
 }
 
-/* The frame pool: n_workers + 2 jobs, each an I420 stereo frame (plus the camera's JPEG). */
+/* The frame pool: n_workers + 2 jobs, each holding what the source delivers: the camera's JPEG
+ * (a JPEG buffer of source->jpeg_max) or pixels (an I420 stereo frame). */
 static int alloc_jobs(struct pipeline *p, unsigned fw, unsigned fh) {
+        bool camera_jpeg = source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG;
+
         p->n_jobs = p->n_workers + 2;
         p->jobs = calloc(p->n_jobs, sizeof(*p->jobs));
         p->free_jobs = calloc(p->n_jobs, sizeof(*p->free_jobs));
@@ -188,9 +193,8 @@ static int alloc_jobs(struct pipeline *p, unsigned fw, unsigned fh) {
         if (!p->jobs || !p->free_jobs || !p->work)
                 return -ENOMEM;
         for (unsigned i = 0; i < p->n_jobs; i++) {
-                int r = frame_init(&p->jobs[i].frame, fw, fh);
-                if (r >= 0 && (source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG))
-                        r = frame_init_jpeg(&p->jobs[i].frame, p->source->jpeg_max);
+                int r = camera_jpeg ? frame_init_jpeg(&p->jobs[i].frame, p->source->jpeg_max)
+                                    : frame_init(&p->jobs[i].frame, fw, fh);
                 if (r < 0)
                         return r;
                 p->free_jobs[p->n_free++] = &p->jobs[i];
@@ -198,17 +202,23 @@ static int alloc_jobs(struct pipeline *p, unsigned fw, unsigned fh) {
         return 0;
 }
 
-/* One encoder per worker, and its output frame when the hand rectifies. */
+/* One encoder per worker; with a camera-JPEG source on a hand that rectifies, a decoder and the
+ * frame it decodes into. */
 static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
+        bool decodes = p->rectify && (source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG);
+
         p->workers = calloc(p->n_workers, sizeof(*p->workers));
         if (!p->workers)
                 return -ENOMEM;
         for (unsigned i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
                 int r;
-                p->workers[i] = (struct worker){.p = p, .index = i};
-                r = encoder_new(fw, fh, &p->workers[i].encoder);
-                if (r >= 0 && p->rectify)
-                        r = frame_init(&p->workers[i].rectified, fw, fh);
+                *w = (struct worker){.p = p, .index = i};
+                r = encoder_new(fw, fh, &w->encoder);
+                if (r >= 0 && decodes)
+                        r = frame_init(&w->decoded, fw, fh);
+                if (r >= 0 && decodes)
+                        r = convert_new(fw, fh, &w->convert);
                 if (r < 0)
                         return r;
         }
@@ -221,9 +231,9 @@ static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
  * board that cannot hold it fails here, not in the middle of a take), RSS stays flat while the
  * ring fills for the first time, and no page fault lands on a worker during a take. */
 static int alloc_queue(struct pipeline *p) {
+        struct queue_room all;
         unsigned entries;
         size_t ring;
-        uint8_t *bytes;
         int r;
 
         memory_budget_queue(p->config, p->hand, &entries, &ring);
@@ -233,10 +243,12 @@ static int alloc_queue(struct pipeline *p) {
         r = queue_new(entries, ring, &p->queue);
         if (r < 0)
                 return r;
-        /* on the empty queue, a reservation of the whole ring is the ring; never committed */
-        bytes = queue_reserve(p->queue, ring);
-        if (bytes)
-                memset(bytes, 0, ring);
+        /* on the empty queue, a room of the whole ring is the ring; given back at once */
+        r = queue_reserve(p->queue, ring, ring, &all);
+        if (r < 0)
+                return r;
+        memset(all.data, 0, all.cap);
+        queue_cancel(p->queue, &all);
         return 0;
 }
 
@@ -258,29 +270,32 @@ static int start_threads(struct pipeline *p) {
         return 0;
 }
 
-int pipeline_new(const struct config *config, const struct hand_config *hand, int event_fd, struct pipeline **ret) {
+int pipeline_new_with_source(const struct config *config, const struct hand_config *hand, struct source *source,
+                             int event_fd, struct pipeline **ret) {
         const struct camera_config *cam = &hand->camera;
         unsigned fw = 2 * cam->width, fh = cam->height;
         struct pipeline *p;
         int r;
 
         p = calloc(1, sizeof(*p));
-        if (!p)
+        if (!p) {
+                source_free(source);
                 return -ENOMEM;
+        }
         p->config = config;
         p->hand = hand;
+        p->source = source;
         p->event_fd = event_fd;
         p->n_workers = config->workers;
+        p->raw_bytes = (size_t) fw * fh * 3 / 2;
         p->dump_dir = getenv("HANDREC_DEBUG_DUMP_DIR");
         atomic_init(&p->end_reason, STOP_NONE);
         init_sync(p);
 
-        r = source_new(cam, &p->source);
-        if (r >= 0)
-                r = alloc_jobs(p, fw, fh);
+        r = alloc_jobs(p, fw, fh);
+        /* the maps address planes with frame_init()'s strides, as every frame the remap reads has */
         if (r >= 0 && hand->calibration)
-                r = rectify_new(hand->calibration, cam->width, cam->height, p->jobs[0].frame.strides[0],
-                                p->jobs[0].frame.strides[1], &p->rectify);
+                r = rectify_new(hand->calibration, cam->width, cam->height, (int) fw, (int) fw / 2, &p->rectify);
         if (r >= 0)
                 r = alloc_workers(p, fw, fh);
         if (r >= 0)
@@ -300,6 +315,15 @@ int pipeline_new(const struct config *config, const struct hand_config *hand, in
 fail:
         pipeline_free(p);
         return r;
+}
+
+int pipeline_new(const struct config *config, const struct hand_config *hand, int event_fd, struct pipeline **ret) {
+        struct source *source;
+        int r = source_new(&hand->camera, &source);
+
+        if (r < 0)
+                return r;
+        return pipeline_new_with_source(config, hand, source, event_fd, ret);
 }
 
 /* Finish a take still running (its file gets status complete), then stop and join the threads. */
@@ -333,7 +357,8 @@ struct pipeline *pipeline_free(struct pipeline *p) {
         stop_threads(p);
         for (unsigned i = 0; p->workers && i < p->n_workers; i++) {
                 encoder_free(p->workers[i].encoder);
-                frame_release(&p->workers[i].rectified);
+                convert_free(p->workers[i].convert);
+                frame_release(&p->workers[i].decoded);
         }
         rectify_free(p->rectify);
         source_free(p->source);

@@ -2,14 +2,28 @@
 /*
  * queue.h — the bounded writer queue of one hand: compressed frames waiting for the writer.
  *
- * It is two fixed rings allocated once: a byte ring holding the JPEG data, and an entry ring
- * holding each frame's metadata and where its bytes are. A frame's bytes are always contiguous
- * (when they do not fit at the end of the byte ring, they start again at 0). Producers append at
- * the tail, the writer reads from the head and releases what it has written.
+ * Two fixed rings allocated once: a byte ring holding the JPEG data, and an entry ring holding
+ * each frame's metadata and where its bytes are. A frame's bytes are always contiguous (when
+ * they do not fit at the end of the byte ring, they start again at 0).
  *
- * No locking inside: the pipeline calls it under its own mutex. Bytes of entries between head
- * and tail belong to the writer until released, and producers never touch them, so the writer
- * reads them without the lock.
+ * Producers (the encoder workers) do not copy a finished JPEG in: they reserve room first
+ * (queue_reserve()), encode into it without the lock, and then commit the frame with its real
+ * size, at most the room's (queue_commit()), or give the room back (queue_cancel()). Several
+ * rooms may be open at once; entries are appended in the order of the commits, which the
+ * pipeline makes its ticket order. The writer reads committed entries from the head and
+ * releases what it has written (queue_release()).
+ *
+ * Accounting (queue.c): offsets into the byte ring count up without wrapping (the byte is at
+ * offset % size). Every open room and every committed entry holds a claim [start, end): the
+ * bytes of its frame, plus the end of the ring skipped at a wrap and, once committed, what its
+ * room had beyond the frame. All claims lie in [head, tail), and tail - head <= ring size; new
+ * room is only ever taken from [tail, head + size), so it never overlaps a claim: no byte the
+ * writer may read, nor a room a worker writes, is given out twice. head is the start of the
+ * oldest claim still held (tail when none), so room comes back in the order it was handed out.
+ *
+ * No locking inside: the pipeline calls it under its own mutex. The bytes of a room belong to
+ * the producer holding it, those of committed entries to the writer until released: both touch
+ * them without the lock.
  */
 #pragma once
 
@@ -23,7 +37,15 @@ struct queue_entry {
         struct frame_meta meta;
         size_t pos;        /* offset of the bytes in the byte ring */
         uint32_t size;     /* bytes */
-        int64_t queued_ns; /* CLOCK_MONOTONIC when appended: batch timeout runs from here */
+        int64_t queued_ns; /* CLOCK_MONOTONIC when committed: batch timeout runs from here */
+};
+
+/* Room reserved in the byte ring; the producer's, from queue_reserve() to queue_commit() or
+ * queue_cancel(). */
+struct queue_room {
+        uint8_t *data; /* cap bytes, contiguous */
+        size_t cap;
+        unsigned slot; /* queue.c's */
 };
 
 struct queue;
@@ -32,21 +54,33 @@ struct queue;
 int queue_new(unsigned max_entries, size_t max_bytes, struct queue **ret);
 struct queue *queue_free(struct queue *q);
 
+/** queue_footprint() - what queue_new() allocates for these sizes (the memory budget's count). */
+size_t queue_footprint(unsigned max_entries, size_t max_bytes);
+
 /**
- * queue_push() - append one frame, copying @size bytes from @data.
+ * queue_reserve() - contiguous room of @max bytes, or as much as there is if less, but at least
+ * @min (1 <= min <= max). Open rooms count as entries: committed entries plus open rooms never
+ * exceed max_entries, so a commit always has a slot.
+ * Return: 0 and *@ret, or -ENOBUFS when there is not that much room (nothing changed).
+ */
+int queue_reserve(struct queue *q, size_t min, size_t max, struct queue_room *ret);
+
+/**
+ * queue_commit() - append the frame whose @size bytes (1 <= size <= room->cap) were written
+ * at room->data, as the newest entry. The room is closed; what it had beyond @size is given
+ * back at once when no room was reserved after it, else when the writer releases the entry.
+ */
+void queue_commit(struct queue *q, const struct queue_room *room, size_t size, const struct frame_meta *meta,
+                  int64_t queued_ns);
+
+/** queue_cancel() - give back a room that will not be committed (an encoding error, a spill). */
+void queue_cancel(struct queue *q, const struct queue_room *room);
+
+/**
+ * queue_push() - reserve exactly @size bytes, copy @data there and commit it.
  * Return: 0, or -ENOBUFS when the queue has no room (nothing changed).
  */
 int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta, int64_t queued_ns);
-
-/**
- * queue_reserve() - room for @size bytes at the tail, for a producer to fill without the lock.
- * Only one reservation may be open at a time (the pipeline's ticket order guarantees it).
- * Return: where to copy the bytes, or NULL when the queue has no room.
- */
-uint8_t *queue_reserve(struct queue *q, size_t size);
-
-/** queue_commit() - append the frame whose @size bytes were written where queue_reserve() said. */
-void queue_commit(struct queue *q, const uint8_t *where, size_t size, const struct frame_meta *meta, int64_t queued_ns);
 
 /** queue_peek() - the @i-th oldest entry (i < queue_depth()). */
 const struct queue_entry *queue_peek(const struct queue *q, unsigned i);
@@ -57,7 +91,10 @@ const uint8_t *queue_data(const struct queue *q, const struct queue_entry *e);
 /** queue_release() - forget the @n oldest entries and their bytes. */
 void queue_release(struct queue *q, unsigned n);
 
+/** queue_depth() - committed entries (what the writer sees). */
 unsigned queue_depth(const struct queue *q);
+/** queue_open() - rooms reserved and not yet committed or cancelled. */
+unsigned queue_open(const struct queue *q);
 unsigned queue_capacity(const struct queue *q);
-/** queue_bytes_used() - bytes the ring cannot give out now: frames, and the end skipped at a wrap. */
+/** queue_bytes_used() - bytes the ring cannot give out now: tail - head (claims, skipped ends, gaps). */
 size_t queue_bytes_used(const struct queue *q);

@@ -93,14 +93,16 @@ struct rectify *rectify_free(struct rectify *r) {
         return NULL;
 }
 
-void rectify_plane(const struct rectify_map *m, const uint8_t *src, uint8_t *dst, int dst_stride, uint8_t border) {
-        /* source and destination planes share their stride: the maps were built with it */
-        const unsigned w = m->width, h = m->height;
+/* Rows [v0, v0 + n) of the plane through @m, from @src (the eye's origin, @sstride a row) into
+ * @dst (the band's first row, @dstride a row). */
+static void remap_rows(const struct rectify_map *m, const uint8_t *src, int sstride, unsigned v0, unsigned n,
+                       uint8_t *dst, int dstride, uint8_t border) {
+        const unsigned w = m->width;
 
-        for (unsigned v = 0; v < h; v++) {
+        for (unsigned v = v0; v < v0 + n && v < m->height; v++) {
                 const int32_t *restrict off = m->offset + (size_t) v * w;
                 const uint16_t *restrict frac = m->frac + (size_t) v * w;
-                uint8_t *restrict out = dst + (size_t) v * dst_stride;
+                uint8_t *restrict out = dst + (size_t) (v - v0) * dstride;
                 for (unsigned u = 0; u < w; u++) {
                         int32_t o = off[u];
                         if (__builtin_expect(o == RECTIFY_OUTSIDE, 0)) {
@@ -111,21 +113,32 @@ void rectify_plane(const struct rectify_map *m, const uint8_t *src, uint8_t *dst
                         unsigned fx = frac[u] & 0xff, fy = frac[u] >> 8;
                         /* rows blended in 16 bits (255 × 256 fits), columns in 32 */
                         unsigned top = (unsigned) (p[0] << 8) + (p[1] - p[0]) * (int) fx;
-                        unsigned bot = (unsigned) (p[dst_stride] << 8) + (p[dst_stride + 1] - p[dst_stride]) * (int) fx;
+                        unsigned bot = (unsigned) (p[sstride] << 8) + (p[sstride + 1] - p[sstride]) * (int) fx;
                         out[u] = (uint8_t) (((top << 8) + ((int) bot - (int) top) * (int) fy + 32768) >> 16);
                 }
         }
 }
 
-void rectify_frame(const struct rectify *r, const struct frame *src, struct frame *dst) {
+void rectify_plane(const struct rectify_map *m, const uint8_t *src, uint8_t *dst, int dst_stride, uint8_t border) {
+        /* source and destination planes share their stride: the maps were built with it */
+        remap_rows(m, src, dst_stride, 0, m->height, dst, dst_stride, border);
+}
+
+void rectify_rows(const struct rectify *r, const struct frame *src, unsigned y0, unsigned n, uint8_t *const dst[3],
+                  const int dst_strides[3]) {
         unsigned w = r->luma[0].width;
 
         for (unsigned eye = 0; eye < 2; eye++) {
                 unsigned x0 = eye * w;
-                rectify_plane(&r->luma[eye], src->planes[0] + x0, dst->planes[0] + x0, dst->strides[0], 0);
-                rectify_plane(&r->chroma[eye], src->planes[1] + x0 / 2, dst->planes[1] + x0 / 2, dst->strides[1], 128);
-                rectify_plane(&r->chroma[eye], src->planes[2] + x0 / 2, dst->planes[2] + x0 / 2, dst->strides[2], 128);
+                remap_rows(&r->luma[eye], src->planes[0] + x0, src->strides[0], y0, n, dst[0] + x0, dst_strides[0], 0);
+                for (unsigned p = 1; p < 3; p++)
+                        remap_rows(&r->chroma[eye], src->planes[p] + x0 / 2, src->strides[p], y0 / 2, n / 2,
+                                   dst[p] + x0 / 2, dst_strides[p], 128);
         }
+}
+
+void rectify_frame(const struct rectify *r, const struct frame *src, struct frame *dst) {
+        rectify_rows(r, src, 0, src->height, dst->planes, dst->strides);
         dst->meta = src->meta;
         dst->jpeg_size = 0;
 }

@@ -39,5 +39,12 @@ struct rectify *rectify_free(struct rectify *r);
 /** rectify_frame() - remap both eyes of @src into @dst (same geometry). Allocates nothing. */
 void rectify_frame(const struct rectify *r, const struct frame *src, struct frame *dst);
 
+/**
+ * rectify_rows() - remap rows [@y0, @y0 + @n) of both eyes of @src (chroma rows [y0 / 2,
+ * (y0 + n) / 2); y0 and n even) into @dst, which point at the band's first row. Allocates nothing.
+ */
+void rectify_rows(const struct rectify *r, const struct frame *src, unsigned y0, unsigned n, uint8_t *const dst[3],
+                  const int dst_strides[3]);
+
 /** rectify_plane() - remap one plane through @m: @src and @dst point at the eye's origin. */
 void rectify_plane(const struct rectify_map *m, const uint8_t *src, uint8_t *dst, int dst_stride, uint8_t border);

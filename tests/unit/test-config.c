@@ -269,7 +269,9 @@ TEST(memory_budget_by_hand) {
                 return;
 
         /* right: 640×240 stereo frames; I420 230400 bytes + a 640-byte slack row + 64, up to 64 */
-        uint64_t queue_overhead = 40 * sizeof(struct queue_entry) + 10 * sizeof(void *);
+        /* queue.c: queue_new(): the entry ring, each entry's claim, the room slots; the batch */
+        uint64_t queue_overhead = queue_footprint(40, 0) + 10 * sizeof(void *);
+        CHECK(queue_footprint(40, 0) < 40 * 128 + 256); /* bookkeeping: a few words an entry */
         memory_budget_hand(c, config_find_hand(c, "right"), &b);
         CHECK_EQ_INT(b.jobs, 4 * 231104);              /* workers + 2 frames */
         CHECK_EQ_INT(b.encoders, 2 * (460800 + 2048)); /* tjBufSize: 3 bytes a pixel + 2048 */
@@ -278,12 +280,15 @@ TEST(memory_budget_by_hand) {
         CHECK_EQ_INT(b.source, (320 + 16) * 240 * 3 / 2);   /* the scene, disparity 16 */
         CHECK_EQ_INT(b.writer, 2097152 + 7 * 65536 + 10 * 44 + MEMORY_BUDGET_HDF5);
         CHECK_EQ_INT(b.threads, 4 * MEMORY_BUDGET_THREAD);
+        CHECK_EQ_INT(b.decode, 0);
         CHECK_EQ_INT(b.total, b.jobs + b.encoders + b.queue + b.source + b.writer + b.threads);
         uint64_t right = b.total;
 
-        /* left: 1280×480 stereo frames from a side-by-side MJPEG camera, whose JPEG each job holds */
+        /* left: 1280×480 stereo frames from a side-by-side MJPEG camera: each job holds only its
+         * JPEG (no planes); nothing is decoded in the workers without a calibration */
         memory_budget_hand(c, config_find_hand(c, "left"), &b);
-        CHECK_EQ_INT(b.jobs, 4 * (922944 + 921600 + 65536)); /* frames; raw + 64 KiB of JPEG */
+        CHECK_EQ_INT(b.jobs, 4 * (921600 + 65536)); /* raw + 64 KiB of JPEG */
+        CHECK_EQ_INT(b.decode, 0);
         CHECK_EQ_INT(b.encoders, 2 * (1843200 + 2048));
         CHECK_EQ_INT(b.queue, 41 * 230400 + queue_overhead);
         CHECK_EQ_INT(b.source, 1280 * 480 * 3 + 4 * 1280 * 480 * 2); /* decode buffer, driver buffers */
@@ -308,7 +313,7 @@ static void write_eye(const char *file, double tx) {
 }
 
 TEST(memory_budget_with_rectification) {
-        char left[sizeof(path) + 16], right[sizeof(path) + 16], text[1024];
+        char left[sizeof(path) + 16], right[sizeof(path) + 16], text[2048];
         struct memory_budget b;
         struct config *c;
         int r;
@@ -319,16 +324,26 @@ TEST(memory_budget_with_rectification) {
         write_eye(right, -16);
         snprintf(text, sizeof(text),
                  "workers = 3;\nright_hand = { calibration = [\"%s\", \"%s\"];\n"
-                 "  camera = { source = \"synthetic\"; width = 320; height = 240; }; };\n",
-                 left, right);
+                 "  camera = { source = \"synthetic\"; width = 320; height = 240; }; };\n"
+                 "left_hand = { calibration = [\"%s\", \"%s\"];\n"
+                 "  camera = { source = \"v4l2\"; device = \"/dev/video0\"; format = \"MJPEG\"; width = 320; height = "
+                 "240; }; };\n",
+                 left, right, left, right);
         load(text, &r, &c);
         CHECK_EQ_INT(r, 0);
         if (c) {
-                memory_budget_hand(c, &c->hands[0], &b);
-                /* maps: 6 bytes a pixel of luma (320×240) and chroma (160×120), both eyes; and one
-                 * 640×240 output frame per worker */
-                CHECK_EQ_INT(b.rectify, 2 * 6 * (76800 + 19200) + 3 * 231104);
+                memory_budget_hand(c, config_find_hand(c, "right"), &b);
+                /* maps: 4 bytes a pixel of luma (320×240) and chroma (160×120), both eyes; no
+                 * output frame (the encoder takes rectified bands) */
+                CHECK_EQ_INT(b.rectify, 2 * 4 * (76800 + 19200));
                 CHECK_EQ_INT(b.jobs, 5 * 231104);
+                CHECK_EQ_INT(b.decode, 0);
+                /* a side-by-side MJPEG camera, rectified: jobs hold its JPEG, each worker decodes
+                 * into its own 640×240 frame with its own decoder (3 bytes a pixel) */
+                memory_budget_hand(c, config_find_hand(c, "left"), &b);
+                CHECK_EQ_INT(b.jobs, 5 * (230400 + 65536));
+                CHECK_EQ_INT(b.decode, 3 * (231104 + 640 * 240 * 3));
+                CHECK_EQ_INT(b.rectify, 2 * 4 * (76800 + 19200));
         }
         config_free(c);
         unlink(left);

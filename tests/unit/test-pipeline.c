@@ -6,7 +6,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "../../daemon/pipeline.h"
+#include <turbojpeg.h>
+
+#include "../../daemon/calibration.h"
+#include "../../daemon/pipeline-internal.h"
+#include "../../daemon/stamp.h"
 #include "../../daemon/util.h"
 #include "test.h"
 
@@ -47,6 +51,59 @@ static long long frames_in(const char *path) {
         H5Sclose(s);
         H5Dclose(d);
         H5Fclose(f);
+        return (long long) n;
+}
+
+/* The file's frames: each JPEG decoded and the frame number stamped into its left eye read
+ * back. Return: how many frames, or -1; *@ret_in_order: every number is the one before + 1. */
+static long long stamps_in(const char *path, unsigned eye_width, bool *ret_in_order) {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d, s;
+        hsize_t n = 0, bytes = 0;
+        static uint64_t offset[4096];
+        static uint32_t size[4096];
+        uint8_t *jpeg = NULL, *planes = NULL;
+        tjhandle tj = tjInitDecompress();
+        uint32_t prev = 0;
+
+        *ret_in_order = true;
+        if (f < 0)
+                return -1;
+        d = H5Dopen2(f, "stereo/size", H5P_DEFAULT);
+        s = H5Dget_space(d);
+        H5Sget_simple_extent_dims(s, &n, NULL);
+        if (n > 4096)
+                n = 0;
+        H5Dread(d, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, size);
+        H5Sclose(s);
+        H5Dclose(d);
+        d = H5Dopen2(f, "stereo/offset", H5P_DEFAULT);
+        H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, offset);
+        H5Dclose(d);
+        d = H5Dopen2(f, "stereo/jpeg", H5P_DEFAULT);
+        s = H5Dget_space(d);
+        H5Sget_simple_extent_dims(s, &bytes, NULL);
+        jpeg = malloc(bytes + 1);
+        planes = malloc((size_t) 2 * eye_width * 2048 * 3);
+        H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, jpeg);
+        H5Sclose(s);
+        H5Dclose(d);
+        H5Fclose(f);
+        for (hsize_t i = 0; i < n; i++) {
+                int w, h, sub, cs;
+                uint32_t number;
+                if (tjDecompressHeader3(tj, jpeg + offset[i], size[i], &w, &h, &sub, &cs) < 0 ||
+                    tjDecompressToYUV2(tj, jpeg + offset[i], size[i], planes, w, 1, h, 0) < 0 ||
+                    stamp_read(planes, w, eye_width, &number) < 0) {
+                        *ret_in_order = false;
+                        continue;
+                }
+                if (i > 0 && number != prev + 1)
+                        *ret_in_order = false;
+                prev = number;
+        }
+        free(jpeg);
+        free(planes);
+        tjDestroy(tj);
         return (long long) n;
 }
 
@@ -218,13 +275,201 @@ TEST(stop_during_warmup_returns_at_once) {
         close(efd);
 }
 
+/* Several workers, a fast camera: the file holds the frames in capture order (stamps read
+ * back from the pixels), nothing is lost without a counter, the counters add up. */
+TEST(order_kept_with_several_workers) {
+        struct config four = config;
+        struct pipeline *p = NULL;
+        struct pipeline_stats s;
+        char error[256];
+        bool in_order;
+        int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct take_params t = params("order.h5", 1.0);
+        long long n;
+
+        four.workers = 4;
+        CHECK(pipeline_new(&four, &hand, efd, &p) == 0);
+        if (!p)
+                return;
+        CHECK(pipeline_start(p, &t) == 0);
+        CHECK(wait_for(p, efd, PIPELINE_EVENT_ENDED) & PIPELINE_EVENT_ENDED);
+        pipeline_stats(p, &s);
+        CHECK_EQ_INT(pipeline_result(p, error, sizeof(error)), STOP_DURATION);
+        n = stamps_in(t.path, hand.camera.width, &in_order);
+        printf("# %llu captured, %llu written, %llu dropped\n", (unsigned long long) s.captured,
+               (unsigned long long) s.written, (unsigned long long) s.dropped_total);
+        CHECK(s.captured > 50);
+        CHECK_EQ_INT(n, s.written);
+        CHECK_EQ_INT(s.written + s.dropped_total, s.captured);
+        /* with nothing dropped, the numbers are consecutive: order kept, none lost or repeated */
+        if (s.dropped_total == 0 && s.dropped[DROP_CAMERA] == 0)
+                CHECK(in_order);
+        pipeline_free(p);
+        close(efd);
+}
+
+/* ---- a source that hands over JPEG, as an MJPEG camera or a replay of MJPEG does ---------- */
+
+#define FAKE_FRAMES 40
+
+struct fake_source {
+        struct source base;
+        uint8_t *jpeg[FAKE_FRAMES];
+        unsigned long size[FAKE_FRAMES];
+        unsigned next;
+};
+
+static int fake_open(struct source *base) {
+        ((struct fake_source *) base)->next = 0;
+        return 0;
+}
+
+static int fake_read(struct source *base, struct frame *dst, enum source_want want, struct frame_meta *ret_meta) {
+        struct fake_source *fs = (struct fake_source *) base;
+        unsigned i = fs->next;
+
+        if (i >= FAKE_FRAMES)
+                return -ENODATA;
+        CHECK(want == SOURCE_WANT_ANY); /* the pipeline asks for the camera's JPEG, always */
+        fs->next++;
+        *ret_meta = (struct frame_meta){.number = i, .timestamp_ns = (int64_t) (i + 1) * 10000000};
+        if (dst) {
+                CHECK(dst->planes[0] == NULL); /* a job for this source holds no planes */
+                CHECK(dst->jpeg_capacity >= fs->size[i]);
+                memcpy(dst->jpeg, fs->jpeg[i], fs->size[i]);
+                dst->jpeg_size = fs->size[i];
+                dst->meta = *ret_meta;
+        }
+        return 0;
+}
+
+static void fake_close(struct source *base) {
+        (void) base;
+}
+
+static void fake_free(struct source *base) {
+        struct fake_source *fs = (struct fake_source *) base;
+        for (unsigned i = 0; i < FAKE_FRAMES; i++)
+                tjFree(fs->jpeg[i]);
+        free(fs);
+}
+
+static const struct source_ops fake_ops = {
+        .open = fake_open, .read = fake_read, .close = fake_close, .free = fake_free};
+
+/* FAKE_FRAMES stamped stereo frames, JPEG-compressed once; paced, so none is dropped. */
+static struct fake_source *fake_new(unsigned eye_width, unsigned height) {
+        struct fake_source *fs = calloc(1, sizeof(*fs));
+        struct frame f;
+        tjhandle tj = tjInitCompress();
+
+        fs->base = (struct source){.ops = &fake_ops,
+                                   .caps = SOURCE_CAP_CAMERA_JPEG | SOURCE_CAP_PACED,
+                                   .jpeg_max = (size_t) 2 * eye_width * height * 3 / 2 + 65536};
+        CHECK(frame_init(&f, 2 * eye_width, height) == 0);
+        for (unsigned i = 0; i < FAKE_FRAMES; i++) {
+                for (unsigned y = 0; y < height; y++)
+                        memset(f.planes[0] + (size_t) y * f.strides[0], (int) (40 + (y * 3 + i) % 160), f.width);
+                memset(f.planes[1], 128, (size_t) f.strides[1] * height);
+                for (unsigned eye = 0; eye < 2; eye++)
+                        stamp_write(f.planes[0] + eye * eye_width, f.strides[0], f.planes[1] + eye * eye_width / 2,
+                                    f.planes[2] + eye * eye_width / 2, f.strides[1], eye_width, i);
+                CHECK(tjCompressFromYUVPlanes(tj, (const unsigned char **) f.planes, (int) f.width, f.strides,
+                                              (int) height, TJSAMP_420, &fs->jpeg[i], &fs->size[i], 90, 0) == 0);
+        }
+        frame_release(&f);
+        tjDestroy(tj);
+        return fs;
+}
+
+/* A ROS camera_info file for an eye of 320×240 without distortion: the remap is the identity. */
+static void write_identity_eye(const char *file, double tx) {
+        FILE *f = fopen(file, "w");
+        if (!f)
+                return;
+        fprintf(f,
+                "image_width: 320\nimage_height: 240\ncamera_name: eye\ndistortion_model: plumb_bob\n"
+                "camera_matrix:\n  rows: 3\n  cols: 3\n  data: [250, 0, 160, 0, 250, 120, 0, 0, 1]\n"
+                "distortion_coefficients:\n  rows: 1\n  cols: 5\n  data: [0, 0, 0, 0, 0]\n"
+                "rectification_matrix:\n  rows: 3\n  cols: 3\n  data: [1, 0, 0, 0, 1, 0, 0, 0, 1]\n"
+                "projection_matrix:\n  rows: 3\n  cols: 4\n  data: [250, 0, 160, %g, 0, 250, 120, 0, 0, 0, 1, 0]\n",
+                tx);
+        fclose(f);
+}
+
+/* One take from the JPEG source: stored as it came (byte for byte) without rectification, or
+ * decoded in the workers, rectified and encoded again with it. Nothing dropped, order kept. */
+static void camera_jpeg_take(bool rectify) {
+        struct hand_config h = hand;
+        struct config cfg = config;
+        struct fake_source *fs = fake_new(320, 240);
+        struct pipeline *p = NULL;
+        struct pipeline_stats s;
+        char error[256], left[64], right[64];
+        const char *paths[2] = {left, right};
+        bool in_order;
+        int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct take_params t = params(rectify ? "jpeg-rectified.h5" : "jpeg-as-came.h5", 0);
+
+        snprintf(left, sizeof(left), "%s/left.yaml", dir);
+        snprintf(right, sizeof(right), "%s/right.yaml", dir);
+        write_identity_eye(left, 0);
+        write_identity_eye(right, -20);
+        h.camera.width = 320;
+        h.camera.height = 240;
+        h.camera.warmup = 0; /* every frame goes to the take */
+        h.calibration = NULL;
+        cfg.workers = 3;
+        if (rectify)
+                CHECK(calibration_load(paths, 2, MODEL_UNSET, 0, 320, 240, &h.calibration, error, sizeof(error)) == 0);
+        t.rectify = rectify;
+        uint64_t source_bytes = 0;
+        for (unsigned i = 0; i < FAKE_FRAMES; i++)
+                source_bytes += fs->size[i];
+        CHECK(pipeline_new_with_source(&cfg, &h, &fs->base, efd, &p) == 0); /* fs is the pipeline's now */
+        if (!p)
+                goto out;
+        CHECK_EQ_INT(p->workers[0].convert != NULL, rectify); /* a decoder only when pixels are needed */
+        CHECK(pipeline_start(p, &t) == 0);
+        CHECK(wait_for(p, efd, PIPELINE_EVENT_ENDED) & PIPELINE_EVENT_ENDED);
+        pipeline_stats(p, &s);
+        CHECK_EQ_INT(pipeline_result(p, error, sizeof(error)), STOP_END_OF_INPUT);
+        CHECK_EQ_INT(s.captured, FAKE_FRAMES);
+        CHECK_EQ_INT(s.written, FAKE_FRAMES); /* paced: it waits, nothing is dropped */
+        CHECK_EQ_INT(s.dropped_total, 0);
+        CHECK_EQ_INT(stamps_in(t.path, 320, &in_order), FAKE_FRAMES);
+        CHECK(in_order);
+        /* stored as it came: the file's bytes are the source's; re-encoded: they differ */
+        if (rectify)
+                CHECK(s.bytes != source_bytes);
+        else
+                CHECK_EQ_INT(s.bytes, source_bytes);
+        pipeline_free(p);
+out:
+        calibration_free(h.calibration);
+        close(efd);
+        unlink(left);
+        unlink(right);
+}
+
+TEST(camera_jpeg_stored_as_it_came) {
+        camera_jpeg_take(false);
+}
+
+TEST(camera_jpeg_decoded_in_workers_and_rectified) {
+        camera_jpeg_take(true);
+}
+
 int main(void) {
         static const struct test tests[] = {T(duration_take),
                                             T(stop_drains_everything),
                                             T(free_finishes_open_take),
                                             T(unwritable_file_ends_take_with_io_error),
                                             T(two_hands_start_stop_cycles),
-                                            T(stop_during_warmup_returns_at_once)};
+                                            T(stop_during_warmup_returns_at_once),
+                                            T(order_kept_with_several_workers),
+                                            T(camera_jpeg_stored_as_it_came),
+                                            T(camera_jpeg_decoded_in_workers_and_rectified)};
         int r;
         CHECK(mkdtemp(dir) != NULL);
         r = test_main("pipeline", tests, ELEMENTSOF(tests));
