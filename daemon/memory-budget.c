@@ -92,10 +92,10 @@ uint64_t memory_budget_hand(const struct config *c, const struct hand_config *h,
         b.jobs = (c->workers + 2) * (frame + (camera_jpeg(cam) ? raw_bytes(cam) + CAMERA_JPEG_SLACK : 0));
         /* encoder.c: encoder_new() */
         b.encoders = c->workers * (uint64_t) tjBufSize((int) fw, (int) fh, TJSAMP_420);
-        /* rectify.c: rectify_new(), 6 bytes a pixel of the luma and the chroma planes of both
+        /* rectify.c: rectify_new(), 4 bytes a pixel of the luma and the chroma planes of both
          * eyes; pipeline.c: alloc_workers(), one output frame each */
         if (h->calibration)
-                b.rectify = 2 * 6 * ((uint64_t) cam->width * cam->height + (cam->width / 2) * (cam->height / 2)) +
+                b.rectify = 2 * 4 * ((uint64_t) cam->width * cam->height + (cam->width / 2) * (cam->height / 2)) +
                             c->workers * frame;
         /* pipeline.c: alloc_queue() */
         memory_budget_queue(c, h, &entries, &ring);
