@@ -19,9 +19,10 @@
  * (INTER_LINEAR, CV_16SC2 maps) for the same map. HANDREC_REMAP=scalar|avx2|neon in the
  * environment forces one (when this machine has it), for benchmarks and tests.
  *
- * The kernels read 4 bytes at the top-left neighbour and 4 at the one below it (the two unused
- * are read, never used; the row below the last row is read with weight 0): the source frame must
- * be one of frame_init()'s, whose slack row after the last plane keeps those reads inside.
+ * The kernels read the two bytes at the top-left neighbour and the two below it, even when their
+ * weight is 0: on the last column the first pixel of the next row, or of the right eye; on the
+ * last row the row below it, which for the last plane is frame_init()'s slack row. The source
+ * frame must be one of frame_init()'s.
  */
 #pragma once
 
