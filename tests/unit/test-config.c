@@ -325,9 +325,9 @@ TEST(memory_budget_with_rectification) {
         CHECK_EQ_INT(r, 0);
         if (c) {
                 memory_budget_hand(c, &c->hands[0], &b);
-                /* maps: 6 bytes a pixel of luma (320×240) and chroma (160×120), both eyes; and one
+                /* maps: 4 bytes a pixel of luma (320×240) and chroma (160×120), both eyes; and one
                  * 640×240 output frame per worker */
-                CHECK_EQ_INT(b.rectify, 2 * 6 * (76800 + 19200) + 3 * 231104);
+                CHECK_EQ_INT(b.rectify, 2 * 4 * (76800 + 19200) + 3 * 231104);
                 CHECK_EQ_INT(b.jobs, 5 * 231104);
         }
         config_free(c);
