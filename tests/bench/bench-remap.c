@@ -73,7 +73,8 @@ static void time_kernel(const struct rectify *r, const struct frame *src, struct
 static size_t maps_bytes(const struct rectify *r) {
         size_t n = 0;
         for (unsigned e = 0; e < 2; e++)
-                n += ((size_t) r->luma[e].width * r->luma[e].height + (size_t) r->chroma[e].width * r->chroma[e].height) *
+                n += ((size_t) r->luma[e].width * r->luma[e].height +
+                      (size_t) r->chroma[e].width * r->chroma[e].height) *
                      sizeof(uint32_t);
         return n;
 }
