@@ -1,72 +1,110 @@
 /* SPDX-License-Identifier: MIT */
-/* rectify.c — fixed-point maps and bilinear remap of I420 planes; see rectify.h. */
+/* rectify.c — the packed fixed-point maps, the choice of a kernel, and the remap of bands of
+ * rows of I420 frames through them; see rectify.h. The kernels are in rectify-{scalar,avx2,neon}.c. */
 #include "rectify.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rectify-kernels.h"
 #include "util.h"
 
-static void map_free(struct rectify_map *m) {
-        free(m->offset);
-        free(m->frac);
-        memset(m, 0, sizeof(*m));
+#define ONE (1L << RECTIFY_FRAC_BITS) /* a pixel, in map units */
+
+/* The entry of plane pixel (@u, @v) of eye @eye; @scale: plane pixels per luma pixel (1 or 1/2).
+ * A plane pixel (u, v) sits at luma ((u + 0.5) / scale − 0.5, ...): for chroma, the centre of
+ * its 2×2 luma block. */
+static uint32_t map_entry(const struct calibration *c, unsigned eye, unsigned u, unsigned v, unsigned w, unsigned h,
+                          double scale, int stride) {
+        double lx, ly, x, y;
+
+        if (!calibration_source_point(c, eye, (u + 0.5) / scale - 0.5, (v + 0.5) / scale - 0.5, &lx, &ly))
+                return RECTIFY_OUTSIDE;
+        x = (lx + 0.5) * scale - 0.5;
+        y = (ly + 0.5) * scale - 0.5;
+        if (!(x > -1 && y > -1 && x < w && y < h)) /* (NaN too) */
+                return RECTIFY_OUTSIDE;
+        /* the nearest 1/32 position, and inside or outside decided on it, as the remap samples
+         * it: a point on the first or last column or row comes out of the projection a few 1e-15
+         * either side of it, depending on how the compiler rounds (fused multiply-add on arm64),
+         * and must not turn black. On the last column or row the weight of the right/lower
+         * neighbour is 0; that neighbour is still read (the next row, or the frame's slack row:
+         * frame_init() allocates it), never used. */
+        long qx = lround(x * ONE), qy = lround(y * ONE);
+        if (qx < 0 || qy < 0 || qx > (long) (w - 1) * ONE || qy > (long) (h - 1) * ONE)
+                return RECTIFY_OUTSIDE;
+        long sx = qx >> RECTIFY_FRAC_BITS, sy = qy >> RECTIFY_FRAC_BITS;
+        return rectify_entry((uint32_t) (sy * stride + sx), (unsigned) (qx & RECTIFY_FRAC_MASK),
+                             (unsigned) (qy & RECTIFY_FRAC_MASK));
 }
 
-/* @scale: plane pixels per luma pixel (1 or 1/2). A plane pixel (u, v) sits at luma
- * ((u + 0.5) / scale − 0.5, ...): for chroma, the centre of its 2×2 luma block. */
 static int map_build(struct rectify_map *m, const struct calibration *c, unsigned eye, unsigned w, unsigned h,
                      double scale, int stride) {
-        size_t n = (size_t) w * h;
-
         m->width = w;
         m->height = h;
-        m->offset = malloc(n * sizeof(*m->offset));
-        m->frac = malloc(n * sizeof(*m->frac));
-        if (!m->offset || !m->frac)
+        m->stride = stride;
+        m->entry = malloc((size_t) w * h * sizeof(*m->entry));
+        if (!m->entry)
                 return -ENOMEM;
         for (unsigned v = 0; v < h; v++)
-                for (unsigned u = 0; u < w; u++) {
-                        size_t i = (size_t) v * w + u;
-                        double lx, ly, x, y;
-                        if (!calibration_source_point(c, eye, (u + 0.5) / scale - 0.5, (v + 0.5) / scale - 0.5, &lx,
-                                                      &ly)) {
-                                m->offset[i] = RECTIFY_OUTSIDE;
-                                continue;
-                        }
-                        x = (lx + 0.5) * scale - 0.5;
-                        y = (ly + 0.5) * scale - 0.5;
-                        if (!(x > -1 && y > -1 && x < w && y < h)) { /* (NaN too) */
-                                m->offset[i] = RECTIFY_OUTSIDE;
-                                continue;
-                        }
-                        /* the nearest 1/256 position, and inside or outside decided on it, as the
-                         * remap samples it: a point on the first or last column or row comes out
-                         * of the projection a few 1e-15 either side of it, depending on how the
-                         * compiler rounds (fused multiply-add on arm64), and must not turn black.
-                         * On the last column or row the weight of the right/lower neighbour is 0;
-                         * that neighbour is still read (the next row, or the frame's slack row:
-                         * frame_init() allocates it), never used. */
-                        long qx = lround(x * 256), qy = lround(y * 256);
-                        if (qx < 0 || qy < 0 || qx > (long) (w - 1) * 256 || qy > (long) (h - 1) * 256) {
-                                m->offset[i] = RECTIFY_OUTSIDE;
-                                continue;
-                        }
-                        int sx = (int) (qx >> 8), sy = (int) (qy >> 8);
-                        long fx = qx - sx * 256L, fy = qy - sy * 256L;
-                        m->offset[i] = sy * stride + sx;
-                        m->frac[i] = (uint16_t) (fy << 8 | fx);
-                }
+                for (unsigned u = 0; u < w; u++)
+                        m->entry[(size_t) v * w + u] = map_entry(c, eye, u, v, w, h, scale, stride);
         return 0;
+}
+
+/* Whether every offset into a @w × @h plane with rows @stride apart fits an entry. */
+static bool offsets_fit(unsigned w, unsigned h, int stride) {
+        return w > 0 && h > 0 && stride >= (int) w &&
+               (uint64_t) (h - 1) * (uint64_t) stride + (w - 1) <= RECTIFY_OFFSET_MAX;
+}
+
+static bool avx2_available(void) {
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");
+#else
+        return false;
+#endif
+}
+
+/* The best kernel this machine has, or the one HANDREC_REMAP names if it has that one. */
+static void choose_kernel(struct rectify *r) {
+        static const struct {
+                const char *name;
+                rectify_row_fn *row;
+        } kernels[] = {
+#if defined(__x86_64__)
+                {"avx2", rectify_row_avx2},
+#endif
+#if defined(__aarch64__)
+                {"neon", rectify_row_neon},
+#endif
+                {"scalar", rectify_row_scalar},
+        };
+        const char *want = getenv("HANDREC_REMAP");
+
+        r->row = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(kernels); i++) {
+                if (streq(kernels[i].name, "avx2") && !avx2_available())
+                        continue;
+                if (!r->row || (want && streq(want, kernels[i].name))) {
+                        r->row = kernels[i].row;
+                        r->kernel = kernels[i].name;
+                }
+        }
 }
 
 int rectify_new(const struct calibration *c, unsigned width, unsigned height, int ystride, int cstride,
                 struct rectify **ret) {
-        struct rectify *r = calloc(1, sizeof(*r));
+        struct rectify *r;
         int e;
 
+        if (!offsets_fit(width, height, ystride) || !offsets_fit(width / 2, height / 2, cstride))
+                return -E2BIG;
+        r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
         for (unsigned eye = 0; eye < 2; eye++) {
@@ -78,6 +116,7 @@ int rectify_new(const struct calibration *c, unsigned width, unsigned height, in
                         return e;
                 }
         }
+        choose_kernel(r);
         *ret = r;
         return 0;
 }
@@ -86,59 +125,46 @@ struct rectify *rectify_free(struct rectify *r) {
         if (!r)
                 return NULL;
         for (unsigned e = 0; e < 2; e++) {
-                map_free(&r->luma[e]);
-                map_free(&r->chroma[e]);
+                free(r->luma[e].entry);
+                free(r->chroma[e].entry);
         }
         free(r);
         return NULL;
 }
 
-/* Rows [v0, v0 + n) of the plane through @m, from @src (the eye's origin, @sstride a row) into
- * @dst (the band's first row, @dstride a row). */
-static void remap_rows(const struct rectify_map *m, const uint8_t *src, int sstride, unsigned v0, unsigned n,
-                       uint8_t *dst, int dstride, uint8_t border) {
-        const unsigned w = m->width;
-
-        for (unsigned v = v0; v < v0 + n && v < m->height; v++) {
-                const int32_t *restrict off = m->offset + (size_t) v * w;
-                const uint16_t *restrict frac = m->frac + (size_t) v * w;
-                uint8_t *restrict out = dst + (size_t) (v - v0) * dstride;
-                for (unsigned u = 0; u < w; u++) {
-                        int32_t o = off[u];
-                        if (__builtin_expect(o == RECTIFY_OUTSIDE, 0)) {
-                                out[u] = border;
-                                continue;
-                        }
-                        const uint8_t *p = src + o;
-                        unsigned fx = frac[u] & 0xff, fy = frac[u] >> 8;
-                        /* rows blended in 16 bits (255 × 256 fits), columns in 32 */
-                        unsigned top = (unsigned) (p[0] << 8) + (p[1] - p[0]) * (int) fx;
-                        unsigned bot = (unsigned) (p[sstride] << 8) + (p[sstride + 1] - p[sstride]) * (int) fx;
-                        out[u] = (uint8_t) (((top << 8) + ((int) bot - (int) top) * (int) fy + 32768) >> 16);
-                }
-        }
+const char *rectify_kernel(const struct rectify *r) {
+        return r->kernel;
 }
 
-void rectify_plane(const struct rectify_map *m, const uint8_t *src, uint8_t *dst, int dst_stride, uint8_t border) {
-        /* source and destination planes share their stride: the maps were built with it */
-        remap_rows(m, src, dst_stride, 0, m->height, dst, dst_stride, border);
+/* Plane rows [v0, v1) through @m from @src (the eye's origin in the source plane) into @dst
+ * (where row v0 goes). */
+static void remap_rows(const struct rectify *r, const struct rectify_map *m, const uint8_t *src, unsigned v0,
+                       unsigned v1, uint8_t *dst, int dst_stride, uint8_t border) {
+        for (unsigned v = v0; v < v1; v++)
+                r->row(m->entry + (size_t) v * m->width, m->width, src, m->stride,
+                       dst + (ptrdiff_t) (v - v0) * dst_stride, border);
 }
 
 void rectify_rows(const struct rectify *r, const struct frame *src, unsigned y0, unsigned n, uint8_t *const dst[3],
                   const int dst_strides[3]) {
-        unsigned w = r->luma[0].width;
+        const unsigned w = r->luma[0].width, cw = r->chroma[0].width;
+        const unsigned y1 = MIN(y0 + n, r->luma[0].height);
+        const unsigned c0 = y0 / 2, c1 = MIN(y1 / 2, r->chroma[0].height);
 
+        assert(src->strides[0] == r->luma[0].stride && src->strides[1] == r->chroma[0].stride &&
+               src->strides[2] == r->chroma[0].stride);
+        if (y0 >= y1)
+                return;
         for (unsigned eye = 0; eye < 2; eye++) {
-                unsigned x0 = eye * w;
-                remap_rows(&r->luma[eye], src->planes[0] + x0, src->strides[0], y0, n, dst[0] + x0, dst_strides[0], 0);
+                remap_rows(r, &r->luma[eye], src->planes[0] + eye * w, y0, y1, dst[0] + eye * w, dst_strides[0], 0);
                 for (unsigned p = 1; p < 3; p++)
-                        remap_rows(&r->chroma[eye], src->planes[p] + x0 / 2, src->strides[p], y0 / 2, n / 2,
-                                   dst[p] + x0 / 2, dst_strides[p], 128);
+                        remap_rows(r, &r->chroma[eye], src->planes[p] + eye * cw, c0, c1, dst[p] + eye * cw,
+                                   dst_strides[p], 128);
         }
 }
 
 void rectify_frame(const struct rectify *r, const struct frame *src, struct frame *dst) {
-        rectify_rows(r, src, 0, src->height, dst->planes, dst->strides);
+        rectify_rows(r, src, 0, r->luma[0].height, dst->planes, dst->strides);
         dst->meta = src->meta;
         dst->jpeg_size = 0;
 }

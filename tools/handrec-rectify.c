@@ -26,7 +26,7 @@ static void print_array(const char *name, const double *v, unsigned n, bool last
         printf("]%s\n", last ? "" : ",");
 }
 
-static int dump_map(const char *dir, const char *name, const struct rectify_map *m, int stride) {
+static int dump_map(const char *dir, const char *name, const struct rectify_map *m) {
         char path[4096];
         FILE *f;
 
@@ -36,9 +36,10 @@ static int dump_map(const char *dir, const char *name, const struct rectify_map 
                 return -1;
         for (size_t i = 0; i < (size_t) m->width * m->height; i++) {
                 float xy[2] = {NAN, NAN};
-                if (m->offset[i] != RECTIFY_OUTSIDE) {
-                        xy[0] = (float) (m->offset[i] % stride) + (m->frac[i] & 0xff) / 256.0f;
-                        xy[1] = (float) (m->offset[i] / stride) + (m->frac[i] >> 8) / 256.0f;
+                uint32_t e = m->entry[i];
+                if (e != RECTIFY_OUTSIDE) {
+                        xy[0] = (float) (rectify_offset(e) % (uint32_t) m->stride) + rectify_fx(e) / 32.0f;
+                        xy[1] = (float) (rectify_offset(e) / (uint32_t) m->stride) + rectify_fy(e) / 32.0f;
                 }
                 fwrite(xy, sizeof(float), 2, f);
         }
@@ -95,9 +96,9 @@ int main(int argc, char *argv[]) {
                 for (unsigned e = 0; e < 2; e++) {
                         char name[32];
                         snprintf(name, sizeof(name), "%s_luma", e ? "right" : "left");
-                        dump_map(out, name, &r->luma[e], (int) w);
+                        dump_map(out, name, &r->luma[e]);
                         snprintf(name, sizeof(name), "%s_chroma", e ? "right" : "left");
-                        dump_map(out, name, &r->chroma[e], (int) w / 2);
+                        dump_map(out, name, &r->chroma[e]);
                 }
                 rectify_free(r);
         }

@@ -60,11 +60,11 @@ static unsigned not_identity(const struct rectify_map *m, int stride, char *firs
         for (unsigned v = 0; v < m->height; v++)
                 for (unsigned u = 0; u < m->width; u++) {
                         size_t i = (size_t) v * m->width + u;
-                        if (m->offset[i] == (int32_t) v * stride + (int32_t) u && m->frac[i] == 0)
+                        if (m->entry[i] == rectify_entry(v * (uint32_t) stride + u, 0, 0))
                                 continue;
                         if (n++ == 0 && !*first)
                                 snprintf(first, len, "(%u, %u) of a %ux%u plane is %s", u, v, m->width, m->height,
-                                         m->offset[i] == RECTIFY_OUTSIDE ? "outside" : "another pixel");
+                                         m->entry[i] == RECTIFY_OUTSIDE ? "outside" : "another pixel");
                 }
         return n;
 }
