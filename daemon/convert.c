@@ -4,7 +4,8 @@
  * a row loop (the chroma of two rows averaged to 4:2:0), planar YUV 4:2:0 by copying rows, JPEG
  * by TurboJPEG's tjDecompressToYUVPlanes straight into the frame's planes (4:2:0) or into a
  * buffer allocated once (4:2:2, 4:4:4, gray) whose chroma is then brought to 4:2:0; and the
- * copy of a camera's JPEG into the frame's JPEG buffer with only its header checked.
+ * copy of a camera's JPEG into the frame's JPEG buffer with only its header checked (read by a
+ * marker walk of our own: tjDecompressHeader3() allocates, and passthrough allocates nothing).
  *
  * It uses the TurboJPEG 2.0 API (tj*), which every distribution we build on ships.
  */
@@ -216,12 +217,84 @@ int convert_frame(struct convert *cv, const struct convert_layout *in, const uin
         return -EINVAL;
 }
 
+/* ---- JPEG kept as it came: its header read here, since tjDecompressHeader3() allocates ------- */
+
+static bool is_sof(uint8_t marker) {
+        /* SOF0..SOF15, less DHT (C4), JPG (C8) and DAC (CC), which share the range */
+        return marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
+}
+
+/* Walk @data's markers from SOI to the frame header (SOFn) and read the size there.
+ * Return: 0 and *@ret_w, *@ret_h, or -EBADMSG and *@ret_why. */
+static int sof_size(const uint8_t *data, size_t size, unsigned *ret_w, unsigned *ret_h, const char **ret_why) {
+        size_t pos = 2;
+
+        if (size < 4 || data[0] != 0xff || data[1] != 0xd8) {
+                *ret_why = "no start-of-image marker";
+                return -EBADMSG;
+        }
+        for (;;) {
+                if (pos >= size || data[pos] != 0xff) {
+                        *ret_why = pos >= size ? "the header is cut short" : "a marker is missing in the header";
+                        return -EBADMSG;
+                }
+                while (pos < size && data[pos] == 0xff) /* fill bytes */
+                        pos++;
+                if (pos + 3 > size) {
+                        *ret_why = "the header is cut short";
+                        return -EBADMSG;
+                }
+                uint8_t marker = data[pos++];
+                if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7))
+                        continue; /* TEM, RSTn: no length */
+                if (marker == 0xd8 || marker == 0xd9 || marker == 0xda) {
+                        *ret_why = "no frame header (SOF) before the image data";
+                        return -EBADMSG;
+                }
+                size_t len = (size_t) data[pos] << 8 | data[pos + 1];
+                if (len < 2 || pos + len > size || (is_sof(marker) && len < 8)) {
+                        *ret_why = "a header segment runs past the data";
+                        return -EBADMSG;
+                }
+                if (is_sof(marker)) {
+                        *ret_h = (unsigned) data[pos + 3] << 8 | data[pos + 4];
+                        *ret_w = (unsigned) data[pos + 5] << 8 | data[pos + 6];
+                        return 0;
+                }
+                pos += len;
+        }
+}
+
+/* Check @data is a JPEG of @in's size from its header alone; nothing is allocated. */
+static int sof_check(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size) {
+        const char *why = NULL;
+        unsigned w = 0, h = 0;
+
+        if (sof_size(data, size, &w, &h, &why) < 0) {
+                snprintf(cv->error, sizeof(cv->error), "bad MJPEG frame (%zu bytes): %s", size, why);
+                return -EBADMSG;
+        }
+        if (w != in->width || h != in->height) {
+                snprintf(cv->error, sizeof(cv->error), "bad MJPEG frame (%zu bytes): it is %ux%u, not %ux%u", size, w,
+                         h, in->width, in->height);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* Whether @data ends with the end-of-image marker (zero bytes after it are padding). */
+static bool jpeg_ends(const uint8_t *data, size_t size) {
+        while (size > 4 && data[size - 1] == 0)
+                size--;
+        return size >= 4 && data[size - 2] == 0xff && data[size - 1] == 0xd9;
+}
+
 int convert_copy_jpeg(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size,
                       struct frame *f) {
-        int sub, r;
+        int r;
 
         f->jpeg_size = 0;
-        r = jpeg_check(cv, in, data, size, &sub);
+        r = sof_check(cv, in, data, size);
         if (r < 0)
                 return r;
         if (size > f->jpeg_capacity) {
@@ -230,6 +303,25 @@ int convert_copy_jpeg(struct convert *cv, const struct convert_layout *in, const
                 return -EMSGSIZE;
         }
         memcpy(f->jpeg, data, size);
+        f->jpeg_size = size;
+        return 0;
+}
+
+int convert_accept_jpeg(struct convert *cv, const struct convert_layout *in, struct frame *f, size_t size) {
+        int r;
+
+        f->jpeg_size = 0;
+        if (size > f->jpeg_capacity) {
+                snprintf(cv->error, sizeof(cv->error), "JPEG of %zu bytes is larger than %zu", size, f->jpeg_capacity);
+                return -EMSGSIZE;
+        }
+        r = sof_check(cv, in, f->jpeg, size);
+        if (r < 0)
+                return r;
+        if (!jpeg_ends(f->jpeg, size)) {
+                snprintf(cv->error, sizeof(cv->error), "truncated JPEG (%zu bytes): no end-of-image marker", size);
+                return -EBADMSG;
+        }
         f->jpeg_size = size;
         return 0;
 }

@@ -8,6 +8,7 @@
  *   convert_new()        the TurboJPEG handle and a decode buffer, once, for images up to a size
  *   convert_frame()      one image into the planes of a frame, at a column (the eye)
  *   convert_copy_jpeg()  one JPEG into the frame's JPEG buffer, header checked, not decoded
+ *   convert_accept_jpeg() the same for a JPEG already read into that buffer, checked whole
  *   convert_free()
  *
  * Nothing is allocated per image. One struct convert is used by one thread at a time.
@@ -63,6 +64,15 @@ int convert_frame(struct convert *cv, const struct convert_layout *in, const uin
  */
 int convert_copy_jpeg(struct convert *cv, const struct convert_layout *in, const uint8_t *data, size_t size,
                       struct frame *f);
+
+/**
+ * convert_accept_jpeg() - take the @size bytes a source read into f->jpeg itself (a replayed
+ * file: no copy) as the frame: checked as convert_copy_jpeg() does, and that the JPEG is whole
+ * (it ends with the end-of-image marker; zero bytes after it are padding). Not decoded.
+ * Return: 0 with f->jpeg_size = @size, or -EBADMSG (not such a JPEG, or cut short), -EMSGSIZE
+ * (@size over f->jpeg_capacity), with convert_error() saying which; f->jpeg_size is then 0.
+ */
+int convert_accept_jpeg(struct convert *cv, const struct convert_layout *in, struct frame *f, size_t size);
 
 /**
  * convert_jpeg_size() - read the size of the JPEG in @data from its header.

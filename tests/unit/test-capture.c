@@ -89,6 +89,98 @@ TEST(mjpeg_passthrough_checks_the_header) {
         convert_free(cv);
 }
 
+/* @jpeg with @n bytes of @extra inserted after its start-of-image marker, in f->jpeg */
+static size_t with_segments(struct frame *f, const unsigned char *jpeg, unsigned long size, const uint8_t *extra,
+                            size_t n) {
+        memcpy(f->jpeg, jpeg, 2);
+        memcpy(f->jpeg + 2, extra, n);
+        memcpy(f->jpeg + 2 + n, jpeg + 2, size - 2);
+        return size + n;
+}
+
+TEST(jpeg_read_into_the_frame_is_accepted_whole) {
+        /* a replayed file read straight into f->jpeg: its header walked by convert.c itself (no
+         * TurboJPEG, nothing allocated), and it must end with the end-of-image marker */
+        struct convert *cv = NULL;
+        struct frame f;
+        unsigned long size;
+        unsigned char *jpeg = make_jpeg(TJSAMP_420, &size);
+        /* an APP1 segment, a comment, fill bytes and a restart marker before the frame header */
+        static const uint8_t extra[] = {0xff, 0xe1, 0x00, 0x06, 'E', 'x',  'i',  'f',  0xff,
+                                        0xfe, 0x00, 0x04, 'h',  'i', 0xff, 0xff, 0xff, 0xd0};
+        struct convert_layout wide = mjpeg;
+
+        CHECK(convert_new(2 * W, H, &cv) == 0);
+        CHECK(frame_init(&f, 2 * W, H) == 0);
+        CHECK(frame_init_jpeg(&f, 2 * W * H * 2) == 0);
+        memcpy(f.jpeg, jpeg, size);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size) == 0);
+        CHECK_EQ_INT(f.jpeg_size, size);
+        CHECK(memcmp(f.jpeg, jpeg, size) == 0); /* as it was read */
+        /* zero padding after the end marker, as some writers leave: still whole */
+        memset(f.jpeg + size, 0, 16);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size + 16) == 0);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, with_segments(&f, jpeg, size, extra, sizeof(extra))) == 0);
+        wide.width = 2 * W;
+        CHECK(convert_accept_jpeg(cv, &wide, &f, with_segments(&f, jpeg, size, extra, sizeof(extra))) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "it is 320x240, not 640x240");
+        CHECK_EQ_INT(f.jpeg_size, 0);
+        tjFree(jpeg);
+        frame_release(&f);
+        convert_free(cv);
+}
+
+TEST(jpeg_read_into_the_frame_refused_when_cut_or_broken) {
+        struct convert *cv = NULL;
+        struct frame f;
+        unsigned long size;
+        unsigned char *jpeg = make_jpeg(TJSAMP_422, &size);
+        static const uint8_t runaway[] = {0xff, 0xe0, 0xff, 0x00}; /* a segment longer than the file */
+
+        CHECK(convert_new(2 * W, H, &cv) == 0);
+        CHECK(frame_init(&f, 2 * W, H) == 0);
+        CHECK(frame_init_jpeg(&f, 2 * W * H * 2) == 0);
+        memcpy(f.jpeg, jpeg, size);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size * 6 / 10) == -EBADMSG); /* image data cut */
+        CHECK_CONTAINS(convert_error(cv), "truncated JPEG");
+        CHECK_EQ_INT(f.jpeg_size, 0);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, 100) == -EBADMSG); /* cut inside the header */
+        CHECK_CONTAINS(convert_error(cv), "bad MJPEG frame (100 bytes): ");
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, with_segments(&f, jpeg, size, runaway, sizeof(runaway))) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "runs past the data");
+        memcpy(f.jpeg, jpeg, size);
+        f.jpeg[0] = 0;
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "no start-of-image marker");
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, f.jpeg_capacity + 1) == -EMSGSIZE);
+        tjFree(jpeg);
+        frame_release(&f);
+        convert_free(cv);
+}
+
+#ifdef TJFLAG_PROGRESSIVE
+TEST(jpeg_header_walk_reads_progressive_frames) {
+        /* SOF2, not SOF0: the walk knows every frame-header marker */
+        unsigned char *rgb = calloc(W * H, 3), *jpeg = NULL;
+        unsigned long size = 0;
+        tjhandle tj = tjInitCompress();
+        struct convert *cv = NULL;
+        struct frame f;
+
+        CHECK(tjCompress2(tj, rgb, W, 0, H, TJPF_RGB, &jpeg, &size, TJSAMP_420, 80, TJFLAG_PROGRESSIVE) == 0);
+        CHECK(convert_new(W, H, &cv) == 0);
+        CHECK(frame_init(&f, W, H) == 0);
+        CHECK(frame_init_jpeg(&f, size) == 0);
+        memcpy(f.jpeg, jpeg, size);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size) == 0);
+        tjDestroy(tj);
+        tjFree(jpeg);
+        free(rgb);
+        frame_release(&f);
+        convert_free(cv);
+}
+#endif
+
 /* how far the values of one chroma plane spread in the right eye */
 static int chroma_range(const struct frame *f, int plane) {
         int lo = 255, hi = 0;
@@ -302,6 +394,11 @@ int main(void) {
         static const struct test tests[] = {
                 T(mjpeg_passthrough_is_byte_exact),
                 T(mjpeg_passthrough_checks_the_header),
+                T(jpeg_read_into_the_frame_is_accepted_whole),
+                T(jpeg_read_into_the_frame_refused_when_cut_or_broken),
+#ifdef TJFLAG_PROGRESSIVE
+                T(jpeg_header_walk_reads_progressive_frames),
+#endif
                 T(mjpeg_420_decodes_into_planes),
                 T(mjpeg_422_decodes_into_planes),
                 T(mjpeg_444_decodes_into_planes),
