@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,16 @@ int convert_accept_jpeg(struct convert *cv, const struct convert_layout *in, str
  * Return: 0 and *@ret_width, *@ret_height, or -EBADMSG with TurboJPEG's reason in convert_error().
  */
 int convert_jpeg_size(struct convert *cv, const uint8_t *data, size_t size, unsigned *ret_width, unsigned *ret_height);
+
+/**
+ * convert_yuyv_to_i420() - the YUYV conversion convert_frame() does: @h rows of @w pixels (@w
+ * even; @stride bytes a row, @src owned by the caller) into @f's planes at column @x0 (even), the
+ * chroma of each pair of rows averaged (rounded up), the last row of an odd @h with itself.
+ * @vector: true as convert_frame() runs it (SSE2 or NEON, where the build has them); false for
+ * the scalar reference loop alone, which the unit test and benchmarks compare it with.
+ */
+void convert_yuyv_to_i420(const uint8_t *src, unsigned stride, unsigned w, unsigned h, struct frame *f, unsigned x0,
+                          bool vector);
 
 /** convert_error() - why the last call failed, as a phrase ("bad MJPEG frame (12 bytes): ..."). */
 const char *convert_error(const struct convert *cv);

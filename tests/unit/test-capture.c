@@ -356,6 +356,62 @@ TEST(yuyv_to_i420) {
         convert_free(cv);
 }
 
+/* The YUYV conversion of @w x @h random pixels (@stride bytes a row) at column @x0, by the
+ * vector path and by the scalar reference: every byte of both frames must agree, the bytes
+ * around the image (left untouched) included. The frame is 2 rows taller than @h, so that the
+ * chroma row an odd @h's last row writes exists. */
+static void yuyv_paths_agree(unsigned w, unsigned h, unsigned stride, unsigned x0) {
+        struct frame f[2];
+        unsigned fw = x0 + w + 6, fh = h + 2;
+        uint8_t *src = malloc((size_t) stride * h);
+
+        for (size_t i = 0; i < (size_t) stride * h; i++)
+                src[i] = (uint8_t) (rand() >> 7);
+        for (int k = 0; k < 2; k++) {
+                CHECK(frame_init(&f[k], fw, fh) == 0);
+                memset(f[k].data, 0xa5, (size_t) fw * fh * 3 / 2);
+                convert_yuyv_to_i420(src, stride, w, h, &f[k], x0, k == 0);
+        }
+        for (int p = 0; p < 3; p++) {
+                unsigned rows = p ? fh / 2 : fh;
+                size_t bytes = (size_t) rows * (size_t) f[0].strides[p];
+                if (memcmp(f[0].planes[p], f[1].planes[p], bytes) != 0) {
+                        fprintf(stderr, "plane %d differs: %ux%u, stride %u, x0 %u\n", p, w, h, stride, x0);
+                        CHECK(0);
+                }
+        }
+        /* the scalar reference itself, spot-checked: the last pixel, and the last row's chroma */
+        const uint8_t *last = src + (size_t) (h - 1) * stride;
+        CHECK_EQ_INT(f[1].planes[0][(h - 1) * f[1].strides[0] + x0 + w - 1], last[2 * w - 2]);
+        if (h % 2) /* an odd last row's chroma is its own: averaged with itself */
+                CHECK_EQ_INT(f[1].planes[1][(h / 2) * f[1].strides[1] + x0 / 2], last[1]);
+        else
+                CHECK_EQ_INT(f[1].planes[2][(h / 2 - 1) * f[1].strides[2] + x0 / 2 + w / 2 - 1],
+                             (last[2 * w - 1] + (last - stride)[2 * w - 1] + 1) / 2);
+        free(src);
+        frame_release(&f[0]);
+        frame_release(&f[1]);
+}
+
+TEST(yuyv_vector_path_same_bytes_as_scalar) {
+        /* widths under, at, and off multiples of the vector width (32 pixels); even and odd
+         * heights (the last row clamp); the left eye (x0 0) and a right eye (x0 the width);
+         * rows with padding */
+        static const unsigned widths[] = {2, 6, 30, 32, 34, 62, 64, 66, 96, 130, 320, 1282};
+        static const unsigned heights[] = {1, 2, 3, 8, 9};
+
+        srand(13);
+        for (unsigned i = 0; i < ELEMENTSOF(widths); i++)
+                for (unsigned j = 0; j < ELEMENTSOF(heights); j++) {
+                        unsigned w = widths[i], h = heights[j];
+                        yuyv_paths_agree(w, h, 2 * w, 0);
+                        yuyv_paths_agree(w, h, 2 * w, w);
+                        yuyv_paths_agree(w, h, 2 * w + 36, w + (w % 4 ? 0 : 2));
+                }
+        /* a whole 2x1280x720 stereo frame from one side-by-side camera */
+        yuyv_paths_agree(2560, 720, 5120, 0);
+}
+
 TEST(yuv420_rows_copied_with_padding) {
         enum { BPL = W + 32 }; /* a driver's padded rows */
         struct convert *cv = NULL;
@@ -408,6 +464,7 @@ int main(void) {
                 T(image_that_does_not_fit_is_refused),
                 T(jpeg_size_from_header),
                 T(yuyv_to_i420),
+                T(yuyv_vector_path_same_bytes_as_scalar),
                 T(yuv420_rows_copied_with_padding),
         };
         return test_main("capture", tests, ELEMENTSOF(tests));
