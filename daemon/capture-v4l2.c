@@ -495,7 +495,7 @@ int source_v4l2_new(const struct camera_config *c, struct source **ret) {
         s->passthrough = !s->two_devices && s->format == CONVERT_MJPEG;
         s->base.caps = SOURCE_CAP_KEEPS_WARM | (s->passthrough ? SOURCE_CAP_CAMERA_JPEG : 0);
         /* a camera's JPEG is smaller than the raw I420 frame, plus room for its headers */
-        s->base.jpeg_max = s->passthrough ? (size_t) 2 * c->width * c->height * 3 / 2 + 65536 : 0;
+        s->base.jpeg_max = s->passthrough ? source_camera_jpeg_max(c) : 0;
         s->eye[0] = (struct eye_dev){.fd = -1, .path = s->two_devices ? c->left_device : c->device};
         s->eye[1] = (struct eye_dev){.fd = -1, .path = c->right_device};
         r = convert_new(s->two_devices ? c->width : 2 * c->width, c->height, &s->conv);

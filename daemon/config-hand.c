@@ -116,19 +116,37 @@ static void parse_replay(struct config_checker *ck, config_setting_t *cam, const
                 c->loop = config_setting_get_bool(s);
 }
 
+/* A replay's images are JPEG: "MJPEG" hands side-by-side ones over as they are (passthrough);
+ * without a format they are decoded. */
+static void parse_replay_format(struct config_checker *ck, config_setting_t *s, const char *full, const char *v,
+                                struct camera_config *c) {
+        if (strcasecmp(v, "MJPEG") == 0 || strcasecmp(v, "MJPG") == 0)
+                c->pixelformat = V4L2_PIX_FMT_MJPEG;
+        else
+                config_report(ck, s, full,
+                              "a replay reads JPEG images, not \"%s\"; write format = \"MJPEG\" to store "
+                              "side-by-side images as they are when a take is not rectified, or remove the "
+                              "line to decode every image",
+                              v);
+}
+
 static void parse_format(struct config_checker *ck, config_setting_t *cam, const char *prefix,
                          struct camera_config *c) {
         config_setting_t *s = string_member(cam, "format");
         char full[256];
         const char *v;
 
-        c->pixelformat = V4L2_PIX_FMT_YUYV;
+        c->pixelformat = c->source == SOURCE_REPLAY ? 0 : V4L2_PIX_FMT_YUYV;
         c->buffers = 4;
         config_get_uint(ck, cam, prefix, "buffers", 2, 32, &c->buffers);
         if (!s)
                 return;
         v = config_setting_get_string(s);
         snprintf(full, sizeof(full), "%s.format", prefix);
+        if (c->source == SOURCE_REPLAY) {
+                parse_replay_format(ck, s, full, v, c);
+                return;
+        }
         if (strcasecmp(v, "YUYV") == 0)
                 c->pixelformat = V4L2_PIX_FMT_YUYV;
         else if (strcasecmp(v, "MJPEG") == 0 || strcasecmp(v, "MJPG") == 0)

@@ -28,8 +28,10 @@ struct camera_config {
         char *device;
         char *left_device;
         char *right_device;
-        uint32_t pixelformat; /* V4L2_PIX_FMT_YUYV or V4L2_PIX_FMT_MJPEG */
-        unsigned buffers;     /* driver buffers to stream with */
+        /* v4l2: V4L2_PIX_FMT_YUYV (default), _MJPEG or _YUV420; replay: V4L2_PIX_FMT_MJPEG
+         * (side-by-side files passed through) or 0 (decoded, the default) */
+        uint32_t pixelformat;
+        unsigned buffers; /* driver buffers to stream with */
         /* replay: a folder of JPEG images */
         char *path;
         bool rate_max; /* as fast as the pipeline takes them, instead of at fps */

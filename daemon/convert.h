@@ -8,12 +8,14 @@
  *   convert_new()        the TurboJPEG handle and a decode buffer, once, for images up to a size
  *   convert_frame()      one image into the planes of a frame, at a column (the eye)
  *   convert_copy_jpeg()  one JPEG into the frame's JPEG buffer, header checked, not decoded
+ *   convert_accept_jpeg() the same for a JPEG already read into that buffer, checked whole
  *   convert_free()
  *
  * Nothing is allocated per image. One struct convert is used by one thread at a time.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,10 +67,29 @@ int convert_copy_jpeg(struct convert *cv, const struct convert_layout *in, const
                       struct frame *f);
 
 /**
+ * convert_accept_jpeg() - take the @size bytes a source read into f->jpeg itself (a replayed
+ * file: no copy) as the frame: checked as convert_copy_jpeg() does, and that the JPEG is whole
+ * (it ends with the end-of-image marker; zero bytes after it are padding). Not decoded.
+ * Return: 0 with f->jpeg_size = @size, or -EBADMSG (not such a JPEG, or cut short), -EMSGSIZE
+ * (@size over f->jpeg_capacity), with convert_error() saying which; f->jpeg_size is then 0.
+ */
+int convert_accept_jpeg(struct convert *cv, const struct convert_layout *in, struct frame *f, size_t size);
+
+/**
  * convert_jpeg_size() - read the size of the JPEG in @data from its header.
  * Return: 0 and *@ret_width, *@ret_height, or -EBADMSG with TurboJPEG's reason in convert_error().
  */
 int convert_jpeg_size(struct convert *cv, const uint8_t *data, size_t size, unsigned *ret_width, unsigned *ret_height);
+
+/**
+ * convert_yuyv_to_i420() - the YUYV conversion convert_frame() does: @h rows of @w pixels (@w
+ * even; @stride bytes a row, @src owned by the caller) into @f's planes at column @x0 (even), the
+ * chroma of each pair of rows averaged (rounded up), the last row of an odd @h with itself.
+ * @vector: true as convert_frame() runs it (SSE2 or NEON, where the build has them); false for
+ * the scalar reference loop alone, which the unit test and benchmarks compare it with.
+ */
+void convert_yuyv_to_i420(const uint8_t *src, unsigned stride, unsigned w, unsigned h, struct frame *f, unsigned x0,
+                          bool vector);
 
 /** convert_error() - why the last call failed, as a phrase ("bad MJPEG frame (12 bytes): ..."). */
 const char *convert_error(const struct convert *cv);

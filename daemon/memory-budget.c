@@ -13,6 +13,7 @@
 
 #include "frame.h"
 #include "queue.h"
+#include "source.h"
 #include "util.h"
 
 /* writer.c: create_growing() chunk caches, 4 chunks of /stereo/jpeg and 64 KiB for each of the
@@ -20,9 +21,6 @@
 #define WRITER_JPEG_CACHE (4 * 512 * 1024)
 #define WRITER_INDEX_CACHE (7 * 64 * 1024)
 #define WRITER_INDEX_BYTES (4 * 8 + 3 * 4)
-
-/* capture-v4l2.c: the room a camera's JPEG may take beyond the raw frame (its headers). */
-#define CAMERA_JPEG_SLACK 65536
 
 /* frame.c: frame_init() of a @w × @h I420 frame, its slack row and alignment included. */
 static uint64_t frame_bytes(unsigned w, unsigned h) {
@@ -64,7 +62,7 @@ static uint64_t source_bytes(const struct camera_config *cam) {
                 return (uint64_t) 2 * w * h * 3 + cam->buffers * driver_buffer_bytes(cam, 2 * w, h);
         case SOURCE_REPLAY:
                 /* the read buffer grows to the largest image: taken as a camera's largest JPEG */
-                return (uint64_t) 2 * w * h * 3 + raw_bytes(cam) + CAMERA_JPEG_SLACK;
+                return (uint64_t) 2 * w * h * 3 + source_camera_jpeg_max(cam);
         }
         return 0;
 }
@@ -91,7 +89,7 @@ uint64_t memory_budget_hand(const struct config *c, const struct hand_config *h,
         size_t ring;
 
         /* pipeline.c: alloc_jobs(), a JPEG buffer (the source's jpeg_max) or an I420 frame each */
-        b.jobs = (c->workers + 2) * (camera_jpeg(cam) ? raw_bytes(cam) + CAMERA_JPEG_SLACK : frame);
+        b.jobs = (c->workers + 2) * (camera_jpeg(cam) ? source_camera_jpeg_max(cam) : frame);
         /* pipeline.c: alloc_workers(), with a camera's JPEG to rectify: each worker's frame to
          * decode into and its convert.c decoder (convert_new(): 3 bytes a pixel) */
         if (camera_jpeg(cam) && h->calibration)

@@ -9,6 +9,12 @@
  * is sized for the largest file then. Images are decoded straight into the frame's I420 planes
  * by convert.c, as a camera's MJPEG frames are. At the end of the folder (no loop) the
  * read returns -ENODATA and the take ends with reason end-of-input.
+ *
+ * With camera.format = "MJPEG" it is a side-by-side MJPEG camera (SOURCE_CAP_CAMERA_JPEG): each
+ * file is read straight into the frame's JPEG buffer (no read buffer, no second copy) and, when
+ * the take wants no pixels, handed over as it is: stored unchanged, never decoded or re-encoded.
+ * When it wants pixels it is decoded from that buffer. Files are read with open/read, not stdio,
+ * so a frame costs no allocation. Left/right pairs are two JPEGs a frame: refused in this mode.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,7 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/videodev2.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "convert.h"
 #include "source.h"
@@ -30,8 +39,9 @@ struct replay {
         char **left;  /* side-by-side images, or left eyes */
         char **right; /* NULL for side-by-side */
         unsigned n, next;
-        uint8_t *buf;
+        uint8_t *buf; /* the read buffer: the largest file (decode mode; at open only, passthrough) */
         size_t cap;
+        bool passthrough; /* camera.format = "MJPEG": side-by-side files handed over as they are */
         struct convert *conv;
         int64_t start_ns, period_ns;
         uint64_t slot;
@@ -88,6 +98,15 @@ static int check_image(struct replay *s, const char *path, unsigned want_w, unsi
                 if (f)
                         fclose(f);
                 return r;
+        }
+        if (s->passthrough && (size_t) st.st_size > s->base.jpeg_max) {
+                snprintf(s->error, sizeof(s->error),
+                         "%s is %jd bytes, more than the %zu a side-by-side MJPEG frame of %ux%u may take "
+                         "(the raw I420 frame plus 64 KiB); save it at a lower quality, or remove "
+                         "camera.format = \"MJPEG\" to have it decoded and re-encoded",
+                         path, (intmax_t) st.st_size, s->base.jpeg_max, want_w, want_h);
+                fclose(f);
+                return -EFBIG;
         }
         if ((size_t) st.st_size > s->cap) {
                 uint8_t *b = realloc(s->buf, (size_t) st.st_size);
@@ -239,6 +258,14 @@ static int replay_open(struct source *base) {
                 snprintf(s->error, sizeof(s->error), "%s holds no JPEG images (*.jpg, *.jpeg)", c->path);
                 r = -ENOENT;
         }
+        if (r == 0 && s->passthrough && s->right) {
+                snprintf(s->error, sizeof(s->error),
+                         "%s holds left/right image pairs, two JPEGs a frame, which cannot be stored as one "
+                         "MJPEG frame; remove camera.format = \"MJPEG\" to have them decoded and encoded "
+                         "side by side, or give side-by-side images",
+                         c->path);
+                r = -EINVAL;
+        }
         for (unsigned i = 0; r == 0 && i < s->n; i++) {
                 r = check_image(s, s->left[i], s->right ? c->width : 2 * c->width, c->height);
                 if (r == 0 && s->right)
@@ -251,9 +278,45 @@ static int replay_open(struct source *base) {
                 free_lists(s);
                 return r;
         }
+        if (s->passthrough) { /* files are read into the frames' JPEG buffers */
+                free(s->buf);
+                s->buf = NULL;
+                s->cap = 0;
+        }
         s->next = 0;
         s->slot = 0;
         s->start_ns = now_ns(CLOCK_MONOTONIC);
+        return 0;
+}
+
+/* Read the file at @path into @buf (@cap bytes) with open/read (stdio would allocate a FILE).
+ * Return: 0 and *@ret_n, or -EBADMSG with the reason in s->error (unreadable, or over @cap: the
+ * file grew after the source opened). */
+static int read_whole(struct replay *s, const char *path, uint8_t *buf, size_t cap, size_t *ret_n) {
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+        size_t n = 0;
+        uint8_t more;
+        ssize_t k;
+
+        if (fd < 0) {
+                snprintf(s->error, sizeof(s->error), "cannot read %s: %s", path, strerror(errno));
+                return -EBADMSG;
+        }
+        while ((k = n < cap ? read(fd, buf + n, cap - n) : read(fd, &more, 1)) != 0) {
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        snprintf(s->error, sizeof(s->error), "cannot read %s: %s", path, strerror(errno));
+                        return -EBADMSG;
+                }
+                if (n == cap) {
+                        snprintf(s->error, sizeof(s->error), "%s grew past %zu bytes since the replay started", path,
+                                 cap);
+                        return -EBADMSG;
+                }
+                n += (size_t) k;
+        }
+        *ret_n = n;
         return 0;
 }
 
@@ -261,16 +324,32 @@ static int replay_open(struct source *base) {
  * Return: 0, or -EBADMSG with the reason (and the file) in s->error. */
 static int load_image(struct replay *s, const char *path, const struct convert_layout *in, struct frame *dst,
                       unsigned x0) {
-        FILE *f = fopen(path, "re");
         size_t n;
+        int r = read_whole(s, path, s->buf, s->cap, &n);
 
-        if (!f) {
-                snprintf(s->error, sizeof(s->error), "cannot read %s: %s", path, strerror(errno));
+        if (r < 0)
+                return r;
+        if (convert_frame(s->conv, in, s->buf, n, dst, x0) < 0) {
+                snprintf(s->error, sizeof(s->error), "%s: %s", path, convert_error(s->conv));
                 return -EBADMSG;
         }
-        n = fread(s->buf, 1, s->cap, f);
-        fclose(f);
-        if (convert_frame(s->conv, in, s->buf, n, dst, x0) < 0) {
+        return 0;
+}
+
+/* Passthrough: read the side-by-side image at @path straight into dst->jpeg, and hand it over as
+ * it is (@want ANY) or decode it from there into the planes (@want PIXELS).
+ * Return: 0, or -EBADMSG with the reason (and the file) in s->error. */
+static int load_jpeg(struct replay *s, const char *path, const struct convert_layout *in, struct frame *dst,
+                     enum source_want want) {
+        size_t n;
+        int r = read_whole(s, path, dst->jpeg, dst->jpeg_capacity, &n);
+
+        dst->jpeg_size = 0;
+        if (r < 0)
+                return r;
+        r = want == SOURCE_WANT_ANY ? convert_accept_jpeg(s->conv, in, dst, n)
+                                    : convert_frame(s->conv, in, dst->jpeg, n, dst, 0);
+        if (r < 0) {
                 snprintf(s->error, sizeof(s->error), "%s: %s", path, convert_error(s->conv));
                 return -EBADMSG;
         }
@@ -287,8 +366,7 @@ static int64_t wait_slot(struct replay *s) {
         return due;
 }
 
-static int replay_read(struct source *base, struct frame *dst, _unused_ enum source_want want,
-                       struct frame_meta *ret_meta) {
+static int replay_read(struct source *base, struct frame *dst, enum source_want want, struct frame_meta *ret_meta) {
         struct replay *s = (struct replay *) base;
         const struct camera_config *c = s->cfg;
         const struct convert_layout jpeg = {
@@ -310,7 +388,10 @@ static int replay_read(struct source *base, struct frame *dst, _unused_ enum sou
                                         .right_timestamp_ns = ts,
                                         .left_sequence = (uint32_t) s->slot,
                                         .right_sequence = (uint32_t) s->slot};
-        if (dst) {
+        if (dst && s->passthrough) {
+                dst->meta = *ret_meta;
+                r = load_jpeg(s, s->left[s->next], &jpeg, dst, want);
+        } else if (dst) {
                 dst->meta = *ret_meta;
                 r = load_image(s, s->left[s->next], &jpeg, dst, 0);
                 if (r == 0 && s->right)
@@ -351,8 +432,13 @@ int source_replay_new(const struct camera_config *c, struct source **ret) {
         if (!s)
                 return -ENOMEM;
         s->base.ops = &replay_ops;
-        s->base.caps = c->rate_max ? SOURCE_CAP_PACED : 0;
         s->cfg = c;
+        s->passthrough = c->pixelformat == V4L2_PIX_FMT_MJPEG;
+        s->base.caps = (c->rate_max ? SOURCE_CAP_PACED : 0) | (s->passthrough ? SOURCE_CAP_CAMERA_JPEG : 0);
+        /* as a side-by-side MJPEG camera's (capture-v4l2.c, memory-budget.c's CAMERA_JPEG_SLACK): a
+         * JPEG is smaller than the raw I420 frame, plus room for its headers; larger files are
+         * refused at open */
+        s->base.jpeg_max = s->passthrough ? source_camera_jpeg_max(c) : 0;
         s->period_ns = (int64_t) llround(1e9 / c->fps);
         r = convert_new(2 * c->width, c->height, &s->conv);
         if (r < 0) {

@@ -47,6 +47,12 @@ struct source {
         size_t jpeg_max; /* with SOURCE_CAP_CAMERA_JPEG: the largest JPEG it may hand over */
 };
 
+/* The largest JPEG of a whole side-by-side frame a source hands over (SOURCE_CAP_CAMERA_JPEG):
+ * the raw I420 frame plus 64 KiB of headers. Cameras, replays and the memory budget share it. */
+static inline size_t source_camera_jpeg_max(const struct camera_config *c) {
+        return (size_t) 2 * c->width * c->height * 3 / 2 + 65536;
+}
+
 /** source_new() - the source the camera config names. Return: 0 and *@ret (caller owns). */
 int source_new(const struct camera_config *c, struct source **ret);
 

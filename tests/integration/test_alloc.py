@@ -3,8 +3,13 @@ counts allocations per thread (tests/alloc/alloc-count.c). A count, not a time."
 import os
 import signal
 
-from conftest import BUILD, make_config
+import cv2
+import numpy as np
 import pytest
+
+from conftest import BUILD, make_config
+
+DATA = "/usr/share/doc/opencv-doc/examples/data"
 
 # an LD_PRELOAD shim or a build of its own: not run again with the ASan daemon (run-all.sh)
 pytestmark = pytest.mark.native_daemon
@@ -12,10 +17,10 @@ pytestmark = pytest.mark.native_daemon
 SHIM = os.path.join(BUILD, "alloc-count.so")
 
 
-def counts_for(daemon_factory, ctl, outdir, tmp, seconds, name):
+def counts_for(daemon_factory, ctl, outdir, tmp, seconds, name, config=None):
     out = os.path.join(tmp, f"alloc-{name}.txt")
-    d = daemon_factory(make_config(outdir, hands=("right",), width=320, height=240, fps=30.0, warmup=0.2),
-                       env={"LD_PRELOAD": SHIM, "ALLOC_COUNT_FILE": out})
+    config = config or make_config(outdir, hands=("right",), width=320, height=240, fps=30.0, warmup=0.2)
+    d = daemon_factory(config, env={"LD_PRELOAD": SHIM, "ALLOC_COUNT_FILE": out})
     p = ctl("start", "--hand", "right", "--duration", str(seconds), "--follow", timeout=60)
     frames = int(p.stdout.splitlines()[-1].split(": ")[1].split()[0])
     assert d.stop(signal.SIGTERM) == 0
@@ -26,9 +31,24 @@ def counts_for(daemon_factory, ctl, outdir, tmp, seconds, name):
     return counts, frames
 
 
-def test_source_thread_allocates_nothing_per_frame(daemon_factory, ctl, outdir, tmp):
-    short, n1 = counts_for(daemon_factory, ctl, outdir, tmp, 1, "short")
-    long_, n2 = counts_for(daemon_factory, ctl, outdir, tmp, 4, "long")
+def replay_passthrough_config(outdir, tmp):
+    """A replay of side-by-side JPEG files as an MJPEG camera, looped at 30 fps: each file read
+    into the frame's JPEG buffer and stored as it is (test_passthrough.py)."""
+    folder = os.path.join(tmp, "images")
+    os.makedirs(folder, exist_ok=True)
+    left, right = (cv2.resize(cv2.imread(os.path.join(DATA, n)), (320, 240)) for n in ("aloeL.jpg", "aloeR.jpg"))
+    for i in range(5):
+        cv2.imwrite(os.path.join(folder, f"frame{i}.jpg"), np.roll(np.hstack([left, right]), 8 * i, axis=1))
+    text = make_config(outdir, hands=("right",), width=320, height=240, fps=30.0, warmup=0.2,
+                       extra=f'path = "{folder}"; loop = true; format = "MJPEG";')
+    return text.replace('source = "synthetic";', 'source = "replay";')
+
+
+@pytest.mark.parametrize("source", ["synthetic", "replay-passthrough"])
+def test_source_thread_allocates_nothing_per_frame(daemon_factory, ctl, outdir, tmp, source):
+    config = replay_passthrough_config(outdir, tmp) if source == "replay-passthrough" else None
+    short, n1 = counts_for(daemon_factory, ctl, outdir, tmp, 1, "short", config)
+    long_, n2 = counts_for(daemon_factory, ctl, outdir, tmp, 4, "long", config)
     assert n2 - n1 >= 60, (n1, n2)
     per_frame = {k: (long_.get(k, 0) - short.get(k, 0)) / (n2 - n1) for k in sorted(set(short) | set(long_))}
     print("\nallocations per frame, by thread (long take minus short take):")

@@ -89,6 +89,98 @@ TEST(mjpeg_passthrough_checks_the_header) {
         convert_free(cv);
 }
 
+/* @jpeg with @n bytes of @extra inserted after its start-of-image marker, in f->jpeg */
+static size_t with_segments(struct frame *f, const unsigned char *jpeg, unsigned long size, const uint8_t *extra,
+                            size_t n) {
+        memcpy(f->jpeg, jpeg, 2);
+        memcpy(f->jpeg + 2, extra, n);
+        memcpy(f->jpeg + 2 + n, jpeg + 2, size - 2);
+        return size + n;
+}
+
+TEST(jpeg_read_into_the_frame_is_accepted_whole) {
+        /* a replayed file read straight into f->jpeg: its header walked by convert.c itself (no
+         * TurboJPEG, nothing allocated), and it must end with the end-of-image marker */
+        struct convert *cv = NULL;
+        struct frame f;
+        unsigned long size;
+        unsigned char *jpeg = make_jpeg(TJSAMP_420, &size);
+        /* an APP1 segment, a comment, fill bytes and a restart marker before the frame header */
+        static const uint8_t extra[] = {0xff, 0xe1, 0x00, 0x06, 'E', 'x',  'i',  'f',  0xff,
+                                        0xfe, 0x00, 0x04, 'h',  'i', 0xff, 0xff, 0xff, 0xd0};
+        struct convert_layout wide = mjpeg;
+
+        CHECK(convert_new(2 * W, H, &cv) == 0);
+        CHECK(frame_init(&f, 2 * W, H) == 0);
+        CHECK(frame_init_jpeg(&f, 2 * W * H * 2) == 0);
+        memcpy(f.jpeg, jpeg, size);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size) == 0);
+        CHECK_EQ_INT(f.jpeg_size, size);
+        CHECK(memcmp(f.jpeg, jpeg, size) == 0); /* as it was read */
+        /* zero padding after the end marker, as some writers leave: still whole */
+        memset(f.jpeg + size, 0, 16);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size + 16) == 0);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, with_segments(&f, jpeg, size, extra, sizeof(extra))) == 0);
+        wide.width = 2 * W;
+        CHECK(convert_accept_jpeg(cv, &wide, &f, with_segments(&f, jpeg, size, extra, sizeof(extra))) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "it is 320x240, not 640x240");
+        CHECK_EQ_INT(f.jpeg_size, 0);
+        tjFree(jpeg);
+        frame_release(&f);
+        convert_free(cv);
+}
+
+TEST(jpeg_read_into_the_frame_refused_when_cut_or_broken) {
+        struct convert *cv = NULL;
+        struct frame f;
+        unsigned long size;
+        unsigned char *jpeg = make_jpeg(TJSAMP_422, &size);
+        static const uint8_t runaway[] = {0xff, 0xe0, 0xff, 0x00}; /* a segment longer than the file */
+
+        CHECK(convert_new(2 * W, H, &cv) == 0);
+        CHECK(frame_init(&f, 2 * W, H) == 0);
+        CHECK(frame_init_jpeg(&f, 2 * W * H * 2) == 0);
+        memcpy(f.jpeg, jpeg, size);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size * 6 / 10) == -EBADMSG); /* image data cut */
+        CHECK_CONTAINS(convert_error(cv), "truncated JPEG");
+        CHECK_EQ_INT(f.jpeg_size, 0);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, 100) == -EBADMSG); /* cut inside the header */
+        CHECK_CONTAINS(convert_error(cv), "bad MJPEG frame (100 bytes): ");
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, with_segments(&f, jpeg, size, runaway, sizeof(runaway))) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "runs past the data");
+        memcpy(f.jpeg, jpeg, size);
+        f.jpeg[0] = 0;
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size) == -EBADMSG);
+        CHECK_CONTAINS(convert_error(cv), "no start-of-image marker");
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, f.jpeg_capacity + 1) == -EMSGSIZE);
+        tjFree(jpeg);
+        frame_release(&f);
+        convert_free(cv);
+}
+
+#ifdef TJFLAG_PROGRESSIVE
+TEST(jpeg_header_walk_reads_progressive_frames) {
+        /* SOF2, not SOF0: the walk knows every frame-header marker */
+        unsigned char *rgb = calloc(W * H, 3), *jpeg = NULL;
+        unsigned long size = 0;
+        tjhandle tj = tjInitCompress();
+        struct convert *cv = NULL;
+        struct frame f;
+
+        CHECK(tjCompress2(tj, rgb, W, 0, H, TJPF_RGB, &jpeg, &size, TJSAMP_420, 80, TJFLAG_PROGRESSIVE) == 0);
+        CHECK(convert_new(W, H, &cv) == 0);
+        CHECK(frame_init(&f, W, H) == 0);
+        CHECK(frame_init_jpeg(&f, size) == 0);
+        memcpy(f.jpeg, jpeg, size);
+        CHECK(convert_accept_jpeg(cv, &mjpeg, &f, size) == 0);
+        tjDestroy(tj);
+        tjFree(jpeg);
+        free(rgb);
+        frame_release(&f);
+        convert_free(cv);
+}
+#endif
+
 /* how far the values of one chroma plane spread in the right eye */
 static int chroma_range(const struct frame *f, int plane) {
         int lo = 255, hi = 0;
@@ -264,6 +356,62 @@ TEST(yuyv_to_i420) {
         convert_free(cv);
 }
 
+/* The YUYV conversion of @w x @h random pixels (@stride bytes a row) at column @x0, by the
+ * vector path and by the scalar reference: every byte of both frames must agree, the bytes
+ * around the image (left untouched) included. The frame is 2 rows taller than @h, so that the
+ * chroma row an odd @h's last row writes exists. */
+static void yuyv_paths_agree(unsigned w, unsigned h, unsigned stride, unsigned x0) {
+        struct frame f[2];
+        unsigned fw = x0 + w + 6, fh = h + 2;
+        uint8_t *src = malloc((size_t) stride * h);
+
+        for (size_t i = 0; i < (size_t) stride * h; i++)
+                src[i] = (uint8_t) (rand() >> 7);
+        for (int k = 0; k < 2; k++) {
+                CHECK(frame_init(&f[k], fw, fh) == 0);
+                memset(f[k].data, 0xa5, (size_t) fw * fh * 3 / 2);
+                convert_yuyv_to_i420(src, stride, w, h, &f[k], x0, k == 0);
+        }
+        for (int p = 0; p < 3; p++) {
+                unsigned rows = p ? fh / 2 : fh;
+                size_t bytes = (size_t) rows * (size_t) f[0].strides[p];
+                if (memcmp(f[0].planes[p], f[1].planes[p], bytes) != 0) {
+                        fprintf(stderr, "plane %d differs: %ux%u, stride %u, x0 %u\n", p, w, h, stride, x0);
+                        CHECK(0);
+                }
+        }
+        /* the scalar reference itself, spot-checked: the last pixel, and the last row's chroma */
+        const uint8_t *last = src + (size_t) (h - 1) * stride;
+        CHECK_EQ_INT(f[1].planes[0][(h - 1) * f[1].strides[0] + x0 + w - 1], last[2 * w - 2]);
+        if (h % 2) /* an odd last row's chroma is its own: averaged with itself */
+                CHECK_EQ_INT(f[1].planes[1][(h / 2) * f[1].strides[1] + x0 / 2], last[1]);
+        else
+                CHECK_EQ_INT(f[1].planes[2][(h / 2 - 1) * f[1].strides[2] + x0 / 2 + w / 2 - 1],
+                             (last[2 * w - 1] + (last - stride)[2 * w - 1] + 1) / 2);
+        free(src);
+        frame_release(&f[0]);
+        frame_release(&f[1]);
+}
+
+TEST(yuyv_vector_path_same_bytes_as_scalar) {
+        /* widths under, at, and off multiples of the vector width (32 pixels); even and odd
+         * heights (the last row clamp); the left eye (x0 0) and a right eye (x0 the width);
+         * rows with padding */
+        static const unsigned widths[] = {2, 6, 30, 32, 34, 62, 64, 66, 96, 130, 320, 1282};
+        static const unsigned heights[] = {1, 2, 3, 8, 9};
+
+        srand(13);
+        for (unsigned i = 0; i < ELEMENTSOF(widths); i++)
+                for (unsigned j = 0; j < ELEMENTSOF(heights); j++) {
+                        unsigned w = widths[i], h = heights[j];
+                        yuyv_paths_agree(w, h, 2 * w, 0);
+                        yuyv_paths_agree(w, h, 2 * w, w);
+                        yuyv_paths_agree(w, h, 2 * w + 36, w + (w % 4 ? 0 : 2));
+                }
+        /* a whole 2x1280x720 stereo frame from one side-by-side camera */
+        yuyv_paths_agree(2560, 720, 5120, 0);
+}
+
 TEST(yuv420_rows_copied_with_padding) {
         enum { BPL = W + 32 }; /* a driver's padded rows */
         struct convert *cv = NULL;
@@ -302,6 +450,11 @@ int main(void) {
         static const struct test tests[] = {
                 T(mjpeg_passthrough_is_byte_exact),
                 T(mjpeg_passthrough_checks_the_header),
+                T(jpeg_read_into_the_frame_is_accepted_whole),
+                T(jpeg_read_into_the_frame_refused_when_cut_or_broken),
+#ifdef TJFLAG_PROGRESSIVE
+                T(jpeg_header_walk_reads_progressive_frames),
+#endif
                 T(mjpeg_420_decodes_into_planes),
                 T(mjpeg_422_decodes_into_planes),
                 T(mjpeg_444_decodes_into_planes),
@@ -311,6 +464,7 @@ int main(void) {
                 T(image_that_does_not_fit_is_refused),
                 T(jpeg_size_from_header),
                 T(yuyv_to_i420),
+                T(yuyv_vector_path_same_bytes_as_scalar),
                 T(yuv420_rows_copied_with_padding),
         };
         return test_main("capture", tests, ELEMENTSOF(tests));
