@@ -2,6 +2,8 @@
 /* layout.c — the take file's datasets, for the writer and recovery (see layout.h). */
 #include "layout.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 const struct layout_dataset layout_index[_LAYOUT_IDX_MAX] = {
@@ -14,10 +16,38 @@ const struct layout_dataset layout_index[_LAYOUT_IDX_MAX] = {
         [LAYOUT_IDX_SIZE] = {"stereo/size", &H5T_NATIVE_UINT32_g},
 };
 
+/* HDF5's metadata cache at one size: by default it starts at 2 MiB and adapts between 1 and
+ * 32 MiB, and it keeps what a take adds (the chunk index of each dataset, an extensible array
+ * under SWMR, about 10 bytes a chunk) until it is full. A take touches only the datasets' headers
+ * and the ends of their chunk indexes, well under this. */
+static int set_metadata_cache(hid_t fapl) {
+        H5AC_cache_config_t c = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
+
+        if (H5Pget_mdc_config(fapl, &c) < 0)
+                return -EIO;
+        c.set_initial_size = true;
+        c.initial_size = c.min_size = c.max_size = LAYOUT_METADATA_CACHE;
+        c.incr_mode = H5C_incr__off;
+        c.flash_incr_mode = H5C_flash_incr__off;
+        c.decr_mode = H5C_decr__off;
+        return H5Pset_mdc_config(fapl, &c) < 0 ? -EIO : 0;
+}
+
 hid_t layout_fapl(void) {
         hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 
-        H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+        if (fapl < 0)
+                return fapl;
+        /* No raw-data chunk cache, for every dataset of the file: the writer only appends, so a
+         * cached chunk is never read back, and unfiltered chunks bypass the cache and go straight
+         * to the file. (A per-dataset cache would not last: H5Fstart_swmr_write() reopens every
+         * open dataset with the file's defaults before HDF5 1.14, HDFGroup/hdf5#1730, and the
+         * default 1 MiB for each of the 8 datasets kept every chunk written until it was full.) */
+        if (H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) < 0 ||
+            H5Pset_cache(fapl, 0, 0, 0, 1.0) < 0 || set_metadata_cache(fapl) < 0) {
+                H5Pclose(fapl);
+                return -1;
+        }
         return fapl;
 }
 

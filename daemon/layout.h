@@ -28,7 +28,15 @@ struct layout_dataset {
 
 extern const struct layout_dataset layout_index[_LAYOUT_IDX_MAX];
 
-/** layout_fapl() - file access for takes: the latest format (SWMR needs it). Caller closes it. */
+/* HDF5's metadata cache for a take file, fixed (layout_fapl()). */
+#define LAYOUT_METADATA_CACHE (512 * 1024)
+
+/**
+ * layout_fapl() - file access for takes, the writer's and recovery's: the latest format (SWMR
+ * needs it), no raw-data chunk cache, a metadata cache of LAYOUT_METADATA_CACHE bytes that does
+ * not grow. So the memory HDF5 holds for a take does not grow with its length.
+ * Return: the property list (caller closes it), or negative.
+ */
 hid_t layout_fapl(void);
 
 /**

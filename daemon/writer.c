@@ -70,16 +70,15 @@ static bool is_reserved_file(const struct writer *w, hid_t file) {
         return fstat(*(int *) handle, &a) == 0 && fstat(w->fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-static hid_t create_growing(hid_t file, const char *name, hid_t type, hsize_t chunk, size_t cache) {
+/* A 1-D dataset that grows by appending. No chunk cache (layout_fapl()): each append goes
+ * straight to the file, so nothing a take writes stays in memory. */
+static hid_t create_growing(hid_t file, const char *name, hid_t type, hsize_t chunk) {
         hsize_t dims = 0, maxdims = H5S_UNLIMITED;
         hid_t space = H5Screate_simple(1, &dims, &maxdims);
-        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dapl = H5Pcreate(H5P_DATASET_ACCESS), d;
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), d;
 
         H5Pset_chunk(dcpl, 1, &chunk);
-        /* keep the chunk being filled in cache between batches; evict full ones first */
-        H5Pset_chunk_cache(dapl, 521, cache, 1.0);
-        d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, dapl);
-        H5Pclose(dapl);
+        d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         H5Pclose(dcpl);
         H5Sclose(space);
         return d;
@@ -247,12 +246,11 @@ static int create_layout(struct writer *w, const struct take_info *info) {
         H5Gclose(g);
         if (info->calibration && write_calibration(w->file, info->calibration) < 0)
                 return -EIO;
-        w->jpeg = create_growing(w->file, LAYOUT_JPEG, H5T_NATIVE_UINT8, JPEG_CHUNK, 4 * JPEG_CHUNK);
+        w->jpeg = create_growing(w->file, LAYOUT_JPEG, H5T_NATIVE_UINT8, JPEG_CHUNK);
         if (w->jpeg < 0)
                 return -EIO;
         for (unsigned i = 0; i < _LAYOUT_IDX_MAX; i++) {
-                w->index[i] =
-                        create_growing(w->file, layout_index[i].name, *layout_index[i].type, INDEX_CHUNK, 64 * 1024);
+                w->index[i] = create_growing(w->file, layout_index[i].name, *layout_index[i].type, INDEX_CHUNK);
                 if (w->index[i] < 0)
                         return -EIO;
         }

@@ -2,9 +2,11 @@
 /* The writer against the HDF5 library itself: what is written reads back, bytes and index. */
 #include <errno.h>
 #include <hdf5.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../daemon/config.h"
+#include "../../daemon/layout.h"
 #include "../../daemon/queue.h"
 #include "../../daemon/util.h"
 #include "../../daemon/writer.h"
@@ -145,8 +147,149 @@ TEST(create_in_missing_folder_fails_clearly) {
         CHECK_CONTAINS(error, "Cannot create /nonexistent/dir/take.h5");
 }
 
+/* Frame k of the tests below: its size, byte value and index entries follow from k. */
+static void push_frame(struct queue *q, unsigned k) {
+        static uint8_t data[400];
+        struct frame_meta m = {.number = k,
+                               .timestamp_ns = 7 * (int64_t) k,
+                               .left_timestamp_ns = 7 * (int64_t) k - 1,
+                               .right_timestamp_ns = 7 * (int64_t) k + 1,
+                               .left_sequence = k,
+                               .right_sequence = k + 1};
+
+        memset(data, (int) (k & 0xff), sizeof(data));
+        CHECK(queue_push(q, data, 300 + k % 100, &m, 0) == 0);
+}
+
+/* Append @frames frames in batches of @batch; the writer is left open. */
+static struct writer *append_frames(const char *path, unsigned frames, unsigned batch, struct queue **ret_q) {
+        const struct queue_entry *entries[16];
+        struct take_info info = {.hand = "right",
+                                 .label = "",
+                                 .started_utc = "x",
+                                 .config = &config,
+                                 .hand_config = &hand,
+                                 .batch_size = batch};
+        struct writer *w = NULL;
+        char error[512] = "";
+
+        CHECK(batch <= ELEMENTSOF(entries) && queue_new(2 * batch, 2 * batch * 400, ret_q) == 0);
+        CHECK(writer_create(path, -1, &info, &w, error, sizeof(error)) == 0);
+        for (unsigned k = 0; w && k < frames; k += batch) {
+                for (unsigned i = 0; i < batch; i++) {
+                        push_frame(*ret_q, k + i);
+                        entries[i] = queue_peek(*ret_q, i);
+                }
+                CHECK(writer_append(w, *ret_q, entries, batch, error, sizeof(error)) == 0);
+                queue_release(*ret_q, batch);
+        }
+        return w;
+}
+
+/* Every index dataset and the bytes hold frames 0..@frames-1 as push_frame() made them. */
+static void check_frames(hid_t f, unsigned frames) {
+        int64_t *v = calloc(frames, sizeof(*v));
+        uint8_t *bytes = NULL;
+        long long nbytes = read_len(f, LAYOUT_JPEG);
+        uint64_t pos = 0;
+
+        for (unsigned d = 0; d < _LAYOUT_IDX_MAX; d++) {
+                CHECK_EQ_INT(read_len(f, layout_index[d].name), frames);
+                read_all(f, layout_index[d].name, H5T_NATIVE_INT64, v);
+                for (unsigned k = 0, pos_k = 0; k < frames; pos_k += 300 + k % 100, k++) {
+                        int64_t want[_LAYOUT_IDX_MAX] = {
+                                [LAYOUT_IDX_OFFSET] = pos_k,
+                                [LAYOUT_IDX_TIMESTAMP] = 7 * (int64_t) k,
+                                [LAYOUT_IDX_LEFT_TIMESTAMP] = 7 * (int64_t) k - 1,
+                                [LAYOUT_IDX_RIGHT_TIMESTAMP] = 7 * (int64_t) k + 1,
+                                [LAYOUT_IDX_LEFT_SEQUENCE] = k,
+                                [LAYOUT_IDX_RIGHT_SEQUENCE] = k + 1,
+                                [LAYOUT_IDX_SIZE] = 300 + k % 100,
+                        };
+                        if (v[k] != want[d]) {
+                                CHECK_EQ_INT(v[k], want[d]);
+                                fprintf(stderr, "  (%s, frame %u)\n", layout_index[d].name, k);
+                                break;
+                        }
+                }
+        }
+        bytes = malloc((size_t) nbytes + 1);
+        read_all(f, LAYOUT_JPEG, H5T_NATIVE_UINT8, bytes);
+        for (unsigned k = 0; k < frames; pos += 300 + k % 100, k++)
+                if (pos + 300 + k % 100 > (uint64_t) nbytes || bytes[pos] != (k & 0xff) ||
+                    bytes[pos + 299 + k % 100] != (k & 0xff)) {
+                        CHECK_EQ_INT(bytes[pos], k & 0xff);
+                        break;
+                }
+        CHECK_EQ_INT(nbytes, pos);
+        free(bytes);
+        free(v);
+}
+
+/* A writer killed right after an append (no close, no HDF5 shutdown) leaves every appended frame
+ * readable by a SWMR reader: the writer keeps no chunk in a cache, and what it appends is in the
+ * file when writer_append() returns. 3,000 frames: 3 chunks of each index dataset, 3 of the bytes. */
+TEST(appended_frames_are_in_the_file_before_it_is_closed) {
+        char path[256];
+        unsigned frames = 3000;
+        int status = 0;
+        pid_t pid;
+
+        snprintf(path, sizeof(path), "%s/killed.h5", dir);
+        pid = fork();
+        if (pid == 0) {
+                struct queue *q = NULL;
+                struct writer *w = append_frames(path, frames, 10, &q);
+                _exit(w && test_failures == 0 ? 0 : 1);
+        }
+        CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+        CHECK(f >= 0);
+        if (f < 0)
+                return;
+        check_frames(f, frames);
+        H5Fclose(f);
+        unlink(path);
+}
+
+/* What bounds the writer's memory survives H5Fstart_swmr_write(), which reopens the datasets
+ * (before HDF5 1.14 with the file's defaults): no dataset has a chunk cache, and the metadata
+ * cache is LAYOUT_METADATA_CACHE bytes and does not grow. */
+TEST(writer_keeps_no_chunk_cache_and_a_fixed_metadata_cache) {
+        char path[256], error[512] = "";
+        struct queue *q = NULL;
+        struct writer *w;
+        hid_t ids[16], file;
+        ssize_t n;
+
+        snprintf(path, sizeof(path), "%s/caches.h5", dir);
+        w = append_frames(path, 100, 10, &q);
+        n = H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_DATASET, ELEMENTSOF(ids), ids);
+        CHECK_EQ_INT(n, 1 + _LAYOUT_IDX_MAX);
+        for (ssize_t i = 0; i < n; i++) {
+                hid_t dapl = H5Dget_access_plist(ids[i]);
+                size_t slots = 1, bytes = 1;
+                double w0;
+                CHECK(H5Pget_chunk_cache(dapl, &slots, &bytes, &w0) >= 0);
+                CHECK_EQ_INT(bytes, 0);
+                H5Pclose(dapl);
+        }
+        CHECK_EQ_INT(H5Fget_obj_ids(H5F_OBJ_ALL, H5F_OBJ_FILE, 1, &file), 1);
+        H5AC_cache_config_t c = {.version = H5AC__CURR_CACHE_CONFIG_VERSION};
+        CHECK(H5Fget_mdc_config(file, &c) >= 0);
+        CHECK_EQ_INT(c.max_size, LAYOUT_METADATA_CACHE);
+        CHECK(c.incr_mode == H5C_incr__off && c.flash_incr_mode == H5C_flash_incr__off);
+        struct take_result res = {.stop_reason = "requested", .stopped_utc = "x", .last_error = ""};
+        CHECK(writer_finish(w, &res, error, sizeof(error)) == 0);
+        queue_free(q);
+        unlink(path);
+}
+
 int main(void) {
-        static const struct test tests[] = {T(bytes_and_index_round_trip), T(create_in_missing_folder_fails_clearly)};
+        static const struct test tests[] = {T(bytes_and_index_round_trip), T(create_in_missing_folder_fails_clearly),
+                                            T(appended_frames_are_in_the_file_before_it_is_closed),
+                                            T(writer_keeps_no_chunk_cache_and_a_fixed_metadata_cache)};
         int r;
         CHECK(mkdtemp(dir) != NULL);
         r = test_main("writer", tests, ELEMENTSOF(tests));
