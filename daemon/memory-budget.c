@@ -12,14 +12,13 @@
 #include <turbojpeg.h>
 
 #include "frame.h"
+#include "layout.h"
 #include "queue.h"
 #include "source.h"
 #include "util.h"
 
-/* writer.c: create_growing() chunk caches, 4 chunks of /stereo/jpeg and 64 KiB for each of the
- * 7 index datasets; writer_create(): one batch of index values, 4 × 8 + 3 × 4 bytes a frame. */
-#define WRITER_JPEG_CACHE (4 * 512 * 1024)
-#define WRITER_INDEX_CACHE (7 * 64 * 1024)
+/* layout.c: layout_fapl(), no raw-data chunk cache and a metadata cache fixed at
+ * LAYOUT_METADATA_CACHE; writer_create(): one batch of index values, 4 × 8 + 3 × 4 bytes a frame. */
 #define WRITER_INDEX_BYTES (4 * 8 + 3 * 4)
 
 /* frame.c: frame_init() of a @w × @h I420 frame, its slack row and alignment included. */
@@ -105,7 +104,7 @@ uint64_t memory_budget_hand(const struct config *c, const struct hand_config *h,
         memory_budget_queue(c, h, &entries, &ring);
         b.queue = queue_footprint(entries, ring) + c->batch_size * sizeof(void *);
         b.source = source_bytes(cam);
-        b.writer = WRITER_JPEG_CACHE + WRITER_INDEX_CACHE + (uint64_t) c->batch_size * WRITER_INDEX_BYTES +
+        b.writer = LAYOUT_METADATA_CACHE + (uint64_t) c->batch_size * WRITER_INDEX_BYTES +
                    MEMORY_BUDGET_HDF5;
         /* the source thread, the writer thread and the workers */
         b.threads = (c->workers + 2) * MEMORY_BUDGET_THREAD;
