@@ -227,11 +227,13 @@ static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
 
 /* The writer queue, sized by memory_budget_queue() (queue.seconds of frames, or capacity ×
  * batch_size, at 3 bits a pixel), so the configuration check counts what is allocated here.
- * Every page of its byte ring is touched now: the memory is taken when the daemon starts (a
- * board that cannot hold it fails here, not in the middle of a take), RSS stays flat while the
- * ring fills for the first time, and no page fault lands on a worker during a take. */
+ * Its byte ring is mapped, not touched: in the steady state it holds a batch or two, and the
+ * writer hands each written batch's pages back (queue_return_pages()), so it is resident only
+ * as far as frames wait in it, the whole ring only while a stalled disk fills it. Keeping 3 s
+ * of frames resident at all times for a stall that may never come would take that memory from
+ * everything else on the board. The price is a page fault per 4 KiB a worker encodes into
+ * (make bench measures the whole pipeline's CPU with it). */
 static int alloc_queue(struct pipeline *p) {
-        struct queue_room all;
         unsigned entries;
         size_t ring;
         int r;
@@ -243,12 +245,6 @@ static int alloc_queue(struct pipeline *p) {
         r = queue_new(entries, ring, &p->queue);
         if (r < 0)
                 return r;
-        /* on the empty queue, a room of the whole ring is the ring; given back at once */
-        r = queue_reserve(p->queue, ring, ring, &all);
-        if (r < 0)
-                return r;
-        memset(all.data, 0, all.cap);
-        queue_cancel(p->queue, &all);
         return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -47,7 +49,11 @@ int queue_new(unsigned max_entries, size_t max_bytes, struct queue **ret) {
         q->rooms = calloc(max_entries, sizeof(*q->rooms));
         q->open = calloc(max_entries, sizeof(*q->open));
         q->idle = calloc(max_entries, sizeof(*q->idle));
-        q->bytes = malloc(max_bytes);
+        /* mapped, not touched: a page becomes resident when a frame is written into it and
+         * stops being so when the writer returns it (queue_return_pages()) */
+        q->bytes = mmap(NULL, max_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (q->bytes == MAP_FAILED)
+                q->bytes = NULL;
         if (!q->entries || !q->starts || !q->rooms || !q->open || !q->idle || !q->bytes)
                 return queue_free(q), -ENOMEM;
         q->max_entries = max_entries;
@@ -66,7 +72,8 @@ struct queue *queue_free(struct queue *q) {
         free(q->rooms);
         free(q->open);
         free(q->idle);
-        free(q->bytes);
+        if (q->bytes)
+                munmap(q->bytes, q->max_bytes);
         free(q);
         return NULL;
 }
@@ -172,6 +179,35 @@ const struct queue_entry *queue_peek(const struct queue *q, unsigned i) {
 
 const uint8_t *queue_data(const struct queue *q, const struct queue_entry *e) {
         return q->bytes + e->pos;
+}
+
+/* Hand the whole pages inside [from, to) back to the kernel: they read as zeros next time. */
+static void return_range(const uint8_t *from, const uint8_t *to) {
+        static size_t page;
+        uintptr_t a, b;
+
+        if (!page)
+                page = (size_t) sysconf(_SC_PAGESIZE);
+        a = ((uintptr_t) from + page - 1) & ~(uintptr_t) (page - 1);
+        b = (uintptr_t) to & ~(uintptr_t) (page - 1);
+        if (b > a)
+                (void) madvise((void *) a, b - a, MADV_DONTNEED); /* advice: a failure only costs memory */
+}
+
+void queue_return_pages(const struct queue *q, unsigned n) {
+        const uint8_t *from = NULL, *to = NULL;
+
+        n = MIN(n, q->count);
+        for (unsigned i = 0; i < n; i++) {
+                const struct queue_entry *e = queue_peek(q, i);
+                const uint8_t *data = queue_data(q, e);
+                if (data != to) { /* not right after the previous entry: a range of its own */
+                        return_range(from, to);
+                        from = data;
+                }
+                to = data + e->size;
+        }
+        return_range(from, to);
 }
 
 void queue_release(struct queue *q, unsigned n) {

@@ -3,7 +3,9 @@
  * queue.h — the bounded writer queue of one hand: compressed frames waiting for the writer.
  *
  * Two fixed rings allocated once: a byte ring holding the JPEG data, and an entry ring holding
- * each frame's metadata and where its bytes are. A frame's bytes are always contiguous (when
+ * each frame's metadata and where its bytes are. The byte ring is mapped but not touched: its
+ * pages are resident while they hold frames and handed back as the writer finishes with them
+ * (queue_return_pages()), so its memory follows the backlog, up to the whole ring in a stall. A frame's bytes are always contiguous (when
  * they do not fit at the end of the byte ring, they start again at 0).
  *
  * Producers (the encoder workers) do not copy a finished JPEG in: they reserve room first
@@ -87,6 +89,14 @@ const struct queue_entry *queue_peek(const struct queue *q, unsigned i);
 
 /** queue_data() - the bytes of an entry from queue_peek(). */
 const uint8_t *queue_data(const struct queue *q, const struct queue_entry *e);
+
+/**
+ * queue_return_pages() - give the memory pages that lie wholly inside the bytes of the @n oldest
+ * entries back to the kernel (MADV_DONTNEED), so the ring is resident only where it holds frames.
+ * Called by the writer, which owns those entries, after writing them and before queue_release();
+ * pages shared with a neighbouring entry or room are left alone. The bytes read as zeros after.
+ */
+void queue_return_pages(const struct queue *q, unsigned n);
 
 /** queue_release() - forget the @n oldest entries and their bytes. */
 void queue_release(struct queue *q, unsigned n);
