@@ -2,7 +2,7 @@
 process's CPU time and memory are read, how a handrecd on a private bus is run on the replay
 source, and how a figure is handed to the summary (one JSON file per measurement).
 
-Layout under the build tree ($BUILD/bench/):
+Layout under the build tree ($BUILD/bench/, or BENCH_DIR):
   inputs/          the frames and the calibration (inputs.py; cached, remade when its version changes)
   results/*.json   one file per measurement; summary.py reads them all
   work/            takes and replay folders while a measurement runs (removed after)
@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import conftest  # noqa: E402  (Bus, Daemon, BUILD, HANDRECD, HANDRECCTL)
 
 BUILD = conftest.BUILD
-BENCH = os.path.join(BUILD, "bench")
+BENCH = os.environ.get("BENCH_DIR") or os.path.join(BUILD, "bench")
 INPUTS = os.path.join(BENCH, "inputs")
 RESULTS = os.path.join(BENCH, "results")
 WORK = os.path.join(BENCH, "work")
@@ -126,15 +126,18 @@ def check_config(config_path):
 
 
 class Run:
-    """A private dbus-daemon and handrecd under $BUILD/bench/work (a real disk, as a take's
-    fdatasync needs), with a config; ctl() runs handrecctl on that bus. Use as a context manager."""
+    """A private dbus-daemon and handrecd, with a config; ctl() runs handrecctl on that bus. The
+    takes and the replay folder go under $BUILD/bench/work (a real disk, as a take's fdatasync
+    needs); the sockets, the config and the log under /tmp (a socket's path is short). Use as a
+    context manager; config_for_dir(work folder, output folder) returns the config text."""
 
     def __init__(self, config_for_dir):
         os.makedirs(WORK, exist_ok=True)
-        self.tmp = tempfile.mkdtemp(prefix="run-", dir=WORK)
-        self.out = os.path.join(self.tmp, "out")
+        self.work = tempfile.mkdtemp(prefix="run-", dir=WORK)
+        self.tmp = tempfile.mkdtemp(prefix="handrec-bench-")
+        self.out = os.path.join(self.work, "out")
         os.makedirs(self.out)
-        self.config_text = config_for_dir(self.tmp, self.out)
+        self.config_text = config_for_dir(self.work, self.out)
         self.bus = self.daemon = None
 
     def __enter__(self):
@@ -165,6 +168,7 @@ class Run:
         if self.bus:
             self.bus.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def take_attrs(path):
@@ -173,20 +177,25 @@ def take_attrs(path):
         return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
 
 
-def max_rate_take(workers=None, rectify=True, fmt=None):
-    """One hand plays the bench's FRAMES frames once, as fast as the pipeline takes them
-    (replay, rate "max", no loop), until the take ends by itself (end-of-input). Returns the
-    daemon's CPU time per frame written over the take (every thread, /proc/<pid>/stat), its peak
-    RSS (VmHWM) over its whole life, the memory handrecd --check-config computes for the
-    configuration, and the take file's attributes."""
+def frames_written(run, hand):
+    m = re.search(r"written:(\d+)", run.ctl("status", "--hand", hand))
+    return int(m.group(1)) if m else 0
+
+
+def max_rate_take(workers=None, rectify=True, fmt=None, frames=FRAMES):
+    """One hand plays the bench's distinct frames in a loop as fast as the pipeline takes them
+    (replay, rate "max") until @frames are written, then the take is stopped (StopRecording returns
+    once the file is complete). Returns the daemon's CPU time per frame in the file over the take
+    (every thread, /proc/<pid>/stat), its peak RSS (VmHWM) over its whole life, the memory
+    handrecd --check-config computes for the configuration, and the take file's attributes.
+    A loop over the few distinct frames, not a folder of FRAMES links: the replay source reads
+    every image of its folder once when a take starts, which a camera does not."""
     m = inputs()
-    files = frame_sequence(m)
 
     def config(tmp, out):
-        folder = replay_folder(tmp, files)
-        return daemon_config(out, [hand_config("right", folder, "max", False, m["calibration"] if rectify else None,
-                                                         rectify, fmt)],
-                             workers)
+        folder = replay_folder(tmp, m["frames"])
+        hand = hand_config("right", folder, "max", True, m["calibration"] if rectify else None, rectify, fmt)
+        return daemon_config(out, [hand], workers)
 
     with Run(config) as run:
         ok, budget_mb, said = check_config(run.daemon.config)
@@ -195,11 +204,14 @@ def max_rate_take(workers=None, rectify=True, fmt=None):
         run.start()
         cpu0 = cpu_seconds(run.pid)
         path = run.ctl("start", "--hand", "right").strip()
-        run.wait_idle(["right"], timeout=60 + FRAMES)
+        deadline = time.monotonic() + 60 + frames
+        while frames_written(run, "right") < frames and time.monotonic() < deadline:
+            time.sleep(0.1)
+        run.ctl("stop", "--hand", "right", timeout=120)
         cpu1 = cpu_seconds(run.pid)
         hwm = proc_status_kb(run.pid, "VmHWM")
         attrs = take_attrs(path)
-    frames = int(attrs.get("frames", 0))
+    frames = int(attrs.get("frames", 0))  # a few more than asked: the take is stopped after
     return dict(frames=frames, frames_dropped=int(attrs.get("frames_dropped", 0)),
                 stop_reason=attrs.get("stop_reason"), jpeg_origin=attrs.get("jpeg_origin"),
                 rectified=int(attrs.get("rectified", 0)), workers=workers,

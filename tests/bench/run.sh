@@ -13,14 +13,16 @@
 #   sync.py         the cost of durability (save.sync_interval), synthetic camera
 #   summary.py      8. the table and the ratios, met or not
 # BENCH_QUICK=1: few frames and short runs, to check the bench end to end in a couple of minutes.
+# BENCH_DIR: where inputs and results go instead of $BUILD/bench (the smoke test's own folder).
 set -u
 BUILD=${BUILD:-build}
 export BUILD
 PY=/usr/bin/python3
 B=tests/bench
-results=$BUILD/bench/results
+bench=${BENCH_DIR:-$BUILD/bench}
+results=$bench/results
 if [ "${BENCH_QUICK:-0}" != 0 ]; then
-        export BENCH_REMAP_ITERATIONS=${BENCH_REMAP_ITERATIONS:-10} BENCH_SYNC_SECONDS=${BENCH_SYNC_SECONDS:-2}
+        export BENCH_REMAP_ITERATIONS=${BENCH_REMAP_ITERATIONS:-10} BENCH_SYNC_SECONDS=${BENCH_SYNC_SECONDS:-1}
 fi
 failed=""
 # run one measurement; a failure is reported and the others still run
@@ -28,7 +30,7 @@ step() {
         "$@" || { echo "bench: $* exited $?"; failed="$failed $1"; }
 }
 
-rm -rf "$results" "$BUILD/bench/work"
+rm -rf "$results" "$bench/work"
 mkdir -p "$results"
 $PY $B/inputs.py || exit 1
 echo
