@@ -5,7 +5,8 @@ source, and how a figure is handed to the summary (one JSON file per measurement
 Layout under the build tree ($BUILD/bench/, or BENCH_DIR):
   inputs/          the frames and the calibration (inputs.py; cached, remade when its version changes)
   results/*.json   one file per measurement; summary.py reads them all
-  work/            takes and replay folders while a measurement runs (removed after)
+  work/            takes and replay folders while a measurement runs (removed after; the
+                   private bus's and the daemon's sockets go under /tmp, where paths are short)
 
 Settings (environment): BENCH_QUICK=1 (few frames, short realtime runs: checks the bench runs end
 to end in a couple of minutes), BENCH_FRAMES (frames per max-rate measurement, default 300, quick

@@ -11,8 +11,8 @@ import os
 import shutil
 import time
 
-from benchlib import SECONDS, SOAK, WORK, Run, daemon_config, frame_sequence, hand_config, inputs, \
-    check_config, cpu_seconds, proc_status_kb, replay_folder, take_attrs, write_result
+from benchlib import SECONDS, SOAK, WORK, Run, check_config, cpu_seconds, daemon_config, hand_config, inputs, \
+    proc_status_kb, replay_folder, take_attrs, write_result
 
 HANDS = ("right", "left")
 seconds = SOAK or SECONDS
@@ -27,7 +27,7 @@ if free < need:
 
 
 def config(tmp, out):
-    folder = replay_folder(tmp, frame_sequence(m, len(m["frames"])))
+    folder = replay_folder(tmp, m["frames"])
     return daemon_config(out, [hand_config(h, folder, "realtime", True, m["calibration"]) for h in HANDS])
 
 
@@ -47,10 +47,11 @@ with Run(config) as run:
     run.wait_idle(HANDS, timeout=60)
     cpu1 = cpu_seconds(run.pid)
     hwm = proc_status_kb(run.pid, "VmHWM")
+    loadavg = [round(x, 2) for x in os.getloadavg()]  # drops on a shared machine: was it busy?
     attrs = [take_attrs(p) for p in paths]
 
 frames = sum(int(a.get("frames", 0)) for a in attrs)
-r = dict(seconds=seconds, soak=bool(SOAK), budget_mb=budget_mb, peak_rss_kb=hwm,
+r = dict(seconds=seconds, soak=bool(SOAK), budget_mb=budget_mb, peak_rss_kb=hwm, loadavg=loadavg,
          frames=frames, frames_captured=sum(int(a.get("frames_captured", 0)) for a in attrs),
          frames_dropped=sum(int(a.get("frames_dropped", 0)) for a in attrs),
          stop_reasons=[a.get("stop_reason") for a in attrs],

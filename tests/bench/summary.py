@@ -51,8 +51,15 @@ def table(res, m):
     print(row("2 handrecd rectified, 1 worker", res["rectified-1"]))
     print(row(f"  handrecd rectified, {CORES} workers (one per core)", res["rectified-cores"]))
     print(row("3 handrecd passthrough (MJPEG, rectify off)", res["passthrough"]))
-    print("  4 remap alone against cv2.remap: remap.py, below")
-    print(row("5 old collector's design (cv2 + h5py, thread a stage)", res["old"]))
+    print("  4 remap alone against cv2.remap (remap.py):")
+    remap = os.path.join(RESULTS, "remap.txt")
+    if os.path.exists(remap):
+        with open(remap) as f:
+            for line in f:
+                print("      " + line.rstrip())
+    else:
+        print("      FAILED: remap.py printed nothing")
+    print(row("5 old collector's design (a thread a stage)", res["old"]))
     if "error" in rt:
         print(f"  6 both hands realtime: FAILED: {rt['error']}")
     else:
@@ -62,19 +69,15 @@ def table(res, m):
                   f"dropped{' (' + causes + ')' if causes else ''}; RSS {mb(rt['rss_first_kb'])} after 1 s, "
                   f"{mb(rt['rss_end_kb'])} at the end" +
                   (f"; minute 1 {mb(rt['rss_minute1_kb'])}, growth {rt['rss_growth_kb']} kB"
-                   if "rss_growth_kb" in rt else "")))
+                   if "rss_growth_kb" in rt else "") +
+                  (f"\n  {'':<52} the machine's load average at the end (1, 5, 15 min): "
+                   f"{', '.join(f'{x:.2f}' for x in rt['loadavg'])}" if "loadavg" in rt else "")))
     cg = res["callgrind"]
     if "error" in cg:
         print(f"  7 instructions per frame: FAILED: {cg['error']}")
     else:
         print(f"  7 instructions per frame, decode + rectify + encode (callgrind Ir, {cg['frames']} frames): "
               f"{cg['instructions_per_frame'] / 1e6:.1f} M")
-    remap = os.path.join(RESULTS, "remap.txt")
-    if os.path.exists(remap):
-        print("  4 remap.py:")
-        with open(remap) as f:
-            for line in f:
-                print("    " + line.rstrip())
 
 
 def verdict(ok):
