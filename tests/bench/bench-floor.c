@@ -4,6 +4,7 @@
  * side-by-side camera JPEG into its YUV planes and encode those planes again (the two calls
  * handrecd cannot avoid), one thread, on the bench's frames, all read into memory first.
  * Prints JSON: CPU ms per frame (process CPU time), peak RSS (kB), frames, mean JPEG sizes.
+ * tests/bench/callgrind.py counts the instructions of floor_frames() as of bench-frame's loop.
  *   bench-floor QUALITY FRAMES FILE.jpg...   (FRAMES frames: the files in turn)
  */
 #include <stdio.h>
@@ -71,6 +72,22 @@ static int one_frame(struct floor_run *b, int i, int quality, unsigned long *ret
         return 0;
 }
 
+/* The measured part: @frames frames, the files in turn. Not inlined: callgrind.py collects by its name. */
+static __attribute__((noinline)) int floor_frames(struct floor_run *b, int quality, int frames, double *ret_in,
+                                                  double *ret_out) {
+        unsigned long size;
+        int r;
+
+        for (int i = 0; i < frames; i++) {
+                r = one_frame(b, i % b->n_files, quality, &size);
+                if (r < 0)
+                        return r;
+                *ret_in += (double) b->size[i % b->n_files];
+                *ret_out += (double) size;
+        }
+        return 0;
+}
+
 static void release(struct floor_run *b) {
         for (int i = 0; i < b->n_files; i++)
                 free(b->jpeg[i]);
@@ -104,11 +121,8 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 r = one_frame(&b, 0, quality, &size); /* warm: TurboJPEG's first-use set-up */
         int64_t t0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-        for (int i = 0; r >= 0 && i < frames; i++) {
-                r = one_frame(&b, i % b.n_files, quality, &size);
-                in_bytes += (double) b.size[i % b.n_files];
-                out_bytes += (double) size;
-        }
+        if (r >= 0)
+                r = floor_frames(&b, quality, frames, &in_bytes, &out_bytes);
         int64_t t1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
         if (r < 0) {
                 fprintf(stderr, "bench-floor: %s (%s)\n", strerror(-r), b.dec ? tjGetErrorStr2(b.dec) : "");
