@@ -5,7 +5,7 @@
 #   make check-unit   the C unit tests (AddressSanitizer + UBSan build) and the ThreadSanitizer run
 #   make check-integration   the pytest suites against a private dbus-daemon
 #   make demo         record a take on the synthetic camera over a private D-Bus and summarise it
-#   make bench        benchmarks (figures printed, baseline beside them)
+#   make bench        every benchmark in one run: handrecd against TurboJPEG alone and the old collector, ratios vs targets
 #   make install      PREFIX=/usr/local DESTDIR= (binaries, config, unit, bus policy, sysusers, tmpfiles)
 #   make deb          the Debian package, build/handrecd_<version>_<arch>.deb (ARCH=arm64 cross-builds)
 #   make lint         clang-format check and cppcheck
@@ -156,9 +156,17 @@ demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
-bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench-encode $(BUILD)/bench-remap
+# make bench (tests/bench/run.sh, docs/testing.md): BENCH_QUICK=1 for a short run, BENCH_SOAK=600 for a soak
+BENCH_PROGS := $(BUILD)/bench-floor $(BUILD)/bench-frame $(BUILD)/bench-remap
+
+bench: deps-bench
+	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
 	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+deps-bench:
+	@sh scripts/install-deps.sh bench
+
+.PHONY: deps-bench
 
 # ---- install ----
 #

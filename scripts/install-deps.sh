@@ -6,6 +6,7 @@
 #   install-deps.sh build   compiler, pkg-config and the -dev packages: enough for `make`
 #   install-deps.sh demo    build + what `make demo` runs (dbus-daemon, busctl, h5py, h5ls, OpenCV)
 #   install-deps.sh deb     build + the Debian packaging tools (`make deb`)
+#   install-deps.sh bench   build + demo + what `make bench` runs (valgrind, opencv-doc's images)
 #   install-deps.sh all     everything `make check` needs: the above, the test tools, lint, fuzzers
 set -eu
 
@@ -22,6 +23,9 @@ deb="build-essential debhelper dpkg-dev fakeroot lintian"
 # the VM tests, opencv-doc for its real stereo images
 test="python3-dbus python3-pytest python3-gi libglib2.0-bin procps util-linux
       qemu-system-x86 busybox-static v4l-utils opencv-doc"
+# make bench (tests/bench/): callgrind for instruction counts, opencv-doc's images and OpenCV for the
+# inputs and the old collector's design, h5py for it and for reading the takes
+bench="valgrind opencv-doc python3-opencv python3-h5py python3-numpy"
 # lint
 lint="clang-format cppcheck"
 # fuzzers (tests/fuzz/): clang and its libFuzzer runtime, which Debian 12 ships in libclang-rt-dev;
@@ -32,8 +36,9 @@ case "${1:-all}" in
         build) wanted="$build" ;;
         demo) wanted="$build $demo" ;;
         deb) wanted="$build $deb" ;;
-        all) wanted="$build $demo $deb $test $lint $fuzz" ;;
-        *) echo "usage: $0 [build|demo|deb|all]" >&2; exit 2 ;;
+        bench) wanted="$build $demo $bench" ;;
+        all) wanted="$build $demo $deb $test $lint $fuzz $bench" ;;
+        *) echo "usage: $0 [build|demo|deb|bench|all]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -6,7 +6,6 @@ daemon's CPU per frame and the drops. BENCH_SYNC_SECONDS (default 20), BENCH_WID
 The output folder is under the build tree (a real disk), not /tmp (often a tmpfs, where a sync
 costs nothing)."""
 import os
-import re
 import subprocess
 import sys
 import tempfile

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench-frame — handrecd's rectified path for one stereo frame, through the daemon's own modules
+ * (libhandrec.a): the side-by-side JPEG decoded into I420 planes (convert.c, as the replay and
+ * MJPEG sources do), rectified (rectify.c), encoded (encoder.c), one thread. It is the driver
+ * tests/bench/callgrind.py runs under valgrind: everything but bench_frames() (loading the
+ * calibration, building the maps, reading the files) is set-up, kept out of the count with
+ * callgrind's --toggle-collect=bench_frames, so instructions / FRAMES is the cost of a frame.
+ *   bench-frame WIDTH HEIGHT QUALITY FRAMES CALIBRATION.yml FILE.jpg...   (WIDTH, HEIGHT: one eye)
+ * Prints JSON: frames, mean JPEG size, CPU ms per frame (meaningless under valgrind).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../../daemon/calibration.h"
+#include "../../daemon/convert.h"
+#include "../../daemon/encoder.h"
+#include "../../daemon/rectify.h"
+#include "../../daemon/util.h"
+
+#define MAX_FILES 64
+#define MAX_JPEG (64u << 20)
+
+struct frame_run {
+        char *jpeg[MAX_FILES];
+        size_t size[MAX_FILES];
+        int n_files;
+        unsigned width, height; /* one eye */
+        struct calibration *cal;
+        struct convert *conv;
+        struct rectify *rect;
+        struct encoder *enc;
+        struct frame src, dst;
+};
+
+static int setup(struct frame_run *b, const char *cal_path, char **files, int n) {
+        const char *paths[1] = {cal_path};
+        char error[1024];
+        int r;
+
+        if (n > MAX_FILES)
+                return -E2BIG;
+        for (int i = 0; i < n; i++) {
+                r = read_file_max(files[i], MAX_JPEG, &b->jpeg[i], &b->size[i]);
+                if (r < 0)
+                        return r;
+                b->n_files = i + 1;
+        }
+        r = calibration_load(paths, 1, MODEL_UNSET, 0, b->width, b->height, &b->cal, error, sizeof(error));
+        if (r < 0) {
+                fprintf(stderr, "bench-frame: %s\n", error);
+                return r;
+        }
+        if ((r = frame_init(&b->src, 2 * b->width, b->height)) < 0 ||
+            (r = frame_init(&b->dst, 2 * b->width, b->height)) < 0 ||
+            (r = convert_new(2 * b->width, b->height, &b->conv)) < 0 ||
+            (r = encoder_new(2 * b->width, b->height, &b->enc)) < 0)
+                return r;
+        return rectify_new(b->cal, b->width, b->height, b->src.strides[0], b->src.strides[1], &b->rect);
+}
+
+/* The measured part: @frames frames, the files in turn. Not inlined: callgrind collects by its name. */
+static __attribute__((noinline)) int bench_frames(struct frame_run *b, int quality, int frames, double *ret_bytes) {
+        const struct convert_layout jpeg = {.format = CONVERT_MJPEG, .width = 2 * b->width, .height = b->height};
+        const uint8_t *out;
+        size_t size;
+        int r;
+
+        for (int i = 0; i < frames; i++) {
+                int k = i % b->n_files;
+                r = convert_frame(b->conv, &jpeg, (const uint8_t *) b->jpeg[k], b->size[k], &b->src, 0);
+                if (r < 0) {
+                        fprintf(stderr, "bench-frame: %s\n", convert_error(b->conv));
+                        return r;
+                }
+                rectify_frame(b->rect, &b->src, &b->dst);
+                r = encoder_encode(b->enc, &b->dst, quality, &out, &size);
+                if (r < 0)
+                        return r;
+                *ret_bytes += (double) size;
+        }
+        return 0;
+}
+
+static void release(struct frame_run *b) {
+        for (int i = 0; i < b->n_files; i++)
+                free(b->jpeg[i]);
+        encoder_free(b->enc);
+        rectify_free(b->rect);
+        convert_free(b->conv);
+        frame_release(&b->src);
+        frame_release(&b->dst);
+        calibration_free(b->cal);
+}
+
+int main(int argc, char *argv[]) {
+        struct frame_run b = {0};
+        double bytes = 0;
+        int quality, frames, r;
+
+        if (argc < 7) {
+                fprintf(stderr, "usage: bench-frame WIDTH HEIGHT QUALITY FRAMES CALIBRATION.yml FILE.jpg...\n");
+                return 2;
+        }
+        b.width = (unsigned) atoi(argv[1]);
+        b.height = (unsigned) atoi(argv[2]);
+        quality = atoi(argv[3]);
+        frames = atoi(argv[4]);
+        r = setup(&b, argv[5], argv + 6, argc - 6);
+        int64_t t0 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+        if (r >= 0)
+                r = bench_frames(&b, quality, frames, &bytes);
+        int64_t t1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
+        release(&b);
+        if (r < 0) {
+                fprintf(stderr, "bench-frame: failed: %s\n", strerror(-r));
+                return 1;
+        }
+        printf("{\"frames\": %d, \"quality\": %d, \"out_jpeg_kb\": %.1f, \"cpu_ms_per_frame\": %.3f}\n", frames,
+               quality, bytes / frames / 1e3, (double) (t1 - t0) / 1e6 / frames);
+        return 0;
+}

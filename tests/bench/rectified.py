@@ -1,0 +1,15 @@
+#!/usr/bin/python3
+"""make bench, row 2: handrecd rectifying one hand, the replay source at rate "max" looping over
+the bench's frames until BENCH_FRAMES are written: with one encoder worker, and with one worker per
+core (config `workers`). CPU ms per frame of the whole daemon over the take, its peak RSS, and
+beside it the memory handrecd --check-config computes for that configuration
+(daemon/memory-budget.c)."""
+from benchlib import CORES, FRAMES, max_rate_take, write_result
+
+print(f"== handrecd rectified, one hand, replay at rate \"max\", {FRAMES} frames")
+for name, workers in (("rectified-1", 1), ("rectified-cores", CORES)):
+    r = max_rate_take(workers=workers, rectify=True)
+    if "error" not in r and (r["rectified"] != 1 or r["stop_reason"] != "requested" or r["frames"] < FRAMES):
+        r["error"] = (f"the take was not what was asked: rectified={r['rectified']}, "
+                      f"stop_reason={r['stop_reason']}, frames={r['frames']}")
+    write_result(name, **r)

@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""make bench, last step: one table of every measurement of this run (the JSON files under
+$BUILD/bench/results/), then the ratios the issue asks for, each beside its target, met or not.
+Writes results/summary.json (the same figures and verdicts). Exits 1 when a measurement is
+missing or failed (a "pending" row is not a failure: it says what it waits for)."""
+import json
+import os
+import sys
+
+from benchlib import CORES, QUICK, RESULTS, inputs
+
+ROWS = ("floor", "rectified-1", "rectified-cores", "passthrough", "old", "realtime", "callgrind")
+
+
+def load(name):
+    try:
+        with open(os.path.join(RESULTS, f"{name}.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        return {"error": f"no result ({e.__class__.__name__})"}
+
+
+def mb(kb):
+    return f"{kb / 1024:.1f} MB" if isinstance(kb, (int, float)) else "-"
+
+
+def ms(v):
+    return f"{v:.2f}" if isinstance(v, (int, float)) else "-"
+
+
+def row(label, r, extra=""):
+    if "error" in r:
+        return f"  {label:<52} FAILED: {r['error']}"
+    budget = f"{r['budget_mb']} MB" if r.get("budget_mb") is not None else ""
+    line = f"  {label:<52} {ms(r.get('cpu_ms_per_frame')):>8}   {mb(r.get('peak_rss_kb')):>9}   {budget:>8}"
+    if r.get("pending"):
+        line += f"\n  {'':<52} pending: {r['pending']}"
+    return line + extra
+
+
+def table(res, m):
+    rt = res["realtime"]
+    print(f"== summary: 2x{m['eye_width']}x{m['eye_height']} side-by-side JPEGs ({len(m['frames'])} distinct frames of "
+          f"opencv-doc's aloe pair, {m['jpeg_kb']} kB each), calibration from {len(m['chessboard_pairs'])} "
+          f"chessboard pairs; {res['floor'].get('frames', '?')} frames a row, quality "
+          f"{res['floor'].get('quality', '?')}; {CORES} cores")
+    if QUICK:
+        print("   BENCH_QUICK=1: few frames and short runs; the figures check the bench runs, do not compare them")
+    print(f"  {'':<48} {'CPU ms/frame':>12}   {'peak RSS':>9}   {'computed':>8}")
+    print(row("1 floor: TurboJPEG decode + encode, 1 thread", res["floor"]))
+    print(row("2 handrecd rectified, 1 worker", res["rectified-1"]))
+    print(row(f"  handrecd rectified, {CORES} workers (one per core)", res["rectified-cores"]))
+    print(row("3 handrecd passthrough (MJPEG, rectify off)", res["passthrough"]))
+    print("  4 remap alone against cv2.remap (remap.py):")
+    remap = os.path.join(RESULTS, "remap.txt")
+    if os.path.exists(remap):
+        with open(remap) as f:
+            for line in f:
+                print("      " + line.rstrip())
+    else:
+        print("      FAILED: remap.py printed nothing")
+    print(row("5 old collector's design (a thread a stage)", res["old"]))
+    if "error" in rt:
+        print(f"  6 both hands realtime: FAILED: {rt['error']}")
+    else:
+        causes = ", ".join(f"{k} {v}" for k, v in rt.get("dropped_by_cause", {}).items() if v)
+        print(row(f"6 both hands, 30 fps realtime, rectified, {rt['seconds']:.0f} s", rt,
+                  f"\n  {'':<52} {rt['frames']} of {rt['frames_captured']} frames written, {rt['frames_dropped']} "
+                  f"dropped{' (' + causes + ')' if causes else ''}; RSS {mb(rt['rss_first_kb'])} after 1 s, "
+                  f"{mb(rt['rss_end_kb'])} at the end" +
+                  (f"; minute 1 {mb(rt['rss_minute1_kb'])}, growth {rt['rss_growth_kb']} kB"
+                   if "rss_growth_kb" in rt else "") +
+                  (f"\n  {'':<52} the machine's load average at the end (1, 5, 15 min): "
+                   f"{', '.join(f'{x:.2f}' for x in rt['loadavg'])}" if "loadavg" in rt else "")))
+    cg = res["callgrind"]
+    if "error" in cg:
+        print(f"  7 instructions per frame: FAILED: {cg['error']}")
+    else:
+        print(f"  7 instructions per frame (callgrind Ir, {cg['frames']} frames, 1 thread): decode + rectify + encode "
+              f"through the daemon's modules {cg['instructions_per_frame'] / 1e6:.1f} M, the floor "
+              f"{cg['floor_instructions_per_frame'] / 1e6:.1f} M: {cg['ratio_to_floor']:.2f}x")
+
+
+def verdict(ok):
+    return "met" if ok else "NOT met"
+
+
+def targets(res):
+    """(what, measured, target, verdict) for each of the issue's targets."""
+    floor, one, cores, pt, old, rt = (res[k] for k in ("floor", "rectified-1", "rectified-cores", "passthrough",
+                                                       "old", "realtime"))
+    out = []
+
+    def num(r, key):
+        return None if "error" in r else r.get(key)
+
+    f, h, o = num(floor, "cpu_ms_per_frame"), num(one, "cpu_ms_per_frame"), num(old, "cpu_ms_per_frame")
+    if f and h:
+        out.append(("handrecd rectified (1 worker) / floor", f"{h / f:.2f}x", "<= 1.3x", verdict(h / f <= 1.3)))
+    cg = res["callgrind"]
+    if "ratio_to_floor" in cg:
+        out.append(("  the same in instructions (row 7, modules only)", f"{cg['ratio_to_floor']:.2f}x",
+                    "<= 1.3x", verdict(cg["ratio_to_floor"] <= 1.3)))
+    if o and h:
+        out.append(("old collector / handrecd rectified (1 worker)", f"{o / h:.2f}x", ">= 1.7x", verdict(o / h >= 1.7)))
+    pms, prss = num(pt, "cpu_ms_per_frame"), num(pt, "peak_rss_kb")
+    pending = "pending" if pt.get("pending") else None
+    if pms is not None:
+        out.append(("passthrough CPU per frame", f"{pms:.2f} ms", "< 0.5 ms", pending or verdict(pms < 0.5)))
+    if prss is not None:
+        out.append(("passthrough peak RSS", mb(prss), "< 24 MB", pending or verdict(prss < 24 * 1024)))
+    rss = [r["peak_rss_kb"] for r in (one, cores) if "error" not in r and r.get("peak_rss_kb")]
+    if rss:
+        out.append(("one hand rectified peak RSS (worse of row 2)", mb(max(rss)), "< 40 MB",
+                    verdict(max(rss) < 40 * 1024)))
+    if "error" not in rt:
+        out.append((f"both hands realtime: peak RSS, drops ({rt['seconds']:.0f} s)",
+                    f"{mb(rt['peak_rss_kb'])}, {rt['frames_dropped']}", "< 64 MB, 0",
+                    verdict(rt["peak_rss_kb"] < 64 * 1024 and rt["frames_dropped"] == 0)))
+        if "rss_growth_kb" in rt:
+            out.append(("RSS growth minute 1 -> end of the soak", f"{rt['rss_growth_kb']} kB", "< 100 kB",
+                        verdict(rt["rss_growth_kb"] < 100)))
+        else:
+            out.append(("RSS growth minute 1 -> 10", "-", "< 100 kB", "not measured: BENCH_SOAK=600"))
+    return out
+
+
+def main():
+    m = inputs()
+    res = {k: load(k) for k in ROWS}
+    table(res, m)
+    t = targets(res)
+    print("\n  targets (issue 13)")
+    for what, measured, target, v in t:
+        print(f"  {what:<52} {measured:>16}   target {target:<11} {v}")
+    failed = [k for k in ROWS if "error" in res[k]]
+    with open(os.path.join(RESULTS, "summary.json"), "w") as f:
+        json.dump(dict(rows=res, targets=[dict(what=a, measured=b, target=c, verdict=d) for a, b, c, d in t],
+                       failed=failed, quick=QUICK), f, indent=1)
+    if failed:
+        print(f"\nbench: {len(failed)} measurement(s) failed: {', '.join(failed)}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
