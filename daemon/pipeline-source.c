@@ -103,7 +103,11 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
                 struct job *j = take_job(p);
                 struct frame_meta meta;
                 int64_t first;
-                int r = source_read(p->source, j ? &j->frame : NULL, want, &meta);
+                int r;
+
+                if (!j && pipeline_ending(p))
+                        break; /* stopped while waiting for a job: no frame of the take is read */
+                r = source_read(p->source, j ? &j->frame : NULL, want, &meta);
 
                 if (r == -EBADMSG) {
                         /* one frame the camera sent broken: counted, the take goes on */

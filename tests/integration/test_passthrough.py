@@ -9,7 +9,9 @@ aloe pair, resized and side by side, shifted a little per frame so that no two f
 """
 import hashlib
 import os
+import re
 import subprocess
+import time
 
 import cv2
 import h5py
@@ -196,3 +198,25 @@ def test_file_larger_than_the_frame_buffer_is_refused(daemon_factory, ctl, outdi
     daemon_factory(replay_config(outdir, folder))
     assert f"{files[1]} is {size} bytes, more than the {limit} a side-by-side MJPEG frame of {2 * W}x{H} may " \
            "take (the raw I420 frame plus 64 KiB)" in last_error(ctl)
+
+
+@pytest.mark.parametrize("rectify", ["--no-rectify", "--rectify"])
+def test_stopping_a_paced_replay_drops_nothing(daemon_factory, ctl, outdir, tmp, rectify):
+    """A replay at rate "max" waits for the pipeline instead of dropping, so a take stopped in the
+    middle must count no drop: the source, woken by the stop while it waited for a free job,
+    used to read one more frame and count it as encoder-busy."""
+    folder = os.path.join(tmp, "images")
+    write_frames(folder)
+    cal = calibration(os.path.join(tmp, "cal.yml"))
+    text_ = replay_config(outdir, folder, calibration_file=cal).replace("loop = false;", "loop = true;")
+    daemon_factory(text_)
+    path = ctl("start", "--hand", "right", rectify).stdout.strip()
+    for _ in range(200):
+        m = re.search(r"written:(\d+)", ctl("status", "--hand", "right").stdout)
+        if m and int(m.group(1)) >= 60:
+            break
+        time.sleep(0.05)
+    ctl("stop", "--hand", "right")
+    attrs, n, _ = check_take(path, stamps=False, reason="requested")
+    assert n >= 60 and int(attrs["frames_dropped"]) == 0, {k: v for k, v in attrs.items() if "drop" in k}
+    assert int(attrs["frames_captured"]) == n
