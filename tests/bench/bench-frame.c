@@ -2,13 +2,16 @@
 /*
  * bench-frame — handrecd's rectified path for one stereo frame, through the daemon's own modules
  * (libhandrec.a): the side-by-side JPEG decoded into I420 planes (convert.c, as the replay and
- * MJPEG sources do), rectified (rectify.c), encoded (encoder.c), one thread. It is the driver
+ * MJPEG sources do), rectified band by band as the encoder asks for the rows (rectify_rows()
+ * through encoder_encode()'s band callback, as an encoder worker does) and encoded (encoder.c)
+ * into a buffer standing for the writer queue's room, one thread. It is the driver
  * tests/bench/callgrind.py runs under valgrind: everything but bench_frames() (loading the
  * calibration, building the maps, reading the files) is set-up, kept out of the count with
  * callgrind's --toggle-collect=bench_frames, so instructions / FRAMES is the cost of a frame.
  *   bench-frame WIDTH HEIGHT QUALITY FRAMES CALIBRATION.yml FILE.jpg...   (WIDTH, HEIGHT: one eye)
  * Prints JSON: frames, mean JPEG size, CPU ms per frame (meaningless under valgrind).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,8 +33,17 @@ struct frame_run {
         struct convert *conv;
         struct rectify *rect;
         struct encoder *enc;
-        struct frame src, dst;
+        struct frame src;
+        uint8_t *room; /* stands for the room a worker reserves in the writer queue */
+        size_t room_cap;
 };
+
+/* The encoder's band callback: the rows it asks for, rectified (pipeline-encode.c's rectify_band()). */
+static void rectify_band(void *userdata, unsigned y0, unsigned n, uint8_t *const dst[3], const int dst_strides[3]) {
+        const struct frame_run *b = userdata;
+
+        rectify_rows(b->rect, &b->src, y0, n, dst, dst_strides);
+}
 
 static int setup(struct frame_run *b, const char *cal_path, char **files, int n) {
         const char *paths[1] = {cal_path};
@@ -52,10 +64,13 @@ static int setup(struct frame_run *b, const char *cal_path, char **files, int n)
                 return r;
         }
         if ((r = frame_init(&b->src, 2 * b->width, b->height)) < 0 ||
-            (r = frame_init(&b->dst, 2 * b->width, b->height)) < 0 ||
             (r = convert_new(2 * b->width, b->height, &b->conv)) < 0 ||
             (r = encoder_new(2 * b->width, b->height, &b->enc)) < 0)
                 return r;
+        b->room_cap = encoder_max_size(b->enc);
+        b->room = malloc(b->room_cap);
+        if (!b->room)
+                return -ENOMEM;
         return rectify_new(b->cal, b->width, b->height, b->src.strides[0], b->src.strides[1], &b->rect);
 }
 
@@ -73,8 +88,7 @@ static __attribute__((noinline)) int bench_frames(struct frame_run *b, int quali
                         fprintf(stderr, "bench-frame: %s\n", convert_error(b->conv));
                         return r;
                 }
-                rectify_frame(b->rect, &b->src, &b->dst);
-                r = encoder_encode(b->enc, &b->dst, quality, &out, &size);
+                r = encoder_encode(b->enc, &b->src, rectify_band, b, quality, b->room, b->room_cap, &out, &size);
                 if (r < 0)
                         return r;
                 *ret_bytes += (double) size;
@@ -89,7 +103,7 @@ static void release(struct frame_run *b) {
         rectify_free(b->rect);
         convert_free(b->conv);
         frame_release(&b->src);
-        frame_release(&b->dst);
+        free(b->room);
         calibration_free(b->cal);
 }
 
