@@ -104,8 +104,7 @@ uint64_t memory_budget_hand(const struct config *c, const struct hand_config *h,
         memory_budget_queue(c, h, &entries, &ring);
         b.queue = queue_footprint(entries, ring) + c->batch_size * sizeof(void *);
         b.source = source_bytes(cam);
-        b.writer = LAYOUT_METADATA_CACHE + (uint64_t) c->batch_size * WRITER_INDEX_BYTES +
-                   MEMORY_BUDGET_HDF5;
+        b.writer = LAYOUT_METADATA_CACHE + (uint64_t) c->batch_size * WRITER_INDEX_BYTES + MEMORY_BUDGET_HDF5;
         /* the source thread, the writer thread and the workers */
         b.threads = (c->workers + 2) * MEMORY_BUDGET_THREAD;
         b.total = b.jobs + b.decode + b.encoders + b.rectify + b.queue + b.source + b.writer + b.threads;
