@@ -10,6 +10,7 @@
 #include "calibration.h"
 #include "config-check.h"
 #include "config.h"
+#include "rectify.h"
 #include "util.h"
 
 static const struct config_key hand_keys[] = {
@@ -239,6 +240,13 @@ static void parse_calibration(struct config_checker *ck, config_setting_t *h, co
                 }
         } else
                 return;
+        if (!rectify_fits(hc->camera.width, hc->camera.height)) {
+                config_report(ck, s, full,
+                              "rectification handles eyes of up to about 4 million pixels side by side (1920x1080 "
+                              "fits); %ux%u does not: lower camera.width and camera.height, or remove the calibration",
+                              hc->camera.width, hc->camera.height);
+                return;
+        }
         if (calibration_load(paths, n, model, alpha, hc->camera.width, hc->camera.height, &hc->calibration, error,
                              sizeof(error)) < 0)
                 config_report(ck, s, full, "%s", error);

@@ -165,7 +165,7 @@ static void sync_if_due(struct pipeline *p, struct take_file *tf) {
 /* The batch is written (or dropped): its pages go back to the kernel (without the lock: the
  * entries are still the writer's), then its entries to the queue. */
 static void release_batch(struct pipeline *p, unsigned n) {
-        queue_return_pages(p->queue, n);
+        queue_return_pages(p->queue, p->batch, n);
         pthread_mutex_lock(&p->lock);
         queue_release(p->queue, n);
         atomic_store(&p->queue_depth, queue_depth(p->queue));

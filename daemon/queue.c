@@ -194,12 +194,11 @@ static void return_range(const uint8_t *from, const uint8_t *to) {
                 (void) madvise((void *) a, b - a, MADV_DONTNEED); /* advice: a failure only costs memory */
 }
 
-void queue_return_pages(const struct queue *q, unsigned n) {
+void queue_return_pages(const struct queue *q, const struct queue_entry *const *entries, unsigned n) {
         const uint8_t *from = NULL, *to = NULL;
 
-        n = MIN(n, q->count);
         for (unsigned i = 0; i < n; i++) {
-                const struct queue_entry *e = queue_peek(q, i);
+                const struct queue_entry *e = entries[i];
                 const uint8_t *data = queue_data(q, e);
                 if (data != to) { /* not right after the previous entry: a range of its own */
                         return_range(from, to);

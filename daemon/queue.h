@@ -91,12 +91,12 @@ const struct queue_entry *queue_peek(const struct queue *q, unsigned i);
 const uint8_t *queue_data(const struct queue *q, const struct queue_entry *e);
 
 /**
- * queue_return_pages() - give the memory pages that lie wholly inside the bytes of the @n oldest
- * entries back to the kernel (MADV_DONTNEED), so the ring is resident only where it holds frames.
+ * queue_return_pages() - give the memory pages that lie wholly inside the bytes of @entries (the
+ * @n oldest, from queue_peek()) back to the kernel (MADV_DONTNEED), so the ring is resident only where it holds frames.
  * Called by the writer, which owns those entries, after writing them and before queue_release();
  * pages shared with a neighbouring entry or room are left alone. The bytes read as zeros after.
  */
-void queue_return_pages(const struct queue *q, unsigned n);
+void queue_return_pages(const struct queue *q, const struct queue_entry *const *entries, unsigned n);
 
 /** queue_release() - forget the @n oldest entries and their bytes. */
 void queue_release(struct queue *q, unsigned n);

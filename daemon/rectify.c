@@ -61,6 +61,10 @@ static bool offsets_fit(unsigned w, unsigned h, int stride) {
                (uint64_t) (h - 1) * (uint64_t) stride + (w - 1) <= RECTIFY_OFFSET_MAX;
 }
 
+bool rectify_fits(unsigned width, unsigned height) {
+        return offsets_fit(width, height, (int) (2 * width)) && offsets_fit(width / 2, height / 2, (int) width);
+}
+
 static bool avx2_available(void) {
 #if defined(__x86_64__)
         __builtin_cpu_init();

@@ -78,6 +78,10 @@ int rectify_new(const struct calibration *c, unsigned width, unsigned height, in
                 struct rectify **ret);
 struct rectify *rectify_free(struct rectify *r);
 
+/** rectify_fits() - whether eyes of @width × @height side by side (frame_init()'s strides) fit
+ * the maps' offsets: what rectify_new() would refuse with -E2BIG. The configuration checks it. */
+bool rectify_fits(unsigned width, unsigned height);
+
 /** rectify_kernel() - the name of the kernel @r remaps with: "scalar", "avx2" or "neon". */
 const char *rectify_kernel(const struct rectify *r);
 

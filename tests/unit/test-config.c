@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "../../daemon/config.h"
+#include "../../daemon/rectify.h"
 #include "../../daemon/memory-budget.h"
 #include "../../daemon/queue.h"
 #include "../../daemon/util.h"
@@ -98,6 +99,22 @@ TEST(every_error_with_file_line_setting) {
         CHECK_CONTAINS(err, expect("9: right_hand.camera.width: 641 is odd"));
         CHECK_CONTAINS(err, expect("10: right_hand.camera.fps: must be a number"));
         CHECK_CONTAINS(err, expect("12: workerz: unknown setting"));
+}
+
+TEST(rectification_too_large_for_the_maps) {
+        int r;
+        /* 2x2560x2048: its luma plane's offsets need more than the maps' 22 bits */
+        const char *err = load("save = { output_dir = \"/tmp\"; max_memory_mb = 4096; };\n"
+                               "right_hand = {\n"
+                               "  calibration = \"/nonexistent.yml\";\n"
+                               "  camera = { source = \"synthetic\"; width = 2560; height = 2048; };\n"
+                               "};\n",
+                               &r, NULL);
+        CHECK_EQ_INT(r, -EINVAL);
+        CHECK_CONTAINS(err, expect("3: right_hand.calibration: rectification handles eyes of up to"));
+        CHECK_CONTAINS(err, "2560x2048 does not");
+        CHECK(rectify_fits(1920, 1080));
+        CHECK(!rectify_fits(2560, 2048));
 }
 
 TEST(syntax_error) {
@@ -355,6 +372,7 @@ int main(void) {
                                             T(defaults),
                                             T(every_error_with_file_line_setting),
                                             T(syntax_error),
+                                            T(rectification_too_large_for_the_maps),
                                             T(no_hand),
                                             T(missing_file),
                                             T(wrong_types),
