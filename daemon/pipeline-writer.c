@@ -162,10 +162,9 @@ static void sync_if_due(struct pipeline *p, struct take_file *tf) {
                 write_failed(p, tf, r);
 }
 
-/* The batch is written (or dropped): its pages go back to the kernel (without the lock: the
- * entries are still the writer's), then its entries to the queue. */
+/* The batch is written (or dropped): its entries go back to the queue (which, after a stall,
+ * hands the ring's pages above its working set back to the kernel there, under the lock). */
 static void release_batch(struct pipeline *p, unsigned n) {
-        queue_return_pages(p->queue, p->batch, n);
         pthread_mutex_lock(&p->lock);
         queue_release(p->queue, n);
         atomic_store(&p->queue_depth, queue_depth(p->queue));

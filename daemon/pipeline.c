@@ -227,12 +227,13 @@ static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
 
 /* The writer queue, sized by memory_budget_queue() (queue.seconds of frames, or capacity ×
  * batch_size, at 3 bits a pixel), so the configuration check counts what is allocated here.
- * Its byte ring is mapped, not touched: in the steady state it holds a batch or two, and the
- * writer hands each written batch's pages back (queue_return_pages()), so it is resident only
- * as far as frames wait in it, the whole ring only while a stalled disk fills it. Keeping 3 s
- * of frames resident at all times for a stall that may never come would take that memory from
- * everything else on the board. The price is a page fault per 4 KiB a worker encodes into
- * (make bench measures the whole pipeline's CPU with it). */
+ * Its byte ring is mapped, not touched, and rooms go to its lowest free addresses (queue.h): the
+ * steady state holds a batch or two and keeps reusing the bottom of the ring, whose pages stay
+ * resident (no page fault per frame), while a stalled disk can fill all of it. After a stall
+ * the queue hands the pages above its working set back to the kernel: two batches (the one
+ * being written and the next filling) and a room per worker, at the largest room seen. Keeping
+ * 3 s of frames resident at all times for a stall that may never come would take that memory
+ * from everything else on the board. */
 static int alloc_queue(struct pipeline *p) {
         unsigned entries;
         size_t ring;
@@ -245,6 +246,7 @@ static int alloc_queue(struct pipeline *p) {
         r = queue_new(entries, ring, &p->queue);
         if (r < 0)
                 return r;
+        queue_set_working_set(p->queue, 2 * p->config->batch_size + p->n_workers);
         return 0;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * queue.c — owns the two rings of the writer queue and the rooms reserved in its byte ring; the
- * accounting and why it never hands out a byte twice: queue.h.
+ * queue.c — owns the writer queue's entry ring, its byte ring and the live blocks in it (open
+ * rooms and committed entries' bytes), the low-address allocator that places rooms, and the
+ * ring's resident pages (handed back after a stall). The guarantees and why they hold: queue.h.
  */
 #include "queue.h"
 
@@ -13,26 +14,27 @@
 
 #include "util.h"
 
-/* [start, end): ring offsets counting up; the bytes are at offset % max_bytes */
-struct claim {
-        uint64_t start, pos, end; /* pos: where the room's bytes begin (start, or past a skipped end) */
+/* A live block: an open room, or a committed entry's bytes. [start, end) in the byte ring. */
+struct block {
+        size_t start, end;
 };
 
 struct queue {
         struct queue_entry *entries; /* committed, oldest at `first` */
-        uint64_t *starts;            /* each entry's claim start, same index */
         unsigned max_entries, first, count;
-        struct claim *rooms; /* max_entries slots */
-        unsigned *open;      /* the slots of the n_open open rooms */
-        unsigned *idle;      /* the n_idle slots free */
-        unsigned n_open, n_idle;
-        uint8_t *bytes;
+        struct block *blocks; /* live blocks (count + n_open of them), sorted by address, disjoint */
+        unsigned n_blocks, n_open;
+        uint8_t *bytes; /* mapped, never pre-touched */
         size_t max_bytes;
-        uint64_t head, tail; /* every claim lies in [head, tail); tail - head <= max_bytes */
+        size_t used;         /* bytes in live blocks */
+        size_t touched_end;  /* no byte at or above it was handed out since the last hand-back */
+        size_t largest_room; /* the largest room handed out: the working set's unit */
+        unsigned keep_rooms; /* the working set, in rooms: queue_set_working_set() */
+        size_t page;
 };
 
 size_t queue_footprint(unsigned max_entries, size_t max_bytes) {
-        size_t per_entry = sizeof(struct queue_entry) + sizeof(uint64_t) + sizeof(struct claim) + 2 * sizeof(unsigned);
+        size_t per_entry = sizeof(struct queue_entry) + sizeof(struct block);
         return sizeof(struct queue) + max_entries * per_entry + max_bytes;
 }
 
@@ -45,21 +47,17 @@ int queue_new(unsigned max_entries, size_t max_bytes, struct queue **ret) {
         if (!q)
                 return -ENOMEM;
         q->entries = calloc(max_entries, sizeof(*q->entries));
-        q->starts = calloc(max_entries, sizeof(*q->starts));
-        q->rooms = calloc(max_entries, sizeof(*q->rooms));
-        q->open = calloc(max_entries, sizeof(*q->open));
-        q->idle = calloc(max_entries, sizeof(*q->idle));
-        /* mapped, not touched: a page becomes resident when a frame is written into it and
-         * stops being so when the writer returns it (queue_return_pages()) */
+        q->blocks = calloc(max_entries, sizeof(*q->blocks));
+        /* mapped, not touched: a page becomes resident when a frame is first written into it */
         q->bytes = mmap(NULL, max_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (q->bytes == MAP_FAILED)
                 q->bytes = NULL;
-        if (!q->entries || !q->starts || !q->rooms || !q->open || !q->idle || !q->bytes)
+        if (!q->entries || !q->blocks || !q->bytes)
                 return queue_free(q), -ENOMEM;
         q->max_entries = max_entries;
         q->max_bytes = max_bytes;
-        for (unsigned i = 0; i < max_entries; i++)
-                q->idle[q->n_idle++] = max_entries - 1 - i;
+        q->keep_rooms = max_entries; /* until told: the whole ring may stay resident */
+        q->page = (size_t) sysconf(_SC_PAGESIZE);
         *ret = q;
         return 0;
 }
@@ -68,98 +66,103 @@ struct queue *queue_free(struct queue *q) {
         if (!q)
                 return NULL;
         free(q->entries);
-        free(q->starts);
-        free(q->rooms);
-        free(q->open);
-        free(q->idle);
+        free(q->blocks);
         if (q->bytes)
                 munmap(q->bytes, q->max_bytes);
         free(q);
         return NULL;
 }
 
-/* head := the start of the oldest claim held, or, with none, both ends back to 0 (an empty ring
- * starts again at its beginning). */
-static void reclaim(struct queue *q) {
-        uint64_t head = q->tail;
-
-        for (unsigned i = 0; i < q->count; i++)
-                head = MIN(head, q->starts[(q->first + i) % q->max_entries]);
-        for (unsigned i = 0; i < q->n_open; i++)
-                head = MIN(head, q->rooms[q->open[i]].start);
-        if (q->count == 0 && q->n_open == 0)
-                q->tail = head = 0;
-        q->head = head;
+void queue_set_working_set(struct queue *q, unsigned rooms) {
+        q->keep_rooms = rooms;
 }
 
-/* Where a room of @min..@max bytes fits: at the tail, or after skipping the end of the ring.
- * Return: its size and *@ret_pos, or 0 when it does not fit. */
-static size_t find_room(const struct queue *q, size_t min, size_t max, uint64_t *ret_pos) {
-        const uint64_t n = q->max_bytes, limit = q->head + n;
-        uint64_t at_tail = q->tail, wrapped = q->tail + (q->tail % n ? n - q->tail % n : 0);
-        size_t a = (size_t) MIN(n - at_tail % n, limit - at_tail);
-        size_t b = wrapped < limit ? (size_t) (limit - wrapped) : 0;
+size_t queue_working_set(const struct queue *q) {
+        size_t keep = q->keep_rooms * q->largest_room;
 
-        if (a >= max || (a >= min && a >= b)) {
-                *ret_pos = at_tail;
-                return MIN(a, max);
+        return MIN(keep, q->max_bytes);
+}
+
+/* The index of the live block starting at @start (it must be live). */
+static unsigned find_block(const struct queue *q, size_t start) {
+        unsigned lo = 0, hi = q->n_blocks;
+
+        while (hi - lo > 1) {
+                unsigned mid = lo + (hi - lo) / 2;
+                if (q->blocks[mid].start <= start)
+                        lo = mid;
+                else
+                        hi = mid;
         }
-        if (b >= min) {
-                *ret_pos = wrapped;
-                return MIN(b, max);
+        return lo;
+}
+
+static void remove_block(struct queue *q, unsigned i) {
+        q->used -= q->blocks[i].end - q->blocks[i].start;
+        memmove(q->blocks + i, q->blocks + i + 1, (q->n_blocks - i - 1) * sizeof(*q->blocks));
+        q->n_blocks--;
+}
+
+/* Where a room of @min..@max bytes goes: the lowest gap that holds @max, else the largest gap
+ * that holds @min (the lowest of equals). Return: its size (0: none), *@ret_start, and
+ * *@ret_index, where its block goes in the sorted array. */
+static size_t find_gap(const struct queue *q, size_t min, size_t max, size_t *ret_start, unsigned *ret_index) {
+        size_t from = 0, best = 0;
+
+        for (unsigned i = 0; i <= q->n_blocks; i++) {
+                size_t to = i < q->n_blocks ? q->blocks[i].start : q->max_bytes, gap = to - from;
+                if (gap >= max) {
+                        *ret_start = from, *ret_index = i;
+                        return max;
+                }
+                if (gap >= min && gap > best) {
+                        best = gap;
+                        *ret_start = from, *ret_index = i;
+                }
+                if (i < q->n_blocks)
+                        from = q->blocks[i].end;
         }
-        return 0;
+        return best;
 }
 
 int queue_reserve(struct queue *q, size_t min, size_t max, struct queue_room *ret) {
-        uint64_t pos;
-        size_t size;
-        unsigned slot;
+        size_t start = 0, size;
+        unsigned i = 0;
 
         max = MIN(max, (size_t) UINT32_MAX);
-        if (min == 0 || min > max || q->count + q->n_open >= q->max_entries)
+        if (min == 0 || min > max || q->n_blocks >= q->max_entries)
                 return -ENOBUFS;
-        size = find_room(q, min, max, &pos);
+        size = find_gap(q, min, max, &start, &i);
         if (size == 0)
                 return -ENOBUFS;
-        slot = q->idle[--q->n_idle];
-        q->rooms[slot] = (struct claim){.start = q->tail, .pos = pos, .end = pos + size};
-        q->open[q->n_open++] = slot;
-        q->tail = pos + size;
-        *ret = (struct queue_room){.data = q->bytes + pos % q->max_bytes, .cap = size, .slot = slot};
+        memmove(q->blocks + i + 1, q->blocks + i, (q->n_blocks - i) * sizeof(*q->blocks));
+        q->blocks[i] = (struct block){.start = start, .end = start + size};
+        q->n_blocks++;
+        q->n_open++;
+        q->used += size;
+        q->touched_end = MAX(q->touched_end, start + size);
+        q->largest_room = MAX(q->largest_room, size);
+        *ret = (struct queue_room){.data = q->bytes + start, .cap = size};
         return 0;
-}
-
-/* Take @room's slot off the open list. Return: its claim. */
-static struct claim close_room(struct queue *q, const struct queue_room *room) {
-        for (unsigned i = 0; i < q->n_open; i++)
-                if (q->open[i] == room->slot) {
-                        q->open[i] = q->open[--q->n_open];
-                        break;
-                }
-        q->idle[q->n_idle++] = room->slot;
-        return q->rooms[room->slot];
 }
 
 void queue_commit(struct queue *q, const struct queue_room *room, size_t size, const struct frame_meta *meta,
                   int64_t queued_ns) {
-        struct claim c = close_room(q, room);
+        size_t start = (size_t) (room->data - q->bytes);
+        struct block *b = &q->blocks[find_block(q, start)];
         unsigned i = (q->first + q->count) % q->max_entries;
 
-        if (c.end == q->tail) /* nothing reserved after it: what it did not use is free again */
-                q->tail = c.pos + size;
-        q->entries[i] = (struct queue_entry){
-                .meta = *meta, .pos = (size_t) (c.pos % q->max_bytes), .size = (uint32_t) size, .queued_ns = queued_ns};
-        q->starts[i] = c.start;
+        q->used -= b->end - (start + size); /* what the room had beyond the frame is free at once */
+        b->end = start + size;
+        q->n_open--;
+        q->entries[i] =
+                (struct queue_entry){.meta = *meta, .pos = start, .size = (uint32_t) size, .queued_ns = queued_ns};
         q->count++;
 }
 
 void queue_cancel(struct queue *q, const struct queue_room *room) {
-        struct claim c = close_room(q, room);
-
-        if (c.end == q->tail)
-                q->tail = c.start;
-        reclaim(q);
+        remove_block(q, find_block(q, (size_t) (room->data - q->bytes)));
+        q->n_open--;
 }
 
 int queue_push(struct queue *q, const uint8_t *data, size_t size, const struct frame_meta *meta, int64_t queued_ns) {
@@ -181,39 +184,28 @@ const uint8_t *queue_data(const struct queue *q, const struct queue_entry *e) {
         return q->bytes + e->pos;
 }
 
-/* Hand the whole pages inside [from, to) back to the kernel: they read as zeros next time. */
-static void return_range(const uint8_t *from, const uint8_t *to) {
-        static size_t page;
-        uintptr_t a, b;
+/* After a stall: once the pages handed out above max(highest live block, working set) amount to
+ * a quarter of the working set, give them back to the kernel. Nothing live lies there, and the
+ * caller holds the pipeline's lock, so no room there can be handed out meanwhile. */
+static void hand_back(struct queue *q) {
+        size_t ws = queue_working_set(q), live_end = q->n_blocks ? q->blocks[q->n_blocks - 1].end : 0;
+        size_t keep = (MAX(live_end, ws) + q->page - 1) / q->page * q->page;
 
-        if (!page)
-                page = (size_t) sysconf(_SC_PAGESIZE);
-        a = ((uintptr_t) from + page - 1) & ~(uintptr_t) (page - 1);
-        b = (uintptr_t) to & ~(uintptr_t) (page - 1);
-        if (b > a)
-                (void) madvise((void *) a, b - a, MADV_DONTNEED); /* advice: a failure only costs memory */
-}
-
-void queue_return_pages(const struct queue *q, const struct queue_entry *const *entries, unsigned n) {
-        const uint8_t *from = NULL, *to = NULL;
-
-        for (unsigned i = 0; i < n; i++) {
-                const struct queue_entry *e = entries[i];
-                const uint8_t *data = queue_data(q, e);
-                if (data != to) { /* not right after the previous entry: a range of its own */
-                        return_range(from, to);
-                        from = data;
-                }
-                to = data + e->size;
-        }
-        return_range(from, to);
+        if (keep >= q->touched_end || q->touched_end - keep < MAX(ws / 4, q->page))
+                return;
+        (void) madvise(q->bytes + keep, q->touched_end - keep, MADV_DONTNEED); /* advice: failing costs memory */
+        q->touched_end = keep;
 }
 
 void queue_release(struct queue *q, unsigned n) {
         n = MIN(n, q->count);
+        for (unsigned k = 0; k < n; k++) {
+                const struct queue_entry *e = &q->entries[(q->first + k) % q->max_entries];
+                remove_block(q, find_block(q, e->pos));
+        }
         q->first = (q->first + n) % q->max_entries;
         q->count -= n;
-        reclaim(q);
+        hand_back(q);
 }
 
 unsigned queue_depth(const struct queue *q) {
@@ -229,5 +221,5 @@ unsigned queue_capacity(const struct queue *q) {
 }
 
 size_t queue_bytes_used(const struct queue *q) {
-        return (size_t) (q->tail - q->head);
+        return q->used;
 }
