@@ -183,7 +183,37 @@ def frames_written(run, hand):
     return int(m.group(1)) if m else 0
 
 
-def max_rate_take(workers=None, rectify=True, fmt=None, frames=FRAMES):
+def realtime_take(seconds, rectify=True, fmt="MJPEG", workers=None):
+    """One hand plays the bench's frames in a loop at 30 fps in real time, as a camera delivers,
+    for @seconds (the take's duration). Returns the daemon's CPU time per frame over the take (its
+    idle work included), its peak RSS (VmHWM), the computed memory and the take's figures."""
+    m = inputs()
+
+    def config(tmp, out):
+        hand = hand_config("right", replay_folder(tmp, m["frames"]), "realtime", True,
+                           m["calibration"] if rectify else None, rectify, fmt)
+        return daemon_config(out, [hand], workers)
+
+    with Run(config) as run:
+        ok, budget_mb, said = check_config(run.daemon.config)
+        if not ok:
+            return dict(error=f"handrecd --check-config refused the configuration: {said}")
+        run.start()
+        cpu0 = cpu_seconds(run.pid)
+        path = run.ctl("start", "--hand", "right", "--duration", str(seconds)).strip()
+        time.sleep(seconds)
+        run.wait_idle(("right",), timeout=60)
+        cpu1 = cpu_seconds(run.pid)
+        hwm = proc_status_kb(run.pid, "VmHWM")
+        attrs = take_attrs(path)
+    frames = int(attrs.get("frames", 0))
+    return dict(frames=frames, frames_dropped=int(attrs.get("frames_dropped", 0)), seconds=seconds,
+                jpeg_origin=attrs.get("jpeg_origin"), rectified=int(attrs.get("rectified", 0)), workers=workers,
+                cpu_ms_per_frame=round((cpu1 - cpu0) * 1000 / max(frames, 1), 3), peak_rss_kb=hwm,
+                budget_mb=budget_mb)
+
+
+def max_rate_take(workers=None, rectify=True, fmt="MJPEG", frames=FRAMES):
     """One hand plays the bench's distinct frames in a loop as fast as the pipeline takes them
     (replay, rate "max") until @frames are written, then the take is stopped (StopRecording returns
     once the file is complete). Returns the daemon's CPU time per frame in the file over the take

@@ -13,35 +13,7 @@ decoded nor encoded again. Two runs:
 
 Whether the daemon passed the frames through is read from the take, not assumed: its attribute
 jpeg_origin is "camera" only then; otherwise the row says "pending" with what was measured."""
-import time
-
-from benchlib import FRAMES, SECONDS, Run, check_config, cpu_seconds, daemon_config, hand_config, inputs, \
-    max_rate_take, proc_status_kb, replay_folder, take_attrs, write_result
-
-
-def realtime_take(seconds):
-    m = inputs()
-
-    def config(tmp, out):
-        return daemon_config(out, [hand_config("right", replay_folder(tmp, m["frames"]), "realtime", True, None,
-                                               False, "MJPEG")])
-
-    with Run(config) as run:
-        ok, budget_mb, said = check_config(run.daemon.config)
-        if not ok:
-            return dict(error=f"handrecd --check-config refused the configuration: {said}")
-        run.start()
-        cpu0 = cpu_seconds(run.pid)
-        path = run.ctl("start", "--hand", "right", "--duration", str(seconds)).strip()
-        time.sleep(seconds)
-        run.wait_idle(("right",), timeout=60)
-        cpu1 = cpu_seconds(run.pid)
-        hwm = proc_status_kb(run.pid, "VmHWM")
-        attrs = take_attrs(path)
-    frames = int(attrs.get("frames", 0))
-    return dict(frames=frames, frames_dropped=int(attrs.get("frames_dropped", 0)), seconds=seconds,
-                jpeg_origin=attrs.get("jpeg_origin"), cpu_ms_per_frame=round((cpu1 - cpu0) * 1000 / max(frames, 1), 3),
-                peak_rss_kb=hwm, budget_mb=budget_mb)
+from benchlib import FRAMES, SECONDS, max_rate_take, realtime_take, write_result
 
 
 def pending(r):
@@ -55,4 +27,4 @@ print(f"== handrecd passthrough, one hand, replay format \"MJPEG\", rectify off:
 write_result("passthrough", **pending(max_rate_take(rectify=False, fmt="MJPEG", frames=4 * FRAMES)))
 seconds = max(3.0, round(SECONDS / 3))
 print(f"== handrecd passthrough, one hand, replay format \"MJPEG\", rectify off: 30 fps real time, {seconds:.0f} s")
-write_result("passthrough-realtime", **pending(realtime_take(seconds)))
+write_result("passthrough-realtime", **pending(realtime_take(seconds, rectify=False)))

@@ -28,7 +28,7 @@ if free < need:
 
 def config(tmp, out):
     folder = replay_folder(tmp, m["frames"])
-    return daemon_config(out, [hand_config(h, folder, "realtime", True, m["calibration"]) for h in HANDS])
+    return daemon_config(out, [hand_config(h, folder, "realtime", True, m["calibration"], True, "MJPEG") for h in HANDS])
 
 
 with Run(config) as run:

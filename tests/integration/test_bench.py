@@ -24,11 +24,12 @@ def test_bench_quick_every_row_has_a_figure(tmp_path):
         s = json.load(f)
     assert s["failed"] == [] and s["quick"]
     rows = s["rows"]
-    for name in ("floor", "rectified-1", "rectified-cores", "passthrough", "passthrough-realtime", "old", "realtime"):
+    for name in ("floor", "rectified-1", "rectified-cores", "rectified-realtime", "passthrough", "passthrough-realtime",
+                 "old", "realtime"):
         r = rows[name]
         assert "error" not in r, (name, r)
         assert r["cpu_ms_per_frame"] > 0 and r["peak_rss_kb"] > 0 and r["frames"] > 0, (name, r)
-    for name in ("rectified-1", "rectified-cores", "passthrough", "passthrough-realtime", "realtime"):
+    for name in ("rectified-1", "rectified-cores", "rectified-realtime", "passthrough", "passthrough-realtime", "realtime"):
         assert rows[name]["budget_mb"] > 0, (name, "--check-config printed no memory figure")
     assert rows["callgrind"]["instructions_per_frame"] > 0
     # the table: a figure on each row, and every ratio beside its target
