@@ -72,6 +72,7 @@
 
 #include "frame.h"
 #include "pipeline.h"
+#include "preview-tap.h"
 #include "queue.h"
 #include "source.h"
 
@@ -153,6 +154,9 @@ struct pipeline {
         atomic_int_fast64_t writer_busy_since; /* writer: when its disk write began; 0: waiting (watchdog) */
         atomic_uint queue_depth;               /* workers and writer */
         atomic_int_fast64_t camera_fps_micro;  /* source thread, at warm-up; in 1e-6 fps */
+
+        /* the preview's frame (preview-tap.h): the source thread offers a frame when one is wanted */
+        struct preview_tap tap;
 
         /* the camera, for sources kept warm: source thread; device_error under lock */
         atomic_bool device_present;
