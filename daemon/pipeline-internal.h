@@ -176,8 +176,6 @@ void *pipeline_source_main(void *userdata);
 void *pipeline_worker_main(void *userdata);
 void *pipeline_writer_main(void *userdata);
 
-/** pipeline_post() - add @event to the mask and wake the main thread. Any thread, any lock. */
-void pipeline_post(struct pipeline *p, unsigned event);
 
 /**
  * pipeline_end_take_locked() - end the take for @reason with @error (may be NULL); the first

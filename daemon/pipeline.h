@@ -91,6 +91,10 @@ int pipeline_start(struct pipeline *p, const struct take_params *params);
 /** pipeline_stop() - end the take for @reason (first reason wins); returns at once. */
 void pipeline_stop(struct pipeline *p, enum stop_reason reason);
 
+/** pipeline_post() - add @event to the mask and wake the main thread. Any thread, any lock
+ * (the pipeline's threads, and the preview thread: PIPELINE_EVENT_PREVIEW). */
+void pipeline_post(struct pipeline *p, unsigned event);
+
 /** pipeline_take_events() - the PIPELINE_EVENT_* bits posted since the last call. */
 unsigned pipeline_take_events(struct pipeline *p);
 
