@@ -262,3 +262,37 @@ def test_policy_allows_preview_only_to_root_and_group_handrec():
                for attrs, body in policies}
     assert allowed['group="handrec"'] and allowed['user="root"']
     assert not allowed['context="default"'], "any local user could watch the workspace"
+
+
+@pytest.mark.native_daemon
+def test_source_thread_allocates_nothing_per_frame_under_a_preview(daemon_factory, bus, ctl, outdir, tmp):
+    """test_alloc.py's check with a preview open and read all along (the tap's copy each frame it
+    is wanted): the source thread's allocations do not grow with the take's length."""
+    import signal
+    import threading
+    from test_alloc import SHIM
+
+    def counts(seconds, name):
+        out = os.path.join(tmp, f"alloc-pv-{name}.txt")
+        d = daemon_factory(config(outdir), env={"LD_PRELOAD": SHIM, "ALLOC_COUNT_FILE": out})
+        s = open_preview(bus, fps=30.0, guides=True)
+        got = []
+
+        def reader():
+            try:
+                while True:
+                    got.append(read_frame(s)["flags"])
+            except (EOFError, OSError):
+                pass
+        th = threading.Thread(target=reader, daemon=True)
+        th.start()
+        ctl("start", "--hand", "right", "--duration", str(seconds), "--follow", timeout=60)
+        assert d.stop(signal.SIGTERM) == 0
+        th.join(10)
+        assert sum(1 for f in got if f & PREVIEW_RECORDING) >= 10 * seconds, len(got)
+        return {k: int(v) for k, v in (line.rsplit(" ", 1) for line in open(out))}
+
+    short, long_ = counts(1, "short"), counts(4, "long")
+    assert long_.get("hr-src-right", 0) == short.get("hr-src-right", 0), (short, long_)
+    # and the preview thread renders without allocating (the synthetic camera gives planes: no decoder)
+    assert long_.get("hr-pv-right", 0) == short.get("hr-pv-right", 0), (short, long_)
