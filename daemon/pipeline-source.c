@@ -134,8 +134,7 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
                 if (j) {
                         preview_tap_offer(&p->tap, &j->frame, &meta, true); /* before the job is the workers' */
                         submit(p, j);
-                }
-                else
+                } else
                         atomic_fetch_add(&p->counters.dropped[DROP_ENCODER_BUSY], 1);
         }
         return 0;

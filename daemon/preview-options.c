@@ -16,7 +16,7 @@
 #include "util.h"
 
 #define PREVIEW_OPTIONS_HELP                                                                                           \
-        "known options: fps (d, 0.5-30), max_width (u, pixels, 0 = full size), rectified (b), guides (b), quality " \
+        "known options: fps (d, 0.5-30), max_width (u, pixels, 0 = full size), rectified (b), guides (b), quality "    \
         "(i, 30-95)"
 
 static int number(sd_bus_message *m, const char *contents, const char *name, const char *sig, double *ret,
@@ -107,8 +107,8 @@ static int option_quality(sd_bus_message *m, const char *contents, const struct 
 
 static const struct {
         const char *key;
-        int (*read)(sd_bus_message *m, const char *contents, const struct hand_config *hand,
-                    struct preview_options *o, sd_bus_error *error);
+        int (*read)(sd_bus_message *m, const char *contents, const struct hand_config *hand, struct preview_options *o,
+                    sd_bus_error *error);
 } option_table[] = {
         {"fps", option_fps},       {"max_width", option_max_width}, {"rectified", option_rectified},
         {"guides", option_guides}, {"quality", option_quality},

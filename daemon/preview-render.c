@@ -163,8 +163,8 @@ static int scaled_decode(struct preview_render *r, struct preview_scratch *s, co
                 return -EBADMSG;
         if (sub != TJSAMP_420 || (unsigned) w != r->width || (unsigned) h != r->height)
                 return 0;
-        if (tjDecompressToYUVPlanes(s->tj, src->jpeg, src->jpeg_size, r->out.planes, (int) r->out.width,
-                                    r->out.strides, (int) r->out.height, 0) < 0)
+        if (tjDecompressToYUVPlanes(s->tj, src->jpeg, src->jpeg_size, r->out.planes, (int) r->out.width, r->out.strides,
+                                    (int) r->out.height, 0) < 0)
                 return -EBADMSG;
         return 1;
 }

@@ -73,7 +73,8 @@ bool preview_tap_copy(struct frame *dst, const struct frame *src) {
         if (!dst->data || !src->data || dst->width != src->width || dst->height != src->height)
                 return false;
         /* the planes are one block (frame_init()): luma, then both chroma planes */
-        memcpy(dst->data, src->data, (size_t) (src->planes[2] - src->data) + (size_t) (src->width / 2) * (src->height / 2));
+        memcpy(dst->data, src->data,
+               (size_t) (src->planes[2] - src->data) + (size_t) (src->width / 2) * (src->height / 2));
         dst->jpeg_size = 0;
         return true;
 }

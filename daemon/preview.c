@@ -57,8 +57,8 @@ struct preview {
 
         pthread_mutex_t lock;
         struct client *pending[PREVIEW_MAX_CLIENTS]; /* lock */
-        unsigned n_pending;                           /* lock */
-        bool running, quit;                           /* lock */
+        unsigned n_pending;                          /* lock */
+        bool running, quit;                          /* lock */
         atomic_uint count;
 
         pthread_t thread;
@@ -362,7 +362,7 @@ int preview_open(struct preview *pv, const struct preview_options *o, int *ret_f
         }
         pthread_mutex_unlock(&pv->lock);
 
-        preview_reap(pv); /* a thread that ended and was not joined yet */
+        preview_reap(pv);              /* a thread that ended and was not joined yet */
         r = client_new(pv, o, ret_fd); /* no thread: nobody else touches pending */
         if (r < 0)
                 return r;

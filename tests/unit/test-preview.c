@@ -190,7 +190,7 @@ TEST(render_draws_guides_on_its_own_frame_only) {
         unsigned bright = 0;
         for (unsigned y = 0; y < H; y++)
                 bright += gray[y * W + W / 2] > 200;
-        CHECK(bright >= 7); /* seven lines, two rows each, 4 px apart at this height: some merge */
+        CHECK(bright >= 7);           /* seven lines, two rows each, 4 px apart at this height: some merge */
         CHECK(gray[1 * W + 3] < 100); /* between the lines, the image */
         free(jpeg);
         tjDestroy(tj);
@@ -200,9 +200,9 @@ TEST(render_draws_guides_on_its_own_frame_only) {
 }
 
 int main(void) {
-        static const struct test tests[] = {T(nothing_taken_unless_wanted), T(camera_jpeg_copied_as_it_came),
-                                            T(handover_between_threads), T(scale_choice),
-                                            T(downscale_is_the_block_mean),
-                                            T(render_draws_guides_on_its_own_frame_only)};
+        static const struct test tests[] = {
+                T(nothing_taken_unless_wanted), T(camera_jpeg_copied_as_it_came),
+                T(handover_between_threads),    T(scale_choice),
+                T(downscale_is_the_block_mean), T(render_draws_guides_on_its_own_frame_only)};
         return test_main("preview", tests, ELEMENTSOF(tests));
 }
