@@ -331,9 +331,15 @@ static enum per_take_step next_step_locked(struct pipeline *p, bool open, struct
                         step = STEP_TAKE;
                 else if (open && !p->tap.watching)
                         step = STEP_CLOSE;
-                else if (p->tap.watching && atomic_load(&p->tap.state) == TAP_WANT)
+                else if (p->tap.watching && atomic_load(&p->tap.state) == TAP_WANT) {
+                        int64_t due = atomic_load(&p->tap.due_ns);
+                        if (now_ns(CLOCK_MONOTONIC) < due) { /* not before it is due: no frame drawn in vain */
+                                struct timespec until = ns_to_timespec(due);
+                                pthread_cond_timedwait(&p->cv_source, &p->lock, &until);
+                                continue;
+                        }
                         step = STEP_PREVIEW_FRAME;
-                else {
+                } else {
                         pthread_cond_wait(&p->cv_source, &p->lock);
                         continue;
                 }
