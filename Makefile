@@ -45,7 +45,7 @@ LDLIBS  = $(LDFLAGS) $(PKG_LIBS) -lm -pthread
 LIB_SRCS    := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/test-%.c,%,$(sort $(wildcard tests/unit/test-*.c)))
 # the threaded tests, run again under ThreadSanitizer
-TSAN_TESTS  := pipeline queue
+TSAN_TESTS  := pipeline queue preview
 
 # $(call objs,FLAVOUR-DIR,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(2))

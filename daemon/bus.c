@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "preview-options.h"
 #include "take-options.h"
 #include "util.h"
 #include "version.h"
@@ -113,6 +114,10 @@ static int get_pair_skew_max(sd_bus_message *m, const struct hand *h _unused_, c
         return sd_bus_message_append(m, "d", s->skew_max);
 }
 
+static int get_previews(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        return sd_bus_message_append(m, "u", preview_count(h->preview));
+}
+
 static int get_camera_fps(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
         return sd_bus_message_append(m, "d", s->camera_fps);
 }
@@ -144,7 +149,8 @@ enum property_changes {
         X("LastError", "s", get_last_error, CHANGES_WITH_STATE)                                                        \
         X("PairSkewMean", "d", get_pair_skew_mean, CHANGES_WHILE_RECORDING)                                            \
         X("PairSkewMax", "d", get_pair_skew_max, CHANGES_WHILE_RECORDING)                                              \
-        X("CameraFps", "d", get_camera_fps, CHANGES_WITH_STATE)
+        X("CameraFps", "d", get_camera_fps, CHANGES_WITH_STATE)                                                        \
+        X("Previews", "u", get_previews, CHANGES_WITH_STATE)
 
 static const struct hand_property {
         const char *name;
@@ -400,6 +406,24 @@ static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
         return r;
 }
 
+static int method_open_preview(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(closep) int fd = -1;
+        struct preview_options o;
+        struct hand *h;
+        int r;
+
+        r = read_hand(m, userdata, error, &h);
+        if (r < 0)
+                return r;
+        r = preview_options_read(m, h->config, &o, error);
+        if (r < 0)
+                return r;
+        r = hand_open_preview(h, &o, &fd, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(m, "h", fd); /* sd-bus sends a duplicate; ours closes here */
+}
+
 static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error _unused_) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct daemon *d = userdata;
@@ -432,6 +456,8 @@ static const sd_bus_vtable manager_vtable[] = {
                                  SD_BUS_PARAM(file) SD_BUS_PARAM(summary), method_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("Status", "s", SD_BUS_PARAM(hand), "a{sv}", SD_BUS_PARAM(status), method_status,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("OpenPreview", "sa{sv}", SD_BUS_PARAM(hand) SD_BUS_PARAM(options), "h",
+                                 SD_BUS_PARAM(preview), method_open_preview, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("ListHands", "", , "as", SD_BUS_PARAM(hands), method_list, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("ListRecovered", "", , "a(ssa{sv})", SD_BUS_PARAM(takes), method_list_recovered,
                                  SD_BUS_VTABLE_UNPRIVILEGED),

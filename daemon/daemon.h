@@ -13,6 +13,7 @@
 #include "bus-names.h"
 #include "config.h"
 #include "pipeline.h"
+#include "preview.h"
 
 enum hand_state {
         HAND_IDLE,
@@ -41,6 +42,7 @@ struct hand {
         bool had_take;
 
         struct pipeline *pipeline;
+        struct preview *preview; /* OpenPreview's clients and thread (preview.h) */
         int event_fd;
         sd_event_source *event_source;
 
@@ -92,6 +94,11 @@ int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus
 bool hand_is_active(const struct hand *h);
 void hand_status_line(struct hand *h, char *buf, size_t len);
 void hand_shutdown_all(struct daemon *d);
+/**
+ * hand_open_preview() - a preview of @h with @o (OpenPreview). Return: 0 and *@ret_fd (the
+ * reader's end; the caller sends and closes it), or negative with @error set.
+ */
+int hand_open_preview(struct hand *h, const struct preview_options *o, int *ret_fd, sd_bus_error *error);
 
 /* bus.c */
 

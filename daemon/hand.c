@@ -97,6 +97,10 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
                 set_state(h, HAND_STOPPING);
         if (events & PIPELINE_EVENT_ENDED)
                 take_ended(h);
+        if (events & PIPELINE_EVENT_PREVIEW) {
+                preview_reap(h->preview); /* joins the preview thread once nobody watches */
+                bus_emit_hand_changed(h, true);
+        }
         if ((events & PIPELINE_EVENT_DEVICE) && !hand_is_active(h)) {
                 char error[PIPELINE_ERROR_MAX];
                 if (pipeline_device(h->pipeline, error, sizeof(error)))
@@ -124,6 +128,9 @@ int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config
         r = pipeline_new(d->config, config, h->event_fd, &h->pipeline);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the %s hand's pipeline: %m", config->name);
+        r = preview_new(config, h->pipeline, &h->preview);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the %s hand's preview: %m", config->name);
         {
                 char error[PIPELINE_ERROR_MAX];
                 /* a camera is no-device until it has been opened and warmed up */
@@ -134,6 +141,7 @@ int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config
 }
 
 void hand_done(struct hand *h) {
+        h->preview = preview_free(h->preview); /* before the pipeline whose tap it reads; EOF to readers */
         h->pipeline = pipeline_free(h->pipeline);
         for (unsigned i = 0; i < h->n_waiters; i++)
                 sd_bus_message_unref(h->waiters[i]);
@@ -325,4 +333,28 @@ void hand_shutdown_all(struct daemon *d) {
         }
         if (!busy)
                 sd_event_exit(d->event, d->exit_code);
+}
+
+int hand_open_preview(struct hand *h, const struct preview_options *o, int *ret_fd, sd_bus_error *error) {
+        const char *name = h->config->name;
+        char derr[PIPELINE_ERROR_MAX];
+        int r;
+
+        if (h->daemon->shutting_down)
+                return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
+                                         "handrecd is shutting down; open the preview once it is back.");
+        if (!pipeline_device(h->pipeline, derr, sizeof(derr)))
+                return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
+                                         "The %s hand's camera is not connected (%s): check the cable; the preview "
+                                         "opens once the camera is back.",
+                                         name, derr[0] ? derr : "no device");
+        r = preview_open(h->preview, o, ret_fd);
+        if (r == -EUSERS)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "%d previews of hand %s are open already; close one first.",
+                                         PREVIEW_MAX_CLIENTS, name);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot open a preview of hand %s: %s", name, strerror(-r));
+        bus_emit_hand_changed(h, true);
+        return 0;
 }

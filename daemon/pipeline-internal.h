@@ -25,6 +25,11 @@
  * - Writer thread: the only caller of writer_*() (HDF5). Waits for a batch, appends it with the
  *   lock released, releases its queue entries. Ends a take for a full disk or an I/O error;
  *   finishes the file when the source is done and nothing is in flight, then posts ENDED.
+ * - Preview tap (preview-tap.h): when the preview thread wants a frame, the source thread copies
+ *   the job it has just filled (only reading it) into the tap before submitting it, or, idle,
+ *   reads the frame it would discard into the tap; a claim is one compare-and-swap, never a wait.
+ *   `tap.watching` (lock) keeps a per-take source open for the preview. The preview thread never
+ *   touches a job, the queue or the counters.
  * - Main thread: pipeline_start() fills `take` and resets `counters` while no take is active;
  *   pipeline_stop() sets end_reason. It never waits on a thread except in pipeline_free().
  *
@@ -72,6 +77,7 @@
 
 #include "frame.h"
 #include "pipeline.h"
+#include "preview-tap.h"
 #include "queue.h"
 #include "source.h"
 
@@ -154,6 +160,9 @@ struct pipeline {
         atomic_uint queue_depth;               /* workers and writer */
         atomic_int_fast64_t camera_fps_micro;  /* source thread, at warm-up; in 1e-6 fps */
 
+        /* the preview's frame (preview-tap.h): the source thread offers a frame when one is wanted */
+        struct preview_tap tap;
+
         /* the camera, for sources kept warm: source thread; device_error under lock */
         atomic_bool device_present;
         char device_error[PIPELINE_ERROR_MAX];
@@ -171,9 +180,6 @@ int pipeline_new_with_source(const struct config *config, const struct hand_conf
 void *pipeline_source_main(void *userdata);
 void *pipeline_worker_main(void *userdata);
 void *pipeline_writer_main(void *userdata);
-
-/** pipeline_post() - add @event to the mask and wake the main thread. Any thread, any lock. */
-void pipeline_post(struct pipeline *p, unsigned event);
 
 /**
  * pipeline_end_take_locked() - end the take for @reason with @error (may be NULL); the first

@@ -3,7 +3,9 @@
  * pipeline-source.c — the source thread of one hand: the only caller of source_*(). A camera
  * that stays warm (SOURCE_CAP_KEEPS_WARM) is opened once, read continuously while idle and
  * reopened every second while missing; other sources (synthetic, replay) are opened for each
- * take. Either way a take's frames go into free jobs and onto the work FIFO with a ticket.
+ * take, and while a preview watches. Either way a take's frames go into free jobs and onto the
+ * work FIFO with a ticket. The preview tap (preview-tap.h) gets a copy of a frame only when the
+ * preview wants one: the one thing the preview asks of this thread, and it never waits for it.
  * Lock rules and ownership: pipeline-internal.h.
  */
 #include <stdio.h>
@@ -129,9 +131,10 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
                         return 0;
                 }
                 count_frame(p, &meta);
-                if (j)
+                if (j) {
+                        preview_tap_offer(&p->tap, &j->frame, &meta, true); /* before the job is the workers' */
                         submit(p, j);
-                else
+                } else
                         atomic_fetch_add(&p->counters.dropped[DROP_ENCODER_BUSY], 1);
         }
         return 0;
@@ -173,26 +176,33 @@ static int warm_up(struct pipeline *p, double seconds, bool take) {
         return 0;
 }
 
-/* A source opened for each take (synthetic, replay): open, warm up, record, close. */
-static void capture_take(struct pipeline *p, const struct take_params *t) {
+/* A source opened for each take (synthetic, replay): open (or take over the source the preview
+ * holds open, *@opened_ns its opening time), warm up what is left of the warm-up since it opened,
+ * record. The caller closes it. */
+static void capture_take(struct pipeline *p, const struct take_params *t, int64_t *opened_ns) {
         char msg[PIPELINE_ERROR_MAX];
-        int r = source_open(p->source);
+        double warm = p->hand->camera.warmup;
+        int r = 0;
 
-        if (r < 0) {
-                snprintf(msg, sizeof(msg), "Cannot open the %s camera: %.1200s",
-                         config_source_kind_to_string(p->hand->camera.source),
-                         source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
-                pipeline_end_take(p, STOP_DEVICE_LOST, msg);
-                return;
-        }
-        r = warm_up(p, p->hand->camera.warmup, true);
+        if (*opened_ns == 0) {
+                r = source_open(p->source);
+                if (r < 0) {
+                        snprintf(msg, sizeof(msg), "Cannot open the %s camera: %.1200s",
+                                 config_source_kind_to_string(p->hand->camera.source),
+                                 source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
+                        pipeline_end_take(p, STOP_DEVICE_LOST, msg);
+                        return;
+                }
+                *opened_ns = now_ns(CLOCK_MONOTONIC);
+        } else
+                warm -= (double) (now_ns(CLOCK_MONOTONIC) - *opened_ns) / 1e9;
+        r = warm_up(p, warm, true);
         if (r < 0)
                 pipeline_end_take(p, STOP_DEVICE_LOST, source_error(p->source));
         else if (!pipeline_ending(p)) {
                 pipeline_post(p, PIPELINE_EVENT_RECORDING);
                 record_frames(p, t);
         }
-        source_close(p->source);
 }
 
 static void set_device(struct pipeline *p, bool present, const char *error) {
@@ -251,8 +261,14 @@ static bool run_warm(struct pipeline *p, bool recording, const struct take_param
         int r;
 
         if (!recording) {
+                /* the frame discarded while idle goes to the preview instead, when one is wanted */
+                struct frame *f = preview_tap_claim(&p->tap, now_ns(CLOCK_MONOTONIC));
                 struct frame_meta meta;
-                r = source_read(p->source, NULL, SOURCE_WANT_ANY, &meta);
+                r = source_read(p->source, f, SOURCE_WANT_ANY, &meta);
+                if (f && r >= 0)
+                        preview_tap_publish(&p->tap, &meta, false);
+                else if (f)
+                        preview_tap_unclaim(&p->tap);
                 if (r == -EBADMSG)
                         r = 0;
         } else {
@@ -295,26 +311,114 @@ static void warm_camera_loop(struct pipeline *p) {
                 source_close(p->source);
 }
 
-/* A source opened for each take: wait for a take, capture it, say the source is done. */
+/* What a source opened per take does next. */
+enum per_take_step {
+        STEP_QUIT,
+        STEP_TAKE,          /* capture the take */
+        STEP_PREVIEW_FRAME, /* nobody records, a preview wants a frame: read one into the tap */
+        STEP_CLOSE,         /* the source is open and nobody needs it any more */
+};
+
+/* Wait for something to do, with the lock held. A frame is read for the preview only when one
+ * is wanted (a replay at "max" would otherwise spin), so an idle preview costs its own rate. */
+static enum per_take_step next_step_locked(struct pipeline *p, bool open, struct take_params *ret_take) {
+        for (;;) {
+                enum per_take_step step;
+                atomic_store(&p->tap.source_waits, true); /* before the state is read: pipeline_tap_want() */
+                if (p->quit)
+                        step = STEP_QUIT;
+                else if (p->take_active && !p->source_done)
+                        step = STEP_TAKE;
+                else if (open && !p->tap.watching)
+                        step = STEP_CLOSE;
+                else if (p->tap.watching && atomic_load(&p->tap.state) == TAP_WANT) {
+                        int64_t due = atomic_load(&p->tap.due_ns);
+                        if (now_ns(CLOCK_MONOTONIC) < due) { /* not before it is due: no frame drawn in vain */
+                                struct timespec until = ns_to_timespec(due);
+                                pthread_cond_timedwait(&p->cv_source, &p->lock, &until);
+                                continue;
+                        }
+                        step = STEP_PREVIEW_FRAME;
+                } else {
+                        pthread_cond_wait(&p->cv_source, &p->lock);
+                        continue;
+                }
+                atomic_store(&p->tap.source_waits, false);
+                if (step == STEP_TAKE)
+                        *ret_take = p->take;
+                return step;
+        }
+}
+
+/* One frame for the preview from a source opened per take, opening it first if need be.
+ * Return: whether the source is open afterwards. */
+static bool preview_frame(struct pipeline *p, int64_t *opened_ns) {
+        struct frame_meta meta;
+        struct frame *f;
+        int r;
+
+        if (*opened_ns == 0) {
+                r = source_open(p->source);
+                if (r < 0) {
+                        log_warning("%s: cannot open the camera for the preview: %s", p->hand->name,
+                                    source_error(p->source)[0] ? source_error(p->source) : strerror(-r));
+                        wait_to_retry(p);
+                        return false;
+                }
+                *opened_ns = now_ns(CLOCK_MONOTONIC);
+        }
+        f = preview_tap_claim(&p->tap, INT64_MAX);
+        if (!f)
+                return true; /* switched off meanwhile */
+        r = source_read(p->source, f, SOURCE_WANT_ANY, &meta);
+        if (r >= 0) {
+                preview_tap_publish(&p->tap, &meta, false);
+                return true;
+        }
+        preview_tap_unclaim(&p->tap);
+        if (r == -EBADMSG)
+                return true;
+        source_close(p->source); /* the end of a replay, or a failure: opened again for the next frame */
+        *opened_ns = 0;
+        if (r != -ENODATA)
+                wait_to_retry(p);
+        return false;
+}
+
+/* A source opened for each take: wait for a take, capture it, say the source is done. While a
+ * preview watches, the source is opened (or kept open after a take) to feed it; a take starting
+ * then takes the open source over, and its warm-up counts from the opening (docs/architecture.md). */
 static void per_take_loop(struct pipeline *p) {
+        int64_t opened_ns = 0; /* CLOCK_MONOTONIC of the source's opening; 0: closed */
+
         pthread_mutex_lock(&p->lock);
         for (;;) {
                 struct take_params t;
+                enum per_take_step step = next_step_locked(p, opened_ns != 0, &t);
 
-                while (!p->quit && !(p->take_active && !p->source_done))
-                        pthread_cond_wait(&p->cv_source, &p->lock);
-                if (p->quit)
+                if (step == STEP_QUIT)
                         break;
-                t = p->take;
                 pthread_mutex_unlock(&p->lock);
-
-                capture_take(p, &t);
-
+                switch (step) {
+                case STEP_TAKE:
+                        capture_take(p, &t, &opened_ns); /* left open: closed next unless watched */
+                        break;
+                case STEP_PREVIEW_FRAME: preview_frame(p, &opened_ns); break;
+                case STEP_CLOSE:
+                        source_close(p->source);
+                        opened_ns = 0;
+                        break;
+                default: break;
+                }
                 pthread_mutex_lock(&p->lock);
-                p->source_done = true;
-                pthread_cond_broadcast(&p->cv_writer);
+                if (step == STEP_TAKE) {
+                        p->source_done = true;
+                        pthread_cond_broadcast(&p->cv_writer);
+                }
         }
         pthread_mutex_unlock(&p->lock);
+        if (opened_ns)
+                source_close(p->source);
 }
 
 void *pipeline_source_main(void *userdata) {

@@ -165,6 +165,49 @@ bool pipeline_device(struct pipeline *p, char *error, size_t error_len) {
         return atomic_load(&p->device_present);
 }
 
+/* ---- the preview tap ------------------------------------------------------------------------ */
+
+int pipeline_tap_alloc(struct pipeline *p, int wake_fd) {
+        const struct camera_config *cam = &p->hand->camera;
+        int r = preview_tap_alloc(&p->tap, source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG, p->source->jpeg_max,
+                                  2 * cam->width, cam->height, wake_fd);
+
+        if (r < 0)
+                return r;
+        pthread_mutex_lock(&p->lock);
+        p->tap.watching = true;
+        pthread_cond_broadcast(&p->cv_source); /* a per-take source opens for the preview */
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+}
+
+void pipeline_tap_release(struct pipeline *p) {
+        pthread_mutex_lock(&p->lock);
+        p->tap.watching = false;
+        pthread_cond_broadcast(&p->cv_source); /* a per-take source opened for the preview closes */
+        pthread_mutex_unlock(&p->lock);
+        preview_tap_release(&p->tap);
+}
+
+struct preview_tap *pipeline_tap(struct pipeline *p) {
+        return &p->tap;
+}
+
+void pipeline_tap_want(struct pipeline *p, int64_t due_ns) {
+        preview_tap_want(&p->tap, due_ns);
+        /* seq_cst against the source thread's store of source_waits before it reads the state:
+         * either it sees TAP_WANT, or we see it waiting and wake it (under the lock it waits with) */
+        if (atomic_load(&p->tap.source_waits)) {
+                pthread_mutex_lock(&p->lock);
+                pthread_cond_broadcast(&p->cv_source);
+                pthread_mutex_unlock(&p->lock);
+        }
+}
+
+const struct rectify *pipeline_rectify(struct pipeline *p) {
+        return p->rectify;
+}
+
 /* ---- lifetime ---------------------------------------------------------------------------- */
 
 static void init_sync(struct pipeline *p) {
@@ -288,6 +331,7 @@ int pipeline_new_with_source(const struct config *config, const struct hand_conf
         p->raw_bytes = (size_t) fw * fh * 3 / 2;
         p->dump_dir = getenv("HANDREC_DEBUG_DUMP_DIR");
         atomic_init(&p->end_reason, STOP_NONE);
+        p->tap.wake_fd = -1;
         init_sync(p);
 
         r = alloc_jobs(p, fw, fh);
@@ -359,6 +403,7 @@ struct pipeline *pipeline_free(struct pipeline *p) {
                 frame_release(&p->workers[i].decoded);
         }
         rectify_free(p->rectify);
+        preview_tap_release(&p->tap); /* (the preview is freed before its pipeline: hand_done()) */
         source_free(p->source);
         queue_free(p->queue);
         for (unsigned i = 0; p->jobs && i < p->n_jobs; i++)

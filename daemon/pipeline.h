@@ -38,6 +38,7 @@ enum {
         PIPELINE_EVENT_ENDED = 1u << 1,     /* the take's file is finished (or failed) */
         PIPELINE_EVENT_ENDING = 1u << 2,    /* the take is ending: the queue is being drained */
         PIPELINE_EVENT_DEVICE = 1u << 3,    /* the camera appeared or disappeared: pipeline_device() */
+        PIPELINE_EVENT_PREVIEW = 1u << 4,   /* the preview thread ended or dropped a client (preview.h) */
 };
 
 struct take_params {
@@ -90,6 +91,10 @@ int pipeline_start(struct pipeline *p, const struct take_params *params);
 /** pipeline_stop() - end the take for @reason (first reason wins); returns at once. */
 void pipeline_stop(struct pipeline *p, enum stop_reason reason);
 
+/** pipeline_post() - add @event to the mask and wake the main thread. Any thread, any lock
+ * (the pipeline's threads, and the preview thread: PIPELINE_EVENT_PREVIEW). */
+void pipeline_post(struct pipeline *p, unsigned event);
+
 /** pipeline_take_events() - the PIPELINE_EVENT_* bits posted since the last call. */
 unsigned pipeline_take_events(struct pipeline *p);
 
@@ -107,6 +112,32 @@ bool pipeline_device(struct pipeline *p, char *error, size_t error_len);
  * work is not being busy. The watchdog is fed only while this stays short (main.c).
  */
 int64_t pipeline_stuck(struct pipeline *p, int64_t now, char *what, size_t len);
+
+/* ---- the preview tap (preview-tap.h): how the preview thread gets frames from the source thread ---- */
+
+struct preview_tap;
+struct rectify;
+
+/**
+ * pipeline_tap_alloc() - allocate the tap's frame as the source delivers frames (the camera's JPEG
+ * or I420 planes) and say someone watches: a source opened per take is then opened, idle, to feed
+ * the preview. @wake_fd: the preview thread's eventfd (borrowed), written when a frame is ready.
+ * Main thread, before the preview thread starts. Return: 0 or -ENOMEM.
+ */
+int pipeline_tap_alloc(struct pipeline *p, int wake_fd);
+
+/** pipeline_tap_release() - nobody watches any more; free the tap's frame. Main thread, after the
+ * preview thread has switched the tap off (preview_tap_off()) and ended. */
+void pipeline_tap_release(struct pipeline *p);
+
+/** pipeline_tap() - the tap, for the preview thread (preview-tap.h says who touches what). */
+struct preview_tap *pipeline_tap(struct pipeline *p);
+
+/** pipeline_tap_want() - preview_tap_want(), waking a per-take source that sleeps for it. */
+void pipeline_tap_want(struct pipeline *p, int64_t due_ns);
+
+/** pipeline_rectify() - the hand's rectification maps (read-only), or NULL without a calibration. */
+const struct rectify *pipeline_rectify(struct pipeline *p);
 
 /** pipeline_result() - why the last take ended and its last error ("" if none). */
 enum stop_reason pipeline_result(struct pipeline *p, char *error, size_t error_len);

@@ -18,8 +18,7 @@
 
 #define OPTIONS_HELP "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b)"
 
-/* Read a numeric variant of any D-Bus number type into a double. Return: 1, 0 (not a number). */
-static int read_number(sd_bus_message *m, const char *contents, double *ret) {
+int options_read_number(sd_bus_message *m, const char *contents, double *ret) {
         union {
                 double d;
                 int32_t i;
@@ -54,7 +53,7 @@ static int read_number(sd_bus_message *m, const char *contents, double *ret) {
  * negative with @error set when the variant is not a number. */
 static int number_option(sd_bus_message *m, const char *contents, const char *name, const char *sig, double *ret,
                          sd_bus_error *error) {
-        int r = read_number(m, contents, ret);
+        int r = options_read_number(m, contents, ret);
 
         if (r == 0)
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,

@@ -20,3 +20,10 @@ struct take_options; /* daemon.h */
  * Return: 0; negative errno when an option is refused (@error set) or the message cannot be read.
  */
 int take_options_read(sd_bus_message *m, const struct hand_config *hand, struct take_options *o, sd_bus_error *error);
+
+/**
+ * options_read_number() - read the variant at @m's position, of type @contents, into *@ret when it
+ * is any D-Bus number type (OpenPreview's options share it). Return: 1, 0 (not a number: nothing
+ * read), or negative errno.
+ */
+int options_read_number(sd_bus_message *m, const char *contents, double *ret);

@@ -15,7 +15,7 @@ from conftest import ROOT, make_config
 from takecheck import check_take
 
 # Published on every state change; LIVE ones also 4 times a second while a take runs.
-ON_STATE = {"State", "File", "LastError", "CameraFps"}
+ON_STATE = {"State", "File", "LastError", "CameraFps", "Previews"}
 LIVE = {"FramesCaptured", "FramesWritten", "FramesDropped", "DroppedByCause", "QueueDepth", "Fps", "Duration",
         "BytesWritten", "PairSkewMean", "PairSkewMax"}
 
