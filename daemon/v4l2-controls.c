@@ -238,8 +238,9 @@ int v4l2_control_check(int fd, const struct v4l2_control_info *c, int64_t value,
         }
         if (!is_settable_type(c->type)) {
                 snprintf(error, error_len,
-                         "%s is a %s control; handrecd sets only integer, boolean, menu and bitmask controls", c->name,
-                         type_name(c->type));
+                         "%s is not a number (a %s control); handrecd sets only integer, boolean, menu and bitmask "
+                         "controls; remove it",
+                         c->name, type_name(c->type));
                 return -EINVAL;
         }
         return check_range(fd, c, value, error, error_len);
@@ -281,8 +282,10 @@ static int ext_ctrl(int fd, unsigned long request, const struct v4l2_control_inf
                 r = v4l2_xioctl(fd, request == VIDIOC_S_EXT_CTRLS ? VIDIOC_S_CTRL : VIDIOC_G_CTRL, &old);
                 e.value = old.value;
         }
-        if (r >= 0)
-                *value = c->type == V4L2_CTRL_TYPE_INTEGER64 ? e.value64 : e.value;
+        if (r >= 0 && c->type == V4L2_CTRL_TYPE_INTEGER64)
+                *value = e.value64;
+        else if (r >= 0) /* a bitmask's 32 bits are unsigned */
+                *value = c->type == V4L2_CTRL_TYPE_BITMASK ? (int64_t) (uint32_t) e.value : e.value;
         return r < 0 ? r : 0;
 }
 
@@ -426,7 +429,10 @@ int v4l2_controls_describe(int fd, FILE *out, const char *indent) {
 
         while (v4l2_control_next(fd, &c) > 0) {
                 fprintf(out, "%s%s (%s)", indent, c.name, type_name(c.type));
-                if (is_settable_type(c.type))
+                if (c.type == V4L2_CTRL_TYPE_BITMASK)
+                        fprintf(out, ": mask=0x%08llx default=0x%08llx", (unsigned long long) (uint32_t) c.maximum,
+                                (unsigned long long) (uint32_t) c.default_value);
+                else if (is_settable_type(c.type))
                         fprintf(out, ": min=%lld max=%lld step=%lld default=%lld", (long long) c.minimum,
                                 (long long) c.maximum, (long long) c.step, (long long) c.default_value);
                 if (is_readable(&c) && v4l2_control_get(fd, &c, &v) >= 0)
