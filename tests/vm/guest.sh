@@ -155,7 +155,9 @@ wait_state right idle 30; result stable.warm $?
 stop_daemon stable
 
 # --- D: the camera's own controls (camera.controls) -------------------------------------------
-CONTROLS='brightness = 200; contrast = 90; saturation = 30; hue = -20; gain_automatic = false; gain = 77;'
+# gain before the switch that unlocks it: the daemon sets gain_automatic first; the other way round,
+# vivid's switch to manual would take its automatic gain as the manual value, not 77
+CONTROLS='brightness = 200; contrast = 90; saturation = 30; hue = -20; gain = 77; gain_automatic = false;'
 # --check-config checks them against the device present, every problem at its line
 conf right "device = \"/dev/video0\"; width = 320; height = 360; fps = 15.0; controls = { $CONTROLS };" >"$TMP/ctl-good.conf"
 "$BUILD/handrecd" --check-config --config "$TMP/ctl-good.conf" >"$OUT/ctl.check-good.out" 2>&1
