@@ -104,6 +104,40 @@ int v4l2_control_next(int fd, struct v4l2_control_info *c) {
         }
 }
 
+/* Controls whose names changed: older UVC drivers (JetPack 5's Linux 5.10 among them) gave them
+ * names of their own, newer ones the framework's standard names. Either finds the control on any
+ * kernel, so a configuration written on one machine works on the other. */
+static const struct {
+        uint32_t id;
+        const char *names[2];
+} renamed[] = {
+        {V4L2_CID_EXPOSURE_AUTO, {"exposure_auto", "auto_exposure"}},
+        {V4L2_CID_EXPOSURE_ABSOLUTE, {"exposure_absolute", "exposure_time_absolute"}},
+        {V4L2_CID_AUTO_WHITE_BALANCE, {"white_balance_temperature_auto", "white_balance_automatic"}},
+        {V4L2_CID_FOCUS_AUTO, {"focus_auto", "focus_automatic_continuous"}},
+        {V4L2_CID_EXPOSURE_AUTO_PRIORITY, {"exposure_auto_priority", "exposure_dynamic_framerate"}},
+};
+
+/* The control @name names by its other name (renamed[]), called @name in messages. */
+static int find_renamed(int fd, const char *name, struct v4l2_control_info *ret) {
+        for (size_t i = 0; i < ELEMENTSOF(renamed); i++) {
+                struct v4l2_control_info c;
+                int r;
+
+                if (!streq(renamed[i].names[0], name) && !streq(renamed[i].names[1], name))
+                        continue;
+                r = query_ext(fd, renamed[i].id, &c);
+                if (r == -ENOTTY)
+                        r = query_old(fd, renamed[i].id, &c);
+                if (r < 0 || (c.flags & V4L2_CTRL_FLAG_DISABLED))
+                        return -ENOENT;
+                snprintf(c.name, sizeof(c.name), "%s", name);
+                *ret = c;
+                return 0;
+        }
+        return -ENOENT;
+}
+
 int v4l2_control_find(int fd, const char *name, struct v4l2_control_info *ret) {
         struct v4l2_control_info c = {};
 
@@ -112,7 +146,7 @@ int v4l2_control_find(int fd, const char *name, struct v4l2_control_info *ret) {
                         *ret = c;
                         return 0;
                 }
-        return -ENOENT;
+        return find_renamed(fd, name, ret);
 }
 
 /* "brightness, contrast, ..." into @buf, as much as fits */

@@ -39,7 +39,13 @@ const char *v4l2_control_name(const char *label, char ret[static CAMERA_CONTROL_
  */
 int v4l2_control_next(int fd, struct v4l2_control_info *c);
 
-/** v4l2_control_find() - the control called @name (v4l2-ctl's name) into *@ret. Return: 0 or -ENOENT. */
+/**
+ * v4l2_control_find() - the control called @name (v4l2-ctl's name) into *@ret. The UVC controls
+ * Linux renamed are found by either name (exposure_auto or auto_exposure, exposure_absolute or
+ * exposure_time_absolute, white_balance_temperature_auto or white_balance_automatic, focus_auto or
+ * focus_automatic_continuous, exposure_auto_priority or exposure_dynamic_framerate).
+ * Return: 0 or -ENOENT.
+ */
 int v4l2_control_find(int fd, const char *name, struct v4l2_control_info *ret);
 
 /**
