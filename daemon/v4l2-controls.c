@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/videodev2.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -167,6 +168,43 @@ static const char *list_names(int fd, char *buf, size_t len) {
         return buf[0] ? buf : "no controls at all";
 }
 
+/* Edits (insert, delete, replace a character) from @a to @b; names are short. */
+static unsigned edit_distance(const char *a, const char *b) {
+        size_t la = strlen(a), lb = strlen(b);
+        unsigned row[CAMERA_CONTROL_NAME_MAX + 1];
+
+        if (la >= CAMERA_CONTROL_NAME_MAX || lb >= CAMERA_CONTROL_NAME_MAX)
+                return UINT_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = (unsigned) j;
+        for (size_t i = 1; i <= la; i++) {
+                unsigned diag = row[0];
+                row[0] = (unsigned) i;
+                for (size_t j = 1; j <= lb; j++) {
+                        unsigned up = row[j];
+                        row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
+                        diag = up;
+                }
+        }
+        return row[lb];
+}
+
+/* The device's control nearest to @name (a typo: at most 2 edits), into @buf; NULL when none is. */
+static const char *nearest_name(int fd, const char *name, char buf[static CAMERA_CONTROL_NAME_MAX]) {
+        struct v4l2_control_info c = {};
+        unsigned best = 3;
+
+        buf[0] = 0;
+        while (v4l2_control_next(fd, &c) > 0) {
+                unsigned d = edit_distance(name, c.name);
+                if (d < best) {
+                        best = d;
+                        memcpy(buf, c.name, sizeof(c.name));
+                }
+        }
+        return buf[0] ? buf : NULL;
+}
+
 /* ---- checking ---------------------------------------------------------------------------- */
 
 static bool is_settable_type(uint32_t type) {
@@ -282,13 +320,15 @@ int v4l2_control_check(int fd, const struct v4l2_control_info *c, int64_t value,
 
 int v4l2_control_lookup(int fd, const char *path, const struct camera_control *c, struct v4l2_control_info *ret,
                         char *error, size_t error_len) {
-        char why[768];
+        char why[768], near[CAMERA_CONTROL_NAME_MAX], hint[64] = "";
         int r = v4l2_control_find(fd, c->name, ret);
 
         if (r < 0) {
+                if (nearest_name(fd, c->name, near))
+                        snprintf(hint, sizeof(hint), " (%s?)", near);
                 snprintf(error, error_len,
-                         "%s has no control \"%s\"; it has: %s (`handrecctl devices` shows their ranges)", path,
-                         c->name, list_names(fd, why, sizeof(why)));
+                         "%s has no control \"%s\"%s; it has: %s (`handrecctl devices` shows their ranges)", path,
+                         c->name, hint, list_names(fd, why, sizeof(why)));
                 return r;
         }
         r = v4l2_control_check(fd, ret, c->value, why, sizeof(why));

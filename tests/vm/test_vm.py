@@ -233,7 +233,7 @@ def test_camera_controls_refused(guest):
     out = read("ctl.check-bad.out")
     assert results["ctl.check_bad_exit"] == "1", out
     prefix = "right_hand.camera.controls."
-    assert (f'{conf}:5: {prefix}brightnes: /dev/video0 has no control "brightnes"; it has: brightness, contrast, '
+    assert (f'{conf}:5: {prefix}brightnes: /dev/video0 has no control "brightnes" (brightness?); it has: brightness, contrast, '
             "saturation, hue, volume, mute, gain_automatic, gain,") in out
     contrast = (f"{conf}:6: {prefix}contrast: /dev/video0: contrast = 300 is out of range: it takes 0 to 255 "
                 "(step 1, default 128)")
