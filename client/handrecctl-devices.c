@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * handrecctl-devices.c — `handrecctl devices`: the V4L2 capture devices on this machine
- * (/dev/video*), the stable names that lead to each (/dev/v4l/by-id, by-path), and the formats,
- * sizes and rates each gives. Opens the devices directly; needs no daemon.
+ * (/dev/video*), the stable names that lead to each (/dev/v4l/by-id, by-path), the formats,
+ * sizes and rates each gives, and its controls (the names camera.controls takes) with their
+ * range, step, default and current value. Opens the devices directly; needs no daemon.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <sys/ioctl.h>
 
 #include "../daemon/util.h"
+#include "../daemon/v4l2-controls.h"
 #include "../daemon/v4l2-describe.h"
 #include "handrecctl.h"
 
@@ -62,6 +64,9 @@ static bool describe_device(const char *path) {
                (const char *) cap.bus_info);
         print_stable_names(path);
         v4l2_describe_formats(fd, 0, stdout, "    ");
+        printf("    controls (camera.controls = { name = value; ... }):\n");
+        if (v4l2_controls_describe(fd, stdout, "      ") == 0)
+                printf("      none\n");
         return true;
 }
 
@@ -75,7 +80,8 @@ int run_devices(int argc, char *argv[]) {
                 printf("Usage: handrecctl devices\n\n"
                        "List the V4L2 capture devices with their stable names (use those in the config:\n"
                        "camera.device, camera.left_device, camera.right_device) and the formats, sizes and\n"
-                       "frame rates each can give. Opens the devices directly; needs access to /dev/video*.\n");
+                       "frame rates each can give, and its controls (camera.controls) with their range, step,\n"
+                       "default and current value. Opens the devices directly; needs access to /dev/video*.\n");
                 return 0;
         }
         if (r)

@@ -10,6 +10,10 @@
  * side-by-side MJPEG camera can hand over its JPEG as it came (SOURCE_CAP_CAMERA_JPEG), for a
  * take with nothing to do on the pixels: no decode, no re-encode.
  *
+ * The configured controls (camera.controls: exposure, gain, white balance) are set on every
+ * device each time it opens (v4l2-controls.c), the same on both devices of a pair; a replugged
+ * camera, which the driver brings back with its defaults, gets them again.
+ *
  * Timestamps are the driver's when it says they are CLOCK_MONOTONIC, the dequeue time otherwise
  * (the file's timestamp_source attribute says which). Driver sequence numbers are kept per
  * device; a gap in them is frames the camera dropped. Each device holds at most one dequeued
@@ -30,6 +34,7 @@
 #include "pair.h"
 #include "source.h"
 #include "util.h"
+#include "v4l2-controls.h"
 #include "v4l2-describe.h"
 
 #define MAX_BUFFERS 32
@@ -219,6 +224,9 @@ static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsign
                 r = dev_set_format(s, e, width, height);
         if (r >= 0)
                 r = dev_set_rate(s, e);
+        if (r >= 0) /* camera.controls: every open, so a replugged camera gets them again */
+                r = v4l2_controls_apply(e->fd, e->path, s->cfg->controls, s->cfg->n_controls, s->error,
+                                        sizeof(s->error));
         if (r >= 0)
                 r = dev_map_buffers(s, e);
         if (r >= 0) {

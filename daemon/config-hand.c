@@ -3,15 +3,18 @@
  * config-hand.c — a hand's group of the configuration: its camera (source, devices, replay
  * folder, format, size and rate) and its calibration, checked as config-check.h says.
  */
+#include <fcntl.h>
 #include <linux/videodev2.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "calibration.h"
 #include "config-check.h"
 #include "config.h"
 #include "rectify.h"
 #include "util.h"
+#include "v4l2-controls.h"
 
 static const struct config_key hand_keys[] = {
         {"enabled", K_BOOL},
@@ -23,11 +26,10 @@ static const struct config_key hand_keys[] = {
         {NULL, 0},
 };
 static const struct config_key camera_keys[] = {
-        {"source", K_STRING}, {"width", K_INT},          {"height", K_INT},
-        {"fps", K_FLOAT},     {"warmup", K_FLOAT},       {"disparity", K_INT},
-        {"device", K_STRING}, {"left_device", K_STRING}, {"right_device", K_STRING},
-        {"format", K_STRING}, {"buffers", K_INT},        {"path", K_STRING},
-        {"rate", K_STRING},   {"loop", K_BOOL},          {NULL, 0},
+        {"source", K_STRING},       {"width", K_INT},     {"height", K_INT},     {"fps", K_FLOAT},
+        {"warmup", K_FLOAT},        {"disparity", K_INT}, {"device", K_STRING},  {"left_device", K_STRING},
+        {"right_device", K_STRING}, {"format", K_STRING}, {"buffers", K_INT},    {"path", K_STRING},
+        {"rate", K_STRING},         {"loop", K_BOOL},     {"controls", K_GROUP}, {NULL, 0},
 };
 
 /* Look up the string setting @name of @cam: NULL when absent or not a string (reported already). */
@@ -181,6 +183,81 @@ static void parse_geometry(struct config_checker *ck, config_setting_t *cam, con
         config_get_uint(ck, cam, prefix, "disparity", 0, c->width / 2, &c->disparity);
 }
 
+/* One control: a name as v4l2-ctl prints it, and an integer or true/false. Return: whether it is one. */
+static bool parse_control(struct config_checker *ck, config_setting_t *s, const char *group,
+                          struct camera_control *ret) {
+        const char *name = config_setting_name(s);
+        char full[320], canonical[CAMERA_CONTROL_NAME_MAX];
+
+        snprintf(full, sizeof(full), "%s.%s", group, name ?: "?");
+        if (!name || strlen(name) >= CAMERA_CONTROL_NAME_MAX || !streq(v4l2_control_name(name, canonical), name)) {
+                config_report(ck, s, full,
+                              "not a control's name as `v4l2-ctl --list-ctrls` prints it (lowercase letters, digits "
+                              "and single underscores, at most %d characters; `handrecctl devices` lists them)",
+                              CAMERA_CONTROL_NAME_MAX - 1);
+                return false;
+        }
+        snprintf(ret->name, sizeof(ret->name), "%s", name);
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64: ret->value = config_setting_get_int64(s); return true;
+        case CONFIG_TYPE_BOOL: ret->value = config_setting_get_bool(s); return true;
+        default:
+                config_report(ck, s, full, "must be an integer (for a menu, its item's number) or true or false");
+                return false;
+        }
+}
+
+/* The controls against the device at @path, when it is present: unknown names, values out of
+ * range, off a step, menu items it has not. A device that is not there is checked when it opens. */
+static void check_controls_on(struct config_checker *ck, config_setting_t *g, const char *group, const char *path,
+                              const struct camera_config *c) {
+        char error[1024], full[320];
+        int fd;
+
+        if (!path || !v4l2_is_video_device(path))
+                return;
+        fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return; /* not ours to open (--check-config by a user without the video group) */
+        for (unsigned i = 0; i < c->n_controls; i++) {
+                struct v4l2_control_info info;
+                if (v4l2_control_lookup(fd, path, &c->controls[i], &info, error, sizeof(error)) >= 0)
+                        continue;
+                snprintf(full, sizeof(full), "%s.%s", group, c->controls[i].name);
+                config_report(ck, config_setting_get_member(g, c->controls[i].name), full, "%s", error);
+        }
+        close(fd);
+}
+
+/* camera.controls = { name = value; ... } (a v4l2 camera's), set on each device as it opens */
+static void parse_controls(struct config_checker *ck, config_setting_t *cam, const char *prefix,
+                           struct camera_config *c) {
+        config_setting_t *g = config_setting_get_member(cam, "controls");
+        char group[256];
+        int n;
+
+        if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
+                return;
+        snprintf(group, sizeof(group), "%s.controls", prefix);
+        if (c->source != SOURCE_V4L2) {
+                config_report(ck, g, group, "only a v4l2 camera has controls; remove it or set source = \"v4l2\"");
+                return;
+        }
+        n = config_setting_length(g);
+        if (n > CAMERA_CONTROLS_MAX) {
+                config_report(ck, g, group, "%d controls; at most %d", n, CAMERA_CONTROLS_MAX);
+                return;
+        }
+        for (int i = 0; i < n; i++)
+                if (parse_control(ck, config_setting_get_elem(g, (unsigned) i), group, &c->controls[c->n_controls]))
+                        c->n_controls++;
+        if (c->n_controls < (unsigned) n)
+                return;
+        check_controls_on(ck, g, group, c->device ?: c->left_device, c);
+        check_controls_on(ck, g, group, c->right_device, c);
+}
+
 static void parse_camera(struct config_checker *ck, config_setting_t *cam, const char *prefix,
                          struct camera_config *c) {
         config_check_members(ck, cam, prefix, camera_keys);
@@ -189,6 +266,7 @@ static void parse_camera(struct config_checker *ck, config_setting_t *cam, const
         parse_replay(ck, cam, prefix, c);
         parse_format(ck, cam, prefix, c);
         parse_geometry(ck, cam, prefix, c);
+        parse_controls(ck, cam, prefix, c);
 }
 
 static void parse_calibration(struct config_checker *ck, config_setting_t *h, const char *group,

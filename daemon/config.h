@@ -17,6 +17,14 @@ enum source_kind {
         SOURCE_REPLAY,
 };
 
+/* A V4L2 control the configuration sets (camera.controls): v4l2-ctl's name and the value. */
+#define CAMERA_CONTROL_NAME_MAX 32 /* a V4L2 control's name is at most 31 characters */
+#define CAMERA_CONTROLS_MAX 32
+struct camera_control {
+        char name[CAMERA_CONTROL_NAME_MAX];
+        int64_t value; /* booleans are 0 and 1, menus the item's index */
+};
+
 struct camera_config {
         enum source_kind source;
         unsigned width; /* one eye */
@@ -36,6 +44,10 @@ struct camera_config {
         char *path;
         bool rate_max; /* as fast as the pipeline takes them, instead of at fps */
         bool loop;
+        /* v4l2: set on every device of the camera each time it opens, in this order (the auto
+         * controls first when applied: v4l2-controls.h) */
+        struct camera_control controls[CAMERA_CONTROLS_MAX];
+        unsigned n_controls;
 };
 
 struct calibration;

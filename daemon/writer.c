@@ -19,6 +19,7 @@
 #include "h5util.h"
 #include "layout.h"
 #include "util.h"
+#include "v4l2-controls.h"
 #include "v4l2-describe.h"
 #include "version.h"
 
@@ -84,6 +85,22 @@ static hid_t create_growing(hid_t file, const char *name, hid_t type, hsize_t ch
         return d;
 }
 
+/* The controls in force on the camera's devices, read back from them now, at the take's start:
+ * camera_controls for a side-by-side device, camera_left_controls and camera_right_controls for
+ * a pair, each "name=value; ..." ("" for what the camera has not, or a device that does not answer). */
+static int write_camera_controls(hid_t file, const struct camera_config *cam) {
+        const char *const names[] = {"camera_controls", "camera_left_controls", "camera_right_controls"};
+        const char *const paths[] = {cam->device, cam->left_device, cam->right_device};
+        char text[4096];
+        int r = 0;
+
+        for (unsigned i = 0; i < ELEMENTSOF(names); i++) {
+                v4l2_controls_read_path(paths[i], text, sizeof(text));
+                r |= h5_attr_string(file, names[i], text);
+        }
+        return r;
+}
+
 static int write_root_attributes(hid_t file, const struct take_info *info) {
         const struct camera_config *cam = &info->hand_config->camera;
         char host[256] = "";
@@ -119,6 +136,7 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
                 r |= h5_attr_string(file, "camera_device", cam->device ?: "");
                 r |= h5_attr_string(file, "camera_left_device", cam->left_device ?: "");
                 r |= h5_attr_string(file, "camera_right_device", cam->right_device ?: "");
+                r |= write_camera_controls(file, cam);
         }
         r |= h5_attr_string(file, "index_commit", layout_index[LAYOUT_IDX_SIZE].name);
         return r ? -EIO : 0;

@@ -33,6 +33,16 @@ static void check_hand(const struct hand_config *h) {
         else
                 FUZZ_CHECK(!c->device && !c->left_device && !c->right_device);
         FUZZ_CHECK((c->source == SOURCE_REPLAY) == (c->path != NULL));
+        /* camera.controls: a v4l2 camera's only, each a name as v4l2-ctl makes them */
+        FUZZ_CHECK(c->n_controls <= CAMERA_CONTROLS_MAX);
+        if (c->source != SOURCE_V4L2)
+                FUZZ_CHECK(c->n_controls == 0);
+        for (unsigned i = 0; i < c->n_controls; i++) {
+                const char *n = c->controls[i].name;
+                FUZZ_CHECK(n[0] && strlen(n) < CAMERA_CONTROL_NAME_MAX && n[strlen(n) - 1] != '_');
+                for (const char *p = n; *p; p++)
+                        FUZZ_CHECK((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_');
+        }
         if (h->rectify)
                 FUZZ_CHECK(h->calibration != NULL);
 }

@@ -367,6 +367,74 @@ TEST(memory_budget_with_rectification) {
         unlink(right);
 }
 
+TEST(camera_controls) {
+        int r;
+        struct config *c = NULL;
+        /* /dev/null is a character device but not a V4L2 one: never opened to check controls */
+        const char *err = load("right_hand = { camera = {\n"
+                               "  source = \"v4l2\"; device = \"/dev/null\";\n"
+                               "  controls = {\n"
+                               "    exposure_auto = 1;\n"
+                               "    exposure_time_absolute = 100;\n"
+                               "    white_balance_automatic = false;\n"
+                               "    gain = 12345678901L;\n"
+                               "  };\n"
+                               "}; };\n",
+                               &r, &c);
+        CHECK_EQ_INT(r, 0);
+        CHECK(streq(err, ""));
+        if (!c)
+                return;
+        const struct camera_config *cam = &c->hands[0].camera;
+        CHECK_EQ_INT(cam->n_controls, 4);
+        CHECK(streq(cam->controls[0].name, "exposure_auto") && cam->controls[0].value == 1);
+        CHECK(streq(cam->controls[1].name, "exposure_time_absolute") && cam->controls[1].value == 100);
+        CHECK(streq(cam->controls[2].name, "white_balance_automatic") && cam->controls[2].value == 0);
+        CHECK(streq(cam->controls[3].name, "gain") && cam->controls[3].value == INT64_C(12345678901));
+        config_free(c);
+
+        /* a camera without controls has none */
+        err = load("right_hand = { camera = { source = \"v4l2\"; device = \"/dev/video9\"; }; };\n", &r, &c);
+        CHECK_EQ_INT(r, 0);
+        if (c)
+                CHECK_EQ_INT(c->hands[0].camera.n_controls, 0);
+        config_free(c);
+}
+
+TEST(camera_controls_errors) {
+        int r;
+        const char *err = load("right_hand = { camera = {\n"
+                               "  source = \"v4l2\"; device = \"/dev/null\";\n"
+                               "  controls = {\n"
+                               "    Brightness = 1;\n"
+                               "    contrast = \"high\";\n"
+                               "    hue = 0.5;\n"
+                               "    white__balance = 1;\n"
+                               "  };\n"
+                               "}; };\n"
+                               "left_hand = { camera = { source = \"synthetic\";\n"
+                               "  controls = { gain = 1; };\n"
+                               "}; };\n",
+                               &r, NULL);
+        CHECK_EQ_INT(r, -EINVAL);
+        CHECK_CONTAINS(err, expect("4: right_hand.camera.controls.Brightness: not a control's name as `v4l2-ctl "
+                                   "--list-ctrls` prints it"));
+        CHECK_CONTAINS(err, expect("5: right_hand.camera.controls.contrast: must be an integer (for a menu, its "
+                                   "item's number) or true or false"));
+        CHECK_CONTAINS(err, expect("6: right_hand.camera.controls.hue: must be an integer"));
+        CHECK_CONTAINS(err, expect("7: right_hand.camera.controls.white__balance: not a control's name"));
+        CHECK_CONTAINS(err, expect("11: left_hand.camera.controls: only a v4l2 camera has controls"));
+
+        /* more than CAMERA_CONTROLS_MAX */
+        char text[4096] = "right_hand = { camera = { source = \"v4l2\"; device = \"/dev/null\";\n controls = {\n";
+        for (int i = 0; i <= CAMERA_CONTROLS_MAX; i++)
+                snprintf(text + strlen(text), sizeof(text) - strlen(text), "  c%d = 1;\n", i);
+        strcat(text, " };\n}; };\n");
+        err = load(text, &r, NULL);
+        CHECK_EQ_INT(r, -EINVAL);
+        CHECK_CONTAINS(err, expect("2: right_hand.camera.controls: 33 controls; at most 32"));
+}
+
 int main(void) {
         static const struct test tests[] = {T(shipped_config_is_valid),
                                             T(defaults),
@@ -378,6 +446,8 @@ int main(void) {
                                             T(wrong_types),
                                             T(v4l2_cameras),
                                             T(v4l2_device_errors),
+                                            T(camera_controls),
+                                            T(camera_controls_errors),
                                             T(memory_over_the_limit_refused_at_its_line),
                                             T(queue_settings),
                                             T(memory_budget_by_hand),

@@ -112,8 +112,11 @@ result replug.file "$(head -n 1 "$OUT/replug.start.out")"
 stop_daemon sbs
 
 # --- B: two devices, one per eye, paired by timestamp ----------------------------------------
-start_daemon pair "$(conf left 'left_device = "/dev/video0"; right_device = "/dev/video1"; format = "YUYV"; width = 640; height = 360; fps = 15.0; warmup = 1.0;')"
+start_daemon pair "$(conf left 'left_device = "/dev/video0"; right_device = "/dev/video1"; format = "YUYV"; width = 640; height = 360; fps = 15.0; warmup = 1.0; controls = { brightness = 60; };')"
 wait_state left idle 30; result pair.warm $?
+# camera.controls: set on both devices of the pair alike
+v4l2-ctl -d /dev/video0 --get-ctrl brightness >"$OUT/pair.left.ctrl" 2>&1
+v4l2-ctl -d /dev/video1 --get-ctrl brightness >"$OUT/pair.right.ctrl" 2>&1
 ctl start --hand left --duration 4 --label pair >"$OUT/pair.start.out" 2>&1
 result pair.start_exit $?
 ctl watch --hand left >"$OUT/pair.watch.out" 2>&1
@@ -150,6 +153,56 @@ start_daemon stable "$(conf right 'device = "/dev/v4l/by-path/platform-vivid.1-v
 wait_state right idle 30; result stable.warm $?
 "$BUILD/handrecctl" devices >"$OUT/devices-stable.txt" 2>&1
 stop_daemon stable
+
+# --- D: the camera's own controls (camera.controls) -------------------------------------------
+# gain before the switch that unlocks it: the daemon sets gain_automatic first; the other way round,
+# vivid's switch to manual would take its automatic gain as the manual value, not 77
+CONTROLS='brightness = 200; contrast = 90; saturation = 30; hue = -20; gain = 77; gain_automatic = false;'
+# --check-config checks them against the device present, every problem at its line
+conf right "device = \"/dev/video0\"; width = 320; height = 360; fps = 15.0; controls = { $CONTROLS };" >"$TMP/ctl-good.conf"
+"$BUILD/handrecd" --check-config --config "$TMP/ctl-good.conf" >"$OUT/ctl.check-good.out" 2>&1
+result ctl.check_good_exit $?
+conf right 'device = "/dev/video0"; width = 320; height = 360; fps = 15.0;
+  controls = {
+    brightnes = 1;
+    contrast = 300;
+    menu = 2;
+    read_only_integer_32_bits = 1;
+    button = true;
+    string = 1;
+  };' >"$TMP/ctl-bad.conf"
+"$BUILD/handrecd" --check-config --config "$TMP/ctl-bad.conf" >"$OUT/ctl.check-bad.out" 2>&1
+result ctl.check_bad_exit $?
+# and at start: the daemon does not come up
+"$BUILD/handrecd" --user --config "$TMP/ctl-bad.conf" >"$OUT/ctl.start-bad.out" 2>&1
+result ctl.start_bad_exit $?
+
+# set when the camera opens, read back by v4l2-ctl while the daemon runs, stored in the take
+start_daemon ctl "$(conf right "device = \"/dev/video0\"; width = 320; height = 360; fps = 15.0; warmup = 0.5; controls = { $CONTROLS };")"
+wait_state right idle 30; result ctl.warm $?
+v4l2-ctl -d /dev/video0 --get-ctrl brightness,contrast,saturation,hue,gain_automatic,gain >"$OUT/ctl.running.ctrl" 2>&1
+ctl start --hand right --duration 2 --label controls >"$OUT/ctl.start.out" 2>&1
+ctl watch --hand right >"$OUT/ctl.watch.out" 2>&1
+result ctl.file "$(head -n 1 "$OUT/ctl.start.out")"
+# unplugged and replugged: vivid comes back with its defaults, the daemon sets the controls again
+exec 3</dev/video0
+v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1
+wait_state right no-device 20; result ctl.no_device $?
+exec 3<&-
+unload_vivid
+load_vivid
+wait_state right idle 30; result ctl.back_idle $?
+v4l2-ctl -d /dev/video0 --get-ctrl brightness,contrast,saturation,hue,gain_automatic,gain >"$OUT/ctl.replugged.ctrl" 2>&1
+stop_daemon ctl
+
+# a camera that appears after the start with a value it refuses: not opened, LastError says why
+unload_vivid
+start_daemon ctllate "$(conf right 'device = "/dev/video0"; width = 320; height = 360; fps = 15.0; controls = { brightness = 999; };')"
+load_vivid
+sleep 3
+result ctl.late_state "$(prop right State)"
+prop right LastError >"$OUT/ctl.late.lasterror.txt"
+stop_daemon ctllate
 
 kill "$(cat "$TMP/bus.pid")" 2>/dev/null
 result done 1

@@ -53,12 +53,24 @@ def attrs_of(path, **kw):
     return attrs, n
 
 
+def controls_of(attrs, name):
+    """A take's camera_controls attribute ("name=value; ...") as a dict."""
+    t = text(attrs[name])
+    return {k: int(v) for k, v in (kv.split("=") for kv in t.split("; "))} if t else {}
+
+
 def test_devices_lists_vivid(guest):
     results, _, read = guest
     assert results["devices_exit"] == "0"
     out = read("devices.txt")
     assert "/dev/video0: vivid" in out and "/dev/video1: vivid" in out
     assert "YUYV (YUYV 4:2:2): " in out and "640x360@" in out
+    # the controls camera.controls takes, by v4l2-ctl's names, with range, step, default and value
+    assert "    controls (camera.controls = { name = value; ... }):\n" in out
+    assert "      brightness (int): min=0 max=255 step=1 default=128 value=128\n" in out
+    assert "      gain_automatic (bool): min=0 max=1 step=1 default=1 value=1\n" in out
+    assert "      menu (menu): min=1 max=4 step=1 default=3 value=3\n          1: Menu Item 1\n          3: Menu Item 3\n" in out
+    assert "      read_only_integer_32_bits (int): min=0 max=255 step=1 default=0 value=0 read-only\n" in out
     stable = read("devices-stable.txt")
     assert "/dev/v4l/by-path/platform-vivid.1-video-index0" in stable
 
@@ -128,6 +140,12 @@ def test_two_devices_paired(guest):
     accounted = n + int(attrs["frames_dropped"]) + int(attrs["dropped_camera"])
     assert abs(accounted - 60) <= 2 and n >= 45, (n, dict(attrs))
     assert int(attrs["eye_width"]) == 640
+    # camera.controls set on both devices alike, read back by v4l2-ctl and stored for each
+    assert guest[2]("pair.left.ctrl").strip() == "brightness: 60"
+    assert guest[2]("pair.right.ctrl").strip() == "brightness: 60"
+    assert controls_of(attrs, "camera_left_controls")["brightness"] == 60
+    assert controls_of(attrs, "camera_right_controls")["brightness"] == 60
+    assert text(attrs["camera_controls"]) == ""
     assert text(attrs["camera_left_device"]) == "/dev/video0"
     assert text(attrs["camera_right_device"]) == "/dev/video1"
     import handrec
@@ -171,10 +189,66 @@ def test_nothing_recorded_for_refused_starts(guest):
     results, host_path, _ = guest
     takes = sorted(os.listdir(host_path("/run/out/takes/right")))
     expected = {os.path.basename(results[k]) for k in ("sbs.file", "drop.file", "unplug.file", "replug.file",
-                                                        "yu12.file")}
+                                                        "yu12.file", "ctl.file")}
     assert set(takes) == expected, takes
 
 
 def test_stable_device_names(guest):
     results, _, _ = guest
     assert results["stable.warm"] == "0"
+
+
+# camera.controls, as the guest set them on vivid (guest.sh, part D)
+CONTROLS = {"brightness": 200, "contrast": 90, "saturation": 30, "hue": -20, "gain_automatic": 0, "gain": 77}
+
+
+def get_ctrl(out):
+    """v4l2-ctl --get-ctrl's "name: value" lines as a dict."""
+    return {k: int(v) for k, v in (line.split(": ") for line in out.splitlines() if ": " in line)}
+
+
+def test_camera_controls_set_read_back_and_stored(guest):
+    results, host_path, read = guest
+    assert results["ctl.check_good_exit"] == "0", read("ctl.check-good.out")
+    assert results["ctl.warm"] == "0"
+    # set when the daemon opened the camera: v4l2-ctl reads them back while it runs
+    assert get_ctrl(read("ctl.running.ctrl")) == CONTROLS
+    # the values in force at the take's start, every control of the device, in the take
+    attrs, n = attrs_of(host_path(results["ctl.file"]), hand="right", reason="duration")
+    assert abs(n - 30) <= 1
+    stored = controls_of(attrs, "camera_controls")
+    assert {k: stored[k] for k in CONTROLS} == CONTROLS
+    assert stored["volume"] == 200 and stored["menu"] == 3  # vivid's defaults, not configured
+    assert "button" not in stored and "string" not in stored  # no value to keep
+    assert text(attrs["camera_left_controls"]) == "" and text(attrs["camera_right_controls"]) == ""
+    # vivid reloaded comes back with its defaults (brightness 128): the daemon sets them again
+    assert results["ctl.no_device"] == "0" and results["ctl.back_idle"] == "0"
+    assert get_ctrl(read("ctl.replugged.ctrl")) == CONTROLS
+    assert results["ctl.daemon_exit"] == "0"
+
+
+def test_camera_controls_refused(guest):
+    results, _, read = guest
+    conf = "/run/vmtest/ctl-bad.conf"
+    out = read("ctl.check-bad.out")
+    assert results["ctl.check_bad_exit"] == "1", out
+    prefix = "right_hand.camera.controls."
+    assert (f'{conf}:5: {prefix}brightnes: /dev/video0 has no control "brightnes" (brightness?); it has: brightness, contrast, '
+            "saturation, hue, volume, mute, gain_automatic, gain,") in out
+    contrast = (f"{conf}:6: {prefix}contrast: /dev/video0: contrast = 300 is out of range: it takes 0 to 255 "
+                "(step 1, default 128)")
+    assert contrast in out
+    assert (f"{conf}:7: {prefix}menu: /dev/video0: menu = 2 is not an item of its menu; the items are "
+            "1 (Menu Item 1), 3 (Menu Item 3), 4 (Menu Item 4)") in out
+    assert (f"{conf}:8: {prefix}read_only_integer_32_bits: /dev/video0: read_only_integer_32_bits is read-only "
+            "(the camera sets it itself); remove it") in out
+    assert f"{conf}:9: {prefix}button: /dev/video0: button is a button (an action, not a setting)" in out
+    assert f"{conf}:10: {prefix}string: /dev/video0: string is not a number (a str control)" in out
+    # the daemon refuses to start with the same sentences
+    start = read("ctl.start-bad.out")
+    assert results["ctl.start_bad_exit"] == "1"
+    assert contrast in start and "is not usable" in start
+    # a camera that appears later with a value it refuses: not opened, LastError says why
+    assert results["ctl.late_state"] == "no-device"
+    late = read("ctl.late.lasterror.txt")
+    assert "/dev/video0: brightness = 999 is out of range: it takes 0 to 255 (step 1, default 128)" in late, late
