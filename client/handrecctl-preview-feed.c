@@ -114,11 +114,17 @@ char *preview_describe(const struct preview_header *h, char *buf, size_t len) {
 /* ---- feeds ------------------------------------------------------------------------------ */
 
 void feed_init(struct feed *f, const char *hand, int fd, int wake_fd) {
+        pthread_condattr_t attr;
+
         *f = (struct feed){.fd = fd, .wake_fd = wake_fd};
         snprintf(f->hand, sizeof(f->hand), "%s", hand);
         snprintf(f->state, sizeof(f->state), "unknown");
         pthread_mutex_init(&f->lock, NULL);
-        pthread_cond_init(&f->cond, NULL);
+        /* feed_copy()'s deadlines are on CLOCK_MONOTONIC */
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&f->cond, &attr);
+        pthread_condattr_destroy(&attr);
 }
 
 /* Publish the frame in the back buffer: swap it to the front. */
