@@ -211,8 +211,8 @@ static int feed_wait(struct feed *f, uint64_t after_seq, int64_t deadline_ns) {
         return f->seq > after_seq && !f->quit;
 }
 
-int64_t feed_copy(struct feed *f, uint64_t after_seq, int64_t deadline_ns, uint8_t **buf, size_t *cap,
-                  size_t *ret_size, struct preview_header *ret_header) {
+int64_t feed_copy(struct feed *f, uint64_t after_seq, int64_t deadline_ns, uint8_t **buf, size_t *cap, size_t *ret_size,
+                  struct preview_header *ret_header) {
         int64_t r;
 
         pthread_mutex_lock(&f->lock);

@@ -30,7 +30,7 @@ typedef int mhd_result;
 
 #define BOUNDARY "handrecframe"
 #define CONNECTIONS_MAX 64u
-#define IDLE_TIMEOUT_S 30u        /* a connection that moves no byte for this long is closed */
+#define IDLE_TIMEOUT_S 30u                  /* a connection that moves no byte for this long is closed */
 #define SNAPSHOT_WAIT_NS (5 * NSEC_PER_SEC) /* for the first frame of a hand */
 
 struct http_server {
@@ -309,7 +309,8 @@ static mhd_result on_request(void *cls, struct MHD_Connection *c, const char *ur
         }
         f = find_feed(c, s, &hand);
         if (!f) {
-                snprintf(what, sizeof(what), hand ? "No hand '%.64s' in this preview." : "Say which hand: %s?hand=NAME.",
+                snprintf(what, sizeof(what),
+                         hand ? "No hand '%.64s' in this preview." : "Say which hand: %s?hand=NAME.",
                          hand ? hand : url);
                 return not_found(c, s, what);
         }

@@ -34,9 +34,9 @@
 
 /* OpenPreview's options as the command line gave them; unset ones are not sent. */
 struct preview_options {
-        double fps;        /* 0: the daemon's default */
-        long max_width;    /* -1: the daemon's default */
-        int rectified;     /* -1: the hand's rectify setting */
+        double fps;     /* 0: the daemon's default */
+        long max_width; /* -1: the daemon's default */
+        int rectified;  /* -1: the hand's rectify setting */
         bool guides;
 };
 
@@ -102,8 +102,8 @@ void feed_quit(struct feed *f);
  * @buf, @cap: the caller's buffer, grown with realloc() as needed.
  * Return: the frame's seq (> @after_seq), 0 when the feed ended or quits, -ETIMEDOUT, -ENOMEM.
  */
-int64_t feed_copy(struct feed *f, uint64_t after_seq, int64_t deadline_ns, uint8_t **buf, size_t *cap,
-                  size_t *ret_size, struct preview_header *ret_header);
+int64_t feed_copy(struct feed *f, uint64_t after_seq, int64_t deadline_ns, uint8_t **buf, size_t *cap, size_t *ret_size,
+                  struct preview_header *ret_header);
 
 /** feed_set_status() - the hand's state and status line, as the main thread read them. */
 void feed_set_status(struct feed *f, const char *state, const char *line);

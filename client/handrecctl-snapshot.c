@@ -39,8 +39,7 @@ static int write_atomic(const char *path, const uint8_t *data, size_t size) {
         int r;
 
         snprintf(copy, sizeof(copy), "%s", path);
-        if ((size_t) snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dirname(copy), basename((char *) path)) >=
-            sizeof(tmp))
+        if ((size_t) snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dirname(copy), basename((char *) path)) >= sizeof(tmp))
                 return -ENAMETOOLONG;
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
@@ -117,8 +116,8 @@ int run_snapshot(int argc, char *argv[]) {
         else
                 r = write_atomic(a.output, buf, h.size);
         if (r < 0) {
-                fprintf(stderr, "handrecctl: cannot write %s: %s\n", streq(a.output, "-") ? "to standard output" : a.output,
-                        strerror(-r));
+                fprintf(stderr, "handrecctl: cannot write %s: %s\n",
+                        streq(a.output, "-") ? "to standard output" : a.output, strerror(-r));
                 return 1;
         }
         if (!streq(a.output, "-"))

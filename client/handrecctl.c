@@ -31,14 +31,22 @@ int usage_error(const char *command, const char *what) {
 /* ---- commands --------------------------------------------------------------------------- */
 
 static const struct option common_options[] = {
-        {"hand", required_argument, NULL, 'H'},  {"duration", required_argument, NULL, 'd'},
-        {"label", required_argument, NULL, 'l'}, {"quality", required_argument, NULL, 'q'},
-        {"follow", no_argument, NULL, 'f'},      {"user", no_argument, NULL, 'U'},
-        {"rectify", no_argument, NULL, 'r'},     {"no-rectify", no_argument, NULL, 'n'},
-        {"rectified", no_argument, NULL, 'R'},   {"raw", no_argument, NULL, 'w'},
-        {"guides", no_argument, NULL, 'g'},      {"listen", required_argument, NULL, 'L'},
-        {"fps", required_argument, NULL, 'F'},   {"max-width", required_argument, NULL, 'W'},
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {"hand", required_argument, NULL, 'H'},
+        {"duration", required_argument, NULL, 'd'},
+        {"label", required_argument, NULL, 'l'},
+        {"quality", required_argument, NULL, 'q'},
+        {"follow", no_argument, NULL, 'f'},
+        {"user", no_argument, NULL, 'U'},
+        {"rectify", no_argument, NULL, 'r'},
+        {"no-rectify", no_argument, NULL, 'n'},
+        {"rectified", no_argument, NULL, 'R'},
+        {"raw", no_argument, NULL, 'w'},
+        {"guides", no_argument, NULL, 'g'},
+        {"listen", required_argument, NULL, 'L'},
+        {"fps", required_argument, NULL, 'F'},
+        {"max-width", required_argument, NULL, 'W'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {},
 };
 
@@ -288,8 +296,8 @@ int main(int argc, char *argv[]) {
                 const char *name;
                 int (*run)(int argc, char *argv[]);
         } commands[] = {
-                {"start", run_start}, {"stop", run_stop},       {"status", run_status}, {"watch", run_watch},
-                {"list", run_list},   {"devices", run_devices}, {"check", run_check},   {"recover", run_recover},
+                {"start", run_start},     {"stop", run_stop},         {"status", run_status}, {"watch", run_watch},
+                {"list", run_list},       {"devices", run_devices},   {"check", run_check},   {"recover", run_recover},
                 {"preview", run_preview}, {"snapshot", run_snapshot},
         };
         int i;

@@ -21,7 +21,7 @@ struct args {
         long quality;
         bool quality_set; /* any number given is sent: the daemon says what range it takes */
         bool follow;
-        int rectify; /* -1: the daemon's default (--rectify/--no-rectify, --rectified/--raw) */
+        int rectify;                  /* -1: the daemon's default (--rectify/--no-rectify, --rectified/--raw) */
         const char *hands[MAX_HANDS]; /* every --hand given, in order (preview) */
         unsigned n_hands;
         const char *listen, *output; /* preview, snapshot */

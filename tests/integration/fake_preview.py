@@ -4,7 +4,7 @@ bus and answers ListHands, Status and OpenPreview(s hand, a{sv} options) -> (h p
 daemon does (the options, their ranges and the errors of docs/dbus-api.md), streaming cv2-encoded
 JPEGs in the wire format of daemon/preview-protocol.h over one end of a socketpair.
 
-    fake_preview.py --address ADDR [--hand NAME]... [--no-device NAME]... [--eye 320x240]
+    fake_preview.py --address ADDR [--hand NAME]... [--no-device NAME]... [--eye 320x240] [--texture 48]
 
 Prints "READY" once it owns the name. SIGUSR1 ends every open preview (EOF, as the daemon does on
 reload or quit); SIGTERM quits. Each frame is a fixed textured scene (the same every frame, so a
@@ -44,7 +44,7 @@ class DeviceUnavailable(dbus.DBusException):
     _dbus_error_name = "org.handrec1.Error.DeviceUnavailable"
 
 
-def scene(eye_w, eye_h, hand_index):
+def scene(eye_w, eye_h, hand_index, texture):
     """Both eyes side by side: colour blocks (in another order for each hand), a gradient and
     circles; the right eye shifted."""
     w = eye_w + 16
@@ -61,7 +61,7 @@ def scene(eye_w, eye_h, hand_index):
     for i in range(5):
         cv2.circle(img, (20 + i * w // 5, eye_h * 5 // 6), eye_h // 12, (255, 255, 255), 2)
     # a fixed fine texture, so that JPEGs are about a camera's size (tens of kB), not a drawing's
-    noise = np.random.default_rng(hand_index).integers(-48, 49, img.shape)
+    noise = np.random.default_rng(hand_index).integers(-texture, texture + 1, img.shape)
     img = np.clip(img.astype(np.int16) + noise, 0, 255).astype(np.uint8)
     left, right = img[:, 16:16 + eye_w], img[:, 0:eye_w]
     return np.ascontiguousarray(np.hstack([left, right]))
@@ -125,10 +125,10 @@ def option(options, key, kind, lo=None, hi=None, what=""):
 
 
 class Manager(dbus.service.Object):
-    def __init__(self, conn, hands, no_device, eye):
+    def __init__(self, conn, hands, no_device, eye, texture):
         super().__init__(conn, "/org/handrec1")
         self.hands, self.no_device = hands, no_device
-        self.base = {h: scene(*eye, i) for i, h in enumerate(hands)}
+        self.base = {h: scene(*eye, i, texture) for i, h in enumerate(hands)}
         self.previews = []
         self.opened = 0
 
@@ -191,10 +191,11 @@ def main():
     ap.add_argument("--hand", action="append", default=[])
     ap.add_argument("--no-device", action="append", default=[])
     ap.add_argument("--eye", default="320x240")
+    ap.add_argument("--texture", type=int, default=48, help="the fixed noise's amplitude (0: none)")
     a = ap.parse_args()
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     conn = dbus.bus.BusConnection(a.address)
-    manager = Manager(conn, a.hand or ["right"], a.no_device, [int(v) for v in a.eye.split("x")])
+    manager = Manager(conn, a.hand or ["right"], a.no_device, [int(v) for v in a.eye.split("x")], a.texture)
     name = dbus.service.BusName(BUS_NAME, bus=conn, do_not_queue=True)
     loop = GLib.MainLoop()
     GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR1, manager.end_all)
