@@ -456,8 +456,9 @@ def test_clients_that_drop_do_not_leak(source, preview):
 
 
 def test_stalled_client_does_not_hold_up_others(source, preview):
-    """A client that reads nothing: another still gets every frame, the feed goes on, and the
-    stalled one, once it reads again, gets the newest frame (a gap), not the ones it missed."""
+    """A client that reads nothing: another still gets every frame (10 MB of them), the feed goes
+    on, and the stalled one, once it reads again, gets the newest frame (a gap), not the ones it
+    missed."""
     import json
     p = preview("--hand", "right", "--fps", "30")
     port = int(p.url.rsplit(":", 1)[1].rstrip("/"))
@@ -467,10 +468,12 @@ def test_stalled_client_does_not_hold_up_others(source, preview):
     stalled.sendall(b"GET /stream?hand=right HTTP/1.0\r\n\r\n")  # HTTP/1.0: parts without chunks
     try:
         before = json.load(p.get("/status.json?hand=right"))["frames_received"]
+        parts = []
         with p.get("/stream?hand=right") as resp:
-            # 5 s of frames of tens of kB: more than the stalled connection's buffers can take (the
-            # kernel grows a loopback socket's send buffer to 4 MB)
-            parts = read_parts(resp, 150)
+            # more than the stalled connection's buffers can take: the kernel grows a loopback
+            # socket's send buffer to 4 MB (tcp_wmem); frames are tens of kB
+            while sum(len(b) for _, b in parts) < 10 << 20:
+                parts += read_parts(resp, 10)
         numbers = [int(h["x-frame-number"]) for h, _ in parts]
         after = json.load(p.get("/status.json?hand=right"))["frames_received"]
         assert after - before >= len(parts) - 1, (before, after)
