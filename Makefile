@@ -34,6 +34,9 @@ PKGS    := libsystemd libturbojpeg $(JPEG_PC) libconfig libv4l2 yaml-0.1
 HDF5_PC := $(shell $(PKG_CONFIG) --exists hdf5 2>/dev/null && echo hdf5 || echo hdf5-serial)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(HDF5_PC) 2>/dev/null)
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) $(HDF5_PC) 2>/dev/null) $(if $(JPEG_PC),,-ljpeg)
+# libmicrohttpd: handrecctl's preview server, linked into handrecctl only
+MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
            -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla
@@ -90,8 +93,10 @@ $(TSAN_BUILD)/libhandrec.a: $(call objs,$(TSAN_BUILD),$(LIB_SRCS))
 $(BUILD)/handrecd: $(BUILD)/daemon/main.o $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/client/%.o: ALL_CFLAGS += $(MHD_CFLAGS)
+
 $(BUILD)/handrecctl: $(call objs,$(BUILD),$(wildcard client/*.c)) $(BUILD)/libhandrec.a
-	$(CC) -o $@ $^ $(LDLIBS)
+	$(CC) -o $@ $^ $(LDLIBS) $(MHD_LIBS)
 
 $(BUILD)/handrec-rectify: $(BUILD)/tools/handrec-rectify.o $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)

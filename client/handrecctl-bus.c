@@ -20,8 +20,8 @@ int bus_error(const sd_bus_error *e, int r) {
                         arg_user ? "session" : "system", arg_user ? "handrecd --user" : "systemctl start handrecd");
         else if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
                 fprintf(stderr,
-                        "handrecctl: %s\nOnly root and members of group handrec may start and stop takes; "
-                        "ask an administrator to run: usermod -aG handrec $USER\n",
+                        "handrecctl: %s\nOnly root and members of group handrec may start and stop takes and see "
+                        "the cameras; ask an administrator to run: usermod -aG handrec $USER\n",
                         e->message ?: "access denied");
         else if (e && e->message)
                 fprintf(stderr, "handrecctl: %s\n", e->message);

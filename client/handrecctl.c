@@ -6,7 +6,8 @@
  *
  * This file: main(), option parsing, and start, stop, status and list. The bus calls are in
  * handrecctl-bus.c, hand status and summaries in handrecctl-view.c, watch in handrecctl-watch.c,
- * devices in handrecctl-devices.c, check and recover in handrecctl-files.c.
+ * devices in handrecctl-devices.c, check and recover in handrecctl-files.c, preview in
+ * handrecctl-preview*.c, snapshot in handrecctl-snapshot.c.
  */
 #include <getopt.h>
 #include <math.h>
@@ -22,7 +23,7 @@
 
 #define STOP_TIMEOUT_USEC (120 * USEC_PER_SEC)
 
-static int usage_error(const char *command, const char *what) {
+int usage_error(const char *command, const char *what) {
         fprintf(stderr, "handrecctl: %s; try 'handrecctl %s%s--help'.\n", what, command ?: "", command ? " " : "");
         return 2;
 }
@@ -30,11 +31,23 @@ static int usage_error(const char *command, const char *what) {
 /* ---- commands --------------------------------------------------------------------------- */
 
 static const struct option common_options[] = {
-        {"hand", required_argument, NULL, 'H'},  {"duration", required_argument, NULL, 'd'},
-        {"label", required_argument, NULL, 'l'}, {"quality", required_argument, NULL, 'q'},
-        {"follow", no_argument, NULL, 'f'},      {"user", no_argument, NULL, 'U'},
-        {"rectify", no_argument, NULL, 'r'},     {"no-rectify", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},        {},
+        {"hand", required_argument, NULL, 'H'},
+        {"duration", required_argument, NULL, 'd'},
+        {"label", required_argument, NULL, 'l'},
+        {"quality", required_argument, NULL, 'q'},
+        {"follow", no_argument, NULL, 'f'},
+        {"user", no_argument, NULL, 'U'},
+        {"rectify", no_argument, NULL, 'r'},
+        {"no-rectify", no_argument, NULL, 'n'},
+        {"rectified", no_argument, NULL, 'R'},
+        {"raw", no_argument, NULL, 'w'},
+        {"guides", no_argument, NULL, 'g'},
+        {"listen", required_argument, NULL, 'L'},
+        {"fps", required_argument, NULL, 'F'},
+        {"max-width", required_argument, NULL, 'W'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {},
 };
 
 /* Store option @c of @command. Return: 0, -1 (--help), or 2 (usage error, printed). */
@@ -42,11 +55,31 @@ static int store_option(const char *command, int c, struct args *a) {
         char *end;
 
         switch (c) {
-        case 'H': a->hand = optarg; break;
+        case 'H':
+                if (a->n_hands == MAX_HANDS)
+                        return usage_error(command, "at most two --hand options");
+                a->hand = a->hands[a->n_hands++] = optarg;
+                break;
         case 'l': a->label = optarg; break;
         case 'f': a->follow = true; break;
         case 'r': a->rectify = 1; break;
         case 'n': a->rectify = 0; break;
+        case 'R': a->rectify = 1; break;
+        case 'w': a->rectify = 0; break;
+        case 'g': a->guides = true; break;
+        case 'L': a->listen = optarg; break;
+        case 'o': a->output = optarg; break;
+        case 'F':
+                a->fps = strtod(optarg, &end);
+                if (*end || end == optarg || !(a->fps > 0) || !isfinite(a->fps))
+                        return usage_error(command, "--fps takes a number of frames a second greater than 0");
+                break;
+        case 'W':
+                errno = 0;
+                a->max_width = strtol(optarg, &end, 10);
+                if (*end || end == optarg || errno == ERANGE || a->max_width < 0 || a->max_width > UINT32_MAX)
+                        return usage_error(command, "--max-width takes a whole number of pixels (0: full size)");
+                break;
         case 'U': arg_user = true; break;
         case 'h': return -1;
         case 'd':
@@ -245,6 +278,10 @@ static void help(void) {
                "  status [--hand H]   print the status line of each hand\n"
                "  watch [--hand H]    show the status line live until the take ends\n"
                "  list                print the configured hands\n"
+               "  preview [--hand H]... [--listen ADDRESS:PORT] [--output -]\n"
+               "                      show the cameras live in a browser (http://127.0.0.1:8080/), or as MJPEG\n"
+               "  snapshot --hand H --output FILE.jpg\n"
+               "                      write one frame of the hand's cameras\n"
                "  devices             list the cameras (V4L2 devices) with their formats, sizes and rates\n"
                "  check FILE...       verify takes frame by frame; exits 1 with the reason if one is bad\n"
                "  recover FILE...     make a take a crash left unfinished readable (handrecd does it at start)\n\n"
@@ -259,8 +296,9 @@ int main(int argc, char *argv[]) {
                 const char *name;
                 int (*run)(int argc, char *argv[]);
         } commands[] = {
-                {"start", run_start}, {"stop", run_stop},       {"status", run_status}, {"watch", run_watch},
-                {"list", run_list},   {"devices", run_devices}, {"check", run_check},   {"recover", run_recover},
+                {"start", run_start},     {"stop", run_stop},         {"status", run_status}, {"watch", run_watch},
+                {"list", run_list},       {"devices", run_devices},   {"check", run_check},   {"recover", run_recover},
+                {"preview", run_preview}, {"snapshot", run_snapshot},
         };
         int i;
 

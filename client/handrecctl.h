@@ -21,7 +21,13 @@ struct args {
         long quality;
         bool quality_set; /* any number given is sent: the daemon says what range it takes */
         bool follow;
-        int rectify; /* -1: the daemon's default */
+        int rectify;                  /* -1: the daemon's default (--rectify/--no-rectify, --rectified/--raw) */
+        const char *hands[MAX_HANDS]; /* every --hand given, in order (preview) */
+        unsigned n_hands;
+        const char *listen, *output; /* preview, snapshot */
+        double fps;                  /* 0: not given */
+        long max_width;              /* -1: not given */
+        bool guides;
 };
 
 /**
@@ -29,6 +35,9 @@ struct args {
  * Return: 0, -1 (--help), or 2 (usage error, printed).
  */
 int parse_args(const char *command, const char *allowed, int argc, char *argv[], struct args *a);
+
+/** usage_error() - print @what and where to find help for @command (NULL: handrecctl). Return: 2. */
+int usage_error(const char *command, const char *what);
 
 /* handrecctl-bus.c: connection, calls and errors */
 
@@ -114,6 +123,10 @@ int watch_run(struct watch *w, sd_bus *bus);
 /* handrecctl-watch.c, handrecctl-devices.c: commands */
 int run_watch(int argc, char *argv[]);
 int run_devices(int argc, char *argv[]);
+
+/* handrecctl-preview.c, handrecctl-snapshot.c: seeing the cameras (handrecctl-preview.h) */
+int run_preview(int argc, char *argv[]);
+int run_snapshot(int argc, char *argv[]);
 
 /* handrecctl-files.c: commands on take files, no daemon needed */
 int run_check(int argc, char *argv[]);
