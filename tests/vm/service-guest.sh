@@ -124,6 +124,17 @@ runuser -u bob -- handrecctl start --hand right --duration 2 >"$OUT/bob-start.tx
 result bob_start_exit $?
 runuser -u bob -- handrecctl status >"$OUT/bob-status.txt" 2>&1
 result bob_status_exit $?
+# the preview over the system bus: alice may see the cameras, bob may not (OpenPreview's policy);
+# the preview thread runs at nice 10 inside the unit's system call filter
+runuser -u alice -- handrecctl snapshot --hand right --output /tmp/alice-snap.jpg >"$OUT/alice-snapshot.txt" 2>&1
+result alice_snapshot_exit $?
+result alice_snapshot_bytes "$(stat -c %s /tmp/alice-snap.jpg 2>/dev/null)"
+runuser -u bob -- handrecctl snapshot --hand right --output /tmp/bob-snap.jpg >"$OUT/bob-snapshot.txt" 2>&1
+result bob_snapshot_exit $?
+runuser -u alice -- timeout 6 handrecctl preview --hand right --output - >/dev/null 2>"$OUT/alice-preview.txt" &
+sleep 3
+result preview_thread_nice "$(ps -eLo ni=,comm= | awk '$2 ~ /^hr-pv/ {print $1; exit}')"
+wait
 
 # ---- 3. systemctl stop mid-take: the file is complete, reason shutdown
 runuser -u alice -- handrecctl start --hand right --duration 60 >"$OUT/stop-start.txt" 2>&1

@@ -187,6 +187,19 @@ def test_take_over_system_bus(boots):
     assert r.get("bob_status_exit") == "0", b.logs("bob-status.txt")
 
 
+def test_preview_over_system_bus(boots):
+    """OpenPreview's policy on a real system bus (group handrec only), and the preview thread's
+    lower priority inside the unit's system call filter (setpriority allowed)."""
+    _, b = boots
+    r = b.r
+    assert r.get("alice_snapshot_exit") == "0", b.logs("alice-snapshot.txt", "journal-all.txt")
+    assert int(r.get("alice_snapshot_bytes") or 0) > 1000, r.get("alice_snapshot_bytes")
+    assert r.get("bob_snapshot_exit") == "1", b.logs("bob-snapshot.txt")
+    refusal = b.read("bob-snapshot.txt").strip()
+    assert "Only root and members of group handrec" in refusal, refusal
+    assert r.get("preview_thread_nice") == "10", (r.get("preview_thread_nice"), b.logs("alice-preview.txt"))
+
+
 def test_stop_mid_take(boots):
     _, b = boots
     r = b.r
