@@ -83,15 +83,29 @@ def export(args):
         return 0
 
 
-def main(argv=None, prog="handrec"):
-    ap = argparse.ArgumentParser(prog=prog, description="Read handrec takes (HDF5 files handrecd wrote).")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser("info", help="summarise takes: frames, duration, fps, size, drops, status")
+INFO_HELP = "summarise takes: frames, duration, fps, size, drops, status"
+
+
+def info_arguments(p):
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--check", action="store_true", help="decode every frame's JPEG")
     # kept for scripts written before the reader chose for itself (a take being recorded is read as one)
     p.add_argument("--swmr", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(run=info)
+    return p
+
+
+def info_main(argv=None, prog="handrec-info"):
+    """handrec-info: `handrec info` under its own name."""
+    ap = info_arguments(argparse.ArgumentParser(prog=prog, description=f"{prog}: {INFO_HELP}."))
+    args = ap.parse_args(argv)
+    return args.run(args)
+
+
+def main(argv=None, prog="handrec"):
+    ap = argparse.ArgumentParser(prog=prog, description="Read handrec takes (HDF5 files handrecd wrote).")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    info_arguments(sub.add_parser("info", help=INFO_HELP))
     p = sub.add_parser("export", help="write a take as a side-by-side video (ffmpeg, H.264)")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--mp4", required=True, metavar="OUT", help="the video file to write")
