@@ -6,7 +6,9 @@
 #   make check-integration   the pytest suites against a private dbus-daemon
 #   make demo         record a take on the synthetic camera over a private D-Bus and summarise it
 #   make bench        every benchmark in one run: handrecd against TurboJPEG alone and the old collector, ratios vs targets
-#   make install      PREFIX=/usr/local DESTDIR= (binaries, config, unit, bus policy, sysusers, tmpfiles)
+#   make man          the manual pages, $(BUILD)/man/*.[158], from man/*.scd (scdoc)
+#   make install      PREFIX=/usr/local DESTDIR= (binaries, reader module, man pages, completions, config,
+#                     unit, bus policy, sysusers, tmpfiles)
 #   make deb          the Debian package, build/handrecd_<version>_<arch>.deb (ARCH=arm64 cross-builds)
 #   make lint         clang-format check and cppcheck
 #   make fuzz         the libFuzzer targets (tests/fuzz/README.md); make check runs each for 5 s
@@ -58,9 +60,24 @@ TSAN_BUILD := $(BUILD)/tsan
 SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 
-.PHONY: all deps deps-build check check-unit check-integration demo bench install uninstall lint clean
+.PHONY: all deps deps-build check check-unit check-integration demo bench install uninstall lint clean man
 
 all: $(BUILD)/handrecd $(BUILD)/handrecctl $(BUILD)/handrec-rectify
+
+# ---- manual pages: man/*.scd (scdoc) to $(BUILD)/man/, and the two tools' troff pages as they are ----
+
+MAN_SCD   := $(wildcard man/*.scd)
+MAN_PAGES := $(patsubst man/%.scd,$(BUILD)/man/%,$(MAN_SCD)) $(BUILD)/man/handrec-info.1 $(BUILD)/man/handrec-rectify.1
+
+man: $(MAN_PAGES)
+
+$(BUILD)/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/man/%.1: man/%.1
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 # ---- objects and libraries, one rule per flavour ----
 
@@ -184,20 +201,40 @@ deps-bench:
 BINDIR      ?= $(PREFIX)/bin
 SBINDIR     ?= $(PREFIX)/sbin
 DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
 UNITDIR     ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
 DBUSDIR     ?= /usr/share/dbus-1
-# handrec.py, the reader module tools/handrec-info imports (it looks in ../share/handrec)
-PYDIR       := $(DATADIR)/handrec
+# The reader module (import handrec), where the system's python3 finds it: Debian's
+# /usr/lib/python3/dist-packages for PREFIX=/usr (the package), else PREFIX/lib/python3.X/dist-packages
+# (/usr/local/lib/python3.11/dist-packages is in Debian's python3 path). handrec and handrec-info also
+# look in ../lib/python3*/dist-packages beside themselves, for a DESTDIR or another PREFIX.
+PYTHON3     ?= /usr/bin/python3
+PY3VER      := $(shell $(PYTHON3) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)
+PYTHONDIR   ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/python3/dist-packages,$(PREFIX)/lib/python$(PY3VER)/dist-packages)
+PY_MODULES  := $(wildcard python/handrec/*.py)
+# completions: bash-completion's folder (it searches XDG_DATA_DIRS: /usr/local/share and /usr/share);
+# zsh's fpath has /usr/share/zsh/vendor-completions for packages, /usr/local/share/zsh/site-functions
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+ZSHCOMPDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/share/zsh/vendor-completions,$(DATADIR)/zsh/site-functions)
 CONF        := $(DESTDIR)$(SYSCONFDIR)/handrec/handrecd.conf
 
-install: all
+install: all man
 	install -Dm755 $(BUILD)/handrecd $(DESTDIR)$(SBINDIR)/handrecd
 	install -Dm755 $(BUILD)/handrecctl $(DESTDIR)$(BINDIR)/handrecctl
 	install -Dm755 $(BUILD)/handrec-rectify $(DESTDIR)$(BINDIR)/handrec-rectify
 	install -Dm755 tools/handrec-info $(DESTDIR)$(BINDIR)/handrec-info
-	install -Dm644 tools/handrec.py $(DESTDIR)$(PYDIR)/handrec.py
+	install -Dm755 tools/handrec $(DESTDIR)$(BINDIR)/handrec
+	install -d $(DESTDIR)$(PYTHONDIR)/handrec
+	install -m644 $(PY_MODULES) $(DESTDIR)$(PYTHONDIR)/handrec/
+	install -Dm644 $(BUILD)/man/handrecd.8 $(DESTDIR)$(MANDIR)/man8/handrecd.8
+	install -Dm644 $(BUILD)/man/handrecd.conf.5 $(DESTDIR)$(MANDIR)/man5/handrecd.conf.5
+	install -d $(DESTDIR)$(MANDIR)/man1
+	install -m644 $(BUILD)/man/handrecctl.1 $(BUILD)/man/handrec.1 $(BUILD)/man/handrec-info.1 \
+	    $(BUILD)/man/handrec-rectify.1 $(DESTDIR)$(MANDIR)/man1/
+	install -Dm644 completion/handrecctl.bash $(DESTDIR)$(BASHCOMPDIR)/handrecctl
+	install -Dm644 completion/_handrecctl $(DESTDIR)$(ZSHCOMPDIR)/_handrecctl
 	@if [ -e $(CONF) ]; then echo "install: kept $(CONF) (the shipped one is etc/handrecd.conf)"; \
 	 else echo "install -Dm644 etc/handrecd.conf $(CONF)"; install -Dm644 etc/handrecd.conf $(CONF); fi
 	install -Dm644 dbus/org.handrec1.conf $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf
@@ -212,16 +249,20 @@ install: all
 	@[ -n "$(DESTDIR)" ] || echo "install: next, as root: systemd-sysusers handrecd.conf &&" \
 	  "systemd-tmpfiles --create handrecd.conf && systemctl daemon-reload && systemctl enable --now handrecd"
 
-# everything install put there but the configuration, which may hold your edits
+# everything install put there but the configuration, which may hold your edits (and the folders
+# install made, when they are left empty)
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/handrecd $(DESTDIR)$(BINDIR)/handrecctl $(DESTDIR)$(BINDIR)/handrec-info \
-	      $(DESTDIR)$(BINDIR)/handrec-rectify $(DESTDIR)$(PYDIR)/handrec.py \
+	      $(DESTDIR)$(BINDIR)/handrec $(DESTDIR)$(BINDIR)/handrec-rectify \
+	      $(DESTDIR)$(MANDIR)/man8/handrecd.8 $(DESTDIR)$(MANDIR)/man5/handrecd.conf.5 \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,handrecctl.1 handrec.1 handrec-info.1 handrec-rectify.1) \
+	      $(DESTDIR)$(BASHCOMPDIR)/handrecctl $(DESTDIR)$(ZSHCOMPDIR)/_handrecctl \
 	      $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf \
 	      $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.xml \
 	      $(DESTDIR)$(DBUSDIR)/system-services/org.handrec1.service \
 	      $(DESTDIR)$(UNITDIR)/handrecd.service \
 	      $(DESTDIR)$(SYSUSERSDIR)/handrecd.conf $(DESTDIR)$(TMPFILESDIR)/handrecd.conf
-	@[ ! -d $(DESTDIR)$(PYDIR) ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$(PYDIR)
+	rm -rf $(DESTDIR)$(PYTHONDIR)/handrec
 	@echo "uninstall: kept $(CONF), the user handrec and /var/lib/handrec (takes)"
 
 # ---- Debian package ----

@@ -21,7 +21,7 @@ if not os.path.isabs(BUILD):
 # HANDRECD_BIN: another build of the daemon (make check runs the suite once more with the ASan+UBSan one)
 HANDRECD = os.environ.get("HANDRECD_BIN") or os.path.join(BUILD, "handrecd")
 HANDRECCTL = os.path.join(BUILD, "handrecctl")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.dirname(__file__))
 
 

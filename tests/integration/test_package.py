@@ -95,7 +95,17 @@ def test_files_where_they_are_read(contents):
         "/usr/bin/handrecctl": "-rwxr-xr-x",
         "/usr/bin/handrec-info": "-rwxr-xr-x",
         "/usr/bin/handrec-rectify": "-rwxr-xr-x",
-        "/usr/share/handrec/handrec.py": "-rw-r--r--",
+        "/usr/bin/handrec": "-rwxr-xr-x",
+        "/usr/lib/python3/dist-packages/handrec/__init__.py": "-rw-r--r--",
+        "/usr/lib/python3/dist-packages/handrec/cli.py": "-rw-r--r--",
+        "/usr/share/man/man1/handrecctl.1.gz": "-rw-r--r--",
+        "/usr/share/man/man1/handrec.1.gz": "-rw-r--r--",
+        "/usr/share/man/man1/handrec-info.1.gz": "-rw-r--r--",
+        "/usr/share/man/man1/handrec-rectify.1.gz": "-rw-r--r--",
+        "/usr/share/man/man5/handrecd.conf.5.gz": "-rw-r--r--",
+        "/usr/share/man/man8/handrecd.8.gz": "-rw-r--r--",
+        "/usr/share/bash-completion/completions/handrecctl": "-rw-r--r--",
+        "/usr/share/zsh/vendor-completions/_handrecctl": "-rw-r--r--",
         "/etc/handrec/handrecd.conf": "-rw-r--r--",
         unit[0]: "-rw-r--r--",
         "/usr/lib/sysusers.d/handrecd.conf": "-rw-r--r--",
@@ -131,7 +141,11 @@ def test_depends_computed_from_the_libraries(deb):
     assert [n for n in names if n.startswith("libhdf5-")], depends
     assert [n for n in names if n.startswith("libv4l")], depends
     # what the scripts and the service need
-    assert {"dbus", "python3", "python3-h5py", "systemd"} <= names, depends
+    assert {"dbus", "python3", "python3-h5py", "python3-numpy", "systemd"} <= names, depends
+    # the reader decodes with OpenCV or Pillow: recommended, not required (a Jetson may have its own
+    # OpenCV); ffmpeg only for handrec export
+    assert field(deb, "Recommends") == "python3-opencv | python3-pil"
+    assert field(deb, "Suggests") == "ffmpeg"
     assert "${" not in depends
 
 
@@ -171,6 +185,18 @@ def test_packaged_handrec_info_reads_a_take(unpacked, daemon, ctl, tmp):
                        capture_output=True, text=True, cwd=tmp)
     assert p.returncode == 0, p.stderr
     assert "decoded" in p.stdout and "FAILED" not in p.stdout, p.stdout
+    # the packaged module, imported from the unpacked tree, gives images
+    script = ("import sys, handrec; assert handrec.__file__.startswith(sys.argv[2]), handrec.__file__; "
+              "t = handrec.open(sys.argv[1]); print(len(t), t[0].left.shape, t[0].right.dtype)")
+    p = subprocess.run(["/usr/bin/python3", "-c", script, path, unpacked], capture_output=True, text=True, cwd=tmp,
+                       env=dict(os.environ, PYTHONPATH=os.path.join(unpacked, "usr/lib/python3/dist-packages"),
+                                PYTHONDONTWRITEBYTECODE="1"))
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.split(maxsplit=1)[1].strip() == "(240, 320, 3) uint8", p.stdout
+    for page in ("man1/handrecctl.1.gz", "man5/handrecd.conf.5.gz", "man8/handrecd.8.gz"):
+        p = subprocess.run(["man", "-l", os.path.join(unpacked, "usr/share/man", page)], capture_output=True,
+                           text=True, env=dict(os.environ, MANPAGER="cat"))
+        assert p.returncode == 0 and p.stderr == "" and "NAME" in p.stdout, (page, p.stderr)
     for prog in ("usr/sbin/handrecd", "usr/bin/handrecctl"):
         p = subprocess.run([os.path.join(unpacked, prog), "--version" if "sbin" in prog else "--help"],
                            capture_output=True, text=True)

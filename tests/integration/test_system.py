@@ -14,6 +14,9 @@ import pytest
 from conftest import HANDRECCTL, HANDRECD, ROOT, make_config
 
 NOBODY = 65534
+# the python3 the installed programs run (#!/usr/bin/python3), whose path make install puts the module in
+PY3 = subprocess.run(["/usr/bin/python3", "-c", 'import sys; print("%d.%d" % sys.version_info[:2])'],
+                     capture_output=True, text=True, check=True).stdout.strip()
 
 
 def make_install(destdir, *args, target="install"):
@@ -41,11 +44,21 @@ def installed(tmp_path_factory):
 
 def test_make_install_layout(installed):
     d = installed
-    # programs and the reader module under PREFIX; what systemd and the system bus read where they
+    # programs, the reader module (where python3 looks under /usr/local), man pages and completions
+    # under PREFIX; what systemd and the system bus read where they
     # read it, whatever PREFIX is (neither looks under /usr/local)
     for rel, mode in [("usr/local/sbin/handrecd", 0o755), ("usr/local/bin/handrecctl", 0o755),
                       ("usr/local/bin/handrec-info", 0o755), ("usr/local/bin/handrec-rectify", 0o755),
-                      ("usr/local/share/handrec/handrec.py", 0o644),
+                      ("usr/local/bin/handrec", 0o755),
+                      (f"usr/local/lib/python{PY3}/dist-packages/handrec/__init__.py", 0o644),
+                      (f"usr/local/lib/python{PY3}/dist-packages/handrec/cli.py", 0o644),
+                      ("usr/local/share/man/man1/handrecctl.1", 0o644), ("usr/local/share/man/man1/handrec.1", 0o644),
+                      ("usr/local/share/man/man1/handrec-info.1", 0o644),
+                      ("usr/local/share/man/man1/handrec-rectify.1", 0o644),
+                      ("usr/local/share/man/man5/handrecd.conf.5", 0o644),
+                      ("usr/local/share/man/man8/handrecd.8", 0o644),
+                      ("usr/local/share/bash-completion/completions/handrecctl", 0o644),
+                      ("usr/local/share/zsh/site-functions/_handrecctl", 0o644),
                       ("etc/handrec/handrecd.conf", 0o644),
                       ("usr/share/dbus-1/system.d/org.handrec1.conf", 0o644),
                       ("usr/share/dbus-1/system-services/org.handrec1.service", 0o644),
@@ -57,7 +70,9 @@ def test_make_install_layout(installed):
     for dirpath, _, files in os.walk(os.path.join(d, "usr", "local")):
         for f in files:
             rel = os.path.relpath(os.path.join(dirpath, f), d)
-            assert rel.startswith(("usr/local/bin/", "usr/local/sbin/", "usr/local/share/handrec/")), rel
+            assert rel.startswith(("usr/local/bin/", "usr/local/sbin/", f"usr/local/lib/python{PY3}/dist-packages/handrec/",
+                                   "usr/local/share/man/", "usr/local/share/bash-completion/",
+                                   "usr/local/share/zsh/")), rel
     unit = open(unit_path(d)).read()
     assert "ExecStart=/usr/local/sbin/handrecd --config /etc/handrec/handrecd.conf" in unit
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
@@ -91,7 +106,7 @@ def test_installed_programs_run(installed):
     assert p.returncode == 0, p.stderr
     p = subprocess.run([os.path.join(d, "usr/local/sbin/handrecd"), "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("handrecd "), p.stderr
-    for prog in ("handrecctl", "handrec-info"):
+    for prog in ("handrecctl", "handrec-info", "handrec"):
         p = subprocess.run([os.path.join(d, "usr/local/bin", prog), "--help"], capture_output=True, text=True,
                            cwd="/")
         assert p.returncode == 0 and p.stdout, (prog, p.stderr)
@@ -104,8 +119,8 @@ def test_installed_programs_run(installed):
 
 
 def test_installed_handrec_info_reads_a_take(installed, daemon, ctl, tmp):
-    """handrec-info as installed finds its module in PREFIX/share/handrec (not in tools/), and
-    reads and decodes a real take."""
+    """handrec-info as installed finds its module in PREFIX/lib/python3.X/dist-packages beside it
+    (not in python/ of the checkout), and reads and decodes a real take."""
     path = ctl("start", "--hand", "right", "--duration", "0.5", "--follow").stdout.splitlines()[0]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     p = subprocess.run([os.path.join(installed, "usr/local/bin/handrec-info"), "--check", path],
@@ -115,7 +130,7 @@ def test_installed_handrec_info_reads_a_take(installed, daemon, ctl, tmp):
     assert "status complete (duration)" in p.stdout
     n = int(p.stdout.split(" frames,")[0].split()[-1])
     assert n > 0 and f"decoded {n} of {n} JPEGs" in p.stdout, p.stdout
-    assert not os.path.exists(os.path.join(installed, "usr/local/share/handrec/__pycache__"))
+    assert not os.path.exists(os.path.join(installed, f"usr/local/lib/python{PY3}/dist-packages/handrec/__pycache__"))
 
 
 def test_install_keeps_an_edited_config(tmp_path):
