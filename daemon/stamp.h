@@ -3,7 +3,7 @@
  * stamp.h — draws a frame number into an image as a row of 32 large black/white blocks
  * (24 bits of number, most significant first, then an 8-bit check), and reads it back. The
  * blocks are big and aligned to JPEG's 8×8 grid, so the number survives JPEG at quality 60.
- * read_stamp() in tools/handrec.py is the Python reader the tests use on stored frames.
+ * read_stamp() in python/handrec is the Python reader the tests use on stored frames.
  */
 #pragma once
 
