@@ -161,9 +161,8 @@ static size_t utf8_decode(const unsigned char *s, uint32_t *ret) {
         return n;
 }
 
-/* Valid UTF-8 without control characters (C0, DEL, C1): text a person typed on one line. sd-bus
- * checks a string's UTF-8 already; this does not rely on it (the fuzzer builds its messages). */
-static bool text_printable(const char *s) {
+/* sd-bus checks a string's UTF-8 already; this does not rely on it. */
+bool text_printable(const char *s) {
         const unsigned char *p = (const unsigned char *) s;
 
         while (*p) {
