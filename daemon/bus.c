@@ -530,9 +530,9 @@ static int method_discard_take(sd_bus_message *m, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(m, "");
 }
 
-static int get_manager_resident_memory(sd_bus *bus _unused_, const char *path _unused_,
-                                       const char *interface _unused_, const char *property _unused_,
-                                       sd_bus_message *reply, void *userdata _unused_, sd_bus_error *error _unused_) {
+static int get_manager_resident_memory(sd_bus *bus _unused_, const char *path _unused_, const char *interface _unused_,
+                                       const char *property _unused_, sd_bus_message *reply, void *userdata _unused_,
+                                       sd_bus_error *error _unused_) {
         return sd_bus_message_append(reply, "t", process_resident_memory());
 }
 

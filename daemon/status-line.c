@@ -25,8 +25,8 @@ char *status_line_format(char *buf, size_t len, const struct status_values *v) {
                          (unsigned long long) ((v->resident_memory + 500000) / 1000000));
         if (v->dropped > 0)
                 snprintf(dropped, sizeof(dropped), ", dropped:%llu", (unsigned long long) v->dropped);
-        snprintf(buf, len, "[%s] %s: %llu frames (%.1fs, %.1ffps, written:%llu, queue:%u/%u, %s%s%s)", hand,
-                 v->state, (unsigned long long) v->captured, v->duration, v->fps, (unsigned long long) v->written,
-                 v->queue, v->queue_capacity, mem, format_bytes(size, sizeof(size), v->bytes), dropped);
+        snprintf(buf, len, "[%s] %s: %llu frames (%.1fs, %.1ffps, written:%llu, queue:%u/%u, %s%s%s)", hand, v->state,
+                 (unsigned long long) v->captured, v->duration, v->fps, (unsigned long long) v->written, v->queue,
+                 v->queue_capacity, mem, format_bytes(size, sizeof(size), v->bytes), dropped);
         return buf;
 }

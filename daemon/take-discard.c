@@ -29,8 +29,7 @@ static const struct hand *split_path(struct daemon *d, const char *file, const c
                 return NULL;
         rest = file + n + 1;
         slash = strchr(rest, '/');
-        if (!slash || strchr(slash + 1, '/') || streq(slash + 1, "") || streq(slash + 1, ".") ||
-            streq(slash + 1, ".."))
+        if (!slash || strchr(slash + 1, '/') || streq(slash + 1, "") || streq(slash + 1, ".") || streq(slash + 1, ".."))
                 return NULL;
         for (unsigned i = 0; i < d->n_hands; i++) {
                 const char *name = d->hands[i].config->name;
@@ -100,8 +99,9 @@ int takes_discard(struct daemon *d, const char *file, sd_bus_error *error) {
         fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
         if (fd < 0)
                 return not_a_take(error, file,
-                                  errno == ELOOP ? "it is a symbolic link" : errno == ENOENT ? "there is no such file"
-                                                                                            : strerror(errno));
+                                  errno == ELOOP    ? "it is a symbolic link"
+                                  : errno == ENOENT ? "there is no such file"
+                                                    : strerror(errno));
         if (fstat(fd, &st) < 0)
                 return sd_bus_error_set_errnof(error, errno, "Cannot check %s: %m", file);
         r = check_file(d, file, fd, &st, error);

@@ -235,12 +235,8 @@ static const struct {
         int (*read)(sd_bus_message *m, const char *contents, const struct hand_config *hand, struct take_options *o,
                     sd_bus_error *error);
 } option_table[] = {
-        {"duration", option_duration},
-        {"label", option_label},
-        {"jpeg_quality", option_jpeg_quality},
-        {"rectify", option_rectify},
-        {"episode", option_episode},
-        {"task", option_task},
+        {"duration", option_duration}, {"label", option_label},     {"jpeg_quality", option_jpeg_quality},
+        {"rectify", option_rectify},   {"episode", option_episode}, {"task", option_task},
 };
 
 /* Read one {sv} entry of the options; @seen: a bit per option_table entry read so far. */

@@ -159,7 +159,7 @@ static int append_value(sd_bus_message *m, const char *type, struct input *in, u
 }
 
 static const char *entry_key(struct input *in, char *buf, size_t max) {
-        static const char *const known[] = {"duration", "label",   "jpeg_quality", "rectify",
+        static const char *const known[] = {"duration", "label",    "jpeg_quality", "rectify",
                                             "",         "Duration", "episode",      "task"};
         uint8_t k = next(in) % 10;
 

@@ -236,15 +236,15 @@ TEST(task_text_must_be_utf8) {
         CHECK(sd_bus_message_append(m, "a{sv}", 1, "task", "s", "bad \xff byte") < 0);
         sd_bus_message_unref(m);
         CHECK(text_printable("plain ascii, \"quotes\" and 'more'"));
-        CHECK(text_printable("é 日本 😀 \xf4\x8f\xbf\xbf"));                /* up to U+10FFFF */
+        CHECK(text_printable("é 日本 😀 \xf4\x8f\xbf\xbf")); /* up to U+10FFFF */
         CHECK(text_printable(""));
-        CHECK(!text_printable("\xff"));                                    /* never a UTF-8 byte */
-        CHECK(!text_printable("\xc3"));                                    /* cut short */
-        CHECK(!text_printable("\xc3x"));                                   /* not a continuation */
-        CHECK(!text_printable("\xc0\xaf"));                                /* overlong '/' */
-        CHECK(!text_printable("\xe0\x80\xaf"));                            /* overlong, 3 bytes */
-        CHECK(!text_printable("\xed\xa0\x80"));                            /* a surrogate */
-        CHECK(!text_printable("\xf4\x90\x80\x80"));                        /* beyond U+10FFFF */
+        CHECK(!text_printable("\xff"));             /* never a UTF-8 byte */
+        CHECK(!text_printable("\xc3"));             /* cut short */
+        CHECK(!text_printable("\xc3x"));            /* not a continuation */
+        CHECK(!text_printable("\xc0\xaf"));         /* overlong '/' */
+        CHECK(!text_printable("\xe0\x80\xaf"));     /* overlong, 3 bytes */
+        CHECK(!text_printable("\xed\xa0\x80"));     /* a surrogate */
+        CHECK(!text_printable("\xf4\x90\x80\x80")); /* beyond U+10FFFF */
         CHECK(!text_printable("tab\t") && !text_printable("del\x7f") && !text_printable("\xc2\x9f"));
 }
 
