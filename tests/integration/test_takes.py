@@ -13,6 +13,7 @@ import pytest
 from gi.repository import GLib
 
 from conftest import ROOT, make_config
+from test_system import system_bus  # noqa: F401  (the fixture: a system-type dbus-daemon with our policy)
 from takecheck import check_take, text
 
 NOT_A_TAKE = "org.handrec1.Error.NotATake"
@@ -293,3 +294,50 @@ def test_status_line_sent_to_the_service_manager(daemon, mgr):
     found = [m for m in found if m]
     assert found, lines
     assert all(0 < int(m.group(1)) < 2000 for m in found)
+
+
+def test_discard_on_the_system_bus_by_who_may(system_bus, tmp):
+    """The policy in a real system-type dbus-daemon: a user outside group handrec may list takes
+    but not discard one (AccessDenied, by name); a member of the group may."""
+    import subprocess
+    from conftest import HANDRECD
+    from test_system import NOBODY
+
+    env, gid = system_bus
+    out = os.path.join(tmp, "out")
+    conf = os.path.join(tmp, "handrecd.conf")
+    with open(conf, "w") as f:
+        f.write(make_config(out, hands=("right",)))
+    os.makedirs(out)
+    os.chmod(out, 0o777)
+    daemon = subprocess.Popen([HANDRECD, "--config", conf], env=env, stderr=subprocess.DEVNULL)
+    try:
+        def call(*args, groups=None):
+            cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}"]
+            cmd += [f"--groups={groups}"] if groups else ["--clear-groups"]
+            py = ("import dbus, sys\n"
+                  "m = dbus.Interface(dbus.SystemBus().get_object('org.handrec1', '/org/handrec1'), "
+                  "'org.handrec1.Manager')\n"
+                  "try:\n"
+                  "    print(repr(eval(sys.argv[1])))\n"
+                  "except dbus.exceptions.DBusException as e:\n"
+                  "    print(e.get_dbus_name())\n")
+            return subprocess.run(cmd + ["/usr/bin/python3", "-c", py, *args], env=env, capture_output=True,
+                                  text=True, timeout=30).stdout.strip()
+
+        for _ in range(100):
+            if call("m.ListHands()") == "dbus.Array([dbus.String('right')], signature=dbus.Signature('s'))":
+                break
+            time.sleep(0.1)
+        path = call("str(m.StartRecording('right', {}))", groups=str(gid)).strip("'")
+        assert path.startswith(out), path
+        time.sleep(0.5)
+        call("m.StopRecording('right')", groups=str(gid))
+        assert path in call("[str(p) for p, _ in m.ListTakes({})]")  # anyone may list
+        assert call(f"m.DiscardTake({path!r})") == "org.freedesktop.DBus.Error.AccessDenied"
+        assert os.path.exists(path)
+        assert call(f"m.DiscardTake({path!r})", groups=str(gid)) == "None"
+        assert not os.path.exists(path)
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
