@@ -19,3 +19,5 @@
 #define ERROR_STORAGE_FULL "org.handrec1.Error.StorageFull"
 #define ERROR_STORAGE_UNAVAILABLE "org.handrec1.Error.StorageUnavailable"
 #define ERROR_INVALID_OPTION "org.handrec1.Error.InvalidOption"
+#define ERROR_NOT_A_TAKE "org.handrec1.Error.NotATake"
+#define ERROR_TAKE_IN_USE "org.handrec1.Error.TakeInUse"

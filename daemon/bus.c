@@ -16,7 +16,9 @@
 
 #include "daemon.h"
 #include "preview-options.h"
+#include "process-memory.h"
 #include "take-options.h"
+#include "takes.h"
 #include "util.h"
 #include "version.h"
 
@@ -122,6 +124,20 @@ static int get_camera_fps(sd_bus_message *m, const struct hand *h _unused_, cons
         return sd_bus_message_append(m, "d", s->camera_fps);
 }
 
+static int get_episode(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        return sd_bus_message_append(m, "s", h->episode);
+}
+
+static int get_task(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        return sd_bus_message_append(m, "s", h->task);
+}
+
+/* the daemon's, not the hand's: in each hand's Status so that one call gives the status line */
+static int get_resident_memory(sd_bus_message *m, const struct hand *h _unused_,
+                               const struct pipeline_stats *s _unused_) {
+        return sd_bus_message_append(m, "t", process_resident_memory());
+}
+
 /* When a property changes, and so which PropertiesChanged signals carry it. */
 enum property_changes {
         CHANGES_NEVER,           /* constant: in no PropertiesChanged */
@@ -150,7 +166,10 @@ enum property_changes {
         X("PairSkewMean", "d", get_pair_skew_mean, CHANGES_WHILE_RECORDING)                                            \
         X("PairSkewMax", "d", get_pair_skew_max, CHANGES_WHILE_RECORDING)                                              \
         X("CameraFps", "d", get_camera_fps, CHANGES_WITH_STATE)                                                        \
-        X("Previews", "u", get_previews, CHANGES_WITH_STATE)
+        X("Previews", "u", get_previews, CHANGES_WITH_STATE)                                                           \
+        X("Episode", "s", get_episode, CHANGES_WITH_STATE)                                                             \
+        X("Task", "s", get_task, CHANGES_WITH_STATE)                                                                   \
+        X("ResidentMemory", "t", get_resident_memory, CHANGES_WHILE_RECORDING)
 
 static const struct hand_property {
         const char *name;
@@ -441,6 +460,82 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error _u
         return r;
 }
 
+/* ListTakes(a{sv} options): hand (s), limit (u, 1-1000). */
+static int read_list_options(sd_bus_message *m, struct daemon *d, const char **ret_hand, unsigned *ret_limit,
+                             sd_bus_error *error) {
+        const char *key, *contents;
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                r = sd_bus_message_read(m, "s", &key);
+                if (r >= 0)
+                        r = sd_bus_message_peek_type(m, NULL, &contents);
+                if (r < 0)
+                        return r;
+                if (streq(key, "hand") && streq(contents, "s")) {
+                        r = sd_bus_message_read(m, "v", "s", ret_hand);
+                        if (r >= 0 && !find_hand_or_error(d, *ret_hand, error))
+                                return -ENOENT;
+                } else if (streq(key, "limit") && streq(contents, "u")) {
+                        r = sd_bus_message_read(m, "v", "u", ret_limit);
+                        if (r >= 0 && (*ret_limit < 1 || *ret_limit > TAKES_LIMIT_MAX))
+                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                         "Limit %u is out of range: list 1 to %d takes.", *ret_limit,
+                                                         TAKES_LIMIT_MAX);
+                } else
+                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                                 "Unknown option \"%.*s\" of type \"%s\"; known options: hand (s), "
+                                                 "limit (u, 1-%d).",
+                                                 (int) utf8_cut(key, 64), key, contents, TAKES_LIMIT_MAX);
+                if (r >= 0)
+                        r = sd_bus_message_exit_container(m);
+        }
+        return r < 0 ? r : sd_bus_message_exit_container(m);
+}
+
+static int method_list_takes(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct daemon *d = userdata;
+        const char *hand = NULL;
+        unsigned limit = TAKES_LIMIT_DEFAULT;
+        int r;
+
+        r = read_list_options(m, d, &hand, &limit, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r >= 0)
+                r = takes_append_list(d, reply, hand, limit);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot list the takes in %s: %s", d->config->output_dir,
+                                               strerror(-r));
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_discard_take(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct daemon *d = userdata;
+        const char *file;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &file);
+        if (r < 0)
+                return r;
+        r = takes_discard(d, file, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_emit_signal(d->bus, MANAGER_PATH, MANAGER_INTERFACE, "TakeDiscarded", "s", file);
+        if (r < 0)
+                log_warning_errno(r, "Failed to emit TakeDiscarded, ignoring: %m");
+        return sd_bus_reply_method_return(m, "");
+}
+
+static int get_manager_resident_memory(sd_bus *bus _unused_, const char *path _unused_, const char *interface _unused_,
+                                       const char *property _unused_, sd_bus_message *reply, void *userdata _unused_,
+                                       sd_bus_error *error _unused_) {
+        return sd_bus_message_append(reply, "t", process_resident_memory());
+}
+
 static int get_version(sd_bus *bus _unused_, const char *path _unused_, const char *interface _unused_,
                        const char *property _unused_, sd_bus_message *reply, void *userdata _unused_,
                        sd_bus_error *error _unused_) {
@@ -450,6 +545,7 @@ static int get_version(sd_bus *bus _unused_, const char *path _unused_, const ch
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Version", "s", get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ResidentMemory", "t", get_manager_resident_memory, 0, 0),
         SD_BUS_METHOD_WITH_NAMES("StartRecording", "sa{sv}", SD_BUS_PARAM(hand) SD_BUS_PARAM(options), "s",
                                  SD_BUS_PARAM(file), method_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("StopRecording", "s", SD_BUS_PARAM(hand), "sa{sv}",
@@ -461,6 +557,11 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_NAMES("ListHands", "", , "as", SD_BUS_PARAM(hands), method_list, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("ListRecovered", "", , "a(ssa{sv})", SD_BUS_PARAM(takes), method_list_recovered,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ListTakes", "a{sv}", SD_BUS_PARAM(options), "a(sa{sv})", SD_BUS_PARAM(takes),
+                                 method_list_takes, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("DiscardTake", "s", SD_BUS_PARAM(file), "", , method_discard_take,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_NAMES("TakeDiscarded", "s", SD_BUS_PARAM(file), 0),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStarted", "ss", SD_BUS_PARAM(hand) SD_BUS_PARAM(file), 0),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStopped", "sssa{sv}",
                                  SD_BUS_PARAM(hand) SD_BUS_PARAM(file) SD_BUS_PARAM(reason) SD_BUS_PARAM(summary), 0),

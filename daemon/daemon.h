@@ -39,6 +39,10 @@ struct hand {
         enum hand_state state;
         char file[PATH_MAX]; /* the current take's file, or the last one's */
         char last_error[PIPELINE_ERROR_MAX];
+        char episode[TAKE_EPISODE_MAX + 1]; /* the current take's (StartRecording's options), "" */
+        char task[TAKE_TASK_MAX + 1];       /* when none or when idle */
+        char label[65];                     /* the current or last take's, for ListTakes */
+        char started_utc[32];
         bool had_take;
 
         struct pipeline *pipeline;
@@ -81,6 +85,8 @@ struct daemon {
 struct take_options {
         double duration;
         char label[65];
+        char episode[TAKE_EPISODE_MAX + 1]; /* "" when none */
+        char task[TAKE_TASK_MAX + 1];       /* "" when none */
         int jpeg_quality;
         int rectify; /* -1: the hand's configured default */
 };

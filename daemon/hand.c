@@ -17,6 +17,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "process-memory.h"
 #include "status-line.h"
 #include "takefile.h"
 #include "util.h"
@@ -75,6 +76,7 @@ static void take_ended(struct hand *h) {
         h->n_waiters = 0;
 
         char derr[PIPELINE_ERROR_MAX];
+        h->episode[0] = h->task[0] = 0; /* Episode and Task are the running take's */
         set_state(h, pipeline_device(h->pipeline, derr, sizeof(derr)) ? HAND_IDLE : HAND_NO_DEVICE);
         bus_emit_stopped(h, reason);
 
@@ -240,6 +242,8 @@ static void fill_params(struct hand *h, const struct take_options *o, const stru
                                   .fd = file->fd,
                                   .monotonic_to_utc_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)};
         snprintf(t->label, sizeof(t->label), "%s", o->label);
+        snprintf(t->episode, sizeof(t->episode), "%s", o->episode);
+        snprintf(t->task, sizeof(t->task), "%s", o->task);
         snprintf(t->path, sizeof(t->path), "%s", file->path);
         strftime(t->started_utc, sizeof(t->started_utc), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 }
@@ -268,6 +272,10 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
                                          "Hand %s is still finishing its last take; try again in a moment.", name);
         }
         snprintf(h->file, sizeof(h->file), "%s", t.path);
+        snprintf(h->episode, sizeof(h->episode), "%s", o->episode);
+        snprintf(h->task, sizeof(h->task), "%s", o->task);
+        snprintf(h->label, sizeof(h->label), "%s", t.label);
+        snprintf(h->started_utc, sizeof(h->started_utc), "%s", t.started_utc);
         h->last_error[0] = 0;
         h->had_take = true;
         memset(&h->emitted, 0, sizeof(h->emitted));
@@ -311,6 +319,8 @@ void hand_status_line(struct hand *h, char *buf, size_t len) {
                                    .dropped = s.dropped_total,
                                    .bytes = s.bytes,
                                    .queue = s.queue_depth,
+                                   .queue_capacity = s.queue_capacity,
+                                   .resident_memory = process_resident_memory(),
                                    .duration = s.duration,
                                    .fps = s.fps,
                            });

@@ -43,6 +43,8 @@ static void open_file(struct pipeline *p, const struct take_params *t, struct ta
         struct take_info info = {
                 .hand = p->hand->name,
                 .label = t->label,
+                .episode = t->episode,
+                .task = t->task,
                 .started_utc = t->started_utc,
                 .monotonic_to_utc_ns = t->monotonic_to_utc_ns,
                 .jpeg_quality = t->jpeg_quality,

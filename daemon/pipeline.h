@@ -41,12 +41,18 @@ enum {
         PIPELINE_EVENT_PREVIEW = 1u << 4,   /* the preview thread ended or dropped a client (preview.h) */
 };
 
+/* StartRecording's episode (an id) and task (a sentence), stored in the take's file. */
+#define TAKE_EPISODE_MAX 64
+#define TAKE_TASK_MAX 1024
+
 struct take_params {
         char path[PATH_MAX];
         /* the reserved file (takefile.h), or -1; once pipeline_start() has accepted the take it is
          * the writer thread's, which closes it when the file is finished */
         int fd;
         char label[65];
+        char episode[TAKE_EPISODE_MAX + 1]; /* "" when none */
+        char task[TAKE_TASK_MAX + 1];       /* "" when none */
         char started_utc[32];
         int64_t monotonic_to_utc_ns;
         int jpeg_quality;

@@ -2,8 +2,10 @@
 /*
  * status-line.h — the one-line status the old collector printed, shared by the daemon
  * (sd_notify STATUS=) and handrecctl:
- *   [RIGHT] recording: 450 frames (15.0s, 30.0fps, written:448, queue:2, 0.5GB)
- * ", dropped:N" is added when frames were dropped.
+ *   [RIGHT] recording: 450 frames (15.0s, 30.0fps, written:448, queue:2/30, mem:27MB, 0.5GB)
+ * queue: frames waiting to be written / the queue's capacity; mem: handrecd's resident memory
+ * (VmRSS, 1 MB = 10^6 bytes: the figure to watch against the OOM killer), left out when unknown
+ * (0); then the file's size. ", dropped:N" is added when frames were dropped.
  */
 #pragma once
 
@@ -14,7 +16,8 @@ struct status_values {
         const char *hand;
         const char *state;
         uint64_t captured, written, dropped, bytes;
-        unsigned queue;
+        uint64_t resident_memory; /* bytes; 0: unknown, not shown */
+        unsigned queue, queue_capacity;
         double duration, fps;
 };
 

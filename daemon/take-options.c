@@ -16,7 +16,8 @@
 #include "daemon.h"
 #include "util.h"
 
-#define OPTIONS_HELP "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b)"
+#define OPTIONS_HELP                                                                                                   \
+        "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b), episode (s), task (s)"
 
 int options_read_number(sd_bus_message *m, const char *contents, double *ret) {
         union {
@@ -142,15 +143,100 @@ static int option_rectify(sd_bus_message *m, const char *contents, const struct 
         return 0;
 }
 
+/* The length of the UTF-8 sequence at @s and its code point, or 0 when it is not a valid one
+ * (overlong forms, surrogates, beyond U+10FFFF, a sequence cut by the end of the string). */
+static size_t utf8_decode(const unsigned char *s, uint32_t *ret) {
+        static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+        size_t n = s[0] < 0x80 ? 1 : s[0] < 0xC2 ? 0 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : s[0] < 0xF5 ? 4 : 0;
+        uint32_t c = n == 1 ? s[0] : s[0] & (0x7F >> n);
+
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+                c = c << 6 | (s[i] & 0x3F);
+        }
+        if (n == 0 || c < min[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+                return 0;
+        *ret = c;
+        return n;
+}
+
+/* sd-bus checks a string's UTF-8 already; this does not rely on it. */
+bool text_printable(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        while (*p) {
+                uint32_t c;
+                size_t n = utf8_decode(p, &c);
+                if (n == 0 || c < 0x20 || (c >= 0x7F && c <= 0x9F))
+                        return false;
+                p += n;
+        }
+        return true;
+}
+
+/* An episode id, the same in every hand's file of one start: [A-Za-z0-9_.-]{1,64}. */
+static bool episode_valid(const char *s) {
+        size_t n = strlen(s);
+
+        if (n < 1 || n > TAKE_EPISODE_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char) s[i]) && !strchr("_.-", s[i]))
+                        return false;
+        return true;
+}
+
+static int option_episode(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
+                          struct take_options *o, sd_bus_error *error) {
+        const char *episode;
+        int r;
+
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"episode\" must be a string (s), not \"%s\".", contents);
+        r = sd_bus_message_read(m, "s", &episode);
+        if (r < 0)
+                return r;
+        if (!episode_valid(episode))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Episode \"%.*s%s\" is not allowed: use 1 to 64 letters, digits, '_', '.' or "
+                                         "'-'.",
+                                         (int) utf8_cut(episode, 80), episode, strlen(episode) > 80 ? "…" : "");
+        snprintf(o->episode, sizeof(o->episode), "%s", episode);
+        return 0;
+}
+
+static int option_task(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
+                       struct take_options *o, sd_bus_error *error) {
+        const char *task;
+        int r;
+
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"task\" must be a string (s), not \"%s\".", contents);
+        r = sd_bus_message_read(m, "s", &task); /* D-Bus has checked it is valid UTF-8 without NUL */
+        if (r < 0)
+                return r;
+        if (strlen(task) > TAKE_TASK_MAX)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "The task is %zu bytes long; describe it in at most %d bytes of UTF-8.",
+                                         strlen(task), TAKE_TASK_MAX);
+        if (!text_printable(task))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "The task must be printable text: no control characters such as newlines "
+                                         "or tabs.");
+        snprintf(o->task, sizeof(o->task), "%s", task);
+        return 0;
+}
+
 static const struct {
         const char *key;
         int (*read)(sd_bus_message *m, const char *contents, const struct hand_config *hand, struct take_options *o,
                     sd_bus_error *error);
 } option_table[] = {
-        {"duration", option_duration},
-        {"label", option_label},
-        {"jpeg_quality", option_jpeg_quality},
-        {"rectify", option_rectify},
+        {"duration", option_duration}, {"label", option_label},     {"jpeg_quality", option_jpeg_quality},
+        {"rectify", option_rectify},   {"episode", option_episode}, {"task", option_task},
 };
 
 /* Read one {sv} entry of the options; @seen: a bit per option_table entry read so far. */

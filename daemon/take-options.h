@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * take-options.h — StartRecording's options (an a{sv}: duration, label, jpeg_quality, rectify)
+ * take-options.h — StartRecording's options (an a{sv}: duration, label, jpeg_quality, rectify,
+ * episode, task)
  * read from the call and checked, each refusal a sentence for the user. Main thread only.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <systemd/sd-bus.h>
 
 struct hand_config;
@@ -20,6 +22,12 @@ struct take_options; /* daemon.h */
  * Return: 0; negative errno when an option is refused (@error set) or the message cannot be read.
  */
 int take_options_read(sd_bus_message *m, const struct hand_config *hand, struct take_options *o, sd_bus_error *error);
+
+/**
+ * text_printable() - whether @s is valid UTF-8 (shortest forms, no surrogates, at most U+10FFFF)
+ * without control characters (C0, DEL, C1): text a person typed on one line (the task).
+ */
+bool text_printable(const char *s);
 
 /**
  * options_read_number() - read the variant at @m's position, of type @contents, into *@ret when it

@@ -128,6 +128,10 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         r |= h5_attr_double(file, "batch_timeout_s", info->config->batch_timeout);
         r |= h5_attr_string(file, "config", info->config->text);
         r |= h5_attr_string(file, "label", info->label);
+        if (info->episode && info->episode[0])
+                r |= h5_attr_string(file, "episode", info->episode);
+        if (info->task && info->task[0])
+                r |= h5_attr_string(file, "task", info->task);
         r |= h5_attr_string(file, "source", config_source_kind_to_string(cam->source));
         r |= h5_attr_string(file, "jpeg_origin", info->camera_jpeg ? "camera" : "handrecd");
         if (cam->source == SOURCE_V4L2) {

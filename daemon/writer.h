@@ -33,7 +33,9 @@ static inline bool drop_cause_was_captured(enum drop_cause c) {
 /* Written at creation, as root attributes. */
 struct take_info {
         const char *hand;
-        const char *label; /* "" when none */
+        const char *label;   /* "" when none */
+        const char *episode; /* "" or NULL: no attribute */
+        const char *task;    /* "" or NULL: no attribute */
         const char *started_utc;
         int64_t monotonic_to_utc_ns;
         int jpeg_quality;

@@ -8,11 +8,13 @@
  *
  *   byte 0         bit 0: the hand has a calibration (rectify = true is allowed)
  *   then per entry, until the input ends (at most MAX_ENTRIES):
- *     key byte     % 8: 0-3 duration, label, jpeg_quality, rectify; 4: "" ; 5: "Duration";
- *                  6, 7: a key of (next byte % 32) bytes from the input
+ *     key byte     % 10: 0-3 duration, label, jpeg_quality, rectify; 4: "" ; 5: "Duration";
+ *                  6, 7: episode, task; 8, 9: a key of (next byte % 32) bytes from the input
  *     type byte    % ELEMENTSOF(types): the variant's type (types[] below), then its value from
  *                  the input: numbers little-endian (a double is any 8 bytes: NaN, ±inf, -0),
- *                  strings (next byte % 80) bytes, containers a count and their elements
+ *                  strings (next byte % 80) bytes, or for a string value whose length byte
+ *                  is 0xF0 or more, (that byte - 0xF0) × 128 + the next byte (up to 2,175:
+ *                  around the task's 1,024), containers a count and their elements
  *
  * A message is made on a bus that is never connected (the far end of a socketpair), sealed as
  * if sent, and read back. The parser must accept it with every option in range, or refuse it
@@ -65,6 +67,20 @@ static char *take_string(struct input *in, char *buf, size_t max) {
         return buf;
 }
 
+/* A string value: take_string(), or a long one (the header comment). Return: @buf (2,200 bytes). */
+static char *take_long_string(struct input *in, char *buf) {
+        uint8_t b = in->n > 0 ? in->p[0] : 0;
+        size_t len;
+
+        if (b < 0xF0)
+                return take_string(in, buf, 80);
+        next(in);
+        len = (size_t) (b - 0xF0) * 128 + next(in);
+        take(in, buf, len);
+        buf[len] = 0;
+        return buf;
+}
+
 static const char *const types[] = {
         "d", "i", "u", "x", "t", "n", "q", "y", "b", "s", "o", "g", "v", "as", "ay", "a{sv}", "(id)", "ad",
 };
@@ -97,11 +113,11 @@ static int append_basic(sd_bus_message *m, char type, struct input *in) {
                 uint16_t q;
                 uint8_t y;
         } v;
-        char s[80];
+        char s[2200];
 
         switch (type) {
         case 'b': v.i = next(in) & 1; return sd_bus_message_append_basic(m, type, &v);
-        case 's': return sd_bus_message_append_basic(m, type, take_string(in, s, sizeof(s)));
+        case 's': return sd_bus_message_append_basic(m, type, take_long_string(in, s));
         case 'o': return sd_bus_message_append_basic(m, type, paths[next(in) % ELEMENTSOF(paths)]);
         case 'g': return sd_bus_message_append_basic(m, type, signatures[next(in) % ELEMENTSOF(signatures)]);
         default: take(in, &v, sizeof(v)); return sd_bus_message_append_basic(m, type, &v);
@@ -143,8 +159,9 @@ static int append_value(sd_bus_message *m, const char *type, struct input *in, u
 }
 
 static const char *entry_key(struct input *in, char *buf, size_t max) {
-        static const char *const known[] = {"duration", "label", "jpeg_quality", "rectify", "", "Duration"};
-        uint8_t k = next(in) % 8;
+        static const char *const known[] = {"duration", "label",    "jpeg_quality", "rectify",
+                                            "",         "Duration", "episode",      "task"};
+        uint8_t k = next(in) % 10;
 
         return k < ELEMENTSOF(known) ? known[k] : take_string(in, buf, max);
 }
@@ -192,6 +209,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         return 0;
 }
 
+static bool episode_ok(const char *s) {
+        size_t n = strlen(s);
+
+        if (n < 1 || n > 64)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", s[i]))
+                        return false;
+        return true;
+}
+
 static bool label_ok(const char *s) {
         size_t n = strlen(s);
 
@@ -225,12 +253,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(error.message && error.message[0]);
                 fuzz_say("refused", error.message);
                 /* o untouched */
-                FUZZ_CHECK(o.duration == 0 && o.label[0] == 0 && o.jpeg_quality == 85 && o.rectify == -1);
+                FUZZ_CHECK(o.duration == 0 && o.label[0] == 0 && o.jpeg_quality == 85 && o.rectify == -1 &&
+                           o.episode[0] == 0 && o.task[0] == 0);
                 return 0;
         }
         FUZZ_CHECK(r == 0 && !sd_bus_error_is_set(&error));
         FUZZ_CHECK(o.duration == 0 || (isfinite(o.duration) && o.duration > 0 && o.duration <= 604800));
         FUZZ_CHECK(o.label[0] == 0 || label_ok(o.label));
+        FUZZ_CHECK(o.episode[0] == 0 || episode_ok(o.episode));
+        FUZZ_CHECK(strlen(o.task) <= 1024 && text_printable(o.task));
         FUZZ_CHECK(o.jpeg_quality >= JPEG_QUALITY_MIN && o.jpeg_quality <= JPEG_QUALITY_MAX);
         FUZZ_CHECK(o.rectify == -1 || o.rectify == 0 || (o.rectify == 1 && hand.calibration));
         /* the whole dictionary was read */

@@ -158,11 +158,12 @@ def configs():
 
 # ---- StartRecording options --------------------------------------------------------------------
 # fuzz-take-options.c: a header byte (bit 0: the hand has a calibration), then per entry a key
-# byte (0-3: duration, label, jpeg_quality, rectify; 4: ""; 5: "Duration"; 6: a key from the
-# input), a type byte (an index into its types[]) and the value.
+# byte (0-3: duration, label, jpeg_quality, rectify; 4: ""; 5: "Duration"; 6: episode; 7: task;
+# 8: a key from the input), a type byte (an index into its types[]) and the value; a string value
+# longer than 79 bytes has a length byte 0xF0 + len // 128, then len % 128.
 
 TYPES = ["d", "i", "u", "x", "t", "n", "q", "y", "b", "s", "o", "g", "v", "as", "ay", "a{sv}", "(id)", "ad"]
-KEYS = {"duration": 0, "label": 1, "jpeg_quality": 2, "rectify": 3, "": 4, "Duration": 5}
+KEYS = {"duration": 0, "label": 1, "jpeg_quality": 2, "rectify": 3, "": 4, "Duration": 5, "episode": 6, "task": 7}
 PACK = {"d": "<d", "i": "<i", "u": "<I", "x": "<q", "t": "<Q", "n": "<h", "q": "<H", "y": "<B"}
 
 
@@ -173,6 +174,8 @@ def value(t, v):
         return bytes([1 if v else 0])
     if t == "s":
         b = v.encode()
+        if len(b) >= 80:
+            return bytes([0xF0 + len(b) // 128, len(b) % 128]) + b
         return bytes([len(b)]) + b
     if t == "v":  # (type, value) inside
         return bytes([TYPES.index(v[0])]) + value(*v)
@@ -190,7 +193,7 @@ def options(*entries, calibration=False):
         if key in KEYS:
             out += bytes([KEYS[key]])
         else:
-            out += bytes([6, len(key)]) + key.encode()
+            out += bytes([8, len(key)]) + key.encode()
         out += bytes([TYPES.index(t)]) + value(t, v)
     return out
 
@@ -215,6 +218,13 @@ def take_options():
     write(t, "quality-fraction", options(("jpeg_quality", "d", 85.5)))
     write(t, "nested-variant", options(("duration", "v", ("d", 3.0))))
     write(t, "dict-in-variant", options(("label", "a{sv}", [("label", "s", "x")])))
+    write(t, "episode-task", options(("episode", "s", "20261126T043000Z-a1b2"),
+                                     ("task", "s", 'Pick the "red" cup — 90°, gently ↗')))
+    write(t, "task-1024", options(("task", "s", "x" * 1024)))
+    write(t, "task-1025", options(("task", "s", "é" * 512 + "x")))
+    write(t, "task-newline", options(("task", "s", "two\nlines")))
+    write(t, "episode-bad", options(("episode", "s", "../ep 1")))
+    write(t, "episode-int", options(("episode", "i", 7)))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ from conftest import ROOT, make_config
 from takecheck import check_take
 
 # Published on every state change; LIVE ones also 4 times a second while a take runs.
-ON_STATE = {"State", "File", "LastError", "CameraFps", "Previews"}
+ON_STATE = {"State", "File", "LastError", "CameraFps", "Previews", "Episode", "Task"}
 LIVE = {"FramesCaptured", "FramesWritten", "FramesDropped", "DroppedByCause", "QueueDepth", "Fps", "Duration",
-        "BytesWritten", "PairSkewMean", "PairSkewMax"}
+        "BytesWritten", "PairSkewMean", "PairSkewMax", "ResidentMemory"}
 
 
 def xml_hand_properties():

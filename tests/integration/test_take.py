@@ -14,8 +14,9 @@ from gi.repository import GLib  # noqa: F401  (python3-dbus' main loop)
 from conftest import HANDRECCTL, make_config
 from takecheck import check_take, text
 
-STATUS_RE = re.compile(r"^\[RIGHT\] recording: (\d+) frames \((\d+\.\d)s, (\d+\.\d)fps, written:(\d+), queue:(\d+), "
-                       r"\d+\.\d[MG]B\)$")
+# queue: depth/capacity; mem: the daemon's resident memory, left out while the client does not pass it
+STATUS_RE = re.compile(r"^\[RIGHT\] recording: (\d+) frames \((\d+\.\d)s, (\d+\.\d)fps, written:(\d+), queue:(\d+)/\d+, "
+                       r"(?:mem:\d+MB, )?\d+\.\d[MG]B\)$")
 
 
 def test_start_status_stop_with_handrecctl(daemon, ctl, outdir):

@@ -49,7 +49,8 @@ static int read_options(sd_bus_message *m, bool calibrated, struct take_options 
         })
 
 static bool untouched(const struct take_options *o) {
-        return o->duration == 0 && o->label[0] == 0 && o->jpeg_quality == 85 && o->rectify == -1;
+        return o->duration == 0 && o->label[0] == 0 && o->jpeg_quality == 85 && o->rectify == -1 &&
+               o->episode[0] == 0 && o->task[0] == 0;
 }
 
 /* The call is refused with InvalidOption and exactly @sentence, leaving the options as they were. */
@@ -113,7 +114,7 @@ TEST(numbers_of_any_type) {
 TEST(each_refusal_says_what_to_give) {
         check_refused(OPTIONS(1, "colour", "s", "red"), false,
                       "Unknown option \"colour\"; known options: duration (d, seconds), label (s), jpeg_quality (i, "
-                      "60-95), rectify (b).");
+                      "60-95), rectify (b), episode (s), task (s).");
         check_refused(OPTIONS(2, "duration", "d", 1.0, "duration", "d", 2.0), false,
                       "Option \"duration\" is given twice; give it once.");
         check_refused(OPTIONS(1, "duration", "s", "ten"), false,
@@ -180,6 +181,73 @@ TEST(containers_in_the_variant) {
         check_refused(OPTIONS(1, "rectify", "ab", 1, 1), true, "Option \"rectify\" must be a boolean (b), not \"ab\".");
 }
 
+TEST(episode_and_task) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *task = "Pick the \"red\" cup — 90°, 'gently' ↗ 日本";
+        char episode[65], long_task[1026];
+        struct take_options o;
+
+        CHECK_EQ_INT(read_options(OPTIONS(2, "episode", "s", "20261126T043000Z-a1.b_2", "task", "s", task), false, &o,
+                                  &error),
+                     0);
+        CHECK(streq(o.episode, "20261126T043000Z-a1.b_2"));
+        CHECK(streq(o.task, task));
+        memset(episode, 'e', 64);
+        episode[64] = 0;
+        memset(long_task, 'x', 1024);
+        long_task[1024] = 0;
+        CHECK_EQ_INT(read_options(OPTIONS(2, "episode", "s", episode, "task", "s", long_task), false, &o, &error), 0);
+        CHECK(streq(o.episode, episode) && streq(o.task, long_task));
+        /* 1024 bytes of two-byte characters */
+        for (int i = 0; i < 512; i++)
+                memcpy(long_task + 2 * i, "é", 2);
+        long_task[1024] = 0;
+        CHECK_EQ_INT(read_options(OPTIONS(1, "task", "s", long_task), false, &o, &error), 0);
+        CHECK(strlen(o.task) == 1024);
+}
+
+TEST(episode_and_task_refusals) {
+        char long_task[1026];
+
+        memset(long_task, 'x', 1025);
+        long_task[1025] = 0;
+        check_refused(OPTIONS(1, "task", "s", long_task), false,
+                      "The task is 1025 bytes long; describe it in at most 1024 bytes of UTF-8.");
+        check_refused(OPTIONS(1, "task", "s", "two\nlines"), false,
+                      "The task must be printable text: no control characters such as newlines or tabs.");
+        check_refused(OPTIONS(1, "task", "s", "C1 \xc2\x85 next line"), false,
+                      "The task must be printable text: no control characters such as newlines or tabs.");
+        check_refused(OPTIONS(1, "task", "i", 3), false, "Option \"task\" must be a string (s), not \"i\".");
+        check_refused(OPTIONS(1, "episode", "s", "a b"), false,
+                      "Episode \"a b\" is not allowed: use 1 to 64 letters, digits, '_', '.' or '-'.");
+        check_refused(OPTIONS(1, "episode", "s", ""), false,
+                      "Episode \"\" is not allowed: use 1 to 64 letters, digits, '_', '.' or '-'.");
+        check_refused(OPTIONS(1, "episode", "s", "../x/y"), false,
+                      "Episode \"../x/y\" is not allowed: use 1 to 64 letters, digits, '_', '.' or '-'.");
+        check_refused(OPTIONS(1, "episode", "b", 1), false, "Option \"episode\" must be a string (s), not \"b\".");
+        check_refused(OPTIONS(2, "task", "s", "ok", "task", "s", "again"), false,
+                      "Option \"task\" is given twice; give it once.");
+}
+
+/* Not UTF-8: sd-bus will not even put it in a message; the check does not rely on that. */
+TEST(task_text_must_be_utf8) {
+        sd_bus_message *m = new_call();
+
+        CHECK(sd_bus_message_append(m, "a{sv}", 1, "task", "s", "bad \xff byte") < 0);
+        sd_bus_message_unref(m);
+        CHECK(text_printable("plain ascii, \"quotes\" and 'more'"));
+        CHECK(text_printable("é 日本 😀 \xf4\x8f\xbf\xbf")); /* up to U+10FFFF */
+        CHECK(text_printable(""));
+        CHECK(!text_printable("\xff"));             /* never a UTF-8 byte */
+        CHECK(!text_printable("\xc3"));             /* cut short */
+        CHECK(!text_printable("\xc3x"));            /* not a continuation */
+        CHECK(!text_printable("\xc0\xaf"));         /* overlong '/' */
+        CHECK(!text_printable("\xe0\x80\xaf"));     /* overlong, 3 bytes */
+        CHECK(!text_printable("\xed\xa0\x80"));     /* a surrogate */
+        CHECK(!text_printable("\xf4\x90\x80\x80")); /* beyond U+10FFFF */
+        CHECK(!text_printable("tab\t") && !text_printable("del\x7f") && !text_printable("\xc2\x9f"));
+}
+
 int main(void) {
         static const struct test tests[] = {T(every_option),
                                             T(no_options_keep_the_defaults),
@@ -187,7 +255,10 @@ int main(void) {
                                             T(each_refusal_says_what_to_give),
                                             T(a_refusal_after_good_options_changes_nothing),
                                             T(long_labels_are_cut_in_the_sentence),
-                                            T(containers_in_the_variant)};
+                                            T(containers_in_the_variant),
+                                            T(episode_and_task),
+                                            T(episode_and_task_refusals),
+                                            T(task_text_must_be_utf8)};
         int fds[2], r;
 
         /* messages need a bus that has been started; this one never gets past authentication */
