@@ -13,9 +13,9 @@ set -eu
 [ "${HANDREC_SKIP_DEPS:-0}" = 1 ] && exit 0
 
 # build: compiler, pkg-config and the -dev packages of every library the daemon links
-# (libmicrohttpd: handrecctl preview's HTTP server)
+# (libmicrohttpd: handrecctl preview's HTTP server; libjson-c: handrecctl --json)
 build="gcc make pkg-config libsystemd-dev libturbojpeg0-dev libjpeg-dev libhdf5-dev libconfig-dev libv4l-dev libyaml-dev
-       libmicrohttpd-dev"
+       libmicrohttpd-dev libjson-c-dev"
 # demo (scripts/demo.sh): a private dbus-daemon, busctl, h5ls, and tools/handrec-info --check,
 # which reads with h5py and decodes every frame with OpenCV
 demo="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-opencv"
@@ -23,9 +23,9 @@ demo="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-
 deb="build-essential debhelper dpkg-dev fakeroot lintian"
 # tests: HDF5 readers, Python reference tools, the D-Bus clients, qemu + busybox + v4l-utils for
 # the VM tests, opencv-doc for its real stereo images, chromium (headless) and ffmpeg as the
-# preview's clients nobody here wrote
+# preview's clients nobody here wrote, tmux as the terminal handrecctl record is driven in
 test="python3-dbus python3-pytest python3-gi libglib2.0-bin procps util-linux
-      qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg"
+      qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg tmux"
 # make bench (tests/bench/): callgrind for instruction counts, opencv-doc's images and OpenCV for the
 # inputs and the old collector's design, h5py for it and for reading the takes
 bench="valgrind opencv-doc python3-opencv python3-h5py python3-numpy"
