@@ -51,9 +51,14 @@ static int json_read_basic(sd_bus_message *m, char type, json_object **ret) {
 
 /* The entries of the dictionary @m is in, into object @o. */
 static int json_read_dict_entries(sd_bus_message *m, const char *contents, json_object *o) {
+        char entry[64];
         int r;
 
-        while ((r = sd_bus_message_enter_container(m, 'e', contents + 1)) > 0) {
+        /* "{sv}" is entered as 'e' "sv" */
+        if (strlen(contents) < 4 || strlen(contents) >= sizeof(entry))
+                return -EBADMSG;
+        snprintf(entry, sizeof(entry), "%.*s", (int) strlen(contents) - 2, contents + 1);
+        while ((r = sd_bus_message_enter_container(m, 'e', entry)) > 0) {
                 json_object *key = NULL, *value = NULL;
                 r = json_read_value(m, &key);
                 if (r >= 0)

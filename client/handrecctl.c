@@ -26,6 +26,9 @@
 #include "handrecctl.h"
 #include "../daemon/version.h"
 
+/* --json before the command: as if given after it (handrecctl --json status). */
+static bool arg_json = false;
+
 int usage_error(const char *command, const char *what) {
         fprintf(stderr, "handrecctl: %s; try 'handrecctl %s%s--help'.\n", what, command ?: "", command ? " " : "");
         return 2;
@@ -136,6 +139,9 @@ int parse_args(const char *command, const char *allowed, int argc, char *argv[],
         }
         if (optind < argc)
                 return usage_error(command, "unexpected argument");
+        if (arg_json && !strchr(allowed, 'j'))
+                return usage_error(command, "this command has no --json");
+        a->json |= arg_json;
         return 0;
 }
 
@@ -234,7 +240,7 @@ static int run_list(int argc, char *argv[]) {
 
 static void help(void) {
         printf("handrecctl %s — record demonstrations with handrecd, the stereo hand-camera recorder.\n\n"
-               "Usage: handrecctl [--user] COMMAND [OPTIONS]\n\n"
+               "Usage: handrecctl [--user] [--json] COMMAND [OPTIONS]\n\n"
                "Recording:\n"
                "  record [--hand H]... [--task TEXT]\n"
                "                      an interactive session: Enter starts an episode, Enter stops it,\n"
@@ -284,6 +290,8 @@ int main(int argc, char *argv[]) {
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
                 if (streq(argv[i], "--user"))
                         arg_user = true;
+                else if (streq(argv[i], "--json"))
+                        arg_json = true;
                 else if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
                         help();
                         return 0;
