@@ -193,9 +193,10 @@ int run_discard(int argc, char *argv[]) {
         unsigned n = 0;
         int r, ret = 0;
 
-        /* one FILE after the options: parse_args() takes none, so look for it first */
-        const char *file = argc >= 2 && argv[argc - 1][0] != '-' ? argv[argc - 1] : NULL;
-        r = parse_args("discard", "HZ", file ? argc - 1 : argc, argv, &a);
+        const char *file;
+
+        r = parse_args("discard", "HZ@", argc, argv, &a);
+        file = a.file;
         if (r == -1) {
                 printf("Usage: handrecctl discard FILE\n"
                        "       handrecctl discard --last [--hand HAND]\n\n"

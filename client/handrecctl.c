@@ -130,13 +130,16 @@ int parse_args(const char *command, const char *allowed, int argc, char *argv[],
 
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+h", common_options, NULL)) >= 0) {
+        /* '@' in @allowed: the command takes one FILE, before or after the options */
+        while ((c = getopt_long(argc, argv, strchr(allowed, '@') ? "h" : "+h", common_options, NULL)) >= 0) {
                 if (c != '?' && c != 'h' && c != 'U' && !strchr(allowed, c))
                         return usage_error(command, "that option does not belong to this command");
                 r = store_option(command, c, a);
                 if (r)
                         return r;
         }
+        if (optind < argc && strchr(allowed, '@') && !a->file)
+                a->file = argv[optind++];
         if (optind < argc)
                 return usage_error(command, "unexpected argument");
         if (arg_json && !strchr(allowed, 'j'))
@@ -236,6 +239,13 @@ static int run_list(int argc, char *argv[]) {
         return json_print(o);
 }
 
+static bool strv_contains(const char *const *strv, const char *s) {
+        for (; *strv; strv++)
+                if (streq(*strv, s))
+                        return true;
+        return false;
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 static void help(void) {
@@ -285,6 +295,7 @@ int main(int argc, char *argv[]) {
                 {"preview", run_preview}, {"snapshot", run_snapshot}, {"record", run_record}, {"takes", run_takes},
                 {"discard", run_discard}, {"info", run_info},
         };
+        static const char *const json_commands[] = {"status", "list", "devices", "start", "stop", "takes", "info", NULL};
         int i;
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -307,9 +318,14 @@ int main(int argc, char *argv[]) {
                 help();
                 return 0;
         }
-        for (size_t c = 0; c < ELEMENTSOF(commands); c++)
-                if (streq(argv[i], commands[c].name))
-                        return commands[c].run(argc - i, argv + i);
+        for (size_t c = 0; c < ELEMENTSOF(commands); c++) {
+                if (!streq(argv[i], commands[c].name))
+                        continue;
+                /* commands that do not parse_args() with 'j' never see arg_json: refuse it here */
+                if (arg_json && !strv_contains(json_commands, argv[i]))
+                        return usage_error(argv[i], "this command has no --json");
+                return commands[c].run(argc - i, argv + i);
+        }
         fprintf(stderr, "handrecctl: unknown command '%s'; try 'handrecctl --help'.\n", argv[i]);
         return 2;
 }

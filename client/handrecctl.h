@@ -28,6 +28,7 @@ struct args {
         bool all_hands; /* --hand all: every configured hand */
         bool json;      /* --json: one JSON document on standard output */
         bool last;      /* discard --last */
+        const char *file; /* the FILE of discard and info */
         const char *listen, *output; /* preview, snapshot */
         double fps;                  /* 0: not given */
         long max_width;              /* -1: not given */
@@ -35,7 +36,8 @@ struct args {
 };
 
 /**
- * parse_args() - parse the options of @command, which takes those in @allowed, into @a.
+ * parse_args() - parse the options of @command, which takes those in @allowed, into @a ('@' in
+ * @allowed: and one FILE argument, into a->file).
  * Return: 0, -1 (--help), or 2 (usage error, printed).
  */
 int parse_args(const char *command, const char *allowed, int argc, char *argv[], struct args *a);
