@@ -198,6 +198,11 @@ static int record_episode(struct session *s) {
         } else
                 r = r < 0 ? 1 : 0;
         set_echo(true);
+        if (s->w.tty)
+                printf("\n");
+        for (unsigned i = 0; i < s->n; i++)
+                printf("  %s: %s (%llu frames, %.1fs)\n", s->hands[i], s->files[i],
+                       (unsigned long long) s->w.views[i].written, s->w.views[i].duration);
         if (r)
                 return r;
         return watch_interrupted() != seen ? 130 : 0;
@@ -244,7 +249,7 @@ int run_record(int argc, char *argv[]) {
         }
         if (r)
                 return r;
-        s.w = (struct watch){.tty = isatty(STDOUT_FILENO), .stop_on_interrupt = true};
+        s.w = (struct watch){.tty = isatty(STDOUT_FILENO), .stop_on_interrupt = true, .quiet = true};
         if ((r = connect_bus(&bus)) || (r = resolve_hands(bus, &a, s.hands, &s.n)))
                 return r;
         s.bus = bus;

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -51,8 +52,13 @@ static void watch_draw(struct watch *w, bool force) {
                 snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? "   " : "",
                          view_line(&w->views[i], line, sizeof(line)));
         }
-        if (w->tty)
+        if (w->tty) {
+                /* one screen line: a wrapped line could not be redrawn in place */
+                struct winsize ws = {};
+                if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && strlen(all) >= ws.ws_col)
+                        all[ws.ws_col - 1] = 0;
                 printf("\r\033[K%s", all);
+        }
         else
                 printf("%s\n", all);
         fflush(stdout);
@@ -93,8 +99,10 @@ static int on_stopped(sd_bus_message *m, void *userdata, sd_bus_error *error _un
         snprintf(w->views[i].state, sizeof(w->views[i].state), "stopped");
         snprintf(w->files[i], sizeof(w->files[i]), "%s", file);
         w->ended[i] = true;
-        if (w->quiet)
+        if (w->quiet) {
+                watch_draw(w, true);
                 return 0;
+        }
         watch_draw(w, true);
         if (w->tty)
                 printf("\n");
