@@ -39,7 +39,9 @@ static int json_read_basic(sd_bus_message *m, char type, json_object **ret) {
         case 'i': *ret = json_object_new_int(v.i); break;
         case 'u': *ret = json_object_new_int64(v.u); break;
         case 'x': *ret = json_object_new_int64(v.x); break;
-        case 't': *ret = json_object_new_int64((int64_t) v.t); /* json-c 0.13 has no uint64 */ break;
+        case 't':
+                *ret = json_object_new_int64((int64_t) v.t); /* json-c 0.13 has no uint64 */
+                break;
         case 'd': *ret = json_object_new_double(v.d); break;
         case 's':
         case 'o':
@@ -64,9 +66,10 @@ static int json_read_dict_entries(sd_bus_message *m, const char *contents, json_
                 if (r >= 0)
                         r = json_read_value(m, &value);
                 if (r >= 0)
-                        json_object_object_add(o, json_object_is_type(key, json_type_string) ?
-                                                          json_object_get_string(key) :
-                                                          json_object_to_json_string(key),
+                        json_object_object_add(o,
+                                               json_object_is_type(key, json_type_string)
+                                                       ? json_object_get_string(key)
+                                                       : json_object_to_json_string(key),
                                                value);
                 else
                         json_object_put(value);

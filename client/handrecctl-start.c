@@ -34,8 +34,7 @@ void make_episode_id(char *buf, size_t len) {
 }
 
 /* The StartRecording call for @hand with the options in @a. Return: 0, or 1 (printed). */
-static int start_call(sd_bus *bus, const struct args *a, const char *hand, const char *episode,
-                      sd_bus_message **ret) {
+static int start_call(sd_bus *bus, const struct args *a, const char *hand, const char *episode, sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -157,13 +156,15 @@ int run_start(int argc, char *argv[]) {
                        "episode: every file gets the same episode id and the --task text. Prints the files.\n"
                        "--follow shows the status line live until the takes end (with --duration, or when\n"
                        "someone stops them); Ctrl-C then stops them and waits until their files are complete,\n"
-                       "a second Ctrl-C leaves them to handrecd. --json prints {episode, task, takes:[{hand, file}]}.\n");
+                       "a second Ctrl-C leaves them to handrecd. --json prints {episode, task, takes:[{hand, "
+                       "file}]}.\n");
                 return 0;
         }
         if (r)
                 return r;
         if (!a.n_hands && !a.all_hands)
-                return usage_error("start", "say which hand: --hand NAME (repeat it for more) or --hand all");
+                return usage_error("start",
+                                   "--hand is required: a hand's name (repeat --hand for more), or --hand all");
         if (a.json && a.follow)
                 return usage_error("start", "--json and --follow do not go together");
         if ((r = connect_bus(&bus)) || (r = resolve_hands(bus, &a, hands, &n)))

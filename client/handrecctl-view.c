@@ -230,11 +230,16 @@ bool hand_in_trouble(const struct hand_view *v) {
 
 #define TAKE_FIELD(member, key, signature) DICT_FIELD(struct take_view, member, key, signature)
 static const struct dict_field take_fields[] = {
-        TAKE_FIELD(hand, "hand", "s"),           TAKE_FIELD(started_utc, "started_utc", "s"),
-        TAKE_FIELD(episode, "episode", "s"),     TAKE_FIELD(task, "task", "s"),
-        TAKE_FIELD(label, "label", "s"),         TAKE_FIELD(status, "status", "s"),
-        TAKE_FIELD(stop_reason, "stop_reason", "s"), TAKE_FIELD(error, "error", "s"),
-        TAKE_FIELD(frames, "frames", "t"),       TAKE_FIELD(bytes, "bytes", "t"),
+        TAKE_FIELD(hand, "hand", "s"),
+        TAKE_FIELD(started_utc, "started_utc", "s"),
+        TAKE_FIELD(episode, "episode", "s"),
+        TAKE_FIELD(task, "task", "s"),
+        TAKE_FIELD(label, "label", "s"),
+        TAKE_FIELD(status, "status", "s"),
+        TAKE_FIELD(stop_reason, "stop_reason", "s"),
+        TAKE_FIELD(error, "error", "s"),
+        TAKE_FIELD(frames, "frames", "t"),
+        TAKE_FIELD(bytes, "bytes", "t"),
         TAKE_FIELD(duration, "duration", "d"),
 };
 

@@ -58,8 +58,7 @@ static void watch_draw(struct watch *w, bool force) {
                 if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && strlen(all) >= ws.ws_col)
                         all[ws.ws_col - 1] = 0;
                 printf("\r\033[K%s", all);
-        }
-        else
+        } else
                 printf("%s\n", all);
         fflush(stdout);
 }
@@ -227,8 +226,9 @@ static int watch_loop(struct watch *w, sd_bus *bus) {
                                 return 0;
                         if (seen > 1)
                                 return leave_to_daemon(w);
-                        fprintf(stderr, "handrecctl: stopping the take%s and waiting for %s files to be complete "
-                                        "(Ctrl-C again to leave them to handrecd)...\n",
+                        fprintf(stderr,
+                                "handrecctl: stopping the take%s and waiting for %s files to be complete "
+                                "(Ctrl-C again to leave them to handrecd)...\n",
                                 w->n > 1 ? "s" : "", w->n > 1 ? "their" : "its");
                         if ((r = watch_stop_all(w, bus)))
                                 return r;

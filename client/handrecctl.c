@@ -6,8 +6,8 @@
  * error or has no device.
  *
  * This file: main(), option parsing, status and list. start and stop are in handrecctl-start.c,
- * record in handrecctl-record.c, takes and discard in handrecctl-takes.c, info in
- * handrecctl-info.c, --json in handrecctl-json.c. The bus calls are in
+ * record in handrecctl-record.c, takes and discard in handrecctl-takes.c, --json in
+ * handrecctl-json.c. The bus calls are in
  * handrecctl-bus.c, hand status and summaries in handrecctl-view.c, watch in handrecctl-watch.c,
  * devices in handrecctl-devices.c, check and recover in handrecctl-files.c, preview in
  * handrecctl-preview*.c, snapshot in handrecctl-snapshot.c.
@@ -251,7 +251,7 @@ static bool strv_contains(const char *const *strv, const char *s) {
 static void help(void) {
         printf("handrecctl %s — record demonstrations with handrecd, the stereo hand-camera recorder.\n\n"
                "Usage: handrecctl [--user] [--json] COMMAND [OPTIONS]\n\n"
-               "Recording:\n"
+               "Commands, to record:\n"
                "  record [--hand H]... [--task TEXT]\n"
                "                      an interactive session: Enter starts an episode, Enter stops it,\n"
                "                      then k keeps it or d discards it; q quits\n"
@@ -261,13 +261,12 @@ static void help(void) {
                "                      each file and a summary once it is complete\n"
                "  status [--hand H]   print each hand's status line\n"
                "  watch [--hand H]... show the status line live until the takes end\n"
-               "Takes:\n"
+               "Commands, for the takes:\n"
                "  takes [--hand H]    list recent takes: time, hand, episode, task, frames, duration, status\n"
-               "  info FILE           describe a take: frames, duration, label, task, episode, calibration\n"
                "  discard FILE|--last delete a finished take (one of handrecd's, in its output folder)\n"
                "  check FILE...       verify takes frame by frame; exits 1 with the reason if one is bad\n"
                "  recover FILE...     make a take a crash left unfinished readable (handrecd does it at start)\n"
-               "Cameras:\n"
+               "Commands, for the cameras:\n"
                "  list                print the configured hands\n"
                "  devices             list the cameras (V4L2 devices) with their formats, sizes and rates\n"
                "  preview [--hand H]... [--listen ADDRESS:PORT] [--output -]\n"
@@ -276,12 +275,13 @@ static void help(void) {
                "                      write one frame of the hand's cameras\n\n"
                "Options:\n"
                "  --user              talk to handrecd on the session bus (handrecd --user)\n"
-               "  --json              (status, list, devices, start, stop, takes, info) print one JSON document\n"
+               "  --json              (status, list, start, stop, takes) print one JSON document\n"
                "  --version           print handrecctl's version\n"
                "  -h, --help          show help (after a command: that command's help)\n\n"
                "Exit status: 0 done, 1 refused (by handrecd, the bus, or a bad file), 2 bad usage,\n"
                "3 (status) a hand is in error or has no device.\n"
-               "A first try: handrecctl list; handrecctl preview; handrecctl record --hand all --task \"pick up the cup\"\n",
+               "A first try: handrecctl list; handrecctl preview; handrecctl record --hand all --task \"pick up the "
+               "cup\"\n",
                HANDREC_VERSION);
 }
 
@@ -293,9 +293,9 @@ int main(int argc, char *argv[]) {
                 {"start", run_start},     {"stop", run_stop},         {"status", run_status}, {"watch", run_watch},
                 {"list", run_list},       {"devices", run_devices},   {"check", run_check},   {"recover", run_recover},
                 {"preview", run_preview}, {"snapshot", run_snapshot}, {"record", run_record}, {"takes", run_takes},
-                {"discard", run_discard}, {"info", run_info},
+                {"discard", run_discard},
         };
-        static const char *const json_commands[] = {"status", "list", "devices", "start", "stop", "takes", "info", NULL};
+        static const char *const json_commands[] = {"status", "list", "start", "stop", "takes", NULL};
         int i;
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {

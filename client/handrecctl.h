@@ -25,10 +25,10 @@ struct args {
         int rectify;                  /* -1: the daemon's default (--rectify/--no-rectify, --rectified/--raw) */
         const char *hands[MAX_HANDS]; /* every --hand given, in order, each once */
         unsigned n_hands;
-        bool all_hands; /* --hand all: every configured hand */
-        bool json;      /* --json: one JSON document on standard output */
-        bool last;      /* discard --last */
-        const char *file; /* the FILE of discard and info */
+        bool all_hands;              /* --hand all: every configured hand */
+        bool json;                   /* --json: one JSON document on standard output */
+        bool last;                   /* discard --last */
+        const char *file;            /* the FILE of discard */
         const char *listen, *output; /* preview, snapshot */
         double fps;                  /* 0: not given */
         long max_width;              /* -1: not given */
@@ -131,12 +131,12 @@ struct watch {
         char files[MAX_HANDS][PATH_MAX]; /* the take of each view whose end it waits for; "": any take */
         bool ended[MAX_HANDS];           /* that take has ended */
         unsigned n;
-        bool lost, tty, quiet;           /* quiet: print no summaries (record prints its own) */
-        bool stop_on_interrupt;          /* Ctrl-C stops the takes (start --follow, record) */
+        bool lost, tty, quiet;  /* quiet: print no summaries (record prints its own) */
+        bool stop_on_interrupt; /* Ctrl-C stops the takes (start --follow, record) */
         struct watch_stop {
                 struct watch *w;
                 unsigned i;
-        } stops[MAX_HANDS];              /* the StopRecording calls' userdata */
+        } stops[MAX_HANDS]; /* the StopRecording calls' userdata */
         int64_t last_print_ns;
 };
 
@@ -203,7 +203,6 @@ int run_stop(int argc, char *argv[]);
 int run_record(int argc, char *argv[]);
 int run_takes(int argc, char *argv[]);
 int run_discard(int argc, char *argv[]);
-int run_info(int argc, char *argv[]);
 int run_watch(int argc, char *argv[]);
 int run_devices(int argc, char *argv[]);
 
