@@ -39,6 +39,9 @@ PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) $(HDF5_PC) 2>/dev/null) $(if 
 # libmicrohttpd: handrecctl's preview server, linked into handrecctl only
 MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd 2>/dev/null)
 MHD_LIBS   := $(shell $(PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+# json-c: handrecctl --json, linked into handrecctl only (0.13 on Ubuntu 20.04 is enough)
+JSONC_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c 2>/dev/null)
+JSONC_LIBS   := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null || echo -ljson-c)
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
            -Wmissing-prototypes -Wstrict-prototypes -Wformat=2 -Wvla
@@ -110,10 +113,10 @@ $(TSAN_BUILD)/libhandrec.a: $(call objs,$(TSAN_BUILD),$(LIB_SRCS))
 $(BUILD)/handrecd: $(BUILD)/daemon/main.o $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/client/%.o: ALL_CFLAGS += $(MHD_CFLAGS)
+$(BUILD)/client/%.o: ALL_CFLAGS += $(MHD_CFLAGS) $(JSONC_CFLAGS)
 
 $(BUILD)/handrecctl: $(call objs,$(BUILD),$(wildcard client/*.c)) $(BUILD)/libhandrec.a
-	$(CC) -o $@ $^ $(LDLIBS) $(MHD_LIBS)
+	$(CC) -o $@ $^ $(LDLIBS) $(MHD_LIBS) $(JSONC_LIBS)
 
 $(BUILD)/handrec-rectify: $(BUILD)/tools/handrec-rectify.o $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)

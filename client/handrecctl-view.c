@@ -109,6 +109,15 @@ static const struct dict_field hand_view_fields[] = {
         VIEW_FIELD(dropped, "FramesDropped", "t"),
         VIEW_FIELD(bytes, "BytesWritten", "t"),
         VIEW_FIELD(queue, "QueueDepth", "u"),
+        /* issue 14's additions, under either spelling the Status a{sv} may give them */
+        VIEW_FIELD(queue_capacity, "QueueCapacity", "u"),
+        VIEW_FIELD(queue_capacity, "queue_capacity", "u"),
+        VIEW_FIELD(resident_memory, "ResidentMemory", "t"),
+        VIEW_FIELD(resident_memory, "resident_memory", "t"),
+        VIEW_FIELD(episode, "Episode", "s"),
+        VIEW_FIELD(episode, "episode", "s"),
+        VIEW_FIELD(task, "Task", "s"),
+        VIEW_FIELD(task, "task", "s"),
         VIEW_FIELD(fps, "Fps", "d"),
         VIEW_FIELD(duration, "Duration", "d"),
         VIEW_FIELD(skew_mean, "PairSkewMean", "d"),
@@ -122,8 +131,8 @@ int read_properties(sd_bus_message *m, struct hand_view *v) {
 }
 
 /* Return: 0, or 1 (printed). */
-int get_status(sd_bus *bus, const char *hand, struct hand_view *v) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+int call_status(sd_bus *bus, const char *hand, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
         if ((r = new_call(bus, "Status", &m)))
@@ -131,7 +140,15 @@ int get_status(sd_bus *bus, const char *hand, struct hand_view *v) {
         r = sd_bus_message_append(m, "s", hand);
         if (r < 0)
                 return bus_error(NULL, r);
-        if ((r = call(bus, m, 0, &reply)))
+        return call(bus, m, 0, ret_reply);
+}
+
+/* Return: 0, or 1 (printed). */
+int get_status(sd_bus *bus, const char *hand, struct hand_view *v) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        if ((r = call_status(bus, hand, &reply)))
                 return r;
         snprintf(v->name, sizeof(v->name), "%s", hand);
         r = read_properties(reply, v);
@@ -156,6 +173,8 @@ char *view_line(const struct hand_view *v, char *buf, size_t len) {
                                                           .dropped = v->dropped,
                                                           .bytes = v->bytes,
                                                           .queue = v->queue,
+                                                          .queue_capacity = v->queue_capacity,
+                                                          .resident_memory = v->resident_memory,
                                                           .duration = v->duration,
                                                           .fps = v->fps});
 }
@@ -166,6 +185,8 @@ void print_status(const struct hand_view *v) {
         printf("%s\n", view_line(v, line, sizeof(line)));
         if (v->file[0])
                 printf("    file: %s\n", v->file);
+        if (v->episode[0])
+                printf("    episode: %s%s%s\n", v->episode, v->task[0] ? ", task: " : "", v->task);
         if (v->camera_fps > 0)
                 printf("    camera: %.2f fps measured while warming up\n", v->camera_fps);
         if (v->skew_max > 0)
@@ -191,13 +212,45 @@ int list_hands(sd_bus *bus, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned *ret_
         return 0;
 }
 
-/* The hand given with --hand, or else every configured hand. Return: 0, or 1 (printed). */
-int resolve_hands(sd_bus *bus, const char *hand, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned *ret_n) {
-        if (!hand)
+/* The hands given with --hand, or every configured hand (none given, or all). Return: 0, or 1 (printed). */
+int resolve_hands(sd_bus *bus, const struct args *a, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned *ret_n) {
+        if (a->all_hands || a->n_hands == 0)
                 return list_hands(bus, hands, ret_n);
-        snprintf(hands[0], HAND_NAME_MAX, "%s", hand);
-        *ret_n = 1;
+        for (unsigned i = 0; i < a->n_hands; i++)
+                snprintf(hands[i], HAND_NAME_MAX, "%s", a->hands[i]);
+        *ret_n = a->n_hands;
         return 0;
+}
+
+bool hand_in_trouble(const struct hand_view *v) {
+        return streq(v->state, "error") || streq(v->state, "no-device");
+}
+
+/* ---- takes (ListTakes) ------------------------------------------------------------------ */
+
+#define TAKE_FIELD(member, key, signature) DICT_FIELD(struct take_view, member, key, signature)
+static const struct dict_field take_fields[] = {
+        TAKE_FIELD(hand, "hand", "s"),
+        TAKE_FIELD(started_utc, "started_utc", "s"),
+        TAKE_FIELD(episode, "episode", "s"),
+        TAKE_FIELD(task, "task", "s"),
+        TAKE_FIELD(label, "label", "s"),
+        TAKE_FIELD(status, "status", "s"),
+        TAKE_FIELD(stop_reason, "stop_reason", "s"),
+        TAKE_FIELD(error, "error", "s"),
+        TAKE_FIELD(frames, "frames", "t"),
+        TAKE_FIELD(bytes, "bytes", "t"),
+        TAKE_FIELD(duration, "duration", "d"),
+};
+
+int read_take(sd_bus_message *m, struct take_view *t) {
+        const char *file;
+        int r = sd_bus_message_read(m, "s", &file);
+
+        if (r < 0)
+                return r;
+        snprintf(t->file, sizeof(t->file), "%s", file);
+        return read_dict(m, take_fields, ELEMENTSOF(take_fields), t);
 }
 
 /* ---- summary ---------------------------------------------------------------------------- */

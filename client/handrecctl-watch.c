@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * handrecctl-watch.c — following takes live: `handrecctl watch` and `handrecctl start --follow`.
+ * handrecctl-watch.c — following takes live: `handrecctl watch`, `start --follow` and `record`.
  * Owns the subscription to the daemon's signals (PropertiesChanged, RecordingStopped,
- * NameOwnerChanged), the redrawn status line, and the loop that dispatches signals until the
- * take ends, the daemon leaves, or Ctrl-C.
+ * NameOwnerChanged), the redrawn status line, the loop that dispatches signals until every
+ * watched take has ended, the daemon leaves, or Ctrl-C, and what Ctrl-C does: nothing to the
+ * takes for `watch`; for the commands that started them, a first Ctrl-C stops them and waits for
+ * their files to be complete, a second leaves them to the daemon.
+ *
+ * DESIGN: one thread. SIGINT and SIGTERM only count (watch_interrupted()); the count is read
+ * between two dispatches, and ppoll() in sd_bus_wait() returns EINTR when one arrives.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -15,10 +21,22 @@
 #include "../daemon/util.h"
 #include "handrecctl.h"
 
-void watch_add(struct watch *w, const char *hand) {
+#define STOP_TIMEOUT_USEC (120 * USEC_PER_SEC)
+
+void watch_add(struct watch *w, const char *hand, const char *file) {
         /* a name longer than any hand's cannot be one: the daemon has already refused it */
-        if (w->n < MAX_HANDS && strlen(hand) < sizeof(w->views[0].name))
-                memcpy(w->views[w->n++].name, hand, strlen(hand) + 1);
+        if (w->n >= MAX_HANDS || strlen(hand) >= sizeof(w->views[0].name))
+                return;
+        memcpy(w->views[w->n].name, hand, strlen(hand) + 1);
+        snprintf(w->files[w->n], sizeof(w->files[0]), "%s", file ?: "");
+        w->ended[w->n++] = false;
+}
+
+bool watch_done(const struct watch *w) {
+        for (unsigned i = 0; i < w->n; i++)
+                if (!w->ended[i])
+                        return false;
+        return true;
 }
 
 static void watch_draw(struct watch *w, bool force) {
@@ -34,31 +52,35 @@ static void watch_draw(struct watch *w, bool force) {
                 snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? "   " : "",
                          view_line(&w->views[i], line, sizeof(line)));
         }
-        if (w->tty)
+        if (w->tty) {
+                /* one screen line: a wrapped line could not be redrawn in place */
+                struct winsize ws = {};
+                if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && strlen(all) >= ws.ws_col)
+                        all[ws.ws_col - 1] = 0;
                 printf("\r\033[K%s", all);
-        else
+        } else
                 printf("%s\n", all);
         fflush(stdout);
 }
 
-static struct hand_view *watch_find(struct watch *w, const char *name) {
+static int watch_find(struct watch *w, const char *name) {
         for (unsigned i = 0; i < w->n; i++)
                 if (streq(w->views[i].name, name))
-                        return &w->views[i];
-        return NULL;
+                        return (int) i;
+        return -1;
 }
 
 static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error *error _unused_) {
         struct watch *w = userdata;
         const char *path = sd_bus_message_get_path(m), *iface;
-        struct hand_view *v;
+        int i;
 
         if (!path || strncmp(path, HAND_PATH_PREFIX, strlen(HAND_PATH_PREFIX)) != 0)
                 return 0;
-        v = watch_find(w, path + strlen(HAND_PATH_PREFIX));
-        if (!v || sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, HAND_INTERFACE))
+        i = watch_find(w, path + strlen(HAND_PATH_PREFIX));
+        if (i < 0 || sd_bus_message_read(m, "s", &iface) < 0 || !streq(iface, HAND_INTERFACE))
                 return 0;
-        if (read_properties(m, v) >= 0)
+        if (read_properties(m, &w->views[i]) >= 0 && !w->ended[i])
                 watch_draw(w, false);
         return 0;
 }
@@ -66,21 +88,26 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
 static int on_stopped(sd_bus_message *m, void *userdata, sd_bus_error *error _unused_) {
         struct watch *w = userdata;
         const char *hand, *file, *reason;
-        struct hand_view *v;
+        int i;
 
         if (sd_bus_message_read(m, "sss", &hand, &file, &reason) < 0)
                 return 0;
-        v = watch_find(w, hand);
-        if (!v || (w->file[0] && !streq(file, w->file)))
+        i = watch_find(w, hand);
+        if (i < 0 || w->ended[i] || (w->files[i][0] && !streq(file, w->files[i])))
                 return 0;
-        snprintf(v->state, sizeof(v->state), "stopped");
+        snprintf(w->views[i].state, sizeof(w->views[i].state), "stopped");
+        snprintf(w->files[i], sizeof(w->files[i]), "%s", file);
+        w->ended[i] = true;
+        if (w->quiet) {
+                watch_draw(w, true);
+                return 0;
+        }
         watch_draw(w, true);
         if (w->tty)
                 printf("\n");
         printf("%s\n", file);
         print_summary(hand, m);
         fflush(stdout);
-        w->done = true;
         return 0;
 }
 
@@ -116,40 +143,133 @@ int watch_subscribe(struct watch *w, sd_bus *bus) {
         return 0;
 }
 
-static volatile sig_atomic_t interrupted = 0;
-static void on_sigint(int sig _unused_) {
-        interrupted = 1;
+static volatile sig_atomic_t interrupts = 0;
+static void on_interrupt(int sig _unused_) {
+        interrupts++;
 }
 
-/* Dispatch signals until the watched take ends, the daemon leaves, or Ctrl-C. Return: 0, or 1. */
+void watch_catch_interrupts(void) {
+        struct sigaction sa = {.sa_handler = on_interrupt}; /* no SA_RESTART: a blocking read returns EINTR */
+
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+}
+
+unsigned watch_interrupted(void) {
+        return (unsigned) interrupts;
+}
+
+int watch_pump(struct watch *w _unused_, sd_bus *bus, uint64_t usec) {
+        int r = sd_bus_process(bus, NULL);
+
+        if (r == 0)
+                r = sd_bus_wait(bus, usec);
+        if (r < 0 && r != -EINTR) {
+                fprintf(stderr, "handrecctl: lost the bus connection: %s\n", strerror(-r));
+                return 1;
+        }
+        return 0;
+}
+
+/* StopRecording's reply: an error (the take ended on its own meanwhile, say) ends the wait for it. */
+static int on_stop_reply(sd_bus_message *m, void *userdata, sd_bus_error *error _unused_) {
+        struct watch_stop *s = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+
+        if (e && !s->w->ended[s->i]) {
+                fprintf(stderr, "handrecctl: %s\n", e->message ?: e->name);
+                s->w->ended[s->i] = true;
+        }
+        return 0;
+}
+
+int watch_stop_all(struct watch *w, sd_bus *bus) {
+        for (unsigned i = 0; i < w->n; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+                int r;
+
+                if (w->ended[i])
+                        continue;
+                w->stops[i] = (struct watch_stop){w, i};
+                if ((r = new_call(bus, "StopRecording", &m)))
+                        return r;
+                r = sd_bus_message_append(m, "s", w->views[i].name);
+                if (r >= 0)
+                        r = sd_bus_call_async(bus, NULL, m, on_stop_reply, &w->stops[i], STOP_TIMEOUT_USEC);
+                if (r < 0)
+                        return bus_error(NULL, r);
+        }
+        return 0;
+}
+
+/* The second Ctrl-C: say which takes go on without us. Return: 1. */
+static int leave_to_daemon(struct watch *w) {
+        fprintf(stderr, "\nhandrecctl: interrupted again; left to handrecd, which finishes them on its own:\n");
+        for (unsigned i = 0; i < w->n; i++)
+                if (!w->ended[i])
+                        fprintf(stderr, "  %s: %s\n", w->views[i].name, w->files[i][0] ? w->files[i] : "(its take)");
+        return 1;
+}
+
+/* Dispatch signals until every watched take ends, the daemon leaves, or Ctrl-C. Return: 0, or 1. */
 static int watch_loop(struct watch *w, sd_bus *bus) {
+        unsigned seen = watch_interrupted();
         int r;
 
-        signal(SIGINT, on_sigint);
-        signal(SIGTERM, on_sigint);
-        while (!w->done && !w->lost && !interrupted) {
-                r = sd_bus_process(bus, NULL);
-                if (r > 0)
-                        continue;
-                if (r == 0)
-                        r = sd_bus_wait(bus, UINT64_MAX);
-                if (r < 0 && r != -EINTR) {
-                        fprintf(stderr, "handrecctl: lost the bus connection: %s\n", strerror(-r));
-                        return 1;
+        while (!watch_done(w) && !w->lost) {
+                if (watch_interrupted() != seen) {
+                        seen = watch_interrupted();
+                        if (w->tty)
+                                printf("\n");
+                        if (!w->stop_on_interrupt)
+                                return 0;
+                        if (seen > 1)
+                                return leave_to_daemon(w);
+                        fprintf(stderr,
+                                "handrecctl: stopping the take%s and waiting for %s files to be complete "
+                                "(Ctrl-C again to leave them to handrecd)...\n",
+                                w->n > 1 ? "s" : "", w->n > 1 ? "their" : "its");
+                        if ((r = watch_stop_all(w, bus)))
+                                return r;
                 }
+                if ((r = watch_pump(w, bus, UINT64_MAX)))
+                        return r;
         }
-        if (interrupted && w->tty)
-                printf("\n");
         return w->lost ? 1 : 0;
+}
+
+/*
+ * For `watch` (no take named): wait for the hands recording now, or when none is, for the next
+ * take of each watched hand.
+ */
+static void watch_pick_takes(struct watch *w) {
+        bool any = false;
+
+        for (unsigned i = 0; i < w->n; i++)
+                any |= streq(w->views[i].state, "recording") || streq(w->views[i].state, "warming") ||
+                       streq(w->views[i].state, "stopping");
+        for (unsigned i = 0; i < w->n && any; i++)
+                if (streq(w->views[i].state, "recording") || streq(w->views[i].state, "warming") ||
+                    streq(w->views[i].state, "stopping"))
+                        memcpy(w->files[i], w->views[i].file, sizeof(w->files[i]));
+                else
+                        w->ended[i] = true;
 }
 
 /* Read each watched hand's state, show it, and follow it. Call after watch_subscribe(). */
 int watch_run(struct watch *w, sd_bus *bus) {
+        bool named = false;
         int r;
 
-        for (unsigned i = 0; i < w->n; i++)
+        watch_catch_interrupts();
+        for (unsigned i = 0; i < w->n; i++) {
+                named |= w->files[i][0] != 0;
                 if ((r = get_status(bus, w->views[i].name, &w->views[i])))
                         return r;
+        }
+        if (!named)
+                watch_pick_takes(w);
         watch_draw(w, true);
         return watch_loop(w, bus);
 }
@@ -164,18 +284,18 @@ int run_watch(int argc, char *argv[]) {
 
         r = parse_args("watch", "H", argc, argv, &a);
         if (r == -1) {
-                printf("Usage: handrecctl watch [--hand left|right]\n\n"
-                       "Redraw the status line live (from the daemon's PropertiesChanged signals) until a\n"
-                       "watched hand's take ends, then print its file and summary. Ctrl-C stops watching\n"
-                       "without stopping the take.\n");
+                printf("Usage: handrecctl watch [--hand HAND]...\n\n"
+                       "Show the status line live until the takes being recorded end (when none is, until\n"
+                       "each watched hand's next take ends), then print each file and its summary. Every\n"
+                       "configured hand when no --hand is given. Ctrl-C stops watching, not the takes.\n");
                 return 0;
         }
         if (r)
                 return r;
-        if ((r = connect_bus(&bus)) || (r = resolve_hands(bus, a.hand, hands, &n)))
+        if ((r = connect_bus(&bus)) || (r = resolve_hands(bus, &a, hands, &n)))
                 return r;
         for (unsigned i = 0; i < n; i++)
-                watch_add(&w, hands[i]);
+                watch_add(&w, hands[i], NULL);
         if ((r = watch_subscribe(&w, bus)))
                 return r;
         return watch_run(&w, bus);

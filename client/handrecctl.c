@@ -2,9 +2,12 @@
 /*
  * handrecctl — command-line client of handrecd (the D-Bus API of daemon/bus-names.h). One
  * run_<command>() per subcommand; every daemon error is printed as the daemon's own sentence.
- * Exit status: 0 success, 1 the daemon or the bus said no, 2 bad usage.
+ * Exit status: 0 success, 1 the daemon or the bus said no, 2 bad usage, 3 (status) a hand is in
+ * error or has no device.
  *
- * This file: main(), option parsing, and start, stop, status and list. The bus calls are in
+ * This file: main(), option parsing, status and list. start and stop are in handrecctl-start.c,
+ * record in handrecctl-record.c, takes and discard in handrecctl-takes.c, --json in
+ * handrecctl-json.c. The bus calls are in
  * handrecctl-bus.c, hand status and summaries in handrecctl-view.c, watch in handrecctl-watch.c,
  * devices in handrecctl-devices.c, check and recover in handrecctl-files.c, preview in
  * handrecctl-preview*.c, snapshot in handrecctl-snapshot.c.
@@ -18,10 +21,13 @@
 #include <unistd.h>
 
 #include "../daemon/util.h"
+#include <json-c/json.h>
+
 #include "handrecctl.h"
 #include "../daemon/version.h"
 
-#define STOP_TIMEOUT_USEC (120 * USEC_PER_SEC)
+/* --json before the command: as if given after it (handrecctl --json status). */
+static bool arg_json = false;
 
 int usage_error(const char *command, const char *what) {
         fprintf(stderr, "handrecctl: %s; try 'handrecctl %s%s--help'.\n", what, command ?: "", command ? " " : "");
@@ -34,6 +40,9 @@ static const struct option common_options[] = {
         {"hand", required_argument, NULL, 'H'},
         {"duration", required_argument, NULL, 'd'},
         {"label", required_argument, NULL, 'l'},
+        {"task", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"last", no_argument, NULL, 'Z'},
         {"quality", required_argument, NULL, 'q'},
         {"follow", no_argument, NULL, 'f'},
         {"user", no_argument, NULL, 'U'},
@@ -50,17 +59,33 @@ static const struct option common_options[] = {
         {},
 };
 
+/* --hand NAME: each hand once; "all" for every configured hand. Return: 0, or 2 (printed). */
+static int store_hand(const char *command, const char *name, struct args *a) {
+        if (streq(name, "all")) {
+                a->all_hands = true;
+                return 0;
+        }
+        for (unsigned i = 0; i < a->n_hands; i++)
+                if (streq(a->hands[i], name))
+                        return 0;
+        if (a->n_hands == MAX_HANDS)
+                return usage_error(command, "more --hand options than handrecd has hands (two)");
+        a->hands[a->n_hands++] = name;
+        if (!a->hand)
+                a->hand = name;
+        return 0;
+}
+
 /* Store option @c of @command. Return: 0, -1 (--help), or 2 (usage error, printed). */
 static int store_option(const char *command, int c, struct args *a) {
         char *end;
 
         switch (c) {
-        case 'H':
-                if (a->n_hands == MAX_HANDS)
-                        return usage_error(command, "at most two --hand options");
-                a->hand = a->hands[a->n_hands++] = optarg;
-                break;
+        case 'H': return store_hand(command, optarg, a);
         case 'l': a->label = optarg; break;
+        case 't': a->task = optarg; break;
+        case 'j': a->json = true; break;
+        case 'Z': a->last = true; break;
         case 'f': a->follow = true; break;
         case 'r': a->rectify = 1; break;
         case 'n': a->rectify = 0; break;
@@ -105,189 +130,159 @@ int parse_args(const char *command, const char *allowed, int argc, char *argv[],
 
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "+h", common_options, NULL)) >= 0) {
+        /* '@' in @allowed: the command takes one FILE, before or after the options */
+        while ((c = getopt_long(argc, argv, strchr(allowed, '@') ? "h" : "+h", common_options, NULL)) >= 0) {
                 if (c != '?' && c != 'h' && c != 'U' && !strchr(allowed, c))
                         return usage_error(command, "that option does not belong to this command");
                 r = store_option(command, c, a);
                 if (r)
                         return r;
         }
+        if (optind < argc && strchr(allowed, '@') && !a->file)
+                a->file = argv[optind++];
         if (optind < argc)
                 return usage_error(command, "unexpected argument");
+        if (arg_json && !strchr(allowed, 'j'))
+                return usage_error(command, "this command has no --json");
+        a->json |= arg_json;
         return 0;
 }
 
-/* The StartRecording call for the options in @a. Return: 0, or 1 (printed). */
-static int start_call(sd_bus *bus, const struct args *a, sd_bus_message **ret) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+/* One hand's status: printed, or its Status a{sv} added to @hands. Return: 0, 1 (printed) or 3 (in trouble). */
+static int status_one(sd_bus *bus, const char *hand, json_object *hands) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct hand_view v = {};
+        json_object *o = NULL;
         int r;
 
-        if ((r = new_call(bus, "StartRecording", &m)))
+        if ((r = call_status(bus, hand, &reply)))
                 return r;
-        r = sd_bus_message_append(m, "s", a->hand);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && a->duration > 0)
-                r = sd_bus_message_append(m, "{sv}", "duration", "d", a->duration);
-        if (r >= 0 && a->label)
-                r = sd_bus_message_append(m, "{sv}", "label", "s", a->label);
-        if (r >= 0 && a->rectify >= 0)
-                r = sd_bus_message_append(m, "{sv}", "rectify", "b", a->rectify);
-        if (r >= 0 && a->quality_set)
-                r = sd_bus_message_append(m, "{sv}", "jpeg_quality", "i", (int32_t) a->quality);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0) {
-                fprintf(stderr, "handrecctl: cannot build the request: %s\n", strerror(-r));
-                return 1;
-        }
-        *ret = TAKE_PTR(m);
-        return 0;
-}
-
-static int run_start(int argc, char *argv[]) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        struct args a = {.quality = -1, .rectify = -1};
-        struct watch w = {.tty = isatty(STDOUT_FILENO)};
-        const char *file;
-        int r;
-
-        r = parse_args("start", "Hdlqfrn", argc, argv, &a);
-        if (r == -1) {
-                printf("Usage: handrecctl start --hand left|right [--duration SECONDS] [--label LABEL]\n"
-                       "                        [--quality 60-95] [--rectify|--no-rectify] [--follow]\n\n"
-                       "Start a take; prints the file it records to. --follow shows the status line live until\n"
-                       "the take ends (with --duration, or when someone stops it).\n");
-                return 0;
-        }
-        if (r)
-                return r;
-        if (!a.hand)
-                return usage_error("start", "--hand is required (left or right)");
-        if ((r = connect_bus(&bus)) || (r = start_call(bus, &a, &m)))
-                return r;
-        /* subscribe before starting, so a short take cannot end before we listen */
-        if (a.follow) {
-                watch_add(&w, a.hand);
-                if ((r = watch_subscribe(&w, bus)))
-                        return r;
-        }
-        if ((r = call(bus, m, 0, &reply)))
-                return r;
-        r = sd_bus_message_read(reply, "s", &file);
+        snprintf(v.name, sizeof(v.name), "%s", hand);
+        r = read_properties(reply, &v);
+        if (r >= 0 && hands && (r = sd_bus_message_rewind(reply, true)) >= 0 && (r = json_read_value(reply, &o)) >= 0)
+                json_object_array_add(hands, o);
         if (r < 0)
-                return bus_error(NULL, r);
-        printf("%s\n", file);
-        fflush(stdout);
-        if (!a.follow)
-                return 0;
-        snprintf(w.file, sizeof(w.file), "%s", file);
-        return watch_run(&w, bus);
-}
-
-static int run_stop(int argc, char *argv[]) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        struct args a = {};
-        const char *file;
-        int r;
-
-        r = parse_args("stop", "H", argc, argv, &a);
-        if (r == -1) {
-                printf("Usage: handrecctl stop --hand left|right\n\n"
-                       "Stop the take, wait until its file is complete, and print the file and a summary.\n");
-                return 0;
-        }
-        if (r)
-                return r;
-        if (!a.hand)
-                return usage_error("stop", "--hand is required (left or right)");
-        if ((r = connect_bus(&bus)) || (r = new_call(bus, "StopRecording", &m)))
-                return r;
-        r = sd_bus_message_append(m, "s", a.hand);
-        if (r < 0)
-                return bus_error(NULL, r);
-        if ((r = call(bus, m, STOP_TIMEOUT_USEC, &reply)))
-                return r;
-        r = sd_bus_message_read(reply, "s", &file);
-        if (r < 0)
-                return bus_error(NULL, r);
-        printf("%s\n", file);
-        return print_summary(a.hand, reply);
+                return json_parse_error(r);
+        if (!hands)
+                print_status(&v);
+        return hand_in_trouble(&v) ? 3 : 0;
 }
 
 static int run_status(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *list = NULL;
         struct args a = {};
         char hands[MAX_HANDS][HAND_NAME_MAX];
         unsigned n = 0;
-        int r;
+        int r, ret = 0;
 
-        r = parse_args("status", "H", argc, argv, &a);
+        r = parse_args("status", "Hj", argc, argv, &a);
         if (r == -1) {
-                printf("Usage: handrecctl status [--hand left|right]\n\n"
-                       "Print each hand's status line, as the old collector did:\n"
-                       "  [RIGHT] recording: 450 frames (15.0s, 30.0fps, written:448, queue:2, 0.5GB)\n"
-                       "and the file of its current or last take.\n");
+                printf("Usage: handrecctl status [--hand HAND]... [--json]\n\n"
+                       "Print each hand's status line, and the file, episode and task of its current or last take:\n"
+                       "  [RIGHT] recording: 450 frames (15.0s, 30.0fps, written:448, queue:2/30, mem:27MB, 0.5GB)\n"
+                       "frames captured (seconds, frames a second, frames written to the file, frames waiting to be\n"
+                       "written / room in the queue, handrecd's resident memory, the file's size). --json prints\n"
+                       "{hands:[...]}, each hand's Status dictionary with the D-Bus API's keys.\n"
+                       "Exit status 3 when a hand is in error or has no device.\n");
                 return 0;
         }
         if (r)
                 return r;
-        if ((r = connect_bus(&bus)) || (r = resolve_hands(bus, a.hand, hands, &n)))
+        if ((r = connect_bus(&bus)) || (r = resolve_hands(bus, &a, hands, &n)))
                 return r;
-        for (unsigned i = 0; i < n; i++) {
-                struct hand_view v = {};
-                if ((r = get_status(bus, hands[i], &v)))
-                        return r;
-                print_status(&v);
+        if (a.json) {
+                o = json_object_new_object();
+                list = json_object_new_array();
+                json_object_object_add(o, "hands", list);
         }
-        return 0;
+        for (unsigned i = 0; i < n; i++) {
+                r = status_one(bus, hands[i], list);
+                if (r == 1)
+                        return r;
+                ret = ret ?: r;
+        }
+        if (a.json && json_print(o))
+                return 1;
+        return ret;
 }
 
 static int run_list(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL, *list = NULL;
         struct args a = {};
         char hands[MAX_HANDS][HAND_NAME_MAX];
         unsigned n = 0;
         int r;
 
-        r = parse_args("list", "", argc, argv, &a);
+        r = parse_args("list", "j", argc, argv, &a);
         if (r == -1) {
-                printf("Usage: handrecctl list\n\nPrint the configured hands, one a line.\n");
+                printf("Usage: handrecctl list [--json]\n\n"
+                       "Print the configured hands, one a line (--json: {hands:[...]}).\n");
                 return 0;
         }
         if (r)
                 return r;
         if ((r = connect_bus(&bus)) || (r = list_hands(bus, hands, &n)))
                 return r;
+        if (!a.json) {
+                for (unsigned i = 0; i < n; i++)
+                        printf("%s\n", hands[i]);
+                return 0;
+        }
+        o = json_object_new_object();
+        list = json_object_new_array();
         for (unsigned i = 0; i < n; i++)
-                printf("%s\n", hands[i]);
-        return 0;
+                json_object_array_add(list, json_object_new_string(hands[i]));
+        json_object_object_add(o, "hands", TAKE_PTR(list));
+        return json_print(o);
+}
+
+static bool strv_contains(const char *const *strv, const char *s) {
+        for (; *strv; strv++)
+                if (streq(*strv, s))
+                        return true;
+        return false;
 }
 
 /* ---- main ------------------------------------------------------------------------------- */
 
 static void help(void) {
-        printf("handrecctl %s — control handrecd, the stereo hand-camera recorder.\n\n"
-               "Usage: handrecctl [--user] COMMAND [OPTIONS]\n\n"
+        printf("handrecctl %s — record demonstrations with handrecd, the stereo hand-camera recorder.\n\n"
+               "Usage: handrecctl [--user] [--json] COMMAND [OPTIONS]\n\n"
                "Commands:\n"
-               "  start --hand H [--duration S] [--label L] [--quality Q] [--follow]\n"
-               "                      start a take; prints its file\n"
-               "  stop --hand H       stop a take; prints its file and a summary once it is complete\n"
-               "  status [--hand H]   print the status line of each hand\n"
-               "  watch [--hand H]    show the status line live until the take ends\n"
+               " to record\n"
+               "  record [--hand H]... [--task TEXT]\n"
+               "                      an interactive session: Enter starts an episode, Enter stops it,\n"
+               "                      then k keeps it or d discards it; q quits\n"
+               "  start --hand H|all [--hand H] [--task TEXT] [--duration S] [--label L] [--follow]\n"
+               "                      start a take on each hand given, as one episode; prints the files\n"
+               "  stop [--hand H]...  stop takes (every hand recording when none is given); prints\n"
+               "                      each file and a summary once it is complete\n"
+               "  status [--hand H]   print each hand's status line\n"
+               "  watch [--hand H]... show the status line live until the takes end\n"
+               " for the takes\n"
+               "  takes [--hand H]    list recent takes: time, hand, episode, task, frames, duration, status\n"
+               "  discard FILE|--last delete a finished take (one of handrecd's, in its output folder)\n"
+               "  check FILE...       verify takes frame by frame; exits 1 with the reason if one is bad\n"
+               "  recover FILE...     make a take a crash left unfinished readable (handrecd does it at start)\n"
+               " for the cameras\n"
                "  list                print the configured hands\n"
+               "  devices             list the cameras (V4L2 devices) with their formats, sizes and rates\n"
                "  preview [--hand H]... [--listen ADDRESS:PORT] [--output -]\n"
                "                      show the cameras live in a browser (http://127.0.0.1:8080/), or as MJPEG\n"
                "  snapshot --hand H --output FILE.jpg\n"
-               "                      write one frame of the hand's cameras\n"
-               "  devices             list the cameras (V4L2 devices) with their formats, sizes and rates\n"
-               "  check FILE...       verify takes frame by frame; exits 1 with the reason if one is bad\n"
-               "  recover FILE...     make a take a crash left unfinished readable (handrecd does it at start)\n\n"
+               "                      write one frame of the hand's cameras\n\n"
                "Options:\n"
                "  --user              talk to handrecd on the session bus (handrecd --user)\n"
-               "  -h, --help          show help (after a command: that command's help)\n",
+               "  --json              (status, list, start, stop, takes) print one JSON document\n"
+               "  --version           print handrecctl's version\n"
+               "  -h, --help          show help (after a command: that command's help)\n\n"
+               "Exit status: 0 done, 1 refused (by handrecd, the bus, or a bad file), 2 bad usage,\n"
+               "3 (status) a hand is in error or has no device.\n"
+               "A first try: handrecctl list; handrecctl preview; handrecctl record --hand all --task \"pick up the "
+               "cup\"\n",
                HANDREC_VERSION);
 }
 
@@ -298,13 +293,17 @@ int main(int argc, char *argv[]) {
         } commands[] = {
                 {"start", run_start},     {"stop", run_stop},         {"status", run_status}, {"watch", run_watch},
                 {"list", run_list},       {"devices", run_devices},   {"check", run_check},   {"recover", run_recover},
-                {"preview", run_preview}, {"snapshot", run_snapshot},
+                {"preview", run_preview}, {"snapshot", run_snapshot}, {"record", run_record}, {"takes", run_takes},
+                {"discard", run_discard},
         };
+        static const char *const json_commands[] = {"status", "list", "start", "stop", "takes", NULL};
         int i;
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
                 if (streq(argv[i], "--user"))
                         arg_user = true;
+                else if (streq(argv[i], "--json"))
+                        arg_json = true;
                 else if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
                         help();
                         return 0;
@@ -320,9 +319,14 @@ int main(int argc, char *argv[]) {
                 help();
                 return 0;
         }
-        for (size_t c = 0; c < ELEMENTSOF(commands); c++)
-                if (streq(argv[i], commands[c].name))
-                        return commands[c].run(argc - i, argv + i);
+        for (size_t c = 0; c < ELEMENTSOF(commands); c++) {
+                if (!streq(argv[i], commands[c].name))
+                        continue;
+                /* commands that do not parse_args() with 'j' never see arg_json: refuse it here */
+                if (arg_json && !strv_contains(json_commands, argv[i]))
+                        return usage_error(argv[i], "this command has no --json");
+                return commands[c].run(argc - i, argv + i);
+        }
         fprintf(stderr, "handrecctl: unknown command '%s'; try 'handrecctl --help'.\n", argv[i]);
         return 2;
 }

@@ -16,14 +16,19 @@
 /* handrecctl.c: options */
 
 struct args {
-        const char *hand, *label;
+        const char *hand; /* the first --hand given */
+        const char *label, *task;
         double duration;
         long quality;
         bool quality_set; /* any number given is sent: the daemon says what range it takes */
         bool follow;
         int rectify;                  /* -1: the daemon's default (--rectify/--no-rectify, --rectified/--raw) */
-        const char *hands[MAX_HANDS]; /* every --hand given, in order (preview) */
+        const char *hands[MAX_HANDS]; /* every --hand given, in order, each once */
         unsigned n_hands;
+        bool all_hands;              /* --hand all: every configured hand */
+        bool json;                   /* --json: one JSON document on standard output */
+        bool last;                   /* discard --last */
+        const char *file;            /* the FILE of discard */
         const char *listen, *output; /* preview, snapshot */
         double fps;                  /* 0: not given */
         long max_width;              /* -1: not given */
@@ -31,7 +36,8 @@ struct args {
 };
 
 /**
- * parse_args() - parse the options of @command, which takes those in @allowed, into @a.
+ * parse_args() - parse the options of @command, which takes those in @allowed, into @a ('@' in
+ * @allowed: and one FILE argument, into a->file).
  * Return: 0, -1 (--help), or 2 (usage error, printed).
  */
 int parse_args(const char *command, const char *allowed, int argc, char *argv[], struct args *a);
@@ -65,12 +71,17 @@ struct hand_view {
         char file[PATH_MAX];
         char last_error[PIPELINE_ERROR_MAX];
         uint64_t captured, written, dropped, bytes;
-        uint32_t queue;
+        uint32_t queue, queue_capacity;
+        uint64_t resident_memory;
+        char episode[128], task[1100];
         double fps, duration, skew_mean, skew_max, camera_fps;
 };
 
 /** read_properties() - read one a{sv} of Hand properties (a Status reply or a PropertiesChanged body) into @v. */
 int read_properties(sd_bus_message *m, struct hand_view *v);
+
+/** call_status() - the Status reply of @hand (its a{sv}). Return: 0, or 1 (printed). */
+int call_status(sd_bus *bus, const char *hand, sd_bus_message **ret_reply);
 
 /** get_status() - the Status of @hand, into @v. Return: 0, or 1 (printed). */
 int get_status(sd_bus *bus, const char *hand, struct hand_view *v);
@@ -84,14 +95,29 @@ void print_status(const struct hand_view *v);
 /** list_hands() - the configured hands (ListHands). Return: 0, or 1 (printed). */
 int list_hands(sd_bus *bus, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned *ret_n);
 
-/** resolve_hands() - @hand (given with --hand), or else every configured hand. Return: 0, or 1 (printed). */
-int resolve_hands(sd_bus *bus, const char *hand, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned *ret_n);
+/** resolve_hands() - the hands given with --hand, or every configured hand (none given, or all). Return: 0, or 1. */
+int resolve_hands(sd_bus *bus, const struct args *a, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned *ret_n);
+
+/** hand_in_trouble() - whether @v's hand needs a person: in error, or without its cameras. */
+bool hand_in_trouble(const struct hand_view *v);
 
 /**
  * print_summary() - read the a{sv} summary @m is at (StopRecording's reply, RecordingStopped) and
  * print it as one line (two with a last error). Return: 0, or 1 (printed).
  */
 int print_summary(const char *hand, sd_bus_message *m);
+
+/* One entry of ListTakes: the file and its a{sv}. */
+struct take_view {
+        char file[PATH_MAX];
+        char hand[HAND_NAME_MAX], started_utc[40], episode[80], task[1100], label[256], status[16];
+        char stop_reason[32], error[256];
+        uint64_t frames, bytes;
+        double duration;
+};
+
+/** read_take() - read one (sa{sv}) of ListTakes' reply, which @m is in, into @t. */
+int read_take(sd_bus_message *m, struct take_view *t);
 
 /* handrecctl-watch.c: following takes */
 
@@ -102,14 +128,23 @@ int print_summary(const char *hand, sd_bus_message *m);
  */
 struct watch {
         struct hand_view views[MAX_HANDS];
+        char files[MAX_HANDS][PATH_MAX]; /* the take of each view whose end it waits for; "": any take */
+        bool ended[MAX_HANDS];           /* that take has ended */
         unsigned n;
-        char file[PATH_MAX]; /* the take whose end ends the watch; "": a take of any watched hand */
-        bool done, lost, tty;
+        bool lost, tty, quiet;  /* quiet: print no summaries (record prints its own) */
+        bool stop_on_interrupt; /* Ctrl-C stops the takes (start --follow, record) */
+        struct watch_stop {
+                struct watch *w;
+                unsigned i;
+        } stops[MAX_HANDS]; /* the StopRecording calls' userdata */
         int64_t last_print_ns;
 };
 
-/** watch_add() - watch @hand too (at most MAX_HANDS; a name too long for a hand is ignored). */
-void watch_add(struct watch *w, const char *hand);
+/** watch_add() - watch @hand too, until its take @file ends (NULL: its next take). At most MAX_HANDS. */
+void watch_add(struct watch *w, const char *hand, const char *file);
+
+/** watch_done() - whether every watched take has ended. */
+bool watch_done(const struct watch *w);
 
 /** watch_subscribe() - subscribe to the signals watch_run() needs. Return: 0, or 1 (printed). */
 int watch_subscribe(struct watch *w, sd_bus *bus);
@@ -120,7 +155,54 @@ int watch_subscribe(struct watch *w, sd_bus *bus);
  */
 int watch_run(struct watch *w, sd_bus *bus);
 
-/* handrecctl-watch.c, handrecctl-devices.c: commands */
+/** watch_interrupted() - how many times Ctrl-C (or SIGTERM) came since watch_catch_interrupts(). */
+unsigned watch_interrupted(void);
+
+/** watch_catch_interrupts() - count SIGINT and SIGTERM from now on instead of dying of them. */
+void watch_catch_interrupts(void);
+
+/** watch_pump() - handle what the bus has, or wait for it up to @usec. Return: 0, or 1 (printed). */
+int watch_pump(struct watch *w, sd_bus *bus, uint64_t usec);
+
+/** watch_stop_all() - send StopRecording for each watched take not yet ended (async). Return: 0, or 1. */
+int watch_stop_all(struct watch *w, sd_bus *bus);
+
+/* handrecctl-json.c: --json */
+typedef struct json_object json_object;
+
+/** json_read_value() - the next complete value of @m as a new json object (a{sv}: an object). */
+int json_read_value(sd_bus_message *m, json_object **ret);
+
+/** json_object_putp() - for _cleanup_: release *@o (NULL: nothing). */
+void json_object_putp(json_object **o);
+
+/** json_print() - print @o as one JSON document on standard output. Return: 0, or 1. */
+int json_print(json_object *o);
+
+/** json_parse_error() - say the reply could not be read. Return: 1. */
+int json_parse_error(int r);
+
+/* handrecctl-start.c: the episode made by one start */
+
+/** make_episode_id() - a new episode id: UTC time and a random suffix, [A-Za-z0-9_.-]. */
+void make_episode_id(char *buf, size_t len);
+
+/**
+ * start_hands() - start a take on each of @hands with the options in @a and one @episode; on a
+ * refusal, stop the takes it started. @files gets each take's file. Return: 0, or 1 (printed).
+ */
+int start_hands(sd_bus *bus, const struct args *a, const char *episode, char hands[][HAND_NAME_MAX], unsigned n,
+                char files[][PATH_MAX]);
+
+/** stop_hand() - StopRecording(@hand); @ret_reply positioned at the summary. Return: 0, or 1 (printed). */
+int stop_hand(sd_bus *bus, const char *hand, sd_bus_message **ret_reply);
+
+/* commands */
+int run_start(int argc, char *argv[]);
+int run_stop(int argc, char *argv[]);
+int run_record(int argc, char *argv[]);
+int run_takes(int argc, char *argv[]);
+int run_discard(int argc, char *argv[]);
 int run_watch(int argc, char *argv[]);
 int run_devices(int argc, char *argv[]);
 

@@ -29,7 +29,7 @@ die() { echo "install-arm64-deps: $*" >&2; exit 1; }
 host=$(dpkg --print-architecture)
 # the arm64 libraries handrecd links (the -dev packages are multi-arch: their :arm64 builds install
 # beside the host's); libhdf5-dev is the host's, for its headers (see above)
-dev="libsystemd-dev libturbojpeg0-dev libjpeg-dev libconfig-dev libv4l-dev libyaml-dev libmicrohttpd-dev"
+dev="libsystemd-dev libturbojpeg0-dev libjpeg-dev libconfig-dev libv4l-dev libyaml-dev libmicrohttpd-dev libjson-c-dev"
 if [ "$host" = arm64 ]; then
         # building on an arm64 machine: its own compiler and libraries, no emulator
         wanted="gcc make pkg-config libhdf5-dev $dev"

@@ -13,9 +13,10 @@ set -eu
 [ "${HANDREC_SKIP_DEPS:-0}" = 1 ] && exit 0
 
 # build: compiler, pkg-config and the -dev packages of every library the daemon links
-# (libmicrohttpd: handrecctl preview's HTTP server); scdoc for the manual pages (make man, install)
+# (libmicrohttpd: handrecctl preview's HTTP server; libjson-c: handrecctl --json); scdoc for the
+# manual pages (make man, install)
 build="gcc make pkg-config libsystemd-dev libturbojpeg0-dev libjpeg-dev libhdf5-dev libconfig-dev libv4l-dev libyaml-dev
-       libmicrohttpd-dev scdoc"
+       libmicrohttpd-dev libjson-c-dev scdoc"
 # demo (scripts/demo.sh): a private dbus-daemon, busctl, h5ls, and tools/handrec-info --check,
 # which reads with h5py and decodes every frame with OpenCV
 demo="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-opencv"
@@ -25,9 +26,10 @@ deb="build-essential debhelper dh-python dpkg-dev fakeroot lintian"
 # tests: HDF5 readers, Python reference tools, the D-Bus clients, qemu + busybox + v4l-utils for
 # the VM tests, opencv-doc for its real stereo images, chromium (headless) and ffmpeg as the
 # preview's clients nobody here wrote; ffmpeg also encodes for handrec export (ffprobe checks it),
-# man-db renders the manual pages, zsh checks its completion file
+# man-db renders the manual pages, zsh checks its completion file, tmux is the terminal
+# handrecctl record is driven in
 test="python3-dbus python3-pytest python3-gi libglib2.0-bin procps util-linux
-      qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg man-db zsh"
+      qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg man-db zsh tmux"
 # make bench (tests/bench/): callgrind for instruction counts, opencv-doc's images and OpenCV for the
 # inputs and the old collector's design, h5py for it and for reading the takes
 bench="valgrind opencv-doc python3-opencv python3-h5py python3-numpy"
