@@ -15,8 +15,8 @@ from conftest import HANDRECCTL, make_config
 from takecheck import check_take, text
 
 # queue: depth/capacity; mem: the daemon's resident memory, left out while the client does not pass it
-STATUS_RE = re.compile(r"^\[RIGHT\] recording: (\d+) frames \((\d+\.\d)s, (\d+\.\d)fps, written:(\d+), queue:(\d+)/\d+, "
-                       r"(?:mem:\d+MB, )?\d+\.\d[MG]B\)$")
+STATUS_RE = re.compile(r"^\[RIGHT\] recording: (\d+) frames \((\d+\.\d)s, (\d+\.\d)fps, written:(\d+), queue:(\d+)/100, "
+                       r"mem:\d+MB, \d+\.\d[MG]B\)$")
 
 
 def test_start_status_stop_with_handrecctl(daemon, ctl, outdir):
