@@ -213,3 +213,6 @@ int run_snapshot(int argc, char *argv[]);
 /* handrecctl-files.c: commands on take files, no daemon needed */
 int run_check(int argc, char *argv[]);
 int run_recover(int argc, char *argv[]);
+
+/* handrecctl-info.c: what a take file is */
+int run_info(int argc, char *argv[]);
