@@ -267,9 +267,9 @@ static json_object *json_info(const struct info_take *t) {
         ADD("episode", json_object_new_string(t->episode));
         ADD("started_utc", json_object_new_string(t->started_utc));
         ADD("frames", json_object_new_int64((int64_t) t->frames));
-        ADD("duration", json_object_new_double(t->duration));
-        ADD("fps_measured", json_object_new_double(t->fps));
-        ADD("fps_nominal", json_object_new_double(t->fps_nominal));
+        ADD("duration", json_new_double(t->duration));
+        ADD("fps_measured", json_new_double(t->fps));
+        ADD("fps_nominal", json_new_double(t->fps_nominal));
         ADD("eye_width", json_object_new_int64(t->eye_width));
         ADD("eye_height", json_object_new_int64(t->eye_height));
         ADD("jpeg_quality", json_object_new_int64(t->jpeg_quality));

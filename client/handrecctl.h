@@ -173,6 +173,9 @@ typedef struct json_object json_object;
 /** json_read_value() - the next complete value of @m as a new json object (a{sv}: an object). */
 int json_read_value(sd_bus_message *m, json_object **ret);
 
+/** json_new_double() - @d as a json double printed in the shortest form that reads back as @d. */
+json_object *json_new_double(double d);
+
 /** json_object_putp() - for _cleanup_: release *@o (NULL: nothing). */
 void json_object_putp(json_object **o);
 
