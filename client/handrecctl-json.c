@@ -4,11 +4,12 @@
  * objects with the D-Bus API's own keys, other arrays and structs as arrays, numbers and
  * strings as themselves), and one JSON document printed on standard output. json-c escapes
  * every string (labels, task texts and error sentences carry quotes and non-ASCII); nothing
- * here builds JSON with printf. Works with json-c 0.13 (Ubuntu 20.04). Doubles are written in the
- * shortest of %.15g, %.16g, %.17g that reads back to the same double (json_new_double(), through
- * json_object_new_double_s(): "Fps": 30.0000003, not json-c's default 30.000000300000004); the
- * global json_c_set_serialization_double_format() is not used, since one fixed precision is
- * either inexact or noisy.
+ * here builds JSON with printf. Works with json-c 0.13 (Ubuntu 20.04). Doubles are written with
+ * 15 significant digits at most, trailing zeros cut (json_new_double(): "%.15g" through
+ * json_object_new_double_s(), per object): "Fps": 30.0000003, not json-c's default "%.17g"
+ * 30.000000300000004. 15 digits (DBL_DIG) are what a double carries faithfully; the 16th and 17th
+ * are the noise of the binary fraction. Per object rather than the global
+ * json_c_set_serialization_double_format(), which would change json-c for the whole process.
  */
 #include <json-c/json.h>
 #include <math.h>
@@ -25,11 +26,7 @@ json_object *json_new_double(double d) {
 
         if (!isfinite(d))
                 return json_object_new_double(d); /* json-c's NaN/Infinity: no precision to choose */
-        for (int digits = 15; digits <= 17; digits++) {
-                snprintf(buf, sizeof(buf), "%.*g", digits, d);
-                if (strtod(buf, NULL) == d)
-                        break;
-        }
+        snprintf(buf, sizeof(buf), "%.15g", d);
         if (!strpbrk(buf, ".e"))
                 strcat(buf, ".0"); /* stays a float to a reader: 30.0, not 30 */
         return json_object_new_double_s(d, buf);

@@ -173,7 +173,7 @@ typedef struct json_object json_object;
 /** json_read_value() - the next complete value of @m as a new json object (a{sv}: an object). */
 int json_read_value(sd_bus_message *m, json_object **ret);
 
-/** json_new_double() - @d as a json double printed in the shortest form that reads back as @d. */
+/** json_new_double() - @d as a json double printed with at most 15 significant digits ("%.15g"; 30.0, not 30). */
 json_object *json_new_double(double d);
 
 /** json_object_putp() - for _cleanup_: release *@o (NULL: nothing). */

