@@ -64,8 +64,8 @@ static json_object *json_rates(int fd, uint32_t fourcc, uint32_t w, uint32_t h) 
                         f[0] = &iv.stepwise.min;
                 for (unsigned i = 0; i < n; i++)
                         if (f[i]->numerator)
-                                json_object_array_add(list, json_new_double((double) f[i]->denominator /
-                                                                                   f[i]->numerator));
+                                json_object_array_add(list,
+                                                      json_new_double((double) f[i]->denominator / f[i]->numerator));
                 if (n == 2)
                         break;
         }
@@ -104,7 +104,8 @@ static json_object *json_formats(int fd) {
 
         for (; ioctl(fd, VIDIOC_ENUM_FMT, &f) == 0; f.index++) {
                 json_object *o = json_object_new_object();
-                json_object_object_add(o, "fourcc", json_object_new_string(v4l2_fourcc_to_string(f.pixelformat, fourcc)));
+                json_object_object_add(o, "fourcc",
+                                       json_object_new_string(v4l2_fourcc_to_string(f.pixelformat, fourcc)));
                 json_object_object_add(o, "description", json_object_new_string((const char *) f.description));
                 json_object_object_add(o, "sizes", json_sizes(fd, f.pixelformat));
                 json_object_array_add(list, o);

@@ -63,8 +63,10 @@ static void *read_column(hid_t file, const char *name, hid_t type, size_t elem, 
                 space = H5Dget_space(d);
                 mem = H5Screate_simple(1, &n, NULL);
                 if (H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
-                    H5Dread(d, type, mem, space, H5P_DEFAULT, v) < 0)
-                        v = (free(v), NULL);
+                    H5Dread(d, type, mem, space, H5P_DEFAULT, v) < 0) {
+                        free(v);
+                        v = NULL;
+                }
         }
         if (mem >= 0)
                 H5Sclose(mem);
@@ -97,12 +99,12 @@ static uint64_t committed_frames(hid_t file) {
 /* Frames, duration, measured rate, JPEG bytes and sequence gaps, from the index. */
 static void read_index(hid_t file, struct info_take *t) {
         uint64_t n = committed_frames(file);
-        _cleanup_(freep) int64_t *ts = read_column(file, layout_index[LAYOUT_IDX_TIMESTAMP].name, H5T_NATIVE_INT64,
-                                                   sizeof(int64_t), n);
-        _cleanup_(freep) uint32_t *size = read_column(file, layout_index[LAYOUT_IDX_SIZE].name, H5T_NATIVE_UINT32,
-                                                      sizeof(uint32_t), n);
-        _cleanup_(freep) uint32_t *seq = read_column(file, layout_index[LAYOUT_IDX_LEFT_SEQUENCE].name,
-                                                     H5T_NATIVE_UINT32, sizeof(uint32_t), n);
+        _cleanup_(freep) int64_t *ts =
+                read_column(file, layout_index[LAYOUT_IDX_TIMESTAMP].name, H5T_NATIVE_INT64, sizeof(int64_t), n);
+        _cleanup_(freep) uint32_t *size =
+                read_column(file, layout_index[LAYOUT_IDX_SIZE].name, H5T_NATIVE_UINT32, sizeof(uint32_t), n);
+        _cleanup_(freep) uint32_t *seq =
+                read_column(file, layout_index[LAYOUT_IDX_LEFT_SEQUENCE].name, H5T_NATIVE_UINT32, sizeof(uint32_t), n);
         double span = ts && n > 1 ? (double) (ts[n - 1] - ts[0]) / 1e9 : 0;
 
         t->frames = n;

@@ -298,7 +298,8 @@ int main(int argc, char *argv[]) {
                 {"preview", run_preview}, {"snapshot", run_snapshot}, {"record", run_record}, {"takes", run_takes},
                 {"discard", run_discard}, {"info", run_info},
         };
-        static const char *const json_commands[] = {"status", "list", "start", "stop", "takes", "info", "devices", NULL};
+        static const char *const json_commands[] = {"status", "list", "start",   "stop",
+                                                    "takes",  "info", "devices", NULL};
         int i;
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
