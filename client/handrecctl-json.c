@@ -4,15 +4,33 @@
  * objects with the D-Bus API's own keys, other arrays and structs as arrays, numbers and
  * strings as themselves), and one JSON document printed on standard output. json-c escapes
  * every string (labels, task texts and error sentences carry quotes and non-ASCII); nothing
- * here builds JSON with printf. Works with json-c 0.13 (Ubuntu 20.04).
+ * here builds JSON with printf. Works with json-c 0.13 (Ubuntu 20.04). Doubles are written with
+ * 15 significant digits at most, trailing zeros cut (json_new_double(): "%.15g" through
+ * json_object_new_double_s(), per object): "Fps": 30.0000003, not json-c's default "%.17g"
+ * 30.000000300000004. 15 digits (DBL_DIG) are what a double carries faithfully; the 16th and 17th
+ * are the noise of the binary fraction. Per object rather than the global
+ * json_c_set_serialization_double_format(), which would change json-c for the whole process.
  */
 #include <json-c/json.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
 
 #include "../daemon/util.h"
 #include "handrecctl.h"
+
+json_object *json_new_double(double d) {
+        char buf[40];
+
+        if (!isfinite(d))
+                return json_object_new_double(d); /* json-c's NaN/Infinity: no precision to choose */
+        snprintf(buf, sizeof(buf), "%.15g", d);
+        if (!strpbrk(buf, ".e"))
+                strcat(buf, ".0"); /* stays a float to a reader: 30.0, not 30 */
+        return json_object_new_double_s(d, buf);
+}
 
 static int json_read_basic(sd_bus_message *m, char type, json_object **ret) {
         union {
@@ -42,7 +60,7 @@ static int json_read_basic(sd_bus_message *m, char type, json_object **ret) {
         case 't':
                 *ret = json_object_new_int64((int64_t) v.t); /* json-c 0.13 has no uint64 */
                 break;
-        case 'd': *ret = json_object_new_double(v.d); break;
+        case 'd': *ret = json_new_double(v.d); break;
         case 's':
         case 'o':
         case 'g': *ret = json_object_new_string(v.s); break;

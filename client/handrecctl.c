@@ -9,7 +9,7 @@
  * record in handrecctl-record.c, takes and discard in handrecctl-takes.c, --json in
  * handrecctl-json.c. The bus calls are in
  * handrecctl-bus.c, hand status and summaries in handrecctl-view.c, watch in handrecctl-watch.c,
- * devices in handrecctl-devices.c, check and recover in handrecctl-files.c, preview in
+ * devices in handrecctl-devices.c, check and recover in handrecctl-files.c, info in handrecctl-info.c, preview in
  * handrecctl-preview*.c, snapshot in handrecctl-snapshot.c.
  */
 #include <getopt.h>
@@ -265,6 +265,8 @@ static void help(void) {
                " for the takes\n"
                "  takes [--hand H]    list recent takes: time, hand, episode, task, frames, duration, status\n"
                "  discard FILE|--last delete a finished take (one of handrecd's, in its output folder)\n"
+               "  info FILE           describe a take: hand, status, episode, task, frames, duration, skew,\n"
+               "                      calibration (reads a take being recorded, or left by a crash, too)\n"
                "  check FILE...       verify takes frame by frame; exits 1 with the reason if one is bad\n"
                "  recover FILE...     make a take a crash left unfinished readable (handrecd does it at start)\n"
                " for the cameras\n"
@@ -276,7 +278,7 @@ static void help(void) {
                "                      write one frame of the hand's cameras\n\n"
                "Options:\n"
                "  --user              talk to handrecd on the session bus (handrecd --user)\n"
-               "  --json              (status, list, start, stop, takes) print one JSON document\n"
+               "  --json              (status, list, start, stop, takes, info, devices) print one JSON document\n"
                "  --version           print handrecctl's version\n"
                "  -h, --help          show help (after a command: that command's help)\n\n"
                "Exit status: 0 done, 1 refused (by handrecd, the bus, or a bad file), 2 bad usage,\n"
@@ -294,9 +296,10 @@ int main(int argc, char *argv[]) {
                 {"start", run_start},     {"stop", run_stop},         {"status", run_status}, {"watch", run_watch},
                 {"list", run_list},       {"devices", run_devices},   {"check", run_check},   {"recover", run_recover},
                 {"preview", run_preview}, {"snapshot", run_snapshot}, {"record", run_record}, {"takes", run_takes},
-                {"discard", run_discard},
+                {"discard", run_discard}, {"info", run_info},
         };
-        static const char *const json_commands[] = {"status", "list", "start", "stop", "takes", NULL};
+        static const char *const json_commands[] = {"status", "list", "start",   "stop",
+                                                    "takes",  "info", "devices", NULL};
         int i;
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {

@@ -173,6 +173,9 @@ typedef struct json_object json_object;
 /** json_read_value() - the next complete value of @m as a new json object (a{sv}: an object). */
 int json_read_value(sd_bus_message *m, json_object **ret);
 
+/** json_new_double() - @d as a json double printed with at most 15 significant digits ("%.15g"; 30.0, not 30). */
+json_object *json_new_double(double d);
+
 /** json_object_putp() - for _cleanup_: release *@o (NULL: nothing). */
 void json_object_putp(json_object **o);
 
@@ -213,3 +216,6 @@ int run_snapshot(int argc, char *argv[]);
 /* handrecctl-files.c: commands on take files, no daemon needed */
 int run_check(int argc, char *argv[]);
 int run_recover(int argc, char *argv[]);
+
+/* handrecctl-info.c: what a take file is */
+int run_info(int argc, char *argv[]);
