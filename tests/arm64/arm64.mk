@@ -82,9 +82,11 @@ $(ARM64_BUILD)/handrecd: $(ARM64_BUILD)/daemon/main.o $(ARM64_BUILD)/libhandrec.
 
 # libmicrohttpd (handrecctl preview), for handrecctl only; its header is the same for every architecture
 ARM64_MHD_LIBS = $(call arm64_once,MHD_LIBS,$(ARM64_PKG_CONFIG) --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+# json-c (handrecctl --json), for handrecctl only
+ARM64_JSONC_LIBS = $(call arm64_once,JSONC_LIBS,$(ARM64_PKG_CONFIG) --libs json-c 2>/dev/null || echo -ljson-c)
 
 $(ARM64_BUILD)/handrecctl: $(call objs,$(ARM64_BUILD),$(wildcard client/*.c)) $(ARM64_BUILD)/libhandrec.a
-	$(ARM64_CC) -o $@ $^ $(ARM64_LDLIBS) $(ARM64_MHD_LIBS)
+	$(ARM64_CC) -o $@ $^ $(ARM64_LDLIBS) $(ARM64_MHD_LIBS) $(ARM64_JSONC_LIBS)
 
 $(ARM64_BUILD)/handrec-rectify: $(ARM64_BUILD)/tools/handrec-rectify.o $(ARM64_BUILD)/libhandrec.a
 	$(ARM64_CC) -o $@ $^ $(ARM64_LDLIBS)
