@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * take-options.c — StartRecording's options: the a{sv} read one {sv} entry at a time, each key
- * looked up in one table of readers, each reader checking its variant's type and its value.
+ * take-options.c — StartRecording's options: one reader per key in one table, read by
+ * bus-options.c's options_read(), each reader checking its variant's type and its value.
  * Unknown keys, keys given twice, wrong types and values out of range are refused with
  * org.handrec1.Error.InvalidOption and a sentence saying what to give instead. Needs no bus
  * connection (tests/fuzz/fuzz-take-options.c drives it with messages it builds). Main thread only.
@@ -13,60 +13,24 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus-options.h"
 #include "daemon.h"
 #include "util.h"
 
 #define OPTIONS_HELP                                                                                                   \
         "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b), episode (s), task (s)"
 
-int options_read_number(sd_bus_message *m, const char *contents, double *ret) {
-        union {
-                double d;
-                int32_t i;
-                uint32_t u;
-                int64_t x;
-                uint64_t t;
-                int16_t n;
-                uint16_t q;
-                uint8_t y;
-        } v;
-        int r;
-
-        if (strlen(contents) != 1 || !strchr("dixtunqy", contents[0]))
-                return 0;
-        r = sd_bus_message_read_basic(m, contents[0], &v);
-        if (r < 0)
-                return r;
-        switch (contents[0]) {
-        case 'd': *ret = v.d; break;
-        case 'i': *ret = v.i; break;
-        case 'u': *ret = v.u; break;
-        case 'x': *ret = (double) v.x; break;
-        case 't': *ret = (double) v.t; break;
-        case 'n': *ret = v.n; break;
-        case 'q': *ret = v.q; break;
-        case 'y': *ret = v.y; break;
-        }
-        return 1;
-}
-
-/* The number option @name (its usual signature @sig, for the refusal) into *@ret. Return: 0, or
- * negative with @error set when the variant is not a number. */
-static int number_option(sd_bus_message *m, const char *contents, const char *name, const char *sig, double *ret,
-                         sd_bus_error *error) {
-        int r = options_read_number(m, contents, ret);
-
-        if (r == 0)
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                         "Option \"%s\" must be a number (%s), not \"%s\".", name, sig, contents);
-        return r < 0 ? r : 0;
-}
+/* What a reader works on: the hand the take is for, and the options read so far. */
+struct take_reading {
+        const struct hand_config *hand;
+        struct take_options *o;
+};
 
 /* Each option's reader: called inside its variant, whose type is @contents. */
-static int option_duration(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
-                           struct take_options *o, sd_bus_error *error) {
+static int option_duration(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct take_reading *c = ctx;
         double num = 0;
-        int r = number_option(m, contents, "duration", "d", &num, error);
+        int r = options_number(m, contents, "duration", "d", &num, error);
 
         if (r < 0)
                 return r;
@@ -75,7 +39,7 @@ static int option_duration(sd_bus_message *m, const char *contents, const struct
                                          "Duration %g is out of range: give seconds, more than 0 and at most 604800 "
                                          "(a week).",
                                          num);
-        o->duration = num;
+        c->o->duration = num;
         return 0;
 }
 
@@ -90,8 +54,8 @@ static bool label_valid(const char *s) {
         return true;
 }
 
-static int option_label(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
-                        struct take_options *o, sd_bus_error *error) {
+static int option_label(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct take_reading *c = ctx;
         const char *label;
         int r;
 
@@ -105,14 +69,14 @@ static int option_label(sd_bus_message *m, const char *contents, const struct ha
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
                                          "Label \"%.*s%s\" is not allowed: use 1 to 64 letters, digits, '_' or '-'.",
                                          (int) utf8_cut(label, 80), label, strlen(label) > 80 ? "…" : "");
-        snprintf(o->label, sizeof(o->label), "%s", label);
+        snprintf(c->o->label, sizeof(c->o->label), "%s", label);
         return 0;
 }
 
-static int option_jpeg_quality(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
-                               struct take_options *o, sd_bus_error *error) {
+static int option_jpeg_quality(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct take_reading *c = ctx;
         double num = 0;
-        int r = number_option(m, contents, "jpeg_quality", "i", &num, error);
+        int r = options_number(m, contents, "jpeg_quality", "i", &num, error);
 
         if (r < 0)
                 return r;
@@ -120,26 +84,23 @@ static int option_jpeg_quality(sd_bus_message *m, const char *contents, const st
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
                                          "JPEG quality %g is out of range: use a whole number from %d to %d.", num,
                                          JPEG_QUALITY_MIN, JPEG_QUALITY_MAX);
-        o->jpeg_quality = (int) num;
+        c->o->jpeg_quality = (int) num;
         return 0;
 }
 
-static int option_rectify(sd_bus_message *m, const char *contents, const struct hand_config *hand,
-                          struct take_options *o, sd_bus_error *error) {
-        int b, r;
+static int option_rectify(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct take_reading *c = ctx;
+        bool b = false;
+        int r = options_boolean(m, contents, "rectify", &b, error);
 
-        if (!streq(contents, "b"))
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                         "Option \"rectify\" must be a boolean (b), not \"%s\".", contents);
-        r = sd_bus_message_read(m, "b", &b);
         if (r < 0)
                 return r;
-        if (b && !hand->calibration)
+        if (b && !c->hand->calibration)
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
                                          "Hand %s has no calibration to rectify with; set calibration in its config "
                                          "group (%s_hand.calibration), or leave rectify out.",
-                                         hand->name, hand->name);
-        o->rectify = b;
+                                         c->hand->name, c->hand->name);
+        c->o->rectify = b;
         return 0;
 }
 
@@ -187,8 +148,8 @@ static bool episode_valid(const char *s) {
         return true;
 }
 
-static int option_episode(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
-                          struct take_options *o, sd_bus_error *error) {
+static int option_episode(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct take_reading *c = ctx;
         const char *episode;
         int r;
 
@@ -203,12 +164,12 @@ static int option_episode(sd_bus_message *m, const char *contents, const struct 
                                          "Episode \"%.*s%s\" is not allowed: use 1 to 64 letters, digits, '_', '.' or "
                                          "'-'.",
                                          (int) utf8_cut(episode, 80), episode, strlen(episode) > 80 ? "…" : "");
-        snprintf(o->episode, sizeof(o->episode), "%s", episode);
+        snprintf(c->o->episode, sizeof(c->o->episode), "%s", episode);
         return 0;
 }
 
-static int option_task(sd_bus_message *m, const char *contents, const struct hand_config *hand _unused_,
-                       struct take_options *o, sd_bus_error *error) {
+static int option_task(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct take_reading *c = ctx;
         const char *task;
         int r;
 
@@ -226,63 +187,20 @@ static int option_task(sd_bus_message *m, const char *contents, const struct han
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
                                          "The task must be printable text: no control characters such as newlines "
                                          "or tabs.");
-        snprintf(o->task, sizeof(o->task), "%s", task);
+        snprintf(c->o->task, sizeof(c->o->task), "%s", task);
         return 0;
 }
 
-static const struct {
-        const char *key;
-        int (*read)(sd_bus_message *m, const char *contents, const struct hand_config *hand, struct take_options *o,
-                    sd_bus_error *error);
-} option_table[] = {
+static const struct option_key option_table[] = {
         {"duration", option_duration}, {"label", option_label},     {"jpeg_quality", option_jpeg_quality},
         {"rectify", option_rectify},   {"episode", option_episode}, {"task", option_task},
 };
 
-/* Read one {sv} entry of the options; @seen: a bit per option_table entry read so far. */
-static int read_option(sd_bus_message *m, const struct hand_config *hand, struct take_options *o, unsigned *seen,
-                       sd_bus_error *error) {
-        const char *key, *contents;
-        size_t i;
-        int r;
-
-        r = sd_bus_message_read(m, "s", &key);
-        if (r >= 0)
-                r = sd_bus_message_peek_type(m, NULL, &contents);
-        if (r < 0)
-                return r;
-        for (i = 0; i < ELEMENTSOF(option_table); i++)
-                if (streq(key, option_table[i].key))
-                        break;
-        if (i == ELEMENTSOF(option_table))
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Unknown option \"%s\"; " OPTIONS_HELP ".", key);
-        if (*seen & (1u << i))
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Option \"%s\" is given twice; give it once.",
-                                         key);
-        *seen |= 1u << i;
-        r = sd_bus_message_enter_container(m, 'v', contents);
-        if (r >= 0)
-                r = option_table[i].read(m, contents, hand, o, error);
-        return r < 0 ? r : sd_bus_message_exit_container(m);
-}
-
 int take_options_read(sd_bus_message *m, const struct hand_config *hand, struct take_options *o, sd_bus_error *error) {
         struct take_options t = *o;
-        unsigned seen = 0;
-        int r;
+        struct take_reading c = {.hand = hand, .o = &t};
+        int r = options_read(m, option_table, ELEMENTSOF(option_table), "option", OPTIONS_HELP, &c, error);
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        if (r < 0)
-                return r;
-        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = read_option(m, hand, &t, &seen, error);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-                if (r < 0)
-                        return r;
-        }
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
         if (r < 0)
                 return r;
         *o = t;

@@ -28,10 +28,3 @@ int take_options_read(sd_bus_message *m, const struct hand_config *hand, struct 
  * without control characters (C0, DEL, C1): text a person typed on one line (the task).
  */
 bool text_printable(const char *s);
-
-/**
- * options_read_number() - read the variant at @m's position, of type @contents, into *@ret when it
- * is any D-Bus number type (OpenPreview's options share it). Return: 1, 0 (not a number: nothing
- * read), or negative errno.
- */
-int options_read_number(sd_bus_message *m, const char *contents, double *ret);
