@@ -86,18 +86,6 @@ static int signals_fd(void) {
 
 /* ---- --output -: JPEGs on standard output ----------------------------------------------- */
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -errno;
-                p += w, n -= w;
-        }
-        return 0;
-}
-
 static int ended(const char *hand, int r) {
         if (r == 0)
                 fprintf(stderr,

@@ -19,18 +19,6 @@
 
 #define FIRST_FRAME_TIMEOUT_S 10
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -errno;
-                p += w, n -= w;
-        }
-        return 0;
-}
-
 /* Write @data into @path through a temporary file in the same folder. Return: 0 or -errno. */
 static int write_atomic(const char *path, const uint8_t *data, size_t size) {
         char tmp[PATH_MAX], copy[PATH_MAX];

@@ -111,3 +111,15 @@ size_t utf8_cut(const char *s, size_t max) {
                 n--;
         return n;
 }
+
+int write_all(int fd, const uint8_t *p, size_t n) {
+        while (n > 0) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return -errno;
+                p += w, n -= (size_t) w;
+        }
+        return 0;
+}

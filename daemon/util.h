@@ -110,6 +110,9 @@ char *format_bytes(char *buf, size_t len, uint64_t bytes);
  */
 int read_file_max(const char *path, size_t max, char **ret, size_t *ret_size);
 
+/** write_all() - write @n bytes of @p to blocking @fd, across short writes and EINTR. Return: 0 or -errno. */
+int write_all(int fd, const uint8_t *p, size_t n);
+
 /**
  * utf8_cut() - how many bytes of @s to show when at most @max may be: never in the middle of a
  * UTF-8 character (a D-Bus error with a broken character in it cannot be sent).
