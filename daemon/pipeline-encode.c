@@ -8,8 +8,6 @@
  * ticket's turn it commits the frame with its real size, so the queue is in capture order
  * whatever order the workers finish in. Lock rules and ownership: pipeline-internal.h.
  */
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,37 +89,6 @@ static bool next_task(struct worker *w, struct task *t) {
 
 /* ---- without the lock -------------------------------------------------------------------- */
 
-/* Tests: the planes that go to the encoder, as raw I420 files <dir>/<hand>-<number>.i420. */
-static int dump_open(const struct pipeline *p, const struct frame *f) {
-        char path[PATH_MAX];
-
-        snprintf(path, sizeof(path), "%s/%s-%06llu.i420", p->dump_dir, p->hand->name,
-                 (unsigned long long) f->meta.number);
-        return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-}
-
-/* Rows [y0, y0 + n) of planes @rows (@strides) into the dump file of a @w × @h frame. */
-static void dump_rows(int fd, unsigned w, unsigned h, unsigned y0, unsigned n, const uint8_t *const rows[3],
-                      const int strides[3]) {
-        off_t plane_at[3] = {0, (off_t) w * h, (off_t) w * h + (off_t) (w / 2) * (h / 2)};
-
-        for (unsigned p = 0; p < 3; p++) {
-                unsigned pw = p ? w / 2 : w, py = p ? y0 / 2 : y0, pn = p ? n / 2 : n;
-                for (unsigned y = 0; y < pn; y++)
-                        if (pwrite(fd, rows[p] + (size_t) y * strides[p], pw, plane_at[p] + (off_t) (py + y) * pw) < 0)
-                                return;
-        }
-}
-
-static void dump_frame(const struct pipeline *p, const struct frame *f) {
-        int fd = dump_open(p, f);
-
-        if (fd < 0)
-                return;
-        dump_rows(fd, f->width, f->height, 0, f->height, (const uint8_t *const *) f->planes, f->strides);
-        close(fd);
-}
-
 /* What the encoder's band callback needs to rectify a frame. */
 struct band_source {
         const struct rectify *rectify;
@@ -134,7 +101,8 @@ static void rectify_band(void *userdata, unsigned y0, unsigned n, uint8_t *const
 
         rectify_rows(b->rectify, b->src, y0, n, dst, dst_strides);
         if (b->dump_fd >= 0)
-                dump_rows(b->dump_fd, b->src->width, b->src->height, y0, n, (const uint8_t *const *) dst, dst_strides);
+                pipeline_dump_rows(b->dump_fd, b->src->width, b->src->height, y0, n, (const uint8_t *const *) dst,
+                                   dst_strides);
 }
 
 /* The camera's JPEG of @j decoded into the worker's frame. Return: 0 or -EBADMSG, -EINVAL. */
@@ -159,9 +127,9 @@ static int encode(struct worker *w, const struct frame *src, struct task *t) {
         int r;
 
         if (p->dump_dir && t->rectify)
-                b.dump_fd = dump_open(p, src);
+                b.dump_fd = pipeline_dump_open(p, src);
         else if (p->dump_dir)
-                dump_frame(p, src);
+                pipeline_dump_frame(p, src);
         r = encoder_encode(w->encoder, src, t->rectify ? rectify_band : NULL, &b, t->quality, t->room.data, t->room.cap,
                            &t->data, &t->size);
         if (b.dump_fd >= 0)

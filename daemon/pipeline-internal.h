@@ -197,3 +197,11 @@ void pipeline_give_back_locked(struct pipeline *p, struct job *j);
 static inline bool pipeline_ending(struct pipeline *p) {
         return atomic_load(&p->end_reason) != STOP_NONE;
 }
+
+/* Tests (HANDREC_DEBUG_DUMP_DIR, pipeline-dump.c): pipeline_dump_open() the raw I420 file of
+ * frame @f (-1 on failure), pipeline_dump_rows() rows [y0, y0 + n) of planes @rows into it,
+ * pipeline_dump_frame() a whole frame. Failures only lose the dump. */
+int pipeline_dump_open(const struct pipeline *p, const struct frame *f);
+void pipeline_dump_rows(int fd, unsigned w, unsigned h, unsigned y0, unsigned n, const uint8_t *const rows[3],
+                        const int strides[3]);
+void pipeline_dump_frame(const struct pipeline *p, const struct frame *f);
