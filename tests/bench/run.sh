@@ -10,6 +10,7 @@
 #   old.py          5. the old collector's design (old_collector.py)
 #   realtime.py     6. both hands at 30 fps in real time (BENCH_SOAK=600: a 10 minute soak)
 #   callgrind.py    7. instructions per frame of the rectified path (build/bench-frame)
+#   preview.py      9. what a preview costs at 10 fps, and a take recorded under two previews (issue 10)
 #   sync.py         the cost of durability (save.sync_interval), synthetic camera
 #   summary.py      8. the table and the ratios, met or not
 # BENCH_QUICK=1: few frames and short runs, to check the bench end to end in a couple of minutes.
@@ -48,6 +49,7 @@ fi
 step $PY $B/old.py
 step $PY $B/realtime.py
 step $PY $B/callgrind.py
+step $PY $B/preview.py
 echo
 echo "== durability (BENCH_SYNC_SECONDS=${BENCH_SYNC_SECONDS:-20})"
 step $PY $B/sync.py

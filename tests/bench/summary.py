@@ -134,6 +134,15 @@ def main():
     res = {k: load(k) for k in ROWS}
     table(res, m)
     t = targets(res)
+    pv = load("preview")
+    if "error" not in pv:
+        print("\n  9 preview (issue 10): one hand, synthetic 2x1280x720 at 30 fps, idle; % of one core")
+        for r in pv["idle"]:
+            print(f"      {r['case']:<28} {r['cpu_percent']:5.2f} %" +
+                  (f"   {r['preview_fps']:.2f} preview frames/s" if r["preview_fps"] else ""))
+        tk = pv["take"]
+        print(f"      take under two previews, one never read: {tk['frames']} of {tk['frames_captured']} written, "
+              f"{tk['frames_dropped']} dropped")
     print("\n  targets (issue 13)")
     for what, measured, target, v in t:
         print(f"  {what:<52} {measured:>16}   target {target:<11} {v}")
