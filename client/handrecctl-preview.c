@@ -212,6 +212,8 @@ static int serve(sd_bus *bus, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned n, 
                         goto out;
                 }
         }
+        /* /status.json says the hand's state from the first request, not "unknown" */
+        refresh_status(bus, feeds, n);
         server = http_start(TAKE_FD(listen_fd), feeds, n);
         if (!server)
                 goto out;
