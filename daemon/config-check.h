@@ -58,3 +58,5 @@ void config_check_even(struct config_checker *ck, const config_setting_t *group,
 struct config;
 /** config_parse_hand() - the group @group (left_hand, right_hand) into a new hand of @c (config-hand.c). */
 void config_parse_hand(struct config_checker *ck, config_t *cfg, const char *group, const char *name, struct config *c);
+/** config_parse_offload() - the group offload, when the file has it, into c->offload (config-offload.c). */
+void config_parse_offload(struct config_checker *ck, config_t *cfg, struct config *c);

@@ -15,7 +15,7 @@
 
 static const struct config_key top_keys[] = {
         {"save", K_GROUP},       {"queue", K_GROUP},     {"workers", K_INT},
-        {"right_hand", K_GROUP}, {"left_hand", K_GROUP}, {NULL, 0},
+        {"right_hand", K_GROUP}, {"left_hand", K_GROUP}, {"offload", K_GROUP}, {NULL, 0},
 };
 static const struct config_key save_keys[] = {
         {"output_dir", K_STRING},   {"jpeg_quality", K_INT},  {"min_free_mb", K_INT},
@@ -125,6 +125,7 @@ static struct config *config_new(const char *path) {
                 .batch_size = 10,
                 .batch_timeout = 0.5,
                 .workers = 2,
+                .offload = {.retry_seconds = 30, .retry_max_seconds = 900},
         };
         c->path = strdup(path);
         return c->path ? c : config_free(c);
@@ -180,6 +181,7 @@ static void parse_all(struct config_checker *ck, config_t *cfg, struct config *c
         config_get_uint(ck, root, "", "workers", 1, 16, &c->workers);
         config_parse_hand(ck, cfg, "left_hand", "left", c);
         config_parse_hand(ck, cfg, "right_hand", "right", c);
+        config_parse_offload(ck, cfg, c);
         if (c->n_hands == 0)
                 config_report(ck, NULL, "left_hand/right_hand",
                               "no hand is configured; add a right_hand or left_hand group");
@@ -227,6 +229,7 @@ struct config *config_free(struct config *c) {
         free(c->path);
         free(c->text);
         free(c->output_dir);
+        offload_config_free(&c->offload);
         for (unsigned i = 0; i < 2; i++) {
                 free(c->hands[i].camera.device);
                 free(c->hands[i].camera.left_device);

@@ -59,6 +59,22 @@ struct hand_config {
         struct calibration *calibration; /* NULL when none is configured */
 };
 
+/* The group offload: handrec-offload's settings (config-offload.c; docs in etc/handrecd.conf). */
+#define OFFLOAD_RCLONE_CONFIG_DEFAULT "/etc/handrec/rclone.conf"
+#define OFFLOAD_STATE_DIR_DEFAULT "/var/lib/handrec-offload"
+struct offload_config {
+        bool enabled;             /* the file has the group */
+        char *remote;             /* rclone REMOTE:PATH (or a path); takes go to <remote>/<hand>/<file> */
+        char *rclone_config;      /* rclone's own config file, with the remote */
+        char *bwlimit;            /* rclone --bwlimit, "" for none */
+        char *state_dir;          /* the uploads' state, one file per take (offload/state.c) */
+        char *rclone;             /* the program */
+        double keep_free_gb;      /* remove the oldest verified takes to keep this free; 0: off */
+        double max_takes_gb;      /* ... or to keep at most this much of takes; 0: off */
+        double retry_seconds;     /* the first wait after a failure, doubling ... */
+        double retry_max_seconds; /* ... up to this */
+};
+
 struct config {
         char *path;
         char *text; /* the file as read, stored in every take */
@@ -77,6 +93,8 @@ struct config {
 
         struct hand_config hands[2];
         unsigned n_hands;
+
+        struct offload_config offload;
 };
 
 /**
@@ -88,6 +106,9 @@ struct config {
  * Return: 0, -ENOENT/-EACCES when the file cannot be read, -EINVAL when it has errors.
  */
 int config_load(const char *path, struct config **ret, FILE *errors);
+
+/** offload_config_free() - free the strings of @o (config-offload.c). */
+void offload_config_free(struct offload_config *o);
 
 /** config_free() - free a config; accepts NULL; returns NULL. */
 struct config *config_free(struct config *c);

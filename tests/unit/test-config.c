@@ -401,6 +401,52 @@ TEST(camera_controls) {
         config_free(c);
 }
 
+TEST(offload) {
+        int r;
+        struct config *c = NULL;
+        const char *err = load("right_hand = { camera = { source = \"synthetic\"; }; };\n", &r, &c);
+        CHECK_EQ_INT(r, 0);
+        if (c)
+                CHECK(!c->offload.enabled);
+        config_free(c);
+
+        err = load("right_hand = { camera = { source = \"synthetic\"; }; };\n"
+                   "offload = { remote = \"s3:bucket/rig 1\"; keep_free_gb = 2.5; bwlimit = \"8M\"; };\n",
+                   &r, &c);
+        CHECK_EQ_INT(r, 0);
+        CHECK(streq(err, ""));
+        if (!c)
+                return;
+        CHECK(c->offload.enabled);
+        CHECK(streq(c->offload.remote, "s3:bucket/rig 1"));
+        CHECK(streq(c->offload.rclone_config, "/etc/handrec/rclone.conf"));
+        CHECK(streq(c->offload.state_dir, "/var/lib/handrec-offload"));
+        CHECK(streq(c->offload.bwlimit, "8M") && streq(c->offload.rclone, "rclone"));
+        CHECK(c->offload.keep_free_gb == 2.5 && c->offload.max_takes_gb == 0);
+        CHECK(c->offload.retry_seconds == 30 && c->offload.retry_max_seconds == 900);
+        config_free(c);
+}
+
+TEST(offload_errors) {
+        int r;
+        const char *err = load("right_hand = { camera = { source = \"synthetic\"; }; };\n"
+                               "offload = {\n"
+                               "  state_dir = \"state\";\n"
+                               "  keep_free_gb = -1.0;\n"
+                               "  retry_seconds = 60.0; retry_max_seconds = 10.0;\n"
+                               "  bwlimit = \"-8M\";\n"
+                               "  bucket = \"x\";\n"
+                               "};\n",
+                               &r, NULL);
+        CHECK_EQ_INT(r, -EINVAL);
+        CHECK_CONTAINS(err, expect("2: offload.remote: missing: where takes go"));
+        CHECK_CONTAINS(err, expect("3: offload.state_dir: \"state\" is not an absolute path"));
+        CHECK_CONTAINS(err, expect("4: offload.keep_free_gb: -1 is out of range"));
+        CHECK_CONTAINS(err, expect("5: offload.retry_max_seconds: 10 is less than offload.retry_seconds = 60"));
+        CHECK_CONTAINS(err, expect("6: offload.bwlimit: \"-8M\" is not an rclone --bwlimit"));
+        CHECK_CONTAINS(err, expect("7: offload.bucket: unknown setting"));
+}
+
 TEST(camera_controls_errors) {
         int r;
         const char *err = load("right_hand = { camera = {\n"
@@ -448,6 +494,8 @@ int main(void) {
                                             T(v4l2_device_errors),
                                             T(camera_controls),
                                             T(camera_controls_errors),
+                                            T(offload),
+                                            T(offload_errors),
                                             T(memory_over_the_limit_refused_at_its_line),
                                             T(queue_settings),
                                             T(memory_budget_by_hand),
