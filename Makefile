@@ -1,6 +1,6 @@
 # handrecd — build, test, demo, install. See README.md.
 #
-#   make              build build/handrecd, build/handrecctl, build/handrec-rectify
+#   make              build build/handrecd, build/handrecctl, build/handrec-rectify, build/handrec-offload
 #   make check        install missing packages, build, run every test; ends with "N passed, N failed"
 #   make check-unit   the C unit tests (AddressSanitizer + UBSan build) and the ThreadSanitizer run
 #   make check-integration   the pytest suites against a private dbus-daemon
@@ -65,7 +65,7 @@ TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 
 .PHONY: all deps deps-build check check-unit check-integration demo bench install uninstall lint clean man
 
-all: $(BUILD)/handrecd $(BUILD)/handrecctl $(BUILD)/handrec-rectify
+all: $(BUILD)/handrecd $(BUILD)/handrecctl $(BUILD)/handrec-rectify $(BUILD)/handrec-offload
 
 # ---- manual pages: man/*.scd (scdoc) to $(BUILD)/man/, and the two tools' troff pages as they are ----
 
@@ -117,6 +117,11 @@ $(BUILD)/client/%.o: ALL_CFLAGS += $(MHD_CFLAGS) $(JSONC_CFLAGS)
 
 $(BUILD)/handrecctl: $(call objs,$(BUILD),$(wildcard client/*.c)) $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS) $(MHD_LIBS) $(JSONC_LIBS)
+
+# handrec-offload: the upload service beside the daemon (offload/offload.h), json-c for rclone's output
+$(BUILD)/offload/%.o: ALL_CFLAGS += $(JSONC_CFLAGS)
+$(BUILD)/handrec-offload: $(call objs,$(BUILD),$(wildcard offload/*.c)) $(BUILD)/libhandrec.a
+	$(CC) -o $@ $^ $(LDLIBS) $(JSONC_LIBS)
 
 $(BUILD)/handrec-rectify: $(BUILD)/tools/handrec-rectify.o $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)

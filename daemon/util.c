@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 int log_max_level = LOG_LEVEL_INFO;
+const char *log_program = "handrecd";
 
 int log_internal(int level, int error, const char *format, ...) {
         static int journal = -1;
@@ -33,7 +34,7 @@ int log_internal(int level, int error, const char *format, ...) {
         if (journal)
                 fprintf(stderr, "<%d>%s\n", level, buf);
         else
-                fprintf(stderr, "handrecd: %s\n", buf);
+                fprintf(stderr, "%s: %s\n", log_program, buf);
         errno = saved;
         return -error;
 }

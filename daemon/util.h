@@ -66,6 +66,8 @@ static inline bool streq(const char *a, const char *b) {
 enum { LOG_LEVEL_ERR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_NOTICE = 5, LOG_LEVEL_INFO = 6, LOG_LEVEL_DEBUG = 7 };
 
 extern int log_max_level;
+/* the name before each line when stderr is not the journal; "handrecd" unless a program sets it */
+extern const char *log_program;
 
 /**
  * log_internal() - print one log line to stderr.

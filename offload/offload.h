@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * offload.h — handrec-offload: uploads finished takes with rclone, verifies the remote copy,
+ * keeps each take's state durably and reclaims space by removing only verified takes.
+ *
+ * DESIGN: one thread. Everything runs on the sd-event loop of main.c: the bus (bus.c), the scans
+ * of the hand folders (scan.c), the space policy (space.c), and the upload of one take at a time
+ * (upload.c), whose steps are rclone child processes (rclone.c) whose exit and output are loop
+ * events too. So no lock anywhere; the only concurrency is with other processes: handrecd
+ * writing takes (a take is uploaded only once its file says complete or recovered, and is
+ * checked unchanged from before the upload to after the verification) and rclone.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "../daemon/config.h"
+#include "../daemon/util.h"
+
+struct offload;
+
+#define OFFLOAD_BUS_NAME "org.handrec1.Offload"
+#define OFFLOAD_OBJECT "/org/handrec1/offload"
+#define OFFLOAD_INTERFACE "org.handrec1.Offload"
+
+/* How often the hand folders are scanned for takes the daemon's signals did not announce. */
+#define OFFLOAD_SCAN_USEC (60 * USEC_PER_SEC)
+
+/* sd_event_source_disable_unref() is newer than libsystemd 245 */
+static inline sd_event_source *source_free(sd_event_source *s) {
+        if (s)
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return sd_event_source_unref(s);
+}
+
+enum upload_state {
+        UPLOAD_PENDING,
+        UPLOAD_UPLOADING,
+        UPLOAD_VERIFIED,
+        UPLOAD_FAILED,
+};
+
+const char *upload_state_to_string(enum upload_state s);
+
+/* What a take's state file says (state.c). */
+struct take_state {
+        enum upload_state state;
+        char remote[1024];
+        uint64_t size, mtime_ns, ino; /* the local file when it was verified (or last tried) */
+        char check[192];              /* "md5:<hex>", "sha1:<hex>" or "download" */
+        unsigned attempts;
+        char error[512];
+        char updated_utc[32];
+};
+
+/* One local take the service knows, from the last scan. */
+struct take {
+        char hand[16];
+        char name[256];
+        uint64_t size, mtime_ns, ino;
+        /* eligible: its file says complete or recovered; read again when size or mtime change */
+        bool eligible;
+        uint64_t checked_size, checked_mtime_ns;
+        char status[32]; /* the file's status attribute, "" when it cannot be read */
+        bool seen;       /* in the scan under way */
+        struct take_state st;
+};
+
+/* One rclone child: its output, its progress and what it said went wrong (rclone.c). */
+struct rclone_job {
+        pid_t pid;
+        int out_fd, err_fd;
+        sd_event_source *child_source, *out_source, *err_source;
+        char *out; /* standard output, kept (at most RCLONE_OUT_MAX) */
+        size_t out_len, out_cap;
+        char line[8192]; /* standard error's line being read */
+        size_t line_len;
+        char error[512]; /* the last error rclone logged; the last line of another kind otherwise */
+        char last_line[512];
+        uint64_t bytes, total; /* --stats: done and to do */
+        double speed;          /* bytes a second */
+        void (*done)(struct offload *o, int status);
+};
+
+enum upload_phase {
+        PHASE_IDLE,
+        PHASE_COPY,  /* rclone copyto */
+        PHASE_LIST,  /* rclone lsjson --hash of the remote copy */
+        PHASE_HASH,  /* rclone hashsum of the local file */
+        PHASE_CHECK, /* rclone check --download: a remote without hashes */
+        PHASE_WAIT,  /* after a failure, until the retry */
+};
+
+struct offload {
+        struct config *config; /* the daemon's configuration; offload = &config->offload */
+        const struct offload_config *oc;
+        bool user;
+        sd_event *event;
+        sd_bus *bus;
+        sd_event_source *scan_timer, *retry_timer, *next_defer;
+
+        struct take *takes; /* sorted oldest first (by name: names begin with the start time) */
+        unsigned n_takes, cap_takes;
+
+        /* the take being uploaded: hand and name (an index would not survive a scan) */
+        enum upload_phase phase;
+        char cur_hand[16], cur_name[256];
+        uint64_t cur_started_usec;
+        uint64_t before_size, before_mtime_ns, before_ino;
+        uint64_t remote_size;
+        char hash_type[8], remote_hash[160];
+        bool cancelled; /* discarded, or the service stops, while rclone runs */
+        struct rclone_job job;
+
+        double backoff;         /* seconds of the last wait; 0 after a success */
+        uint64_t retry_at_usec; /* CLOCK_MONOTONIC */
+        char last_error[512];   /* of the last attempt, "" when it succeeded */
+        char logged_error[512]; /* the last failure logged, to log each one once */
+        unsigned failures_since_log;
+
+        bool discarding; /* a DiscardTake call is under way, for this take */
+        char discard_hand[16], discard_name[256];
+        char space_note[512];
+        char logged_space_note[512];
+
+        unsigned uploaded, removed;
+        bool quitting;
+};
+
+/* main.c */
+const char *offload_state_name(const struct offload *o);
+void offload_notify_status(struct offload *o);
+
+/* state.c: one file per take, <state_dir>/<hand>/<name>.state, written atomically and synced */
+int state_load(const char *state_dir, const char *hand, const char *name, struct take_state *ret);
+int state_save(const char *state_dir, const char *hand, const char *name, struct take_state *st);
+int state_remove(const char *state_dir, const char *hand, const char *name);
+void state_remove_orphans(struct offload *o);
+const char *upload_state_to_string(enum upload_state s);
+
+/* scan.c */
+int scan_takes(struct offload *o);
+struct take *take_find(struct offload *o, const char *hand, const char *name);
+struct take *take_find_path(struct offload *o, const char *path, char *ret_hand, char *ret_name);
+int take_path(const struct offload *o, const char *hand, const char *name, char *buf, size_t len);
+void take_forget(struct offload *o, const char *hand, const char *name);
+void offload_backlog(struct offload *o, unsigned *ret_takes, uint64_t *ret_bytes, uint64_t *ret_all_bytes);
+
+/* rclone.c */
+int rclone_run(struct offload *o, char *const argv[], void (*done)(struct offload *o, int status));
+void rclone_kill(struct offload *o);
+void rclone_job_free(struct rclone_job *j);
+/* The common arguments before a command: the program, --config, logging as JSON. */
+unsigned rclone_base_args(const struct offload *o, const char *argv[], unsigned max);
+/* What went wrong, in a sentence: rclone's own error, or how it ended. */
+void rclone_describe_failure(const struct rclone_job *j, const char *what, int status, char *buf, size_t len);
+
+/* upload.c */
+void upload_kick(struct offload *o);
+void upload_retry_now(struct offload *o);
+void upload_cancel(struct offload *o, const char *hand, const char *name);
+void upload_stop(struct offload *o);
+
+/* space.c */
+void space_check(struct offload *o);
+uint64_t space_free_bytes(const struct offload *o);
+
+/* bus.c */
+int bus_setup(struct offload *o);
+void bus_emit_state(struct offload *o, const struct take *t);
+void bus_emit_removed(struct offload *o, const char *path);

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * scan.c — the takes the service knows: the *.h5 files directly in each configured hand's folder
+ * under save.output_dir (opened without following links), sorted oldest first, each with its
+ * state file and whether it may be uploaded: its HDF5 root attribute status is "complete" or
+ * "recovered". A take being recorded cannot be opened without SWMR and says "recording" anyway;
+ * it is read again when its size or time change.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../daemon/h5util.h"
+#include "../daemon/layout.h"
+#include "../daemon/util.h"
+#include "offload.h"
+
+int take_path(const struct offload *o, const char *hand, const char *name, char *buf, size_t len) {
+        return snprintf(buf, len, "%s/%s/%s", o->config->output_dir, hand, name) >= (int) len ? -ENAMETOOLONG : 0;
+}
+
+struct take *take_find(struct offload *o, const char *hand, const char *name) {
+        for (unsigned i = 0; i < o->n_takes; i++)
+                if (streq(o->takes[i].hand, hand) && streq(o->takes[i].name, name))
+                        return &o->takes[i];
+        return NULL;
+}
+
+struct take *take_find_path(struct offload *o, const char *path, char *ret_hand, char *ret_name) {
+        char buf[4096];
+
+        for (unsigned i = 0; i < o->n_takes; i++)
+                if (take_path(o, o->takes[i].hand, o->takes[i].name, buf, sizeof(buf)) == 0 && streq(buf, path)) {
+                        if (ret_hand)
+                                snprintf(ret_hand, 16, "%s", o->takes[i].hand);
+                        if (ret_name)
+                                snprintf(ret_name, 256, "%s", o->takes[i].name);
+                        return &o->takes[i];
+                }
+        return NULL;
+}
+
+void take_forget(struct offload *o, const char *hand, const char *name) {
+        struct take *t = take_find(o, hand, name);
+
+        (void) state_remove(o->oc->state_dir, hand, name);
+        if (!t)
+                return;
+        memmove(t, t + 1, (size_t) (o->takes + o->n_takes - (t + 1)) * sizeof(*t));
+        o->n_takes--;
+}
+
+/* The file's status attribute into t->status ("" when it cannot be read). */
+static void read_status(int fd, struct take *t) {
+        char path[64];
+        hid_t fapl = layout_fapl(), file;
+
+        t->status[0] = '\0';
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+        H5Pclose(fapl);
+        if (file < 0) {
+                H5Eclear2(H5E_DEFAULT);
+                return;
+        }
+        if (h5_attr_read_string(file, "status", t->status, sizeof(t->status)) < 0)
+                t->status[0] = '\0';
+        H5Fclose(file);
+}
+
+static void check_eligible(int dirfd, struct take *t) {
+        _cleanup_(closep) int fd = openat(dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+        t->checked_size = t->size;
+        t->checked_mtime_ns = t->mtime_ns;
+        if (fd < 0)
+                t->status[0] = '\0';
+        else
+                read_status(fd, t);
+        t->eligible = streq(t->status, "complete") || streq(t->status, "recovered");
+}
+
+static struct take *take_add(struct offload *o, const char *hand, const char *name) {
+        struct take *t;
+
+        if (o->n_takes == o->cap_takes) {
+                unsigned cap = o->cap_takes ? o->cap_takes * 2 : 64;
+                struct take *p = realloc(o->takes, cap * sizeof(*p));
+                if (!p)
+                        return NULL;
+                o->takes = p;
+                o->cap_takes = cap;
+        }
+        t = &o->takes[o->n_takes++];
+        *t = (struct take){};
+        snprintf(t->hand, sizeof(t->hand), "%s", hand);
+        snprintf(t->name, sizeof(t->name), "%s", name);
+        if (state_load(o->oc->state_dir, hand, name, &t->st) < 0) {
+                log_warning("The upload state of %s/%s cannot be read; it is uploaded again.", hand, name);
+                t->st = (struct take_state){.state = UPLOAD_PENDING};
+        }
+        /* "uploading" left by a stop or a crash: the remote copy is never trusted unverified */
+        if (t->st.state == UPLOAD_UPLOADING)
+                t->st.state = UPLOAD_PENDING;
+        return t;
+}
+
+static bool is_take_name(const char *n) {
+        size_t len = strlen(n);
+        return len > 3 && len < 256 && n[0] != '.' && streq(n + len - 3, ".h5");
+}
+
+static void scan_hand(struct offload *o, const char *hand) {
+        _cleanup_(closep) int top = open(o->config->output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dirfd = top < 0 ? -1 : openat(top, hand, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d = dirfd < 0 ? NULL : fdopendir(dirfd);
+        struct dirent *e;
+
+        if (!d) {
+                if (dirfd >= 0)
+                        close(dirfd);
+                return;
+        }
+        while ((e = readdir(d))) {
+                struct stat st;
+                struct take *t;
+                if (!is_take_name(e->d_name) || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                t = take_find(o, hand, e->d_name) ?: take_add(o, hand, e->d_name);
+                if (!t)
+                        break;
+                t->seen = true;
+                t->size = (uint64_t) st.st_size;
+                t->mtime_ns = (uint64_t) st.st_mtim.tv_sec * NSEC_PER_SEC + (uint64_t) st.st_mtim.tv_nsec;
+                t->ino = (uint64_t) st.st_ino;
+                if (t->checked_size != t->size || t->checked_mtime_ns != t->mtime_ns || !t->eligible)
+                        check_eligible(dirfd, t);
+        }
+        closedir(d);
+}
+
+static int compare_takes(const void *a, const void *b) {
+        const struct take *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        return c ? c : strcmp(x->hand, y->hand);
+}
+
+int scan_takes(struct offload *o) {
+        unsigned kept = 0;
+
+        for (unsigned i = 0; i < o->n_takes; i++)
+                o->takes[i].seen = false;
+        for (unsigned i = 0; i < o->config->n_hands; i++)
+                scan_hand(o, o->config->hands[i].name);
+        /* a take gone from the folder (discarded, removed) is forgotten with its state */
+        for (unsigned i = 0; i < o->n_takes; i++) {
+                struct take *t = &o->takes[i];
+                if (t->seen)
+                        o->takes[kept++] = *t;
+                else if (!(o->phase != PHASE_IDLE && streq(t->hand, o->cur_hand) && streq(t->name, o->cur_name)))
+                        (void) state_remove(o->oc->state_dir, t->hand, t->name);
+                else
+                        o->takes[kept++] = *t; /* upload.c notices the file is gone when its step ends */
+        }
+        o->n_takes = kept;
+        qsort(o->takes, o->n_takes, sizeof(*o->takes), compare_takes);
+        return 0;
+}
+
+void offload_backlog(struct offload *o, unsigned *ret_takes, uint64_t *ret_bytes, uint64_t *ret_all_bytes) {
+        unsigned n = 0;
+        uint64_t bytes = 0, all = 0;
+
+        for (unsigned i = 0; i < o->n_takes; i++) {
+                const struct take *t = &o->takes[i];
+                all += t->size;
+                if (t->eligible && t->st.state != UPLOAD_VERIFIED) {
+                        n++;
+                        bytes += t->size;
+                }
+        }
+        *ret_takes = n;
+        *ret_bytes = bytes;
+        if (ret_all_bytes)
+                *ret_all_bytes = all;
+}

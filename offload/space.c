@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * space.c — the space policy: while save.output_dir's file system has less than
+ * offload.keep_free_gb free, or the takes there weigh more than offload.max_takes_gb, the oldest
+ * take that is uploaded, verified and unchanged since is removed — by handrecd's DiscardTake, so
+ * the daemon's own checks apply (a take of its folder, none being recorded). Never another take:
+ * when only unverified takes are left, SpaceNote says the backlog is what fills the disk.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "../daemon/util.h"
+#include "offload.h"
+
+#define GB 1e9
+
+uint64_t space_free_bytes(const struct offload *o) {
+        struct statvfs s;
+        return statvfs(o->config->output_dir, &s) < 0 ? 0 : (uint64_t) s.f_bavail * s.f_frsize;
+}
+
+static void set_note(struct offload *o, const char *note) {
+        snprintf(o->space_note, sizeof(o->space_note), "%s", note);
+        if (note[0] && !streq(note, o->logged_space_note))
+                log_warning("%s", note);
+        snprintf(o->logged_space_note, sizeof(o->logged_space_note), "%s", note);
+}
+
+/* The oldest take that may go: verified, and its file as it was verified. */
+static struct take *removable(struct offload *o) {
+        for (unsigned i = 0; i < o->n_takes; i++) {
+                struct take *t = &o->takes[i];
+                if (t->st.state == UPLOAD_VERIFIED && t->size == t->st.size && t->mtime_ns == t->st.mtime_ns &&
+                    t->ino == t->st.ino &&
+                    !(o->phase != PHASE_IDLE && streq(t->hand, o->cur_hand) && streq(t->name, o->cur_name)))
+                        return t;
+        }
+        return NULL;
+}
+
+static int on_discarded(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        struct offload *o = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        char note[600], path[4096];
+        (void) ret_error;
+
+        o->discarding = false;
+        take_path(o, o->discard_hand, o->discard_name, path, sizeof(path));
+        if (e) {
+                snprintf(
+                        note, sizeof(note),
+                        "The disk needs space, but handrecd refused to remove the uploaded take %.300s: %.200s (%.80s)",
+                        path, e->message ?: "", e->name);
+                set_note(o, note);
+                return 0;
+        }
+        /* the daemon has deleted it; its state goes with it */
+        take_forget(o, o->discard_hand, o->discard_name);
+        o->removed++;
+        bus_emit_removed(o, path);
+        space_check(o);
+        return 0;
+}
+
+static void discard(struct offload *o, struct take *t) {
+        char path[4096], free_s[32];
+        int r;
+
+        take_path(o, t->hand, t->name, path, sizeof(path));
+        r = sd_bus_call_method_async(o->bus, NULL, "org.handrec1", "/org/handrec1", "org.handrec1.Manager",
+                                     "DiscardTake", on_discarded, o, "s", path);
+        if (r < 0) {
+                set_note(o, "The disk needs space, but handrecd cannot be asked to remove an uploaded take.");
+                return;
+        }
+        o->discarding = true;
+        snprintf(o->discard_hand, sizeof(o->discard_hand), "%s", t->hand);
+        snprintf(o->discard_name, sizeof(o->discard_name), "%s", t->name);
+        log_info("Removing %s: uploaded and verified to %s (%s); %s free, offload.keep_free_gb = %g, "
+                 "offload.max_takes_gb = %g",
+                 path, t->st.remote, t->st.check, format_bytes(free_s, sizeof(free_s), space_free_bytes(o)),
+                 o->oc->keep_free_gb, o->oc->max_takes_gb);
+}
+
+void space_check(struct offload *o) {
+        uint64_t free_bytes, behind, all;
+        unsigned n;
+        bool short_free, too_many;
+        struct take *t;
+        char note[512], size[32];
+
+        if (!o->oc->enabled || o->discarding)
+                return;
+        free_bytes = space_free_bytes(o);
+        offload_backlog(o, &n, &behind, &all);
+        short_free = o->oc->keep_free_gb > 0 && (double) free_bytes < o->oc->keep_free_gb * GB;
+        too_many = o->oc->max_takes_gb > 0 && (double) all > o->oc->max_takes_gb * GB;
+        if (!short_free && !too_many) {
+                set_note(o, "");
+                return;
+        }
+        t = removable(o);
+        if (t) {
+                discard(o, t);
+                return;
+        }
+        snprintf(note, sizeof(note),
+                 "%s, but no take here is uploaded and verified: %u takes (%s) wait for their upload; nothing is "
+                 "removed until they are verified",
+                 short_free ? "The disk has less free than offload.keep_free_gb"
+                            : "The takes here weigh more than offload.max_takes_gb",
+                 n, format_bytes(size, sizeof(size), behind));
+        set_note(o, note);
+}
