@@ -20,6 +20,7 @@
 #include "process-memory.h"
 #include "status-line.h"
 #include "takefile.h"
+#include "upload-backlog.h"
 #include "util.h"
 
 const char *hand_state_to_string(enum hand_state s) {
@@ -219,16 +220,18 @@ static int refuse_if_busy(struct hand *h, sd_bus_error *error) {
 static int refuse_if_no_room(struct hand *h, sd_bus_error *error) {
         const struct config *c = h->daemon->config;
         uint64_t free_bytes = disk_free_bytes(c->output_dir), need = c->min_free_bytes + start_room(h->config);
+        char backlog[512];
 
         if (free_bytes >= need)
                 return 0;
+        upload_backlog_sentence(c, backlog, sizeof(backlog));
         return sd_bus_error_setf(error, ERROR_STORAGE_FULL,
                                  "Only %llu MB are free in %s/%s; a take needs the reserve (save.min_free_mb = %llu "
-                                 "MB) plus room for %d s of recording, %llu MB in all. Free some space or point "
+                                 "MB) plus room for %d s of recording, %llu MB in all.%s Free some space or point "
                                  "save.output_dir elsewhere.",
                                  (unsigned long long) (free_bytes / 1000000), c->output_dir, h->config->name,
                                  (unsigned long long) (c->min_free_bytes / 1000000), START_SECONDS,
-                                 (unsigned long long) (need / 1000000));
+                                 (unsigned long long) (need / 1000000), backlog);
 }
 
 /* What the pipeline needs to know of the take, with its reserved file. */

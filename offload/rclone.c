@@ -71,6 +71,27 @@ _Noreturn static void child(char *const argv[], int out, int err) {
         _exit(127);
 }
 
+/* rclone's error sentence on one line: "Attempt 1/1 failed with 1 errors and: " dropped, its
+ * continuation lines ("\n\tstatus code: 403", "\ncaused by: ...") joined with single spaces. */
+static void one_sentence(char *dst, size_t len, const char *msg) {
+        const char *p = strstr(msg, " errors and: ");
+        size_t n = 0;
+        bool space = false;
+
+        if (strncmp(msg, "Attempt ", 8) == 0 && p)
+                msg = p + strlen(" errors and: ");
+        for (; *msg && n + 1 < len; msg++) {
+                bool ws = *msg == '\n' || *msg == '\t' || *msg == '\r' || *msg == ' ';
+                if (ws && (space || n == 0))
+                        continue;
+                dst[n++] = ws ? ' ' : *msg;
+                space = ws;
+        }
+        while (n && dst[n - 1] == ' ')
+                n--;
+        dst[n] = '\0';
+}
+
 /* One line of rclone's standard error: a JSON log record, or plain text. */
 static void parse_line(struct rclone_job *j, const char *line) {
         json_object *rec = line[0] == '{' ? json_tokener_parse(line) : NULL, *v, *stats;
@@ -92,9 +113,9 @@ static void parse_line(struct rclone_job *j, const char *line) {
         }
         if (streq(level, "error") || streq(level, "critical") || streq(level, "fatal") ||
             (!rec && strstr(line, "ERROR")))
-                snprintf(j->error, sizeof(j->error), "%s", msg);
+                one_sentence(j->error, sizeof(j->error), msg);
         else if (msg[0] && !json_object_object_get_ex(rec, "stats", &stats))
-                snprintf(j->last_line, sizeof(j->last_line), "%s", msg);
+                one_sentence(j->last_line, sizeof(j->last_line), msg);
         json_object_put(rec);
 }
 
