@@ -1,0 +1,161 @@
+"""handrec-offload (issue 11): finished takes uploaded with the real rclone, verified, their state
+durable, space reclaimed only from verified takes, and every fault leaving nothing lost.
+
+The remotes: a folder (rclone's local backend) here; a real S3 server (s3rver) and WebDAV
+(rclone serve) in test_offload_remote.py."""
+import filecmp
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import make_config
+from offload import Offload, offload_conf, read_state
+from takecheck import check_take
+
+
+@pytest.fixture
+def setup(tmp, outdir, daemon_factory, bus):
+    """(daemon, offload, remote folder, state folder) with a folder as the remote."""
+    remote = os.path.join(tmp, "remote")
+    state = os.path.join(tmp, "state")
+    os.makedirs(remote)
+    rclone_conf = os.path.join(tmp, "rclone.conf")
+    open(rclone_conf, "w").close()
+    made = []
+
+    def make(start_offload=True, hands=("right", "left"), min_free_mb=1, out=None, **settings):
+        text = make_config(out or outdir, hands=hands, min_free_mb=min_free_mb)
+        text += offload_conf(remote, rclone_conf, state, **settings)
+        d = daemon_factory(text)
+        o = Offload(bus, tmp, d.config)
+        made.append(o)
+        if start_offload:
+            o.start()
+        return d, o, remote, state
+
+    yield make
+    for o in made:
+        if o.proc and o.proc.poll() is None:
+            o.stop(signal.SIGKILL)
+
+
+def record(ctl, *hands, seconds=1):
+    args = ["start", "--duration", str(seconds), "--follow"]
+    for h in hands:
+        args += ["--hand", h]
+    out = ctl(*args, timeout=60).stdout
+    return sorted({line.strip() for line in out.splitlines() if line.strip().endswith(".h5")
+                   and line.strip().startswith("/")})
+
+
+def remote_copy(remote, path):
+    return os.path.join(remote, *path.split("/")[-2:])
+
+
+def test_finished_takes_are_uploaded_and_verified(setup, ctl):
+    d, o, remote, state = setup()
+    files = record(ctl, "right", "left")
+    assert len(files) == 2, files
+    up = o.wait_verified(files, timeout=60)
+    for f in files:
+        check_take(f)
+        assert filecmp.cmp(f, remote_copy(remote, f), shallow=False)  # the bytes, compared
+        s = read_state(state, f)
+        assert s["state"] == "uploaded-verified" and s["check"].startswith("md5:") and s["error"] == ""
+        assert int(s["size"]) == os.path.getsize(f) and int(s["attempts"]) == 1
+        assert up[f]["remote"] == remote_copy(remote, f) and up[f]["take_status"] == "complete"
+        assert oct(os.stat(os.path.join(state, f.split("/")[-2])).st_mode & 0o777) == "0o755"
+    st = o.status()
+    assert st["State"] == "idle" and st["TakesBehind"] == 0 and st["BytesBehind"] == 0 and st["Uploaded"] == 2
+    assert st["LastError"] == "" and st["Remote"] == remote
+    # learnt from RecordingStopped, not from the minute's scan
+    assert "Uploaded and verified" in o.log_text()
+
+
+def test_takes_recorded_while_it_was_down_are_found_at_start(setup, ctl):
+    d, o, remote, state = setup(start_offload=False)
+    files = record(ctl, "right") + record(ctl, "left")
+    assert not os.listdir(remote)
+    o.start()
+    o.wait_verified(files)
+    for f in files:
+        assert filecmp.cmp(f, remote_copy(remote, f), shallow=False)
+    # and a restart uploads nothing again: the state is durable
+    o.stop()
+    o.start()
+    time.sleep(1)
+    assert o.status()["Uploaded"] == 0 and o.status()["TakesBehind"] == 0
+
+
+def test_a_take_being_recorded_is_not_uploaded_and_a_recovered_one_is(setup, ctl, daemon_factory):
+    d, o, remote, state = setup(hands=("right",))
+    path = ctl("start", "--hand", "right").stdout.strip().splitlines()[0]
+    time.sleep(1.5)
+    up = o.uploads()
+    assert up[path]["state"] == "pending" and up[path]["take_status"] != "complete", up
+    assert o.status()["TakesBehind"] == 0  # not behind: it is not finished
+    assert not os.path.exists(remote_copy(remote, path))
+    # a crash leaves it "recording"; handrecd recovers it at its next start, and then it goes
+    d.stop(signal.SIGKILL)
+    time.sleep(1)
+    assert not os.path.exists(remote_copy(remote, path))
+    d.start()
+    up = o.wait_verified([path], timeout=60)
+    assert up[path]["take_status"] == "recovered"
+    check_take(path, status="recovered", decode=False, stamps=False)
+    assert filecmp.cmp(path, remote_copy(remote, path), shallow=False)
+
+
+def test_a_take_discarded_before_its_upload_is_not_uploaded(setup, ctl):
+    # while the service is down
+    d, o, remote, state = setup(start_offload=False, hands=("right",))
+    gone = record(ctl, "right")[0]
+    kept = record(ctl, "right")[0]
+    ctl("discard", gone)
+    o.start()
+    o.wait_verified([kept])
+    assert not os.path.exists(remote_copy(remote, gone)) and gone not in o.uploads()
+    # while it runs but cannot upload (the remote refuses): the discarded take's state goes too
+    o.stop()
+    with open(d.config) as f:
+        text = f.read()
+    with open(d.config, "w") as f:
+        f.write(text.replace(f'remote = "{remote}"', 'remote = "nosuchremote:bucket"'))
+    o.start()
+    failed = record(ctl, "right")[0]
+    o.wait_for(lambda u: u.get(failed, {}).get("state") == "failed", what="the upload to fail")
+    assert "nosuchremote" in o.uploads()[failed]["error"]
+    assert os.path.exists(os.path.join(state, "right", os.path.basename(failed) + ".state"))
+    ctl("discard", failed)
+    o.wait_for(lambda u: failed not in u, what="the discarded take to be forgotten")
+    assert not os.path.exists(os.path.join(state, "right", os.path.basename(failed) + ".state"))
+    # the verified one keeps its state
+    assert read_state(state, kept)["state"] == "uploaded-verified"
+
+
+def test_without_an_offload_group_it_says_so_and_uploads_nothing(tmp, outdir, daemon_factory, bus, ctl):
+    d = daemon_factory(make_config(outdir, hands=("right",)))
+    o = Offload(bus, tmp, d.config).start()
+    try:
+        record(ctl, "right")
+        time.sleep(1)
+        st = o.status()
+        assert st["State"] == "off" and "no offload group in" in st["LastError"]
+        assert "Getting takes off the board" in st["LastError"]
+    finally:
+        o.stop()
+
+
+def test_bad_offload_settings_are_refused_with_the_line(tmp, outdir):
+    conf = os.path.join(tmp, "bad.conf")
+    with open(conf, "w") as f:
+        f.write(make_config(outdir, hands=("right",)) + 'offload = {\n  keep_free_gb = -2.0;\n};\n')
+    from offload import OFFLOAD
+    p = subprocess.run([OFFLOAD, "--user", "--config", conf], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1
+    assert "offload.remote: missing: where takes go" in p.stderr
+    assert "offload.keep_free_gb: -2 is out of range" in p.stderr
+    assert "is not usable; fix the lines above" in p.stderr
