@@ -14,8 +14,8 @@
 #include "util.h"
 
 static const struct config_key top_keys[] = {
-        {"save", K_GROUP},       {"queue", K_GROUP},     {"workers", K_INT},
-        {"right_hand", K_GROUP}, {"left_hand", K_GROUP}, {"offload", K_GROUP}, {NULL, 0},
+        {"save", K_GROUP},      {"queue", K_GROUP},   {"workers", K_INT}, {"right_hand", K_GROUP},
+        {"left_hand", K_GROUP}, {"offload", K_GROUP}, {NULL, 0},
 };
 static const struct config_key save_keys[] = {
         {"output_dir", K_STRING},   {"jpeg_quality", K_INT},  {"min_free_mb", K_INT},

@@ -161,6 +161,7 @@ static int on_take_done(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         struct offload *o = userdata;
         (void) m, (void) error;
 
+        scan_takes(o); /* upload_kick() scans only when it is idle; the space policy needs it now */
         upload_kick(o);
         space_check(o);
         return 0;

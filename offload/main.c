@@ -54,6 +54,7 @@ static int on_scan(sd_event_source *s, uint64_t usec, void *userdata) {
         struct offload *o = userdata;
 
         sd_event_source_set_time(s, usec + OFFLOAD_SCAN_USEC);
+        scan_takes(o);
         upload_kick(o);
         space_check(o);
         return 0;

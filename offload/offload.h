@@ -169,6 +169,9 @@ void upload_stop(struct offload *o);
 void space_check(struct offload *o);
 uint64_t space_free_bytes(const struct offload *o);
 
+/* log-once.c: whether @msg differs from @logged beyond its numbers; if so @logged becomes @msg */
+bool log_once_is_news(char *logged, size_t len, const char *msg);
+
 /* bus.c */
 int bus_setup(struct offload *o);
 void bus_emit_state(struct offload *o, const struct take *t);

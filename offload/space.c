@@ -24,9 +24,10 @@ uint64_t space_free_bytes(const struct offload *o) {
 
 static void set_note(struct offload *o, const char *note) {
         snprintf(o->space_note, sizeof(o->space_note), "%s", note);
-        if (note[0] && !streq(note, o->logged_space_note))
+        if (!note[0])
+                o->logged_space_note[0] = '\0'; /* solved: the next shortage is news again */
+        else if (log_once_is_news(o->logged_space_note, sizeof(o->logged_space_note), note))
                 log_warning("%s", note);
-        snprintf(o->logged_space_note, sizeof(o->logged_space_note), "%s", note);
 }
 
 /* The oldest take that may go: verified, and its file as it was verified. */

@@ -86,25 +86,13 @@ static void phase_idle(struct offload *o) {
 
 /* Log a failure once: the first after a success, and one that differs in more than numbers. */
 static void log_failure(struct offload *o, const char *why) {
-        char a[512], b[512];
-        unsigned n = 0, m = 0;
-
-        for (const char *p = why; *p && n < sizeof(a) - 1; p++)
-                if (*p < '0' || *p > '9')
-                        a[n++] = *p;
-        a[n] = '\0';
-        for (const char *p = o->logged_error; *p && m < sizeof(b) - 1; p++)
-                if (*p < '0' || *p > '9')
-                        b[m++] = *p;
-        b[m] = '\0';
-        if (o->logged_error[0] && streq(a, b)) {
+        if (!log_once_is_news(o->logged_error, sizeof(o->logged_error), why)) {
                 o->failures_since_log++;
                 return;
         }
         log_error("Upload failed: %s (retrying with backoff from %g s up to %g s; the take stays on this disk, "
                   "nothing is removed until it is verified)",
                   why, o->oc->retry_seconds, o->oc->retry_max_seconds);
-        snprintf(o->logged_error, sizeof(o->logged_error), "%s", why);
         o->failures_since_log = 0;
 }
 
@@ -225,7 +213,9 @@ static void begin(struct offload *o, struct take *t) {
         t->st.check[0] = '\0';
         remote_path(o, t->st.remote, sizeof(t->st.remote));
         save(o, t);
-        log_info("Uploading %s (%" PRIu64 " bytes) to %s", local, o->before_size, t->st.remote);
+        /* while uploads fail, each attempt is not news: the failure was logged once */
+        log_internal(o->logged_error[0] ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, 0, "Uploading %s (%" PRIu64 " bytes) to %s",
+                     local, o->before_size, t->st.remote);
         step_copy(o, local);
 }
 
@@ -398,12 +388,21 @@ static void step_done_check(struct offload *o, int status) {
         verified(o, "download");
 }
 
-/* The oldest take that may be uploaded and is not verified. */
+/* The oldest take never tried; else the failed one tried fewest times (the oldest of those), so
+ * that one take that cannot go never holds the others back. */
 static struct take *next_take(struct offload *o) {
-        for (unsigned i = 0; i < o->n_takes; i++)
-                if (o->takes[i].eligible && o->takes[i].st.state != UPLOAD_VERIFIED)
-                        return &o->takes[i];
-        return NULL;
+        struct take *best = NULL;
+
+        for (unsigned i = 0; i < o->n_takes; i++) {
+                struct take *t = &o->takes[i];
+                if (!t->eligible || t->st.state == UPLOAD_VERIFIED)
+                        continue;
+                if (t->st.state != UPLOAD_FAILED)
+                        return t;
+                if (!best || t->st.attempts < best->st.attempts)
+                        best = t;
+        }
+        return best;
 }
 
 void upload_kick(struct offload *o) {

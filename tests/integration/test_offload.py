@@ -26,8 +26,8 @@ def setup(tmp, outdir, daemon_factory, bus):
     open(rclone_conf, "w").close()
     made = []
 
-    def make(start_offload=True, hands=("right", "left"), min_free_mb=1, out=None, **settings):
-        text = make_config(out or outdir, hands=hands, min_free_mb=min_free_mb)
+    def make(start_offload=True, hands=("right", "left"), min_free_mb=1, out=None, camera={}, **settings):
+        text = make_config(out or outdir, hands=hands, min_free_mb=min_free_mb, **camera)
         text += offload_conf(remote, rclone_conf, state, **settings)
         d = daemon_factory(text)
         o = Offload(bus, tmp, d.config)
@@ -159,3 +159,81 @@ def test_bad_offload_settings_are_refused_with_the_line(tmp, outdir):
     assert "offload.remote: missing: where takes go" in p.stderr
     assert "offload.keep_free_gb: -2 is out of range" in p.stderr
     assert "is not usable; fix the lines above" in p.stderr
+
+
+@pytest.fixture
+def small_disk(tmp):
+    mnt = os.path.join(tmp, "small")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mnt], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs for the space tests (needs root): {r.stderr}")
+    yield mnt
+    subprocess.run(["umount", "-l", mnt])
+
+
+def free_mb(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize / 1e6
+
+
+def fill(disk, leave_mb):
+    with open(os.path.join(disk, "filler"), "wb") as f:
+        while free_mb(disk) > leave_mb + 1:
+            f.write(b"\0" * 1_000_000)
+            f.flush()
+
+
+def test_space_is_reclaimed_only_from_verified_takes(setup, ctl, small_disk):
+    # a 40 MB disk with 24 MB free; keep 15 MB free
+    fill(small_disk, 24)
+    d, o, remote, state = setup(hands=("right",), out=small_disk, camera=dict(width=640, height=480),
+                                keep_free_gb=0.015)
+    first = []
+    for _ in range(12):
+        first.append(record(ctl, "right", seconds=1)[0])
+        o.wait_for(lambda u: all(u.get(p, {}).get("state") == "uploaded-verified" for p in first
+                                 if os.path.exists(p)), what="the takes to be verified")
+        if not all(os.path.exists(p) for p in first):
+            break
+    o.wait_for(lambda u: free_mb(small_disk) >= 15, what="space to be reclaimed")
+    removed = [p for p in first if not os.path.exists(p)]
+    assert removed and removed == first[:len(removed)], ("the oldest go first", removed, first)
+    assert len(removed) < len(first), "only as many as needed"
+    for p in first:  # every take is on the remote, whole
+        assert os.path.getsize(remote_copy(remote, p)) > 0
+        if os.path.exists(p):
+            assert filecmp.cmp(p, remote_copy(remote, p), shallow=False)
+        else:
+            assert not os.path.exists(os.path.join(state, "right", os.path.basename(p) + ".state"))
+    assert o.status()["Removed"] == len(removed)
+    assert o.log_text().count("Removing ") == len(removed)
+
+    # now the remote refuses: new takes stay, verified ones are removed for them, never the others
+    o.stop()
+    with open(d.config) as f:
+        text = f.read()
+    with open(d.config, "w") as f:
+        f.write(text.replace(f'remote = "{remote}"', 'remote = "nosuchremote:bucket"'))
+    o.start()
+    backlog = []
+    for _ in range(20):
+        p = ctl("start", "--hand", "right", "--duration", "1", "--follow", check=False, timeout=60)
+        if p.returncode != 0:
+            refusal = p.stderr
+            break
+        backlog.append(p.stdout.splitlines()[0].strip())
+        o.wait_for(lambda u: u.get(backlog[-1], {}).get("state") == "failed", what="the upload to fail")
+    else:
+        pytest.fail("the disk never filled")
+    for p in backlog:
+        assert os.path.exists(p), f"{p} was removed unverified"
+    for p in first:
+        assert not os.path.exists(p), f"{p} (verified) was kept while the disk filled"
+    assert "StorageFull" in refusal or "Only" in refusal, refusal
+    n = len(backlog)
+    assert f"{n} takes" in refusal and "not yet uploaded and verified by handrec-offload" in refusal, refusal
+    assert "the upload backlog is what fills the disk" in refusal, refusal
+    note = o.status()["SpaceNote"]
+    assert "no take here is uploaded and verified" in note and f"{n} takes" in note, note
+    assert o.log_text().count("no take here is uploaded and verified") == 1  # said once, not per scan
