@@ -155,7 +155,7 @@ include tests/arm64/arm64.mk
 # ---- tests ----
 
 deps:
-	@sh scripts/install-deps.sh all
+	@BUILD=$(BUILD) sh scripts/install-deps.sh all
 
 deps-build:
 	@sh scripts/install-deps.sh build
