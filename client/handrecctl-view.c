@@ -18,18 +18,6 @@
 
 /* ---- reading a{sv} dictionaries --------------------------------------------------------- */
 
-/* One key of an a{sv}, read into a member of a struct: "t", "u", "d" into uint64_t, uint32_t,
- * double; "s" copied into a char array; "a{st}" written into a char array as the non-zero counts,
- * "camera:3, queue-full:1". Keys that are not listed, or of another type, are skipped. */
-struct dict_field {
-        const char *key;
-        const char *signature;
-        size_t offset, size;
-};
-
-#define DICT_FIELD(type, member, key, signature)                                                                       \
-        { key, signature, offsetof(type, member), sizeof(((type *) NULL)->member) }
-
 static int read_counts(sd_bus_message *m, char *buf, size_t size) {
         const char *cause;
         uint64_t n;
@@ -82,7 +70,7 @@ static int read_entry(sd_bus_message *m, const struct dict_field *fields, size_t
 }
 
 /* Read an a{sv} into the struct at @base, as @fields say. */
-static int read_dict(sd_bus_message *m, const struct dict_field *fields, size_t n_fields, void *base) {
+int read_dict(sd_bus_message *m, const struct dict_field *fields, size_t n_fields, void *base) {
         int r = sd_bus_message_enter_container(m, 'a', "{sv}");
         if (r < 0)
                 return r;

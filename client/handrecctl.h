@@ -64,6 +64,21 @@ int call(sd_bus *bus, sd_bus_message *m, uint64_t usec, sd_bus_message **ret_rep
 
 /* handrecctl-view.c: hand status and take summaries */
 
+/* One key of an a{sv}, read into a member of a struct: "t", "u", "d" into uint64_t, uint32_t,
+ * double; "s" copied into a char array; "a{st}" written into a char array as the non-zero counts,
+ * "camera:3, queue-full:1". Keys that are not listed, or of another type, are skipped. */
+struct dict_field {
+        const char *key;
+        const char *signature;
+        size_t offset, size;
+};
+
+#define DICT_FIELD(type, member, key, signature)                                                                       \
+        { key, signature, offsetof(type, member), sizeof(((type *) NULL)->member) }
+
+/** read_dict() - read the a{sv} @m is at into the struct at @base, as the @n_fields @fields say. */
+int read_dict(sd_bus_message *m, const struct dict_field *fields, size_t n_fields, void *base);
+
 /* What the client knows of a hand: from Status, then from PropertiesChanged. */
 struct hand_view {
         char name[HAND_NAME_MAX];
@@ -184,6 +199,48 @@ int json_print(json_object *o);
 
 /** json_parse_error() - say the reply could not be read. Return: 1. */
 int json_parse_error(int r);
+
+/* handrecctl-upload.c: handrec-offload's uploads (org.handrec1.Offload), when it is on the bus */
+
+/* handrec-offload's Status (docs/dbus-api.md, org.handrec1.Offload). */
+struct upload_status {
+        char state[16], remote[1024], current[PATH_MAX], last_error[1024], space_note[1024];
+        uint32_t takes_behind, uploaded, removed;
+        uint64_t bytes_behind, current_done, current_size, free_bytes, keep_free_bytes, max_takes_bytes;
+        double rate, next_retry;
+};
+
+/* One take of ListUploads: pending, uploading, uploaded-verified or failed (with its error). */
+struct take_upload {
+        char state[24], error[1024], remote[PATH_MAX];
+};
+
+/**
+ * upload_call() - call handrec-offload's @member (no arguments) without starting it (auto-start off).
+ * Return: 1 with @ret_reply (the caller's), or 0 when it has no answer: not on the bus (silently),
+ * or failing otherwise (said on standard error, as a note: never an error of the command).
+ */
+int upload_call(sd_bus *bus, const char *member, sd_bus_message **ret_reply);
+
+/** upload_read_status() - read the a{sv} of Status' @reply into @ret. Return: 0, or negative errno. */
+int upload_read_status(sd_bus_message *reply, struct upload_status *ret);
+
+/** upload_line() - @s as status' line, "upload: 3 takes, 12.1GB behind, 8.4MB/s", into @buf. Return: @buf. */
+char *upload_line(const struct upload_status *s, char *buf, size_t len);
+
+/**
+ * upload_show_status() - print handrec-offload's status line, or add its Status as key "upload" to
+ * @o (--json; NULL: print). Nothing when it is not on the bus. Return: 0 (the upload state never
+ * makes status fail).
+ */
+int upload_show_status(sd_bus *bus, json_object *o);
+
+/**
+ * upload_each() - call @fn with each take of ListUploads' @reply (its file and state; both valid
+ * only during the call). Return: 0, or negative errno (said on standard error).
+ */
+int upload_each(sd_bus_message *reply, void (*fn)(const char *file, const struct take_upload *u, void *userdata),
+                void *userdata);
 
 /* handrecctl-start.c: the episode made by one start */
 
