@@ -81,7 +81,8 @@ int upload_read_status(sd_bus_message *reply, struct upload_status *ret) {
         return read_dict(reply, status_fields, ELEMENTSOF(status_fields), ret);
 }
 
-/* ", 8.4MB/s" while uploading, ", verifying", "; failed: ...; retry in 25 s" while waiting. */
+/* ", 8.4MB/s" while uploading, ", verifying", "; failed: ...; retry in 25 s" while waiting, and
+ * "; last attempt failed: ..." while trying again. */
 static void append_activity(const struct upload_status *s, char *buf, size_t len) {
         size_t n = strlen(buf);
         char rate[32];
@@ -95,6 +96,10 @@ static void append_activity(const struct upload_status *s, char *buf, size_t len
                          ceil(s->next_retry > 0 ? s->next_retry : 0));
         else if (!streq(s->state, "uploading"))
                 snprintf(buf + n, len - n, " (%s)", s->state); /* a state this client does not know yet */
+        /* trying again after a failure: the failure is still the news */
+        n = strlen(buf);
+        if (!streq(s->state, "waiting") && s->last_error[0])
+                snprintf(buf + n, len - n, "; last attempt failed: %s", s->last_error);
 }
 
 char *upload_line(const struct upload_status *s, char *buf, size_t len) {

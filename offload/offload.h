@@ -169,7 +169,8 @@ void upload_stop(struct offload *o);
 void space_check(struct offload *o);
 uint64_t space_free_bytes(const struct offload *o);
 
-/* log-once.c: whether @msg differs from @logged beyond its numbers; if so @logged becomes @msg */
+/* log-once.c: whether @msg is another failure than @logged (its last clause differs beyond
+ * digits); if so @logged becomes @msg */
 bool log_once_is_news(char *logged, size_t len, const char *msg);
 
 /* bus.c */
