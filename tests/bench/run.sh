@@ -11,6 +11,7 @@
 #   realtime.py     6. both hands at 30 fps in real time (BENCH_SOAK=600: a 10 minute soak)
 #   callgrind.py    7. instructions per frame of the rectified path (build/bench-frame)
 #   preview.py      9. what a preview costs at 10 fps, and a take recorded under two previews (issue 10)
+#   offload.py     10. uploads with handrec-offload to S3 (s3rver) against rclone alone; a take during one
 #   sync.py         the cost of durability (save.sync_interval), synthetic camera
 #   summary.py      8. the table and the ratios, met or not
 # BENCH_QUICK=1: few frames and short runs, to check the bench end to end in a couple of minutes.
@@ -50,6 +51,7 @@ step $PY $B/old.py
 step $PY $B/realtime.py
 step $PY $B/callgrind.py
 step $PY $B/preview.py
+step $PY $B/offload.py
 echo
 echo "== durability (BENCH_SYNC_SECONDS=${BENCH_SYNC_SECONDS:-20})"
 step $PY $B/sync.py

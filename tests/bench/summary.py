@@ -143,6 +143,15 @@ def main():
         tk = pv["take"]
         print(f"      take under two previews, one never read: {tk['frames']} of {tk['frames_captured']} written, "
               f"{tk['frames_dropped']} dropped")
+    up = load("offload")
+    if "error" not in up:
+        print(f"\n 10 offload (issue 11): a {up['take_bytes'] / 1e6:.0f} MB take to s3rver on this machine")
+        print(f"      rclone copyto alone {up['baseline_mb_s']:6.1f} MB/s; handrec-offload with verification "
+              f"({up['check'].split(':')[0]}) {up['offload_mb_s']:6.1f} MB/s")
+        for name in ("quiet", "during"):
+            d = up[name]
+            print(f"      both hands, {'no upload' if name == 'quiet' else 'during an upload at 12M':<24} "
+                  f"{d['frames']} of {d['frames_captured']} written, {d['frames_dropped']} dropped")
     print("\n  targets (issue 13)")
     for what, measured, target, v in t:
         print(f"  {what:<52} {measured:>16}   target {target:<11} {v}")
