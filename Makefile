@@ -194,7 +194,7 @@ bench: deps-bench
 	@BUILD=$(BUILD) sh tests/bench/run.sh
 
 deps-bench:
-	@sh scripts/install-deps.sh bench
+	@BUILD=$(BUILD) sh scripts/install-deps.sh bench
 
 .PHONY: deps-bench
 

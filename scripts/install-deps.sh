@@ -38,8 +38,10 @@ test="python3-dbus python3-pytest python3-gi libglib2.0-bin procps util-linux
       qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg man-db zsh tmux rclone"
 command -v npm >/dev/null 2>&1 || test="$test npm"
 # make bench (tests/bench/): callgrind for instruction counts, opencv-doc's images and OpenCV for the
-# inputs and the old collector's design, h5py for it and for reading the takes
-bench="valgrind opencv-doc python3-opencv python3-h5py python3-numpy"
+# inputs and the old collector's design, h5py for it and for reading the takes; row 10 uploads with
+# rclone to s3rver, and reads the offload's D-Bus API with python3-dbus
+bench="valgrind opencv-doc python3-opencv python3-h5py python3-numpy python3-dbus rclone"
+command -v npm >/dev/null 2>&1 || bench="$bench npm"
 # lint
 lint="clang-format cppcheck"
 # fuzzers (tests/fuzz/): clang and its libFuzzer runtime, which Debian 12 ships in libclang-rt-dev;
@@ -124,5 +126,5 @@ install_debian_packages() {
 
 install_debian_packages
 case "${1:-all}" in
-        all) install_node_packages ;;
+        all|bench) install_node_packages ;;
 esac
