@@ -136,11 +136,14 @@ static int method_retry(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 
 static const sd_bus_vtable vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_METHOD("Status", "", "a{sv}", method_status, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("ListUploads", "", "a(sa{sv})", method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("Status", "", , "a{sv}", SD_BUS_PARAM(status), method_status,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ListUploads", "", , "a(sa{sv})", SD_BUS_PARAM(uploads), method_list,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("Retry", "", "", method_retry, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_SIGNAL("UploadStateChanged", "sss", 0),
-        SD_BUS_SIGNAL("TakeRemoved", "s", 0),
+        SD_BUS_SIGNAL_WITH_NAMES("UploadStateChanged", "sss",
+                                 SD_BUS_PARAM(file) SD_BUS_PARAM(state) SD_BUS_PARAM(error), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("TakeRemoved", "s", SD_BUS_PARAM(file), 0),
         SD_BUS_VTABLE_END,
 };
 

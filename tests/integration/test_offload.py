@@ -237,3 +237,12 @@ def test_space_is_reclaimed_only_from_verified_takes(setup, ctl, small_disk):
     note = o.status()["SpaceNote"]
     assert "no take here is uploaded and verified" in note and f"{n} takes" in note, note
     assert o.log_text().count("no take here is uploaded and verified") == 1  # said once, not per scan
+
+
+def test_introspection_xml_matches_the_service(setup, bus):
+    from conftest import ROOT
+    d, o, remote, state = setup(hands=("right",))
+    live = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "introspect.py"), "--offload", "--user"],
+                          env=bus.env, capture_output=True, text=True, check=True).stdout
+    shipped = open(os.path.join(ROOT, "dbus", "org.handrec1.Offload.xml")).read()
+    assert live.strip() == shipped.strip(), "dbus/org.handrec1.Offload.xml is out of date: run scripts/introspect.py --offload"
