@@ -122,6 +122,10 @@ $(BUILD)/handrecctl: $(call objs,$(BUILD),$(wildcard client/*.c)) $(BUILD)/libha
 $(BUILD)/offload/%.o: ALL_CFLAGS += $(JSONC_CFLAGS)
 $(BUILD)/handrec-offload: $(call objs,$(BUILD),$(wildcard offload/*.c)) $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS) $(JSONC_LIBS)
+# ... and with ASan+UBSan, for the integration run against sanitized programs
+$(SAN_BUILD)/offload/%.o: ALL_CFLAGS += $(JSONC_CFLAGS)
+$(SAN_BUILD)/handrec-offload: $(call objs,$(SAN_BUILD),$(wildcard offload/*.c)) $(SAN_BUILD)/libhandrec.a
+	$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS) $(JSONC_LIBS)
 
 $(BUILD)/handrec-rectify: $(BUILD)/tools/handrec-rectify.o $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)
@@ -167,7 +171,7 @@ deps-demo:
 .PHONY: deps-demo
 
 TEST_PROGS = all $(BUILD)/alloc-count.so $(BUILD)/fault-io.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
-             $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS)) $(SAN_BUILD)/handrecd
+             $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS)) $(SAN_BUILD)/handrecd $(SAN_BUILD)/handrec-offload
 RUN_TESTS  = BUILD=$(BUILD) UNIT_TESTS="$(UNIT_TESTS)" TSAN_TESTS="$(TSAN_TESTS)" sh tests/run-all.sh
 
 check: deps

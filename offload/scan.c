@@ -170,7 +170,8 @@ int scan_takes(struct offload *o) {
                         o->takes[kept++] = *t; /* upload.c notices the file is gone when its step ends */
         }
         o->n_takes = kept;
-        qsort(o->takes, o->n_takes, sizeof(*o->takes), compare_takes);
+        if (o->n_takes > 1)
+                qsort(o->takes, o->n_takes, sizeof(*o->takes), compare_takes);
         return 0;
 }
 

@@ -95,12 +95,12 @@ for suite in $TESTS; do
         fi
         ;;
     integration-san)
-        # the integration tests once more against handrecd built with ASan+UBSan: every report
+        # the integration tests once more against handrecd (and handrec-offload) built with ASan+UBSan: every report
         # (a leak at exit included) lands in a file, and any file is a failure
         echo "== integration tests against the ASan+UBSan daemon"
         rm -rf "$results/asan" && mkdir -p "$results/asan"
         xml="$results/$suite.xml"
-        HANDRECD_BIN="$PWD/$BUILD/san/handrecd" ASAN_OPTIONS="detect_leaks=1:log_path=$results/asan/asan" \
+        HANDRECD_BIN="$PWD/$BUILD/san/handrecd" HANDREC_OFFLOAD_BIN="$PWD/$BUILD/san/handrec-offload" ASAN_OPTIONS="detect_leaks=1:log_path=$results/asan/asan" \
             UBSAN_OPTIONS="print_stacktrace=1:log_path=$results/asan/ubsan" \
             BUILD=$BUILD $PY -m pytest -p no:cacheprovider -q -rfEs -m "not native_daemon" --junitxml="$xml" \
             ${PYTEST_ARGS:-} tests/integration

@@ -12,7 +12,8 @@ import dbus
 
 from conftest import BUILD
 
-OFFLOAD = os.path.join(BUILD, "handrec-offload")
+# HANDREC_OFFLOAD_BIN: another build (make check's run against the ASan+UBSan programs)
+OFFLOAD = os.environ.get("HANDREC_OFFLOAD_BIN") or os.path.join(BUILD, "handrec-offload")
 
 
 def offload_conf(remote, rclone_config, state_dir, **settings):
