@@ -185,6 +185,18 @@ static int on_discarded(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return 0;
 }
 
+/* The bus went away (dbus-daemon restarted): nobody can see or reach us. Stop and exit with a
+ * failure, so that systemd (Restart=on-failure) starts us again. */
+static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct offload *o = userdata;
+        (void) m, (void) error;
+
+        log_error("Lost the connection to the bus; exiting, so that handrec-offload is restarted.");
+        o->exit_code = 1;
+        upload_stop(o);
+        return 0;
+}
+
 static int match(struct offload *o, const char *member, sd_bus_message_handler_t cb) {
         return sd_bus_match_signal(o->bus, NULL, "org.handrec1", "/org/handrec1", "org.handrec1.Manager", member, cb,
                                    o);
@@ -202,6 +214,9 @@ int bus_setup(struct offload *o) {
                 r = match(o, "TakeRecovered", on_take_done);
         if (r >= 0)
                 r = match(o, "TakeDiscarded", on_discarded);
+        if (r >= 0)
+                r = sd_bus_match_signal(o->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                        "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, o);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up the bus: %m");
         r = sd_bus_request_name(o->bus, OFFLOAD_BUS_NAME, 0);

@@ -175,5 +175,5 @@ int main(int argc, char *argv[]) {
         sd_event_unref(o.event);
         free(o.takes);
         config_free(o.config);
-        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+        return r < 0 || o.exit_code ? EXIT_FAILURE : EXIT_SUCCESS;
 }

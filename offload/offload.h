@@ -129,6 +129,7 @@ struct offload {
 
         unsigned uploaded, removed;
         bool quitting;
+        int exit_code; /* of the process: 1 once the bus is lost */
 };
 
 /* main.c */
