@@ -148,6 +148,22 @@ def test_installed_handrec_info_reads_a_take(installed, daemon, ctl, tmp):
     assert not os.path.exists(os.path.join(installed, f"usr/local/lib/python{PY3}/dist-packages/handrec/__pycache__"))
 
 
+def test_sysusers_create_both_users(installed, tmp):
+    """systemd-sysusers on the installed snippets, into a scratch root (never this machine's
+    /etc): user handrec in group video, user handrec-offload in group handrec, homes the state
+    folders. A line sysusers refuses (a ':' in a GECOS field) fails the postinst, so here first."""
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "etc"))
+    files = [os.path.join(installed, "usr/lib/sysusers.d", n) for n in ("handrecd.conf", "handrec-offload.conf")]
+    p = subprocess.run(["systemd-sysusers", f"--root={root}", *files], capture_output=True, text=True)
+    assert p.returncode == 0 and "not a valid" not in p.stderr, p.stderr
+    passwd = {l.split(":")[0]: l.split(":") for l in open(os.path.join(root, "etc/passwd")).read().splitlines()}
+    group = {l.split(":")[0]: l.split(":")[3].split(",") for l in open(os.path.join(root, "etc/group")).read().splitlines()}
+    assert passwd["handrec"][5] == "/var/lib/handrec" and passwd["handrec-offload"][5] == "/var/lib/handrec-offload"
+    assert "handrec" in group["video"] and "handrec-offload" not in group["video"], group
+    assert "handrec-offload" in group["handrec"], group
+
+
 def uncomment_offload(text):
     """The shipped configuration with its commented-out offload example made live."""
     head, mark, tail = text.partition("\n# offload = {")
