@@ -8,7 +8,7 @@
 #   make bench        every benchmark in one run: handrecd against TurboJPEG alone and the old collector, ratios vs targets
 #   make man          the manual pages, $(BUILD)/man/*.[158], from man/*.scd (scdoc)
 #   make install      PREFIX=/usr/local DESTDIR= (binaries, reader module, man pages, completions, config,
-#                     unit, bus policy, sysusers, tmpfiles)
+#                     units of handrecd and handrec-offload, bus policies, sysusers, tmpfiles)
 #   make deb          the Debian package, build/handrecd_<version>_<arch>.deb (ARCH=arm64 cross-builds)
 #   make lint         clang-format check and cppcheck
 #   make fuzz         the libFuzzer targets (tests/fuzz/README.md); make check runs each for 5 s
@@ -234,6 +234,7 @@ CONF        := $(DESTDIR)$(SYSCONFDIR)/handrec/handrecd.conf
 
 install: all man
 	install -Dm755 $(BUILD)/handrecd $(DESTDIR)$(SBINDIR)/handrecd
+	install -Dm755 $(BUILD)/handrec-offload $(DESTDIR)$(SBINDIR)/handrec-offload
 	install -Dm755 $(BUILD)/handrecctl $(DESTDIR)$(BINDIR)/handrecctl
 	install -Dm755 $(BUILD)/handrec-rectify $(DESTDIR)$(BINDIR)/handrec-rectify
 	install -Dm755 tools/handrec-info $(DESTDIR)$(BINDIR)/handrec-info
@@ -251,20 +252,26 @@ install: all man
 	 else echo "install -Dm644 etc/handrecd.conf $(CONF)"; install -Dm644 etc/handrecd.conf $(CONF); fi
 	install -Dm644 dbus/org.handrec1.conf $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf
 	install -Dm644 dbus/org.handrec1.xml $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.xml
+	install -Dm644 dbus/org.handrec1.Offload.conf $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.Offload.conf
+	install -Dm644 dbus/org.handrec1.Offload.xml $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.Offload.xml
 	@mkdir -p $(BUILD)
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' dbus/org.handrec1.service.in > $(BUILD)/org.handrec1.service
 	install -Dm644 $(BUILD)/org.handrec1.service $(DESTDIR)$(DBUSDIR)/system-services/org.handrec1.service
 	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/handrecd.service.in > $(BUILD)/handrecd.service
 	install -Dm644 $(BUILD)/handrecd.service $(DESTDIR)$(UNITDIR)/handrecd.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/handrec-offload.service.in > $(BUILD)/handrec-offload.service
+	install -Dm644 $(BUILD)/handrec-offload.service $(DESTDIR)$(UNITDIR)/handrec-offload.service
 	install -Dm644 systemd/handrecd.sysusers $(DESTDIR)$(SYSUSERSDIR)/handrecd.conf
+	install -Dm644 systemd/handrec-offload.sysusers $(DESTDIR)$(SYSUSERSDIR)/handrec-offload.conf
 	install -Dm644 systemd/handrecd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/handrecd.conf
-	@[ -n "$(DESTDIR)" ] || echo "install: next, as root: systemd-sysusers handrecd.conf &&" \
-	  "systemd-tmpfiles --create handrecd.conf && systemctl daemon-reload && systemctl enable --now handrecd"
+	@[ -n "$(DESTDIR)" ] || echo "install: next, as root: systemd-sysusers handrecd.conf handrec-offload.conf &&" \
+	  "systemd-tmpfiles --create handrecd.conf && systemctl daemon-reload && systemctl reload dbus &&" \
+	  "systemctl enable --now handrecd handrec-offload"
 
 # everything install put there but the configuration, which may hold your edits (and the folders
 # install made, when they are left empty)
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/handrecd $(DESTDIR)$(BINDIR)/handrecctl $(DESTDIR)$(BINDIR)/handrec-info \
+	rm -f $(DESTDIR)$(SBINDIR)/handrecd $(DESTDIR)$(SBINDIR)/handrec-offload $(DESTDIR)$(BINDIR)/handrecctl $(DESTDIR)$(BINDIR)/handrec-info \
 	      $(DESTDIR)$(BINDIR)/handrec $(DESTDIR)$(BINDIR)/handrec-rectify \
 	      $(DESTDIR)$(MANDIR)/man8/handrecd.8 $(DESTDIR)$(MANDIR)/man5/handrecd.conf.5 \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,handrecctl.1 handrec.1 handrec-info.1 handrec-rectify.1) \
@@ -272,10 +279,14 @@ uninstall:
 	      $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf \
 	      $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.xml \
 	      $(DESTDIR)$(DBUSDIR)/system-services/org.handrec1.service \
-	      $(DESTDIR)$(UNITDIR)/handrecd.service \
-	      $(DESTDIR)$(SYSUSERSDIR)/handrecd.conf $(DESTDIR)$(TMPFILESDIR)/handrecd.conf
+	      $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.Offload.conf \
+	      $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.Offload.xml \
+	      $(DESTDIR)$(UNITDIR)/handrecd.service $(DESTDIR)$(UNITDIR)/handrec-offload.service \
+	      $(DESTDIR)$(SYSUSERSDIR)/handrecd.conf $(DESTDIR)$(SYSUSERSDIR)/handrec-offload.conf \
+	      $(DESTDIR)$(TMPFILESDIR)/handrecd.conf
 	rm -rf $(DESTDIR)$(PYTHONDIR)/handrec
-	@echo "uninstall: kept $(CONF), the user handrec and /var/lib/handrec (takes)"
+	@echo "uninstall: kept $(CONF), the users handrec and handrec-offload, /var/lib/handrec (takes)" \
+	  "and /var/lib/handrec-offload (what is uploaded)"
 
 # ---- Debian package ----
 #

@@ -92,6 +92,7 @@ def test_files_where_they_are_read(contents):
     assert len(unit) == 1, sorted(contents)
     expected = {
         "/usr/sbin/handrecd": "-rwxr-xr-x",
+        "/usr/sbin/handrec-offload": "-rwxr-xr-x",
         "/usr/bin/handrecctl": "-rwxr-xr-x",
         "/usr/bin/handrec-info": "-rwxr-xr-x",
         "/usr/bin/handrec-rectify": "-rwxr-xr-x",
@@ -108,7 +109,11 @@ def test_files_where_they_are_read(contents):
         "/usr/share/zsh/vendor-completions/_handrecctl": "-rw-r--r--",
         "/etc/handrec/handrecd.conf": "-rw-r--r--",
         unit[0]: "-rw-r--r--",
+        os.path.join(os.path.dirname(unit[0]), "handrec-offload.service"): "-rw-r--r--",
         "/usr/lib/sysusers.d/handrecd.conf": "-rw-r--r--",
+        "/usr/lib/sysusers.d/handrec-offload.conf": "-rw-r--r--",
+        "/usr/share/dbus-1/system.d/org.handrec1.Offload.conf": "-rw-r--r--",
+        "/usr/share/dbus-1/interfaces/org.handrec1.Offload.xml": "-rw-r--r--",
         "/usr/lib/tmpfiles.d/handrecd.conf": "-rw-r--r--",
         "/usr/share/dbus-1/system.d/org.handrec1.conf": "-rw-r--r--",
         "/usr/share/dbus-1/system-services/org.handrec1.service": "-rw-r--r--",
@@ -143,8 +148,10 @@ def test_depends_computed_from_the_libraries(deb):
     # what the scripts and the service need
     assert {"dbus", "python3", "python3-h5py", "python3-numpy", "systemd"} <= names, depends
     # the reader decodes with OpenCV or Pillow: recommended, not required (a Jetson may have its own
-    # OpenCV); ffmpeg only for handrec export
-    assert field(deb, "Recommends") == "python3-opencv | python3-pil"
+    # OpenCV); rclone only for handrec-offload, whose group is off in the shipped configuration;
+    # ffmpeg only for handrec export
+    assert field(deb, "Recommends") == "python3-opencv | python3-pil, rclone"
+    assert "rclone" not in names
     assert field(deb, "Suggests") == "ffmpeg"
     assert "${" not in depends
 
@@ -155,6 +162,11 @@ def test_unit_runs_the_packaged_daemon(unpacked):
                      if os.path.exists(os.path.join(unpacked, p)))
     unit = open(unit_file).read()
     assert "ExecStart=/usr/sbin/handrecd --config /etc/handrec/handrecd.conf" in unit
+    assert not re.search(r"@[A-Z]+@", unit), "a placeholder was not filled in"
+    assert "WantedBy=multi-user.target" in unit
+    unit = open(os.path.join(os.path.dirname(unit_file), "handrec-offload.service")).read()
+    assert "ExecStart=/usr/sbin/handrec-offload --config /etc/handrec/handrecd.conf" in unit
+    assert "ExecStartPre=/usr/sbin/handrecd --check-config --config /etc/handrec/handrecd.conf" in unit
     assert not re.search(r"@[A-Z]+@", unit), "a placeholder was not filled in"
     assert "WantedBy=multi-user.target" in unit
 
@@ -172,11 +184,17 @@ def test_maintainer_scripts(unpacked):
                                         "deb-systemd-helper enable", "deb-systemd-invoke $_dh_action")]
     assert -1 not in order and order == sorted(order), order
     assert "#DEBHELPER#" not in postinst
+    # both users, and both services enabled and started
+    assert "systemd-sysusers ${DPKG_ROOT:+--root=\"$DPKG_ROOT\"} handrecd.conf handrec-offload.conf" in postinst
+    assert re.search(r"deb-systemd-helper [a-z-]+ '?handrec-offload\.service", postinst), postinst
+    assert re.search(r"deb-systemd-invoke \$_dh_action '?[a-z. -]*handrec-offload\.service", postinst), postinst
     postrm = open(os.path.join(ctl, "postrm")).read()
     assert "deb-systemd-helper purge" in postrm
     # purge never deletes a take: only empty folders go
     assert "rm -r" not in postrm and "rm -f" not in postrm and "-delete" in postrm and "-empty" in postrm
     assert "userdel" not in postrm and "deluser" not in postrm
+    # handrec-offload's state files go, nothing else of its folder
+    assert "-name '*.state'" in postrm
 
 
 def test_packaged_handrec_info_reads_a_take(unpacked, daemon, ctl, tmp):

@@ -26,12 +26,12 @@ def make_install(destdir, *args, target="install"):
                           check=True, capture_output=True, text=True)
 
 
-def unit_path(destdir):
-    """The unit, where systemd reads units (systemd.pc's systemdsystemunitdir; never /usr/local)."""
+def unit_path(destdir, name="handrecd.service"):
+    """A unit, where systemd reads units (systemd.pc's systemdsystemunitdir; never /usr/local)."""
     found = [d for d in ("lib/systemd/system", "usr/lib/systemd/system")
-             if os.path.exists(os.path.join(destdir, d, "handrecd.service"))]
-    assert len(found) == 1, found
-    return os.path.join(destdir, found[0], "handrecd.service")
+             if os.path.exists(os.path.join(destdir, d, name))]
+    assert len(found) == 1, (name, found)
+    return os.path.join(destdir, found[0], name)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def test_make_install_layout(installed):
     # programs, the reader module (where python3 looks under /usr/local), man pages and completions
     # under PREFIX; what systemd and the system bus read where they
     # read it, whatever PREFIX is (neither looks under /usr/local)
-    for rel, mode in [("usr/local/sbin/handrecd", 0o755), ("usr/local/bin/handrecctl", 0o755),
+    for rel, mode in [("usr/local/sbin/handrecd", 0o755), ("usr/local/sbin/handrec-offload", 0o755),
+                      ("usr/local/bin/handrecctl", 0o755),
                       ("usr/local/bin/handrec-info", 0o755), ("usr/local/bin/handrec-rectify", 0o755),
                       ("usr/local/bin/handrec", 0o755),
                       (f"usr/local/lib/python{PY3}/dist-packages/handrec/__init__.py", 0o644),
@@ -63,10 +64,17 @@ def test_make_install_layout(installed):
                       ("usr/share/dbus-1/system.d/org.handrec1.conf", 0o644),
                       ("usr/share/dbus-1/system-services/org.handrec1.service", 0o644),
                       ("usr/share/dbus-1/interfaces/org.handrec1.xml", 0o644),
-                      ("usr/lib/sysusers.d/handrecd.conf", 0o644), ("usr/lib/tmpfiles.d/handrecd.conf", 0o644)]:
+                      ("usr/share/dbus-1/system.d/org.handrec1.Offload.conf", 0o644),
+                      ("usr/share/dbus-1/interfaces/org.handrec1.Offload.xml", 0o644),
+                      ("usr/lib/sysusers.d/handrecd.conf", 0o644), ("usr/lib/sysusers.d/handrec-offload.conf", 0o644),
+                      ("usr/lib/tmpfiles.d/handrecd.conf", 0o644)]:
         st = os.stat(os.path.join(d, rel))
         assert st.st_mode & 0o777 == mode, rel
     assert os.stat(unit_path(d)).st_mode & 0o777 == 0o644
+    # both units in the same folder
+    offload = unit_path(d, "handrec-offload.service")
+    assert os.path.dirname(offload) == os.path.dirname(unit_path(d))
+    assert os.stat(offload).st_mode & 0o777 == 0o644
     for dirpath, _, files in os.walk(os.path.join(d, "usr", "local")):
         for f in files:
             rel = os.path.relpath(os.path.join(dirpath, f), d)
@@ -77,6 +85,10 @@ def test_make_install_layout(installed):
     assert "ExecStart=/usr/local/sbin/handrecd --config /etc/handrec/handrecd.conf" in unit
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
     assert not re.search(r"@[A-Z]+@", unit), "a placeholder was not filled in"
+    unit = open(offload).read()
+    assert "ExecStart=/usr/local/sbin/handrec-offload --config /etc/handrec/handrecd.conf" in unit
+    assert "ExecStartPre=/usr/local/sbin/handrecd --check-config --config /etc/handrec/handrecd.conf" in unit
+    assert not re.search(r"@[A-Z]+@", unit), "a placeholder was not filled in"
     act = open(os.path.join(d, "usr/share/dbus-1/system-services/org.handrec1.service")).read()
     assert "Name=org.handrec1" in act and "SystemdService=handrecd.service" in act
     assert "Exec=/usr/local/sbin/handrecd --config /etc/handrec/handrecd.conf" in act
@@ -85,13 +97,14 @@ def test_make_install_layout(installed):
     assert open(os.path.join(d, "etc/handrec/handrecd.conf")).read() == shipped
 
 
-def test_unit_verifies(installed, tmp):
-    """systemd-analyze verify on the installed unit; it checks that the programs exist, so the copy
+@pytest.mark.parametrize("name", ["handrecd.service", "handrec-offload.service"])
+def test_unit_verifies(installed, tmp, name):
+    """systemd-analyze verify on an installed unit; it checks that the programs exist, so the copy
     it reads points into DESTDIR."""
-    unit = open(unit_path(installed)).read()
+    unit = open(unit_path(installed, name)).read()
     unit = unit.replace("/usr/local/sbin/", os.path.join(installed, "usr/local/sbin/"))
     unit = unit.replace("/etc/handrec/", os.path.join(installed, "etc/handrec/"))
-    path = os.path.join(tmp, "handrecd.service")
+    path = os.path.join(tmp, name)
     with open(path, "w") as f:
         f.write(unit)
     p = subprocess.run(["systemd-analyze", "verify", path], capture_output=True, text=True)
@@ -106,6 +119,8 @@ def test_installed_programs_run(installed):
     assert p.returncode == 0, p.stderr
     p = subprocess.run([os.path.join(d, "usr/local/sbin/handrecd"), "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("handrecd "), p.stderr
+    p = subprocess.run([os.path.join(d, "usr/local/sbin/handrec-offload"), "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("handrec-offload "), p.stderr
     for prog in ("handrecctl", "handrec-info", "handrec"):
         p = subprocess.run([os.path.join(d, "usr/local/bin", prog), "--help"], capture_output=True, text=True,
                            cwd="/")
@@ -131,6 +146,52 @@ def test_installed_handrec_info_reads_a_take(installed, daemon, ctl, tmp):
     n = int(p.stdout.split(" frames,")[0].split()[-1])
     assert n > 0 and f"decoded {n} of {n} JPEGs" in p.stdout, p.stdout
     assert not os.path.exists(os.path.join(installed, f"usr/local/lib/python{PY3}/dist-packages/handrec/__pycache__"))
+
+
+def test_sysusers_create_both_users(installed, tmp):
+    """systemd-sysusers on the installed snippets, into a scratch root (never this machine's
+    /etc): user handrec in group video, user handrec-offload in group handrec, homes the state
+    folders. A line sysusers refuses (a ':' in a GECOS field) fails the postinst, so here first."""
+    root = os.path.join(tmp, "root")
+    os.makedirs(os.path.join(root, "etc"))
+    files = [os.path.join(installed, "usr/lib/sysusers.d", n) for n in ("handrecd.conf", "handrec-offload.conf")]
+    p = subprocess.run(["systemd-sysusers", f"--root={root}", *files], capture_output=True, text=True)
+    assert p.returncode == 0 and "not a valid" not in p.stderr, p.stderr
+    passwd = {l.split(":")[0]: l.split(":") for l in open(os.path.join(root, "etc/passwd")).read().splitlines()}
+    group = {l.split(":")[0]: l.split(":")[3].split(",") for l in open(os.path.join(root, "etc/group")).read().splitlines()}
+    assert passwd["handrec"][5] == "/var/lib/handrec" and passwd["handrec-offload"][5] == "/var/lib/handrec-offload"
+    assert "handrec" in group["video"] and "handrec-offload" not in group["video"], group
+    assert "handrec-offload" in group["handrec"], group
+
+
+def uncomment_offload(text):
+    """The shipped configuration with its commented-out offload example made live."""
+    head, mark, tail = text.partition("\n# offload = {")
+    assert mark, "etc/handrecd.conf has no commented-out offload group"
+    lines = (mark.lstrip("\n") + tail).splitlines()
+    return head + "\n" + "\n".join(l[2:] if l.startswith("# ") else "" if l == "#" else l for l in lines) + "\n"
+
+
+def test_shipped_offload_example_is_valid(installed, tmp):
+    """The offload group of the shipped configuration, uncommented as an administrator would, passes
+    handrecd --check-config (the service's ExecStartPre); the same with its remote taken out does
+    not, so the group is read, not skipped."""
+    shipped = open(os.path.join(ROOT, "etc", "handrecd.conf")).read()
+    live = uncomment_offload(shipped)
+    assert re.search(r"^offload = \{$", live, re.M) and re.search(r"^    remote = ", live, re.M), live[-3000:]
+    keys = set(re.findall(r"^    ([a-z_]+) = ", live.partition("\noffload = {")[2], re.M))
+    assert keys == {"remote", "rclone_config", "keep_free_gb", "max_takes_gb", "bwlimit", "state_dir",
+                    "retry_seconds", "retry_max_seconds", "rclone"}, keys
+    handrecd = os.path.join(installed, "usr/local/sbin/handrecd")
+    conf = os.path.join(tmp, "offload.conf")
+    with open(conf, "w") as f:
+        f.write(live)
+    p = subprocess.run([handrecd, "--check-config", "--config", conf], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    with open(conf, "w") as f:
+        f.write(re.sub(r"^    remote = .*\n", "", live, flags=re.M))
+    p = subprocess.run([handrecd, "--check-config", "--config", conf], capture_output=True, text=True)
+    assert p.returncode != 0 and "offload.remote: missing" in p.stderr, p.stderr
 
 
 def test_install_keeps_an_edited_config(tmp_path):

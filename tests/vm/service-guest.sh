@@ -8,7 +8,10 @@
 #            bus as a member of group handrec and as another user, stop and crash mid-take,
 #            D-Bus activation, reload, systemd-analyze security; then a take from vivid, another
 #            user trying to own org.handrec1, the watchdog (fault-io.so, which the host puts in
-#            /vmout, holding the take's writes), and systemctl restart dbus
+#            /vmout, holding the take's writes), systemctl restart dbus; then handrec-offload: as
+#            booted, its user, priorities and bus policies, a take uploaded to an rclone remote of
+#            type local and verified, the space policy removing it through DiscardTake, and a
+#            missing rclone named
 #
 # Results go to /vmout/results.txt (key=value) and /vmout/*.txt; the host judges them.
 set -u
@@ -64,6 +67,10 @@ if [ "$PHASE" = install ]; then
     result passwd_handrec "$(getent passwd handrec)"
     result group_handrec "$(getent group handrec)"
     systemctl status --no-pager handrecd >"$OUT/status-install.txt" 2>&1
+    result offload_enabled "$(systemctl is-enabled handrec-offload 2>&1)"
+    result offload_active_after_install "$(systemctl is-active handrec-offload 2>&1)"
+    result passwd_handrec_offload "$(getent passwd handrec-offload)"
+    systemctl status --no-pager handrec-offload >>"$OUT/status-install.txt" 2>&1
     say "status done"
     # this machine's dpkg may be set to force-unsafe-io (a container's), and the VM is powered
     # off at once when this script ends: what dpkg wrote must be on the disk image first
@@ -85,6 +92,12 @@ result boot_groups "$(ps -o supgrp= -p "$pid")"
 systemctl status --no-pager handrecd >"$OUT/status-boot.txt" 2>&1
 result boot_status_exit $?
 journalctl -b -u handrecd --no-pager >"$OUT/journal-boot.txt" 2>&1
+# handrec-offload as booted (section 12 checks the rest)
+for p in ActiveState SubState Type NRestarts User IOSchedulingClass Nice CPUSchedulingPolicy; do
+    result "off_boot_$p" "$(systemctl show -p "$p" --value handrec-offload)"
+done
+systemctl status --no-pager handrec-offload >"$OUT/offload-status-boot.txt" 2>&1
+journalctl -b -u handrec-offload --no-pager >"$OUT/offload-journal-boot.txt" 2>&1
 
 # A small configuration for TCG: one camera at 320x240 (the shipped one has two at 1280x720).
 # The package's configuration is a conffile: an administrator may edit it.
@@ -288,6 +301,133 @@ result bus_oldpid "$pid"
 timeout 30 runuser -u bob -- handrecctl status >"$OUT/bus-status.txt" 2>&1
 result bus_status_exit $?
 journalctl -u handrecd --after-cursor="$cursor" --no-pager >"$OUT/journal-bus.txt" 2>&1
+
+# ---- 12. handrec-offload, as packaged: started at boot with no offload group (idle, "off"), its
+# user, groups, priorities and bus name; then uploads to an rclone remote of type local
+oprop() { systemctl show -p "$1" --value handrec-offload; }
+ostatus() {  # ostatus USER: Status() as USER, one line
+    runuser -u "$1" -- busctl --system call org.handrec1.Offload /org/handrec1/offload org.handrec1.Offload Status 2>&1 | tr '\n' ' '
+}
+# wait_state FILE STATE SECONDS: until the take's state file says STATE
+wait_state() {
+    sf=/var/lib/handrec-offload/right/$(basename "$1").state
+    for _ in $(seq $(($3 * 5))); do
+        [ "$(head -n1 "$sf" 2>/dev/null)" = "state=$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+# the system bus restarted just above: it lost the bus like handrecd, and systemd restarts it
+for _ in $(seq 100); do
+    [ "$(oprop ActiveState)" = active ] && break
+    sleep 0.2
+done
+result off_after_bus_state "$(oprop ActiveState)"
+result off_after_bus_NRestarts "$(oprop NRestarts)"
+pid=$(oprop MainPID)
+result off_ps_user "$(ps -o user= -p "$pid")"
+result off_groups "$(ps -o supgrp= -p "$pid")"
+result off_ps_ni "$(ps -o ni= -p "$pid" | tr -d ' ')"
+result off_ps_policy "$(ps -o cls= -p "$pid" | tr -d ' ')"
+result off_ionice "$(ionice -p "$pid" 2>&1)"
+result off_uid "$(id -u handrec-offload)"
+result off_bus_uid "$(busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
+    GetConnectionUnixUser s org.handrec1.Offload 2>&1)"
+result off_user_groups "$(id -nG handrec-offload)"
+result off_state_dir "$(stat -c '%a %U %G' /var/lib/handrec-offload 2>&1)"
+result off_status_bob "$(ostatus bob)"
+systemd-analyze security --no-pager handrec-offload >"$OUT/offload-security.txt" 2>&1
+result off_security_exit $?
+result off_security_overall "$(grep -o 'Overall exposure level for handrec-offload.service: .*' "$OUT/offload-security.txt" | sed 's/\x1b\[[0-9;]*m//g')"
+# the policies: Retry for group handrec only; the uploader may discard takes but not start them
+runuser -u bob -- busctl --system call org.handrec1.Offload /org/handrec1/offload org.handrec1.Offload Retry >"$OUT/offload-bob-retry.txt" 2>&1
+result off_bob_retry_exit $?
+runuser -u alice -- busctl --system call org.handrec1.Offload /org/handrec1/offload org.handrec1.Offload Retry >"$OUT/offload-alice-retry.txt" 2>&1
+result off_alice_retry_exit $?
+runuser -u handrec-offload -- busctl --system call org.handrec1 /org/handrec1 org.handrec1.Manager \
+    StartRecording 'sa{sv}' right 0 >"$OUT/offload-user-start.txt" 2>&1
+result off_user_start_exit $?
+runuser -u handrec-offload -- busctl --system call org.handrec1 /org/handrec1 org.handrec1.Manager \
+    DiscardTake s /var/lib/handrec/right/no-such-take.h5 >"$OUT/offload-user-discard.txt" 2>&1
+result off_user_discard_exit $?
+runuser -u bob -- busctl --system call org.handrec1 /org/handrec1 org.handrec1.Manager \
+    DiscardTake s /var/lib/handrec/right/no-such-take.h5 >"$OUT/offload-bob-discard.txt" 2>&1
+result off_bob_discard_exit $?
+
+# An rclone remote of type local, in a config file made as the README says (0640
+# root:handrec-offload); the folder allowed to the unit with a drop-in, as its comment says. The
+# earlier takes are back on the host already: only the next ones are uploaded.
+mkdir -p /srv/takes-remote
+chown handrec-offload:handrec-offload /srv/takes-remote
+printf '[vmremote]\ntype = local\n' >/etc/handrec/rclone.conf
+chown root:handrec-offload /etc/handrec/rclone.conf
+chmod 0640 /etc/handrec/rclone.conf
+mkdir -p /etc/systemd/system/handrec-offload.service.d
+printf '[Service]\nReadWritePaths=/srv/takes-remote\n' >/etc/systemd/system/handrec-offload.service.d/50-remote.conf
+rm -f /var/lib/handrec/right/*.h5
+conf_offload() {  # conf_offload EXTRA-SETTINGS: the small synthetic configuration with an offload group
+    cat >/etc/handrec/handrecd.conf <<EOF
+save = { output_dir = "/var/lib/handrec"; min_free_mb = 1; sync_interval = 1.0; };
+queue = { batch_size = 10; batch_timeout = 0.5; };
+workers = 2;
+right_hand = { camera = { source = "synthetic"; width = 320; height = 240; fps = 30.0; warmup = 0.5; }; };
+offload = { remote = "vmremote:/srv/takes-remote"; retry_seconds = 1.0; retry_max_seconds = 2.0; $1 };
+EOF
+}
+conf_offload ""
+cp /etc/handrec/handrecd.conf "$OUT/offload.conf"
+systemctl daemon-reload
+systemctl restart handrecd
+result up_handrecd_restart_exit $?
+cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+systemctl restart handrec-offload
+result up_restart_exit $?
+result up_state "$(oprop ActiveState)"
+wait_idle 30 >/dev/null
+timeout 60 runuser -u alice -- handrecctl start --hand right --duration 2 --follow >"$OUT/up-take.txt" 2>&1
+result up_take_exit $?
+f=$(newest)
+result up_file "$f"
+wait_state "$f" uploaded-verified 60
+result up_verified $?
+sf=/var/lib/handrec-offload/right/$(basename "$f").state
+cp "$sf" "$OUT/up-take.state" 2>/dev/null
+result up_state_file_mode "$(stat -c '%a %U' "$sf" 2>&1)"
+result up_state_hand_dir "$(stat -c '%a %U' /var/lib/handrec-offload/right 2>&1)"
+result up_local_size "$(stat -c %s "$f")"
+cmp "$f" "/srv/takes-remote/right/$(basename "$f")" >"$OUT/up-cmp.txt" 2>&1
+result up_cmp_exit $?
+[ -n "$f" ] && cp "$f" "$OUT/up-take.h5"
+result up_status "$(ostatus bob)"
+# handrecd's user can read the state: what its StorageFull sentence needs
+result up_state_readable_by_handrec "$(runuser -u handrec -- head -n1 "$sf" 2>&1)"
+journalctl -u handrec-offload --after-cursor="$cursor" --no-pager >"$OUT/journal-upload.txt" 2>&1
+
+# The space policy removes the verified take through handrecd's DiscardTake (the bus policy of
+# org.handrec1 lets user handrec-offload call it): max_takes_gb below any take
+conf_offload "max_takes_gb = 0.000000001;"
+systemctl restart handrec-offload
+result space_restart_exit $?
+for _ in $(seq 150); do
+    [ -e "$f" ] || break
+    sleep 0.2
+done
+result space_local_gone "$([ -e "$f" ] && echo no || echo yes)"
+result space_remote_kept "$([ -e "/srv/takes-remote/right/$(basename "$f")" ] && echo yes || echo no)"
+result space_state_gone "$([ -e "$sf" ] && echo no || echo yes)"
+journalctl -u handrecd -u handrec-offload --after-cursor="$cursor" --no-pager >"$OUT/journal-space.txt" 2>&1
+
+# Without the rclone program: the failure names it (in Status's LastError or the journal)
+conf_offload 'rclone = "/usr/local/bin/rclone-not-installed";'
+cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+systemctl restart handrec-offload
+timeout 60 runuser -u alice -- handrecctl start --hand right --duration 1 --follow >/dev/null 2>&1
+f=$(newest)
+wait_state "$f" failed 30
+result norclone_failed $?
+result norclone_status "$(ostatus bob)"
+journalctl -u handrec-offload --after-cursor="$cursor" --no-pager >"$OUT/journal-norclone.txt" 2>&1
+result norclone_named "$(cat "$OUT/journal-norclone.txt" | grep -c 'rclone-not-installed')"
 
 journalctl -b --no-pager >"$OUT/journal-all.txt" 2>&1
 sync

@@ -132,6 +132,11 @@ def test_install(boots):
     assert b.r.get("passwd_handrec", "").startswith("handrec:"), b.logs()
     # the postinst starts it (deb-systemd-invoke)
     assert b.r.get("active_after_install") == "active", b.logs("dpkg.txt", "status-install.txt")
+    # and handrec-offload beside it, under its own user (idle: no offload group yet)
+    assert b.r.get("offload_enabled") == "enabled", b.logs("dpkg.txt")
+    assert b.r.get("offload_active_after_install") == "active", b.logs("dpkg.txt", "status-install.txt")
+    assert b.r.get("passwd_handrec_offload", "").startswith("handrec-offload:"), b.logs()
+    assert b.r["passwd_handrec_offload"].split(":")[5] == "/var/lib/handrec-offload", b.r["passwd_handrec_offload"]
 
 
 def test_started_at_boot(boots):
@@ -304,3 +309,108 @@ def test_system_bus_restart(boots):
     assert r.get("bus_state") == "active", b.logs("journal-bus.txt")
     assert r.get("bus_newpid") != r.get("bus_oldpid")
     assert r.get("bus_status_exit") == "0", b.logs("bus-status.txt", "journal-bus.txt")
+
+
+def test_offload_as_booted(boots):
+    """handrec-offload.service as packaged and booted, no offload group configured: running, its
+    bus name owned by its user, in group handrec, at nice 19, I/O class idle, SCHED_BATCH, the state
+    folder 0755 (handrecd reads it), Status "off" to anyone."""
+    _, b = boots
+    r = b.r
+    assert r.get("off_boot_ActiveState") == "active", b.logs("offload-status-boot.txt", "offload-journal-boot.txt")
+    assert r.get("off_boot_SubState") == "running", b.logs("offload-status-boot.txt")
+    assert r.get("off_boot_Type") == "notify"
+    assert r.get("off_boot_NRestarts") == "0", b.logs("offload-journal-boot.txt")
+    # the system bus restarted (test_system_bus_restart): it too came back, restarted by systemd
+    assert r.get("off_after_bus_state") == "active", b.logs("journal-all.txt")
+    assert r.get("off_boot_User") == "handrec-offload"
+    assert r.get("off_ps_user") == "handrec-offload", b.logs("offload-status-boot.txt")
+    assert "handrec" in r.get("off_groups", "").split(","), r.get("off_groups")
+    assert "handrec" in r.get("off_user_groups", "").split(), r.get("off_user_groups")
+    assert r.get("off_bus_uid") == f"u {r.get('off_uid')}", (r.get("off_bus_uid"), r.get("off_uid"))
+    # systemctl show prints the names (systemd 245) or the numbers (252): idle is class 3, batch policy 3
+    assert r.get("off_boot_IOSchedulingClass") in ("idle", "3"), r.get("off_boot_IOSchedulingClass")
+    assert r.get("off_boot_Nice") == "19"
+    assert r.get("off_boot_CPUSchedulingPolicy") in ("batch", "3"), r.get("off_boot_CPUSchedulingPolicy")
+    # the process itself, not only the unit's word
+    assert r.get("off_ps_ni") == "19", r.get("off_ps_ni")
+    assert r.get("off_ps_policy") == "B", r.get("off_ps_policy")
+    assert r.get("off_ionice") == "idle", r.get("off_ionice")
+    assert r.get("off_state_dir") == "755 handrec-offload handrec-offload", r.get("off_state_dir")
+    status = r.get("off_status_bob", "")
+    assert '"State" s "off"' in status and "no offload group" in status, status
+
+
+def test_offload_security(boots):
+    _, b = boots
+    assert b.r.get("off_security_exit") == "0", b.logs("offload-security.txt")
+    m = re.search(r"exposure level for handrec-offload.service: ([0-9.]+)", b.r.get("off_security_overall", ""))
+    assert m, b.logs("offload-security.txt")
+    print(f"systemd-analyze security: {b.r['off_security_overall']}")
+    # it has the network handrecd is denied; the rest is as strict
+    assert float(m.group(1)) <= 2.5, b.read("offload-security.txt")
+
+
+def test_offload_bus_policies(boots):
+    """Retry for group handrec only (dbus/org.handrec1.Offload.conf); user handrec-offload may call
+    handrecd's DiscardTake (the daemon answers: no such take) but not StartRecording, which its
+    group handrec would otherwise give it (dbus/org.handrec1.conf)."""
+    _, b = boots
+    r = b.r
+    assert r.get("off_bob_retry_exit") not in (None, "0"), b.logs("offload-bob-retry.txt")
+    assert "Access denied" in b.read("offload-bob-retry.txt") or "AccessDenied" in b.read("offload-bob-retry.txt"), \
+        b.read("offload-bob-retry.txt")
+    assert r.get("off_alice_retry_exit") == "0", b.logs("offload-alice-retry.txt")
+    start = b.read("offload-user-start.txt")
+    assert r.get("off_user_start_exit") not in (None, "0") and ("Access denied" in start or "AccessDenied" in start), start
+    # the call reaches the daemon, which refuses the file; bob's never does
+    discard = b.read("offload-user-discard.txt")
+    assert r.get("off_user_discard_exit") not in (None, "0"), discard
+    assert "Access denied" not in discard and "AccessDenied" not in discard, discard
+    bob = b.read("offload-bob-discard.txt")
+    assert "Access denied" in bob or "AccessDenied" in bob, bob
+    print(f"DiscardTake as handrec-offload: {discard.strip()}")
+
+
+def test_offload_uploads_and_verifies(boots):
+    """With an offload group naming an rclone remote of type local (/srv/takes-remote, allowed by a
+    drop-in), a take recorded by the packaged handrecd is uploaded and verified: its state file says
+    uploaded-verified with the local size, the remote copy is byte for byte the take."""
+    _, b = boots
+    r = b.r
+    assert r.get("up_restart_exit") == "0" and r.get("up_state") == "active", b.logs("journal-upload.txt")
+    assert r.get("up_take_exit") == "0", b.logs("up-take.txt")
+    assert r.get("up_verified") == "0", b.logs("up-take.state", "journal-upload.txt", "journal-all.txt")
+    state = dict(line.split("=", 1) for line in b.read("up-take.state").splitlines() if "=" in line)
+    print("state file:", *b.read("up-take.state").splitlines(), sep="\n  ")
+    assert b.read("up-take.state").startswith("state=uploaded-verified\n")
+    assert state.get("file") == r.get("up_file")
+    assert state.get("remote", "").endswith("/right/" + os.path.basename(r.get("up_file", "")))
+    assert state.get("size") == r.get("up_local_size")
+    assert re.match(r"(md5:[0-9a-f]{32}|sha1:[0-9a-f]{40}|download)$", state.get("check", "")), state.get("check")
+    assert r.get("up_cmp_exit") == "0", b.logs("up-cmp.txt")
+    assert r.get("up_state_file_mode") == "644 handrec-offload", r.get("up_state_file_mode")
+    assert r.get("up_state_hand_dir") == "755 handrec-offload", r.get("up_state_hand_dir")
+    assert r.get("up_state_readable_by_handrec") == "state=uploaded-verified"
+    check_take(os.path.join(b.dir, "up-take.h5"), hand="right", status="complete", reason="duration", stamps=False)
+
+
+def test_offload_space_policy_discards_through_handrecd(boots):
+    """max_takes_gb below any take: the verified take is removed locally (through handrecd's
+    DiscardTake), its remote copy and nothing else kept, its state file gone."""
+    _, b = boots
+    r = b.r
+    assert r.get("space_restart_exit") == "0"
+    assert r.get("space_local_gone") == "yes", b.logs("journal-space.txt")
+    assert r.get("space_remote_kept") == "yes"
+    assert r.get("space_state_gone") == "yes", b.logs("journal-space.txt")
+
+
+def test_offload_without_rclone_says_so(boots):
+    """offload.rclone names a program that is not there: the take is failed and the reason names it."""
+    _, b = boots
+    r = b.r
+    assert r.get("norclone_failed") == "0", b.logs("journal-norclone.txt")
+    named = "rclone-not-installed" in r.get("norclone_status", "") or int(r.get("norclone_named") or 0) > 0
+    assert named, (r.get("norclone_status"), b.read("journal-norclone.txt"))
+    print(f"without rclone: {r.get('norclone_status')}")
