@@ -242,6 +242,7 @@ install: all man
 	install -d $(DESTDIR)$(PYTHONDIR)/handrec
 	install -m644 $(PY_MODULES) $(DESTDIR)$(PYTHONDIR)/handrec/
 	install -Dm644 $(BUILD)/man/handrecd.8 $(DESTDIR)$(MANDIR)/man8/handrecd.8
+	install -Dm644 $(BUILD)/man/handrec-offload.8 $(DESTDIR)$(MANDIR)/man8/handrec-offload.8
 	install -Dm644 $(BUILD)/man/handrecd.conf.5 $(DESTDIR)$(MANDIR)/man5/handrecd.conf.5
 	install -d $(DESTDIR)$(MANDIR)/man1
 	install -m644 $(BUILD)/man/handrecctl.1 $(BUILD)/man/handrec.1 $(BUILD)/man/handrec-info.1 \
@@ -273,7 +274,8 @@ install: all man
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/handrecd $(DESTDIR)$(SBINDIR)/handrec-offload $(DESTDIR)$(BINDIR)/handrecctl $(DESTDIR)$(BINDIR)/handrec-info \
 	      $(DESTDIR)$(BINDIR)/handrec $(DESTDIR)$(BINDIR)/handrec-rectify \
-	      $(DESTDIR)$(MANDIR)/man8/handrecd.8 $(DESTDIR)$(MANDIR)/man5/handrecd.conf.5 \
+	      $(DESTDIR)$(MANDIR)/man8/handrecd.8 $(DESTDIR)$(MANDIR)/man8/handrec-offload.8 \
+	      $(DESTDIR)$(MANDIR)/man5/handrecd.conf.5 \
 	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,handrecctl.1 handrec.1 handrec-info.1 handrec-rectify.1) \
 	      $(DESTDIR)$(BASHCOMPDIR)/handrecctl $(DESTDIR)$(ZSHCOMPDIR)/_handrecctl \
 	      $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf \
