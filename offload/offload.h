@@ -121,6 +121,7 @@ struct offload {
         char last_error[512];   /* of the last attempt, "" when it succeeded */
         char logged_error[512]; /* the last failure logged, to log each one once */
         unsigned failures_since_log;
+        char logged_state_error[600]; /* a state file that cannot be written, logged once */
 
         bool discarding; /* a DiscardTake call is under way, for this take */
         char discard_hand[16], discard_name[256];

@@ -58,9 +58,16 @@ static uint64_t mtime_ns(const struct stat *st) {
 
 static void save(struct offload *o, struct take *t) {
         int r = state_save(o->oc->state_dir, t->hand, t->name, &t->st);
-        if (r < 0)
-                log_error_errno(r, "Cannot write the upload state of %s/%s in %s: %m", t->hand, t->name,
-                                o->oc->state_dir);
+        char why[600];
+
+        if (r < 0) {
+                snprintf(why, sizeof(why), "cannot write upload states in %.400s: %s", o->oc->state_dir, strerror(-r));
+                if (log_once_is_news(o->logged_state_error, sizeof(o->logged_state_error), why))
+                        log_error("%s; uploads go on, but what is verified is not kept across a restart: let user "
+                                  "handrec-offload write there (offload.state_dir)",
+                                  why);
+        } else
+                o->logged_state_error[0] = '\0';
         bus_emit_state(o, t);
 }
 

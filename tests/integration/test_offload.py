@@ -246,3 +246,25 @@ def test_introspection_xml_matches_the_service(setup, bus):
                           env=bus.env, capture_output=True, text=True, check=True).stdout
     shipped = open(os.path.join(ROOT, "dbus", "org.handrec1.Offload.xml")).read()
     assert live.strip() == shipped.strip(), "dbus/org.handrec1.Offload.xml is out of date: run scripts/introspect.py --offload"
+
+
+def test_an_unwritable_state_folder_is_said_once_and_uploads_go_on(tmp, outdir, daemon_factory, bus, ctl):
+    blocker = os.path.join(tmp, "not-a-folder")
+    open(blocker, "w").close()
+    remote = os.path.join(tmp, "remote")
+    os.makedirs(remote)
+    conf = os.path.join(tmp, "rclone.conf")
+    open(conf, "w").close()
+    d = daemon_factory(make_config(outdir, hands=("right",)) + offload_conf(remote, conf, blocker + "/state"))
+    o = Offload(bus, tmp, d.config).start()
+    try:
+        files = [record(ctl, "right"), record(ctl, "right")]
+        files = [f[0] for f in files]
+        o.wait_verified(files)
+        for f in files:
+            assert filecmp.cmp(f, remote_copy(remote, f), shallow=False)
+        log = o.log_text()
+        assert log.count("cannot write upload states in") == 1, log
+        assert "let user handrec-offload write there (offload.state_dir)" in log
+    finally:
+        o.stop()
