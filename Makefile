@@ -345,13 +345,13 @@ deb:
 NOT_REENTRANT := gmtime|localtime|ctime|asctime|strtok|getpwnam|getgrnam
 
 lint:
-	@! grep -nE '\<($(NOT_REENTRANT))\(' daemon/*.c client/*.c tools/*.c || \
+	@! grep -nE '\<($(NOT_REENTRANT))\(' daemon/*.c client/*.c offload/*.c tools/*.c || \
 	  { echo "lint: use the _r variant (two hands' threads run this code)"; exit 1; }
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h client/*.c client/*.h tests/unit/*.c tests/unit/*.h \
+	clang-format --dry-run --Werror daemon/*.c daemon/*.h client/*.c client/*.h offload/*.c offload/*.h tests/unit/*.c tests/unit/*.h \
 	             tests/bench/*.c tests/faults/*.c tests/fuzz/*.c tests/fuzz/*.h tools/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
 	         --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -D'SD_BUS_PARAM(x)=' \
-	         daemon client tools tests/unit tests/bench tests/faults tests/fuzz
+	         daemon client offload tools tests/unit tests/bench tests/faults tests/fuzz
 
 clean:
 	rm -rf $(BUILD)
