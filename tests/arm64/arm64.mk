@@ -3,7 +3,7 @@
 #
 #   make check-arm64                  install what it needs (as root; scripts/install-arm64-deps.sh),
 #                                     cross-build, run every unit test under qemu-aarch64
-#   make arm64                        build $(BUILD)/arm64/handrecd, handrecctl, handrec-rectify
+#   make arm64                        build $(BUILD)/arm64/handrecd, handrecctl, handrec-rectify, handrec-offload
 #   make arm64-tests                  build $(BUILD)/arm64/test-* (ARM64_TESTS)
 #
 # The daemon's modules (LIB_SRCS) are compiled again into their own object tree, $(BUILD)/arm64/,
@@ -48,7 +48,7 @@ ARM64_PKG_LIBS   = $(call arm64_once,PKG_LIBS,$(ARM64_PKG_CONFIG) --libs $(PKGS)
 ARM64_ALL_CFLAGS = $(filter-out $(PKG_CFLAGS),$(ALL_CFLAGS)) $(ARM64_PKG_CFLAGS)
 ARM64_LDLIBS     = $(ARM64_PKG_LIBS) $(if $(JPEG_PC),,-ljpeg) -lm -pthread
 
-arm64: $(ARM64_BUILD)/handrecd $(ARM64_BUILD)/handrecctl $(ARM64_BUILD)/handrec-rectify
+arm64: $(ARM64_BUILD)/handrecd $(ARM64_BUILD)/handrecctl $(ARM64_BUILD)/handrec-rectify $(ARM64_BUILD)/handrec-offload
 
 arm64-tests: $(addprefix $(ARM64_BUILD)/test-,$(ARM64_TESTS))
 
@@ -87,6 +87,10 @@ ARM64_JSONC_LIBS = $(call arm64_once,JSONC_LIBS,$(ARM64_PKG_CONFIG) --libs json-
 
 $(ARM64_BUILD)/handrecctl: $(call objs,$(ARM64_BUILD),$(wildcard client/*.c)) $(ARM64_BUILD)/libhandrec.a
 	$(ARM64_CC) -o $@ $^ $(ARM64_LDLIBS) $(ARM64_MHD_LIBS) $(ARM64_JSONC_LIBS)
+
+# handrec-offload reads rclone's JSON log with json-c
+$(ARM64_BUILD)/handrec-offload: $(call objs,$(ARM64_BUILD),$(wildcard offload/*.c)) $(ARM64_BUILD)/libhandrec.a
+	$(ARM64_CC) -o $@ $^ $(ARM64_LDLIBS) $(ARM64_JSONC_LIBS)
 
 $(ARM64_BUILD)/handrec-rectify: $(ARM64_BUILD)/tools/handrec-rectify.o $(ARM64_BUILD)/libhandrec.a
 	$(ARM64_CC) -o $@ $^ $(ARM64_LDLIBS)

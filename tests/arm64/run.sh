@@ -104,6 +104,7 @@ smoke() {
 echo "== arm64: programs"
 smoke "$BUILD/arm64/handrecd" --version
 smoke "$BUILD/arm64/handrecctl" --version
+smoke "$BUILD/arm64/handrec-offload" --version
 
 # The rectification against OpenCV on real images, as in the integration tests, with the arm64
 # handrec-rectify, handrecd and handrecctl: tests/integration/test_rectify.py with BUILD pointing
