@@ -139,7 +139,8 @@ void offload_notify_status(struct offload *o);
 
 /* state.c: one file per take, <state_dir>/<hand>/<name>.state, written atomically and synced */
 int state_load(const char *state_dir, const char *hand, const char *name, struct take_state *ret);
-int state_save(const char *state_dir, const char *hand, const char *name, struct take_state *st);
+/* @file: the take's absolute path, written for a person reading the state file */
+int state_save(const char *state_dir, const char *hand, const char *name, const char *file, struct take_state *st);
 int state_remove(const char *state_dir, const char *hand, const char *name);
 void state_remove_orphans(struct offload *o);
 const char *upload_state_to_string(enum upload_state s);

@@ -129,7 +129,7 @@ static void utc_now(char *buf, size_t len) {
         strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
 }
 
-int state_save(const char *state_dir, const char *hand, const char *name, struct take_state *st) {
+int state_save(const char *state_dir, const char *hand, const char *name, const char *file, struct take_state *st) {
         char dir[4096], path[4096], tmp[4096];
         _cleanup_(closep) int fd = -1;
         FILE *f;
@@ -152,10 +152,10 @@ int state_save(const char *state_dir, const char *hand, const char *name, struct
                 return -errno;
         fd = -1; /* the stream owns it now */
         fprintf(f,
-                "state=%s\nremote=%s\nsize=%" PRIu64 "\nmtime_ns=%" PRIu64 "\nino=%" PRIu64
+                "state=%s\nfile=%s\nremote=%s\nsize=%" PRIu64 "\nmtime_ns=%" PRIu64 "\nino=%" PRIu64
                 "\ncheck=%s\nattempts=%u\nerror=%s\nupdated_utc=%s\n",
-                upload_state_to_string(st->state), st->remote, st->size, st->mtime_ns, st->ino, st->check, st->attempts,
-                st->error, st->updated_utc);
+                upload_state_to_string(st->state), file, st->remote, st->size, st->mtime_ns, st->ino, st->check,
+                st->attempts, st->error, st->updated_utc);
         r = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
         if (fclose(f) != 0 && r == 0)
                 r = -errno;

@@ -57,9 +57,11 @@ static uint64_t mtime_ns(const struct stat *st) {
 }
 
 static void save(struct offload *o, struct take *t) {
-        int r = state_save(o->oc->state_dir, t->hand, t->name, &t->st);
-        char why[600];
+        char why[600], file[4096];
+        int r = take_path(o, t->hand, t->name, file, sizeof(file));
 
+        if (r == 0)
+                r = state_save(o->oc->state_dir, t->hand, t->name, file, &t->st);
         if (r < 0) {
                 snprintf(why, sizeof(why), "cannot write upload states in %.400s: %s", o->oc->state_dir, strerror(-r));
                 if (log_once_is_news(o->logged_state_error, sizeof(o->logged_state_error), why))

@@ -65,7 +65,7 @@ def test_finished_takes_are_uploaded_and_verified(setup, ctl):
         assert filecmp.cmp(f, remote_copy(remote, f), shallow=False)  # the bytes, compared
         s = read_state(state, f)
         assert s["state"] == "uploaded-verified" and s["check"].startswith("md5:") and s["error"] == ""
-        assert int(s["size"]) == os.path.getsize(f) and int(s["attempts"]) == 1
+        assert int(s["size"]) == os.path.getsize(f) and int(s["attempts"]) == 1 and s["file"] == f
         assert up[f]["remote"] == remote_copy(remote, f) and up[f]["take_status"] == "complete"
         assert oct(os.stat(os.path.join(state, f.split("/")[-2])).st_mode & 0o777) == "0o755"
     st = o.status()
