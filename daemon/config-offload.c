@@ -13,11 +13,17 @@
 #include "config.h"
 
 static const struct config_key offload_keys[] = {
-        {"remote", K_STRING},       {"rclone_config", K_STRING},
-        {"keep_free_gb", K_FLOAT},  {"max_takes_gb", K_FLOAT},
-        {"bwlimit", K_STRING},      {"state_dir", K_STRING},
-        {"retry_seconds", K_FLOAT}, {"retry_max_seconds", K_FLOAT},
-        {"rclone", K_STRING},       {NULL, 0},
+        {"remote", K_STRING},
+        {"rclone_config", K_STRING},
+        {"keep_free_gb", K_FLOAT},
+        {"max_takes_gb", K_FLOAT},
+        {"bwlimit", K_STRING},
+        {"state_dir", K_STRING},
+        {"retry_seconds", K_FLOAT},
+        {"retry_max_seconds", K_FLOAT},
+        {"rclone", K_STRING},
+        {"stall_seconds", K_FLOAT},
+        {NULL, 0},
 };
 
 /* The string member @name of @g, or @def when absent (a wrong type is reported by the table). */
@@ -73,6 +79,7 @@ void config_parse_offload(struct config_checker *ck, config_t *cfg, struct confi
         config_get_double(ck, g, "offload", "max_takes_gb", 0, 1e6, &o->max_takes_gb);
         config_get_double(ck, g, "offload", "retry_seconds", 0.1, 86400, &o->retry_seconds);
         config_get_double(ck, g, "offload", "retry_max_seconds", 0.1, 86400, &o->retry_max_seconds);
+        config_get_double(ck, g, "offload", "stall_seconds", 1, 86400, &o->stall_seconds);
         if (o->retry_max_seconds < o->retry_seconds)
                 config_report(ck, config_setting_get_member(g, "retry_max_seconds") ?: g, "offload.retry_max_seconds",
                               "%g is less than offload.retry_seconds = %g", o->retry_max_seconds, o->retry_seconds);

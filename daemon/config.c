@@ -125,7 +125,7 @@ static struct config *config_new(const char *path) {
                 .batch_size = 10,
                 .batch_timeout = 0.5,
                 .workers = 2,
-                .offload = {.retry_seconds = 30, .retry_max_seconds = 900},
+                .offload = {.retry_seconds = 30, .retry_max_seconds = 900, .stall_seconds = 600},
         };
         c->path = strdup(path);
         return c->path ? c : config_free(c);

@@ -73,6 +73,7 @@ struct offload_config {
         double max_takes_gb;      /* ... or to keep at most this much of takes; 0: off */
         double retry_seconds;     /* the first wait after a failure, doubling ... */
         double retry_max_seconds; /* ... up to this */
+        double stall_seconds;     /* an rclone step that makes no progress this long is stopped */
 };
 
 struct config {

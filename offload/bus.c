@@ -35,17 +35,16 @@ static int append_status(struct offload *o, sd_bus_message *m) {
                 r = APPEND(m, "Rate", "d", copying ? o->job.speed : 0.0);
         if (r >= 0) {
                 char path[4096] = "";
-                if (o->phase != PHASE_IDLE && o->phase != PHASE_WAIT)
+                if (upload_on_take(o))
                         take_path(o, o->cur_hand, o->cur_name, path, sizeof(path));
                 r = APPEND(m, "Current", "s", path);
         }
         if (r >= 0)
                 r = APPEND(m, "CurrentDone", "t", copying ? o->job.bytes : (uint64_t) 0);
         if (r >= 0)
-                r = APPEND(m, "CurrentSize", "t",
-                           o->phase != PHASE_IDLE && o->phase != PHASE_WAIT ? o->before_size : 0);
+                r = APPEND(m, "CurrentSize", "t", upload_on_take(o) ? o->before_size : 0);
         if (r >= 0)
-                r = APPEND(m, "LastError", "s", o->last_error);
+                r = APPEND(m, "LastError", "s", o->last_error[0] ? o->last_error : o->scan_error);
         if (r >= 0)
                 r = APPEND(m, "NextRetry", "d", o->retry_at_usec > now ? (double) (o->retry_at_usec - now) / 1e6 : 0.0);
         if (r >= 0)
@@ -69,8 +68,7 @@ static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error)
         int r;
         (void) error;
 
-        if (o->phase == PHASE_IDLE || o->phase == PHASE_WAIT)
-                scan_takes(o);
+        /* from the last scan: a caller never makes the service read every take */
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = append_status(o, reply);
@@ -114,8 +112,6 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         int r;
         (void) error;
 
-        if (o->phase == PHASE_IDLE || o->phase == PHASE_WAIT)
-                scan_takes(o);
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = sd_bus_message_open_container(reply, 'a', "(sa{sv})");
@@ -178,7 +174,7 @@ static int on_discarded(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 
         if (sd_bus_message_read(m, "s", &file) < 0 || !take_find_path(o, file, hand, name))
                 return 0;
-        if (o->phase != PHASE_IDLE && o->phase != PHASE_WAIT && streq(hand, o->cur_hand) && streq(name, o->cur_name))
+        if (upload_on_take(o) && streq(hand, o->cur_hand) && streq(name, o->cur_name))
                 upload_cancel(o, hand, name);
         else
                 take_forget(o, hand, name);
@@ -212,6 +208,8 @@ int bus_setup(struct offload *o) {
                 r = match(o, "RecordingStopped", on_take_done);
         if (r >= 0)
                 r = match(o, "TakeRecovered", on_take_done);
+        if (r >= 0)
+                r = match(o, "RecordingStarted", on_take_done); /* listed (pending) from its start */
         if (r >= 0)
                 r = match(o, "TakeDiscarded", on_discarded);
         if (r >= 0)

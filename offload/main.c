@@ -25,6 +25,7 @@ const char *offload_state_name(const struct offload *o) {
         case PHASE_HASH:
         case PHASE_CHECK: return "verifying";
         case PHASE_WAIT: return "waiting";
+        case PHASE_CLEANUP: return "cleaning";
         case PHASE_IDLE: break;
         }
         return "idle";
@@ -115,10 +116,12 @@ static int setup_events(struct offload *o) {
         r = sd_event_default(&o->event);
         if (r < 0)
                 return log_error_errno(r, "Cannot create the event loop: %m");
-        sd_event_add_signal(o->event, NULL, SIGTERM, on_signal, o);
-        sd_event_add_signal(o->event, NULL, SIGINT, on_signal, o);
-        r = sd_event_add_time(o->event, &o->scan_timer, CLOCK_MONOTONIC,
-                              (uint64_t) now_ns(CLOCK_MONOTONIC) / 1000 + OFFLOAD_SCAN_USEC, 0, on_scan, o);
+        r = sd_event_add_signal(o->event, NULL, SIGTERM, on_signal, o);
+        if (r >= 0)
+                r = sd_event_add_signal(o->event, NULL, SIGINT, on_signal, o);
+        if (r >= 0)
+                r = sd_event_add_time(o->event, &o->scan_timer, CLOCK_MONOTONIC,
+                                      (uint64_t) now_ns(CLOCK_MONOTONIC) / 1000 + OFFLOAD_SCAN_USEC, 0, on_scan, o);
         if (r >= 0)
                 r = sd_event_source_set_enabled(o->scan_timer, SD_EVENT_ON);
         return r < 0 ? log_error_errno(r, "Cannot set up the event loop: %m") : 0;
@@ -148,6 +151,9 @@ int main(int argc, char *argv[]) {
         int r;
 
         log_program = "handrec-offload";
+        /* HDF5 1.10 locks a file it opens; handrecd must never find a take locked by our reads
+         * (its recovery and its reopen at the end of a take open them for writing) */
+        setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
         if ((r = parse_args(argc, argv, &config_path, &o.user)) >= 0)
                 return r;
         if (config_load(config_path, &o.config, stderr) < 0) {
@@ -170,6 +176,7 @@ int main(int argc, char *argv[]) {
         rclone_job_free(&o.job);
         source_free(o.scan_timer);
         source_free(o.retry_timer);
+        source_free(o.stall_timer);
         source_free(o.next_defer);
         sd_bus_flush_close_unref(o.bus);
         sd_event_unref(o.event);

@@ -51,7 +51,7 @@ struct take_state {
         enum upload_state state;
         char remote[1024];
         uint64_t size, mtime_ns, ino; /* the local file when it was verified (or last tried) */
-        char check[192];              /* "md5:<hex>", "sha1:<hex>" or "download" */
+        char check[192];              /* "md5:<hex>", "sha1:<hex>", or "download:md5:<hex>" (read back) */
         unsigned attempts;
         char error[512];
         char updated_utc[32];
@@ -65,8 +65,9 @@ struct take {
         /* eligible: its file says complete or recovered; read again when size or mtime change */
         bool eligible;
         uint64_t checked_size, checked_mtime_ns;
-        char status[32]; /* the file's status attribute, "" when it cannot be read */
-        bool seen;       /* in the scan under way */
+        char status[32];      /* the file's status attribute, "" when it cannot be read */
+        bool seen;            /* in the scan under way */
+        bool discard_refused; /* handrecd refused to remove it: the space policy tries others */
         struct take_state st;
 };
 
@@ -88,11 +89,12 @@ struct rclone_job {
 
 enum upload_phase {
         PHASE_IDLE,
-        PHASE_COPY,  /* rclone copyto */
-        PHASE_LIST,  /* rclone lsjson --hash of the remote copy */
-        PHASE_HASH,  /* rclone hashsum of the local file */
-        PHASE_CHECK, /* rclone check --download: a remote without hashes */
-        PHASE_WAIT,  /* after a failure, until the retry */
+        PHASE_COPY,    /* rclone copyto */
+        PHASE_LIST,    /* rclone lsjson --hash of the remote copy */
+        PHASE_HASH,    /* rclone hashsum of the local file */
+        PHASE_CHECK,   /* rclone hashsum --download of the remote copy: a remote without hashes */
+        PHASE_WAIT,    /* after a failure, until the retry */
+        PHASE_CLEANUP, /* rclone deletefile of a discarded take's partial copy (cleanup.c) */
 };
 
 struct offload {
@@ -103,7 +105,9 @@ struct offload {
         sd_bus *bus;
         sd_event_source *scan_timer, *retry_timer, *next_defer;
 
-        struct take *takes; /* sorted oldest first (by name: names begin with the start time) */
+        struct take *takes;      /* sorted oldest first (by name: names begin with the start time) */
+        bool hand_unreadable[2]; /* the last scan could not read the hand's folder (scan.c) */
+        char scan_error[600], logged_scan_error[600];
         unsigned n_takes, cap_takes;
 
         /* the take being uploaded: hand and name (an index would not survive a scan) */
@@ -113,7 +117,12 @@ struct offload {
         uint64_t before_size, before_mtime_ns, before_ino;
         uint64_t remote_size;
         char hash_type[8], remote_hash[160];
-        bool cancelled; /* discarded, or the service stops, while rclone runs */
+        bool downloaded; /* remote_hash is of the copy's bytes read back */
+        bool cancelled;  /* discarded, or the service stops, while rclone runs */
+        /* the stall guard (upload.c) */
+        sd_event_source *stall_timer;
+        uint64_t step_started_usec, progress_usec, progress_bytes, stall_kill_usec;
+        bool stalled;
         struct rclone_job job;
 
         double backoff;         /* seconds of the last wait; 0 after a success */
@@ -122,6 +131,11 @@ struct offload {
         char logged_error[512]; /* the last failure logged, to log each one once */
         unsigned failures_since_log;
         char logged_state_error[600]; /* a state file that cannot be written, logged once */
+
+        /* the remote copies of discarded takes to delete (cleanup.c) */
+#define CLEANUP_MAX 16
+        char cleanup[CLEANUP_MAX][1024];
+        unsigned n_cleanup;
 
         bool discarding; /* a DiscardTake call is under way, for this take */
         char discard_hand[16], discard_name[256];
@@ -155,7 +169,7 @@ void offload_backlog(struct offload *o, unsigned *ret_takes, uint64_t *ret_bytes
 
 /* rclone.c */
 int rclone_run(struct offload *o, char *const argv[], void (*done)(struct offload *o, int status));
-void rclone_kill(struct offload *o);
+void rclone_kill(struct offload *o, int sig);
 void rclone_job_free(struct rclone_job *j);
 /* The common arguments before a command: the program, --config, logging as JSON. */
 unsigned rclone_base_args(const struct offload *o, const char *argv[], unsigned max);
@@ -167,6 +181,17 @@ void upload_kick(struct offload *o);
 void upload_retry_now(struct offload *o);
 void upload_cancel(struct offload *o, const char *hand, const char *name);
 void upload_stop(struct offload *o);
+
+/* Whether the service is busy with the take cur_hand/cur_name (copying or verifying it). */
+static inline bool upload_on_take(const struct offload *o) {
+        return o->phase == PHASE_COPY || o->phase == PHASE_LIST || o->phase == PHASE_HASH || o->phase == PHASE_CHECK;
+}
+void upload_phase_idle(struct offload *o);
+void upload_schedule_next(struct offload *o);
+
+/* cleanup.c */
+void cleanup_queue(struct offload *o, const char *remote);
+bool cleanup_start(struct offload *o);
 
 /* space.c */
 void space_check(struct offload *o);

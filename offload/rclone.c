@@ -52,13 +52,18 @@ unsigned rclone_base_args(const struct offload *o, const char *argv[], unsigned 
 }
 
 /* In the child: lowest priorities, die with the parent, pipes as stdout and stderr, exec. */
-_Noreturn static void child(char *const argv[], int out, int err) {
+_Noreturn static void child(char *const argv[], int out, int err, pid_t parent) {
         sigset_t none;
         int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        /* its own process group, so that what it starts is stopped with it (rclone_kill()) */
+        setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+                _exit(125); /* the service died before PR_SET_PDEATHSIG was in place */
         if (setpriority(PRIO_PROCESS, 0, 19) < 0) {
                 /* already lower, or not allowed to change: either way no higher */
         }
@@ -192,16 +197,15 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         int status = si->si_code == CLD_EXITED ? si->si_status : -si->si_status;
         (void) s;
 
-        /* the child is gone: whatever it wrote is in the pipes, which end now */
-        fcntl(j->out_fd, F_SETFL, 0);
-        fcntl(j->err_fd, F_SETFL, 0);
-        while (drain(j, j->out_fd) > 0) {
-        }
-        while (drain(j, j->err_fd) > 0) {
-        }
-        if (j->line_len) {
+        /* the child is gone: whatever it wrote is in the pipes already. Read that, without
+         * waiting for their end: a helper it left behind (a credential command) may hold them
+         * open, and the loop must never block on it. Its process group is killed too. */
+        (void) drain(j, j->out_fd);
+        (void) drain(j, j->err_fd);
+        if (j->line_len)
                 take_err(j, "\n", 1);
-        }
+        if (j->pid > 0)
+                kill(-j->pid, SIGKILL);
         j->pid = 0;
         j->done = NULL;
         if (done)
@@ -213,9 +217,9 @@ void rclone_job_free(struct rclone_job *j) {
         j->child_source = source_free(j->child_source);
         j->out_source = source_free(j->out_source);
         j->err_source = source_free(j->err_source);
-        if (j->out_fd > 0)
+        if (j->out_fd >= 0)
                 close(j->out_fd);
-        if (j->err_fd > 0)
+        if (j->err_fd >= 0)
                 close(j->err_fd);
         free(j->out);
         *j = (struct rclone_job){.out_fd = -1, .err_fd = -1};
@@ -224,6 +228,7 @@ void rclone_job_free(struct rclone_job *j) {
 int rclone_run(struct offload *o, char *const argv[], void (*done)(struct offload *o, int status)) {
         struct rclone_job *j = &o->job;
         int out[2], err[2], r;
+        pid_t parent;
 
         rclone_job_free(j);
         if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -235,10 +240,13 @@ int rclone_run(struct offload *o, char *const argv[], void (*done)(struct offloa
         }
         j->out_fd = out[0];
         j->err_fd = err[0];
+        parent = getpid();
         j->pid = fork();
         if (j->pid == 0)
-                child(argv, out[1], err[1]);
+                child(argv, out[1], err[1], parent);
         r = j->pid < 0 ? -errno : 0;
+        if (j->pid > 0)
+                (void) setpgid(j->pid, j->pid); /* as the child does: whichever runs first */
         close(out[1]);
         close(err[1]);
         if (r < 0) {
@@ -260,9 +268,9 @@ int rclone_run(struct offload *o, char *const argv[], void (*done)(struct offloa
         return r;
 }
 
-void rclone_kill(struct offload *o) {
+void rclone_kill(struct offload *o, int sig) {
         if (o->job.pid > 0)
-                kill(o->job.pid, SIGTERM);
+                kill(-o->job.pid, sig); /* its process group: rclone and what it started */
 }
 
 void rclone_describe_failure(const struct rclone_job *j, const char *what, int status, char *buf, size_t len) {

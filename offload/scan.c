@@ -46,12 +46,20 @@ struct take *take_find_path(struct offload *o, const char *path, char *ret_hand,
         return NULL;
 }
 
+/* A take gone from the disk: an attempt that did not end verified may have left a partial copy
+ * on the remote, which goes too (cleanup.c). */
+static void forget_remote(struct offload *o, const struct take *t) {
+        if (t->st.attempts > 0 && t->st.state != UPLOAD_VERIFIED)
+                cleanup_queue(o, t->st.remote);
+}
+
 void take_forget(struct offload *o, const char *hand, const char *name) {
         struct take *t = take_find(o, hand, name);
 
         (void) state_remove(o->oc->state_dir, hand, name);
         if (!t)
                 return;
+        forget_remote(o, t);
         memmove(t, t + 1, (size_t) (o->takes + o->n_takes - (t + 1)) * sizeof(*t));
         o->n_takes--;
 }
@@ -116,16 +124,20 @@ static bool is_take_name(const char *n) {
         return len > 3 && len < 256 && n[0] != '.' && streq(n + len - 3, ".h5");
 }
 
-static void scan_hand(struct offload *o, const char *hand) {
+/* Return: 0, or -errno when the folder cannot be read (then nothing of it is forgotten). */
+static int scan_hand(struct offload *o, const char *hand) {
         _cleanup_(closep) int top = open(o->config->output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        int dirfd = top < 0 ? -1 : openat(top, hand, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        DIR *d = dirfd < 0 ? NULL : fdopendir(dirfd);
+        int dirfd = top < 0 ? -errno : openat(top, hand, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d;
         struct dirent *e;
 
-        if (!d) {
-                if (dirfd >= 0)
-                        close(dirfd);
-                return;
+        if (top >= 0 && dirfd < 0)
+                dirfd = -errno;
+        if (dirfd < 0)
+                return dirfd;
+        if (!(d = fdopendir(dirfd))) {
+                close(dirfd);
+                return -errno;
         }
         while ((e = readdir(d))) {
                 struct stat st;
@@ -140,10 +152,29 @@ static void scan_hand(struct offload *o, const char *hand) {
                 t->size = (uint64_t) st.st_size;
                 t->mtime_ns = (uint64_t) st.st_mtim.tv_sec * NSEC_PER_SEC + (uint64_t) st.st_mtim.tv_nsec;
                 t->ino = (uint64_t) st.st_ino;
-                if (t->checked_size != t->size || t->checked_mtime_ns != t->mtime_ns || !t->eligible)
+                /* read again only when it changed: a take is opened once when it is done */
+                if (t->checked_size != t->size || t->checked_mtime_ns != t->mtime_ns)
                         check_eligible(dirfd, t);
         }
         closedir(d);
+        return 0;
+}
+
+/* The hand folder @hand cannot be read: its takes are kept as they were (a disk mounted late,
+ * a moment without file descriptors must not make every take upload again), and it is said. */
+static void keep_hand(struct offload *o, const char *hand, int r) {
+        char note[600];
+
+        for (unsigned i = 0; i < o->n_takes; i++)
+                if (streq(o->takes[i].hand, hand))
+                        o->takes[i].seen = true;
+        if (r == -ENOENT && access(o->config->output_dir, F_OK) == 0)
+                return; /* no take of this hand yet */
+        snprintf(note, sizeof(note), "cannot read %.300s/%s: %s; nothing of it is uploaded or removed until it is back",
+                 o->config->output_dir, hand, strerror(-r));
+        snprintf(o->scan_error, sizeof(o->scan_error), "%s", note);
+        if (log_once_is_news(o->logged_scan_error, sizeof(o->logged_scan_error), note))
+                log_error("%s", note);
 }
 
 static int compare_takes(const void *a, const void *b) {
@@ -154,25 +185,39 @@ static int compare_takes(const void *a, const void *b) {
 
 int scan_takes(struct offload *o) {
         unsigned kept = 0;
+        int ret = 0;
 
+        if (!o->oc->enabled)
+                return 0; /* nothing to upload: no file is even looked at */
         for (unsigned i = 0; i < o->n_takes; i++)
                 o->takes[i].seen = false;
-        for (unsigned i = 0; i < o->config->n_hands; i++)
-                scan_hand(o, o->config->hands[i].name);
+        o->scan_error[0] = '\0';
+        for (unsigned i = 0; i < o->config->n_hands; i++) {
+                const char *hand = o->config->hands[i].name;
+                int r = scan_hand(o, hand);
+                o->hand_unreadable[i] = r < 0;
+                if (r < 0) {
+                        keep_hand(o, hand, r);
+                        ret = r;
+                }
+        }
+        if (!o->scan_error[0])
+                o->logged_scan_error[0] = '\0';
         /* a take gone from the folder (discarded, removed) is forgotten with its state */
         for (unsigned i = 0; i < o->n_takes; i++) {
                 struct take *t = &o->takes[i];
                 if (t->seen)
                         o->takes[kept++] = *t;
-                else if (!(o->phase != PHASE_IDLE && streq(t->hand, o->cur_hand) && streq(t->name, o->cur_name)))
+                else if (!(upload_on_take(o) && streq(t->hand, o->cur_hand) && streq(t->name, o->cur_name))) {
+                        forget_remote(o, t);
                         (void) state_remove(o->oc->state_dir, t->hand, t->name);
-                else
+                } else
                         o->takes[kept++] = *t; /* upload.c notices the file is gone when its step ends */
         }
         o->n_takes = kept;
         if (o->n_takes > 1)
                 qsort(o->takes, o->n_takes, sizeof(*o->takes), compare_takes);
-        return 0;
+        return ret;
 }
 
 void offload_backlog(struct offload *o, unsigned *ret_takes, uint64_t *ret_bytes, uint64_t *ret_all_bytes) {

@@ -17,9 +17,19 @@
 
 #define GB 1e9
 
-uint64_t space_free_bytes(const struct offload *o) {
+static int free_bytes(const struct offload *o, uint64_t *ret) {
         struct statvfs s;
-        return statvfs(o->config->output_dir, &s) < 0 ? 0 : (uint64_t) s.f_bavail * s.f_frsize;
+
+        if (statvfs(o->config->output_dir, &s) < 0)
+                return -errno;
+        *ret = (uint64_t) s.f_bavail * s.f_frsize;
+        return 0;
+}
+
+uint64_t space_free_bytes(const struct offload *o) {
+        uint64_t b = 0;
+        (void) free_bytes(o, &b);
+        return b;
 }
 
 static void set_note(struct offload *o, const char *note) {
@@ -34,9 +44,9 @@ static void set_note(struct offload *o, const char *note) {
 static struct take *removable(struct offload *o) {
         for (unsigned i = 0; i < o->n_takes; i++) {
                 struct take *t = &o->takes[i];
-                if (t->st.state == UPLOAD_VERIFIED && t->size == t->st.size && t->mtime_ns == t->st.mtime_ns &&
-                    t->ino == t->st.ino &&
-                    !(o->phase != PHASE_IDLE && streq(t->hand, o->cur_hand) && streq(t->name, o->cur_name)))
+                if (t->st.state == UPLOAD_VERIFIED && !t->discard_refused && t->size == t->st.size &&
+                    t->mtime_ns == t->st.mtime_ns && t->ino == t->st.ino &&
+                    !(upload_on_take(o) && streq(t->hand, o->cur_hand) && streq(t->name, o->cur_name)))
                         return t;
         }
         return NULL;
@@ -51,6 +61,9 @@ static int on_discarded(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         o->discarding = false;
         take_path(o, o->discard_hand, o->discard_name, path, sizeof(path));
         if (e) {
+                struct take *t = take_find(o, o->discard_hand, o->discard_name);
+                if (t)
+                        t->discard_refused = true; /* the next verified take is tried, not this one again */
                 snprintf(
                         note, sizeof(note),
                         "The disk needs space, but handrecd refused to remove the uploaded take %.300s: %.200s (%.80s)",
@@ -87,17 +100,18 @@ static void discard(struct offload *o, struct take *t) {
 }
 
 void space_check(struct offload *o) {
-        uint64_t free_bytes, behind, all;
+        uint64_t free = 0, behind, all;
         unsigned n;
         bool short_free, too_many;
         struct take *t;
         char note[512], size[32];
 
-        if (!o->oc->enabled || o->discarding)
+        if (!o->oc->enabled || o->discarding || (o->oc->keep_free_gb <= 0 && o->oc->max_takes_gb <= 0))
                 return;
-        free_bytes = space_free_bytes(o);
+        if (free_bytes(o, &free) < 0)
+                return; /* not knowing is no reason to remove anything */
         offload_backlog(o, &n, &behind, &all);
-        short_free = o->oc->keep_free_gb > 0 && (double) free_bytes < o->oc->keep_free_gb * GB;
+        short_free = o->oc->keep_free_gb > 0 && (double) free < o->oc->keep_free_gb * GB;
         too_many = o->oc->max_takes_gb > 0 && (double) all > o->oc->max_takes_gb * GB;
         if (!short_free && !too_many) {
                 set_note(o, "");

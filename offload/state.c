@@ -97,23 +97,33 @@ int state_load(const char *state_dir, const char *hand, const char *name, struct
         return 0;
 }
 
+static int sync_dir(const char *path) {
+        _cleanup_(closep) int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 || fsync(fd) < 0 ? -errno : 0;
+}
+
+/* mkdir -p; a folder made is made durable in its parent, as the files will be in it. */
 static int mkdir_p(const char *path) {
         char buf[4096];
 
         snprintf(buf, sizeof(buf), "%s", path);
-        for (char *p = buf + 1; *p; p++)
-                if (*p == '/') {
+        for (char *p = buf + 1;; p++)
+                if (*p == '/' || *p == '\0') {
+                        char c = *p, *slash;
+                        int r;
                         *p = '\0';
-                        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        r = mkdir(buf, 0755);
+                        if (r < 0 && errno != EEXIST)
                                 return -errno;
-                        *p = '/';
+                        if (r == 0 && (slash = strrchr(buf, '/')) && slash > buf) {
+                                *slash = '\0';
+                                (void) sync_dir(buf);
+                                *slash = '/';
+                        }
+                        *p = c;
+                        if (!c)
+                                return 0;
                 }
-        return mkdir(buf, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
-static int sync_dir(const char *path) {
-        _cleanup_(closep) int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return fd < 0 || fsync(fd) < 0 ? -errno : 0;
 }
 
 /* A value on one line: a newline in an error sentence would start a key of its own. */
@@ -185,6 +195,9 @@ void state_remove_orphans(struct offload *o) {
         for (unsigned i = 0; i < o->config->n_hands; i++) {
                 const char *hand = o->config->hands[i].name;
                 char dir[4096], name[256];
+
+                if (o->hand_unreadable[i])
+                        continue; /* its takes are unknown, not gone */
                 DIR *d;
                 struct dirent *e;
 
@@ -192,6 +205,10 @@ void state_remove_orphans(struct offload *o) {
                         continue;
                 while ((e = readdir(d))) {
                         size_t n = strlen(e->d_name);
+                        if (n > 10 && streq(e->d_name + n - 10, ".state.tmp")) {
+                                (void) unlinkat(dirfd(d), e->d_name, 0); /* a save a crash cut short */
+                                continue;
+                        }
                         if (n <= 6 || n - 6 >= sizeof(name) || !streq(e->d_name + n - 6, ".state"))
                                 continue;
                         snprintf(name, sizeof(name), "%.*s", (int) (n - 6), e->d_name);

@@ -3,8 +3,9 @@
  * upload.c — one take at a time, oldest first, through these steps, each an rclone child:
  *   copy    rclone copyto <take> <remote>/<hand>/<name> [--bwlimit]
  *   list    rclone lsjson --hash of the remote copy: its size, and a hash the remote keeps
- *   hash    rclone hashsum of the local file in that hash (md5, else sha1), or, when the remote
- *   check   keeps none, rclone check --download, which compares the bytes
+ *   check   only when the remote keeps no hash (WebDAV, FTP): rclone hashsum md5 --download of
+ *           the remote copy, which reads its bytes back
+ *   hash    rclone hashsum of the local file in that hash (md5, else sha1)
  * and the take is "uploaded-verified" only when the remote copy's size and hash (or bytes) are
  * the local file's and the local file is unchanged (size, time, inode) from before the copy to
  * after the check. A failed step marks the take "failed" with rclone's own sentence and waits
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ static void step_done_copy(struct offload *o, int status);
 static void step_done_list(struct offload *o, int status);
 static void step_done_hash(struct offload *o, int status);
 static void step_done_check(struct offload *o, int status);
+static void first_word(const char *out, char *buf, size_t len);
 
 static uint64_t now_usec(void) {
         return (uint64_t) now_ns(CLOCK_MONOTONIC) / 1000;
@@ -82,12 +85,12 @@ static int on_next(sd_event_source *s, void *userdata) {
 }
 
 /* Look for the next take once the loop is back (never from inside a step's callback). */
-static void schedule_next(struct offload *o) {
+void upload_schedule_next(struct offload *o) {
         if (!o->next_defer && sd_event_add_defer(o->event, &o->next_defer, on_next, o) < 0)
                 log_error("Cannot schedule the next upload.");
 }
 
-static void phase_idle(struct offload *o) {
+void upload_phase_idle(struct offload *o) {
         o->phase = PHASE_IDLE;
         o->cur_hand[0] = o->cur_name[0] = '\0';
         offload_notify_status(o);
@@ -110,7 +113,7 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         (void) s, (void) usec;
         o->retry_timer = source_free(o->retry_timer);
         o->retry_at_usec = 0;
-        phase_idle(o);
+        upload_phase_idle(o);
         upload_kick(o);
         return 0;
 }
@@ -156,11 +159,80 @@ static bool interrupted(struct offload *o) {
         } else
                 return false;
         o->cancelled = false;
-        phase_idle(o);
+        upload_phase_idle(o);
         if (o->quitting)
                 sd_event_exit(o->event, 0);
         else
-                schedule_next(o);
+                upload_schedule_next(o);
+        return true;
+}
+
+/* The stall guard: a step that makes no progress is killed, and the attempt fails, so that a
+ * remote or a disk that hangs (a dead NFS mount, an SFTP server that stops answering) never
+ * holds the service. The copy must move bytes within offload.stall_seconds; the other steps
+ * (listing, hashing, comparing) must end within it plus a second per MB of the take. */
+#define STALL_CHECK_USEC USEC_PER_SEC
+#define STALL_KILL_GRACE_USEC (10 * USEC_PER_SEC)
+
+static int on_stall_check(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct offload *o = userdata;
+        double limit = o->oc->stall_seconds;
+        uint64_t since = o->step_started_usec;
+
+        if (o->job.pid == 0)
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        if (o->phase == PHASE_COPY) {
+                if (o->job.bytes != o->progress_bytes) {
+                        o->progress_bytes = o->job.bytes;
+                        o->progress_usec = usec;
+                }
+                since = o->progress_usec;
+        } else
+                limit += (double) o->before_size / 1e6;
+        if (o->stalled && usec >= o->stall_kill_usec)
+                rclone_kill(o, SIGKILL);
+        else if (!o->stalled && usec - since > (uint64_t) (limit * 1e6)) {
+                o->stalled = true;
+                o->stall_kill_usec = usec + STALL_KILL_GRACE_USEC;
+                rclone_kill(o, SIGTERM);
+        }
+        sd_event_source_set_time(s, usec + STALL_CHECK_USEC);
+        return 0;
+}
+
+static void arm_stall_guard(struct offload *o) {
+        uint64_t now = now_usec();
+
+        o->step_started_usec = o->progress_usec = now;
+        o->progress_bytes = 0;
+        o->stalled = false;
+        if (!o->stall_timer) {
+                if (sd_event_add_time(o->event, &o->stall_timer, CLOCK_MONOTONIC, now + STALL_CHECK_USEC, 0,
+                                      on_stall_check, o) < 0)
+                        log_error("Cannot arm the stall guard.");
+                return;
+        }
+        sd_event_source_set_time(o->stall_timer, now + STALL_CHECK_USEC);
+        sd_event_source_set_enabled(o->stall_timer, SD_EVENT_ON);
+}
+
+/* A step ended: Return true when it failed (the take marked failed, the wait begun) or was
+ * interrupted; false when the next step may go. */
+static bool step_failed(struct offload *o, int status, const char *what) {
+        char why[768];
+
+        if (interrupted(o))
+                return true;
+        if (status == 0)
+                return false;
+        if (o->stalled)
+                snprintf(why, sizeof(why),
+                         "%s made no progress for %g s (offload.stall_seconds) and was stopped: the remote or the "
+                         "disk is stuck",
+                         what, o->oc->stall_seconds);
+        else
+                rclone_describe_failure(&o->job, what, status, why, sizeof(why));
+        fail(o, why);
         return true;
 }
 
@@ -171,6 +243,8 @@ static void run_step(struct offload *o, enum upload_phase phase, const char **ar
 
         o->phase = phase;
         offload_notify_status(o);
+        if (r >= 0)
+                arm_stall_guard(o);
         if (r < 0) {
                 snprintf(why, sizeof(why), "cannot start %s: %s", o->oc->rclone, strerror(-r));
                 fail(o, why);
@@ -205,10 +279,11 @@ static void begin(struct offload *o, struct take *t) {
         snprintf(o->cur_name, sizeof(o->cur_name), "%s", t->name);
         o->cur_started_usec = now_usec();
         o->cancelled = false;
+        o->downloaded = false;
         if (take_path(o, t->hand, t->name, local, sizeof(local)) < 0 || stat_current(o, &st) < 0) {
                 take_forget(o, o->cur_hand, o->cur_name);
-                phase_idle(o);
-                schedule_next(o);
+                upload_phase_idle(o);
+                upload_schedule_next(o);
                 return;
         }
         o->before_size = (uint64_t) st.st_size;
@@ -230,16 +305,11 @@ static void begin(struct offload *o, struct take *t) {
 
 static void step_done_copy(struct offload *o, int status) {
         const char *argv[40];
-        char remote[2048], why[768];
+        char remote[2048];
         unsigned n;
 
-        if (interrupted(o))
+        if (step_failed(o, status, "rclone copyto"))
                 return;
-        if (status != 0) {
-                rclone_describe_failure(&o->job, "rclone copyto", status, why, sizeof(why));
-                fail(o, why);
-                return;
-        }
         remote_path(o, remote, sizeof(remote));
         n = rclone_base_args(o, argv, 30);
         argv[n++] = "lsjson";
@@ -282,16 +352,11 @@ static int parse_listing(struct offload *o, const char *text, char *why, size_t 
 
 static void step_done_list(struct offload *o, int status) {
         const char *argv[40];
-        char why[768], local[4096], remote_dir[2048], include[300];
+        char why[768], local[4096], remote[2048];
         unsigned n;
 
-        if (interrupted(o))
+        if (step_failed(o, status, "rclone lsjson (checking the remote copy)"))
                 return;
-        if (status != 0) {
-                rclone_describe_failure(&o->job, "rclone lsjson (checking the remote copy)", status, why, sizeof(why));
-                fail(o, why);
-                return;
-        }
         if (parse_listing(o, o->job.out ?: "", why, sizeof(why)) < 0) {
                 fail(o, why);
                 return;
@@ -312,18 +377,12 @@ static void step_done_list(struct offload *o, int status) {
                 run_step(o, PHASE_HASH, argv, step_done_hash);
                 return;
         }
-        /* no hash on the remote (WebDAV, FTP): compare the bytes, downloading the copy */
-        remote_path(o, remote_dir, sizeof(remote_dir));
-        *strrchr(remote_dir, '/') = '\0';
-        snprintf(local, sizeof(local), "%s/%s", o->config->output_dir, o->cur_hand);
-        snprintf(include, sizeof(include), "/%s", o->cur_name);
-        argv[n++] = "check";
+        /* no hash on the remote (WebDAV, FTP): rclone downloads the copy and hashes its bytes */
+        remote_path(o, remote, sizeof(remote));
+        argv[n++] = "hashsum";
+        argv[n++] = "md5";
         argv[n++] = "--download";
-        argv[n++] = "--one-way";
-        argv[n++] = "--include";
-        argv[n++] = include;
-        argv[n++] = local;
-        argv[n++] = remote_dir;
+        argv[n++] = remote;
         argv[n] = NULL;
         run_step(o, PHASE_CHECK, argv, step_done_check);
 }
@@ -355,46 +414,54 @@ static void verified(struct offload *o, const char *check) {
         o->logged_error[0] = o->last_error[0] = '\0';
         o->backoff = 0;
         o->uploaded++;
-        phase_idle(o);
+        upload_phase_idle(o);
         space_check(o);
-        schedule_next(o);
+        upload_schedule_next(o);
 }
 
 static void step_done_hash(struct offload *o, int status) {
         char why[768], local[200], check[192];
-        const char *out = o->job.out ?: "";
-        size_t n = strcspn(out, " \t\n");
 
-        if (interrupted(o))
+        if (step_failed(o, status, "rclone hashsum (of the local file)"))
                 return;
-        if (status != 0) {
-                rclone_describe_failure(&o->job, "rclone hashsum (of the local file)", status, why, sizeof(why));
-                fail(o, why);
-                return;
-        }
-        snprintf(local, sizeof(local), "%.*s", (int) MIN(n, sizeof(local) - 1), out);
+        first_word(o->job.out ?: "", local, sizeof(local));
         if (strcasecmp(local, o->remote_hash) != 0) {
                 snprintf(why, sizeof(why), "the remote copy's %s is %s, the take's %s", o->hash_type, o->remote_hash,
                          local[0] ? local : "(none)");
                 fail(o, why);
                 return;
         }
-        snprintf(check, sizeof(check), "%s:%.160s", o->hash_type, local);
+        snprintf(check, sizeof(check), "%s%s:%.160s", o->downloaded ? "download:" : "", o->hash_type, local);
         verified(o, check);
 }
 
-static void step_done_check(struct offload *o, int status) {
-        char why[768];
+/* The first word of rclone hashsum's line "<hex>  <name>". */
+static void first_word(const char *out, char *buf, size_t len) {
+        size_t n = strcspn(out, " \t\n");
+        snprintf(buf, len, "%.*s", (int) MIN(n, len - 1), out);
+}
 
-        if (interrupted(o))
+static void step_done_check(struct offload *o, int status) {
+        const char *argv[40];
+        char local[4096];
+        unsigned n;
+
+        if (step_failed(o, status, "rclone hashsum --download (of the remote copy)"))
                 return;
-        if (status != 0) {
-                rclone_describe_failure(&o->job, "rclone check --download (the remote copy against the take)", status,
-                                        why, sizeof(why));
-                fail(o, why);
+        first_word(o->job.out ?: "", o->remote_hash, sizeof(o->remote_hash));
+        if (!o->remote_hash[0]) {
+                fail(o, "rclone hashsum --download gave no hash of the remote copy");
                 return;
         }
-        verified(o, "download");
+        snprintf(o->hash_type, sizeof(o->hash_type), "md5");
+        o->downloaded = true;
+        take_path(o, o->cur_hand, o->cur_name, local, sizeof(local));
+        n = rclone_base_args(o, argv, 30);
+        argv[n++] = "hashsum";
+        argv[n++] = "md5";
+        argv[n++] = local;
+        argv[n] = NULL;
+        run_step(o, PHASE_HASH, argv, step_done_hash);
 }
 
 /* The oldest take never tried; else the failed one tried fewest times (the oldest of those), so
@@ -419,6 +486,8 @@ void upload_kick(struct offload *o) {
 
         if (!o->oc->enabled || o->quitting || o->phase != PHASE_IDLE)
                 return;
+        if (cleanup_start(o))
+                return; /* its end looks for the next take */
         scan_takes(o);
         t = next_take(o);
         if (t)
@@ -432,16 +501,16 @@ void upload_retry_now(struct offload *o) {
                 return;
         o->retry_timer = source_free(o->retry_timer);
         o->retry_at_usec = 0;
-        phase_idle(o);
+        upload_phase_idle(o);
         upload_kick(o);
 }
 
 /* @hand/@name was discarded: stop its upload if it is the current one. */
 void upload_cancel(struct offload *o, const char *hand, const char *name) {
-        if (o->phase == PHASE_IDLE || o->phase == PHASE_WAIT || !streq(hand, o->cur_hand) || !streq(name, o->cur_name))
+        if (!upload_on_take(o) || !streq(hand, o->cur_hand) || !streq(name, o->cur_name))
                 return;
         o->cancelled = true;
-        rclone_kill(o);
+        rclone_kill(o, SIGTERM);
 }
 
 /* SIGTERM: stop rclone; the loop exits once it has ended (interrupted()). */
@@ -451,5 +520,5 @@ void upload_stop(struct offload *o) {
                 sd_event_exit(o->event, 0);
                 return;
         }
-        rclone_kill(o);
+        rclone_kill(o, SIGTERM);
 }

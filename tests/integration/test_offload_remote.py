@@ -2,6 +2,7 @@
 (rclone serve), with the faults of issue 11 — the server down and up mid-upload, credentials
 refused, rclone killed mid-file, the service killed mid-upload — and a take recorded at full rate
 on both hands while an upload runs."""
+import hashlib
 import os
 import signal
 import time
@@ -91,7 +92,8 @@ def test_webdav_without_hashes_is_verified_by_its_bytes(tmp, outdir, daemon_fact
         f = record(ctl)
         o.wait_verified([f])
         assert webdav.file_bytes("rig1/" + key(f)) == local_bytes(f)
-        assert read_state(state, f)["check"] == "download"  # no hash there: the bytes were compared
+        # no hash there: the copy's bytes were read back and hashed
+        assert read_state(state, f)["check"] == "download:md5:" + hashlib.md5(local_bytes(f)).hexdigest()
     finally:
         o.stop()
 
@@ -101,15 +103,16 @@ def test_server_down_then_up_mid_upload(s3setup, s3server, ctl):
     f = record(ctl, seconds=2)
     wait_uploading(o, f)
     s3server.stop(signal.SIGKILL)
-    up = o.wait_for(lambda u: u[f]["state"] == "failed", what="the upload to fail")
-    assert "connection refused" in up[f]["error"], up[f]
-    time.sleep(3)  # several retries while it is down
+    # cut mid-transfer the first error may be a reset or an EOF; the retries meet a closed port
+    o.wait_for(lambda u: u[f]["attempts"] >= 3, what="several attempts while the server is down")
+    logged = o.log_text().count("Upload failed")
+    o.wait_for(lambda u: u[f]["attempts"] >= 6, what="more attempts while the server is down")
+    up = o.uploads()
+    assert up[f]["state"] in ("failed", "uploading") and "connection refused" in o.status()["LastError"], up[f]
     st = o.status()
-    assert st["State"] in ("waiting", "uploading") and "connection refused" in st["LastError"], st
-    assert st["TakesBehind"] == 1 and st["BytesBehind"] == os.path.getsize(f)
-    assert o.uploads()[f]["attempts"] >= 3
+    assert st["TakesBehind"] == 1 and st["BytesBehind"] >= os.path.getsize(f) - st["CurrentDone"]
     assert os.path.exists(f), "nothing is removed while the remote is away"
-    assert o.log_text().count("Upload failed") == 1, o.log_text()  # logged once, not per retry
+    assert 1 <= logged <= 2 and o.log_text().count("Upload failed") == logged, o.log_text()  # not once per retry
     s3server.start()
     o.wait_verified([f], timeout=90)
     assert s3server.object_bytes(key(f)) == local_bytes(f)
@@ -169,10 +172,12 @@ def test_both_hands_at_full_rate_during_an_upload_drop_nothing(s3setup, s3server
                           camera=dict(width=1280, height=720, fps=30.0), bwlimit="6M")
     big = record(ctl, "right", seconds=12)
     o.start()
-    wait_uploading(o, big)
+    before = wait_uploading(o, big)
     out = ctl("start", "--hand", "right", "--hand", "left", "--duration", "10", "--follow", timeout=120).stdout
     during = sorted(line.strip() for line in out.splitlines() if line.strip().endswith(".h5"))
-    assert o.status()["Current"] == big, "the upload ran through the whole take"
+    after = o.status()
+    # the upload ran through the whole take: the same file, moved on, not done (bytes, not time)
+    assert after["Current"] == big and before["CurrentDone"] < after["CurrentDone"] < after["CurrentSize"], (before, after)
     for f in during:
         attrs, n, _ = check_take(f, decode=False)
         assert int(attrs["frames_dropped"]) == 0 and n == 300, (f, attrs["frames_dropped"], n)

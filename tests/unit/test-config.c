@@ -424,6 +424,7 @@ TEST(offload) {
         CHECK(streq(c->offload.bwlimit, "8M") && streq(c->offload.rclone, "rclone"));
         CHECK(c->offload.keep_free_gb == 2.5 && c->offload.max_takes_gb == 0);
         CHECK(c->offload.retry_seconds == 30 && c->offload.retry_max_seconds == 900);
+        CHECK(c->offload.stall_seconds == 600);
         config_free(c);
 }
 
