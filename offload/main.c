@@ -54,7 +54,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 static int on_scan(sd_event_source *s, uint64_t usec, void *userdata) {
         struct offload *o = userdata;
 
-        sd_event_source_set_time(s, usec + OFFLOAD_SCAN_USEC);
+        sd_event_source_set_time(s, usec + o->scan_usec);
         scan_takes(o);
         upload_kick(o);
         space_check(o);
@@ -103,9 +103,11 @@ static int parse_args(int argc, char *argv[], const char **config, bool *user) {
 }
 
 static int setup_events(struct offload *o) {
+        const char *scan = getenv("HANDREC_OFFLOAD_SCAN_SECONDS");
         sigset_t mask;
         int r;
 
+        o->scan_usec = scan && atof(scan) > 0 ? (uint64_t) (atof(scan) * 1e6) : OFFLOAD_SCAN_USEC;
         /* SIGCHLD blocked too: sd-event reaps rclone (sd_event_add_child) */
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -121,7 +123,7 @@ static int setup_events(struct offload *o) {
                 r = sd_event_add_signal(o->event, NULL, SIGINT, on_signal, o);
         if (r >= 0)
                 r = sd_event_add_time(o->event, &o->scan_timer, CLOCK_MONOTONIC,
-                                      (uint64_t) now_ns(CLOCK_MONOTONIC) / 1000 + OFFLOAD_SCAN_USEC, 0, on_scan, o);
+                                      (uint64_t) now_ns(CLOCK_MONOTONIC) / 1000 + o->scan_usec, 0, on_scan, o);
         if (r >= 0)
                 r = sd_event_source_set_enabled(o->scan_timer, SD_EVENT_ON);
         return r < 0 ? log_error_errno(r, "Cannot set up the event loop: %m") : 0;

@@ -27,7 +27,9 @@ struct offload;
 #define OFFLOAD_OBJECT "/org/handrec1/offload"
 #define OFFLOAD_INTERFACE "org.handrec1.Offload"
 
-/* How often the hand folders are scanned for takes the daemon's signals did not announce. */
+/* How often the hand folders are scanned for takes the daemon's signals did not announce.
+ * HANDREC_OFFLOAD_SCAN_SECONDS overrides it: the tests set it to an hour, so that what they see
+ * can only have come from the signals. */
 #define OFFLOAD_SCAN_USEC (60 * USEC_PER_SEC)
 
 /* sd_event_source_disable_unref() is newer than libsystemd 245 */
@@ -104,6 +106,7 @@ struct offload {
         sd_event *event;
         sd_bus *bus;
         sd_event_source *scan_timer, *retry_timer, *next_defer;
+        uint64_t scan_usec;
 
         struct take *takes;      /* sorted oldest first (by name: names begin with the start time) */
         bool hand_unreadable[2]; /* the last scan could not read the hand's folder (scan.c) */

@@ -165,10 +165,12 @@ static int scan_hand(struct offload *o, const char *hand) {
 static void keep_hand(struct offload *o, const char *hand, int r) {
         char note[600];
 
+        bool known = false;
+
         for (unsigned i = 0; i < o->n_takes; i++)
                 if (streq(o->takes[i].hand, hand))
-                        o->takes[i].seen = true;
-        if (r == -ENOENT && access(o->config->output_dir, F_OK) == 0)
+                        o->takes[i].seen = known = true;
+        if (r == -ENOENT && !known && access(o->config->output_dir, F_OK) == 0)
                 return; /* no take of this hand yet */
         snprintf(note, sizeof(note), "cannot read %.300s/%s: %s; nothing of it is uploaded or removed until it is back",
                  o->config->output_dir, hand, strerror(-r));

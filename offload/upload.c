@@ -206,12 +206,12 @@ static void arm_stall_guard(struct offload *o) {
         o->step_started_usec = o->progress_usec = now;
         o->progress_bytes = 0;
         o->stalled = false;
-        if (!o->stall_timer) {
-                if (sd_event_add_time(o->event, &o->stall_timer, CLOCK_MONOTONIC, now + STALL_CHECK_USEC, 0,
-                                      on_stall_check, o) < 0)
-                        log_error("Cannot arm the stall guard.");
+        if (!o->stall_timer &&
+            sd_event_add_time(o->event, &o->stall_timer, CLOCK_MONOTONIC, now, 0, on_stall_check, o) < 0) {
+                log_error("Cannot arm the stall guard.");
                 return;
         }
+        /* ON, not the one shot a new time source is: it checks every second while rclone runs */
         sd_event_source_set_time(o->stall_timer, now + STALL_CHECK_USEC);
         sd_event_source_set_enabled(o->stall_timer, SD_EVENT_ON);
 }

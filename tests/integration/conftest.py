@@ -168,6 +168,18 @@ def outdir(tmp):
 
 
 @pytest.fixture
+def small_disk(tmp):
+    """A 40 MB tmpfs (needs root), for the full-disk and space tests."""
+    mnt = os.path.join(tmp, "small")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mnt], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail(f"cannot mount a tmpfs for the full-disk tests (needs root): {r.stderr}")
+    yield mnt
+    subprocess.run(["umount", "-l", mnt])
+
+
+@pytest.fixture
 def daemon_factory(bus, tmp):
     started = []
 

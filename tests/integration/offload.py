@@ -49,7 +49,8 @@ class Offload:
         sock.settimeout(0.2)
         self.ready.clear()
         self.notifications = []
-        env = rclone_env(dict(self.bus.env, NOTIFY_SOCKET=sock_path))
+        # the minute's scan out of the way: what the tests see comes from handrecd's signals
+        env = rclone_env(dict(self.bus.env, NOTIFY_SOCKET=sock_path, HANDREC_OFFLOAD_SCAN_SECONDS="3600"))
         self.proc = subprocess.Popen([OFFLOAD, "--user", "--config", self.config],
                                      stdout=open(self.log, "a"), stderr=subprocess.STDOUT, env=env)
         proc = self.proc

@@ -200,17 +200,6 @@ def test_sigterm_mid_take_completes_files(daemon, ctl):
     assert "Shutting down: finishing every open take." in daemon.log_text()
 
 
-@pytest.fixture
-def small_disk(tmp):
-    mnt = os.path.join(tmp, "small")
-    os.makedirs(mnt)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mnt], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the full-disk test (needs root): {r.stderr}")
-    yield mnt
-    subprocess.run(["umount", "-l", mnt])
-
-
 def test_disk_full_ends_take_cleanly(daemon_factory, small_disk, ctl):
     daemon_factory(make_config(small_disk, width=640, height=480, fps=60.0))
     p = ctl("start", "--hand", "right", "--duration", "60", "--follow", timeout=90)

@@ -14,7 +14,7 @@ PAGES = {"man1/handrecctl.1": ["record", "discard", "takes", "--json", "--hand a
          "man1/handrec-info.1": ["--check"], "man1/handrec-rectify.1": ["--size"],
          "man5/handrecd.conf.5": ["output_dir", "batch_timeout", "camera.controls", "offload.keep_free_gb"],
          "man8/handrecd.8": ["org.handrec1", "episode", "queue:2/30", "mem:27MB"],
-         "man8/handrec-offload.8": ["org.handrec1.Offload", "uploaded-verified", "keep_free_gb", "rclone check --download"]}
+         "man8/handrec-offload.8": ["org.handrec1.Offload", "uploaded-verified", "keep_free_gb", "rclone hashsum --download"]}
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))

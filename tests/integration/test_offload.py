@@ -42,6 +42,14 @@ def setup(tmp, outdir, daemon_factory, bus):
             o.stop(signal.SIGKILL)
 
 
+def point_remote(config, old, new):
+    """Edit the config's offload.remote (the service reads it when it starts)."""
+    with open(config) as f:
+        text = f.read()
+    with open(config, "w") as f:
+        f.write(text.replace(f'remote = "{old}"', f'remote = "{new}"'))
+
+
 def record(ctl, *hands, seconds=1):
     args = ["start", "--duration", str(seconds), "--follow"]
     for h in hands:
@@ -71,7 +79,7 @@ def test_finished_takes_are_uploaded_and_verified(setup, ctl):
     st = o.status()
     assert st["State"] == "idle" and st["TakesBehind"] == 0 and st["BytesBehind"] == 0 and st["Uploaded"] == 2
     assert st["LastError"] == "" and st["Remote"] == remote
-    # learnt from RecordingStopped, not from the minute's scan
+    # learnt from RecordingStopped: the periodic scan is an hour away in the tests (offload.py)
     assert "Uploaded and verified" in o.log_text()
 
 
@@ -86,8 +94,8 @@ def test_takes_recorded_while_it_was_down_are_found_at_start(setup, ctl):
     # and a restart uploads nothing again: the state is durable
     o.stop()
     o.start()
-    time.sleep(1)
     assert o.status()["Uploaded"] == 0 and o.status()["TakesBehind"] == 0
+    assert all(u["state"] == "uploaded-verified" and u["attempts"] == 1 for u in o.uploads().values())
 
 
 def test_a_take_being_recorded_is_not_uploaded_and_a_recovered_one_is(setup, ctl, daemon_factory):
@@ -120,10 +128,7 @@ def test_a_take_discarded_before_its_upload_is_not_uploaded(setup, ctl):
     assert not os.path.exists(remote_copy(remote, gone)) and gone not in o.uploads()
     # while it runs but cannot upload (the remote refuses): the discarded take's state goes too
     o.stop()
-    with open(d.config) as f:
-        text = f.read()
-    with open(d.config, "w") as f:
-        f.write(text.replace(f'remote = "{remote}"', 'remote = "nosuchremote:bucket"'))
+    point_remote(d.config, remote, "nosuchremote:bucket")
     o.start()
     failed = record(ctl, "right")[0]
     o.wait_for(lambda u: u.get(failed, {}).get("state") == "failed", what="the upload to fail")
@@ -159,17 +164,6 @@ def test_bad_offload_settings_are_refused_with_the_line(tmp, outdir):
     assert "offload.remote: missing: where takes go" in p.stderr
     assert "offload.keep_free_gb: -2 is out of range" in p.stderr
     assert "is not usable; fix the lines above" in p.stderr
-
-
-@pytest.fixture
-def small_disk(tmp):
-    mnt = os.path.join(tmp, "small")
-    os.makedirs(mnt)
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", mnt], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the space tests (needs root): {r.stderr}")
-    yield mnt
-    subprocess.run(["umount", "-l", mnt])
 
 
 def free_mb(path):
@@ -211,10 +205,7 @@ def test_space_is_reclaimed_only_from_verified_takes(setup, ctl, small_disk):
 
     # now the remote refuses: new takes stay, verified ones are removed for them, never the others
     o.stop()
-    with open(d.config) as f:
-        text = f.read()
-    with open(d.config, "w") as f:
-        f.write(text.replace(f'remote = "{remote}"', 'remote = "nosuchremote:bucket"'))
+    point_remote(d.config, remote, "nosuchremote:bucket")
     o.start()
     backlog = []
     for _ in range(20):
@@ -268,3 +259,98 @@ def test_an_unwritable_state_folder_is_said_once_and_uploads_go_on(tmp, outdir, 
         assert "let user handrec-offload write there (offload.state_dir)" in log
     finally:
         o.stop()
+
+
+def wait_copying(o, path, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = o.status()
+        if st["Current"] == path and st["State"] == "uploading" and st["CurrentDone"] > 0:
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"the upload of {path} did not start: {o.status()}\n{o.log_text()}")
+
+
+def test_rclone_runs_at_the_lowest_priorities_with_the_bandwidth_limit(setup, ctl):
+    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
+    f = record(ctl, "right", seconds=2)[0]
+    wait_copying(o, f)
+    pids = o.rclone_pids()
+    assert pids
+    for pid in pids:
+        with open(f"/proc/{pid}/cmdline", "rb") as c:
+            argv = c.read().split(b"\0")
+        assert b"copyto" in argv and argv[argv.index(b"--bwlimit") + 1] == b"300k", argv
+        with open(f"/proc/{pid}/stat") as s:
+            assert int(s.read().rsplit(")", 1)[1].split()[16]) == 19  # nice
+        assert "idle" in subprocess.run(["ionice", "-p", str(pid)], capture_output=True, text=True).stdout
+    o.stop()
+
+
+def test_stopped_mid_upload_it_exits_cleanly_and_the_take_is_pending(setup, ctl):
+    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
+    f = record(ctl, "right", seconds=2)[0]
+    wait_copying(o, f)
+    children = o.rclone_pids()
+    assert o.stop(signal.SIGTERM) == 0
+    s = read_state(state, f)
+    assert s["state"] == "pending" and s["error"] == "interrupted: handrec-offload stopped", s
+    for pid in children:
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_a_take_discarded_mid_upload_leaves_no_copy_on_the_remote(setup, ctl):
+    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
+    f = record(ctl, "right", seconds=2)[0]
+    wait_copying(o, f)
+    ctl("discard", f)
+    o.wait_for(lambda u: f not in u and not os.path.exists(remote_copy(remote, f)),
+               what="the partial copy to be removed from the remote")
+    assert "a partial copy of a take that was discarded" in o.log_text()
+    assert not os.path.exists(os.path.join(state, "right", os.path.basename(f) + ".state"))
+    # and the service goes on with the next take
+    g = record(ctl, "right")[0]
+    o.wait_verified([g])
+
+
+def test_retry_ends_the_wait(setup, ctl):
+    d, o, remote, state = setup(start_offload=False, hands=("right",), retry_seconds=600.0, retry_max_seconds=900.0)
+    point_remote(d.config, remote, "nosuchremote:bucket")
+    o.start()
+    f = record(ctl, "right")[0]
+    o.wait_for(lambda u: u.get(f, {}).get("state") == "failed", what="the upload to fail")
+    st = o.status()
+    assert st["State"] == "waiting" and 590 < st["NextRetry"] <= 600, st
+    o.retry()
+    o.wait_for(lambda u: u[f]["attempts"] >= 2 and u[f]["state"] == "failed", what="Retry to try again")
+    st = o.status()
+    assert st["State"] == "waiting" and 890 < st["NextRetry"] <= 900, st  # failed again: 600 doubled, capped
+
+
+def test_max_takes_gb_removes_verified_takes_only(setup, ctl):
+    # at most 1 kB of takes: every take is removed, each once it is verified, never before
+    d, o, remote, state = setup(hands=("right",), max_takes_gb=0.000001)
+    files = [record(ctl, "right")[0] for _ in range(2)]
+    o.wait_for(lambda u: not any(os.path.exists(f) for f in files), what="the verified takes to be removed")
+    for f in files:
+        assert os.path.getsize(remote_copy(remote, f)) > 0
+    assert o.status()["Removed"] == 2
+    assert o.log_text().count("Removing ") == 2 and "Uploaded and verified" in o.log_text()
+
+
+def test_a_hand_folder_it_cannot_read_keeps_its_takes_state(setup, ctl, outdir):
+    d, o, remote, state = setup()
+    right = record(ctl, "right")[0]
+    o.wait_verified([right])
+    os.rename(os.path.join(outdir, "right"), os.path.join(outdir, "right.away"))
+    try:
+        left = record(ctl, "left")[0]  # its signals make the service scan both folders
+        o.wait_verified([left])
+        assert read_state(state, right)["state"] == "uploaded-verified"
+        assert "cannot read " in o.log_text() and "/right: " in o.log_text()
+        assert "nothing of it is uploaded or removed until it is back" in o.status()["LastError"]
+    finally:
+        os.rename(os.path.join(outdir, "right.away"), os.path.join(outdir, "right"))
+    record(ctl, "left")
+    up = o.wait_for(lambda u: right in u, what="the folder to be read again")
+    assert up[right]["state"] == "uploaded-verified" and up[right]["attempts"] == 1  # never uploaded twice

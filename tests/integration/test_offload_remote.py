@@ -184,3 +184,18 @@ def test_both_hands_at_full_rate_during_an_upload_drop_nothing(s3setup, s3server
     o.wait_verified([big] + during, timeout=180)
     for f in [big] + during:
         assert s3server.object_bytes(key(f)) == local_bytes(f)
+
+
+def test_a_remote_that_stops_answering_is_given_up_and_retried(s3setup, s3server, ctl):
+    d, o, state = s3setup(camera=dict(width=640, height=480), bwlimit="1M", stall_seconds=2.0, retry_seconds=0.5)
+    f = record(ctl, seconds=2)
+    wait_uploading(o, f)
+    os.kill(s3server.proc.pid, signal.SIGSTOP)  # accepts connections, answers nothing
+    try:
+        up = o.wait_for(lambda u: u[f]["state"] == "failed" and "no progress" in u[f]["error"], timeout=60,
+                        what="the stall guard")
+        assert "made no progress for 2 s (offload.stall_seconds)" in up[f]["error"], up[f]
+    finally:
+        os.kill(s3server.proc.pid, signal.SIGCONT)
+    o.wait_verified([f], timeout=120)
+    assert s3server.object_bytes(key(f)) == local_bytes(f)
