@@ -71,11 +71,15 @@ TEST(camera_jpeg_copied_as_it_came) {
         close(efd);
 }
 
-/* A source thread offering frames 0..N as fast as it can while a preview thread wants, takes
- * and checks them: every frame taken whole (all bytes its number), in order, none twice. */
+/* A source thread offering frames 1, 2, ... as fast as it can while a preview thread wants, takes
+ * and checks them: every frame taken whole (all bytes its number), in order, none twice. The
+ * source goes on until the preview thread has taken its frames (a fixed count of offers could
+ * all be made before the other thread first runs, on a loaded machine or under qemu). */
+#define RACE_TAKEN 200
+#define RACE_OFFERS_MAX 50000000u
 struct race {
         struct preview_tap t;
-        atomic_bool done;
+        atomic_bool done, stop;
         unsigned taken, torn, out_of_order;
 };
 
@@ -84,7 +88,7 @@ static void *source_thread(void *userdata) {
         struct frame src;
 
         frame_init(&src, W, H);
-        for (unsigned i = 1; i <= 20000; i++) {
+        for (unsigned i = 1; i <= RACE_OFFERS_MAX && !atomic_load(&x->stop); i++) {
                 struct frame_meta meta = {.number = i, .timestamp_ns = i};
                 fill(&src, (uint8_t) i);
                 preview_tap_offer(&x->t, &src, &meta, false);
@@ -102,7 +106,7 @@ TEST(handover_between_threads) {
 
         CHECK(preview_tap_alloc(&x.t, false, 0, W, H, efd) == 0);
         pthread_create(&th, NULL, source_thread, &x);
-        while (!atomic_load(&x.done) && x.taken < 200) {
+        while (!atomic_load(&x.done) && x.taken < RACE_TAKEN) {
                 preview_tap_want(&x.t, (int64_t) last + 3);
                 struct pollfd p = {.fd = efd, .events = POLLIN};
                 if (poll(&p, 1, 10) <= 0 || read(efd, &n, sizeof(n)) < 0)
@@ -121,11 +125,12 @@ TEST(handover_between_threads) {
                 x.taken++;
                 atomic_store(&x.t.state, TAP_IDLE);
         }
+        atomic_store(&x.stop, true);
         preview_tap_want(&x.t, 0);
         preview_tap_off(&x.t); /* possibly with a copy in flight */
         pthread_join(th, NULL);
         CHECK_EQ_INT(atomic_load(&x.t.state), TAP_OFF);
-        CHECK(x.taken > 0);
+        CHECK_EQ_INT(x.taken, RACE_TAKEN);
         CHECK_EQ_INT(x.torn, 0);
         CHECK_EQ_INT(x.out_of_order, 0);
         preview_tap_release(&x.t);
