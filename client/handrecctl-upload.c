@@ -12,13 +12,9 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
+#include "../daemon/bus-names.h"
 #include "../daemon/util.h"
 #include "handrecctl.h"
-
-/* handrec-offload's names (docs/dbus-api.md, org.handrec1.Offload) */
-#define OFFLOAD_BUS_NAME "org.handrec1.Offload"
-#define OFFLOAD_PATH "/org/handrec1/offload"
-#define OFFLOAD_INTERFACE "org.handrec1.Offload"
 
 /* How long status and takes wait for the uploader: it answers from its main loop (rclone is a
  * child process), so more than this is a hung service, and the hands' status must not wait on it. */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bus-names.h — the names of the D-Bus API, version 1 (docs/dbus-api.md, dbus/org.handrec1.xml):
- * bus name, object paths, interfaces and error names. Shared by handrecd and handrecctl; no
- * other C file spells them out.
+ * bus name, object paths, interfaces and error names, and those of handrec-offload's
+ * org.handrec1.Offload. Shared by handrecd, handrec-offload and handrecctl; no other C file spells
+ * them out.
  */
 #pragma once
 
@@ -11,6 +12,11 @@
 #define MANAGER_INTERFACE "org.handrec1.Manager"
 #define HAND_PATH_PREFIX "/org/handrec1/hand/" /* + the hand's name */
 #define HAND_INTERFACE "org.handrec1.Hand"
+
+/* handrec-offload (offload/) */
+#define OFFLOAD_BUS_NAME "org.handrec1.Offload"
+#define OFFLOAD_PATH "/org/handrec1/offload"
+#define OFFLOAD_INTERFACE "org.handrec1.Offload"
 
 #define ERROR_NO_SUCH_HAND "org.handrec1.Error.NoSuchHand"
 #define ERROR_ALREADY_RECORDING "org.handrec1.Error.AlreadyRecording"

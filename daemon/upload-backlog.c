@@ -16,7 +16,7 @@
 #include "util.h"
 
 static bool verified(const char *state_dir, const char *hand, const char *name) {
-        static const char want[] = "state=uploaded-verified\n";
+        static const char want[] = "state=" UPLOAD_STATE_VERIFIED "\n";
         char path[4096], buf[sizeof(want)] = "";
         _cleanup_(closep) int fd = -1;
 

@@ -10,6 +10,10 @@
 
 #include "config.h"
 
+/* The state of a take whose remote copy is verified: the first line of its state file is
+ * "state=" this (offload/state.c writes it, upload-backlog.c reads it). */
+#define UPLOAD_STATE_VERIFIED "uploaded-verified"
+
 struct upload_backlog {
         unsigned takes; /* not uploaded and verified */
         uint64_t bytes;

@@ -62,17 +62,20 @@ static int append_status(struct offload *o, sd_bus_message *m) {
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
-static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct offload *o = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-        (void) error;
+/* Reply to @m with what @append writes; from the last scan: a caller never makes the service read
+ * every take. */
+static int reply(sd_bus_message *m, struct offload *o, int (*append)(struct offload *o, sd_bus_message *reply)) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *r = NULL;
+        int e = sd_bus_message_new_method_return(m, &r);
 
-        /* from the last scan: a caller never makes the service read every take */
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r >= 0)
-                r = append_status(o, reply);
-        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+        if (e >= 0)
+                e = append(o, r);
+        return e < 0 ? e : sd_bus_send(NULL, r, NULL);
+}
+
+static int method_status(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (void) error;
+        return reply(m, userdata, append_status);
 }
 
 static int append_take(struct offload *o, sd_bus_message *m, const struct take *t) {
@@ -106,20 +109,17 @@ static int append_take(struct offload *o, sd_bus_message *m, const struct take *
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
-static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct offload *o = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-        (void) error;
+static int append_takes(struct offload *o, sd_bus_message *m) {
+        int r = sd_bus_message_open_container(m, 'a', "(sa{sv})");
 
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r >= 0)
-                r = sd_bus_message_open_container(reply, 'a', "(sa{sv})");
         for (unsigned i = 0; r >= 0 && i < o->n_takes; i++)
-                r = append_take(o, reply, &o->takes[i]);
-        if (r >= 0)
-                r = sd_bus_message_close_container(reply);
-        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+                r = append_take(o, m, &o->takes[i]);
+        return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        (void) error;
+        return reply(m, userdata, append_takes);
 }
 
 static int method_retry(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -147,12 +147,12 @@ void bus_emit_state(struct offload *o, const struct take *t) {
         char path[4096];
 
         take_path(o, t->hand, t->name, path, sizeof(path));
-        (void) sd_bus_emit_signal(o->bus, OFFLOAD_OBJECT, OFFLOAD_INTERFACE, "UploadStateChanged", "sss", path,
+        (void) sd_bus_emit_signal(o->bus, OFFLOAD_PATH, OFFLOAD_INTERFACE, "UploadStateChanged", "sss", path,
                                   upload_state_to_string(t->st.state), t->st.error);
 }
 
 void bus_emit_removed(struct offload *o, const char *path) {
-        (void) sd_bus_emit_signal(o->bus, OFFLOAD_OBJECT, OFFLOAD_INTERFACE, "TakeRemoved", "s", path);
+        (void) sd_bus_emit_signal(o->bus, OFFLOAD_PATH, OFFLOAD_INTERFACE, "TakeRemoved", "s", path);
 }
 
 /* RecordingStopped(s hand, s file, s reason, a{sv}) and TakeRecovered(s hand, s file, a{sv}). */
@@ -194,8 +194,7 @@ static int on_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *erro
 }
 
 static int match(struct offload *o, const char *member, sd_bus_message_handler_t cb) {
-        return sd_bus_match_signal(o->bus, NULL, "org.handrec1", "/org/handrec1", "org.handrec1.Manager", member, cb,
-                                   o);
+        return sd_bus_match_signal(o->bus, NULL, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, member, cb, o);
 }
 
 int bus_setup(struct offload *o) {
@@ -203,7 +202,7 @@ int bus_setup(struct offload *o) {
 
         if (r < 0)
                 return log_error_errno(r, "Cannot connect to the %s bus: %m", o->user ? "session" : "system");
-        r = sd_bus_add_object_vtable(o->bus, NULL, OFFLOAD_OBJECT, OFFLOAD_INTERFACE, vtable, o);
+        r = sd_bus_add_object_vtable(o->bus, NULL, OFFLOAD_PATH, OFFLOAD_INTERFACE, vtable, o);
         if (r >= 0)
                 r = match(o, "RecordingStopped", on_take_done);
         if (r >= 0)

@@ -71,7 +71,7 @@ static void help(void) {
                "      --version       print the version and exit\n"
                "  -h, --help          show this help\n\n"
                "See its state with handrecctl status and handrecctl takes, or over D-Bus: " OFFLOAD_BUS_NAME
-               " " OFFLOAD_OBJECT ".\n",
+               " " OFFLOAD_PATH ".\n",
                HANDREC_VERSION);
 }
 

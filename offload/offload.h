@@ -18,14 +18,11 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "../daemon/bus-names.h"
 #include "../daemon/config.h"
 #include "../daemon/util.h"
 
 struct offload;
-
-#define OFFLOAD_BUS_NAME "org.handrec1.Offload"
-#define OFFLOAD_OBJECT "/org/handrec1/offload"
-#define OFFLOAD_INTERFACE "org.handrec1.Offload"
 
 /* How often the hand folders are scanned for takes the daemon's signals did not announce.
  * HANDREC_OFFLOAD_SCAN_SECONDS overrides it: the tests set it to an hour, so that what they see

@@ -84,8 +84,8 @@ static void discard(struct offload *o, struct take *t) {
         int r;
 
         take_path(o, t->hand, t->name, path, sizeof(path));
-        r = sd_bus_call_method_async(o->bus, NULL, "org.handrec1", "/org/handrec1", "org.handrec1.Manager",
-                                     "DiscardTake", on_discarded, o, "s", path);
+        r = sd_bus_call_method_async(o->bus, NULL, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "DiscardTake",
+                                     on_discarded, o, "s", path);
         if (r < 0) {
                 set_note(o, "The disk needs space, but handrecd cannot be asked to remove an uploaded take.");
                 return;

@@ -18,13 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../daemon/upload-backlog.h"
 #include "../daemon/util.h"
 #include "offload.h"
 
 static const char *const state_names[] = {
         [UPLOAD_PENDING] = "pending",
         [UPLOAD_UPLOADING] = "uploading",
-        [UPLOAD_VERIFIED] = "uploaded-verified",
+        [UPLOAD_VERIFIED] = UPLOAD_STATE_VERIFIED,
         [UPLOAD_FAILED] = "failed",
 };
 

@@ -131,6 +131,16 @@ class Offload:
         raise AssertionError(f"timed out waiting for {what}; uploads: {last}\nstatus: {self.status()}\n"
                              f"log:\n{self.log_text()}")
 
+    def wait_uploading(self, path, timeout=30):
+        """Until the copy of @path has moved some bytes; its Status then."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = self.status()
+            if st["Current"] == path and st["State"] == "uploading" and st["CurrentDone"] > 0:
+                return st
+            time.sleep(0.05)
+        raise AssertionError(f"the upload of {path} did not start: {self.status()}\n{self.log_text()}")
+
     def wait_verified(self, paths, timeout=60):
         return self.wait_for(lambda u: all(u.get(p, {}).get("state") == "uploaded-verified" for p in paths),
                              timeout, f"{paths} to be uploaded and verified")

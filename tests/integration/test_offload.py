@@ -261,20 +261,10 @@ def test_an_unwritable_state_folder_is_said_once_and_uploads_go_on(tmp, outdir, 
         o.stop()
 
 
-def wait_copying(o, path, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = o.status()
-        if st["Current"] == path and st["State"] == "uploading" and st["CurrentDone"] > 0:
-            return st
-        time.sleep(0.05)
-    raise AssertionError(f"the upload of {path} did not start: {o.status()}\n{o.log_text()}")
-
-
 def test_rclone_runs_at_the_lowest_priorities_with_the_bandwidth_limit(setup, ctl):
     d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
     f = record(ctl, "right", seconds=2)[0]
-    wait_copying(o, f)
+    o.wait_uploading(f)
     pids = o.rclone_pids()
     assert pids
     for pid in pids:
@@ -290,7 +280,7 @@ def test_rclone_runs_at_the_lowest_priorities_with_the_bandwidth_limit(setup, ct
 def test_stopped_mid_upload_it_exits_cleanly_and_the_take_is_pending(setup, ctl):
     d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
     f = record(ctl, "right", seconds=2)[0]
-    wait_copying(o, f)
+    o.wait_uploading(f)
     children = o.rclone_pids()
     assert o.stop(signal.SIGTERM) == 0
     s = read_state(state, f)
@@ -302,7 +292,7 @@ def test_stopped_mid_upload_it_exits_cleanly_and_the_take_is_pending(setup, ctl)
 def test_a_take_discarded_mid_upload_leaves_no_copy_on_the_remote(setup, ctl):
     d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
     f = record(ctl, "right", seconds=2)[0]
-    wait_copying(o, f)
+    o.wait_uploading(f)
     ctl("discard", f)
     o.wait_for(lambda u: f not in u and not os.path.exists(remote_copy(remote, f)),
                what="the partial copy to be removed from the remote")

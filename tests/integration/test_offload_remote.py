@@ -53,17 +53,6 @@ def record(ctl, hand="right", seconds=1):
     return out.splitlines()[0].strip()
 
 
-def wait_uploading(o, path, timeout=30):
-    """Until the copy of @path has moved some bytes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        st = o.status()
-        if st["Current"] == path and st["State"] == "uploading" and st["CurrentDone"] > 0:
-            return st
-        time.sleep(0.05)
-    raise AssertionError(f"the upload of {path} did not start: {o.status()}\n{o.log_text()}")
-
-
 def test_s3_uploaded_and_verified_bytes_on_the_server(s3setup, s3server, ctl):
     d, o, state = s3setup(hands=("right", "left"))
     files = [record(ctl, "right"), record(ctl, "left")]
@@ -101,7 +90,7 @@ def test_webdav_without_hashes_is_verified_by_its_bytes(tmp, outdir, daemon_fact
 def test_server_down_then_up_mid_upload(s3setup, s3server, ctl):
     d, o, state = s3setup(camera=dict(width=640, height=480), bwlimit="1M", retry_seconds=0.3)
     f = record(ctl, seconds=2)
-    wait_uploading(o, f)
+    o.wait_uploading(f)
     s3server.stop(signal.SIGKILL)
     # cut mid-transfer the first error may be a reset or an EOF; the retries meet a closed port
     o.wait_for(lambda u: u[f]["attempts"] >= 3, what="several attempts while the server is down")
@@ -136,7 +125,7 @@ def test_wrong_credentials_say_so_once(s3setup, s3server, ctl):
 def test_rclone_killed_mid_file_leaves_nothing_counted_as_done(s3setup, s3server, ctl):
     d, o, state = s3setup(camera=dict(width=640, height=480), bwlimit="1M", retry_seconds=1.0)
     f = record(ctl, seconds=2)
-    wait_uploading(o, f)
+    o.wait_uploading(f)
     for pid in o.rclone_pids():
         os.kill(pid, signal.SIGKILL)
     up = o.wait_for(lambda u: u[f]["state"] == "failed", what="the upload to fail")
@@ -152,7 +141,7 @@ def test_rclone_killed_mid_file_leaves_nothing_counted_as_done(s3setup, s3server
 def test_service_killed_mid_upload_starts_over_after_a_restart(s3setup, s3server, ctl):
     d, o, state = s3setup(camera=dict(width=640, height=480), bwlimit="1M")
     f = record(ctl, seconds=2)
-    wait_uploading(o, f)
+    o.wait_uploading(f)
     children = o.rclone_pids()
     o.stop(signal.SIGKILL)
     assert read_state(state, f)["state"] == "uploading"  # as the power cut would leave it
@@ -172,7 +161,7 @@ def test_both_hands_at_full_rate_during_an_upload_drop_nothing(s3setup, s3server
                           camera=dict(width=1280, height=720, fps=30.0), bwlimit="6M")
     big = record(ctl, "right", seconds=12)
     o.start()
-    before = wait_uploading(o, big)
+    before = o.wait_uploading(big)
     out = ctl("start", "--hand", "right", "--hand", "left", "--duration", "10", "--follow", timeout=120).stdout
     during = sorted(line.strip() for line in out.splitlines() if line.strip().endswith(".h5"))
     after = o.status()
@@ -189,7 +178,7 @@ def test_both_hands_at_full_rate_during_an_upload_drop_nothing(s3setup, s3server
 def test_a_remote_that_stops_answering_is_given_up_and_retried(s3setup, s3server, ctl):
     d, o, state = s3setup(camera=dict(width=640, height=480), bwlimit="1M", stall_seconds=2.0, retry_seconds=0.5)
     f = record(ctl, seconds=2)
-    wait_uploading(o, f)
+    o.wait_uploading(f)
     os.kill(s3server.proc.pid, signal.SIGSTOP)  # accepts connections, answers nothing
     try:
         up = o.wait_for(lambda u: u[f]["state"] == "failed" and "no progress" in u[f]["error"], timeout=60,
