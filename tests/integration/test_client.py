@@ -62,7 +62,7 @@ def test_properties_changed_lists(daemon, bus):
     threading.Thread(target=loop.run, daemon=True).start()
     try:
         mgr = dbus.Interface(conn.get_object("org.handrec1", "/org/handrec1"), "org.handrec1.Manager")
-        mgr.StartRecording("right", {"duration": dbus.Double(1.5)})
+        mgr.StartRecording("right", dbus.Dictionary({"duration": dbus.Double(1.5)}, signature="sv"))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and mgr.Status("right")["State"] != "idle":
             time.sleep(0.1)

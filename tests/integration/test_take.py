@@ -113,7 +113,7 @@ def test_duration_stops_by_itself_with_signal(daemon, bus, outdir):
     conn, events, loop = _signal_collector(bus)
     try:
         mgr = dbus.Interface(conn.get_object("org.handrec1", "/org/handrec1"), "org.handrec1.Manager")
-        path = str(mgr.StartRecording("left", {"duration": dbus.Double(2.0)}))
+        path = str(mgr.StartRecording("left", dbus.Dictionary({"duration": dbus.Double(2.0)}, signature="sv")))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not any(e[0] == "stopped" for e in events):
             time.sleep(0.1)

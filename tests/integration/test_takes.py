@@ -329,11 +329,11 @@ def test_discard_on_the_system_bus_by_who_may(system_bus, tmp):
             if call("m.ListHands()") == "dbus.Array([dbus.String('right')], signature=dbus.Signature('s'))":
                 break
             time.sleep(0.1)
-        path = call("str(m.StartRecording('right', {}))", groups=str(gid)).strip("'")
+        path = call("str(m.StartRecording('right', dbus.Dictionary({}, signature='sv')))", groups=str(gid)).strip("'")
         assert path.startswith(out), path
         time.sleep(0.5)
         call("m.StopRecording('right')", groups=str(gid))
-        assert path in call("[str(p) for p, _ in m.ListTakes({})]")  # anyone may list
+        assert path in call("[str(p) for p, _ in m.ListTakes(dbus.Dictionary({}, signature='sv'))]")  # anyone may list
         assert call(f"m.DiscardTake({path!r})") == "org.freedesktop.DBus.Error.AccessDenied"
         assert os.path.exists(path)
         assert call(f"m.DiscardTake({path!r})", groups=str(gid)) == "None"
