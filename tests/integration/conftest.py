@@ -2,6 +2,7 @@
 says READY=1 over sd_notify, as systemd would wait for it), handrecctl, busctl and python-dbus as
 clients, and h5py to read back every file.
 """
+import json
 import os
 import signal
 import socket
@@ -218,3 +219,14 @@ def busctl(bus):
             raise AssertionError(f"busctl {' '.join(args)} exited {p.returncode}:\n{p.stdout}\n{p.stderr}")
         return p
     return run
+
+
+def wait_frames(ctl, hands=("left", "right"), n=10, timeout=60):
+    """Until each of @hands has written @n frames of its take: a count, not a time."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        status = json.loads(ctl("status", "--json").stdout)["hands"]
+        if all(h["State"] == "recording" and h["FramesWritten"] >= n for h in status if h["Name"] in hands):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the takes did not get going")

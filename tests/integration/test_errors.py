@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import HANDRECD, make_config
+from conftest import HANDRECD, make_config, wait_frames
 from takecheck import check_take, text
 
 
@@ -192,7 +192,7 @@ def test_sigkill_mid_take_leaves_every_indexed_frame(daemon, ctl, tmp):
 def test_sigterm_mid_take_completes_files(daemon, ctl):
     right = ctl("start", "--hand", "right").stdout.strip()
     left = ctl("start", "--hand", "left").stdout.strip()
-    time.sleep(1.5)
+    wait_frames(ctl, n=25)  # a count, not a time: the ASan daemon is slower
     assert daemon.stop(signal.SIGTERM) == 0
     for path, hand in ((right, "right"), (left, "left")):
         attrs, n, _ = check_take(path, hand=hand, reason="shutdown")

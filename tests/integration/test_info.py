@@ -12,7 +12,7 @@ import time
 import h5py
 import numpy as np
 
-from conftest import HANDRECCTL, make_config
+from conftest import HANDRECCTL, make_config, wait_frames
 from takecheck import check_take, text
 
 TASK = 'pick up the "blue" cup — ça va'
@@ -108,7 +108,7 @@ def test_info_reads_calibration(daemon, ctl, tmp):
 
 def test_info_of_a_take_being_recorded(daemon, ctl):
     path = start_one(ctl, "--task", TASK)
-    time.sleep(0.8)
+    wait_frames(ctl, hands=("right",), n=3)
     seen = []
     for _ in range(3):  # while the writer appends
         doc = json_tool(info(path, "--json"))

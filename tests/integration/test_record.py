@@ -12,7 +12,7 @@ import time
 import h5py
 import pytest
 
-from conftest import HANDRECCTL
+from conftest import HANDRECCTL, wait_frames
 from takecheck import check_take, text
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed "
@@ -63,17 +63,6 @@ def term(tmp, bus):
     yield make
     for t in made:
         t.close()
-
-
-def wait_frames(ctl, hands=("left", "right"), n=10, timeout=60):
-    """Until each of @hands has written @n frames of its take: a count, not a time."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        status = json.loads(ctl("status", "--json").stdout)["hands"]
-        if all(h["State"] == "recording" and h["FramesWritten"] >= n for h in status if h["Name"] in hands):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the takes did not get going")
 
 
 def takes(ctl):

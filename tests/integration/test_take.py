@@ -11,7 +11,7 @@ import h5py
 import pytest
 from gi.repository import GLib  # noqa: F401  (python3-dbus' main loop)
 
-from conftest import HANDRECCTL, make_config
+from conftest import HANDRECCTL, make_config, wait_frames
 from takecheck import check_take, text
 
 # queue: depth/capacity; mem: the daemon's resident memory, left out while the client does not pass it
@@ -155,7 +155,7 @@ def test_both_hands_at_once(daemon, ctl):
 
 def test_live_reader_sees_frames_grow(daemon, ctl):
     path = ctl("start", "--hand", "right").stdout.strip()
-    time.sleep(1.0)
+    wait_frames(ctl, hands=("right",), n=3)
     counts = []
     with h5py.File(path, "r", swmr=True, libver="latest") as f:
         size = f["stereo/size"]
