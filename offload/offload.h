@@ -132,9 +132,14 @@ struct offload {
         unsigned failures_since_log;
         char logged_state_error[600]; /* a state file that cannot be written, logged once */
 
-        /* the remote copies of discarded takes to delete (cleanup.c) */
+        /* the remote copies of discarded takes to delete (cleanup.c); each take's state file
+         * stays until its copy is gone, so a restart in between finds it again */
 #define CLEANUP_MAX 16
-        char cleanup[CLEANUP_MAX][1024];
+        struct cleanup {
+                char hand[16];
+                char name[256];
+                char remote[1024];
+        } cleanup[CLEANUP_MAX];
         unsigned n_cleanup;
 
         bool discarding; /* a DiscardTake call is under way, for this take */
@@ -190,7 +195,9 @@ void upload_phase_idle(struct offload *o);
 void upload_schedule_next(struct offload *o);
 
 /* cleanup.c */
-void cleanup_queue(struct offload *o, const char *remote);
+/* Queues the deletion of @st's remote copy when an attempt may have left one there: true if
+ * queued (the state file of @hand/@name is then removed by cleanup.c once the copy is gone). */
+bool cleanup_queue(struct offload *o, const char *hand, const char *name, const struct take_state *st);
 bool cleanup_start(struct offload *o);
 
 /* space.c */

@@ -46,20 +46,22 @@ struct take *take_find_path(struct offload *o, const char *path, char *ret_hand,
         return NULL;
 }
 
-/* A take gone from the disk: an attempt that did not end verified may have left a partial copy
- * on the remote, which goes too (cleanup.c). */
-static void forget_remote(struct offload *o, const struct take *t) {
-        if (t->st.attempts > 0 && t->st.state != UPLOAD_VERIFIED)
-                cleanup_queue(o, t->st.remote);
+/* A take gone from the disk is forgotten with its state file; when an attempt that did not end
+ * verified may have left a partial copy on the remote, the state file stays until cleanup.c has
+ * deleted that copy. */
+static void forget_state(struct offload *o, const struct take *t) {
+        if (!cleanup_queue(o, t->hand, t->name, &t->st))
+                (void) state_remove(o->oc->state_dir, t->hand, t->name);
 }
 
 void take_forget(struct offload *o, const char *hand, const char *name) {
         struct take *t = take_find(o, hand, name);
 
-        (void) state_remove(o->oc->state_dir, hand, name);
-        if (!t)
+        if (!t) {
+                (void) state_remove(o->oc->state_dir, hand, name);
                 return;
-        forget_remote(o, t);
+        }
+        forget_state(o, t);
         memmove(t, t + 1, (size_t) (o->takes + o->n_takes - (t + 1)) * sizeof(*t));
         o->n_takes--;
 }
@@ -211,8 +213,7 @@ int scan_takes(struct offload *o) {
                 if (t->seen)
                         o->takes[kept++] = *t;
                 else if (!(upload_on_take(o) && streq(t->hand, o->cur_hand) && streq(t->name, o->cur_name))) {
-                        forget_remote(o, t);
-                        (void) state_remove(o->oc->state_dir, t->hand, t->name);
+                        forget_state(o, t);
                 } else
                         o->takes[kept++] = *t; /* upload.c notices the file is gone when its step ends */
         }

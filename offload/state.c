@@ -191,7 +191,20 @@ int state_remove(const char *state_dir, const char *hand, const char *name) {
         return sync_dir(dir);
 }
 
-/* State files whose take is gone (removed or discarded while the service was down). */
+/* A state file whose take is gone: forgotten, unless an attempt may have left a partial copy on
+ * the remote; then the copy is deleted first (cleanup.c), and the state file after it. */
+static void forget_orphan(struct offload *o, const char *hand, const char *name) {
+        struct take_state st;
+
+        if (state_load(o->oc->state_dir, hand, name, &st) == 0 && cleanup_queue(o, hand, name, &st))
+                log_info("%s/%s is no longer here; its partial copy %s goes from the remote too.", hand, name,
+                         st.remote);
+        else if (state_remove(o->oc->state_dir, hand, name) == 0)
+                log_info("Forgot the upload state of %s/%s: the take is no longer here.", hand, name);
+}
+
+/* State files whose take is gone (removed or discarded while the service was down, or whose
+ * partial copy a run before this one could not delete). */
 void state_remove_orphans(struct offload *o) {
         for (unsigned i = 0; i < o->config->n_hands; i++) {
                 const char *hand = o->config->hands[i].name;
@@ -213,8 +226,8 @@ void state_remove_orphans(struct offload *o) {
                         if (n <= 6 || n - 6 >= sizeof(name) || !streq(e->d_name + n - 6, ".state"))
                                 continue;
                         snprintf(name, sizeof(name), "%.*s", (int) (n - 6), e->d_name);
-                        if (!take_find(o, hand, name) && state_remove(o->oc->state_dir, hand, name) == 0)
-                                log_info("Forgot the upload state of %s/%s: the take is no longer here.", hand, name);
+                        if (!take_find(o, hand, name))
+                                forget_orphan(o, hand, name);
                 }
                 closedir(d);
         }

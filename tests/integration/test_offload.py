@@ -136,9 +136,46 @@ def test_a_take_discarded_before_its_upload_is_not_uploaded(setup, ctl):
     assert os.path.exists(os.path.join(state, "right", os.path.basename(failed) + ".state"))
     ctl("discard", failed)
     o.wait_for(lambda u: failed not in u, what="the discarded take to be forgotten")
-    assert not os.path.exists(os.path.join(state, "right", os.path.basename(failed) + ".state"))
+    # an attempt may have left a partial copy, and the remote cannot be reached to delete it: the
+    # state file that names the copy stays, for the next start
+    o.wait_for(lambda u: "tried again when handrec-offload next starts" in o.log_text(),
+               what="the failed deletion to be said")
+    failed_state = os.path.join(state, "right", os.path.basename(failed) + ".state")
+    assert os.path.exists(failed_state)
+    o.stop()
+    o.start()  # the remote still cannot be reached: tried again, and kept again
+    o.wait_for(lambda u: o.log_text().count("tried again when handrec-offload next starts") == 2,
+               what="the deletion to be tried again")
+    assert os.path.exists(failed_state)
+    o.stop()
+    point_remote(d.config, "nosuchremote:bucket", remote)
+    o.start()  # that remote is no longer configured: said, with what to do, and the state goes
+    o.wait_for(lambda u: not os.path.exists(failed_state), what="the discarded take's state to go")
+    assert (f"right/{os.path.basename(failed)} is no longer here; a partial copy of it may be left at "
+            f"nosuchremote:bucket/right/{os.path.basename(failed)}, on a remote that offload.remote no longer "
+            "names: remove it there by hand if it is.") in o.log_text()
     # the verified one keeps its state
     assert read_state(state, kept)["state"] == "uploaded-verified"
+
+
+def test_a_take_discarded_while_the_service_was_down_mid_upload_leaves_no_copy(setup, ctl):
+    """Killed mid-upload (as a power cut leaves it), the take discarded before the next start: the
+    partial copy on the remote is deleted then, and only then is the take's state forgotten."""
+    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
+    f = record(ctl, "right", seconds=2)[0]
+    o.wait_uploading(f)
+    o.wait_for(lambda u: os.path.exists(remote_copy(remote, f)), what="a partial copy on the remote")
+    o.stop(signal.SIGKILL)
+    assert read_state(state, f)["state"] == "uploading"
+    ctl("discard", f)
+    assert os.path.exists(remote_copy(remote, f))  # nothing has run to remove it
+    o.start()
+    o.wait_for(lambda u: not os.path.exists(remote_copy(remote, f)),
+               what="the partial copy to be removed from the remote")
+    o.wait_for(lambda u: not os.path.exists(os.path.join(state, "right", os.path.basename(f) + ".state")),
+               what="the take's state to be forgotten")
+    log = o.log_text()
+    assert "is no longer here; its partial copy" in log and "a partial copy of a take that was discarded" in log
 
 
 def test_without_an_offload_group_it_says_so_and_uploads_nothing(tmp, outdir, daemon_factory, bus, ctl):
