@@ -260,6 +260,57 @@ static int sync_path(const char *path) {
         return r;
 }
 
+/*
+ * After a power cut the superblock can name an end of file (written with the metadata) beyond the
+ * bytes that reached the disk. HDF5 then refuses to open it for writing ("truncated file"), while
+ * a SWMR reader, which skips that check, reads the missing end as zeros. The file is extended
+ * with zeros to that end: the very view the check had. The frames that lay there fail their
+ * check and are cut. Returns the bytes added (0: none were missing), or negative errno.
+ */
+static int64_t extend_to_stored_end(const char *path) {
+        hid_t fapl = layout_fapl(), file;
+        haddr_t end = HADDR_UNDEF;
+        struct stat st;
+
+        file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+        H5Pclose(fapl);
+        if (file < 0) {
+                H5Eclear2(H5E_DEFAULT);
+                return 0; /* not even readable so: the open for writing says why */
+        }
+        if (H5Fget_eoa(file, &end) < 0)
+                end = HADDR_UNDEF;
+        H5Fclose(file);
+        if (end == HADDR_UNDEF || stat(path, &st) < 0 || (uint64_t) st.st_size >= (uint64_t) end)
+                return 0;
+        if (truncate(path, (off_t) end) < 0)
+                return -errno;
+        return (int64_t) end - st.st_size;
+}
+
+static hid_t open_for_recovery(const char *path, struct take_check *ret) {
+        hid_t file = open_take(path, H5F_ACC_RDWR, true);
+        int64_t added;
+
+        if (file >= 0)
+                return file;
+        if ((added = extend_to_stored_end(path)) <= 0)
+                return file;
+        H5Eclear2(H5E_DEFAULT);
+        ret->missing_bytes = (uint64_t) added;
+        return open_take(path, H5F_ACC_RDWR, true);
+}
+
+/* Says in the problem (and so in the recovery note and the log) that the end had been lost. */
+static void note_missing_end(struct take_check *c) {
+        size_t n = strlen(c->problem);
+
+        if (c->missing_bytes && n)
+                snprintf(c->problem + n, sizeof(c->problem) - n,
+                         "; the file's last %llu bytes never reached the disk (a power cut)",
+                         (unsigned long long) c->missing_bytes);
+}
+
 int recover_file(const char *path, struct take_check *ret, recover_progress_fn progress, void *userdata, char *error,
                  size_t error_len) {
         struct scan s = {.path = path};
@@ -267,7 +318,7 @@ int recover_file(const char *path, struct take_check *ret, recover_progress_fn p
 
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         memset(ret, 0, sizeof(*ret));
-        s.file = open_take(path, H5F_ACC_RDWR, true);
+        s.file = open_for_recovery(path, ret);
         if (s.file < 0) {
                 h5_error(error, error_len, "Cannot open for recovery (is it still being recorded?)", path);
                 return -EIO;
@@ -281,6 +332,7 @@ int recover_file(const char *path, struct take_check *ret, recover_progress_fn p
         r = scan_load(&s, error, error_len);
         if (r >= 0) {
                 scan_frames(&s, ret, progress, userdata);
+                note_missing_end(ret);
                 r = cut_and_mark(&s, ret);
                 if (r < 0)
                         h5_error(error, error_len, "Cannot cut and mark", path);

@@ -16,11 +16,12 @@
 #define RECOVER_ERROR_MAX (PATH_MAX + 512)
 
 struct take_check {
-        char status[32];       /* the file's status attribute as found */
-        uint64_t frames;       /* frames whose index, bytes and JPEG are all good, from the first */
-        uint64_t index_frames; /* entries in /stereo/size (the committed index) */
-        uint64_t bytes;        /* bytes of /stereo/jpeg those good frames use */
-        char problem[512];     /* the first problem found, "" when the file is good */
+        char status[32];        /* the file's status attribute as found */
+        uint64_t frames;        /* frames whose index, bytes and JPEG are all good, from the first */
+        uint64_t index_frames;  /* entries in /stereo/size (the committed index) */
+        uint64_t bytes;         /* bytes of /stereo/jpeg those good frames use */
+        char problem[512];      /* the first problem found, "" when the file is good */
+        uint64_t missing_bytes; /* recovery: the end the file had lost (a power cut), added as zeros */
 };
 
 /* Called every few hundred frames while a long take is checked; may be NULL. */

@@ -6,6 +6,7 @@ import time
 
 import h5py
 import numpy as np
+import pytest
 
 from conftest import HANDRECCTL, make_config
 from takecheck import check_take, text
@@ -70,6 +71,39 @@ def test_broken_last_frame_is_cut_off(daemon_factory, ctl, outdir):
     assert f"recovered: {n - 1} frames kept of {n}; cut at frame {n - 1}" in p.stdout
     attrs, kept, _ = check_take(path, status="recovered", reason="crash")
     assert kept == n - 1 and int(attrs["frames_cut"]) == 1
+
+
+def frames_and_file_offset(path, back):
+    """The frames committed, and where in the file the JPEG bytes of the frame @back from the end
+    begin (as a SWMR reader finds them)."""
+    with h5py.File(path, "r", swmr=True, libver="latest") as f:
+        n = len(f["stereo/size"])
+        off = int(f["stereo/offset"][n - back])
+        jpeg = f["stereo/jpeg"]
+        chunk = jpeg.chunks[0]
+        info = jpeg.id.get_chunk_info_by_coord((off // chunk * chunk,))
+        return n, info.byte_offset + off % chunk
+
+
+def test_a_file_whose_end_never_reached_the_disk_is_recovered(daemon_factory, ctl, outdir):
+    """A power cut can leave the superblock naming an end of file past the bytes on the disk:
+    HDF5 refuses to open such a file for writing ("truncated file"). Recovery reads the lost end
+    as zeros, as a SWMR reader does, and keeps the frames before it."""
+    daemon, path = crash_mid_take(daemon_factory, ctl, outdir)
+    n, cut_at = frames_and_file_offset(path, 3)
+    os.truncate(path, cut_at + 100)  # the last three frames' bytes are lost
+    with pytest.raises(OSError, match="truncated file"):  # what HDF5 itself says of it
+        h5py.File(path, "r")
+    daemon.start()
+    with h5py.File(path, "r") as f:  # a plain reader
+        assert text(f.attrs["status"]) == "recovered"
+        kept = int(f.attrs["frames"])
+        note = text(f.attrs["recovery_note"])
+    assert kept == n - 3 and len(h5py.File(path, "r")["stereo/size"]) == kept, (kept, n)
+    assert f"frame {n - 3}:" in note and "bytes never reached the disk (a power cut)" in note, note
+    attrs, got, _ = check_take(path, status="recovered", reason="crash")
+    assert got == kept and int(attrs["frames_cut"]) == 3
+    assert f"Recovered {path} after a crash: {kept} frames kept; cut at frame {n - 3}" in daemon.log_text()
 
 
 def test_check_reports_missing_file_and_good_take(daemon, ctl, outdir, tmp):
