@@ -204,6 +204,12 @@ static int refuse_if_busy(struct hand *h, sd_bus_error *error) {
         case HAND_NO_DEVICE:
         case HAND_ERROR:
                 pipeline_device(h->pipeline, derr, sizeof(derr));
+                if (streq(derr, PIPELINE_NOT_OPENED_YET))
+                        return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
+                                                 "The %s hand's camera is still being opened: handrecd has just "
+                                                 "started. Try again in a few seconds (handrecctl status says idle "
+                                                 "once it is ready).",
+                                                 name);
                 return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
                                          "The %s hand's camera is not available (%s); check that it is plugged in "
                                          "and that the config names it (handrecctl devices lists cameras).",

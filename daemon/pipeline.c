@@ -346,7 +346,7 @@ int pipeline_new_with_source(const struct config *config, const struct hand_conf
                 goto fail;
 
         if (source_caps(p->source) & SOURCE_CAP_KEEPS_WARM)
-                snprintf(p->device_error, sizeof(p->device_error), "not opened yet");
+                snprintf(p->device_error, sizeof(p->device_error), "%s", PIPELINE_NOT_OPENED_YET);
         else
                 atomic_store(&p->device_present, true);
         r = start_threads(p);

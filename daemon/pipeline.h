@@ -17,6 +17,8 @@
 
 /* The longest error sentence a take or a camera reports (LastError): a path and what to do. */
 #define PIPELINE_ERROR_MAX (PATH_MAX + 1024)
+/* pipeline_device()'s reason while a camera kept warm has not been opened yet (just after start) */
+#define PIPELINE_NOT_OPENED_YET "not opened yet"
 
 enum stop_reason {
         STOP_NONE,

@@ -214,6 +214,12 @@ right_hand = { camera = { source = "v4l2"; device = "/dev/video0"; format = "YUY
 EOF
 systemctl restart handrecd
 result vivid_restart_exit $?
+# a start at once, while the camera is still being opened (warmup 1 s after READY=1): refused with
+# what to do, or (if the camera was quicker) started; never told to check the cable
+timeout 30 runuser -u alice -- handrecctl start --hand right >"$OUT/vivid-early.txt" 2>&1
+early=$?
+result vivid_early_exit $early
+[ $early = 0 ] && handrecctl stop --hand right >/dev/null 2>&1
 wait_idle 30 >"$OUT/vivid-status.txt"
 result vivid_idle $?
 timeout 60 runuser -u alice -- handrecctl start --hand right --duration 2 --follow >"$OUT/vivid-take.txt" 2>&1
@@ -298,6 +304,7 @@ result bus_restarts "$restarts0 $(prop NRestarts)"
 result bus_state "$(prop ActiveState)"
 result bus_newpid "$(prop MainPID)"
 result bus_oldpid "$pid"
+wait_idle 30 >/dev/null # the new daemon's camera opens after READY=1, as at boot
 timeout 30 runuser -u bob -- handrecctl status >"$OUT/bus-status.txt" 2>&1
 result bus_status_exit $?
 journalctl -u handrecd --after-cursor="$cursor" --no-pager >"$OUT/journal-bus.txt" 2>&1
