@@ -381,15 +381,11 @@ static int read_hand(sd_bus_message *m, struct daemon *d, sd_bus_error *error, s
         return *ret ? 0 : -ENOENT;
 }
 
-static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        struct daemon *d = userdata;
-        struct take_options o = {.jpeg_quality = d->config->jpeg_quality, .rectify = -1};
-        struct hand *h;
+/* StartRecording's options (read after the hand's name), the take started, and the reply. */
+static int start_now(sd_bus_message *m, struct hand *h, sd_bus_error *error) {
+        struct take_options o = {.jpeg_quality = h->daemon->config->jpeg_quality, .rectify = -1};
         int r;
 
-        r = read_hand(m, d, error, &h);
-        if (r < 0)
-                return r;
         r = take_options_read(m, h->config, &o, error);
         if (r < 0)
                 return r;
@@ -397,6 +393,44 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(m, "s", h->file);
+}
+
+static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        struct hand *h;
+        int r;
+
+        r = read_hand(m, userdata, error, &h);
+        if (r < 0)
+                return r;
+        /* just after handrecd started, while the camera is opened: the take waits for it, so that
+         * a unit ordered after handrecd.service (or a quick person) gets it instead of a refusal */
+        if (hand_camera_opening(h))
+                return hand_hold_start(h, m, error);
+        return start_now(m, h, error);
+}
+
+void bus_answer_held_starts(struct hand *h) {
+        for (unsigned i = 0; i < h->n_held_starts; i++) {
+                sd_bus_message *m = h->held_starts[i];
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                const char *name;
+                int r = sd_bus_message_rewind(m, true);
+
+                if (r >= 0)
+                        r = sd_bus_message_read(m, "s", &name);
+                if (r >= 0)
+                        r = start_now(m, h, &error);
+                if (r < 0 && sd_bus_reply_method_errno(m, r, &error) < 0)
+                        log_warning("%s: cannot answer a StartRecording call that waited for the camera",
+                                    h->config->name);
+                sd_bus_error_free(&error);
+                h->held_starts[i] = sd_bus_message_unref(m);
+        }
+        h->n_held_starts = 0;
+        if (h->held_timer) {
+                (void) sd_event_source_set_enabled(h->held_timer, SD_EVENT_OFF);
+                h->held_timer = sd_event_source_unref(h->held_timer);
+        }
 }
 
 static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {

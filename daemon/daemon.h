@@ -28,6 +28,8 @@ enum hand_state {
 const char *hand_state_to_string(enum hand_state s);
 
 #define MAX_STOP_WAITERS 16
+/* how long a StartRecording waits for a camera still being opened after handrecd started */
+#define HELD_START_SECONDS 10
 
 struct daemon;
 
@@ -53,6 +55,12 @@ struct hand {
         /* StopRecording calls answered when the file is complete */
         sd_bus_message *waiters[MAX_STOP_WAITERS];
         unsigned n_waiters;
+
+        /* StartRecording calls that came while the camera was still being opened after handrecd
+         * started: started (or refused) when that first open ends, or after HELD_START_SECONDS */
+        sd_bus_message *held_starts[MAX_STOP_WAITERS];
+        unsigned n_held_starts;
+        sd_event_source *held_timer;
 
         struct pipeline_stats emitted; /* what the last PropertiesChanged said */
 };
@@ -98,6 +106,14 @@ struct hand *hand_find(struct daemon *d, const char *name);
 int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error);
 int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus_error *error);
 bool hand_is_active(const struct hand *h);
+/* Whether @h's camera (one kept warm) is still being opened for the first time since handrecd started. */
+bool hand_camera_opening(struct hand *h);
+/**
+ * hand_hold_start() - keep the StartRecording call @m until @h's camera has been opened for the
+ * first time (bus_answer_held_starts() answers it then), or HELD_START_SECONDS have passed.
+ * Return: 1 (held), or negative with @error set.
+ */
+int hand_hold_start(struct hand *h, sd_bus_message *m, sd_bus_error *error);
 void hand_status_line(struct hand *h, char *buf, size_t len);
 void hand_shutdown_all(struct daemon *d);
 /**
@@ -114,6 +130,9 @@ int hand_open_preview(struct hand *h, const struct preview_options *o, int *ret_
  * The connection is stored in @d->bus, which the caller closes.
  */
 int bus_setup(struct daemon *d, bool user_bus);
+
+/** bus_answer_held_starts() - start (or refuse, saying why) each StartRecording call @h holds. */
+void bus_answer_held_starts(struct hand *h);
 
 /** bus_append_summary() - append the a{sv} summary of @h's last take (StopRecording, RecordingStopped). */
 int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reason);

@@ -113,7 +113,42 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
                         set_state(h, HAND_NO_DEVICE);
                 }
         }
+        if ((events & PIPELINE_EVENT_DEVICE) && h->n_held_starts && !hand_camera_opening(h))
+                bus_answer_held_starts(h); /* the first open has ended, well or not */
         return 0;
+}
+
+bool hand_camera_opening(struct hand *h) {
+        char error[PIPELINE_ERROR_MAX];
+
+        return h->state == HAND_NO_DEVICE && !h->daemon->shutting_down &&
+               !pipeline_device(h->pipeline, error, sizeof(error)) && streq(error, PIPELINE_NOT_OPENED_YET);
+}
+
+static int on_held_timeout(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        bus_answer_held_starts(userdata); /* refused now, saying the camera is still being opened */
+        return 0;
+}
+
+int hand_hold_start(struct hand *h, sd_bus_message *m, sd_bus_error *error) {
+        uint64_t now;
+        int r;
+
+        if (h->n_held_starts >= MAX_STOP_WAITERS)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "Too many StartRecording calls are waiting for the %s hand's camera to "
+                                         "open; wait for them to finish.",
+                                         h->config->name);
+        if (!h->held_timer) {
+                sd_event_now(h->daemon->event, CLOCK_MONOTONIC, &now);
+                r = sd_event_add_time(h->daemon->event, &h->held_timer, CLOCK_MONOTONIC,
+                                      now + HELD_START_SECONDS * USEC_PER_SEC, 0, on_held_timeout, h);
+                if (r < 0)
+                        return sd_bus_error_set_errnof(error, r, "Cannot wait for the %s hand's camera: %m",
+                                                       h->config->name);
+        }
+        h->held_starts[h->n_held_starts++] = sd_bus_message_ref(m);
+        return 1;
 }
 
 int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config) {
@@ -144,6 +179,10 @@ int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config
 }
 
 void hand_done(struct hand *h) {
+        for (unsigned i = 0; i < h->n_held_starts; i++)
+                sd_bus_message_unref(h->held_starts[i]);
+        h->n_held_starts = 0;
+        h->held_timer = sd_event_source_unref(h->held_timer);
         h->preview = preview_free(h->preview); /* before the pipeline whose tap it reads; EOF to readers */
         h->pipeline = pipeline_free(h->pipeline);
         for (unsigned i = 0; i < h->n_waiters; i++)
@@ -191,6 +230,9 @@ static int refuse_if_busy(struct hand *h, sd_bus_error *error) {
         const char *name = h->config->name;
         char derr[PIPELINE_ERROR_MAX];
 
+        if (h->daemon->shutting_down)
+                return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
+                                         "handrecd is shutting down; start the take once it is back.");
         switch (h->state) {
         case HAND_WARMING:
         case HAND_RECORDING:
@@ -206,19 +248,16 @@ static int refuse_if_busy(struct hand *h, sd_bus_error *error) {
                 pipeline_device(h->pipeline, derr, sizeof(derr));
                 if (streq(derr, PIPELINE_NOT_OPENED_YET))
                         return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
-                                                 "The %s hand's camera is still being opened: handrecd has just "
-                                                 "started. Try again in a few seconds (handrecctl status says idle "
-                                                 "once it is ready).",
-                                                 name);
+                                                 "The %s hand's camera is still being opened since handrecd started "
+                                                 "(a start waits %d s for it). Try again once handrecctl status "
+                                                 "says idle.",
+                                                 name, HELD_START_SECONDS);
                 return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
                                          "The %s hand's camera is not available (%s); check that it is plugged in "
                                          "and that the config names it (handrecctl devices lists cameras).",
                                          name, derr[0] ? derr : "no device");
         default: break;
         }
-        if (h->daemon->shutting_down)
-                return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
-                                         "handrecd is shutting down; start the take once it is back.");
         return 0;
 }
 
@@ -346,6 +385,8 @@ void hand_shutdown_all(struct daemon *d) {
         d->shutting_down = true;
         for (unsigned i = 0; i < d->n_hands; i++) {
                 struct hand *h = &d->hands[i];
+                if (h->n_held_starts)
+                        bus_answer_held_starts(h); /* refused: handrecd is shutting down */
                 if (h->state == HAND_WARMING || h->state == HAND_RECORDING)
                         hand_stop(h, NULL, STOP_SHUTDOWN, NULL);
                 busy = busy || hand_is_active(h);

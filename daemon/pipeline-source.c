@@ -206,9 +206,10 @@ static void capture_take(struct pipeline *p, const struct take_params *t, int64_
 }
 
 static void set_device(struct pipeline *p, bool present, const char *error) {
-        bool was = atomic_exchange(&p->device_present, present);
+        bool was = atomic_exchange(&p->device_present, present), first;
 
         pthread_mutex_lock(&p->lock);
+        first = streq(p->device_error, PIPELINE_NOT_OPENED_YET);
         snprintf(p->device_error, sizeof(p->device_error), "%s", present ? "" : error);
         pthread_mutex_unlock(&p->lock);
         if (was != present) {
@@ -217,7 +218,8 @@ static void set_device(struct pipeline *p, bool present, const char *error) {
                 else
                         log_warning("%s: camera unavailable: %s", p->hand->name, error);
                 pipeline_post(p, PIPELINE_EVENT_DEVICE);
-        }
+        } else if (first)
+                pipeline_post(p, PIPELINE_EVENT_DEVICE); /* the first open failed: a held start is answered */
 }
 
 /* A second before the camera is tried again, or less when a take starts (it broadcasts

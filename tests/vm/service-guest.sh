@@ -214,12 +214,12 @@ right_hand = { camera = { source = "v4l2"; device = "/dev/video0"; format = "YUY
 EOF
 systemctl restart handrecd
 result vivid_restart_exit $?
-# a start at once, while the camera is still being opened (warmup 1 s after READY=1): refused with
-# what to do, or (if the camera was quicker) started; never told to check the cable
-timeout 30 runuser -u alice -- handrecctl start --hand right >"$OUT/vivid-early.txt" 2>&1
-early=$?
-result vivid_early_exit $early
-[ $early = 0 ] && handrecctl stop --hand right >/dev/null 2>&1
+# a start at once, while the camera is still being opened (READY=1 comes before it, then 1 s of
+# warm-up): the call waits for the camera, and the take is recorded
+handrecctl status --hand right >"$OUT/vivid-early-status.txt" 2>&1
+timeout 30 runuser -u alice -- handrecctl start --hand right --duration 1 --follow >"$OUT/vivid-early.txt" 2>&1
+result vivid_early_exit $?
+cp "$(newest)" "$OUT/vivid-early.h5"
 wait_idle 30 >"$OUT/vivid-status.txt"
 result vivid_idle $?
 timeout 60 runuser -u alice -- handrecctl start --hand right --duration 2 --follow >"$OUT/vivid-take.txt" 2>&1
