@@ -179,8 +179,13 @@ int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config
 }
 
 void hand_done(struct hand *h) {
-        for (unsigned i = 0; i < h->n_held_starts; i++)
+        for (unsigned i = 0; i < h->n_held_starts; i++) { /* a reload while they waited */
+                (void) sd_bus_reply_method_errorf(h->held_starts[i], ERROR_DEVICE_UNAVAILABLE,
+                                                  "The configuration was read again while this take waited for the "
+                                                  "%s hand's camera; start it again.",
+                                                  h->config->name);
                 sd_bus_message_unref(h->held_starts[i]);
+        }
         h->n_held_starts = 0;
         h->held_timer = sd_event_source_unref(h->held_timer);
         h->preview = preview_free(h->preview); /* before the pipeline whose tap it reads; EOF to readers */
