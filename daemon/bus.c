@@ -409,28 +409,20 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return start_now(m, h, error);
 }
 
-void bus_answer_held_starts(struct hand *h) {
-        for (unsigned i = 0; i < h->n_held_starts; i++) {
-                sd_bus_message *m = h->held_starts[i];
-                sd_bus_error error = SD_BUS_ERROR_NULL;
-                const char *name;
-                int r = sd_bus_message_rewind(m, true);
+/* A StartRecording that waited for the camera (hand_hold_start()): read again from its start, and
+ * the take started now or refused, saying why. The caller keeps its reference to @m. */
+void bus_start_held(struct hand *h, sd_bus_message *m) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *name;
+        int r = sd_bus_message_rewind(m, true);
 
-                if (r >= 0)
-                        r = sd_bus_message_read(m, "s", &name);
-                if (r >= 0)
-                        r = start_now(m, h, &error);
-                if (r < 0 && sd_bus_reply_method_errno(m, r, &error) < 0)
-                        log_warning("%s: cannot answer a StartRecording call that waited for the camera",
-                                    h->config->name);
-                sd_bus_error_free(&error);
-                h->held_starts[i] = sd_bus_message_unref(m);
-        }
-        h->n_held_starts = 0;
-        if (h->held_timer) {
-                (void) sd_event_source_set_enabled(h->held_timer, SD_EVENT_OFF);
-                h->held_timer = sd_event_source_unref(h->held_timer);
-        }
+        if (r >= 0)
+                r = sd_bus_message_read(m, "s", &name);
+        if (r >= 0)
+                r = start_now(m, h, &error);
+        if (r < 0 && sd_bus_reply_method_errno(m, r, &error) < 0)
+                log_warning("%s: cannot answer a StartRecording call that waited for the camera", h->config->name);
+        sd_bus_error_free(&error);
 }
 
 static int method_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -110,7 +110,7 @@ bool hand_is_active(const struct hand *h);
 bool hand_camera_opening(struct hand *h);
 /**
  * hand_hold_start() - keep the StartRecording call @m until @h's camera has been opened for the
- * first time (bus_answer_held_starts() answers it then), or HELD_START_SECONDS have passed.
+ * first time (bus_start_held() answers it then), or HELD_START_SECONDS have passed.
  * Return: 1 (held), or negative with @error set.
  */
 int hand_hold_start(struct hand *h, sd_bus_message *m, sd_bus_error *error);
@@ -131,8 +131,11 @@ int hand_open_preview(struct hand *h, const struct preview_options *o, int *ret_
  */
 int bus_setup(struct daemon *d, bool user_bus);
 
-/** bus_answer_held_starts() - start (or refuse, saying why) each StartRecording call @h holds. */
-void bus_answer_held_starts(struct hand *h);
+/**
+ * bus_start_held() - the StartRecording call @m that @h held (hand_hold_start()), read again and
+ * answered: the take started, or refused saying why. The caller keeps its reference to @m.
+ */
+void bus_start_held(struct hand *h, sd_bus_message *m);
 
 /** bus_append_summary() - append the a{sv} summary of @h's last take (StopRecording, RecordingStopped). */
 int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reason);

@@ -85,6 +85,16 @@ static void take_ended(struct hand *h) {
                 hand_shutdown_all(d);
 }
 
+/* Each StartRecording held for the camera, answered now (bus_start_held()); the wait ends. */
+static void release_held_starts(struct hand *h) {
+        for (unsigned i = 0; i < h->n_held_starts; i++) {
+                bus_start_held(h, h->held_starts[i]);
+                h->held_starts[i] = sd_bus_message_unref(h->held_starts[i]);
+        }
+        h->n_held_starts = 0;
+        h->held_timer = sd_event_source_unref(h->held_timer);
+}
+
 static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t revents _unused_, void *userdata) {
         struct hand *h = userdata;
         uint64_t n;
@@ -114,7 +124,7 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
                 }
         }
         if ((events & PIPELINE_EVENT_DEVICE) && h->n_held_starts && !hand_camera_opening(h))
-                bus_answer_held_starts(h); /* the first open has ended, well or not */
+                release_held_starts(h); /* the first open has ended, well or not */
         return 0;
 }
 
@@ -126,7 +136,7 @@ bool hand_camera_opening(struct hand *h) {
 }
 
 static int on_held_timeout(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
-        bus_answer_held_starts(userdata); /* refused now, saying the camera is still being opened */
+        release_held_starts(userdata); /* refused now, saying the camera is still being opened */
         return 0;
 }
 
@@ -251,7 +261,7 @@ static int refuse_if_busy(struct hand *h, sd_bus_error *error) {
         case HAND_NO_DEVICE:
         case HAND_ERROR:
                 pipeline_device(h->pipeline, derr, sizeof(derr));
-                if (streq(derr, PIPELINE_NOT_OPENED_YET))
+                if (hand_camera_opening(h))
                         return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
                                                  "The %s hand's camera is still being opened since handrecd started "
                                                  "(a start waits %d s for it). Try again once handrecctl status "
@@ -390,8 +400,7 @@ void hand_shutdown_all(struct daemon *d) {
         d->shutting_down = true;
         for (unsigned i = 0; i < d->n_hands; i++) {
                 struct hand *h = &d->hands[i];
-                if (h->n_held_starts)
-                        bus_answer_held_starts(h); /* refused: handrecd is shutting down */
+                release_held_starts(h); /* refused: handrecd is shutting down */
                 if (h->state == HAND_WARMING || h->state == HAND_RECORDING)
                         hand_stop(h, NULL, STOP_SHUTDOWN, NULL);
                 busy = busy || hand_is_active(h);
