@@ -137,6 +137,9 @@ int bus_setup(struct daemon *d, bool user_bus);
  */
 void bus_start_held(struct hand *h, sd_bus_message *m);
 
+/** bus_append_hand_status() - append @h's Status: every Hand property by name, as an a{sv}. */
+int bus_append_hand_status(sd_bus_message *m, struct hand *h);
+
 /** bus_append_summary() - append the a{sv} summary of @h's last take (StopRecording, RecordingStopped). */
 int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reason);
 
