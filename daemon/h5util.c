@@ -33,6 +33,26 @@ void h5_error(char *error, size_t len, const char *what, const char *path) {
         H5Eclear2(H5E_DEFAULT);
 }
 
+struct error_class {
+        hid_t minor;
+        bool found;
+};
+
+static herr_t has_cb(unsigned n, const H5E_error2_t *e, void *data) {
+        struct error_class *c = data;
+
+        (void) n;
+        c->found = c->found || e->min_num == c->minor;
+        return 0;
+}
+
+bool h5_error_has(hid_t minor) {
+        struct error_class c = {.minor = minor};
+
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, has_cb, &c);
+        return c.found;
+}
+
 int h5_attr_write(hid_t obj, const char *name, hid_t type, const void *value) {
         hid_t space = H5Screate(H5S_SCALAR), a;
         herr_t r;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <hdf5.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,9 @@
  * on one line, from errno and HDF5's error stack (which it clears).
  */
 void h5_error(char *error, size_t len, const char *what, const char *path);
+
+/** h5_error_has() - whether HDF5's error stack (left as it is) holds an error of minor class @minor. */
+bool h5_error_has(hid_t minor);
 
 /* Scalar attributes of @obj, created or overwritten. Return: 0 or -EIO. */
 int h5_attr_write(hid_t obj, const char *name, hid_t type, const void *value);

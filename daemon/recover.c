@@ -189,14 +189,16 @@ static void scan_frames(struct scan *s, struct take_check *ret, recover_progress
 }
 
 static hid_t open_take(const char *path, unsigned flags, bool clear_status) {
-        hid_t fapl = layout_fapl(), file;
+        hid_t fapl = layout_fapl(), file, stack;
         hbool_t clear = 1;
 
         /* h5clear -s does this: the flags a SWMR writer leaves in the superblock when it dies */
         if (clear_status)
                 H5Pset(fapl, "clear_status_flags", &clear);
         file = H5Fopen(path, flags, fapl);
+        stack = H5Eget_current_stack(); /* H5Pclose() would clear why the open failed */
         H5Pclose(fapl);
+        H5Eset_current_stack(stack);
         return file;
 }
 
@@ -288,17 +290,29 @@ static int64_t extend_to_stored_end(const char *path) {
         return (int64_t) end - st.st_size;
 }
 
-static hid_t open_for_recovery(const char *path, struct take_check *ret) {
+/* The take opened for writing, a file a power cut left short extended first; on failure @error
+ * says why. Only a file HDF5 finds cut short ("truncated file") is extended: never one it refuses
+ * for another reason. */
+static hid_t open_for_recovery(const char *path, struct take_check *ret, char *error, size_t error_len) {
         hid_t file = open_take(path, H5F_ACC_RDWR, true);
         int64_t added;
 
-        if (file >= 0)
-                return file;
-        if ((added = extend_to_stored_end(path)) <= 0)
-                return file;
-        H5Eclear2(H5E_DEFAULT);
-        ret->missing_bytes = (uint64_t) added;
-        return open_take(path, H5F_ACC_RDWR, true);
+        if (file < 0 && h5_error_has(H5E_TRUNCATED)) {
+                H5Eclear2(H5E_DEFAULT);
+                added = extend_to_stored_end(path);
+                if (added < 0) {
+                        snprintf(error, error_len,
+                                 "Cannot extend %s with zeros to the end its superblock names (a power cut left it "
+                                 "short): %s",
+                                 path, strerror((int) -added));
+                        return -1;
+                }
+                ret->missing_bytes = (uint64_t) added;
+                file = open_take(path, H5F_ACC_RDWR, true);
+        }
+        if (file < 0)
+                h5_error(error, error_len, "Cannot open for recovery", path);
+        return file;
 }
 
 /* Says in the problem (and so in the recovery note and the log) that the end had been lost. */
@@ -318,11 +332,9 @@ int recover_file(const char *path, struct take_check *ret, recover_progress_fn p
 
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         memset(ret, 0, sizeof(*ret));
-        s.file = open_for_recovery(path, ret);
-        if (s.file < 0) {
-                h5_error(error, error_len, "Cannot open for recovery (is it still being recorded?)", path);
+        s.file = open_for_recovery(path, ret, error, error_len);
+        if (s.file < 0)
                 return -EIO;
-        }
         h5_attr_read_string(s.file, "status", ret->status, sizeof(ret->status));
         if (!streq(ret->status, "recording")) {
                 /* complete or recovered already: nothing to do; closing clears no flag it had not */
