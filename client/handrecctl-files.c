@@ -4,9 +4,13 @@
  * take files themselves (daemon/recover.c), which need no daemon. check exits 1 with the reason
  * when a file is not good; recover does by hand what handrecd does at start.
  */
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-bus.h>
 
+#include "../daemon/bus-names.h"
 #include "../daemon/recover.h"
 #include "../daemon/util.h"
 #include "handrecctl.h"
@@ -52,11 +56,47 @@ int run_check(int argc, char *argv[]) {
         return bad;
 }
 
+/* Whether a running handrecd records @path now (a hand's current take). Its SWMR flags are those a
+ * crash leaves, so recovery alone would cut the file under its writer. Asked quietly, and never
+ * starting the daemon: no bus or no daemon means nothing is being recorded by it. */
+static bool being_recorded(const char *path) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        char real[PATH_MAX];
+        const char *hand;
+        bool found = false;
+
+        if (!realpath(path, real) || (arg_user ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus)) < 0 ||
+            sd_bus_message_new_method_call(bus, &m, BUS_NAME, MANAGER_PATH, MANAGER_INTERFACE, "ListHands") < 0 ||
+            sd_bus_message_set_auto_start(m, false) < 0 || sd_bus_call(bus, m, 0, NULL, &reply) < 0 ||
+            sd_bus_message_enter_container(reply, 'a', "s") < 0)
+                return false;
+        while (!found && sd_bus_message_read(reply, "s", &hand) > 0) {
+                _cleanup_(freep) char *state = NULL, *file = NULL;
+                char object[128], other[PATH_MAX];
+
+                snprintf(object, sizeof(object), HAND_PATH_PREFIX "%s", hand);
+                if (sd_bus_get_property_string(bus, BUS_NAME, object, HAND_INTERFACE, "State", NULL, &state) >= 0 &&
+                    sd_bus_get_property_string(bus, BUS_NAME, object, HAND_INTERFACE, "File", NULL, &file) >= 0)
+                        found = (streq(state, "warming") || streq(state, "recording") || streq(state, "stopping")) &&
+                                realpath(file, other) && streq(other, real);
+        }
+        return found;
+}
+
 static int recover_one(const char *path) {
         char error[RECOVER_ERROR_MAX];
         struct take_check c;
-        int r = recover_file(path, &c, NULL, NULL, error, sizeof(error));
+        int r;
 
+        if (being_recorded(path)) {
+                fprintf(stderr,
+                        "handrecctl: %s is being recorded by handrecd: there is nothing to recover. Stop the take "
+                        "first (handrecctl stop); a take a crash left is recovered when handrecd starts.\n",
+                        path);
+                return 1;
+        }
+        r = recover_file(path, &c, NULL, NULL, error, sizeof(error));
         if (r < 0) {
                 fprintf(stderr, "handrecctl: %s\n", error);
                 return 1;

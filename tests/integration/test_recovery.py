@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import HANDRECCTL, make_config
+from conftest import HANDRECCTL, make_config, wait_frames
 from takecheck import check_take, text
 
 
@@ -104,6 +104,22 @@ def test_a_file_whose_end_never_reached_the_disk_is_recovered(daemon_factory, ct
     attrs, got, _ = check_take(path, status="recovered", reason="crash")
     assert got == kept and int(attrs["frames_cut"]) == 3
     assert f"Recovered {path} after a crash: {kept} frames kept; cut at frame {n - 3}" in daemon.log_text()
+
+
+def test_recover_refuses_a_take_being_recorded_and_leaves_it_whole(daemon, ctl):
+    """A running take's file has the SWMR flags a crash leaves too: only the daemon knows it is being
+    recorded. `handrecctl recover` asks it, and refuses, rather than cut the file under the writer."""
+    path = ctl("start", "--hand", "right").stdout.strip()
+    wait_frames(ctl, hands=("right",), n=5)
+    p = ctl("recover", path, check=False)  # on the daemon's bus, as a person on the board would
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert f"{path} is being recorded by handrecd: there is nothing to recover. Stop the take first" in p.stderr
+    wait_frames(ctl, hands=("right",), n=40)  # the writer goes on
+    ctl("stop", "--hand", "right")
+    attrs, n, _ = check_take(path, status="complete", reason="requested")
+    assert n >= 40 and "frames_cut" not in attrs
+    # once it is complete, recover has nothing to do
+    assert "nothing to do (status complete)" in ctl("recover", path).stdout
 
 
 def test_check_reports_missing_file_and_good_take(daemon, ctl, outdir, tmp):
