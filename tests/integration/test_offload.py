@@ -59,6 +59,15 @@ def record(ctl, *hands, seconds=1):
                    and line.strip().startswith("/")})
 
 
+def slow_upload(setup, ctl):
+    """One hand's 2 s take uploading at 300 kB/s (seconds of it): (offload, remote, state folder,
+    take), once the copy has moved some bytes."""
+    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
+    f = record(ctl, "right", seconds=2)[0]
+    o.wait_uploading(f)
+    return o, remote, state, f
+
+
 def remote_copy(remote, path):
     return os.path.join(remote, *path.split("/")[-2:])
 
@@ -161,9 +170,7 @@ def test_a_take_discarded_before_its_upload_is_not_uploaded(setup, ctl):
 def test_a_take_discarded_while_the_service_was_down_mid_upload_leaves_no_copy(setup, ctl):
     """Killed mid-upload (as a power cut leaves it), the take discarded before the next start: the
     partial copy on the remote is deleted then, and only then is the take's state forgotten."""
-    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
-    f = record(ctl, "right", seconds=2)[0]
-    o.wait_uploading(f)
+    o, remote, state, f = slow_upload(setup, ctl)
     o.wait_for(lambda u: os.path.exists(remote_copy(remote, f)), what="a partial copy on the remote")
     o.stop(signal.SIGKILL)
     assert read_state(state, f)["state"] == "uploading"
@@ -299,9 +306,7 @@ def test_an_unwritable_state_folder_is_said_once_and_uploads_go_on(tmp, outdir, 
 
 
 def test_rclone_runs_at_the_lowest_priorities_with_the_bandwidth_limit(setup, ctl):
-    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
-    f = record(ctl, "right", seconds=2)[0]
-    o.wait_uploading(f)
+    o, remote, state, f = slow_upload(setup, ctl)
     pids = o.rclone_pids()
     assert pids
     for pid in pids:
@@ -315,9 +320,7 @@ def test_rclone_runs_at_the_lowest_priorities_with_the_bandwidth_limit(setup, ct
 
 
 def test_stopped_mid_upload_it_exits_cleanly_and_the_take_is_pending(setup, ctl):
-    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
-    f = record(ctl, "right", seconds=2)[0]
-    o.wait_uploading(f)
+    o, remote, state, f = slow_upload(setup, ctl)
     children = o.rclone_pids()
     assert o.stop(signal.SIGTERM) == 0
     s = read_state(state, f)
@@ -327,9 +330,7 @@ def test_stopped_mid_upload_it_exits_cleanly_and_the_take_is_pending(setup, ctl)
 
 
 def test_a_take_discarded_mid_upload_leaves_no_copy_on_the_remote(setup, ctl):
-    d, o, remote, state = setup(hands=("right",), camera=dict(width=640, height=480), bwlimit="300k")
-    f = record(ctl, "right", seconds=2)[0]
-    o.wait_uploading(f)
+    o, remote, state, f = slow_upload(setup, ctl)
     ctl("discard", f)
     o.wait_for(lambda u: f not in u and not os.path.exists(remote_copy(remote, f)),
                what="the partial copy to be removed from the remote")
