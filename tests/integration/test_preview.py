@@ -221,6 +221,8 @@ def hundred_previews(daemon_factory, bus, outdir):
     read_frame(s)
     s.close()
     assert wait_for(lambda: preview_threads(d.proc.pid) == [])
+    # as at the end: the main thread has reaped the preview (its descriptors closed) once Previews is 0
+    assert wait_for(lambda: int(props.Get("org.handrec1.Hand", "Previews")) == 0)
     fds, rss = fd_count(d.proc.pid), d.rss_kb()
     for i in range(100):
         s = open_preview(bus, guides=bool(i % 2), max_width=dbus.UInt32(0 if i % 3 else 320))
