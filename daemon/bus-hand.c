@@ -34,7 +34,7 @@ static int close_entry(sd_bus_message *m) {
 static int append_dropped(sd_bus_message *m, const struct pipeline_stats *s) {
         int r = sd_bus_message_open_container(m, 'a', "{st}");
         for (unsigned c = 0; r >= 0 && c < _DROP_MAX; c++)
-                r = sd_bus_message_append(m, "{st}", writer_drop_cause_to_string(c), s->dropped[c]);
+                r = sd_bus_message_append(m, "{st}", pipeline_drop_cause_to_string(c), s->dropped[c]);
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 

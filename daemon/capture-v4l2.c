@@ -480,12 +480,27 @@ static const char *v4l2src_error(struct source *base) {
         return ((struct v4l2src *) base)->error;
 }
 
+/* The format and the controls in force on each open device, asked through the open descriptors. */
+static int v4l2src_describe(struct source *base, struct source_camera *ret) {
+        struct v4l2src *s = (struct v4l2src *) base;
+
+        v4l2_fourcc_to_string(s->cfg->pixelformat, ret->format);
+        for (unsigned i = 0; i < 3; i++)
+                ret->controls[i][0] = 0;
+        for (unsigned e = 0; e < (s->two_devices ? 2u : 1u); e++)
+                if (s->eye[e].fd >= 0)
+                        v4l2_controls_read(s->eye[e].fd, ret->controls[s->two_devices ? 1 + e : 0],
+                                           sizeof(ret->controls[0]));
+        return 0;
+}
+
 static const struct source_ops v4l2_ops = {
         .open = v4l2src_open,
         .read = v4l2src_read,
         .close = v4l2src_close,
         .free = v4l2src_free,
         .error = v4l2src_error,
+        .describe = v4l2src_describe,
 };
 
 int source_v4l2_new(const struct camera_config *c, struct source **ret) {

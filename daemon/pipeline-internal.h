@@ -102,13 +102,13 @@ struct worker {
 };
 
 /* The counters of the current (or last) take. Writers: source thread (captured, timestamps,
- * camera-side drops, skew), workers (encode and queue drops), writer thread (written, bytes,
- * write drops). Reset as a whole by pipeline_start(). Timestamps: 0 means none yet. */
+ * camera-side drops), workers (encode and queue drops), writer thread (written, bytes, write
+ * drops, and the pair skew of the frames stored: writer_stored()). Reset as a whole by
+ * pipeline_start(). Timestamps: 0 means none yet. */
 struct take_counters {
         atomic_uint_fast64_t captured, written, bytes, dropped[_DROP_MAX];
         atomic_int_fast64_t first_ts, last_ts;
-        atomic_int_fast64_t skew_sum, skew_max;
-        atomic_uint_fast64_t skew_n;
+        atomic_int_fast64_t skew_mean_ns, skew_max_ns;
         atomic_bool dequeue_ts;
 };
 
@@ -166,6 +166,10 @@ struct pipeline {
         /* the camera, for sources kept warm: source thread; device_error under lock */
         atomic_bool device_present;
         char device_error[PIPELINE_ERROR_MAX];
+        /* lock: the camera as the source thread found it when it last opened it (its controls in
+         * force), for the writer's take attributes; camera_described: a source that describes itself */
+        struct source_camera camera;
+        bool camera_described;
 };
 
 /**

@@ -68,13 +68,6 @@ static void count_frame(struct pipeline *p, const struct frame_meta *meta) {
         atomic_fetch_add(&c->dropped[DROP_UNPAIRED_RIGHT], meta->unpaired[1]);
         if (meta->dequeue_timestamp)
                 atomic_store(&c->dequeue_ts, true);
-        if (camera_is_stereo_pair(&p->hand->camera)) {
-                int64_t skew = llabs(meta->left_timestamp_ns - meta->right_timestamp_ns);
-                atomic_fetch_add(&c->skew_sum, skew);
-                atomic_fetch_add(&c->skew_n, 1);
-                if (skew > atomic_load(&c->skew_max))
-                        atomic_store(&c->skew_max, skew);
-        }
         atomic_store(&c->last_ts, meta->timestamp_ns);
         atomic_fetch_add(&c->captured, 1);
 }
@@ -233,6 +226,19 @@ static void wait_to_retry(struct pipeline *p) {
         pthread_mutex_unlock(&p->lock);
 }
 
+/* The camera's format and controls in force, as it was just opened (they were set then), for the
+ * writer's take attributes: the writer reads no device (pipeline-internal.h). */
+static void describe_camera(struct pipeline *p) {
+        struct source_camera cam; /* 12 KiB of the thread's stack: the device is asked without the lock */
+        int r = source_describe(p->source, &cam);
+
+        pthread_mutex_lock(&p->lock);
+        p->camera_described = r >= 0;
+        if (r >= 0)
+                p->camera = cam;
+        pthread_mutex_unlock(&p->lock);
+}
+
 /* Open and warm up a camera kept warm. Return: whether it is open; when not, the device is
  * marked missing, a take waiting for it ended, and the caller retries after a second. */
 static bool open_warm(struct pipeline *p) {
@@ -241,6 +247,7 @@ static bool open_warm(struct pipeline *p) {
         if (r >= 0)
                 r = warm_up(p, p->hand->camera.warmup, false);
         if (r >= 0) {
+                describe_camera(p);
                 set_device(p, true, "");
                 return true;
         }

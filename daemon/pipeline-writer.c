@@ -39,7 +39,25 @@ static bool disk_has_room(const struct take_params *t, uint64_t need, uint64_t r
 
 /* Create the take's file; on failure the take ends with io-error and tf->w stays NULL. */
 static void open_file(struct pipeline *p, const struct take_params *t, struct take_file *tf) {
-        bool rectified = t->rectify && p->rectify;
+        const struct camera_config *cam = &p->hand->camera;
+        bool rectified = t->rectify && p->rectify, described;
+        struct source_camera snap;
+        struct take_camera camera;
+
+        /* the source thread's description of the camera, taken when it opened it */
+        pthread_mutex_lock(&p->lock);
+        described = p->camera_described;
+        if (described)
+                snap = p->camera;
+        pthread_mutex_unlock(&p->lock);
+        if (described)
+                camera = (struct take_camera){
+                        .format = snap.format,
+                        .device = cam->device,
+                        .left_device = cam->left_device,
+                        .right_device = cam->right_device,
+                        .controls = {snap.controls[0], snap.controls[1], snap.controls[2]},
+                };
         struct take_info info = {
                 .hand = p->hand->name,
                 .label = t->label,
@@ -49,9 +67,15 @@ static void open_file(struct pipeline *p, const struct take_params *t, struct ta
                 .monotonic_to_utc_ns = t->monotonic_to_utc_ns,
                 .jpeg_quality = t->jpeg_quality,
                 .rectified = rectified,
+                .eye_width = cam->width,
+                .eye_height = cam->height,
+                .fps_nominal = cam->fps,
+                .sync_interval = p->config->sync_interval,
+                .batch_timeout = p->config->batch_timeout,
+                .config_text = p->config->text,
+                .source = config_source_kind_to_string(cam->source),
+                .camera = described ? &camera : NULL,
                 .calibration = p->hand->calibration,
-                .config = p->config,
-                .hand_config = p->hand,
                 .batch_size = p->config->batch_size,
                 /* what the source thread asks for this take (pipeline-source.c: take_wants()) */
                 .camera_jpeg = (source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG) && !rectified,
@@ -143,8 +167,12 @@ static void append_batch(struct pipeline *p, const struct take_params *t, struct
                 write_failed(p, tf, r);
                 return;
         }
+        struct writer_stored st;
+        writer_stored(tf->w, &st);
         atomic_fetch_add(&p->counters.written, n);
         atomic_store(&p->counters.bytes, writer_bytes(tf->w));
+        atomic_store(&p->counters.skew_mean_ns, st.skew_mean_ns);
+        atomic_store(&p->counters.skew_max_ns, st.skew_max_ns);
         if (tf->unsynced_since == 0)
                 tf->unsynced_since = now_ns(CLOCK_MONOTONIC);
 }
@@ -188,19 +216,26 @@ static void finish_file(struct pipeline *p, struct take_file *tf) {
         snprintf(error, sizeof(error), "%s", p->last_error);
         pthread_mutex_unlock(&p->lock);
 
+        struct writer_count counts[_DROP_MAX + 1];
+        char names[_DROP_MAX][32];
+        for (unsigned c = 0; c < _DROP_MAX; c++) {
+                /* dropped_queue_full: the cause's name as an attribute name */
+                snprintf(names[c], sizeof(names[c]), "dropped_%s", pipeline_drop_cause_to_string(c));
+                for (char *q = names[c]; *q; q++)
+                        if (*q == '-')
+                                *q = '_';
+                counts[c] = (struct writer_count){names[c], s.dropped[c]};
+        }
+        counts[_DROP_MAX] = (struct writer_count){"frames_dropped", s.dropped_total};
         struct take_result res = {
                 .stop_reason = pipeline_stop_reason_to_string(atomic_load(&p->end_reason)),
                 .stopped_utc = stopped,
                 .frames_captured = s.captured,
-                .frames_written = s.written,
-                .duration = s.duration,
-                .fps = s.fps,
+                .counts = counts,
+                .n_counts = ELEMENTSOF(counts),
                 .last_error = error,
                 .timestamp_source = s.dequeue_timestamps ? "dequeue" : "driver",
-                .pair_skew_mean_ns = (int64_t) llround(s.skew_mean * 1e9),
-                .pair_skew_max_ns = (int64_t) llround(s.skew_max * 1e9), /* the nanoseconds the source measured */
         };
-        memcpy(res.dropped, s.dropped, sizeof(res.dropped));
         if (writer_finish(tf->w, &res, ferror_, sizeof(ferror_)) >= 0)
                 return;
         /* the frames already written are in the file: it stays "recording" until recovered */

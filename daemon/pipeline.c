@@ -29,6 +29,19 @@ const char *pipeline_stop_reason_to_string(enum stop_reason r) {
         return r < _STOP_MAX ? names[r] : "?";
 }
 
+const char *pipeline_drop_cause_to_string(enum drop_cause c) {
+        static const char *const names[_DROP_MAX] = {
+                [DROP_ENCODER_BUSY] = "encoder-busy",
+                [DROP_QUEUE_FULL] = "queue-full",
+                [DROP_ENCODE_ERROR] = "encode-error",
+                [DROP_WRITE_FAILED] = "write-failed",
+                [DROP_CAMERA] = "camera",
+                [DROP_UNPAIRED_LEFT] = "unpaired-left",
+                [DROP_UNPAIRED_RIGHT] = "unpaired-right",
+        };
+        return c < _DROP_MAX ? names[c] : "?";
+}
+
 void pipeline_post(struct pipeline *p, unsigned event) {
         uint64_t one = 1;
 
@@ -100,7 +113,6 @@ int pipeline_start(struct pipeline *p, const struct take_params *params) {
 void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
         struct take_counters *c = &p->counters;
         int64_t first = atomic_load(&c->first_ts), last = atomic_load(&c->last_ts);
-        uint64_t skew_n = atomic_load(&c->skew_n);
         struct pipeline_stats s;
 
         /* zeroed whole, padding included: bus_emit_hand_changed() compares snapshots with memcmp() */
@@ -115,9 +127,8 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
                 if (drop_cause_was_captured(i))
                         s.dropped_total += s.dropped[i];
         }
-        if (skew_n > 0)
-                s.skew_mean = (double) atomic_load(&c->skew_sum) / (double) skew_n / 1e9;
-        s.skew_max = (double) atomic_load(&c->skew_max) / 1e9;
+        s.skew_mean = (double) atomic_load(&c->skew_mean_ns) / 1e9;
+        s.skew_max = (double) atomic_load(&c->skew_max_ns) / 1e9;
         s.dequeue_timestamps = atomic_load(&c->dequeue_ts);
         s.camera_fps = (double) atomic_load(&p->camera_fps_micro) / 1e6;
         if (first > 0 && last >= first) {

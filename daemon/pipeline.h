@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "writer.h"
 
 /* The longest error sentence a take or a camera reports (LastError): a path and what to do. */
 #define PIPELINE_ERROR_MAX (PATH_MAX + 1024)
@@ -33,6 +32,27 @@ enum stop_reason {
 };
 
 const char *pipeline_stop_reason_to_string(enum stop_reason r);
+
+/* Why a frame did not reach the file. */
+enum drop_cause {
+        DROP_ENCODER_BUSY,  /* no free frame buffer: the encoders were behind the camera */
+        DROP_QUEUE_FULL,    /* the writer queue was full: the disk was behind */
+        DROP_ENCODE_ERROR,  /* TurboJPEG refused the frame */
+        DROP_WRITE_FAILED,  /* compressed, but the file could no longer be written */
+        DROP_CAMERA,        /* gaps in the camera's sequence numbers */
+        DROP_UNPAIRED_LEFT, /* two devices: a left frame with no right frame within half a period */
+        DROP_UNPAIRED_RIGHT,
+        _DROP_MAX,
+};
+
+/* "queue-full": the name the bus, the status line and the take's attributes (dropped_queue_full) use */
+const char *pipeline_drop_cause_to_string(enum drop_cause c);
+
+/* Whether frames dropped for @c had been captured (so captured = written + these), or were
+ * never captured as pairs at all (the camera's own gaps, eyes without a partner). */
+static inline bool drop_cause_was_captured(enum drop_cause c) {
+        return c < DROP_CAMERA;
+}
 
 /* Bits of the event mask the main thread collects with pipeline_take_events(). */
 enum {
@@ -70,9 +90,9 @@ struct pipeline_stats {
         uint64_t bytes;
         unsigned queue_depth;
         unsigned queue_capacity;
-        double duration;  /* seconds from the take's first frame to its last */
-        double fps;       /* measured over the take */
-        double skew_mean; /* two devices: |left − right| timestamp of the stored pairs, seconds */
+        double duration;  /* seconds from the take's first frame captured to its last */
+        double fps;       /* the rate frames were captured at, over the take */
+        double skew_mean; /* two devices: |left − right| timestamp over the pairs stored so far, seconds */
         double skew_max;
         bool dequeue_timestamps; /* some frames had no driver timestamp */
         double camera_fps;       /* the rate measured during the camera's last warm-up, 0 if none */

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -228,6 +229,41 @@ int recover_check(const char *path, struct take_check *ret, recover_progress_fn 
         return r;
 }
 
+/* What the good frames tell, as a finished take stores it (writer.h: struct writer_stored):
+ * duration_s and fps_measured from their timestamps, pair_skew_* from their eyes' (read in
+ * blocks, so nothing the size of the take is allocated for it). */
+static int write_stored_figures(struct scan *s, uint64_t frames) {
+        int64_t l[1024], rr[1024], skew_max = 0;
+        double fps_nominal = 0, span, skew_sum = 0;
+        hid_t a;
+        int r = 0;
+
+        if (frames == 0)
+                return 0;
+        a = H5Aopen(s->file, "fps_nominal", H5P_DEFAULT);
+        if (a >= 0) {
+                H5Aread(a, H5T_NATIVE_DOUBLE, &fps_nominal);
+                H5Aclose(a);
+        }
+        for (uint64_t i = 0; i < frames; i += ELEMENTSOF(l)) {
+                hsize_t n = MIN(frames - i, ELEMENTSOF(l));
+                if (read_range(s->index[LAYOUT_IDX_LEFT_TIMESTAMP], H5T_NATIVE_INT64, i, n, l) < 0 ||
+                    read_range(s->index[LAYOUT_IDX_RIGHT_TIMESTAMP], H5T_NATIVE_INT64, i, n, rr) < 0)
+                        return -EIO;
+                for (hsize_t k = 0; k < n; k++) {
+                        int64_t d = l[k] > rr[k] ? l[k] - rr[k] : rr[k] - l[k];
+                        skew_sum += (double) d;
+                        skew_max = MAX(skew_max, d);
+                }
+        }
+        span = (double) (s->timestamp[frames - 1] - s->timestamp[0]) / 1e9;
+        r |= h5_attr_double(s->file, "duration_s", span + (fps_nominal > 0 ? 1.0 / fps_nominal : 0));
+        r |= h5_attr_double(s->file, "fps_measured", frames > 1 && span > 0 ? (double) (frames - 1) / span : 0);
+        r |= h5_attr_i64(s->file, "pair_skew_mean_ns", (int64_t) llround(skew_sum / (double) frames));
+        r |= h5_attr_i64(s->file, "pair_skew_max_ns", skew_max);
+        return r;
+}
+
 /* Cut every dataset to the good frames and mark the file recovered. */
 static int cut_and_mark(struct scan *s, const struct take_check *c) {
         hsize_t frames = c->frames, bytes = c->bytes;
@@ -248,6 +284,7 @@ static int cut_and_mark(struct scan *s, const struct take_check *c) {
         r |= h5_attr_string(s->file, "recovery_note", c->problem);
         r |= h5_attr_u64(s->file, "frames", c->frames);
         r |= h5_attr_u64(s->file, "frames_cut", c->index_frames - MIN(c->index_frames, c->frames));
+        r |= write_stored_figures(s, c->frames);
         return r ? -EIO : 0;
 }
 

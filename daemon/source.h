@@ -10,6 +10,8 @@
  */
 #pragma once
 
+#include <errno.h>
+
 #include "config.h"
 #include "frame.h"
 
@@ -32,6 +34,13 @@ enum source_want {
         SOURCE_WANT_ANY,    /* the camera's JPEG when the source can give it, else the planes */
 };
 
+/* A camera described in plain text for a take's attributes (source_describe()). */
+#define SOURCE_CONTROLS_MAX 4096
+struct source_camera {
+        char format[8];                        /* the fourcc it sends ("MJPG") */
+        char controls[3][SOURCE_CONTROLS_MAX]; /* in force: side-by-side device, left, right ("" for none) */
+};
+
 struct source_ops {
         int (*open)(struct source *s);
         int (*read)(struct source *s, struct frame *dst, enum source_want want, struct frame_meta *ret_meta);
@@ -39,6 +48,8 @@ struct source_ops {
         void (*free)(struct source *s);
         /* optional: the last error as a sentence (device, what failed, what it can do) */
         const char *(*error)(struct source *s);
+        /* optional: the open camera described (its format, the controls in force now) */
+        int (*describe)(struct source *s, struct source_camera *ret);
 };
 
 struct source {
@@ -81,6 +92,12 @@ static inline void source_close(struct source *s) {
 
 /** source_free() - close and free; accepts NULL; returns NULL. */
 struct source *source_free(struct source *s);
+
+/** source_describe() - an open camera's format and controls in force into *@ret. Return: 0, or
+ * -EOPNOTSUPP for a source that is no device (synthetic, replay). */
+static inline int source_describe(struct source *s, struct source_camera *ret) {
+        return s->ops->describe ? s->ops->describe(s, ret) : -EOPNOTSUPP;
+}
 
 static inline const char *source_error(struct source *s) {
         return s->ops->error ? s->ops->error(s) : "";

@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,8 +20,6 @@
 #include "h5util.h"
 #include "layout.h"
 #include "util.h"
-#include "v4l2-controls.h"
-#include "v4l2-describe.h"
 #include "version.h"
 
 #define JPEG_CHUNK (512 * 1024)
@@ -38,25 +37,17 @@ struct writer {
         uint64_t syncs; /* writer_sync() calls, and the time they took: the cost of durability */
         int64_t sync_ns;
         unsigned batch_size;
+        double fps_nominal;
+        /* over the frames stored: the first and last timestamp, |left − right| summed and largest */
+        int64_t first_ns, last_ns;
+        uint64_t skew_sum_ns;
+        int64_t skew_max_ns;
         /* one batch of index values, allocated at creation */
         uint64_t *offsets;
         int64_t *stamps[3];
         uint32_t *seqs[2];
         uint32_t *sizes;
 };
-
-const char *writer_drop_cause_to_string(enum drop_cause c) {
-        static const char *const names[_DROP_MAX] = {
-                [DROP_ENCODER_BUSY] = "encoder-busy",
-                [DROP_QUEUE_FULL] = "queue-full",
-                [DROP_ENCODE_ERROR] = "encode-error",
-                [DROP_WRITE_FAILED] = "write-failed",
-                [DROP_CAMERA] = "camera",
-                [DROP_UNPAIRED_LEFT] = "unpaired-left",
-                [DROP_UNPAIRED_RIGHT] = "unpaired-right",
-        };
-        return c < _DROP_MAX ? names[c] : "?";
-}
 
 /* Whether the file HDF5 has open is the reserved one (device and inode), not a file a link
  * planted in the folder leads to. Files opened by name (fd < 0) are trusted. */
@@ -85,24 +76,23 @@ static hid_t create_growing(hid_t file, const char *name, hid_t type, hsize_t ch
         return d;
 }
 
-/* The controls in force on the camera's devices, read back from them now, at the take's start:
- * camera_controls for a side-by-side device, camera_left_controls and camera_right_controls for
- * a pair, each "name=value; ..." ("" for what the camera has not, or a device that does not answer). */
-static int write_camera_controls(hid_t file, const struct camera_config *cam) {
+/* A V4L2 camera: its format, devices and the controls in force when it was opened, as the
+ * source thread read them (camera_controls for a side-by-side device, camera_left_controls and
+ * camera_right_controls for a pair; "" for what it has not). */
+static int write_camera(hid_t file, const struct take_camera *cam) {
         const char *const names[] = {"camera_controls", "camera_left_controls", "camera_right_controls"};
-        const char *const paths[] = {cam->device, cam->left_device, cam->right_device};
-        char text[4096];
         int r = 0;
 
-        for (unsigned i = 0; i < ELEMENTSOF(names); i++) {
-                v4l2_controls_read_path(paths[i], text, sizeof(text));
-                r |= h5_attr_string(file, names[i], text);
-        }
+        r |= h5_attr_string(file, "camera_format", cam->format ?: "");
+        r |= h5_attr_string(file, "camera_device", cam->device ?: "");
+        r |= h5_attr_string(file, "camera_left_device", cam->left_device ?: "");
+        r |= h5_attr_string(file, "camera_right_device", cam->right_device ?: "");
+        for (unsigned i = 0; i < ELEMENTSOF(names); i++)
+                r |= h5_attr_string(file, names[i], cam->controls[i] ?: "");
         return r;
 }
 
 static int write_root_attributes(hid_t file, const struct take_info *info) {
-        const struct camera_config *cam = &info->hand_config->camera;
         char host[256] = "";
         int r = 0;
 
@@ -115,33 +105,27 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         r |= h5_attr_string(file, "started_utc", info->started_utc);
         r |= h5_attr_string(file, "software_version", HANDREC_VERSION);
         r |= h5_attr_string(file, "host", host);
-        r |= h5_attr_i64(file, "eye_width", cam->width);
-        r |= h5_attr_i64(file, "eye_height", cam->height);
+        r |= h5_attr_i64(file, "eye_width", info->eye_width);
+        r |= h5_attr_i64(file, "eye_height", info->eye_height);
         r |= h5_attr_string(file, "layout", "side-by-side");
         r |= h5_attr_i64(file, "jpeg_quality", info->camera_jpeg ? 0 : info->jpeg_quality);
         r |= h5_attr_i64(file, "rectified", info->rectified);
-        r |= h5_attr_double(file, "fps_nominal", cam->fps);
+        r |= h5_attr_double(file, "fps_nominal", info->fps_nominal);
         r |= h5_attr_string(file, "clock", "CLOCK_MONOTONIC");
         r |= h5_attr_i64(file, "monotonic_to_utc_ns", info->monotonic_to_utc_ns);
         /* durability: a frame is on the disk at most batch_timeout + sync_interval after capture */
-        r |= h5_attr_double(file, "sync_interval_s", info->config->sync_interval);
-        r |= h5_attr_double(file, "batch_timeout_s", info->config->batch_timeout);
-        r |= h5_attr_string(file, "config", info->config->text);
+        r |= h5_attr_double(file, "sync_interval_s", info->sync_interval);
+        r |= h5_attr_double(file, "batch_timeout_s", info->batch_timeout);
+        r |= h5_attr_string(file, "config", info->config_text ?: "");
         r |= h5_attr_string(file, "label", info->label);
         if (info->episode && info->episode[0])
                 r |= h5_attr_string(file, "episode", info->episode);
         if (info->task && info->task[0])
                 r |= h5_attr_string(file, "task", info->task);
-        r |= h5_attr_string(file, "source", config_source_kind_to_string(cam->source));
+        r |= h5_attr_string(file, "source", info->source ?: "");
         r |= h5_attr_string(file, "jpeg_origin", info->camera_jpeg ? "camera" : "handrecd");
-        if (cam->source == SOURCE_V4L2) {
-                char fourcc[8];
-                r |= h5_attr_string(file, "camera_format", v4l2_fourcc_to_string(cam->pixelformat, fourcc));
-                r |= h5_attr_string(file, "camera_device", cam->device ?: "");
-                r |= h5_attr_string(file, "camera_left_device", cam->left_device ?: "");
-                r |= h5_attr_string(file, "camera_right_device", cam->right_device ?: "");
-                r |= write_camera_controls(file, cam);
-        }
+        if (info->camera)
+                r |= write_camera(file, info->camera);
         r |= h5_attr_string(file, "index_commit", layout_index[LAYOUT_IDX_SIZE].name);
         return r ? -EIO : 0;
 }
@@ -288,6 +272,7 @@ int writer_create(const char *path, int fd, const struct take_info *info, struct
         w = writer_alloc(path, fd, info->batch_size);
         if (!w)
                 return -ENOMEM;
+        w->fps_nominal = info->fps_nominal;
         r = create_file(w, error, error_len);
         if (r < 0) {
                 writer_free(w);
@@ -385,6 +370,20 @@ static int append_index(struct writer *w, const struct queue_entry *const *entri
         return 0;
 }
 
+/* One frame more in the file: what writer_stored() tells. */
+static void count_stored(struct writer *w, const struct queue_entry *e) {
+        int64_t l = e->meta.left_timestamp_ns, r = e->meta.right_timestamp_ns;
+        int64_t skew = l > r ? l - r : r - l;
+
+        if (w->frames++ == 0)
+                w->first_ns = e->meta.timestamp_ns;
+        w->last_ns = e->meta.timestamp_ns;
+        w->bytes += e->size;
+        w->skew_sum_ns += (uint64_t) skew;
+        if (skew > w->skew_max_ns)
+                w->skew_max_ns = skew;
+}
+
 int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
                   char *error, size_t error_len) {
         int r;
@@ -401,14 +400,27 @@ int writer_append(struct writer *w, const struct queue *q, const struct queue_en
         errno = 0;
         if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
                 return io_error(error, error_len, "Cannot flush", w->path);
-        w->frames += n;
         for (unsigned i = 0; i < n; i++)
-                w->bytes += entries[i]->size;
+                count_stored(w, entries[i]);
         return 0;
 }
 
 uint64_t writer_bytes(const struct writer *w) {
         return w->bytes;
+}
+
+void writer_stored(const struct writer *w, struct writer_stored *ret) {
+        double span = (double) (w->last_ns - w->first_ns) / 1e9;
+
+        *ret = (struct writer_stored){
+                .frames = w->frames,
+                .first_ns = w->first_ns,
+                .last_ns = w->last_ns,
+                .skew_mean_ns = w->frames ? (int64_t) llround((double) w->skew_sum_ns / (double) w->frames) : 0,
+                .skew_max_ns = w->skew_max_ns,
+                .duration = w->frames && w->fps_nominal > 0 ? span + 1.0 / w->fps_nominal : 0,
+                .fps = w->frames > 1 && span > 0 ? (double) (w->frames - 1) / span : 0,
+        };
 }
 
 /* Reopen the finished SWMR file normally (through the reserved descriptor when there is one),
@@ -456,35 +468,28 @@ int writer_sync(struct writer *w, char *error, size_t error_len) {
         return r;
 }
 
-/* The final attributes (status="complete" and the result) into the reopened @file. */
+/* The final attributes (status="complete" and the result) into the reopened @file: what the
+ * take's owner counted (@res), and what the frames stored tell (writer_stored()). */
 static int write_result(hid_t file, const struct take_result *res, const struct writer *w) {
+        struct writer_stored st;
         int r = 0;
 
+        writer_stored(w, &st);
         r |= h5_attr_u64(file, "syncs", w->syncs);
         r |= h5_attr_double(file, "sync_seconds", (double) w->sync_ns / 1e9);
         r |= h5_attr_string(file, "status", "complete");
         r |= h5_attr_string(file, "stop_reason", res->stop_reason);
         r |= h5_attr_string(file, "stopped_utc", res->stopped_utc);
         r |= h5_attr_string(file, "last_error", res->last_error);
-        r |= h5_attr_u64(file, "frames", res->frames_written);
+        r |= h5_attr_u64(file, "frames", st.frames);
         r |= h5_attr_u64(file, "frames_captured", res->frames_captured);
-        uint64_t total = 0;
-        for (unsigned c = 0; c < _DROP_MAX; c++) {
-                char name[64];
-                snprintf(name, sizeof(name), "dropped_%s", writer_drop_cause_to_string(c));
-                for (char *p = name; *p; p++)
-                        if (*p == '-')
-                                *p = '_';
-                r |= h5_attr_u64(file, name, res->dropped[c]);
-                if (drop_cause_was_captured(c))
-                        total += res->dropped[c];
-        }
-        r |= h5_attr_u64(file, "frames_dropped", total);
-        r |= h5_attr_double(file, "duration_s", res->duration);
-        r |= h5_attr_double(file, "fps_measured", res->fps);
+        for (unsigned i = 0; i < res->n_counts; i++)
+                r |= h5_attr_u64(file, res->counts[i].name, res->counts[i].value);
+        r |= h5_attr_double(file, "duration_s", st.duration);
+        r |= h5_attr_double(file, "fps_measured", st.fps);
         r |= h5_attr_string(file, "timestamp_source", res->timestamp_source ?: "");
-        r |= h5_attr_i64(file, "pair_skew_mean_ns", res->pair_skew_mean_ns);
-        r |= h5_attr_i64(file, "pair_skew_max_ns", res->pair_skew_max_ns);
+        r |= h5_attr_i64(file, "pair_skew_mean_ns", st.skew_mean_ns);
+        r |= h5_attr_i64(file, "pair_skew_max_ns", st.skew_max_ns);
         return r ? -EIO : 0;
 }
 

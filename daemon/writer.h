@@ -8,29 +8,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
 #include "queue.h"
 
-enum drop_cause {
-        DROP_ENCODER_BUSY,  /* no free frame buffer: the encoders were behind the camera */
-        DROP_QUEUE_FULL,    /* the writer queue was full: the disk was behind */
-        DROP_ENCODE_ERROR,  /* TurboJPEG refused the frame */
-        DROP_WRITE_FAILED,  /* compressed, but the file could no longer be written */
-        DROP_CAMERA,        /* gaps in the camera's sequence numbers */
-        DROP_UNPAIRED_LEFT, /* two devices: a left frame with no right frame within half a period */
-        DROP_UNPAIRED_RIGHT,
-        _DROP_MAX,
+struct calibration;
+
+/* A V4L2 camera as the source thread saw it when it opened it: plain values, for the attributes. */
+struct take_camera {
+        const char *format;                     /* fourcc ("MJPG") */
+        const char *device;                     /* "" when none (a pair) */
+        const char *left_device, *right_device; /* "" when none (one side-by-side device) */
+        const char *controls[3];                /* in force: side-by-side, left, right ("name=value; ...") */
 };
 
-const char *writer_drop_cause_to_string(enum drop_cause c);
-
-/* Whether frames dropped for @c had been captured (so captured = written + these), or were
- * never captured as pairs at all (the camera's own gaps, eyes without a partner). */
-static inline bool drop_cause_was_captured(enum drop_cause c) {
-        return c < DROP_CAMERA;
-}
-
-/* Written at creation, as root attributes. */
+/* Written at creation, as root attributes: plain values, the writer reads no configuration. */
 struct take_info {
         const char *hand;
         const char *label;   /* "" when none */
@@ -40,25 +30,43 @@ struct take_info {
         int64_t monotonic_to_utc_ns;
         int jpeg_quality;
         bool rectified;
-        const struct config *config;
-        const struct hand_config *hand_config;
+        unsigned eye_width, eye_height;
+        double fps_nominal;
+        double sync_interval, batch_timeout;   /* the durability settings, seconds */
+        const char *config_text;               /* the configuration file's text */
+        const char *source;                    /* "synthetic", "replay", "v4l2" */
+        const struct take_camera *camera;      /* NULL: not a V4L2 camera */
         unsigned batch_size;                   /* most frames writer_append() is given at once */
         bool camera_jpeg;                      /* frames are the camera's own JPEG (MJPEG passthrough) */
         const struct calibration *calibration; /* written to /calibration when not NULL */
 };
 
-/* Written when the take ends. */
+/* A count the take's owner keeps and the writer only stores (dropped frames, by cause). */
+struct writer_count {
+        const char *name; /* the attribute's name */
+        uint64_t value;
+};
+
+/* Written when the take ends, beside what the writer computes itself over the frames it stored
+ * (frames, duration_s, fps_measured, pair_skew_*: writer_stored()). */
 struct take_result {
         const char *stop_reason;
         const char *stopped_utc;
         uint64_t frames_captured;
-        uint64_t frames_written;
-        uint64_t dropped[_DROP_MAX];
-        double duration;
-        double fps;
+        const struct writer_count *counts; /* dropped_<cause>, frames_dropped */
+        unsigned n_counts;
         const char *last_error;       /* "" when none */
         const char *timestamp_source; /* "driver" or "dequeue" */
-        int64_t pair_skew_mean_ns, pair_skew_max_ns;
+};
+
+/* What the file holds, computed over the frames stored (never over frames that were dropped). */
+struct writer_stored {
+        uint64_t frames;
+        int64_t first_ns, last_ns; /* timestamp_ns of the first and last frame stored; 0: none */
+        int64_t skew_mean_ns;      /* mean and largest |left_timestamp_ns − right_timestamp_ns| */
+        int64_t skew_max_ns;
+        double duration; /* seconds from the first frame to the last, plus one period at fps_nominal; 0: none */
+        double fps;      /* (frames − 1) over that span less the period; 0 below two frames */
 };
 
 struct writer;
@@ -101,3 +109,6 @@ int writer_finish(struct writer *w, const struct take_result *res, char *error, 
 
 /** writer_bytes() - bytes of JPEG data written so far. */
 uint64_t writer_bytes(const struct writer *w);
+
+/** writer_stored() - the figures of the frames appended so far, into *@ret. */
+void writer_stored(const struct writer *w, struct writer_stored *ret);

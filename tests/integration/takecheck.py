@@ -17,6 +17,22 @@ def text(v):
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def check_stored_figures(attrs, ts, lts, rts):
+    """The figures a take stores over its frames (docs/file-format.md) are those of the frames in
+    it: a reader computing them again from the index gets the same numbers."""
+    n = len(ts)
+    if "pair_skew_mean_ns" in attrs:
+        skew = np.abs(lts.astype(np.int64) - rts.astype(np.int64))
+        mean = int(round(float(skew.mean()))) if n else 0
+        assert abs(int(attrs["pair_skew_mean_ns"]) - mean) <= 1, (int(attrs["pair_skew_mean_ns"]), mean)
+        assert int(attrs["pair_skew_max_ns"]) == (int(skew.max()) if n else 0)
+    if "duration_s" in attrs and n:
+        span = (int(ts[-1]) - int(ts[0])) / 1e9
+        assert abs(float(attrs["duration_s"]) - (span + 1 / float(attrs["fps_nominal"]))) < 1e-6
+        if n > 1:
+            assert abs(float(attrs["fps_measured"]) - (n - 1) / span) < 1e-6 * max(1.0, (n - 1) / span)
+
+
 def check_take(path, hand=None, status="complete", reason=None, swmr=False, decode=True, stamps=True):
     """Open the take, check its layout and every frame; return (take attrs as dict, frame count,
     the frame numbers read back from the pixels)."""
@@ -47,6 +63,7 @@ def check_take(path, hand=None, status="complete", reason=None, swmr=False, deco
             assert np.all(np.diff(ts) > 0), "timestamps not strictly increasing"
         if status == "complete":
             assert int(attrs["frames"]) == n
+        check_stored_figures(attrs, ts, lts, rts)
         width = int(attrs["eye_width"])
         numbers = []
         if decode:

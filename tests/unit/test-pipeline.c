@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* One hand's threads, synthetic camera to file, without D-Bus. */
 #include <fcntl.h>
+#include <math.h>
 #include <hdf5.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -460,6 +461,151 @@ TEST(camera_jpeg_decoded_in_workers_and_rectified) {
         camera_jpeg_take(true);
 }
 
+/* ---- a pair of eyes whose skew changes from frame to frame, faster than one worker encodes ---- */
+
+#define SKEW_FRAMES 600
+
+struct skew_source {
+        struct source base;
+        struct pipeline *p; /* set once the pipeline is made */
+        unsigned next;
+};
+
+static int skew_open(struct source *base) {
+        ((struct skew_source *) base)->next = 0;
+        return 0;
+}
+
+/* Whether frames 200 to 399 are the burst: sent without waiting, far faster than one worker
+ * encodes, so that most of them are dropped (encoder-busy), with a skew of 9 ms. */
+static bool skew_burst(unsigned k) {
+        return k >= 200 && k < 400;
+}
+
+/* Frame k: captured at k × 10 ms, its eyes 9 ms apart in the burst, else (k × 7919) % 500 µs.
+ * Outside the burst a frame is sent once every frame before it is stored or dropped (a count,
+ * waited for up to 20 s), so none of those is dropped. */
+static int skew_read(struct source *base, struct frame *dst, enum source_want want, struct frame_meta *ret_meta) {
+        struct skew_source *ss = (struct skew_source *) base;
+        unsigned k = ss->next++;
+        int64_t t = (int64_t) (k + 1) * 10000000;
+        int64_t skew = skew_burst(k) ? 9000000 : (int64_t) ((k * 7919u) % 500u) * 1000;
+
+        (void) want;
+        if (k >= SKEW_FRAMES)
+                return -ENODATA;
+        for (int i = 0; !skew_burst(k) && i < 20000; i++) {
+                struct pipeline_stats s;
+                pipeline_stats(ss->p, &s);
+                if (s.written + s.dropped_total >= k)
+                        break;
+                usleep(1000);
+        }
+        *ret_meta = (struct frame_meta){.number = k,
+                                        .timestamp_ns = t,
+                                        .left_timestamp_ns = t,
+                                        .right_timestamp_ns = t + skew,
+                                        .left_sequence = k,
+                                        .right_sequence = k};
+        if (dst) {
+                memset(dst->planes[0], 40 + k % 100, (size_t) dst->strides[0] * dst->height);
+                dst->meta = *ret_meta;
+        }
+        return 0;
+}
+
+static void skew_free(struct source *base) {
+        free(base);
+}
+
+static const struct source_ops skew_ops = {
+        .open = skew_open, .read = skew_read, .close = fake_close, .free = skew_free};
+
+static int64_t i64_attr(hid_t f, const char *name) {
+        int64_t v = -1;
+        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+        CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_INT64, &v) >= 0);
+        H5Aclose(a);
+        return v;
+}
+
+static double double_attr(hid_t f, const char *name) {
+        double v = -1;
+        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+        CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0);
+        H5Aclose(a);
+        return v;
+}
+
+/* A take that drops frames in the middle (a source faster than its one worker: encoder-busy):
+ * the pair skew, duration and rate stored in the file and told by the pipeline are those of the
+ * frames stored, computed again here from the file's own timestamps. */
+TEST(statistics_over_the_frames_stored_when_frames_drop) {
+        struct skew_source *ss = calloc(1, sizeof(*ss));
+        struct hand_config h = hand;
+        struct config cfg = config;
+        struct pipeline *p = NULL;
+        struct pipeline_stats s;
+        int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct take_params t = params("skew.h5", 0);
+        static int64_t ts[SKEW_FRAMES], l[SKEW_FRAMES], r[SKEW_FRAMES];
+
+        ss->base = (struct source){.ops = &skew_ops};
+        h.camera.warmup = 0;
+        h.camera.fps = 100;
+        cfg.workers = 1;
+        cfg.batch_size = 1; /* each frame written as it comes: the source's wait is short */
+        CHECK(pipeline_new_with_source(&cfg, &h, &ss->base, efd, &p) == 0);
+        if (!p)
+                return;
+        ss->p = p;
+        CHECK(pipeline_start(p, &t) == 0);
+        unsigned seen = 0;
+        for (int i = 0; i < 6 && !(seen & PIPELINE_EVENT_ENDED); i++) /* up to 2 minutes */
+                seen |= wait_for(p, efd, PIPELINE_EVENT_ENDED);
+        CHECK(seen & PIPELINE_EVENT_ENDED);
+        pipeline_stats(p, &s);
+        printf("# %llu captured, %llu written, %llu dropped\n", (unsigned long long) s.captured,
+               (unsigned long long) s.written, (unsigned long long) s.dropped_total);
+        CHECK_EQ_INT(s.captured, SKEW_FRAMES);
+        CHECK(s.dropped_total > 0 && s.written >= 400); /* drops in the burst only, in the middle */
+        CHECK_EQ_INT(s.written + s.dropped_total, s.captured);
+
+        hid_t f = H5Fopen(t.path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t d;
+        CHECK(f >= 0);
+        if (f < 0)
+                goto out;
+        CHECK_EQ_INT(i64_attr(f, "frames"), s.written);
+        const char *names[3] = {"stereo/timestamp_ns", "stereo/left_timestamp_ns", "stereo/right_timestamp_ns"};
+        int64_t *bufs[3] = {ts, l, r};
+        for (unsigned i = 0; i < 3; i++) {
+                d = H5Dopen2(f, names[i], H5P_DEFAULT);
+                CHECK(H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, bufs[i]) >= 0);
+                H5Dclose(d);
+        }
+        double sum = 0;
+        int64_t max = 0;
+        for (uint64_t i = 0; i < s.written; i++) {
+                sum += (double) (r[i] - l[i]);
+                max = MAX(max, r[i] - l[i]);
+        }
+        double span = (double) (ts[s.written - 1] - ts[0]) / 1e9;
+        CHECK_EQ_INT(i64_attr(f, "pair_skew_mean_ns"), llround(sum / (double) s.written));
+        CHECK_EQ_INT(i64_attr(f, "pair_skew_max_ns"), max);
+        CHECK(fabs(double_attr(f, "duration_s") - (span + 0.01)) < 1e-9);
+        CHECK(fabs(double_attr(f, "fps_measured") - (double) (s.written - 1) / span) < 1e-6);
+        /* the bus tells the same skew */
+        CHECK(fabs(s.skew_mean * 1e9 - sum / (double) s.written) < 1);
+        CHECK_EQ_INT(llround(s.skew_max * 1e9), max);
+        /* over the 600 captured (the burst's 9 ms included) the mean would be far larger */
+        CHECK(sum / (double) s.written < 9e6 * 200 / 600 - 1e6);
+        H5Fclose(f);
+out:
+        pipeline_free(p);
+        close(efd);
+}
+
 int main(void) {
         static const struct test tests[] = {T(duration_take),
                                             T(stop_drains_everything),
@@ -468,6 +614,7 @@ int main(void) {
                                             T(two_hands_start_stop_cycles),
                                             T(stop_during_warmup_returns_at_once),
                                             T(order_kept_with_several_workers),
+                                            T(statistics_over_the_frames_stored_when_frames_drop),
                                             T(camera_jpeg_stored_as_it_came),
                                             T(camera_jpeg_decoded_in_workers_and_rectified)};
         int r;

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The writer against the HDF5 library itself: what is written reads back, bytes and index. */
+#include <math.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <hdf5.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../daemon/config.h"
 #include "../../daemon/layout.h"
 #include "../../daemon/queue.h"
 #include "../../daemon/util.h"
@@ -13,9 +14,6 @@
 #include "test.h"
 
 static char dir[] = "/tmp/handrec-test-writer-XXXXXX";
-
-static struct config config = {.text = (char *) "test config", .jpeg_quality = 85};
-static struct hand_config hand = {.name = "right", .camera = {.width = 320, .height = 240, .fps = 30}};
 
 static long long read_len(hid_t f, const char *name) {
         hid_t d = H5Dopen2(f, name, H5P_DEFAULT), s = H5Dget_space(d);
@@ -57,8 +55,10 @@ TEST(bytes_and_index_round_trip) {
                                  .label = "unit",
                                  .started_utc = "2026-01-01T00:00:00Z",
                                  .jpeg_quality = 85,
-                                 .config = &config,
-                                 .hand_config = &hand,
+                                 .eye_width = 320,
+                                 .eye_height = 240,
+                                 .fps_nominal = 30,
+                                 .config_text = "test config",
                                  .batch_size = 4};
         CHECK(writer_create(path, -1, &info, &w, error, sizeof(error)) == 0);
         if (!w)
@@ -82,12 +82,13 @@ TEST(bytes_and_index_round_trip) {
                 queue_release(q, n);
                 total += n;
         }
+        struct writer_count counts[] = {{"dropped_queue_full", 2}};
         struct take_result res = {.stop_reason = "requested",
                                   .stopped_utc = "x",
-                                  .frames_written = total,
-                                  .frames_captured = total,
+                                  .frames_captured = total + 2,
+                                  .counts = counts,
+                                  .n_counts = ELEMENTSOF(counts),
                                   .last_error = ""};
-        res.dropped[DROP_QUEUE_FULL] = 2;
         CHECK(writer_finish(w, &res, error, sizeof(error)) == 0);
         queue_free(q);
 
@@ -139,8 +140,10 @@ TEST(create_in_missing_folder_fails_clearly) {
         struct take_info info = {.hand = "right",
                                  .label = "",
                                  .started_utc = "",
-                                 .config = &config,
-                                 .hand_config = &hand,
+                                 .eye_width = 320,
+                                 .eye_height = 240,
+                                 .fps_nominal = 30,
+                                 .config_text = "test config",
                                  .batch_size = 4};
         CHECK(writer_create("/nonexistent/dir/take.h5", -1, &info, &w, error, sizeof(error)) < 0);
         CHECK(w == NULL);
@@ -167,8 +170,10 @@ static struct writer *append_frames(const char *path, unsigned frames, unsigned 
         struct take_info info = {.hand = "right",
                                  .label = "",
                                  .started_utc = "x",
-                                 .config = &config,
-                                 .hand_config = &hand,
+                                 .eye_width = 320,
+                                 .eye_height = 240,
+                                 .fps_nominal = 30,
+                                 .config_text = "test config",
                                  .batch_size = batch};
         struct writer *w = NULL;
         char error[512] = "";
@@ -286,10 +291,104 @@ TEST(writer_keeps_no_chunk_cache_and_a_fixed_metadata_cache) {
         unlink(path);
 }
 
+static double read_double_attr(hid_t f, const char *name) {
+        double v = -1;
+        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+        CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0);
+        H5Aclose(a);
+        return v;
+}
+
+static int64_t read_i64_attr(hid_t f, const char *name) {
+        int64_t v = -1;
+        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+        CHECK(a >= 0 && H5Aread(a, H5T_NATIVE_INT64, &v) >= 0);
+        H5Aclose(a);
+        return v;
+}
+
+/* The statistics a take stores describe the frames it stores: 60 frames "captured" at 30 fps, of
+ * which 10 in the middle (with a skew ten times the others') never reach the writer. The pair skew,
+ * the duration and the rate in the file are those of the 50 in it, compared with what the datasets
+ * themselves give; over the 60 captured they would differ. */
+TEST(stored_statistics_are_over_the_frames_stored) {
+        const int64_t period = 33333333;
+        char path[256], error[512] = "";
+        struct queue *q = NULL;
+        struct writer *w = NULL;
+        uint8_t data[64] = {0};
+        double all_skew = 0;
+        unsigned stored = 0;
+
+        snprintf(path, sizeof(path), "%s/stats.h5", dir);
+        CHECK(queue_new(4, 4096, &q) == 0);
+        struct take_info info = {.hand = "right",
+                                 .label = "",
+                                 .started_utc = "x",
+                                 .eye_width = 8,
+                                 .eye_height = 8,
+                                 .fps_nominal = 30,
+                                 .batch_size = 1};
+        CHECK(writer_create(path, -1, &info, &w, error, sizeof(error)) == 0);
+        if (!w)
+                return;
+        for (unsigned k = 0; k < 60; k++) {
+                bool dropped = k >= 20 && k < 30;
+                int64_t t = 1000000000 + (int64_t) k * period, skew = dropped ? 9000000 : 100000 + 1000 * (k % 7);
+                struct frame_meta m = {.number = k,
+                                       .timestamp_ns = t,
+                                       .left_timestamp_ns = t - skew / 2,
+                                       .right_timestamp_ns = t - skew / 2 + skew,
+                                       .left_sequence = k,
+                                       .right_sequence = k};
+                all_skew += (double) skew / 60;
+                if (dropped)
+                        continue; /* captured, never stored: dropped upstream */
+                CHECK(queue_push(q, data, sizeof(data), &m, 0) == 0);
+                const struct queue_entry *e = queue_peek(q, 0);
+                CHECK(writer_append(w, q, &e, 1, error, sizeof(error)) == 0);
+                queue_release(q, 1);
+                stored++;
+        }
+        struct writer_count counts[] = {{"dropped_queue_full", 10}};
+        struct take_result res = {.stop_reason = "requested",
+                                  .stopped_utc = "x",
+                                  .frames_captured = 60,
+                                  .counts = counts,
+                                  .n_counts = ELEMENTSOF(counts),
+                                  .last_error = ""};
+        CHECK(writer_finish(w, &res, error, sizeof(error)) == 0);
+        queue_free(q);
+
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        int64_t ts[60], l[60], r[60], max = 0;
+        double sum = 0;
+        CHECK(f >= 0 && read_len(f, "stereo/size") == stored);
+        read_all(f, "stereo/timestamp_ns", H5T_NATIVE_INT64, ts);
+        read_all(f, "stereo/left_timestamp_ns", H5T_NATIVE_INT64, l);
+        read_all(f, "stereo/right_timestamp_ns", H5T_NATIVE_INT64, r);
+        for (unsigned i = 0; i < stored; i++) {
+                int64_t d = llabs(l[i] - r[i]);
+                sum += (double) d;
+                max = MAX(max, d);
+        }
+        CHECK_EQ_INT(read_i64_attr(f, "pair_skew_mean_ns"), llround(sum / stored));
+        CHECK_EQ_INT(read_i64_attr(f, "pair_skew_max_ns"), max);
+        CHECK(llabs(read_i64_attr(f, "pair_skew_mean_ns") - llround(all_skew)) > 1000000); /* not over captured */
+        double span = (double) (ts[stored - 1] - ts[0]) / 1e9;
+        CHECK(fabs(read_double_attr(f, "duration_s") - (span + 1.0 / 30)) < 1e-9);
+        CHECK(fabs(read_double_attr(f, "fps_measured") - (stored - 1) / span) < 1e-9);
+        CHECK(read_double_attr(f, "fps_measured") < 29.0); /* 50 frames over 60 frames' time */
+        CHECK_EQ_INT(read_i64_attr(f, "frames"), stored);
+        H5Fclose(f);
+        unlink(path);
+}
+
 int main(void) {
         static const struct test tests[] = {T(bytes_and_index_round_trip), T(create_in_missing_folder_fails_clearly),
                                             T(appended_frames_are_in_the_file_before_it_is_closed),
-                                            T(writer_keeps_no_chunk_cache_and_a_fixed_metadata_cache)};
+                                            T(writer_keeps_no_chunk_cache_and_a_fixed_metadata_cache),
+                                            T(stored_statistics_are_over_the_frames_stored)};
         int r;
         CHECK(mkdtemp(dir) != NULL);
         r = test_main("writer", tests, ELEMENTSOF(tests));
