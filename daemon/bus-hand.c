@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "bus.h"
 #include "process-memory.h"
 #include "util.h"
 

@@ -4,13 +4,17 @@
  * Manager object with its methods and signals; StartRecording's options read by take-options.c.
  * The Hand objects and their properties are bus-hand.c's. Main thread only.
  *
+ * The hands never call up into this layer: they mark what is to be said (HAND_NOTICE_*), and
+ * bus_dispatch_notices() says it from a deferred event of higher priority than the connection,
+ * so it goes out before the next message is read, in the order the hand changed.
+ *
  * Who may call what is the bus policy's job (dbus/org.handrec1.conf): methods are marked
  * SD_BUS_VTABLE_UNPRIVILEGED so that sd-bus does not demand CAP_SYS_ADMIN on top of it.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "daemon.h"
+#include "bus.h"
 #include "preview-options.h"
 #include "process-memory.h"
 #include "take-options.h"
@@ -20,7 +24,7 @@
 
 /* ---- signals ---------------------------------------------------------------------------- */
 
-int bus_emit_started(struct hand *h) {
+static int emit_started(struct hand *h) {
         int r = sd_bus_emit_signal(h->daemon->bus, MANAGER_PATH, MANAGER_INTERFACE, "RecordingStarted", "ss",
                                    h->config->name, h->file);
         if (r < 0)
@@ -28,7 +32,7 @@ int bus_emit_started(struct hand *h) {
         return r;
 }
 
-int bus_emit_stopped(struct hand *h, enum stop_reason reason) {
+static int emit_stopped(struct hand *h, enum stop_reason reason) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
@@ -136,6 +140,7 @@ static int start_now(sd_bus_message *m, struct hand *h, sd_bus_error *error) {
         r = hand_start(h, &o, error);
         if (r < 0)
                 return r;
+        bus_dispatch_notices(h->daemon); /* PropertiesChanged and RecordingStarted before the reply */
         return sd_bus_reply_method_return(m, "s", h->file);
 }
 
@@ -155,7 +160,7 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 
 /* A StartRecording that waited for the camera (hand_hold_start()): read again from its start, and
  * the take started now or refused, saying why. The caller keeps its reference to @m. */
-void bus_start_held(struct hand *h, sd_bus_message *m) {
+static void start_held(struct hand *h, sd_bus_message *m) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         const char *name;
         int r = sd_bus_message_rewind(m, true);
@@ -340,6 +345,76 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_END,
 };
 
+/* ---- what the hands marked (HAND_NOTICE_*) ------------------------------------------------ */
+
+/* StopRecording calls waiting for @h's take: answered with its file and summary. */
+static void answer_stop_waiters(struct hand *h) {
+        for (unsigned i = 0; i < h->n_waiters; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                int r = sd_bus_message_new_method_return(h->waiters[i], &reply);
+                if (r >= 0)
+                        r = sd_bus_message_append(reply, "s", h->file);
+                if (r >= 0)
+                        r = bus_append_summary(reply, h, h->ended_reason);
+                if (r >= 0)
+                        r = sd_bus_send(NULL, reply, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to answer StopRecording, ignoring: %m");
+                h->waiters[i] = sd_bus_message_unref(h->waiters[i]);
+        }
+        h->n_waiters = 0;
+}
+
+/* The StartRecording calls @h held for its camera: each started now, or refused saying why. */
+static void answer_held_starts(struct hand *h) {
+        sd_bus_message *held[MAX_STOP_WAITERS];
+        unsigned n = h->n_held_starts;
+
+        memcpy(held, h->held_starts, n * sizeof(held[0]));
+        h->n_held_starts = 0;
+        for (unsigned i = 0; i < n; i++) {
+                start_held(h, held[i]);
+                sd_bus_message_unref(held[i]);
+        }
+}
+
+static void dispatch_hand(struct hand *h) {
+        unsigned n = h->notices;
+
+        h->notices = 0;
+        if (!h->daemon->bus)
+                return;
+        if (n & HAND_NOTICE_ENDED)
+                answer_stop_waiters(h);
+        if (n & HAND_NOTICE_CHANGED)
+                bus_emit_hand_changed(h, true);
+        if (n & HAND_NOTICE_ENDED)
+                emit_stopped(h, h->ended_reason);
+        if (n & HAND_NOTICE_STARTED)
+                emit_started(h);
+        if (n & HAND_NOTICE_HELD)
+                answer_held_starts(h); /* may start takes: new notices, said in the next round */
+}
+
+void bus_dispatch_notices(struct daemon *d) {
+        /* a round's answers may mark more (a held start starts a take): a few rounds at most */
+        for (unsigned round = 0; round < 4; round++) {
+                bool any = false;
+                for (unsigned i = 0; i < d->n_hands; i++)
+                        if (d->hands[i].notices) {
+                                any = true;
+                                dispatch_hand(&d->hands[i]);
+                        }
+                if (!any)
+                        return;
+        }
+}
+
+static int on_notices(sd_event_source *s _unused_, void *userdata) {
+        bus_dispatch_notices(userdata);
+        return 0;
+}
+
 /* The bus went away (dbus-daemon restarted or killed): nobody can control us any more. Finish
  * every take and exit with a failure, so that systemd (Restart=on-failure) starts us again. */
 static int on_disconnected(sd_bus_message *m _unused_, void *userdata, sd_bus_error *error _unused_) {
@@ -376,6 +451,18 @@ int bus_setup(struct daemon *d, bool user_bus) {
         r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        /* the hands' notices: before the next message is read, and once more when the loop exits
+         * (the last takes' RecordingStopped and StopRecording answers of a shutdown) */
+        r = sd_event_add_defer(d->event, &d->notices, on_notices, d);
+        if (r >= 0)
+                r = sd_event_source_set_priority(d->notices, SD_EVENT_PRIORITY_IMPORTANT);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(d->notices, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_exit(d->event, NULL, on_notices, d);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the bus's notice events: %m");
+        bus_dispatch_notices(d); /* what the hands marked before the bus was there */
         r = sd_bus_request_name(d->bus, BUS_NAME, 0);
         if (r == -EEXIST)
                 return log_error_errno(r,

@@ -10,7 +10,6 @@
 
 #include "calibration.h"
 #include "config-check.h"
-#include "memory-budget.h"
 #include "util.h"
 
 static const struct config_key top_keys[] = {
@@ -24,77 +23,6 @@ static const struct config_key save_keys[] = {
 static const struct config_key queue_keys[] = {
         {"seconds", K_FLOAT}, {"capacity", K_INT}, {"batch_size", K_INT}, {"batch_timeout", K_FLOAT}, {NULL, 0},
 };
-static unsigned long long mib(uint64_t bytes) {
-        return (unsigned long long) ((bytes + (1 << 20) - 1) >> 20);
-}
-
-/* The first of @paths the file sets, for the line of an error about a value it implies. */
-static const char *first_set(config_t *cfg, const char *const *paths, unsigned n, config_setting_t **ret) {
-        for (unsigned i = 0; i < n; i++)
-                if (paths[i] && (*ret = config_lookup(cfg, paths[i])))
-                        return paths[i];
-        *ret = NULL;
-        return NULL;
-}
-
-/* Where to point at when the memory is too much: the setting behind the largest part of the
- * largest hand, or the first of its fallbacks the file sets. */
-static const char *memory_culprit(config_t *cfg, const struct config *c, const struct hand_config *h,
-                                  const struct memory_budget *b, char paths[4][64], config_setting_t **ret) {
-        const char *hand = streq(h->name, "left") ? "left_hand" : "right_hand";
-        const char *order[6] = {};
-        unsigned n = 0;
-
-        snprintf(paths[0], 64, "%s.camera.width", hand);
-        snprintf(paths[1], 64, "%s.camera.height", hand);
-        snprintf(paths[2], 64, "%s.calibration", hand);
-        snprintf(paths[3], 64, "%s.camera", hand);
-        if (b->queue >= b->jobs + b->decode + b->encoders && b->queue >= b->rectify) {
-                order[n++] = c->queue_capacity > 0 ? "queue.capacity" : "queue.seconds";
-                order[n++] = "queue.batch_size";
-        } else if (b->rectify > b->jobs + b->decode + b->encoders)
-                order[n++] = paths[2];
-        else
-                order[n++] = "workers";
-        order[n++] = paths[0];
-        order[n++] = paths[1];
-        order[n++] = paths[3];
-        order[n++] = hand;
-        return first_set(cfg, order, n, ret) ?: "save.max_memory_mb";
-}
-
-/* The daemon's worst-case memory (memory-budget.h) against save.max_memory_mb, reported at the
- * setting that weighs most. Only for a configuration without other errors: its numbers hold. */
-static void check_memory(struct config_checker *ck, config_t *cfg, const struct config *c) {
-        struct memory_budget b[2], *big = &b[0];
-        uint64_t total = MEMORY_BUDGET_PROCESS;
-        char parts[512] = "", paths[4][64];
-        config_setting_t *s;
-        const char *name;
-
-        for (unsigned i = 0; i < c->n_hands; i++) {
-                total += memory_budget_hand(c, &c->hands[i], &b[i]);
-                if (b[i].total > big->total)
-                        big = &b[i];
-                snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts),
-                         "%s_hand %llu MB: queue %llu, frames and encoders %llu, rectification %llu, camera %llu, "
-                         "writer and threads %llu; ",
-                         c->hands[i].name, mib(b[i].total), mib(b[i].queue),
-                         mib(b[i].jobs + b[i].decode + b[i].encoders), mib(b[i].rectify), mib(b[i].source),
-                         mib(b[i].writer + b[i].threads));
-        }
-        if (total <= c->max_memory_bytes)
-                return;
-        name = memory_culprit(cfg, c, &c->hands[big - b], big, paths, &s);
-        if (!s)
-                s = config_lookup(cfg, name);
-        config_report(ck, s, name,
-                      "these settings need %llu MB, more than save.max_memory_mb = %llu (%sthe process %llu MB); lower "
-                      "queue.seconds or queue.capacity, queue.batch_size, workers or the image size, or raise "
-                      "save.max_memory_mb",
-                      mib(total), mib(c->max_memory_bytes), parts, mib(MEMORY_BUDGET_PROCESS));
-}
-
 /* A configuration is a few KiB; a megabyte is certainly not one. */
 #define CONFIG_SIZE_MAX (1024 * 1024)
 
@@ -171,8 +99,9 @@ static void parse_queue(struct config_checker *ck, config_t *cfg, struct config 
         config_get_double(ck, g, "queue", "batch_timeout", 0.01, 10, &c->batch_timeout);
 }
 
-/* Every group of the parsed file into @c; the problems are counted in @ck. */
-static void parse_all(struct config_checker *ck, config_t *cfg, struct config *c) {
+/* Every group of the parsed file into @c, then @check of the whole when every setting was good;
+ * the problems are counted in @ck. */
+static void parse_all(struct config_checker *ck, config_t *cfg, struct config *c, config_check_fn *check) {
         config_setting_t *root = config_root_setting(cfg);
 
         config_check_members(ck, root, "", top_keys);
@@ -185,11 +114,11 @@ static void parse_all(struct config_checker *ck, config_t *cfg, struct config *c
         if (c->n_hands == 0)
                 config_report(ck, NULL, "left_hand/right_hand",
                               "no hand is configured; add a right_hand or left_hand group");
-        else if (ck->n_errors == 0)
-                check_memory(ck, cfg, c);
+        else if (ck->n_errors == 0 && check)
+                check(ck, cfg, c);
 }
 
-int config_load(const char *path, struct config **ret, FILE *errors) {
+int config_load(const char *path, config_check_fn *check, struct config **ret, FILE *errors) {
         struct config_checker ck = {.path = path, .errors = errors};
         struct config *c = config_new(path);
         config_t cfg;
@@ -212,7 +141,7 @@ int config_load(const char *path, struct config **ret, FILE *errors) {
                 config_free(c);
                 return -EINVAL;
         }
-        parse_all(&ck, &cfg, c);
+        parse_all(&ck, &cfg, c, check);
         config_destroy(&cfg);
         if (!c->output_dir || ck.n_errors > 0) {
                 r = c->output_dir ? -EINVAL : -ENOMEM;

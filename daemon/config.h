@@ -98,15 +98,24 @@ struct config {
         struct offload_config offload;
 };
 
+struct config_checker;
+struct config_t;
+
+/* A check of a whole configuration whose every setting parsed cleanly, owned by a module above
+ * the parser (the daemon's memory: memory_budget_check()); it reports through @ck at the lines
+ * of @cfg, the parsed file. */
+typedef void config_check_fn(struct config_checker *ck, struct config_t *cfg, const struct config *c);
+
 /**
  * config_load() - read and validate a configuration file.
  * @path: the file; borrowed.
+ * @check: run on the whole configuration once every setting is good; NULL for none.
  * @ret: on success, a new struct config the caller owns (free with config_free()).
  * @errors: every problem found, one "file:line: setting: what is wrong" per line; may be NULL.
  *
  * Return: 0, -ENOENT/-EACCES when the file cannot be read, -EINVAL when it has errors.
  */
-int config_load(const char *path, struct config **ret, FILE *errors);
+int config_load(const char *path, config_check_fn *check, struct config **ret, FILE *errors);
 
 /** offload_config_free() - free the strings of @o (config-offload.c). */
 void offload_config_free(struct offload_config *o);

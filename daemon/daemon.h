@@ -28,6 +28,17 @@ enum hand_state {
 const char *hand_state_to_string(enum hand_state s);
 
 #define MAX_STOP_WAITERS 16
+
+/* What is still to be said on the bus about a hand. The hand marks it (hand.c never calls the bus
+ * layer); bus.c says it from a deferred event, before the next bus message is read, as systemd's
+ * units queue themselves and its manager sends the signals (bus_dispatch_notices()). */
+enum {
+        HAND_NOTICE_CHANGED = 1u << 0, /* its state changed: PropertiesChanged of every property */
+        HAND_NOTICE_STARTED = 1u << 1, /* a take started: RecordingStarted */
+        HAND_NOTICE_ENDED = 1u << 2,   /* a take's file is complete (ended_reason): StopRecording's waiters
+                                          answered, RecordingStopped */
+        HAND_NOTICE_HELD = 1u << 3,    /* the camera's first open is over: the held StartRecording calls answered */
+};
 /* how long a StartRecording waits for a camera still being opened after handrecd started */
 #define HELD_START_SECONDS 10
 
@@ -63,6 +74,9 @@ struct hand {
         sd_event_source *held_timer;
 
         struct pipeline_stats emitted; /* what the last PropertiesChanged said */
+
+        unsigned notices;              /* HAND_NOTICE_*, for the bus layer */
+        enum stop_reason ended_reason; /* with HAND_NOTICE_ENDED: why the take ended */
 };
 
 /* A take recovered at start, as ListRecovered and TakeRecovered tell it. */
@@ -79,6 +93,7 @@ struct daemon {
         sd_event_source *tick;
         struct hand hands[2];
         unsigned n_hands;
+        sd_event_source *notices; /* bus.c's deferred event that says the hands' notices; NULL before bus_setup() */
         bool shutting_down;
         int exit_code;                    /* what the event loop ends with: non-zero when the bus was lost */
         struct recovered_take *recovered; /* takes recovered at start (boot-recovery.c), for the bus */
@@ -100,6 +115,8 @@ struct take_options {
 };
 
 /* hand.c */
+/** hand_notify() - mark @what (HAND_NOTICE_*) to be said on the bus about @h (bus_dispatch_notices()). */
+void hand_notify(struct hand *h, unsigned what);
 int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config);
 void hand_done(struct hand *h);
 struct hand *hand_find(struct daemon *d, const char *name);
@@ -110,7 +127,7 @@ bool hand_is_active(const struct hand *h);
 bool hand_camera_opening(struct hand *h);
 /**
  * hand_hold_start() - keep the StartRecording call @m until @h's camera has been opened for the
- * first time (bus_start_held() answers it then), or HELD_START_SECONDS have passed.
+ * first time (HAND_NOTICE_HELD: the bus layer answers it then), or HELD_START_SECONDS have passed.
  * Return: 1 (held), or negative with @error set.
  */
 int hand_hold_start(struct hand *h, sd_bus_message *m, sd_bus_error *error);
@@ -121,46 +138,6 @@ void hand_shutdown_all(struct daemon *d);
  * reader's end; the caller sends and closes it), or negative with @error set.
  */
 int hand_open_preview(struct hand *h, const struct preview_options *o, int *ret_fd, sd_bus_error *error);
-
-/* bus.c */
-
-/**
- * bus_setup() - connect to the system bus (@user_bus: the session bus), serve the Manager and
- * one Hand object per hand of @d, attach to @d->event and own BUS_NAME. Logs its errors.
- * The connection is stored in @d->bus, which the caller closes.
- */
-int bus_setup(struct daemon *d, bool user_bus);
-
-/**
- * bus_start_held() - the StartRecording call @m that @h held (hand_hold_start()), read again and
- * answered: the take started, or refused saying why. The caller keeps its reference to @m.
- */
-void bus_start_held(struct hand *h, sd_bus_message *m);
-
-/** bus_append_hand_status() - append @h's Status: every Hand property by name, as an a{sv}. */
-int bus_append_hand_status(sd_bus_message *m, struct hand *h);
-
-/** bus_append_summary() - append the a{sv} summary of @h's last take (StopRecording, RecordingStopped). */
-int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reason);
-
-/**
- * bus_emit_hand_changed() - PropertiesChanged for @h: with @all (a state change), every property
- * that can change; without, the counters that change while recording, and only if they did.
- */
-void bus_emit_hand_changed(struct hand *h, bool all);
-
-/** bus_emit_started() - the RecordingStarted signal for @h's current take. Logs its errors. */
-int bus_emit_started(struct hand *h);
-
-/** bus_emit_stopped() - the RecordingStopped signal with its summary. Logs its errors. */
-int bus_emit_stopped(struct hand *h, enum stop_reason reason);
-
-/** bus_emit_recovered() - a TakeRecovered signal for each take recovered at start. */
-void bus_emit_recovered(struct daemon *d);
-
-/** bus_add_hand(), bus_remove_hand() - @h's object on the bus (bus_setup() adds every hand's). */
-int bus_add_hand(struct hand *h);
-void bus_remove_hand(struct hand *h);
 
 /* reload.c */
 /**

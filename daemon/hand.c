@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * hand.c — the state machine of one hand, on the main thread: starts takes (names and reserves
- * the file, checks the disk), stops them, and turns the pipeline's events into D-Bus replies,
- * signals and property changes.
+ * the file, checks the disk), stops them, and turns the pipeline's events into state. What is to
+ * be said on the bus about it (replies, signals, property changes) it only marks (hand_notify());
+ * the bus layer above says it (bus.h).
  *
  *   idle ──Start──► warming ──(warm-up done)──► recording ──Stop/duration/error──► stopping
  *    ▲                 └──────────────Stop────────────────────────────────────────►   │
@@ -42,12 +43,18 @@ struct hand *hand_find(struct daemon *d, const char *name) {
         return NULL;
 }
 
+void hand_notify(struct hand *h, unsigned what) {
+        h->notices |= what;
+        if (h->daemon->notices)
+                (void) sd_event_source_set_enabled(h->daemon->notices, SD_EVENT_ONESHOT);
+}
+
 static void set_state(struct hand *h, enum hand_state s) {
         if (h->state == s)
                 return;
         log_debug("%s: %s → %s", h->config->name, hand_state_to_string(h->state), hand_state_to_string(s));
         h->state = s;
-        bus_emit_hand_changed(h, true);
+        hand_notify(h, HAND_NOTICE_CHANGED);
 }
 
 static void take_ended(struct hand *h) {
@@ -61,37 +68,22 @@ static void take_ended(struct hand *h) {
         log_info("%s: take %s ended (%s)%s%s", h->config->name, h->file, pipeline_stop_reason_to_string(reason),
                  error[0] ? ": " : "", error);
 
-        for (unsigned i = 0; i < h->n_waiters; i++) {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-                int r = sd_bus_message_new_method_return(h->waiters[i], &reply);
-                if (r >= 0)
-                        r = sd_bus_message_append(reply, "s", h->file);
-                if (r >= 0)
-                        r = bus_append_summary(reply, h, reason);
-                if (r >= 0)
-                        r = sd_bus_send(NULL, reply, NULL);
-                if (r < 0)
-                        log_warning_errno(r, "Failed to answer StopRecording, ignoring: %m");
-                h->waiters[i] = sd_bus_message_unref(h->waiters[i]);
-        }
-        h->n_waiters = 0;
+        /* StopRecording's waiters are answered and RecordingStopped sent by the bus layer */
+        h->ended_reason = reason;
+        hand_notify(h, HAND_NOTICE_ENDED);
 
         char derr[PIPELINE_ERROR_MAX];
         h->episode[0] = h->task[0] = 0; /* Episode and Task are the running take's */
         set_state(h, pipeline_device(h->pipeline, derr, sizeof(derr)) ? HAND_IDLE : HAND_NO_DEVICE);
-        bus_emit_stopped(h, reason);
 
         if (d->shutting_down)
                 hand_shutdown_all(d);
 }
 
-/* Each StartRecording held for the camera, answered now (bus_start_held()); the wait ends. */
+/* The wait of the StartRecording calls held for the camera ends: the bus layer answers them now. */
 static void release_held_starts(struct hand *h) {
-        for (unsigned i = 0; i < h->n_held_starts; i++) {
-                bus_start_held(h, h->held_starts[i]);
-                h->held_starts[i] = sd_bus_message_unref(h->held_starts[i]);
-        }
-        h->n_held_starts = 0;
+        if (h->n_held_starts)
+                hand_notify(h, HAND_NOTICE_HELD);
         h->held_timer = sd_event_source_unref(h->held_timer);
 }
 
@@ -112,7 +104,7 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
                 take_ended(h);
         if (events & PIPELINE_EVENT_PREVIEW) {
                 preview_reap(h->preview); /* joins the preview thread once nobody watches */
-                bus_emit_hand_changed(h, true);
+                hand_notify(h, HAND_NOTICE_CHANGED);
         }
         if ((events & PIPELINE_EVENT_DEVICE) && !hand_is_active(h)) {
                 char error[PIPELINE_ERROR_MAX];
@@ -345,7 +337,7 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
         log_info("%s: recording to %s (quality %d%s%s)", name, h->file, t.jpeg_quality,
                  t.duration > 0 ? ", with a duration" : "", t.rectify ? ", rectified" : "");
         set_state(h, HAND_WARMING);
-        bus_emit_started(h);
+        hand_notify(h, HAND_NOTICE_STARTED);
         return 0;
 }
 
@@ -429,6 +421,6 @@ int hand_open_preview(struct hand *h, const struct preview_options *o, int *ret_
                                          PREVIEW_MAX_CLIENTS, name);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot open a preview of hand %s: %s", name, strerror(-r));
-        bus_emit_hand_changed(h, true);
+        hand_notify(h, HAND_NOTICE_CHANGED);
         return 0;
 }

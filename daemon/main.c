@@ -9,7 +9,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#include "daemon.h"
+#include "bus.h"
 #include "memory-budget.h"
 #include "util.h"
 #include "version.h"
@@ -214,6 +214,7 @@ static void teardown(struct daemon *d) {
                 hand_done(&d->hands[i]);       /* finishes any take still open */
         }
         d->tick = sd_event_source_unref(d->tick);
+        d->notices = sd_event_source_unref(d->notices);
         if (d->bus) {
                 sd_bus_flush(d->bus);
                 d->bus = sd_bus_flush_close_unref(d->bus);
@@ -231,7 +232,7 @@ int main(int argc, char *argv[]) {
         r = parse_args(argc, argv, &a);
         if (r >= 0)
                 return r;
-        r = config_load(a.config_path, &d.config, stderr);
+        r = config_load(a.config_path, memory_budget_check, &d.config, stderr);
         if (r < 0) {
                 fprintf(stderr, "handrecd: %s is not usable; fix the lines above%s.\n", a.config_path,
                         a.check ? "" : " and start handrecd again");

@@ -120,3 +120,76 @@ uint64_t memory_budget_daemon(const struct config *c) {
                 total += memory_budget_hand(c, &c->hands[i], NULL);
         return total;
 }
+
+/* ---- the check, at the configuration's lines ---------------------------------------------- */
+
+static unsigned long long mib(uint64_t bytes) {
+        return (unsigned long long) ((bytes + (1 << 20) - 1) >> 20);
+}
+
+/* The first of @paths the file sets, for the line of an error about a value it implies. */
+static const char *first_set(config_t *cfg, const char *const *paths, unsigned n, config_setting_t **ret) {
+        for (unsigned i = 0; i < n; i++)
+                if (paths[i] && (*ret = config_lookup(cfg, paths[i])))
+                        return paths[i];
+        *ret = NULL;
+        return NULL;
+}
+
+/* Where to point at when the memory is too much: the setting behind the largest part of the
+ * largest hand, or the first of its fallbacks the file sets. */
+static const char *memory_culprit(config_t *cfg, const struct config *c, const struct hand_config *h,
+                                  const struct memory_budget *b, char paths[4][64], config_setting_t **ret) {
+        const char *hand = streq(h->name, "left") ? "left_hand" : "right_hand";
+        const char *order[6] = {};
+        unsigned n = 0;
+
+        snprintf(paths[0], 64, "%s.camera.width", hand);
+        snprintf(paths[1], 64, "%s.camera.height", hand);
+        snprintf(paths[2], 64, "%s.calibration", hand);
+        snprintf(paths[3], 64, "%s.camera", hand);
+        if (b->queue >= b->jobs + b->decode + b->encoders && b->queue >= b->rectify) {
+                order[n++] = c->queue_capacity > 0 ? "queue.capacity" : "queue.seconds";
+                order[n++] = "queue.batch_size";
+        } else if (b->rectify > b->jobs + b->decode + b->encoders)
+                order[n++] = paths[2];
+        else
+                order[n++] = "workers";
+        order[n++] = paths[0];
+        order[n++] = paths[1];
+        order[n++] = paths[3];
+        order[n++] = hand;
+        return first_set(cfg, order, n, ret) ?: "save.max_memory_mb";
+}
+
+/* The daemon's worst-case memory against save.max_memory_mb, reported at the setting that weighs
+ * most (config_load() runs it only on a configuration without other errors: its numbers hold). */
+void memory_budget_check(struct config_checker *ck, config_t *cfg, const struct config *c) {
+        struct memory_budget b[2], *big = &b[0];
+        uint64_t total = MEMORY_BUDGET_PROCESS;
+        char parts[512] = "", paths[4][64];
+        config_setting_t *s;
+        const char *name;
+
+        for (unsigned i = 0; i < c->n_hands; i++) {
+                total += memory_budget_hand(c, &c->hands[i], &b[i]);
+                if (b[i].total > big->total)
+                        big = &b[i];
+                snprintf(parts + strlen(parts), sizeof(parts) - strlen(parts),
+                         "%s_hand %llu MB: queue %llu, frames and encoders %llu, rectification %llu, camera %llu, "
+                         "writer and threads %llu; ",
+                         c->hands[i].name, mib(b[i].total), mib(b[i].queue),
+                         mib(b[i].jobs + b[i].decode + b[i].encoders), mib(b[i].rectify), mib(b[i].source),
+                         mib(b[i].writer + b[i].threads));
+        }
+        if (total <= c->max_memory_bytes)
+                return;
+        name = memory_culprit(cfg, c, &c->hands[big - b], big, paths, &s);
+        if (!s)
+                s = config_lookup(cfg, name);
+        config_report(ck, s, name,
+                      "these settings need %llu MB, more than save.max_memory_mb = %llu (%sthe process %llu MB); lower "
+                      "queue.seconds or queue.capacity, queue.batch_size, workers or the image size, or raise "
+                      "save.max_memory_mb",
+                      mib(total), mib(c->max_memory_bytes), parts, mib(MEMORY_BUDGET_PROCESS));
+}

@@ -4,8 +4,9 @@
  *
  * pipeline_new() allocates every buffer of a hand up front; memory_budget_hand() adds up the
  * same buffers from the settings (image size, workers, queue, source, calibration), so the
- * configuration check (config.c) can refuse, with the file and line, a configuration the board
- * cannot hold, instead of the daemon dying on "Cannot allocate memory". The writer queue is
+ * configuration check (memory_budget_check(), which the daemon hands config_load()) can refuse,
+ * with the file and line, a configuration the board cannot hold, instead of the daemon dying on
+ * "Cannot allocate memory". The writer queue is
  * sized here only (memory_budget_queue(), called by pipeline.c as well): the check and the
  * allocation cannot drift apart.
  */
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config-check.h"
 #include "config.h"
 
 /* The queue's byte ring holds, per frame, the raw I420 size divided by this: 3 bits a pixel.
@@ -65,3 +67,10 @@ uint64_t memory_budget_hand(const struct config *c, const struct hand_config *h,
 
 /** memory_budget_daemon() - every configured hand, plus MEMORY_BUDGET_PROCESS. Bytes. */
 uint64_t memory_budget_daemon(const struct config *c);
+
+/**
+ * memory_budget_check() - config_check_fn: memory_budget_daemon() of @c against
+ * save.max_memory_mb, reported through @ck at the setting behind the largest part of the largest
+ * hand (queue, workers, image size, calibration) with every hand's parts in the sentence.
+ */
+void memory_budget_check(struct config_checker *ck, config_t *cfg, const struct config *c);

@@ -370,9 +370,19 @@ fail:
         return r;
 }
 
+/* The source the camera config names: where the pipeline chooses, the sources know nothing of each other. */
+static int new_source(const struct camera_config *c, struct source **ret) {
+        switch (c->source) {
+        case SOURCE_SYNTHETIC: return source_synthetic_new(c, ret);
+        case SOURCE_V4L2: return source_v4l2_new(c, ret);
+        case SOURCE_REPLAY: return source_replay_new(c, ret);
+        }
+        return -EOPNOTSUPP;
+}
+
 int pipeline_new(const struct config *config, const struct hand_config *hand, int event_fd, struct pipeline **ret) {
         struct source *source;
-        int r = source_new(&hand->camera, &source);
+        int r = new_source(&hand->camera, &source);
 
         if (r < 0)
                 return r;

@@ -8,7 +8,8 @@
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
 
-#include "daemon.h"
+#include "bus.h"
+#include "memory-budget.h"
 #include "util.h"
 
 static struct hand *active_hand(struct daemon *d) {
@@ -52,7 +53,7 @@ int daemon_reload(struct daemon *d) {
                 return 0;
         }
         sd_notify(false, "RELOADING=1\nSTATUS=Reading the configuration again");
-        r = config_load(d->config->path, &c, stderr);
+        r = config_load(d->config->path, memory_budget_check, &c, stderr);
         if (r < 0) {
                 log_error("%s has errors (above); keeping the configuration handrecd runs with.", d->config->path);
                 sd_notify(false, "READY=1");

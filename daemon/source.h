@@ -3,7 +3,7 @@
  * source.h — where stereo frames come from. Every source (synthetic, v4l2, replay) sits behind
  * these calls and is driven by one hand's source thread only.
  *
- *   source_new()   allocate, from the camera config (nothing opened yet)
+ *   source_*_new() allocate, from the camera config (nothing opened yet)
  *   source_open()  take the device / start the clock
  *   source_read()  block until the next frame; fill @dst, or drop it when @dst is NULL
  *   source_close() release the device; open again later is fine
@@ -64,9 +64,6 @@ static inline size_t source_camera_jpeg_max(const struct camera_config *c) {
         return (size_t) 2 * c->width * c->height * 3 / 2 + 65536;
 }
 
-/** source_new() - the source the camera config names. Return: 0 and *@ret (caller owns). */
-int source_new(const struct camera_config *c, struct source **ret);
-
 static inline int source_open(struct source *s) {
         return s->ops->open(s);
 }
@@ -103,6 +100,8 @@ static inline const char *source_error(struct source *s) {
         return s->ops->error ? s->ops->error(s) : "";
 }
 
+/* The sources, each from its camera config (borrowed, must outlive it): 0 and *@ret (the caller
+ * owns it), or negative errno. The pipeline picks the one the config names (pipeline.c). */
 int source_synthetic_new(const struct camera_config *c, struct source **ret);
 int source_v4l2_new(const struct camera_config *c, struct source **ret);
 int source_replay_new(const struct camera_config *c, struct source **ret);

@@ -158,7 +158,7 @@ int main(int argc, char *argv[]) {
         setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
         if ((r = parse_args(argc, argv, &config_path, &o.user)) >= 0)
                 return r;
-        if (config_load(config_path, &o.config, stderr) < 0) {
+        if (config_load(config_path, NULL, &o.config, stderr) < 0) {
                 fprintf(stderr, "handrec-offload: %s is not usable; fix the lines above.\n", config_path);
                 return EXIT_FAILURE;
         }

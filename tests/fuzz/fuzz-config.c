@@ -7,6 +7,7 @@
  */
 #include "../../daemon/calibration.h"
 #include "../../daemon/config.h"
+#include "../../daemon/memory-budget.h"
 #include "fuzz.h"
 
 static char errors[64 * 1024];
@@ -56,7 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memset(errors, 0, sizeof(errors));
         e = fmemopen(errors, sizeof(errors) - 1, "w");
         FUZZ_CHECK(e != NULL);
-        r = config_load(fuzz_files[0], &c, e);
+        r = config_load(fuzz_files[0], memory_budget_check, &c, e);
         FUZZ_CHECK(fclose(e) == 0);
 
         if (r < 0) {

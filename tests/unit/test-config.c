@@ -21,7 +21,7 @@ static const char *load(const char *text, int *r, struct config **ret) {
         fclose(f);
         memset(errors, 0, sizeof(errors));
         e = fmemopen(errors, sizeof(errors) - 1, "w");
-        *r = config_load(path, &c, e);
+        *r = config_load(path, memory_budget_check, &c, e);
         fclose(e);
         if (ret)
                 *ret = c;
@@ -39,7 +39,7 @@ static char *expect(const char *line_and_setting) {
 TEST(shipped_config_is_valid) {
         struct config *c = NULL;
         FILE *e = fopen("/dev/null", "w");
-        CHECK(config_load("etc/handrecd.conf", &c, e) == 0);
+        CHECK(config_load("etc/handrecd.conf", memory_budget_check, &c, e) == 0);
         fclose(e);
         if (!c)
                 return;
@@ -138,7 +138,7 @@ TEST(missing_file) {
         struct config *c = NULL;
         char errors[512] = "";
         FILE *e = fmemopen(errors, sizeof(errors) - 1, "w");
-        CHECK_EQ_INT(config_load("/nonexistent/handrecd.conf", &c, e), -ENOENT);
+        CHECK_EQ_INT(config_load("/nonexistent/handrecd.conf", memory_budget_check, &c, e), -ENOENT);
         fclose(e);
         CHECK_CONTAINS(errors, "/nonexistent/handrecd.conf: cannot read: No such file or directory");
         CHECK(c == NULL);
