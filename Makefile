@@ -14,10 +14,13 @@
 #   make fuzz         the libFuzzer targets (tests/fuzz/README.md); make check runs each for 5 s
 #   make check-arm64  the unit tests cross-built for arm64 and run under qemu-aarch64 (tests/arm64/)
 #
-# The daemon's modules (every daemon/*.c but main.c) are built once into $(BUILD)/libhandrec.a,
-# which the daemon, the client, the tools, the benchmarks and the tests link. Each flavour of the
-# build (plain, san = ASan+UBSan, tsan = ThreadSanitizer) has its own object tree and library.
-# Header dependencies come from the compiler (-MMD -MP).
+# Two libraries: lib/*.c, the shared library, into $(BUILD)/libhandrec.a, which every program
+# links (the daemon, handrecctl, handrec-offload, the tools, the benchmarks and the tests); and
+# the daemon's own modules (every daemon/*.c but main.c) into $(BUILD)/libhandrecd.a, which the
+# daemon, the benchmarks and the tests link. lib/ never includes daemon/ (make lint checks it,
+# with the call graph's circles: scripts/check-layers.py). Each flavour of the build (plain, san =
+# ASan+UBSan, tsan = ThreadSanitizer) has its own object tree and libraries. Header dependencies
+# come from the compiler (-MMD -MP).
 
 PREFIX     ?= /usr/local
 SYSCONFDIR ?= /etc
@@ -50,7 +53,8 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE -DHANDREC_VERSION='"$(VERSION)"' -pthread -MMD -MP $(WARN) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS)
 LDLIBS  = $(LDFLAGS) $(PKG_LIBS) -lm -pthread
 
-LIB_SRCS    := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
+LIB_SRCS    := $(sort $(wildcard lib/*.c))
+DAEMON_SRCS := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/test-%.c,%,$(sort $(wildcard tests/unit/test-*.c)))
 # the threaded tests, run again under ThreadSanitizer
 TSAN_TESTS  := pipeline queue preview
@@ -96,7 +100,14 @@ $(TSAN_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TSAN_FLAGS) -c -o $@ $<
 
+# $(call libs,FLAVOUR-DIR): the daemon's library and the shared one, in link order
+libs = $(1)/libhandrecd.a $(1)/libhandrec.a
+
 $(BUILD)/libhandrec.a: $(call objs,$(BUILD),$(LIB_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libhandrecd.a: $(call objs,$(BUILD),$(DAEMON_SRCS))
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -104,13 +115,21 @@ $(SAN_BUILD)/libhandrec.a: $(call objs,$(SAN_BUILD),$(LIB_SRCS))
 	@rm -f $@
 	ar rcs $@ $^
 
+$(SAN_BUILD)/libhandrecd.a: $(call objs,$(SAN_BUILD),$(DAEMON_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
 $(TSAN_BUILD)/libhandrec.a: $(call objs,$(TSAN_BUILD),$(LIB_SRCS))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(TSAN_BUILD)/libhandrecd.a: $(call objs,$(TSAN_BUILD),$(DAEMON_SRCS))
 	@rm -f $@
 	ar rcs $@ $^
 
 # ---- programs ----
 
-$(BUILD)/handrecd: $(BUILD)/daemon/main.o $(BUILD)/libhandrec.a
+$(BUILD)/handrecd: $(BUILD)/daemon/main.o $(call libs,$(BUILD))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/client/%.o: ALL_CFLAGS += $(MHD_CFLAGS) $(JSONC_CFLAGS)
@@ -130,14 +149,14 @@ $(SAN_BUILD)/handrec-offload: $(call objs,$(SAN_BUILD),$(wildcard offload/*.c)) 
 $(BUILD)/handrec-rectify: $(BUILD)/tools/handrec-rectify.o $(BUILD)/libhandrec.a
 	$(CC) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench-%: $(BUILD)/tests/bench/bench-%.o $(BUILD)/libhandrec.a
+$(BUILD)/bench-%: $(BUILD)/tests/bench/bench-%.o $(call libs,$(BUILD))
 	$(CC) -o $@ $^ $(LDLIBS)
 
 # Unit tests: built with AddressSanitizer and UBSan; the threaded ones again with ThreadSanitizer.
-$(SAN_BUILD)/test-%: $(SAN_BUILD)/tests/unit/test-%.o $(SAN_BUILD)/libhandrec.a
+$(SAN_BUILD)/test-%: $(SAN_BUILD)/tests/unit/test-%.o $(call libs,$(SAN_BUILD))
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
 
-$(TSAN_BUILD)/test-%: $(TSAN_BUILD)/tests/unit/test-%.o $(TSAN_BUILD)/libhandrec.a
+$(TSAN_BUILD)/test-%: $(TSAN_BUILD)/tests/unit/test-%.o $(call libs,$(TSAN_BUILD))
 	$(CC) $(TSAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 # tests: a disk that stalls or fails, for the take files only (LD_PRELOAD)
@@ -345,13 +364,14 @@ deb:
 NOT_REENTRANT := gmtime|localtime|ctime|asctime|strtok|getpwnam|getgrnam
 
 lint:
-	@! grep -nE '\<($(NOT_REENTRANT))\(' daemon/*.c client/*.c offload/*.c tools/*.c || \
+	@! grep -nE '\<($(NOT_REENTRANT))\(' lib/*.c daemon/*.c client/*.c offload/*.c tools/*.c || \
 	  { echo "lint: use the _r variant (two hands' threads run this code)"; exit 1; }
-	clang-format --dry-run --Werror daemon/*.c daemon/*.h client/*.c client/*.h offload/*.c offload/*.h tests/unit/*.c tests/unit/*.h \
+	$(PYTHON3) scripts/check-layers.py
+	clang-format --dry-run --Werror lib/*.c lib/*.h daemon/*.c daemon/*.h client/*.c client/*.h offload/*.c offload/*.h tests/unit/*.c tests/unit/*.h \
 	             tests/bench/*.c tests/faults/*.c tests/fuzz/*.c tests/fuzz/*.h tools/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
 	         --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE -D'SD_BUS_PARAM(x)=' \
-	         daemon client offload tools tests/unit tests/bench tests/faults tests/fuzz
+	         lib daemon client offload tools tests/unit tests/bench tests/faults tests/fuzz
 
 clean:
 	rm -rf $(BUILD)

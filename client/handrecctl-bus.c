@@ -6,8 +6,8 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
-#include "../daemon/bus-names.h"
-#include "../daemon/util.h"
+#include "../lib/bus-names.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 bool arg_user = false;

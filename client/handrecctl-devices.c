@@ -19,9 +19,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
-#include "../daemon/util.h"
-#include "../daemon/v4l2-controls.h"
-#include "../daemon/v4l2-describe.h"
+#include "../lib/util.h"
+#include "../lib/v4l2-controls.h"
+#include "../lib/v4l2-describe.h"
 #include "handrecctl.h"
 
 /* Stable names (/dev/v4l/by-id, by-path) that lead to @node: printed, or added to @list when not NULL. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * handrecctl-files.c — `handrecctl check FILE...` and `handrecctl recover FILE...`: commands on
- * take files themselves (daemon/recover.c), which need no daemon. check exits 1 with the reason
+ * take files themselves (lib/recover.c), which need no daemon. check exits 1 with the reason
  * when a file is not good; recover does by hand what handrecd does at start.
  */
 #include <limits.h>
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
-#include "../daemon/bus-names.h"
-#include "../daemon/recover.h"
-#include "../daemon/util.h"
+#include "../lib/bus-names.h"
+#include "../lib/recover.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 static bool wants_help(int argc, char *argv[]) {

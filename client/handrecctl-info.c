@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../daemon/h5util.h"
-#include "../daemon/layout.h"
-#include "../daemon/util.h"
+#include "../lib/h5util.h"
+#include "../lib/layout.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 /* What info says of one take. */

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 json_object *json_new_double(double d) {

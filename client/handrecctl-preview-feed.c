@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * handrecctl-preview-feed.c — the client's side of a preview: the OpenPreview call, reading
- * frames off the descriptor it returns (daemon/preview-protocol.h), and the feed: a reader
+ * frames off the descriptor it returns (lib/preview-protocol.h), and the feed: a reader
  * thread per hand keeping the latest frame for whoever wants it (the threads and the lock rule
  * are in handrecctl-preview.h).
  */
@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl-preview.h"
 
 /* ---- OpenPreview ------------------------------------------------------------------------ */

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl-preview.h"
 
 /* handlers return enum MHD_Result from 0.9.71 on, int before */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl-preview.h"
 
 static const char page_head[] =

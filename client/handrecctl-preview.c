@@ -14,7 +14,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl-preview.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:8080"

@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
-#include "../daemon/preview-protocol.h"
+#include "../lib/preview-protocol.h"
 #include "handrecctl.h"
 
 /* The largest JPEG a reader accepts: a bad size field must not make it allocate gigabytes. */

@@ -19,7 +19,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 /* ---- standard input, a line at a time --------------------------------------------------- */

@@ -14,7 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl-preview.h"
 
 #define FIRST_FRAME_TIMEOUT_S 10

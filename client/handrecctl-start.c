@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 #define STOP_TIMEOUT_USEC (120 * USEC_PER_SEC)

@@ -12,7 +12,7 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 /* The takes listed: the newest TAKES_LISTED (ListTakes' limit). */

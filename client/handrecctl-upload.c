@@ -12,8 +12,8 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
-#include "../daemon/bus-names.h"
-#include "../daemon/util.h"
+#include "../lib/bus-names.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 /* How long status and takes wait for the uploader: it answers from its main loop (rclone is a

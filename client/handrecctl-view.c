@@ -11,9 +11,8 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
-#include "../daemon/pipeline.h"
-#include "../daemon/status-line.h"
-#include "../daemon/util.h"
+#include "../lib/status-line.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 /* ---- reading a{sv} dictionaries --------------------------------------------------------- */
@@ -245,7 +244,7 @@ int read_take(sd_bus_message *m, struct take_view *t) {
 
 /* The summary of a take (StopRecording's reply, RecordingStopped). */
 struct summary {
-        char reason[32], last_error[PIPELINE_ERROR_MAX], causes[256];
+        char reason[32], last_error[ERROR_SENTENCE_MAX], causes[256];
         uint64_t captured, written, dropped, bytes;
         double duration, fps;
 };

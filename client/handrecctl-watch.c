@@ -17,8 +17,8 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "../daemon/bus-names.h"
-#include "../daemon/util.h"
+#include "../lib/bus-names.h"
+#include "../lib/util.h"
 #include "handrecctl.h"
 
 #define STOP_TIMEOUT_USEC (120 * USEC_PER_SEC)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * handrecctl — command-line client of handrecd (the D-Bus API of daemon/bus-names.h). One
+ * handrecctl — command-line client of handrecd (the D-Bus API of lib/bus-names.h). One
  * run_<command>() per subcommand; every daemon error is printed as the daemon's own sentence.
  * Exit status: 0 success, 1 the daemon or the bus said no, 2 bad usage, 3 (status) a hand is in
  * error or has no device.
@@ -20,11 +20,11 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include <json-c/json.h>
 
 #include "handrecctl.h"
-#include "../daemon/version.h"
+#include "../lib/version.h"
 
 /* --json before the command: as if given after it (handrecctl --json status). */
 static bool arg_json = false;

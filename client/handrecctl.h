@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
-#include "../daemon/pipeline.h"
+#include "../lib/util.h"
 
 #define MAX_HANDS 2
 #define HAND_NAME_MAX 16
@@ -84,7 +84,7 @@ struct hand_view {
         char name[HAND_NAME_MAX];
         char state[16];
         char file[PATH_MAX];
-        char last_error[PIPELINE_ERROR_MAX];
+        char last_error[ERROR_SENTENCE_MAX];
         uint64_t captured, written, dropped, bytes;
         uint32_t queue, queue_capacity;
         uint64_t resident_memory;

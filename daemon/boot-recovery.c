@@ -10,8 +10,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
-#include "recover.h"
-#include "util.h"
+#include "../lib/recover.h"
+#include "../lib/util.h"
 
 #define MAX_REMEMBERED 256
 

@@ -13,7 +13,7 @@
 
 #include "bus.h"
 #include "process-memory.h"
-#include "util.h"
+#include "../lib/util.h"
 
 /* ---- a{sv} helpers ---------------------------------------------------------------------- */
 

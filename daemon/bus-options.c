@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "bus-names.h"
-#include "util.h"
+#include "../lib/bus-names.h"
+#include "../lib/util.h"
 
 int options_read_number(sd_bus_message *m, const char *contents, double *ret) {
         union {

@@ -19,8 +19,8 @@
 #include "process-memory.h"
 #include "take-options.h"
 #include "takes.h"
-#include "util.h"
-#include "version.h"
+#include "../lib/util.h"
+#include "../lib/version.h"
 
 /* ---- signals ---------------------------------------------------------------------------- */
 

@@ -33,9 +33,9 @@
 #include "convert.h"
 #include "pair.h"
 #include "source.h"
-#include "util.h"
-#include "v4l2-controls.h"
-#include "v4l2-describe.h"
+#include "../lib/util.h"
+#include "../lib/v4l2-controls.h"
+#include "../lib/v4l2-describe.h"
 
 #define MAX_BUFFERS 32
 #define NO_FRAME_TIMEOUT_MS 5000

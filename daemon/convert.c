@@ -24,7 +24,7 @@
 #include <arm_neon.h>
 #endif
 
-#include "util.h"
+#include "../lib/util.h"
 
 struct convert {
         tjhandle tj;  /* TurboJPEG decompressor */

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame.h"
+#include "../lib/frame.h"
 
 enum convert_format {
         CONVERT_YUYV,   /* packed 4:2:2: Y0 U Y1 V */

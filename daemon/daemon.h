@@ -10,8 +10,8 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "bus-names.h"
-#include "config.h"
+#include "../lib/bus-names.h"
+#include "../lib/config.h"
 #include "pipeline.h"
 #include "preview.h"
 

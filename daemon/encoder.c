@@ -29,7 +29,7 @@
 #include <jerror.h>
 #include <turbojpeg.h>
 
-#include "util.h"
+#include "../lib/util.h"
 
 #define BAND_ROWS 16                 /* luma rows of one iMCU row at 4:2:0 */
 #define ARENA_ALIGN 64               /* libjpeg-turbo's SIMD code needs 32 */

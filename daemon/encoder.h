@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame.h"
+#include "../lib/frame.h"
 
 struct encoder;
 

@@ -19,10 +19,10 @@
 
 #include "daemon.h"
 #include "process-memory.h"
-#include "status-line.h"
+#include "../lib/status-line.h"
 #include "takefile.h"
-#include "upload-backlog.h"
-#include "util.h"
+#include "../lib/upload-backlog.h"
+#include "../lib/util.h"
 
 const char *hand_state_to_string(enum hand_state s) {
         static const char *const names[_HAND_STATE_MAX] = {

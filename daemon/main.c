@@ -11,8 +11,8 @@
 
 #include "bus.h"
 #include "memory-budget.h"
-#include "util.h"
-#include "version.h"
+#include "../lib/util.h"
+#include "../lib/version.h"
 
 #define TICK_USEC (250 * 1000)
 

@@ -11,11 +11,11 @@
 #include <math.h>
 #include <turbojpeg.h>
 
-#include "frame.h"
-#include "layout.h"
+#include "../lib/frame.h"
+#include "../lib/layout.h"
 #include "queue.h"
 #include "source.h"
-#include "util.h"
+#include "../lib/util.h"
 
 /* layout.c: layout_fapl(), no raw-data chunk cache and a metadata cache fixed at
  * LAYOUT_METADATA_CACHE; writer_create(): one batch of index values, 4 × 8 + 3 × 4 bytes a frame. */

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config-check.h"
-#include "config.h"
+#include "../lib/config-check.h"
+#include "../lib/config.h"
 
 /* The queue's byte ring holds, per frame, the raw I420 size divided by this: 3 bits a pixel.
  * JPEG at quality 85 of real scenes takes about 1.8 (420 KB per 2×1280×720 frame), of the

@@ -15,8 +15,8 @@
 #include "convert.h"
 #include "encoder.h"
 #include "pipeline-internal.h"
-#include "rectify.h"
-#include "util.h"
+#include "../lib/rectify.h"
+#include "../lib/util.h"
 
 /* One job in a worker's hands, from the work FIFO to its turn. */
 struct task {

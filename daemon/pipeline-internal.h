@@ -75,7 +75,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "frame.h"
+#include "../lib/frame.h"
 #include "pipeline.h"
 #include "preview-tap.h"
 #include "queue.h"

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "pipeline-internal.h"
-#include "util.h"
+#include "../lib/util.h"
 
 /* What the source must deliver for this take: a source that can hand over the camera's JPEG
  * always does (its jobs hold no planes; a worker decodes when the take rectifies); any other

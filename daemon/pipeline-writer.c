@@ -16,7 +16,7 @@
 
 #include "pipeline-internal.h"
 #include "takefile.h"
-#include "util.h"
+#include "../lib/util.h"
 #include "writer.h"
 
 /* The writer thread's view of one take's file. */

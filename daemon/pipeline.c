@@ -12,8 +12,8 @@
 #include "encoder.h"
 #include "memory-budget.h"
 #include "pipeline-internal.h"
-#include "rectify.h"
-#include "util.h"
+#include "../lib/rectify.h"
+#include "../lib/util.h"
 
 const char *pipeline_stop_reason_to_string(enum stop_reason r) {
         static const char *const names[_STOP_MAX] = {

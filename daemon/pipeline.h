@@ -12,10 +12,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "../lib/config.h"
+#include "../lib/util.h"
 
 /* The longest error sentence a take or a camera reports (LastError): a path and what to do. */
-#define PIPELINE_ERROR_MAX (PATH_MAX + 1024)
+#define PIPELINE_ERROR_MAX ERROR_SENTENCE_MAX
 /* pipeline_device()'s reason while a camera kept warm has not been opened yet (just after start) */
 #define PIPELINE_NOT_OPENED_YET "not opened yet"
 

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bus-names.h"
+#include "../lib/bus-names.h"
 #include "bus-options.h"
-#include "config.h"
-#include "util.h"
+#include "../lib/config.h"
+#include "../lib/util.h"
 
 #define PREVIEW_OPTIONS_HELP                                                                                           \
         "known options: fps (d, 0.5-30), max_width (u, pixels, 0 = full size), rectified (b), guides (b), quality "    \

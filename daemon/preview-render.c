@@ -12,8 +12,8 @@
 
 #include "convert.h"
 #include "encoder.h"
-#include "rectify.h"
-#include "util.h"
+#include "../lib/rectify.h"
+#include "../lib/util.h"
 
 struct preview_scratch {
         unsigned width, height;

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame.h"
+#include "../lib/frame.h"
 
 struct rectify;
 

@@ -9,7 +9,7 @@
 #include <poll.h>
 #include <string.h>
 
-#include "util.h"
+#include "../lib/util.h"
 
 int preview_tap_alloc(struct preview_tap *t, bool camera_jpeg, size_t jpeg_max, unsigned width, unsigned height,
                       int wake_fd) {

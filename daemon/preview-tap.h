@@ -26,7 +26,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#include "frame.h"
+#include "../lib/frame.h"
 
 enum preview_tap_state {
         TAP_OFF,     /* no buffer, or nobody watching */

@@ -30,12 +30,12 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
-#include "config.h"
+#include "../lib/config.h"
 #include "pipeline.h"
-#include "preview-protocol.h"
+#include "../lib/preview-protocol.h"
 #include "preview-render.h"
 #include "preview-tap.h"
-#include "util.h"
+#include "../lib/util.h"
 
 #define PREVIEW_NICE 10
 

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "../lib/util.h"
 
 uint64_t process_resident_memory(void) {
         _cleanup_(closep) int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);

@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "../lib/util.h"
 
 /* A live block: an open room, or a committed entry's bytes. [start, end) in the byte ring. */
 struct block {

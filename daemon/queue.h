@@ -49,7 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame.h"
+#include "../lib/frame.h"
 
 struct queue_entry {
         struct frame_meta meta;

@@ -10,7 +10,7 @@
 
 #include "bus.h"
 #include "memory-budget.h"
-#include "util.h"
+#include "../lib/util.h"
 
 static struct hand *active_hand(struct daemon *d) {
         for (unsigned i = 0; i < d->n_hands; i++)

@@ -31,7 +31,7 @@
 
 #include "convert.h"
 #include "source.h"
-#include "util.h"
+#include "../lib/util.h"
 
 struct replay {
         struct source base;

@@ -16,7 +16,7 @@
 
 #include "source.h"
 #include "stamp.h"
-#include "util.h"
+#include "../lib/util.h"
 
 struct synthetic {
         struct source base;

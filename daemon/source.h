@@ -12,8 +12,8 @@
 
 #include <errno.h>
 
-#include "config.h"
-#include "frame.h"
+#include "../lib/config.h"
+#include "../lib/frame.h"
 
 struct source;
 

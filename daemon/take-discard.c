@@ -15,7 +15,7 @@
 
 #include "daemon.h"
 #include "takes.h"
-#include "util.h"
+#include "../lib/util.h"
 
 /* Split @file into the configured hand whose folder holds it and the file's name in it.
  * Return: the hand, or NULL when @file is not <output_dir>/<hand>/<name>. */

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "daemon.h"
-#include "h5util.h"
-#include "layout.h"
+#include "../lib/h5util.h"
+#include "../lib/layout.h"
 #include "takes.h"
-#include "util.h"
+#include "../lib/util.h"
 
 bool takes_hdf5_usable(const struct daemon *d) {
 #ifdef H5_HAVE_THREADSAFE

@@ -15,7 +15,7 @@
 
 #include "bus-options.h"
 #include "daemon.h"
-#include "util.h"
+#include "../lib/util.h"
 
 #define OPTIONS_HELP                                                                                                   \
         "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b), episode (s), task (s)"

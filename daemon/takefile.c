@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "../lib/util.h"
 
 /* mkdir -p */
 static int mkdir_parents(const char *path, mode_t mode) {

@@ -16,11 +16,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "calibration.h"
-#include "h5util.h"
-#include "layout.h"
-#include "util.h"
-#include "version.h"
+#include "../lib/calibration.h"
+#include "../lib/h5util.h"
+#include "../lib/layout.h"
+#include "../lib/util.h"
+#include "../lib/version.h"
 
 #define JPEG_CHUNK (512 * 1024)
 #define INDEX_CHUNK 1024

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "offload.h"
 
 #define APPEND(m, key, type, value) sd_bus_message_append((m), "{sv}", (key), (type), (value))
@@ -142,18 +142,6 @@ static const sd_bus_vtable vtable[] = {
         SD_BUS_SIGNAL_WITH_NAMES("TakeRemoved", "s", SD_BUS_PARAM(file), 0),
         SD_BUS_VTABLE_END,
 };
-
-void bus_emit_state(struct offload *o, const struct take *t) {
-        char path[4096];
-
-        take_path(o, t->hand, t->name, path, sizeof(path));
-        (void) sd_bus_emit_signal(o->bus, OFFLOAD_PATH, OFFLOAD_INTERFACE, "UploadStateChanged", "sss", path,
-                                  upload_state_to_string(t->st.state), t->st.error);
-}
-
-void bus_emit_removed(struct offload *o, const char *path) {
-        (void) sd_bus_emit_signal(o->bus, OFFLOAD_PATH, OFFLOAD_INTERFACE, "TakeRemoved", "s", path);
-}
 
 /* RecordingStopped(s hand, s file, s reason, a{sv}) and TakeRecovered(s hand, s file, a{sv}). */
 static int on_take_done(sd_bus_message *m, void *userdata, sd_bus_error *error) {

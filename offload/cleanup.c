@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cleanup.c — removing what an upload left on the remote of a take that will never be verified:
+ * cleanup.c — the queue of what an upload left on the remote of a take that will never be verified:
  * a take discarded during its upload, or after a failed one, may have left a partial copy under
  * its own name (an SFTP or local remote writes in place; some S3 servers keep a cut-off PUT).
  * Whatever reads the remote must never find a broken take there, so such copies are deleted
- * (rclone deletefile), one at a time, before the next upload. A copy that is not there is fine.
+ * (rclone deletefile, run by upload.c), one at a time, before the next upload. A copy that is not
+ * there is fine.
  * The take's state file (which names the copy) is removed only once the copy is gone: a restart
  * in between, or a deletion that fails, leaves it, and the next start queues the deletion again
- * (state_remove_orphans).
+ * (scan_orphans).
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,60 +44,5 @@ bool cleanup_queue(struct offload *o, const char *hand, const char *name, const 
         snprintf(c->hand, sizeof(c->hand), "%s", hand);
         snprintf(c->name, sizeof(c->name), "%s", name);
         snprintf(c->remote, sizeof(c->remote), "%s", st->remote);
-        return true;
-}
-
-/* rclone's words for a file that is not there: "object not found" (S3, SFTP, WebDAV), "is a
- * directory or doesn't exist" (a local folder) */
-static bool copy_not_there(const struct rclone_job *job) {
-        static const char *const words[] = {"not found", "doesn't exist"};
-
-        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-                if (strstr(job->error, words[i]) || strstr(job->last_line, words[i]))
-                        return true;
-        return false;
-}
-
-static void cleanup_done(struct offload *o, int status) {
-        const struct cleanup *c = &o->cleanup[0];
-        char why[768];
-
-        if (status == 0 || copy_not_there(&o->job)) {
-                if (status == 0)
-                        log_info("Removed %s from the remote: a partial copy of a take that was discarded.", c->remote);
-                if (!take_find(o, c->hand, c->name)) /* not a new take of the same name */
-                        (void) state_remove(o->oc->state_dir, c->hand, c->name);
-        } else {
-                rclone_describe_failure(&o->job, "rclone deletefile", status, why, sizeof(why));
-                log_warning("Cannot remove %s, a partial copy of a discarded take, from the remote: %s. It is "
-                            "tried again when handrec-offload next starts.",
-                            c->remote, why);
-        }
-        memmove(&o->cleanup[0], &o->cleanup[1], (size_t) (o->n_cleanup - 1) * sizeof(o->cleanup[0]));
-        o->n_cleanup--;
-        upload_phase_idle(o);
-        if (o->quitting)
-                sd_event_exit(o->event, 0);
-        else
-                upload_schedule_next(o);
-}
-
-bool cleanup_start(struct offload *o) {
-        const char *argv[40];
-        unsigned n;
-
-        if (o->n_cleanup == 0)
-                return false;
-        n = rclone_base_args(o, argv, 30);
-        argv[n++] = "deletefile";
-        argv[n++] = o->cleanup[0].remote;
-        argv[n] = NULL;
-        o->phase = PHASE_CLEANUP;
-        if (rclone_run(o, (char *const *) argv, cleanup_done) < 0) {
-                o->n_cleanup = 0; /* rclone cannot run: the upload's own failure will say why; the state
-                                 * files stay for the next start */
-                o->phase = PHASE_IDLE;
-                return false;
-        }
         return true;
 }

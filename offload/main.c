@@ -16,32 +16,6 @@
 
 #include "offload.h"
 
-const char *offload_state_name(const struct offload *o) {
-        if (!o->oc->enabled)
-                return "off";
-        switch (o->phase) {
-        case PHASE_COPY: return "uploading";
-        case PHASE_LIST:
-        case PHASE_HASH:
-        case PHASE_CHECK: return "verifying";
-        case PHASE_WAIT: return "waiting";
-        case PHASE_CLEANUP: return "cleaning";
-        case PHASE_IDLE: break;
-        }
-        return "idle";
-}
-
-void offload_notify_status(struct offload *o) {
-        unsigned n;
-        uint64_t behind;
-        char size[32];
-
-        offload_backlog(o, &n, &behind, NULL);
-        sd_notifyf(false, "STATUS=%s: %u takes, %s behind%s%s%s%s", offload_state_name(o), n,
-                   format_bytes(size, sizeof(size), behind), o->cur_name[0] ? "; " : "", o->cur_name,
-                   o->last_error[0] ? "; failed: " : "", o->last_error);
-}
-
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct offload *o = userdata;
         (void) s;
@@ -168,7 +142,7 @@ int main(int argc, char *argv[]) {
         if (setup_events(&o) < 0 || bus_setup(&o) < 0)
                 return EXIT_FAILURE;
         scan_takes(&o);
-        state_remove_orphans(&o);
+        scan_orphans(&o);
         sd_notify(false, "READY=1");
         upload_kick(&o);
         space_check(&o);

@@ -18,9 +18,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "../daemon/bus-names.h"
-#include "../daemon/config.h"
-#include "../daemon/util.h"
+#include "../lib/bus-names.h"
+#include "../lib/config.h"
+#include "../lib/util.h"
 
 struct offload;
 
@@ -152,16 +152,25 @@ struct offload {
         int exit_code; /* of the process: 1 once the bus is lost */
 };
 
-/* main.c */
+/* The files' layers, from the bottom (scripts/check-layers.py holds them to it): log-once.c,
+ * rclone.c, state.c; cleanup.c; scan.c; status.c, signals.c; space.c; upload.c; bus.c; main.c.
+ * A file calls only the ones below it. */
+
+/* status.c: the state in a word ("uploading", "waiting", ...), and STATUS= for systemd */
 const char *offload_state_name(const struct offload *o);
 void offload_notify_status(struct offload *o);
+
+/* signals.c */
+void signal_take_state(struct offload *o, const struct take *t);
+void signal_take_removed(struct offload *o, const char *path);
 
 /* state.c: one file per take, <state_dir>/<hand>/<name>.state, written atomically and synced */
 int state_load(const char *state_dir, const char *hand, const char *name, struct take_state *ret);
 /* @file: the take's absolute path, written for a person reading the state file */
 int state_save(const char *state_dir, const char *hand, const char *name, const char *file, struct take_state *st);
 int state_remove(const char *state_dir, const char *hand, const char *name);
-void state_remove_orphans(struct offload *o);
+/* the folder of @hand's state files */
+int state_hand_dir(const char *state_dir, const char *hand, char *buf, size_t len);
 const char *upload_state_to_string(enum upload_state s);
 
 /* scan.c */
@@ -171,6 +180,9 @@ struct take *take_find_path(struct offload *o, const char *path, char *ret_hand,
 int take_path(const struct offload *o, const char *hand, const char *name, char *buf, size_t len);
 void take_forget(struct offload *o, const char *hand, const char *name);
 void offload_backlog(struct offload *o, unsigned *ret_takes, uint64_t *ret_bytes, uint64_t *ret_all_bytes);
+/* State files whose take is gone (removed or discarded while the service was down, or whose
+ * partial copy a run before could not delete): forgotten, or their copy's deletion queued. */
+void scan_orphans(struct offload *o);
 
 /* rclone.c */
 int rclone_run(struct offload *o, char *const argv[], void (*done)(struct offload *o, int status));
@@ -198,7 +210,6 @@ void upload_schedule_next(struct offload *o);
 /* Queues the deletion of @st's remote copy when an attempt may have left one there: true if
  * queued (the state file of @hand/@name is then removed by cleanup.c once the copy is gone). */
 bool cleanup_queue(struct offload *o, const char *hand, const char *name, const struct take_state *st);
-bool cleanup_start(struct offload *o);
 
 /* space.c */
 void space_check(struct offload *o);
@@ -210,5 +221,3 @@ bool log_once_is_news(char *logged, size_t len, const char *msg);
 
 /* bus.c */
 int bus_setup(struct offload *o);
-void bus_emit_state(struct offload *o, const struct take *t);
-void bus_emit_removed(struct offload *o, const char *path);

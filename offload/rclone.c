@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "offload.h"
 
 #define RCLONE_OUT_MAX (4u << 20) /* lsjson of one file, a hash: far less */

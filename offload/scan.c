@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../daemon/h5util.h"
-#include "../daemon/layout.h"
-#include "../daemon/util.h"
+#include "../lib/h5util.h"
+#include "../lib/layout.h"
+#include "../lib/util.h"
 #include "offload.h"
 
 int take_path(const struct offload *o, const char *hand, const char *name, char *buf, size_t len) {
@@ -239,4 +239,46 @@ void offload_backlog(struct offload *o, unsigned *ret_takes, uint64_t *ret_bytes
         *ret_bytes = bytes;
         if (ret_all_bytes)
                 *ret_all_bytes = all;
+}
+
+/* A state file whose take is gone: forgotten, unless an attempt may have left a partial copy on
+ * the remote; then the copy is deleted first (cleanup.c), and the state file after it. */
+static void forget_orphan(struct offload *o, const char *hand, const char *name) {
+        struct take_state st;
+
+        if (state_load(o->oc->state_dir, hand, name, &st) == 0 && cleanup_queue(o, hand, name, &st))
+                log_info("%s/%s is no longer here; its partial copy %s goes from the remote too.", hand, name,
+                         st.remote);
+        else if (state_remove(o->oc->state_dir, hand, name) == 0)
+                log_info("Forgot the upload state of %s/%s: the take is no longer here.", hand, name);
+}
+
+/* State files whose take is gone (removed or discarded while the service was down, or whose
+ * partial copy a run before this one could not delete). */
+void scan_orphans(struct offload *o) {
+        for (unsigned i = 0; i < o->config->n_hands; i++) {
+                const char *hand = o->config->hands[i].name;
+                char dir[4096], name[256];
+
+                if (o->hand_unreadable[i])
+                        continue; /* its takes are unknown, not gone */
+                DIR *d;
+                struct dirent *e;
+
+                if (state_hand_dir(o->oc->state_dir, hand, dir, sizeof(dir)) < 0 || !(d = opendir(dir)))
+                        continue;
+                while ((e = readdir(d))) {
+                        size_t n = strlen(e->d_name);
+                        if (n > 10 && streq(e->d_name + n - 10, ".state.tmp")) {
+                                (void) unlinkat(dirfd(d), e->d_name, 0); /* a save a crash cut short */
+                                continue;
+                        }
+                        if (n <= 6 || n - 6 >= sizeof(name) || !streq(e->d_name + n - 6, ".state"))
+                                continue;
+                        snprintf(name, sizeof(name), "%.*s", (int) (n - 6), e->d_name);
+                        if (!take_find(o, hand, name))
+                                forget_orphan(o, hand, name);
+                }
+                closedir(d);
+        }
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "offload.h"
 
 #define GB 1e9
@@ -74,7 +74,7 @@ static int on_discarded(sd_bus_message *reply, void *userdata, sd_bus_error *ret
         /* the daemon has deleted it; its state goes with it */
         take_forget(o, o->discard_hand, o->discard_name);
         o->removed++;
-        bus_emit_removed(o, path);
+        signal_take_removed(o, path);
         space_check(o);
         return 0;
 }

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../daemon/upload-backlog.h"
-#include "../daemon/util.h"
+#include "../lib/upload-backlog.h"
+#include "../lib/util.h"
 #include "offload.h"
 
 static const char *const state_names[] = {
@@ -42,7 +42,7 @@ static int state_from_string(const char *s, enum upload_state *ret) {
         return -EBADMSG;
 }
 
-static int hand_dir_path(const char *state_dir, const char *hand, char *buf, size_t len) {
+int state_hand_dir(const char *state_dir, const char *hand, char *buf, size_t len) {
         return snprintf(buf, len, "%s/%s", state_dir, hand) >= (int) len ? -ENAMETOOLONG : 0;
 }
 
@@ -146,7 +146,7 @@ int state_save(const char *state_dir, const char *hand, const char *name, const 
         FILE *f;
         int r;
 
-        if ((r = hand_dir_path(state_dir, hand, dir, sizeof(dir))) < 0 ||
+        if ((r = state_hand_dir(state_dir, hand, dir, sizeof(dir))) < 0 ||
             (r = file_path(state_dir, hand, name, "", path, sizeof(path))) < 0 ||
             (r = file_path(state_dir, hand, name, ".tmp", tmp, sizeof(tmp))) < 0)
                 return r;
@@ -183,52 +183,10 @@ int state_remove(const char *state_dir, const char *hand, const char *name) {
         char dir[4096], path[4096];
         int r;
 
-        if ((r = hand_dir_path(state_dir, hand, dir, sizeof(dir))) < 0 ||
+        if ((r = state_hand_dir(state_dir, hand, dir, sizeof(dir))) < 0 ||
             (r = file_path(state_dir, hand, name, "", path, sizeof(path))) < 0)
                 return r;
         if (unlink(path) < 0)
                 return errno == ENOENT ? 0 : -errno;
         return sync_dir(dir);
-}
-
-/* A state file whose take is gone: forgotten, unless an attempt may have left a partial copy on
- * the remote; then the copy is deleted first (cleanup.c), and the state file after it. */
-static void forget_orphan(struct offload *o, const char *hand, const char *name) {
-        struct take_state st;
-
-        if (state_load(o->oc->state_dir, hand, name, &st) == 0 && cleanup_queue(o, hand, name, &st))
-                log_info("%s/%s is no longer here; its partial copy %s goes from the remote too.", hand, name,
-                         st.remote);
-        else if (state_remove(o->oc->state_dir, hand, name) == 0)
-                log_info("Forgot the upload state of %s/%s: the take is no longer here.", hand, name);
-}
-
-/* State files whose take is gone (removed or discarded while the service was down, or whose
- * partial copy a run before this one could not delete). */
-void state_remove_orphans(struct offload *o) {
-        for (unsigned i = 0; i < o->config->n_hands; i++) {
-                const char *hand = o->config->hands[i].name;
-                char dir[4096], name[256];
-
-                if (o->hand_unreadable[i])
-                        continue; /* its takes are unknown, not gone */
-                DIR *d;
-                struct dirent *e;
-
-                if (hand_dir_path(o->oc->state_dir, hand, dir, sizeof(dir)) < 0 || !(d = opendir(dir)))
-                        continue;
-                while ((e = readdir(d))) {
-                        size_t n = strlen(e->d_name);
-                        if (n > 10 && streq(e->d_name + n - 10, ".state.tmp")) {
-                                (void) unlinkat(dirfd(d), e->d_name, 0); /* a save a crash cut short */
-                                continue;
-                        }
-                        if (n <= 6 || n - 6 >= sizeof(name) || !streq(e->d_name + n - 6, ".state"))
-                                continue;
-                        snprintf(name, sizeof(name), "%.*s", (int) (n - 6), e->d_name);
-                        if (!take_find(o, hand, name))
-                                forget_orphan(o, hand, name);
-                }
-                closedir(d);
-        }
 }

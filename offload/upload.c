@@ -23,7 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../daemon/util.h"
+#include "../lib/util.h"
 #include "offload.h"
 
 static void step_done_copy(struct offload *o, int status);
@@ -73,7 +73,7 @@ static void save(struct offload *o, struct take *t) {
                                   why);
         } else
                 o->logged_state_error[0] = '\0';
-        bus_emit_state(o, t);
+        signal_take_state(o, t);
 }
 
 static int on_next(sd_event_source *s, void *userdata) {
@@ -479,6 +479,64 @@ static struct take *next_take(struct offload *o) {
                         best = t;
         }
         return best;
+}
+
+/* ---- the partial copies of discarded takes (cleanup.c queues them), deleted between uploads ---- */
+
+/* rclone's words for a file that is not there: "object not found" (S3, SFTP, WebDAV), "is a
+ * directory or doesn't exist" (a local folder) */
+static bool copy_not_there(const struct rclone_job *job) {
+        static const char *const words[] = {"not found", "doesn't exist"};
+
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strstr(job->error, words[i]) || strstr(job->last_line, words[i]))
+                        return true;
+        return false;
+}
+
+/* A deletion ended: the state file goes with the copy, and the next take (or deletion) is looked for. */
+static void cleanup_done(struct offload *o, int status) {
+        const struct cleanup *c = &o->cleanup[0];
+        char why[768];
+
+        if (status == 0 || copy_not_there(&o->job)) {
+                if (status == 0)
+                        log_info("Removed %s from the remote: a partial copy of a take that was discarded.", c->remote);
+                if (!take_find(o, c->hand, c->name)) /* not a new take of the same name */
+                        (void) state_remove(o->oc->state_dir, c->hand, c->name);
+        } else {
+                rclone_describe_failure(&o->job, "rclone deletefile", status, why, sizeof(why));
+                log_warning("Cannot remove %s, a partial copy of a discarded take, from the remote: %s. It is "
+                            "tried again when handrec-offload next starts.",
+                            c->remote, why);
+        }
+        memmove(&o->cleanup[0], &o->cleanup[1], (size_t) (o->n_cleanup - 1) * sizeof(o->cleanup[0]));
+        o->n_cleanup--;
+        upload_phase_idle(o);
+        if (o->quitting)
+                sd_event_exit(o->event, 0);
+        else
+                upload_schedule_next(o);
+}
+
+static bool cleanup_start(struct offload *o) {
+        const char *argv[40];
+        unsigned n;
+
+        if (o->n_cleanup == 0)
+                return false;
+        n = rclone_base_args(o, argv, 30);
+        argv[n++] = "deletefile";
+        argv[n++] = o->cleanup[0].remote;
+        argv[n] = NULL;
+        o->phase = PHASE_CLEANUP;
+        if (rclone_run(o, (char *const *) argv, cleanup_done) < 0) {
+                o->n_cleanup = 0; /* rclone cannot run: the upload's own failure will say why; the state
+                                 * files stay for the next start */
+                o->phase = PHASE_IDLE;
+                return false;
+        }
+        return true;
 }
 
 void upload_kick(struct offload *o) {

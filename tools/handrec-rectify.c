@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../daemon/calibration.h"
-#include "../daemon/rectify.h"
-#include "../daemon/util.h"
+#include "../lib/calibration.h"
+#include "../lib/rectify.h"
+#include "../lib/util.h"
 
 static void print_array(const char *name, const double *v, unsigned n, bool last) {
         printf("    \"%s\": [", name);

@@ -6,7 +6,7 @@
 #   make arm64                        build $(BUILD)/arm64/handrecd, handrecctl, handrec-rectify, handrec-offload
 #   make arm64-tests                  build $(BUILD)/arm64/test-* (ARM64_TESTS)
 #
-# The daemon's modules (LIB_SRCS) are compiled again into their own object tree, $(BUILD)/arm64/,
+# The modules (DAEMON_SRCS, LIB_SRCS) are compiled again into their own object tree, $(BUILD)/arm64/,
 # with the flags of the plain build (ALL_CFLAGS: -O2, every warning an error, asserts on) less
 # the host's pkg-config flags, and the arm64 libraries' own. No sanitizers (AddressSanitizer under
 # qemu-user is unreliable) and no -fsigned-char: char is unsigned on arm64, as on the Jetsons,
@@ -74,10 +74,14 @@ $(ARM64_BUILD)/libhandrec.a: $(call objs,$(ARM64_BUILD),$(LIB_SRCS))
 	@rm -f $@
 	$(ARM64_AR) rcs $@ $^
 
-$(ARM64_BUILD)/test-%: $(ARM64_BUILD)/tests/unit/test-%.o $(ARM64_BUILD)/libhandrec.a
+$(ARM64_BUILD)/libhandrecd.a: $(call objs,$(ARM64_BUILD),$(DAEMON_SRCS))
+	@rm -f $@
+	$(ARM64_AR) rcs $@ $^
+
+$(ARM64_BUILD)/test-%: $(ARM64_BUILD)/tests/unit/test-%.o $(call libs,$(ARM64_BUILD))
 	$(ARM64_CC) -o $@ $^ $(ARM64_LDLIBS)
 
-$(ARM64_BUILD)/handrecd: $(ARM64_BUILD)/daemon/main.o $(ARM64_BUILD)/libhandrec.a
+$(ARM64_BUILD)/handrecd: $(ARM64_BUILD)/daemon/main.o $(call libs,$(ARM64_BUILD))
 	$(ARM64_CC) -o $@ $^ $(ARM64_LDLIBS)
 
 # libmicrohttpd (handrecctl preview), for handrecctl only; its header is the same for every architecture

@@ -12,7 +12,7 @@
 #include <sys/resource.h>
 #include <turbojpeg.h>
 
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 
 #define MAX_FILES 64
 #define MAX_JPEG (64u << 20)

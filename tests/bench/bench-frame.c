@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../daemon/calibration.h"
+#include "../../lib/calibration.h"
 #include "../../daemon/convert.h"
 #include "../../daemon/encoder.h"
-#include "../../daemon/rectify.h"
-#include "../../daemon/util.h"
+#include "../../lib/rectify.h"
+#include "../../lib/util.h"
 
 #define MAX_FILES 64
 #define MAX_JPEG (64u << 20)

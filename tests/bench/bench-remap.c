@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../daemon/calibration.h"
+#include "../../lib/calibration.h"
 #include "../../daemon/convert.h"
-#include "../../daemon/rectify.h"
-#include "../../daemon/util.h"
+#include "../../lib/rectify.h"
+#include "../../lib/util.h"
 
 #define BAND 16
 

@@ -15,7 +15,7 @@ import dbus
 
 from benchlib import SECONDS, Run, cpu_seconds, take_attrs, write_result
 
-HEADER = struct.Struct("<4sIIIqQII")  # daemon/preview-protocol.h
+HEADER = struct.Struct("<4sIIIqQII")  # lib/preview-protocol.h
 
 
 def config(tmp, out):

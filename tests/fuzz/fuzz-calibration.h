@@ -12,8 +12,8 @@
 #include <math.h>
 #include <stdbool.h>
 
-#include "../../daemon/calibration-yaml.h"
-#include "../../daemon/calibration.h"
+#include "../../lib/calibration-yaml.h"
+#include "../../lib/calibration.h"
 #include "fuzz.h"
 
 #define FUZZ_NEXT_FILE "\n#8<\n"

@@ -5,8 +5,8 @@
  * every documented range, or fail with at least one error line for the user; never crash, leak
  * or read out of bounds. Seeds: tests/fuzz/corpus/config/ (the shipped file, the tests' files).
  */
-#include "../../daemon/calibration.h"
-#include "../../daemon/config.h"
+#include "../../lib/calibration.h"
+#include "../../lib/config.h"
 #include "../../daemon/memory-budget.h"
 #include "fuzz.h"
 

@@ -24,10 +24,10 @@
 #include <math.h>
 #include <sys/socket.h>
 
-#include "../../daemon/calibration.h"
+#include "../../lib/calibration.h"
 #include "../../daemon/daemon.h"
 #include "../../daemon/take-options.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "fuzz.h"
 
 #define MAX_ENTRIES 16

@@ -7,7 +7,7 @@
 #
 # The modules under test are compiled again with clang into their own object tree,
 # $(BUILD)/fuzz/, instrumented for coverage (-fsanitize=fuzzer-no-link) and checked by
-# AddressSanitizer and UBSan, into an archive of every module (LIB_SRCS) from which each target
+# AddressSanitizer and UBSan, into an archive of every module (DAEMON_SRCS, LIB_SRCS) from which each target
 # links what it needs.
 
 FUZZ_CC      ?= clang
@@ -33,7 +33,7 @@ $(FUZZ_BUILD)/tests/fuzz/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/libhandrec-fuzz.a: $(call objs,$(FUZZ_BUILD),$(LIB_SRCS))
+$(FUZZ_BUILD)/libhandrec-fuzz.a: $(call objs,$(FUZZ_BUILD),$(DAEMON_SRCS) $(LIB_SRCS))
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -42,5 +42,5 @@ $(FUZZ_BUILD)/fuzz-%: $(FUZZ_BUILD)/tests/fuzz/fuzz-%.o $(FUZZ_BUILD)/libhandrec
 
 # The daemon itself with AddressSanitizer and UBSan (and LeakSanitizer at exit), built from the
 # same objects as the unit tests.
-$(SAN_BUILD)/handrecd: $(SAN_BUILD)/daemon/main.o $(SAN_BUILD)/libhandrec.a
+$(SAN_BUILD)/handrecd: $(SAN_BUILD)/daemon/main.o $(call libs,$(SAN_BUILD))
 	$(CC) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)

@@ -2,7 +2,7 @@
 """A stand-in for handrecd's preview, for the client tests only: owns org.handrec1 on a private
 bus and answers ListHands, Status and OpenPreview(s hand, a{sv} options) -> (h preview) as the
 daemon does (the options, their ranges and the errors of docs/dbus-api.md), streaming cv2-encoded
-JPEGs in the wire format of daemon/preview-protocol.h over one end of a socketpair.
+JPEGs in the wire format of lib/preview-protocol.h over one end of a socketpair.
 
     fake_preview.py --address ADDR [--hand NAME]... [--no-device NAME]... [--eye 320x240] [--texture 48]
 

@@ -1,5 +1,5 @@
 """OpenPreview through the bus with python3-dbus (a client nobody here wrote): frames and their
-headers (daemon/preview-protocol.h), scaling, rectification, guide lines that never reach the
+headers (lib/preview-protocol.h), scaling, rectification, guide lines that never reach the
 take, a take under a stalled preview without a drop, refusals, resources freed, the bus policy."""
 import os
 import re

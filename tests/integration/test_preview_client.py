@@ -4,7 +4,7 @@ Python's urllib (the multipart parsed here) and ffmpeg read /stream; OpenCV deco
 
 Each test runs against two sources of previews, the fixture `source`:
   - "fake": tests/integration/fake_preview.py, a stand-in that answers OpenPreview with frames in
-    the wire format of daemon/preview-protocol.h (always runs);
+    the wire format of lib/preview-protocol.h (always runs);
   - "daemon": the real handrecd on its synthetic camera; skipped, saying so, while the build's
     handrecd has no OpenPreview (the daemon side of issue 10 lands separately).
 Timing is never asserted: waits have generous deadlines that only turn a hang into a failure.

@@ -180,8 +180,8 @@ def test_shipped_offload_example_is_valid(installed, tmp):
     live = uncomment_offload(shipped)
     assert re.search(r"^offload = \{$", live, re.M) and re.search(r"^    remote = ", live, re.M), live[-3000:]
     keys = set(re.findall(r"^    ([a-z_]+) = ", live.partition("\noffload = {")[2], re.M))
-    # every setting the parser knows (its table in daemon/config-offload.c) is shown, and no other
-    table = open(os.path.join(ROOT, "daemon", "config-offload.c")).read().partition("offload_keys[] = {")[2]
+    # every setting the parser knows (its table in lib/config-offload.c) is shown, and no other
+    table = open(os.path.join(ROOT, "lib", "config-offload.c")).read().partition("offload_keys[] = {")[2]
     known = set(re.findall(r'\{"([a-z_]+)", K_', table.partition("{NULL, 0}")[0]))
     assert len(known) >= 10 and keys == known, (keys, known)
     handrecd = os.path.join(installed, "usr/local/sbin/handrecd")

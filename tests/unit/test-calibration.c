@@ -9,8 +9,8 @@
 #include <limits.h>
 #include <math.h>
 
-#include "../../daemon/calibration.h"
-#include "../../daemon/util.h"
+#include "../../lib/calibration.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 static char dir[] = "/tmp/handrec-test-calibration-XXXXXX";

@@ -10,7 +10,7 @@
 #include <turbojpeg.h>
 
 #include "../../daemon/convert.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 #define W 320

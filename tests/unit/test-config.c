@@ -2,11 +2,11 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "../../daemon/config.h"
-#include "../../daemon/rectify.h"
+#include "../../lib/config.h"
+#include "../../lib/rectify.h"
 #include "../../daemon/memory-budget.h"
 #include "../../daemon/queue.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 static char path[] = "/tmp/handrec-test-config-XXXXXX";

@@ -18,8 +18,8 @@
 #include <turbojpeg.h>
 
 #include "../../daemon/encoder.h"
-#include "../../daemon/frame.h"
-#include "../../daemon/util.h"
+#include "../../lib/frame.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 /* ---- libjpeg's allocator, counted and failed on request ---- */

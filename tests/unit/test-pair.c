@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "../../daemon/pair.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 #define P INT64_C(33333333) /* 30 fps: odd, so half a period is 16666666 (integer division) */

@@ -9,10 +9,10 @@
 
 #include <turbojpeg.h>
 
-#include "../../daemon/calibration.h"
+#include "../../lib/calibration.h"
 #include "../../daemon/pipeline-internal.h"
 #include "../../daemon/stamp.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 static char dir[] = "/tmp/handrec-test-pipeline-XXXXXX";

@@ -9,11 +9,11 @@
 #include <limits.h>
 #include <linux/videodev2.h>
 
-#include "../../daemon/calibration.h"
-#include "../../daemon/rectify.h"
-#include "../../daemon/status-line.h"
-#include "../../daemon/util.h"
-#include "../../daemon/v4l2-describe.h"
+#include "../../lib/calibration.h"
+#include "../../lib/rectify.h"
+#include "../../lib/status-line.h"
+#include "../../lib/util.h"
+#include "../../lib/v4l2-describe.h"
 #include "test.h"
 
 /* the arm64 build must run the code with arm64's own char (tests/arm64/arm64.mk: no -fsigned-char) */

@@ -13,7 +13,7 @@
 
 #include "../../daemon/preview-render.h"
 #include "../../daemon/preview-tap.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 #define W 64

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "../../daemon/queue.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 static uint8_t data[4096];

@@ -8,9 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "../../daemon/calibration.h"
-#include "../../daemon/rectify.h"
-#include "../../daemon/util.h"
+#include "../../lib/calibration.h"
+#include "../../lib/rectify.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 #define W 64

@@ -3,9 +3,9 @@
 #include <turbojpeg.h>
 
 #include "../../daemon/encoder.h"
-#include "../../daemon/frame.h"
+#include "../../lib/frame.h"
 #include "../../daemon/stamp.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 static void noise(struct frame *f, uint32_t seed) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-#include "../../daemon/status-line.h"
-#include "../../daemon/util.h"
+#include "../../lib/status-line.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 TEST(old_collector_format) {

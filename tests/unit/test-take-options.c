@@ -5,10 +5,10 @@
 #include <math.h>
 #include <sys/socket.h>
 
-#include "../../daemon/calibration.h"
+#include "../../lib/calibration.h"
 #include "../../daemon/daemon.h"
 #include "../../daemon/take-options.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 static sd_bus *bus;

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "../../daemon/takefile.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "test.h"
 
 static char dir[] = "/tmp/handrec-test-takefile-XXXXXX";

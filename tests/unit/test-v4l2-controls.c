@@ -4,8 +4,8 @@
  * which paths are V4L2 devices. The controls of a real driver (vivid) are tested in the VM
  * (tests/vm/guest.sh, test_vm.py: set, read back with v4l2-ctl, stored in the take, refused).
  */
-#include "../../daemon/util.h"
-#include "../../daemon/v4l2-controls.h"
+#include "../../lib/util.h"
+#include "../../lib/v4l2-controls.h"
 #include "test.h"
 
 static const char *name(const char *label) {

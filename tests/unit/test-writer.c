@@ -7,9 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../daemon/layout.h"
+#include "../../lib/layout.h"
 #include "../../daemon/queue.h"
-#include "../../daemon/util.h"
+#include "../../lib/util.h"
 #include "../../daemon/writer.h"
 #include "test.h"
 

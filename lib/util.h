@@ -7,6 +7,7 @@
 #pragma once
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,6 +25,10 @@
 #define NSEC_PER_SEC INT64_C(1000000000)
 #define NSEC_PER_MSEC INT64_C(1000000)
 #define USEC_PER_SEC UINT64_C(1000000)
+
+/* The longest error sentence handrecd gives (a Hand's LastError, a take's last_error): a path and
+ * what to do. */
+#define ERROR_SENTENCE_MAX (PATH_MAX + 1024)
 
 /* Hand over ownership out of a _cleanup_ variable. */
 #define TAKE_PTR(p)                                                                                                    \
