@@ -251,61 +251,64 @@ BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 ZSHCOMPDIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/share/zsh/vendor-completions,$(DATADIR)/zsh/site-functions)
 CONF        := $(DESTDIR)$(SYSCONFDIR)/handrec/handrecd.conf
 
-install: all man
-	install -Dm755 $(BUILD)/handrecd $(DESTDIR)$(SBINDIR)/handrecd
-	install -Dm755 $(BUILD)/handrec-offload $(DESTDIR)$(SBINDIR)/handrec-offload
-	install -Dm755 $(BUILD)/handrecctl $(DESTDIR)$(BINDIR)/handrecctl
-	install -Dm755 $(BUILD)/handrec-rectify $(DESTDIR)$(BINDIR)/handrec-rectify
-	install -Dm755 tools/handrec-info $(DESTDIR)$(BINDIR)/handrec-info
-	install -Dm755 tools/handrec $(DESTDIR)$(BINDIR)/handrec
-	install -d $(DESTDIR)$(PYTHONDIR)/handrec
-	install -m644 $(PY_MODULES) $(DESTDIR)$(PYTHONDIR)/handrec/
-	install -Dm644 $(BUILD)/man/handrecd.8 $(DESTDIR)$(MANDIR)/man8/handrecd.8
-	install -Dm644 $(BUILD)/man/handrec-offload.8 $(DESTDIR)$(MANDIR)/man8/handrec-offload.8
-	install -Dm644 $(BUILD)/man/handrecd.conf.5 $(DESTDIR)$(MANDIR)/man5/handrecd.conf.5
-	install -d $(DESTDIR)$(MANDIR)/man1
-	install -m644 $(BUILD)/man/handrecctl.1 $(BUILD)/man/handrec.1 $(BUILD)/man/handrec-info.1 \
-	    $(BUILD)/man/handrec-rectify.1 $(DESTDIR)$(MANDIR)/man1/
-	install -Dm644 completion/handrecctl.bash $(DESTDIR)$(BASHCOMPDIR)/handrecctl
-	install -Dm644 completion/_handrecctl $(DESTDIR)$(ZSHCOMPDIR)/_handrecctl
+# Every file install puts in place, as SOURCE|MODE|DESTINATION (under DESTDIR): the one list
+# install installs and uninstall removes. Not the configuration, which may hold your edits: it is
+# installed only when there is none.
+MAN8 := handrecd.8 handrec-offload.8
+MAN5 := handrecd.conf.5
+MAN1 := handrecctl.1 handrec.1 handrec-info.1 handrec-rectify.1
+INSTALL_FILES := \
+        $(BUILD)/handrecd|755|$(SBINDIR)/handrecd \
+        $(BUILD)/handrec-offload|755|$(SBINDIR)/handrec-offload \
+        $(BUILD)/handrecctl|755|$(BINDIR)/handrecctl \
+        $(BUILD)/handrec-rectify|755|$(BINDIR)/handrec-rectify \
+        tools/handrec-info|755|$(BINDIR)/handrec-info \
+        tools/handrec|755|$(BINDIR)/handrec \
+        $(foreach m,$(PY_MODULES),$(m)|644|$(PYTHONDIR)/handrec/$(notdir $(m))) \
+        $(foreach m,$(MAN8),$(BUILD)/man/$(m)|644|$(MANDIR)/man8/$(m)) \
+        $(foreach m,$(MAN5),$(BUILD)/man/$(m)|644|$(MANDIR)/man5/$(m)) \
+        $(foreach m,$(MAN1),$(BUILD)/man/$(m)|644|$(MANDIR)/man1/$(m)) \
+        completion/handrecctl.bash|644|$(BASHCOMPDIR)/handrecctl \
+        completion/_handrecctl|644|$(ZSHCOMPDIR)/_handrecctl \
+        dbus/org.handrec1.conf|644|$(DBUSDIR)/system.d/org.handrec1.conf \
+        dbus/org.handrec1.xml|644|$(DBUSDIR)/interfaces/org.handrec1.xml \
+        dbus/org.handrec1.Offload.conf|644|$(DBUSDIR)/system.d/org.handrec1.Offload.conf \
+        dbus/org.handrec1.Offload.xml|644|$(DBUSDIR)/interfaces/org.handrec1.Offload.xml \
+        $(BUILD)/org.handrec1.service|644|$(DBUSDIR)/system-services/org.handrec1.service \
+        $(BUILD)/handrecd.service|644|$(UNITDIR)/handrecd.service \
+        $(BUILD)/handrec-offload.service|644|$(UNITDIR)/handrec-offload.service \
+        systemd/handrecd.sysusers|644|$(SYSUSERSDIR)/handrecd.conf \
+        systemd/handrec-offload.sysusers|644|$(SYSUSERSDIR)/handrec-offload.conf \
+        systemd/handrecd.tmpfiles|644|$(TMPFILESDIR)/handrecd.conf
+
+# the files systemd and the bus read, with the paths of this PREFIX (from their .in templates)
+$(BUILD)/org.handrec1.service: dbus/org.handrec1.service.in
+$(BUILD)/handrecd.service: systemd/handrecd.service.in
+$(BUILD)/handrec-offload.service: systemd/handrec-offload.service.in
+$(BUILD)/org.handrec1.service $(BUILD)/handrecd.service $(BUILD)/handrec-offload.service: FORCE
+	@mkdir -p $(BUILD)
+	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' $(filter %.in,$^) > $@
+
+.PHONY: FORCE
+FORCE:
+
+install: all man $(BUILD)/org.handrec1.service $(BUILD)/handrecd.service $(BUILD)/handrec-offload.service
+	@set -e; for f in $(foreach f,$(INSTALL_FILES),'$(f)'); do \
+	    src=$${f%%|*}; rest=$${f#*|}; mode=$${rest%%|*}; dst=$(DESTDIR)$${rest#*|}; \
+	    echo "install -Dm$$mode $$src $$dst"; install -Dm$$mode "$$src" "$$dst"; \
+	done
 	@if [ -e $(CONF) ]; then echo "install: kept $(CONF) (the shipped one is etc/handrecd.conf)"; \
 	 else echo "install -Dm644 etc/handrecd.conf $(CONF)"; install -Dm644 etc/handrecd.conf $(CONF); fi
-	install -Dm644 dbus/org.handrec1.conf $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf
-	install -Dm644 dbus/org.handrec1.xml $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.xml
-	install -Dm644 dbus/org.handrec1.Offload.conf $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.Offload.conf
-	install -Dm644 dbus/org.handrec1.Offload.xml $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.Offload.xml
-	@mkdir -p $(BUILD)
-	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' dbus/org.handrec1.service.in > $(BUILD)/org.handrec1.service
-	install -Dm644 $(BUILD)/org.handrec1.service $(DESTDIR)$(DBUSDIR)/system-services/org.handrec1.service
-	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/handrecd.service.in > $(BUILD)/handrecd.service
-	install -Dm644 $(BUILD)/handrecd.service $(DESTDIR)$(UNITDIR)/handrecd.service
-	sed 's|@SBINDIR@|$(SBINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' systemd/handrec-offload.service.in > $(BUILD)/handrec-offload.service
-	install -Dm644 $(BUILD)/handrec-offload.service $(DESTDIR)$(UNITDIR)/handrec-offload.service
-	install -Dm644 systemd/handrecd.sysusers $(DESTDIR)$(SYSUSERSDIR)/handrecd.conf
-	install -Dm644 systemd/handrec-offload.sysusers $(DESTDIR)$(SYSUSERSDIR)/handrec-offload.conf
-	install -Dm644 systemd/handrecd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/handrecd.conf
 	@[ -n "$(DESTDIR)" ] || echo "install: next, as root: systemd-sysusers handrecd.conf handrec-offload.conf &&" \
 	  "systemd-tmpfiles --create handrecd.conf && systemctl daemon-reload && systemctl reload dbus &&" \
 	  "systemctl enable --now handrecd handrec-offload"
 
-# everything install put there but the configuration, which may hold your edits (and the folders
-# install made, when they are left empty)
+# everything install put there (INSTALL_FILES) but the configuration, which may hold your edits;
+# the reader module's folder too once it is empty (its byte-compiled files go with it)
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/handrecd $(DESTDIR)$(SBINDIR)/handrec-offload $(DESTDIR)$(BINDIR)/handrecctl $(DESTDIR)$(BINDIR)/handrec-info \
-	      $(DESTDIR)$(BINDIR)/handrec $(DESTDIR)$(BINDIR)/handrec-rectify \
-	      $(DESTDIR)$(MANDIR)/man8/handrecd.8 $(DESTDIR)$(MANDIR)/man8/handrec-offload.8 \
-	      $(DESTDIR)$(MANDIR)/man5/handrecd.conf.5 \
-	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,handrecctl.1 handrec.1 handrec-info.1 handrec-rectify.1) \
-	      $(DESTDIR)$(BASHCOMPDIR)/handrecctl $(DESTDIR)$(ZSHCOMPDIR)/_handrecctl \
-	      $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.conf \
-	      $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.xml \
-	      $(DESTDIR)$(DBUSDIR)/system-services/org.handrec1.service \
-	      $(DESTDIR)$(DBUSDIR)/system.d/org.handrec1.Offload.conf \
-	      $(DESTDIR)$(DBUSDIR)/interfaces/org.handrec1.Offload.xml \
-	      $(DESTDIR)$(UNITDIR)/handrecd.service $(DESTDIR)$(UNITDIR)/handrec-offload.service \
-	      $(DESTDIR)$(SYSUSERSDIR)/handrecd.conf $(DESTDIR)$(SYSUSERSDIR)/handrec-offload.conf \
-	      $(DESTDIR)$(TMPFILESDIR)/handrecd.conf
-	rm -rf $(DESTDIR)$(PYTHONDIR)/handrec
+	@for f in $(foreach f,$(INSTALL_FILES),'$(f)'); do rest=$${f#*|}; dst=$(DESTDIR)$${rest#*|}; echo "rm -f $$dst"; rm -f "$$dst"; done
+	rm -rf $(DESTDIR)$(PYTHONDIR)/handrec/__pycache__
+	-rmdir $(DESTDIR)$(PYTHONDIR)/handrec 2>/dev/null
 	@echo "uninstall: kept $(CONF), the users handrec and handrec-offload, /var/lib/handrec (takes)" \
 	  "and /var/lib/handrec-offload (what is uploaded)"
 

@@ -187,7 +187,7 @@ int run_devices(int argc, char *argv[]) {
         glob_t g;
         int r, shown = 0;
 
-        r = parse_args("devices", "j", argc, argv, &a);
+        r = parse_args("devices", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl devices [--json]\n\n"
                        "List the V4L2 capture devices with their stable names (use those in the config:\n"

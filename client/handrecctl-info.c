@@ -295,7 +295,7 @@ int run_info(int argc, char *argv[]) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         struct args a = {};
         struct info_take t = {};
-        int r = parse_args("info", "@j", argc, argv, &a);
+        int r = parse_args("info", argc, argv, &a);
 
         if (r == -1) {
                 printf("Usage: handrecctl info FILE [--json]\n\n"

@@ -251,7 +251,7 @@ int run_preview(int argc, char *argv[]) {
         unsigned n = 0;
         int r;
 
-        r = parse_args("preview", "HRwgLFWo", argc, argv, &a);
+        r = parse_args("preview", argc, argv, &a);
         if (r == -1) {
                 preview_help();
                 return 0;

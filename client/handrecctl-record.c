@@ -237,7 +237,7 @@ int run_record(int argc, char *argv[]) {
         struct session s = {.a = &a};
         int r;
 
-        r = parse_args("record", "Htlqrnd", argc, argv, &a);
+        r = parse_args("record", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl record [--hand HAND|all]... [--task TEXT] [--label LABEL] [--duration S]\n\n"
                        "Record episodes one after another: Enter starts recording on every chosen hand (every\n"

@@ -77,7 +77,7 @@ int run_snapshot(int argc, char *argv[]) {
         size_t cap = 0;
         int r;
 
-        r = parse_args("snapshot", "HoRwgW", argc, argv, &a);
+        r = parse_args("snapshot", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl snapshot --hand left|right --output FILE.jpg [--rectified|--raw]\n"
                        "                           [--guides] [--max-width PIXELS]\n\n"

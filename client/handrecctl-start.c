@@ -147,7 +147,7 @@ int run_start(int argc, char *argv[]) {
         unsigned n = 0;
         int r;
 
-        r = parse_args("start", "Hdltqfrnj", argc, argv, &a);
+        r = parse_args("start", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl start --hand HAND|all [--hand HAND] [--task TEXT] [--duration SECONDS]\n"
                        "                        [--label LABEL] [--quality 60-95] [--rectify|--no-rectify]\n"
@@ -242,7 +242,7 @@ int run_stop(int argc, char *argv[]) {
         unsigned n = 0;
         int r, ret = 0;
 
-        r = parse_args("stop", "Hj", argc, argv, &a);
+        r = parse_args("stop", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl stop [--hand HAND|all]... [--json]\n\n"
                        "Stop the takes (with no --hand: every hand recording), wait until their files are\n"

@@ -196,7 +196,7 @@ int run_takes(int argc, char *argv[]) {
         struct args a = {};
         int r;
 
-        r = parse_args("takes", "Hj", argc, argv, &a);
+        r = parse_args("takes", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl takes [--hand HAND] [--json]\n\n"
                        "List the recent takes, newest first: when each started (UTC), its hand, episode,\n"
@@ -283,7 +283,7 @@ int run_discard(int argc, char *argv[]) {
 
         const char *file;
 
-        r = parse_args("discard", "HZ@", argc, argv, &a);
+        r = parse_args("discard", argc, argv, &a);
         file = a.file;
         if (r == -1) {
                 printf("Usage: handrecctl discard FILE\n"

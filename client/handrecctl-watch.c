@@ -282,7 +282,7 @@ int run_watch(int argc, char *argv[]) {
         unsigned n = 0;
         int r;
 
-        r = parse_args("watch", "H", argc, argv, &a);
+        r = parse_args("watch", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl watch [--hand HAND]...\n\n"
                        "Show the status line live until the takes being recorded end (when none is, until\n"

@@ -12,6 +12,7 @@
  * devices in handrecctl-devices.c, check and recover in handrecctl-files.c, info in handrecctl-info.c, preview in
  * handrecctl-preview*.c, snapshot in handrecctl-snapshot.c.
  */
+#include <assert.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -124,8 +125,11 @@ static int store_option(const char *command, int c, struct args *a) {
         return 0;
 }
 
-/* Parse the options of @command, which takes those in @allowed. Return: as store_option(). */
-int parse_args(const char *command, const char *allowed, int argc, char *argv[], struct args *a) {
+static const char *command_options(const char *name);
+
+/* Parse the options of @command, which takes those its entry in commands[] names. Return: as store_option(). */
+int parse_args(const char *command, int argc, char *argv[], struct args *a) {
+        const char *allowed = command_options(command);
         int c, r;
 
         optind = 1;
@@ -177,7 +181,7 @@ static int run_status(int argc, char *argv[]) {
         unsigned n = 0;
         int r, ret = 0;
 
-        r = parse_args("status", "Hj", argc, argv, &a);
+        r = parse_args("status", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl status [--hand HAND]... [--json]\n\n"
                        "Print each hand's status line, and the file, episode and task of its current or last take:\n"
@@ -220,7 +224,7 @@ static int run_list(int argc, char *argv[]) {
         unsigned n = 0;
         int r;
 
-        r = parse_args("list", "j", argc, argv, &a);
+        r = parse_args("list", argc, argv, &a);
         if (r == -1) {
                 printf("Usage: handrecctl list [--json]\n\n"
                        "Print the configured hands, one a line (--json: {hands:[...]}).\n");
@@ -243,16 +247,14 @@ static int run_list(int argc, char *argv[]) {
         return json_print(o);
 }
 
-static bool strv_contains(const char *const *strv, const char *s) {
-        for (; *strv; strv++)
-                if (streq(*strv, s))
-                        return true;
-        return false;
-}
-
 /* ---- main ------------------------------------------------------------------------------- */
 
+static void json_command_names(char *buf, size_t len);
+
 static void help(void) {
+        char json[128];
+
+        json_command_names(json, sizeof(json));
         printf("handrecctl %s — record demonstrations with handrecd, the stereo hand-camera recorder.\n\n"
                "Usage: handrecctl [--user] [--json] COMMAND [OPTIONS]\n\n"
                "Commands:\n"
@@ -282,28 +284,68 @@ static void help(void) {
                "                      write one frame of the hand's cameras\n\n"
                "Options:\n"
                "  --user              talk to handrecd on the session bus (handrecd --user)\n"
-               "  --json              (status, list, start, stop, takes, info, devices) print one JSON document\n"
+               "  --json              (%s) print one JSON document\n"
                "  --version           print handrecctl's version\n"
                "  -h, --help          show help (after a command: that command's help)\n\n"
                "Exit status: 0 done, 1 refused (by handrecd, the bus, or a bad file), 2 bad usage,\n"
                "3 (status) a hand is in error or has no device.\n"
                "A first try: handrecctl list; handrecctl preview; handrecctl record --hand all --task \"pick up the "
                "cup\"\n",
-               HANDREC_VERSION);
+               HANDREC_VERSION, json);
+}
+
+/* Every command with the options it takes (letters of common_options; '@': one FILE before or
+ * after them; 'j': --json) and its entry point: the one list of them (parse_args(), --json, the help). */
+static const struct command {
+        const char *name;
+        const char *options; /* NULL: it reads its own arguments (check, recover: FILE...) */
+        int (*run)(int argc, char *argv[]);
+} commands[] = {
+        {"start", "Hdltqfrnj", run_start},
+        {"stop", "Hj", run_stop},
+        {"status", "Hj", run_status},
+        {"watch", "H", run_watch},
+        {"list", "j", run_list},
+        {"devices", "j", run_devices},
+        {"check", NULL, run_check},
+        {"recover", NULL, run_recover},
+        {"preview", "HRwgLFWo", run_preview},
+        {"snapshot", "HoRwgW", run_snapshot},
+        {"record", "Htlqrnd", run_record},
+        {"takes", "Hj", run_takes},
+        {"discard", "HZ@", run_discard},
+        {"info", "@j", run_info},
+};
+
+static const struct command *command_find(const char *name) {
+        for (size_t c = 0; c < ELEMENTSOF(commands); c++)
+                if (streq(name, commands[c].name))
+                        return &commands[c];
+        return NULL;
+}
+
+static const char *command_options(const char *name) {
+        const struct command *c = command_find(name);
+        assert(c && c->options); /* parse_args() is called by the commands of the table that take options */
+        return c->options;
+}
+
+static bool command_has_json(const struct command *c) {
+        return c->options && strchr(c->options, 'j');
+}
+
+/* "start, stop, status, ...": the commands that take --json, for the help */
+static void json_command_names(char *buf, size_t len) {
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (size_t c = 0; c < ELEMENTSOF(commands); c++)
+                if (command_has_json(&commands[c]) && n < len)
+                        n += (size_t) snprintf(buf + n, len - n, "%s%s", n ? ", " : "", commands[c].name);
 }
 
 int main(int argc, char *argv[]) {
-        static const struct {
-                const char *name;
-                int (*run)(int argc, char *argv[]);
-        } commands[] = {
-                {"start", run_start},     {"stop", run_stop},         {"status", run_status}, {"watch", run_watch},
-                {"list", run_list},       {"devices", run_devices},   {"check", run_check},   {"recover", run_recover},
-                {"preview", run_preview}, {"snapshot", run_snapshot}, {"record", run_record}, {"takes", run_takes},
-                {"discard", run_discard}, {"info", run_info},
-        };
-        static const char *const json_commands[] = {"status", "list", "start",   "stop",
-                                                    "takes",  "info", "devices", NULL};
+        const struct command *cmd;
         int i;
 
         for (i = 1; i < argc && argv[i][0] == '-'; i++) {
@@ -326,14 +368,13 @@ int main(int argc, char *argv[]) {
                 help();
                 return 0;
         }
-        for (size_t c = 0; c < ELEMENTSOF(commands); c++) {
-                if (!streq(argv[i], commands[c].name))
-                        continue;
-                /* commands that do not parse_args() with 'j' never see arg_json: refuse it here */
-                if (arg_json && !strv_contains(json_commands, argv[i]))
-                        return usage_error(argv[i], "this command has no --json");
-                return commands[c].run(argc - i, argv + i);
+        cmd = command_find(argv[i]);
+        if (!cmd) {
+                fprintf(stderr, "handrecctl: unknown command '%s'; try 'handrecctl --help'.\n", argv[i]);
+                return 2;
         }
-        fprintf(stderr, "handrecctl: unknown command '%s'; try 'handrecctl --help'.\n", argv[i]);
-        return 2;
+        /* commands that do not read --json never see arg_json: refuse it here */
+        if (arg_json && !command_has_json(cmd))
+                return usage_error(argv[i], "this command has no --json");
+        return cmd->run(argc - i, argv + i);
 }

@@ -36,11 +36,11 @@ struct args {
 };
 
 /**
- * parse_args() - parse the options of @command, which takes those in @allowed, into @a ('@' in
- * @allowed: and one FILE argument, into a->file).
+ * parse_args() - parse the options of @command, which takes those its entry of the command table
+ * (handrecctl.c) names, into @a ('@' there: and one FILE argument, into a->file).
  * Return: 0, -1 (--help), or 2 (usage error, printed).
  */
-int parse_args(const char *command, const char *allowed, int argc, char *argv[], struct args *a);
+int parse_args(const char *command, int argc, char *argv[], struct args *a);
 
 /** usage_error() - print @what and where to find help for @command (NULL: handrecctl). Return: 2. */
 int usage_error(const char *command, const char *what);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bus-options.h"
 #include "bus.h"
 #include "preview-options.h"
 #include "process-memory.h"
@@ -235,53 +236,56 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error _u
         return r;
 }
 
-/* ListTakes(a{sv} options): hand (s), limit (u, 1-1000). */
-static int read_list_options(sd_bus_message *m, struct daemon *d, const char **ret_hand, unsigned *ret_limit,
-                             sd_bus_error *error) {
-        const char *key, *contents;
-        int r;
+/* ListTakes(a{sv} options): hand (s), limit (u, 1-1000), read as every method's options are. */
+struct list_options {
+        const char *hand; /* NULL: every hand */
+        unsigned limit;
+};
 
-        r = sd_bus_message_enter_container(m, 'a', "{sv}");
-        while (r >= 0 && (r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-                r = sd_bus_message_read(m, "s", &key);
-                if (r >= 0)
-                        r = sd_bus_message_peek_type(m, NULL, &contents);
-                if (r < 0)
-                        return r;
-                if (streq(key, "hand") && streq(contents, "s")) {
-                        r = sd_bus_message_read(m, "v", "s", ret_hand);
-                        if (r >= 0 && !find_hand_or_error(d, *ret_hand, error))
-                                return -ENOENT;
-                } else if (streq(key, "limit") && streq(contents, "u")) {
-                        r = sd_bus_message_read(m, "v", "u", ret_limit);
-                        if (r >= 0 && (*ret_limit < 1 || *ret_limit > TAKES_LIMIT_MAX))
-                                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                         "Limit %u is out of range: list 1 to %d takes.", *ret_limit,
-                                                         TAKES_LIMIT_MAX);
-                } else
-                        return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                                 "Unknown option \"%.*s\" of type \"%s\"; known options: hand (s), "
-                                                 "limit (u, 1-%d).",
-                                                 (int) utf8_cut(key, 64), key, contents, TAKES_LIMIT_MAX);
-                if (r >= 0)
-                        r = sd_bus_message_exit_container(m);
-        }
-        return r < 0 ? r : sd_bus_message_exit_container(m);
+static int list_option_hand(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct list_options *o = ctx;
+
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"hand\" is a string (s) naming a hand, not of type \"%s\".",
+                                         contents);
+        return sd_bus_message_read(m, "s", &o->hand);
 }
+
+static int list_option_limit(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct list_options *o = ctx;
+        double v = 0;
+        int r = options_number(m, contents, "limit", "u", &v, error);
+
+        if (r < 0)
+                return r;
+        if (v != (unsigned) v || v < 1 || v > TAKES_LIMIT_MAX)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Limit %g is out of range: list 1 to %d takes.",
+                                         v, TAKES_LIMIT_MAX);
+        o->limit = (unsigned) v;
+        return 0;
+}
+
+static const struct option_key list_option_table[] = {
+        {"hand", list_option_hand},
+        {"limit", list_option_limit},
+};
 
 static int method_list_takes(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct daemon *d = userdata;
-        const char *hand = NULL;
-        unsigned limit = TAKES_LIMIT_DEFAULT;
+        struct list_options o = {.limit = TAKES_LIMIT_DEFAULT};
         int r;
 
-        r = read_list_options(m, d, &hand, &limit, error);
+        r = options_read(m, list_option_table, ELEMENTSOF(list_option_table), "option",
+                         "known options: hand (s), limit (u, 1-1000)", &o, error);
         if (r < 0)
                 return r;
+        if (o.hand && !find_hand_or_error(d, o.hand, error))
+                return -ENOENT;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = takes_append_list(d, reply, hand, limit);
+                r = takes_append_list(d, reply, o.hand, o.limit);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot list the takes in %s: %s", d->config->output_dir,
                                                strerror(-r));

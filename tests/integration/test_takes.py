@@ -179,6 +179,12 @@ def test_list_takes_refusals_and_unreadable(daemon, mgr, outdir):
     refused(INVALID, mgr.ListTakes, dbus.Dictionary({"limit": dbus.UInt32(1001)}, signature="sv"))
     refused(INVALID, mgr.ListTakes, dbus.Dictionary({"colour": "red"}, signature="sv"))
     refused("org.handrec1.Error.NoSuchHand", mgr.ListTakes, dbus.Dictionary({"hand": "middle"}, signature="sv"))
+    # read as every method's options are (bus-options.c): any number type for the limit, a wrong
+    # type named, a fraction refused
+    assert len(mgr.ListTakes(dbus.Dictionary({"limit": dbus.Int32(5)}, signature="sv"))) == 1
+    refused(INVALID, mgr.ListTakes, dbus.Dictionary({"hand": dbus.UInt32(1)}, signature="sv"))
+    refused(INVALID, mgr.ListTakes, dbus.Dictionary({"limit": dbus.Double(2.5)}, signature="sv"))
+    refused(INVALID, mgr.ListTakes, dbus.Dictionary({"limit": "ten"}, signature="sv"))
 
 
 # ---- DiscardTake ---------------------------------------------------------------------------
