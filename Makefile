@@ -189,20 +189,21 @@ deps-demo:
 
 .PHONY: deps-demo
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 TEST_PROGS = all $(BUILD)/alloc-count.so $(BUILD)/fault-io.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
              $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS)) $(SAN_BUILD)/handrecd $(SAN_BUILD)/handrec-offload
 RUN_TESTS  = BUILD=$(BUILD) UNIT_TESTS="$(UNIT_TESTS)" TSAN_TESTS="$(TSAN_TESTS)" sh tests/run-all.sh
 
 check: deps
-	@$(MAKE) --no-print-directory $(TEST_PROGS)
+	@$(MAKE) --no-print-directory -j$(NPROC) $(TEST_PROGS)
 	@$(RUN_TESTS)
 
 check-unit: deps
-	@$(MAKE) --no-print-directory $(TEST_PROGS)
+	@$(MAKE) --no-print-directory -j$(NPROC) $(TEST_PROGS)
 	@TESTS="unit tsan" $(RUN_TESTS)
 
 check-integration: deps
-	@$(MAKE) --no-print-directory $(TEST_PROGS)
+	@$(MAKE) --no-print-directory -j$(NPROC) $(TEST_PROGS)
 	@TESTS="integration" $(RUN_TESTS)
 
 demo: deps-demo

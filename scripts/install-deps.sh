@@ -27,14 +27,14 @@ demo="dbus-daemon systemd hdf5-tools python3 python3-h5py python3-numpy python3-
 # Debian package (debian/, make deb; lintian runs on it in make check)
 # (dh-python: the reader module's byte-compiling and ${python3:Depends})
 deb="build-essential debhelper dh-python dpkg-dev fakeroot lintian"
-# tests: HDF5 readers, Python reference tools, the D-Bus clients, qemu + busybox + v4l-utils for
+# tests: HDF5 readers, Python reference tools, pytest and xdist (tests side by side), the D-Bus clients, qemu + busybox + v4l-utils for
 # the VM tests, opencv-doc for its real stereo images, chromium (headless) and ffmpeg as the
 # preview's clients nobody here wrote; ffmpeg also encodes for handrec export (ffprobe checks it),
 # man-db renders the manual pages, zsh checks its completion file, tmux is the terminal
 # handrecctl record is driven in; rclone is what handrec-offload runs (its tests run it against s3rver
 # and against rclone's own `serve webdav`), npm (only when the machine has none, e.g. from
 # NodeSource) installs s3rver
-test="python3-dbus python3-pytest python3-gi libglib2.0-bin procps util-linux
+test="python3-dbus python3-pytest python3-pytest-xdist python3-gi libglib2.0-bin procps util-linux
       qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg man-db zsh tmux rclone"
 command -v npm >/dev/null 2>&1 || test="$test npm"
 # make bench (tests/bench/): callgrind for instruction counts, opencv-doc's images and OpenCV for the
