@@ -17,7 +17,7 @@ result() { echo "$1=$2" >>"$OUT/results.txt"; say "$1=$2"; }
 # vivid: two instances, video capture nodes only, webcam input (discrete sizes and rates)
 load_vivid() {
     busybox insmod "$KO" n_devs=2 node_types=0x1,0x1 input_types=0x0,0x0 || say "insmod vivid failed"
-    for _ in $(seq 50); do [ -e /dev/video1 ] && break; sleep 0.1; done
+    for _ in $(seq 300); do [ -e /dev/video1 ] && break; sleep 0.1; done
 }
 unload_vivid() {
     for _ in $(seq 50); do busybox rmmod vivid 2>/dev/null && return 0; sleep 0.2; done
@@ -40,12 +40,32 @@ wait_state() {
     return 1
 }
 
+# wait_written HAND N SECONDS → 0 once the hand's take has written N frames (a count, not a time)
+wait_written() {
+    i=0
+    while [ $i -lt $(($3 * 5)) ]; do
+        [ "$(prop "$1" FramesWritten)" -ge "$2" ] 2>/dev/null && return 0
+        sleep 0.2; i=$((i + 1))
+    done
+    return 1
+}
+
+# wait_error HAND TEXT SECONDS → 0 once the hand's LastError holds TEXT (the camera was tried)
+wait_error() {
+    i=0
+    while [ $i -lt $(($3 * 5)) ]; do
+        prop "$1" LastError | grep -qF -- "$2" && return 0
+        sleep 0.2; i=$((i + 1))
+    done
+    return 1
+}
+
 DAEMON=""
 start_daemon() {  # start_daemon NAME CONFIG-TEXT
     printf '%s\n' "$2" >"$TMP/$1.conf"
     "$BUILD/handrecd" --user --config "$TMP/$1.conf" >"$OUT/$1.daemon.log" 2>&1 &
     DAEMON=$!
-    for _ in $(seq 100); do ctl list >/dev/null 2>&1 && return 0; sleep 0.1; done
+    for _ in $(seq 600); do ctl list >/dev/null 2>&1 && return 0; sleep 0.1; done
     say "handrecd ($1) did not come up"
 }
 stop_daemon() {
@@ -90,7 +110,7 @@ ctl start --hand right --label unplug >"$OUT/unplug.start.out" 2>&1
 result unplug.file "$(head -n 1 "$OUT/unplug.start.out")"
 ctl watch --hand right >"$OUT/unplug.watch.out" 2>&1 &
 WATCH=$!
-sleep 3
+wait_written right 20 120; result unplug.written $?
 # vivid reconnects as soon as every handle on the node is closed: hold one, so that the camera
 # stays unplugged until the checks below are done, whatever the daemon does meanwhile
 exec 3</dev/video0
@@ -133,14 +153,14 @@ stop_daemon yu12
 
 # --- C: what the device cannot do: a size and a frame rate, refused with what it can do --------
 start_daemon badsize "$(conf right 'device = "/dev/video0"; width = 100; height = 64; fps = 15.0;')"
-sleep 3
+wait_error right "cannot give" 60
 result badsize.state "$(prop right State)"
 prop right LastError >"$OUT/badsize.lasterror.txt"
 ctl start --hand right >"$OUT/badsize.start.out" 2>&1
 result badsize.start_exit $?
 stop_daemon badsize
 start_daemon badfps "$(conf right 'device = "/dev/video0"; width = 320; height = 360; fps = 7.0;')"
-sleep 3
+wait_error right "cannot give" 60
 result badfps.state "$(prop right State)"
 prop right LastError >"$OUT/badfps.lasterror.txt"
 ctl start --hand right >"$OUT/badfps.start.out" 2>&1
@@ -199,7 +219,7 @@ stop_daemon ctl
 unload_vivid
 start_daemon ctllate "$(conf right 'device = "/dev/video0"; width = 320; height = 360; fps = 15.0; controls = { brightness = 999; };')"
 load_vivid
-sleep 3
+wait_error right "brightness = 999" 60
 result ctl.late_state "$(prop right State)"
 prop right LastError >"$OUT/ctl.late.lasterror.txt"
 stop_daemon ctllate

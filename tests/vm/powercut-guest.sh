@@ -49,7 +49,7 @@ DAEMON=""
 start_daemon() {  # start_daemon NAME
     "$BUILD/handrecd" --user --config "$CONF" >"$OUT/$1.daemon.log" 2>&1 &
     DAEMON=$!
-    for _ in $(seq 150); do ctl list >/dev/null 2>&1 && return 0; sleep 0.1; done
+    for _ in $(seq 600); do ctl list >/dev/null 2>&1 && return 0; sleep 0.1; done
     say "handrecd ($1) did not come up"
     return 1
 }
@@ -90,7 +90,7 @@ while True:
 PY
     /usr/bin/python3 "$TMP/progress.py" "$OUT/progress.txt" &
     MONITOR=$!
-    for _ in $(seq 100); do [ -s "$OUT/progress.txt" ] && break; sleep 0.1; done
+    for _ in $(seq 600); do [ -s "$OUT/progress.txt" ] && break; sleep 0.1; done
     ctl start --hand right --label powercut >"$OUT/start.out" 2>&1
     result start_exit $?
     result file "$(head -n 1 "$OUT/start.out")"
@@ -113,10 +113,10 @@ mkdir -p "$OUT/as-cut"
 start_daemon recover
 result daemon_up $?
 # the daemon recovers the takes it finds still "recording" when it starts; wait until
-# `handrecctl check` accepts the file (or give up after 20 s)
+# `handrecctl check` accepts the file (or give up after 120 s)
 check=1
 if [ -n "$FILE" ]; then
-    for _ in $(seq 40); do
+    for _ in $(seq 240); do
         ctl check "$FILE" >"$OUT/check.out" 2>&1
         check=$?
         [ $check -eq 0 ] && break

@@ -113,7 +113,8 @@ EOF
 cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
 systemctl reload handrecd
 result reload_exit $?
-sleep 1
+# the reload is a SIGHUP: wait (60 s at most) until the daemon lists the hands of the new file
+for _ in $(seq 300); do [ "$(handrecctl list 2>/dev/null | wc -l)" = 1 ] && break; sleep 0.2; done
 journalctl -u handrecd --after-cursor="$cursor" --no-pager >"$OUT/journal-reload.txt" 2>&1
 result reload_hands "$(handrecctl list 2>&1 | tr '\n' ' ')"
 
@@ -144,9 +145,11 @@ result alice_snapshot_exit $?
 result alice_snapshot_bytes "$(stat -c %s /tmp/alice-snap.jpg 2>/dev/null)"
 runuser -u bob -- handrecctl snapshot --hand right --output /tmp/bob-snap.jpg >"$OUT/bob-snapshot.txt" 2>&1
 result bob_snapshot_exit $?
-runuser -u alice -- timeout 6 handrecctl preview --hand right --output - >/dev/null 2>"$OUT/alice-preview.txt" &
-sleep 3
+runuser -u alice -- timeout 120 handrecctl preview --hand right --output - >/dev/null 2>"$OUT/alice-preview.txt" &
+# until the preview thread runs (60 s at most)
+for _ in $(seq 300); do ps -eLo comm= | grep -q '^hr-pv' && break; sleep 0.2; done
 result preview_thread_nice "$(ps -eLo ni=,comm= | awk '$2 ~ /^hr-pv/ {print $1; exit}')"
+pkill -INT -f 'handrecctl preview --hand right' 2>/dev/null
 wait
 
 # ---- 3. systemctl stop mid-take: the file is complete, reason shutdown
@@ -276,7 +279,11 @@ result wd_state "$(prop ActiveState)"
 result wd_newpid "$(prop MainPID)"
 result wd_oldpid "$pid"
 result wd_file "$f"
-sleep 1
+# the new daemon's recovery in the journal (60 s at most)
+for _ in $(seq 300); do
+    journalctl -u handrecd --after-cursor="$cursor" --no-pager 2>/dev/null | grep -q Recovered && break
+    sleep 0.2
+done
 journalctl -u handrecd --after-cursor="$cursor" --no-pager >"$OUT/journal-watchdog.txt" 2>&1
 handrecctl check "$f" >"$OUT/wd-check.txt" 2>&1
 result wd_check_exit $?

@@ -53,6 +53,26 @@ def attrs_of(path, **kw):
     return attrs, n
 
 
+def check_duration_take(path, attrs, n, seconds, fps):
+    """A take stopped by its duration, judged by what holds on a loaded TCG guest (vivid then
+    skips frames, which the camera's sequence numbers show): at least one frame; every frame
+    captured is stored or counted as dropped; every gap in the stored sequence numbers is counted
+    (the camera's own, or handrecd's); and the stored frames span the duration by their
+    timestamps, less at most one period and the largest gap between two of them."""
+    import handrec
+    assert n >= 1
+    assert int(attrs["frames_captured"]) == n + int(attrs["frames_dropped"])
+    with handrec.open_take(path) as t:
+        seq, ts = t.column("left_sequence"), t.column("timestamp_ns")
+    gaps = int((seq[-1] - seq[0] + 1) - n)
+    assert gaps <= int(attrs["dropped_camera"]) + int(attrs["frames_dropped"]), (gaps, dict(attrs))
+    period = 1e9 / fps
+    span = int(ts[-1]) - int(ts[0])
+    largest = int(max(ts[1:] - ts[:-1])) if n > 1 else 0
+    assert span <= seconds * 1e9, span
+    assert span >= seconds * 1e9 - period - largest, (span, largest)
+
+
 def controls_of(attrs, name):
     """A take's camera_controls attribute ("name=value; ...") as a dict."""
     t = text(attrs[name])
@@ -79,22 +99,24 @@ def test_side_by_side_yuyv(guest):
     results, host_path, _ = guest
     assert results["sbs.warm"] == "0", "the camera never became idle (open and warm)"
     assert results["sbs.start_exit"] == "0"
-    # the rate measured while the camera warmed up, reported in the status
-    assert abs(float(results["sbs.camera_fps"]) - 15) < 1, results["sbs.camera_fps"]
+    # the rate measured while the camera warmed up, reported in the status (vivid skipping frames
+    # on a loaded guest can only lower it)
+    assert 0 < float(results["sbs.camera_fps"]) < 15 * 1.1, results["sbs.camera_fps"]
     assert "fps measured while warming up" in guest[2]("sbs.status.out")
-    attrs, n = attrs_of(host_path(results["sbs.file"]), hand="right", reason="duration")
-    assert abs(n - 60) <= 1, n  # 4 s at 15 fps
+    path = host_path(results["sbs.file"])
+    attrs, n = attrs_of(path, hand="right", reason="duration")
+    check_duration_take(path, attrs, n, 4, 15)
     assert int(attrs["eye_width"]) == 320 and int(attrs["eye_height"]) == 360
     assert text(attrs["source"]) == "v4l2" and text(attrs["camera_format"]) == "YUYV"
     assert text(attrs["camera_device"]) == "/dev/video0"
     assert text(attrs["timestamp_source"]) == "driver"
     assert text(attrs["jpeg_origin"]) == "handrecd"
     import handrec
-    with handrec.open_take(host_path(results["sbs.file"])) as t:
+    with handrec.open_take(path) as t:
         seq = t.column("left_sequence")
-        assert list(seq) == list(range(seq[0], seq[0] + n)), "driver sequence numbers not consecutive"
+        # one device: both eyes carry its sequence numbers, increasing
         assert list(t.column("right_sequence")) == list(seq)
-    assert int(attrs["frames_captured"]) == n and int(attrs["frames_dropped"]) == 0
+        assert all(b > a for a, b in zip(seq, seq[1:])), "driver sequence numbers not increasing"
 
 
 def test_dropped_buffers_are_counted(guest):
@@ -105,19 +127,22 @@ def test_dropped_buffers_are_counted(guest):
     with handrec.open_take(host_path(results["drop.file"])) as t:
         seq = t.column("left_sequence")
         gaps = int((seq[1:] - seq[:-1] - 1).sum())
-    # vivid dropped about a quarter of the buffers: every one is counted, none silently
-    assert gaps > 0
-    assert int(attrs["dropped_camera"]) == gaps
+    # vivid dropped about a quarter of the buffers: every one is counted, none silently (a gap in
+    # the file is the camera's, or a frame handrecd dropped and counted)
+    assert gaps > 0 and int(attrs["dropped_camera"]) > 0
+    assert gaps <= int(attrs["dropped_camera"]) + int(attrs["frames_dropped"])
     # the camera's gaps were never captured: frames_dropped counts only what handrecd lost
     assert int(attrs["frames_captured"]) == n + int(attrs["frames_dropped"])
-    assert n + gaps >= 55
+    check_duration_take(host_path(results["drop.file"]), attrs, n, 4, 15)
 
 
 def test_unplug_mid_take(guest):
     results, host_path, read = guest
     assert results["unplug.ctl_exit"] == "0"
     attrs, n = attrs_of(host_path(results["unplug.file"]), reason="device-lost")
-    assert n > 20  # 3 s at 15 fps, minus what was in flight at the unplug
+    assert results["unplug.written"] == "0", "the take never wrote 20 frames before the unplug"
+    assert n >= 20  # unplugged once 20 frames were written: the file keeps them
+    assert int(attrs["frames_captured"]) == n + int(attrs["frames_dropped"])
     assert "The camera stopped delivering frames" in text(attrs["last_error"])
     watch = read("unplug.watch.out")
     assert "[RIGHT] stopped (device-lost)" in watch
@@ -126,8 +151,9 @@ def test_unplug_mid_take(guest):
     assert results["unplug.start_while_missing_exit"] == "1"
     assert "camera is not available" in read("unplug.refused.out")
     assert results["unplug.back_idle"] == "0", "the daemon did not pick the camera up again"
-    attrs, n = attrs_of(host_path(results["replug.file"]), reason="duration")
-    assert abs(n - 30) <= 1
+    path = host_path(results["replug.file"])
+    attrs, n = attrs_of(path, reason="duration")
+    check_duration_take(path, attrs, n, 2, 15)
     assert results["sbs.daemon_exit"] == "0"
 
 
@@ -136,9 +162,8 @@ def test_two_devices_paired(guest):
     assert results["pair.warm"] == "0" and results["pair.start_exit"] == "0"
     path = host_path(results["pair.file"])
     attrs, n = attrs_of(path, hand="left", reason="duration")
-    # 4 s at 15 fps: 60 pairs, stored or (a loaded TCG guest makes vivid skip some) counted as dropped
-    accounted = n + int(attrs["frames_dropped"]) + int(attrs["dropped_camera"])
-    assert abs(accounted - 60) <= 2 and n >= 45, (n, dict(attrs))
+    # 4 s at 15 fps, stored or counted as dropped (a loaded TCG guest makes vivid skip frames)
+    check_duration_take(path, attrs, n, 4, 15)
     assert int(attrs["eye_width"]) == 640
     # camera.controls set on both devices alike, read back by v4l2-ctl and stored for each
     assert guest[2]("pair.left.ctrl").strip() == "brightness: 60"
@@ -154,8 +179,9 @@ def test_two_devices_paired(guest):
         skew = abs(lts - rts)
     half_period = 1e9 / 15 / 2
     assert skew.max() <= half_period
+    # over the pairs stored, whatever was dropped (docs/file-format.md)
     assert int(attrs["pair_skew_max_ns"]) == int(skew.max())
-    assert abs(int(attrs["pair_skew_mean_ns"]) - skew.mean()) < 1000
+    assert abs(int(attrs["pair_skew_mean_ns"]) - skew.mean()) <= 1
     print(f"\npairing skew on vivid's two devices at 15 fps: mean {skew.mean() / 1e6:.2f} ms, "
           f"max {skew.max() / 1e6:.2f} ms (limit {half_period / 1e6:.1f} ms); "
           f"unpaired left {int(attrs['dropped_unpaired_left'])}, right {int(attrs['dropped_unpaired_right'])}")
@@ -164,8 +190,10 @@ def test_two_devices_paired(guest):
 def test_yuv420_through_libv4l2(guest):
     results, host_path, _ = guest
     assert results["yu12.warm"] == "0"
-    attrs, n = attrs_of(host_path(results["yu12.file"]), reason="duration")
-    assert abs(n - 30) <= 1 and text(attrs["camera_format"]) == "YU12"
+    path = host_path(results["yu12.file"])
+    attrs, n = attrs_of(path, reason="duration")
+    check_duration_take(path, attrs, n, 2, 15)
+    assert text(attrs["camera_format"]) == "YU12"
 
 
 def test_size_the_device_cannot_do(guest):
@@ -213,9 +241,11 @@ def test_camera_controls_set_read_back_and_stored(guest):
     assert results["ctl.warm"] == "0"
     # set when the daemon opened the camera: v4l2-ctl reads them back while it runs
     assert get_ctrl(read("ctl.running.ctrl")) == CONTROLS
-    # the values in force at the take's start, every control of the device, in the take
-    attrs, n = attrs_of(host_path(results["ctl.file"]), hand="right", reason="duration")
-    assert abs(n - 30) <= 1
+    # the values in force, read back when the camera was opened (after they were set), every
+    # control of the device, in the take
+    path = host_path(results["ctl.file"])
+    attrs, n = attrs_of(path, hand="right", reason="duration")
+    check_duration_take(path, attrs, n, 2, 15)
     stored = controls_of(attrs, "camera_controls")
     assert {k: stored[k] for k in CONTROLS} == CONTROLS
     assert stored["volume"] == 200 and stored["menu"] == 3  # vivid's defaults, not configured
