@@ -27,7 +27,7 @@ static int check_one(const char *path) {
         struct take_check c;
         int r = recover_check(path, &c, NULL, NULL, error, sizeof(error));
 
-        if (r == -EBADMSG) {
+        if (r == -EBADMSG && c.problem[0]) {
                 printf("%s: BAD (%s): %llu good frames of %llu; %s\n", path, c.status, (unsigned long long) c.frames,
                        (unsigned long long) c.index_frames, c.problem);
                 return 1;

@@ -31,7 +31,7 @@ struct info_take {
         int64_t eye_width, eye_height, jpeg_quality, rectified, skew_mean_ns, skew_max_ns;
         int64_t cal_computed;
         double fps_nominal, duration, fps;
-        uint64_t frames, bytes, jpeg_bytes, captured, dropped, sequence_gaps;
+        uint64_t frames, bytes, jpeg_bytes, captured, dropped, sequence_gaps, sequence_backwards;
         bool have_counts, have_skew; /* written when the take ended */
 };
 
@@ -53,29 +53,18 @@ static bool read_number(hid_t obj, const char *name, hid_t type, void *ret) {
         return ok;
 }
 
-/* The first @n entries of the index dataset @name, as @type, into a new array (NULL: none or error). */
-static void *read_column(hid_t file, const char *name, hid_t type, size_t elem, hsize_t n) {
-        hid_t d = H5Dopen2(file, name, H5P_DEFAULT), space = -1, mem = -1;
-        void *v = n ? calloc(n, elem) : NULL;
-        hsize_t start = 0;
+/* Entries [@start, @start + @n) of the index dataset @d, as @type, into @buf. Return: whether read. */
+static bool read_block(hid_t d, hid_t type, hsize_t start, hsize_t n, void *buf) {
+        hid_t space = H5Dget_space(d), mem = H5Screate_simple(1, &n, NULL);
+        bool ok = space >= 0 && mem >= 0 && H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
+                  H5Dread(d, type, mem, space, H5P_DEFAULT, buf) >= 0;
 
-        if (d >= 0 && v) {
-                space = H5Dget_space(d);
-                mem = H5Screate_simple(1, &n, NULL);
-                if (H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &n, NULL) < 0 ||
-                    H5Dread(d, type, mem, space, H5P_DEFAULT, v) < 0) {
-                        free(v);
-                        v = NULL;
-                }
-        }
         if (mem >= 0)
                 H5Sclose(mem);
         if (space >= 0)
                 H5Sclose(space);
-        if (d >= 0)
-                H5Dclose(d);
         H5Eclear2(H5E_DEFAULT);
-        return v;
+        return ok;
 }
 
 /* The committed frames: the length of stereo/size (written last of each frame's entries). */
@@ -96,25 +85,65 @@ static uint64_t committed_frames(hid_t file) {
         return n;
 }
 
-/* Frames, duration, measured rate, JPEG bytes and sequence gaps, from the index. */
-static void read_index(hid_t file, struct info_take *t) {
+#define INDEX_BLOCK 4096
+
+/* The sums of the index in blocks of INDEX_BLOCK frames (nothing the size of the take is
+ * allocated): first and last timestamps, JPEG bytes, sequence gaps (a number that goes back is not
+ * a gap: counted apart). */
+static void sum_index(hid_t file, uint64_t n, struct info_take *t) {
+        hid_t ds = H5Dopen2(file, layout_index[LAYOUT_IDX_SIZE].name, H5P_DEFAULT);
+        hid_t dq = H5Dopen2(file, layout_index[LAYOUT_IDX_LEFT_SEQUENCE].name, H5P_DEFAULT);
+        uint32_t size[INDEX_BLOCK], seq[INDEX_BLOCK], prev = 0;
+
+        for (uint64_t i = 0; ds >= 0 && dq >= 0 && i < n; i += INDEX_BLOCK) {
+                hsize_t k = MIN(n - i, INDEX_BLOCK);
+                if (!read_block(ds, H5T_NATIVE_UINT32, i, k, size) || !read_block(dq, H5T_NATIVE_UINT32, i, k, seq))
+                        break;
+                for (hsize_t j = 0; j < k; j++) {
+                        t->jpeg_bytes += size[j];
+                        if (i + j > 0 && seq[j] > prev)
+                                t->sequence_gaps += seq[j] - prev - 1;
+                        else if (i + j > 0)
+                                t->sequence_backwards++;
+                        prev = seq[j];
+                }
+        }
+        if (ds >= 0)
+                H5Dclose(ds);
+        if (dq >= 0)
+                H5Dclose(dq);
+        H5Eclear2(H5E_DEFAULT);
+}
+
+/* Frames, duration, measured rate, JPEG bytes and sequence gaps, from the index. Return: 0, or 1
+ * (printed) for an index no take of a file this size can have. */
+static int read_index(hid_t file, struct info_take *t) {
         uint64_t n = committed_frames(file);
-        _cleanup_(freep) int64_t *ts =
-                read_column(file, layout_index[LAYOUT_IDX_TIMESTAMP].name, H5T_NATIVE_INT64, sizeof(int64_t), n);
-        _cleanup_(freep) uint32_t *size =
-                read_column(file, layout_index[LAYOUT_IDX_SIZE].name, H5T_NATIVE_UINT32, sizeof(uint32_t), n);
-        _cleanup_(freep) uint32_t *seq =
-                read_column(file, layout_index[LAYOUT_IDX_LEFT_SEQUENCE].name, H5T_NATIVE_UINT32, sizeof(uint32_t), n);
-        double span = ts && n > 1 ? (double) (ts[n - 1] - ts[0]) / 1e9 : 0;
+        int64_t first = 0, last = 0;
+        hid_t d;
+
+        if (n > t->bytes / LAYOUT_INDEX_BYTES_PER_FRAME) {
+                fprintf(stderr,
+                        "handrecctl: %s is not a take handrecd wrote: its index claims %llu frames, more than a file "
+                        "of %llu bytes can hold.\n",
+                        t->path, (unsigned long long) n, (unsigned long long) t->bytes);
+                return 1;
+        }
+        d = H5Dopen2(file, layout_index[LAYOUT_IDX_TIMESTAMP].name, H5P_DEFAULT);
+        if (d >= 0 && n > 0 &&
+            (!read_block(d, H5T_NATIVE_INT64, 0, 1, &first) || !read_block(d, H5T_NATIVE_INT64, n - 1, 1, &last)))
+                first = last = 0;
+        if (d >= 0)
+                H5Dclose(d);
+        H5Eclear2(H5E_DEFAULT);
+        double span = n > 1 && last > first ? (double) (last - first) / 1e9 : 0;
 
         t->frames = n;
         t->fps = span > 0 ? (double) (n - 1) / span : 0;
         /* as handrec info: first to last timestamp, plus the last frame's period */
         t->duration = n && t->fps_nominal > 0 ? span + 1 / t->fps_nominal : span;
-        for (uint64_t i = 0; size && i < n; i++)
-                t->jpeg_bytes += size[i];
-        for (uint64_t i = 1; seq && i < n; i++)
-                t->sequence_gaps += seq[i] - seq[i - 1] - 1;
+        sum_index(file, n, t);
+        return 0;
 }
 
 static void read_calibration(hid_t file, struct info_take *t) {
@@ -166,14 +195,12 @@ static bool has_hdf5_signature(const char *path) {
 
 /* Open @path read-only: plainly, else as a SWMR reader (being recorded, or left by a crash); flags untouched. */
 static hid_t open_readonly(const char *path) {
-        hid_t fapl = layout_fapl(), file;
+        hid_t file = layout_open(path, H5F_ACC_RDONLY, false);
 
-        file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
         if (file < 0) {
                 H5Eclear2(H5E_DEFAULT);
-                file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+                file = layout_open(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, false);
         }
-        H5Pclose(fapl);
         return file;
 }
 
@@ -207,7 +234,10 @@ static int read_take_info(struct info_take *t) {
                 return 1;
         }
         read_attributes(file, t);
-        read_index(file, t);
+        if (read_index(file, t)) {
+                H5Fclose(file);
+                return 1;
+        }
         read_calibration(file, t);
         H5Fclose(file);
         return 0;
@@ -230,6 +260,9 @@ static void print_text(const struct info_take *t) {
                        (unsigned long long) t->dropped);
         if (t->sequence_gaps)
                 printf("  %llu frames missing in the sequence numbers\n", (unsigned long long) t->sequence_gaps);
+        if (t->sequence_backwards)
+                printf("  %llu times the sequence numbers went back (a camera that restarted them)\n",
+                       (unsigned long long) t->sequence_backwards);
         if (t->have_skew)
                 printf("  pairing skew: mean %.3f ms, max %.3f ms\n", (double) t->skew_mean_ns / 1e6,
                        (double) t->skew_max_ns / 1e6);

@@ -47,16 +47,15 @@ int takes_open_hand_dir(const char *output_dir, const char *hand) {
 /* Open the take open as @fd with HDF5 (a crashed one left with SWMR flags: read as SWMR). */
 static hid_t open_fd(int fd) {
         char path[64];
-        hid_t fapl = layout_fapl(), file;
+        hid_t file;
 
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+        file = layout_open(path, H5F_ACC_RDONLY, false);
         if (file < 0) {
                 H5Eclear2(H5E_DEFAULT);
-                file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl);
+                file = layout_open(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, false);
         }
-        H5Pclose(fapl);
         if (file < 0)
                 H5Eclear2(H5E_DEFAULT);
         return file;
@@ -116,7 +115,15 @@ static int read_file(int dirfd, struct take_entry *e) {
         e->bytes = (uint64_t) st.st_size;
         file = open_fd(fd);
         if (file < 0) {
-                snprintf(e->error, sizeof(e->error), "not an HDF5 file handrecd can read");
+                snprintf(e->error, sizeof(e->error), "%s",
+                         st.st_size == 0 ? "an empty file, not a take" : "not an HDF5 file handrecd can read");
+                return -EIO;
+        }
+        char format[32] = "";
+        h5_attr_read_string(file, "format", format, sizeof(format));
+        if (!streq(format, "handrec")) {
+                H5Fclose(file);
+                snprintf(e->error, sizeof(e->error), "an HDF5 file, but not a take (no format=\"handrec\")");
                 return -EIO;
         }
         h5_attr_read_string(file, "started_utc", e->started_utc, sizeof(e->started_utc));

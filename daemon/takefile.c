@@ -91,7 +91,16 @@ static int open_hand_dir(const char *output_dir, const char *hand, char *error, 
                 return r;
         }
         fd = open_dir_at(top, hand, TAKEFILE_DIR_MODE);
-        if (fd >= 0 && (r = tighten_dir(fd)) < 0) {
+        r = fd >= 0 ? tighten_dir(fd) : 0;
+        if (r == -EROFS) {
+                snprintf(error, error_len,
+                         "%s/%s is on a read-only file system: no take can be written there; mount it "
+                         "read-write, or set save.output_dir to a writable disk.",
+                         output_dir, hand);
+                close(fd);
+                return r;
+        }
+        if (fd >= 0 && r < 0) {
                 snprintf(error, error_len,
                          "%s/%s can be written by others and is not handrecd's to fix (%s); make it "
                          "mode 0750 and owned by the user handrecd runs as.",

@@ -54,6 +54,41 @@ static int read_text(const char *path, char **ret, char *error, size_t len) {
         return 0;
 }
 
+/* The deepest nesting a calibration has is 3 (a mapping of mappings of lists); YAML_DEPTH_MAX
+ * leaves room for any tool's layout. A file 200,000 brackets deep (400 KB, under the size cap)
+ * takes libyaml's loader minutes, past systemd's start timeout: it is refused at its line first. */
+#define YAML_DEPTH_MAX 64
+
+/* The document's events, read once before it is loaded, for their depth alone. Return: 0, or
+ * -EINVAL with @error naming the line where it goes too deep (or where it is not YAML). */
+static int check_depth(struct calibration_doc *doc, char *error, size_t len) {
+        yaml_parser_t parser;
+        yaml_event_t event;
+        unsigned depth = 0;
+        int r = 0;
+
+        yaml_parser_initialize(&parser);
+        yaml_parser_set_input_string(&parser, (const unsigned char *) doc->text, strlen(doc->text));
+        for (bool done = false; !done && r == 0;) {
+                if (!yaml_parser_parse(&parser, &event))
+                        break; /* the loader says what is wrong, at its line */
+                if (event.type == YAML_SEQUENCE_START_EVENT || event.type == YAML_MAPPING_START_EVENT) {
+                        if (++depth > YAML_DEPTH_MAX) {
+                                snprintf(error, len,
+                                         "%s:%zu: nested more than %d deep; a calibration is a few levels deep: "
+                                         "is this the calibration file?",
+                                         doc->path, event.start_mark.line + 1, YAML_DEPTH_MAX);
+                                r = -EINVAL;
+                        }
+                } else if (event.type == YAML_SEQUENCE_END_EVENT || event.type == YAML_MAPPING_END_EVENT)
+                        depth--;
+                done = event.type == YAML_STREAM_END_EVENT;
+                yaml_event_delete(&event);
+        }
+        yaml_parser_delete(&parser);
+        return r;
+}
+
 static int parse(struct calibration_doc *doc, char *error, size_t len) {
         /* OpenCV writes "%YAML:1.0", which YAML parsers refuse: parse that line as a comment (so
          * that line numbers stay the file's), and keep the text as it was */
@@ -64,6 +99,11 @@ static int parse(struct calibration_doc *doc, char *error, size_t len) {
 
         if (opencv_header)
                 doc->text[0] = '#';
+        if (check_depth(doc, error, len) < 0) {
+                if (opencv_header)
+                        doc->text[0] = '%';
+                return -EINVAL;
+        }
         yaml_parser_initialize(&parser);
         yaml_parser_set_input_string(&parser, (const unsigned char *) doc->text, strlen(doc->text));
         ok = yaml_parser_load(&parser, &doc->yaml);

@@ -71,6 +71,11 @@ static void parse_save(struct config_checker *ck, config_t *cfg, struct config *
                         dir = config_setting_get_string(s);
                         if (dir[0] != '/')
                                 config_report(ck, s, "save.output_dir", "\"%s\" is not an absolute path", dir);
+                        else if (path_has_dot_component(dir))
+                                config_report(ck, s, "save.output_dir",
+                                              "\"%s\" has a \".\" or \"..\" in it; give the folder's path without "
+                                              "them (takes are named and checked by it)",
+                                              dir);
                 }
                 if (config_get_number(ck, g, "save", "jpeg_quality", JPEG_QUALITY_MIN, JPEG_QUALITY_MAX, true, &v))
                         c->jpeg_quality = (int) v;
@@ -80,7 +85,11 @@ static void parse_save(struct config_checker *ck, config_t *cfg, struct config *
                 if (config_get_number(ck, g, "save", "max_memory_mb", 16, 1 << 20, true, &v))
                         c->max_memory_bytes = (uint64_t) v << 20;
         }
+        /* one spelling of the folder: "/data//takes/" is "/data/takes", so every path built from it
+         * (the daemon's, DiscardTake's check, the uploader's) is the same string */
         c->output_dir = strdup(dir);
+        if (c->output_dir)
+                path_simplify(c->output_dir);
 }
 
 static void parse_queue(struct config_checker *ck, config_t *cfg, struct config *c) {

@@ -6,28 +6,50 @@
 #include "h5util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The innermost HDF5 error message, for the log and for LastError. */
+struct error_walk {
+        char detail[256]; /* the innermost message */
+        int system;       /* the errno a system call of the innermost error failed with, or 0 */
+};
+
+/* The innermost HDF5 error: its message, for the log and for LastError, and the system's errno
+ * when a system call failed there (HDF5's file driver says "errno = N" in its message). */
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data) {
-        if (n == 0)
-                snprintf(data, 256, "%s (%s)", e->desc ?: "?", e->func_name ?: "?");
+        struct error_walk *w = data;
+        const char *at;
+
+        if (n != 0)
+                return 0;
+        snprintf(w->detail, sizeof(w->detail), "%s (%s)", e->desc ?: "?", e->func_name ?: "?");
+        at = e->desc ? strstr(e->desc, "errno = ") : NULL;
+        w->system = at ? atoi(at + 8) : 0;
         return 0;
 }
 
-/* "<what> <path>: <the system's reason> (HDF5: <innermost HDF5 message>)", on one line. */
+/* "<what> <path>: <the system's reason> (HDF5: <innermost HDF5 message>)", on one line. The
+ * system's reason: the errno HDF5 names when a system call failed; when HDF5's stack says nothing
+ * (a later call cleared it), errno, which the callers zero before the call that fails; never errno
+ * beside an HDF5 error that is not a system call's (errno is then whatever HDF5 left there while
+ * probing: "No such file or directory" for a corrupt superblock). */
 void h5_error(char *error, size_t len, const char *what, const char *path) {
-        char detail[256] = "unknown HDF5 error";
+        struct error_walk w = {.detail = ""};
+        char *detail = w.detail;
         int saved = errno;
 
-        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, detail);
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, &w);
+        if (!detail[0]) {
+                snprintf(detail, sizeof(w.detail), "unknown HDF5 error");
+                w.system = saved;
+        }
         for (char *p = detail; *p; p++)
                 if (*p == '\n' || *p == '\r' || *p == '\t')
                         *p = ' ';
-        if (saved)
-                snprintf(error, len, "%s %s: %s (HDF5: %s)", what, path, strerror(saved), detail);
+        if (w.system)
+                snprintf(error, len, "%s %s: %s (HDF5: %s)", what, path, strerror(w.system), detail);
         else
                 snprintf(error, len, "%s %s: %s", what, path, detail);
         H5Eclear2(H5E_DEFAULT);

@@ -44,11 +44,27 @@ hid_t layout_fapl(void) {
          * open dataset with the file's defaults before HDF5 1.14, HDFGroup/hdf5#1730, and the
          * default 1 MiB for each of the 8 datasets kept every chunk written until it was full.) */
         if (H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST) < 0 ||
-            H5Pset_cache(fapl, 0, 0, 0, 1.0) < 0 || set_metadata_cache(fapl) < 0) {
+            H5Pset_cache(fapl, 0, 0, 0, 1.0) < 0 || set_metadata_cache(fapl) < 0 ||
+            H5Pset_metadata_read_attempts(fapl, LAYOUT_READ_ATTEMPTS) < 0) {
                 H5Pclose(fapl);
                 return -1;
         }
         return fapl;
+}
+
+hid_t layout_open(const char *path, unsigned flags, bool clear_status) {
+        hid_t fapl = layout_fapl(), file, stack;
+        hbool_t clear = 1;
+
+        if (fapl < 0)
+                return -1;
+        if (clear_status)
+                H5Pset(fapl, "clear_status_flags", &clear);
+        file = H5Fopen(path, flags, fapl);
+        stack = H5Eget_current_stack(); /* H5Pclose() would clear why the open failed */
+        H5Pclose(fapl);
+        H5Eset_current_stack(stack);
+        return file;
 }
 
 void layout_close(hid_t index[_LAYOUT_IDX_MAX], hid_t *jpeg, hid_t *file) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <hdf5.h>
+#include <stdbool.h>
 
 #define LAYOUT_JPEG "stereo/jpeg"
 
@@ -31,6 +32,18 @@ extern const struct layout_dataset layout_index[_LAYOUT_IDX_MAX];
 /* HDF5's metadata cache for a take file, fixed (layout_fapl()). */
 #define LAYOUT_METADATA_CACHE (512 * 1024)
 
+/* How often a SWMR reader reads a piece of metadata whose checksum fails before it gives up.
+ * HDF5's default is 100, sleeping 1 ns, 2 ns, 4 ns ... between attempts: a corrupt file then
+ * costs 2^100 ns, the caller's thread asleep for days (one sleep of 274 s was seen). A checksum
+ * that fails because the writer is mid-flush passes within milliseconds; 28 attempts sleep
+ * 0.27 s in all at most. */
+#define LAYOUT_READ_ATTEMPTS 28
+
+/* Bytes of index a frame takes in the file (offset, three timestamps, two sequence numbers, size):
+ * a file of B bytes holds at most B / LAYOUT_INDEX_BYTES_PER_FRAME frames, whatever its index
+ * claims. Readers bound what they allocate by it: a 7 KB file may claim 5e7 frames. */
+#define LAYOUT_INDEX_BYTES_PER_FRAME (8 + 3 * 8 + 2 * 4 + 4)
+
 /**
  * layout_fapl() - file access for takes, the writer's and recovery's: the latest format (SWMR
  * needs it), no raw-data chunk cache, a metadata cache of LAYOUT_METADATA_CACHE bytes that does
@@ -38,6 +51,14 @@ extern const struct layout_dataset layout_index[_LAYOUT_IDX_MAX];
  * Return: the property list (caller closes it), or negative.
  */
 hid_t layout_fapl(void);
+
+/**
+ * layout_open() - H5Fopen() of the take @path with @flags (H5F_ACC_*) and layout_fapl();
+ * @clear_status: clear the flags a SWMR writer that died left (h5clear -s). On failure HDF5's error
+ * stack still says why (closing the access list would clear it), for h5_error().
+ * Return: the file, or negative.
+ */
+hid_t layout_open(const char *path, unsigned flags, bool clear_status);
 
 /**
  * layout_close() - close @index (_LAYOUT_IDX_MAX datasets), @jpeg and @file where open, and zero

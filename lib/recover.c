@@ -35,6 +35,8 @@
 struct scan {
         const char *path;
         hid_t file, jpeg, index[_LAYOUT_IDX_MAX];
+        uint64_t file_bytes;           /* the file's size: what any claim of the file is bounded by */
+        int64_t eye_width, eye_height; /* the take's attributes; 0 when it has none */
         uint64_t jpeg_bytes, len[_LAYOUT_IDX_MAX], n;
         uint64_t *offset;
         uint32_t *size;
@@ -82,8 +84,48 @@ static int read_range(hid_t d, hid_t type, hsize_t start, hsize_t n, void *buf) 
         return r < 0 ? -EIO : 0;
 }
 
-/* Open the datasets and read the index the checks need. */
+/* The largest frame a take without its size attributes may hold: 2 × 4096 × 4096 pixels. */
+#define FRAME_PIXELS_MAX (UINT64_C(2) * 4096 * 4096)
+
+/* What the file's size and its own attributes bound before anything is allocated for it: a
+ * hostile file of 7 KB claiming 5e7 frames must not cost a gigabyte to check. */
+static int scan_bound(struct scan *s, char *error, size_t error_len) {
+        struct stat st;
+        hid_t a;
+
+        if (stat(s->path, &st) < 0) {
+                snprintf(error, error_len, "Cannot check %s: %s", s->path, strerror(errno));
+                return -errno;
+        }
+        s->file_bytes = (uint64_t) st.st_size;
+        s->jpeg_bytes = MIN(s->jpeg_bytes, s->file_bytes); /* bytes past the end read as zeros: never a frame */
+        if (s->n > s->file_bytes / LAYOUT_INDEX_BYTES_PER_FRAME) {
+                snprintf(error, error_len,
+                         "%s is not a take handrecd wrote: its index claims %llu frames, more than a file of %llu "
+                         "bytes can hold (each frame takes %d bytes of index)",
+                         s->path, (unsigned long long) s->n, (unsigned long long) s->file_bytes,
+                         LAYOUT_INDEX_BYTES_PER_FRAME);
+                return -EBADMSG;
+        }
+        const char *names[2] = {"eye_width", "eye_height"};
+        int64_t *values[2] = {&s->eye_width, &s->eye_height};
+        for (unsigned i = 0; i < 2; i++) {
+                *values[i] = 0;
+                a = H5Aexists(s->file, names[i]) > 0 ? H5Aopen(s->file, names[i], H5P_DEFAULT) : -1;
+                if (a >= 0) {
+                        if (H5Aread(a, H5T_NATIVE_INT64, values[i]) < 0 || *values[i] < 0 || *values[i] > 65535)
+                                *values[i] = 0;
+                        H5Aclose(a);
+                }
+        }
+        H5Eclear2(H5E_DEFAULT);
+        return 0;
+}
+
+/* Open the datasets and read the index the checks need, once scan_bound() has bounded it. */
 static int scan_load(struct scan *s, char *error, size_t error_len) {
+        int r;
+
         s->jpeg = H5Dopen2(s->file, LAYOUT_JPEG, H5P_DEFAULT);
         if (s->jpeg < 0) {
                 h5_error(error, error_len, "Not a handrec take (no /stereo/jpeg):", s->path);
@@ -100,12 +142,18 @@ static int scan_load(struct scan *s, char *error, size_t error_len) {
                 s->len[i] = extent(s->index[i]);
                 s->n = MIN(s->n, s->len[i]);
         }
+        r = scan_bound(s, error, error_len);
+        if (r < 0)
+                return r;
         s->offset = malloc(MAX(s->n, 1) * sizeof(*s->offset));
         s->size = malloc(MAX(s->n, 1) * sizeof(*s->size));
         s->timestamp = malloc(MAX(s->n, 1) * sizeof(*s->timestamp));
         s->tj = tjInitDecompress();
-        if (!s->offset || !s->size || !s->timestamp || !s->tj)
+        if (!s->offset || !s->size || !s->timestamp || !s->tj) {
+                snprintf(error, error_len, "Cannot check %s: no memory for the index of its %llu frames", s->path,
+                         (unsigned long long) s->n);
                 return -ENOMEM;
+        }
         if (read_range(s->index[LAYOUT_IDX_OFFSET], H5T_NATIVE_UINT64, 0, s->n, s->offset) < 0 ||
             read_range(s->index[LAYOUT_IDX_SIZE], H5T_NATIVE_UINT32, 0, s->n, s->size) < 0 ||
             read_range(s->index[LAYOUT_IDX_TIMESTAMP], H5T_NATIVE_INT64, 0, s->n, s->timestamp) < 0) {
@@ -139,6 +187,14 @@ static bool frame_decodes(struct scan *s, uint64_t i, char *why, size_t why_len)
         }
         if (tjDecompressHeader3(s->tj, s->buf, s->size[i], &w, &h, &sub, &cs) < 0) {
                 snprintf(why, why_len, "frame %llu: not a JPEG (%s)", (unsigned long long) i, tjGetErrorStr2(s->tj));
+                return false;
+        }
+        /* never larger than the take's frames (libjpeg holds a progressive JPEG's every coefficient
+         * whatever the scale it decodes to: 20000×20000 would cost 1.2 GB) */
+        if (s->eye_width > 0 && s->eye_height > 0 ? w > 2 * s->eye_width || h > s->eye_height
+                                                  : (uint64_t) w * (uint64_t) h > FRAME_PIXELS_MAX) {
+                snprintf(why, why_len, "frame %llu: a JPEG of %dx%d, larger than the take's %lldx%lld frames",
+                         (unsigned long long) i, w, h, (long long) (2 * s->eye_width), (long long) s->eye_height);
                 return false;
         }
         sw = (w + 7) / 8;
@@ -190,17 +246,35 @@ static void scan_frames(struct scan *s, struct take_check *ret, recover_progress
 }
 
 static hid_t open_take(const char *path, unsigned flags, bool clear_status) {
-        hid_t fapl = layout_fapl(), file, stack;
-        hbool_t clear = 1;
+        return layout_open(path, flags, clear_status);
+}
 
-        /* h5clear -s does this: the flags a SWMR writer leaves in the superblock when it dies */
-        if (clear_status)
-                H5Pset(fapl, "clear_status_flags", &clear);
-        file = H5Fopen(path, flags, fapl);
-        stack = H5Eget_current_stack(); /* H5Pclose() would clear why the open failed */
-        H5Pclose(fapl);
-        H5Eset_current_stack(stack);
-        return file;
+/* Whether @path begins as every HDF5 file handrecd writes does (its signature at byte 0). An
+ * empty file, or another kind of file, is never opened for writing: HDF5 would make an empty
+ * file an HDF5 file of its own. Return: 0, or -EBADMSG / -errno with @error set. */
+static int check_signature(const char *path, char *error, size_t error_len) {
+        static const char signature[8] = "\211HDF\r\n\032\n";
+        char head[8];
+        ssize_t n;
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), r = 0;
+        struct stat st;
+
+        if (fd < 0 || fstat(fd, &st) < 0) {
+                r = -errno;
+                snprintf(error, error_len, "Cannot open %s: %s", path, strerror(errno));
+        } else if (!S_ISREG(st.st_mode)) {
+                r = -EBADMSG;
+                snprintf(error, error_len, "%s is not a regular file, so not a take", path);
+        } else if (st.st_size == 0) {
+                r = -EBADMSG;
+                snprintf(error, error_len, "%s is empty: not a take (nothing to recover; delete it)", path);
+        } else if ((n = pread(fd, head, sizeof(head), 0)) != (ssize_t) sizeof(head) || memcmp(head, signature, 8)) {
+                r = -EBADMSG;
+                snprintf(error, error_len, "%s is not an HDF5 file, so not a take (left as it is)", path);
+        }
+        if (fd >= 0)
+                close(fd);
+        return r;
 }
 
 int recover_check(const char *path, struct take_check *ret, recover_progress_fn progress, void *userdata, char *error,
@@ -210,6 +284,10 @@ int recover_check(const char *path, struct take_check *ret, recover_progress_fn 
 
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         memset(ret, 0, sizeof(*ret));
+        error[0] = 0;
+        r = check_signature(path, error, error_len);
+        if (r < 0)
+                return r;
         s.file = open_take(path, H5F_ACC_RDONLY, false);
         if (s.file < 0) {
                 H5Eclear2(H5E_DEFAULT);
@@ -362,6 +440,22 @@ static void note_missing_end(struct take_check *c) {
                          (unsigned long long) c->missing_bytes);
 }
 
+/* Whether @path is a take its writer finished (status complete or recovered), read without
+ * opening it for writing: an open for writing changes the file's time, and handrec-offload would
+ * count a take it verified as changed since (and never remove it for space). A file HDF5 will not
+ * open for reading (the flags a crashed SWMR writer leaves) is not finished. */
+static bool finished_already(const char *path, struct take_check *ret) {
+        hid_t file = open_take(path, H5F_ACC_RDONLY, false);
+
+        if (file < 0) {
+                H5Eclear2(H5E_DEFAULT);
+                return false;
+        }
+        h5_attr_read_string(file, "status", ret->status, sizeof(ret->status));
+        H5Fclose(file);
+        return !streq(ret->status, "recording");
+}
+
 int recover_file(const char *path, struct take_check *ret, recover_progress_fn progress, void *userdata, char *error,
                  size_t error_len) {
         struct scan s = {.path = path};
@@ -369,6 +463,12 @@ int recover_file(const char *path, struct take_check *ret, recover_progress_fn p
 
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         memset(ret, 0, sizeof(*ret));
+        error[0] = 0;
+        r = check_signature(path, error, error_len);
+        if (r < 0)
+                return r;
+        if (finished_already(path, ret))
+                return 0; /* complete or recovered already: not even opened for writing */
         s.file = open_for_recovery(path, ret, error, error_len);
         if (s.file < 0)
                 return -EIO;

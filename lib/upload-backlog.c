@@ -15,15 +15,20 @@
 #include "upload-backlog.h"
 #include "util.h"
 
+/* Whether the take's state file says verified. Only a regular file is read, and its open never
+ * waits: the state folder belongs to the uploader's user, who must not be able to freeze the
+ * recorder's main thread with a FIFO (or a device) named like a state file. */
 static bool verified(const char *state_dir, const char *hand, const char *name) {
         static const char want[] = "state=" UPLOAD_STATE_VERIFIED "\n";
         char path[4096], buf[sizeof(want)] = "";
         _cleanup_(closep) int fd = -1;
+        struct stat st;
 
         if (snprintf(path, sizeof(path), "%s/%s/%s.state", state_dir, hand, name) >= (int) sizeof(path))
                 return false;
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        return fd >= 0 && read(fd, buf, sizeof(buf) - 1) == (ssize_t) sizeof(buf) - 1 && streq(buf, want);
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+               read(fd, buf, sizeof(buf) - 1) == (ssize_t) sizeof(buf) - 1 && streq(buf, want);
 }
 
 static void count_hand(const struct config *c, const char *hand, struct upload_backlog *b) {

@@ -124,3 +124,26 @@ int write_all(int fd, const uint8_t *p, size_t n) {
         }
         return 0;
 }
+
+char *path_simplify(char *path) {
+        char *w = path;
+
+        for (const char *r = path; *r; r++)
+                if (!(*r == '/' && w > path && w[-1] == '/'))
+                        *w++ = *r;
+        if (w > path + 1 && w[-1] == '/')
+                w--;
+        *w = 0;
+        return path;
+}
+
+bool path_has_dot_component(const char *path) {
+        for (const char *p = path; *p;) {
+                size_t n = strcspn(p, "/");
+                if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+                        return true;
+                p += n;
+                p += strspn(p, "/");
+        }
+        return false;
+}

@@ -125,3 +125,10 @@ int write_all(int fd, const uint8_t *p, size_t n);
  * UTF-8 character (a D-Bus error with a broken character in it cannot be sent).
  */
 size_t utf8_cut(const char *s, size_t max);
+
+/** path_simplify() - @path in place without repeated slashes and without a trailing one ("/a//b/"
+ * → "/a/b"; "/" stays). Return: @path. */
+char *path_simplify(char *path);
+
+/** path_has_dot_component() - whether @path has a "." or ".." component. */
+bool path_has_dot_component(const char *path);

@@ -121,8 +121,14 @@ static struct take *take_add(struct offload *o, const char *hand, const char *na
         return t;
 }
 
+/* A name handrecd could have given (no control character: a newline would start a line of the
+ * take's state file of its own, "state=uploaded-verified" for one). Others are left alone. */
 static bool is_take_name(const char *n) {
         size_t len = strlen(n);
+
+        for (const char *p = n; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return false;
         return len > 3 && len < 256 && n[0] != '.' && streq(n + len - 3, ".h5");
 }
 

@@ -155,6 +155,9 @@ int state_save(const char *state_dir, const char *hand, const char *name, const 
         utc_now(st->updated_utc, sizeof(st->updated_utc));
         one_line(st->error);
         one_line(st->remote);
+        for (const char *p = file; *p; p++)
+                if (*p == '\n' || *p == '\r')
+                        return -EINVAL; /* never a line of its own in the state file (scan.c takes no such name) */
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return -errno;

@@ -32,10 +32,10 @@ deb="build-essential debhelper dh-python dpkg-dev fakeroot lintian"
 # preview's clients nobody here wrote; ffmpeg also encodes for handrec export (ffprobe checks it),
 # man-db renders the manual pages, zsh checks its completion file, tmux is the terminal
 # handrecctl record is driven in; rclone is what handrec-offload runs (its tests run it against s3rver
-# and against rclone's own `serve webdav`), npm (only when the machine has none, e.g. from
+# and against rclone's own `serve webdav`), GNU time measures a program's peak memory, npm (only when the machine has none, e.g. from
 # NodeSource) installs s3rver
 test="python3-dbus python3-pytest python3-pytest-xdist python3-gi libglib2.0-bin procps util-linux
-      qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg man-db zsh tmux rclone"
+      qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg man-db zsh tmux rclone time"
 command -v npm >/dev/null 2>&1 || test="$test npm"
 # make bench (tests/bench/): callgrind for instruction counts, opencv-doc's images and OpenCV for the
 # inputs and the old collector's design, h5py for it and for reading the takes; row 10 uploads with

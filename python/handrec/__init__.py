@@ -12,8 +12,12 @@ crash left with status "recording", still has HDF5's SWMR flags set: it is opene
 reader, and len() follows it as it grows. JPEGs are decoded with OpenCV (python3-opencv) or,
 without it, Pillow (python3-pil).
 """
+import builtins
+
 import h5py
 import numpy as np
+
+builtins_open = builtins.open  # the module defines open() (handrec.open)
 
 __all__ = ["open", "open_take", "Take", "Frame", "decode", "decode_gray", "read_stamp"]
 
@@ -34,6 +38,55 @@ def _value(v):
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+# HDF5 superblock (versions 2 and 3, as takes have it, at byte 0): the file consistency flags
+_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_OPEN_FOR_WRITING = 0x01 | 0x04  # a writer has it open (any, or SWMR)
+# how often a SWMR reader reads metadata whose checksum fails (lib/layout.h, LAYOUT_READ_ATTEMPTS)
+READ_ATTEMPTS = 28
+
+
+def _open_for_writing(path):
+    """Whether @path's superblock says a writer has it open (a take being recorded, or one a crash
+    left so)."""
+    try:
+        with builtins_open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return len(head) == 12 and head[:8] == _SIGNATURE and head[8] >= 2 and bool(head[11] & _OPEN_FOR_WRITING)
+
+
+def _hdf5_library():
+    """The HDF5 library h5py runs on (already loaded: found in this process's mappings), or None."""
+    import ctypes
+    try:
+        with builtins_open("/proc/self/maps") as f:
+            for line in f:
+                path = line.split()[-1]
+                name = path.rsplit("/", 1)[-1]
+                if name.startswith("libhdf5") and not name.startswith("libhdf5_hl") and "_hl" not in name \
+                        and ".so" in name:
+                    return ctypes.CDLL(path)
+    except OSError:
+        pass
+    return None
+
+
+def _open_swmr(path):
+    """A SWMR reader of @path that gives up on bad metadata after READ_ATTEMPTS reads (set through
+    HDF5's C API: h5py has no call for it; without the library found, HDF5's default)."""
+    import ctypes
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_LATEST, h5py.h5f.LIBVER_LATEST)
+    lib = _hdf5_library()
+    if lib is not None:
+        lib.H5Pset_metadata_read_attempts.argtypes = [ctypes.c_int64, ctypes.c_uint]
+        lib.H5Pset_metadata_read_attempts(fapl.id, READ_ATTEMPTS)
+    fid = h5py.h5f.open(path.encode() if isinstance(path, str) else path,
+                        h5py.h5f.ACC_RDONLY | h5py.h5f.ACC_SWMR_READ, fapl=fapl)
+    return h5py.File(fid)
 
 
 class Frame:
@@ -78,14 +131,19 @@ class Take:
     def __init__(self, path, swmr=None):
         self.path = path
         if swmr is None:
-            # SWMR read works on every take (they are written with libver latest) and is the only
-            # way into one being recorded or left by a crash; a plain open is the fallback
+            # a plain open for a finished take; SWMR read only for a file its superblock says is
+            # open for writing (being recorded, or left so by a crash): never for a corrupt one,
+            # which a SWMR reader would retry for days (HDF5's 100 attempts, each sleep doubling)
             try:
-                self.file = h5py.File(path, "r", swmr=True, libver="latest")
-            except OSError:
                 self.file = h5py.File(path, "r", libver="latest")
+            except OSError:
+                if not _open_for_writing(path):
+                    raise
+                self.file = _open_swmr(path)
+        elif swmr:
+            self.file = _open_swmr(path)
         else:
-            self.file = h5py.File(path, "r", swmr=swmr, libver="latest")
+            self.file = h5py.File(path, "r", libver="latest")
         self.live = self.file.swmr_mode
         fmt = _text(self.file.attrs.get("format", ""))
         if fmt != "handrec":

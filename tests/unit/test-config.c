@@ -74,6 +74,37 @@ TEST(defaults) {
         config_free(c);
 }
 
+/* One spelling of the output folder: every path handrecd, DiscardTake and the uploader build from it
+ * is the same string (a trailing slash made DiscardTake refuse the daemon's own takes). */
+TEST(output_dir_has_one_spelling) {
+        static const char *const given[][2] = {
+                {"/data/takes/", "/data/takes"},
+                {"/data//takes///", "/data/takes"},
+                {"//data/takes", "/data/takes"},
+                {"/", "/"},
+        };
+        char text[256];
+        struct config *c;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(given); i++) {
+                snprintf(text, sizeof(text),
+                         "save = { output_dir = \"%s\"; };\nright_hand = { camera = { source = \"synthetic\"; }; };\n",
+                         given[i][0]);
+                const char *err = load(text, &r, &c);
+                CHECK_EQ_INT(r, 0);
+                CHECK(streq(err, ""));
+                if (c)
+                        CHECK(streq(c->output_dir, given[i][1]));
+                config_free(c);
+        }
+        const char *err = load("save = {\n output_dir = \"/data/../etc\";\n};\nright_hand = { camera = { source = "
+                               "\"synthetic\"; }; };\n",
+                               &r, NULL);
+        CHECK_EQ_INT(r, -EINVAL);
+        CHECK_CONTAINS(err, expect("2: save.output_dir: \"/data/../etc\" has a \".\" or \"..\" in it"));
+}
+
 TEST(every_error_with_file_line_setting) {
         int r;
         const char *err = load("save = {\n"
@@ -484,6 +515,7 @@ TEST(camera_controls_errors) {
 
 int main(void) {
         static const struct test tests[] = {T(shipped_config_is_valid),
+                                            T(output_dir_has_one_spelling),
                                             T(defaults),
                                             T(every_error_with_file_line_setting),
                                             T(syntax_error),
