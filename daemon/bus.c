@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bus-options.h"
 #include "bus.h"
 #include "preview-options.h"
 #include "process-memory.h"
@@ -236,49 +235,13 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error _u
         return r;
 }
 
-/* ListTakes(a{sv} options): hand (s), limit (u, 1-1000), read as every method's options are. */
-struct list_options {
-        const char *hand; /* NULL: every hand */
-        unsigned limit;
-};
-
-static int list_option_hand(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
-        struct list_options *o = ctx;
-
-        if (!streq(contents, "s"))
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
-                                         "Option \"hand\" is a string (s) naming a hand, not of type \"%s\".",
-                                         contents);
-        return sd_bus_message_read(m, "s", &o->hand);
-}
-
-static int list_option_limit(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
-        struct list_options *o = ctx;
-        double v = 0;
-        int r = options_number(m, contents, "limit", "u", &v, error);
-
-        if (r < 0)
-                return r;
-        if (v != (unsigned) v || v < 1 || v > TAKES_LIMIT_MAX)
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Limit %g is out of range: list 1 to %d takes.",
-                                         v, TAKES_LIMIT_MAX);
-        o->limit = (unsigned) v;
-        return 0;
-}
-
-static const struct option_key list_option_table[] = {
-        {"hand", list_option_hand},
-        {"limit", list_option_limit},
-};
-
 static int method_list_takes(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct daemon *d = userdata;
-        struct list_options o = {.limit = TAKES_LIMIT_DEFAULT};
+        struct takes_list_options o;
         int r;
 
-        r = options_read(m, list_option_table, ELEMENTSOF(list_option_table), "option",
-                         "known options: hand (s), limit (u, 1-1000)", &o, error);
+        r = takes_read_options(m, &o, error);
         if (r < 0)
                 return r;
         if (o.hand && !find_hand_or_error(d, o.hand, error))

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bus-options.h"
 #include "daemon.h"
 #include "../lib/h5util.h"
 #include "../lib/layout.h"
@@ -232,6 +233,41 @@ static int append_entry(sd_bus_message *m, const char *path, const struct take_e
                                           "status", "s", e->status, "stop_reason", "s", e->stop_reason, "bytes", "t",
                                           e->bytes, "error", "s", e->error);
         return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+static int list_option_hand(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct takes_list_options *o = ctx;
+
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"hand\" is a string (s) naming a hand, not of type \"%s\".",
+                                         contents);
+        return sd_bus_message_read(m, "s", &o->hand);
+}
+
+static int list_option_limit(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct takes_list_options *o = ctx;
+        double v = 0;
+        int r = options_number(m, contents, "limit", "u", &v, error);
+
+        if (r < 0)
+                return r;
+        if (v != (unsigned) v || v < 1 || v > TAKES_LIMIT_MAX)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Limit %g is out of range: list 1 to %d takes.",
+                                         v, TAKES_LIMIT_MAX);
+        o->limit = (unsigned) v;
+        return 0;
+}
+
+static const struct option_key list_option_table[] = {
+        {"hand", list_option_hand},
+        {"limit", list_option_limit},
+};
+
+int takes_read_options(sd_bus_message *m, struct takes_list_options *ret, sd_bus_error *error) {
+        *ret = (struct takes_list_options){.limit = TAKES_LIMIT_DEFAULT};
+        return options_read(m, list_option_table, ELEMENTSOF(list_option_table), "option",
+                            "known options: hand (s), limit (u, 1-1000)", ret, error);
 }
 
 int takes_append_list(struct daemon *d, sd_bus_message *reply, const char *hand, unsigned limit) {

@@ -23,6 +23,20 @@ struct daemon;
 /** takes_hdf5_usable() - whether the main thread may open take files with HDF5 now (DESIGN above). */
 bool takes_hdf5_usable(const struct daemon *d);
 
+/* ListTakes' options: hand (s), limit (u, 1-1000). */
+struct takes_list_options {
+        const char *hand; /* NULL: every hand; borrowed from the message */
+        unsigned limit;
+};
+
+/**
+ * takes_read_options() - ListTakes' a{sv} at @m's position into *@ret (defaults for what is not
+ * given), read as every method's options are (bus-options.h): unknown keys, keys given twice,
+ * wrong types and values out of range refused with InvalidOption and a sentence. The hand is
+ * not checked against the configuration here. Return: 0, or negative with @error set.
+ */
+int takes_read_options(sd_bus_message *m, struct takes_list_options *ret, sd_bus_error *error);
+
 /**
  * takes_append_list() - append ListTakes' a(sa{sv}) to @reply: up to @limit takes of hand @hand
  * (NULL: every configured hand), newest first. Return: 0 or negative errno (the message).
