@@ -295,7 +295,9 @@ static void fill_params(struct hand *h, const struct take_options *o, const stru
                                   .duration = o->duration,
                                   .rectify = o->rectify < 0 ? h->config->rectify : o->rectify,
                                   .fd = file->fd,
-                                  .monotonic_to_utc_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC)};
+                                  .monotonic_to_utc_ns = now_ns(CLOCK_REALTIME) - now_ns(CLOCK_MONOTONIC),
+                                  .started_monotonic_ns = now_ns(CLOCK_MONOTONIC)};
+        boot_id(t->boot_id, sizeof(t->boot_id));
         snprintf(t->label, sizeof(t->label), "%s", o->label);
         snprintf(t->episode, sizeof(t->episode), "%s", o->episode);
         snprintf(t->task, sizeof(t->task), "%s", o->task);

@@ -65,6 +65,8 @@ static void open_file(struct pipeline *p, const struct take_params *t, struct ta
                 .task = t->task,
                 .started_utc = t->started_utc,
                 .monotonic_to_utc_ns = t->monotonic_to_utc_ns,
+                .started_monotonic_ns = t->started_monotonic_ns,
+                .boot_id = t->boot_id,
                 .jpeg_quality = t->jpeg_quality,
                 .rectified = rectified,
                 .eye_width = cam->width,

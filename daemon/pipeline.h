@@ -78,6 +78,8 @@ struct take_params {
         char task[TAKE_TASK_MAX + 1];       /* "" when none */
         char started_utc[32];
         int64_t monotonic_to_utc_ns;
+        int64_t started_monotonic_ns; /* CLOCK_MONOTONIC when the take was started */
+        char boot_id[40];             /* the kernel's boot id then: monotonic times compare within a boot */
         int jpeg_quality;
         double duration; /* seconds; 0: until stopped */
         bool rectify;

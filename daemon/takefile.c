@@ -7,6 +7,7 @@
 #include "takefile.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,6 +120,43 @@ static int open_hand_dir(const char *output_dir, const char *hand, char *error, 
         return fd;
 }
 
+/* The newest take name's time (its first 15 characters, "yyyymmdd-HHMMSS") in any hand folder of
+ * @output_dir, or 0 when there is none. */
+static time_t newest_name_time(int top) {
+        _cleanup_(closep) int fd = dup(top);
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        char newest[16] = "";
+        struct dirent *e;
+
+        if (!d)
+                return 0;
+        fd = -1; /* the stream owns it */
+        while ((e = readdir(d))) {
+                DIR *h;
+                struct dirent *t;
+                int hfd;
+
+                if (e->d_name[0] == '.' ||
+                    (hfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                        continue;
+                if (!(h = fdopendir(hfd))) {
+                        close(hfd);
+                        continue;
+                }
+                while ((t = readdir(h))) {
+                        size_t n = strlen(t->d_name);
+                        if (n >= 18 && streq(t->d_name + n - 3, ".h5") && t->d_name[8] == '-' &&
+                            strspn(t->d_name, "0123456789") == 8 && strspn(t->d_name + 9, "0123456789") == 6 &&
+                            strncmp(t->d_name, newest, 15) > 0)
+                                snprintf(newest, sizeof(newest), "%.15s", t->d_name);
+                }
+                closedir(h);
+        }
+        closedir(d);
+        struct tm tm = {0};
+        return newest[0] && strptime(newest, "%Y%m%d-%H%M%S", &tm) ? timegm(&tm) : 0;
+}
+
 static void format_name(char *buf, size_t len, const char *stamp, unsigned n, const char *label) {
         char seq[12] = "";
 
@@ -129,14 +167,25 @@ static void format_name(char *buf, size_t len, const char *stamp, unsigned n, co
 
 int takefile_reserve(const char *output_dir, const char *hand, const char *label, time_t now, struct takefile *ret,
                      char *error, size_t error_len) {
-        _cleanup_(closep) int dir = -1;
+        _cleanup_(closep) int dir = -1, top = -1;
         char stamp[32], name[128];
         struct stat st;
         struct tm tm;
+        time_t newest;
 
         dir = open_hand_dir(output_dir, hand, error, error_len);
         if (dir < 0)
                 return dir;
+        /* names sort in the order takes began even when the clock stepped back (an RTC put right by
+         * NTP at boot): never a time before the newest take's, one second after it instead */
+        top = open(output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        newest = top >= 0 ? newest_name_time(top) : 0;
+        if (newest > 0 && now < newest) {
+                log_notice("The clock (%lld) is behind the newest take's name (%lld): naming the take one second "
+                           "after it, so that names keep the order takes began in (started_utc says the clock).",
+                           (long long) now, (long long) newest);
+                now = newest + 1;
+        }
         gmtime_r(&now, &tm);
         strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
         for (unsigned n = 1; n < 100; n++) {

@@ -28,7 +28,9 @@ struct takefile {
 /**
  * takefile_reserve() - create the hand's folder if needed (mode 0750) and a new empty take file
  * in it (mode 0640), named by @now (UTC) and @label (may be ""). Two takes in the same second
- * get _02, _03, … after the time, so names sort in the order the takes began.
+ * get _02, _03, … after the time, so names sort in the order the takes began; a @now before the
+ * newest take's name in any hand folder (a clock stepped back) names the take one second after
+ * that one instead, so that the order holds whatever the clock does.
  * Return: 0 and @ret filled (its fd is the caller's: takefile_close()), or -errno with @error
  * set to a sentence for a person (-ELOOP: a symbolic link where the folder should be).
  */

@@ -113,6 +113,8 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
         r |= h5_attr_double(file, "fps_nominal", info->fps_nominal);
         r |= h5_attr_string(file, "clock", "CLOCK_MONOTONIC");
         r |= h5_attr_i64(file, "monotonic_to_utc_ns", info->monotonic_to_utc_ns);
+        r |= h5_attr_i64(file, "started_monotonic_ns", info->started_monotonic_ns);
+        r |= h5_attr_string(file, "boot_id", info->boot_id ?: "");
         /* durability: a frame is on the disk at most batch_timeout + sync_interval after capture */
         r |= h5_attr_double(file, "sync_interval_s", info->sync_interval);
         r |= h5_attr_double(file, "batch_timeout_s", info->batch_timeout);

@@ -28,6 +28,8 @@ struct take_info {
         const char *task;    /* "" or NULL: no attribute */
         const char *started_utc;
         int64_t monotonic_to_utc_ns;
+        int64_t started_monotonic_ns; /* CLOCK_MONOTONIC at the take's start */
+        const char *boot_id;          /* the boot that clock belongs to; "" or NULL: none */
         int jpeg_quality;
         bool rectified;
         unsigned eye_width, eye_height;

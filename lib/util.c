@@ -147,3 +147,11 @@ bool path_has_dot_component(const char *path) {
         }
         return false;
 }
+
+void boot_id(char *buf, size_t len) {
+        _cleanup_(closep) int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, len - 1) : -1;
+
+        buf[n > 0 ? n : 0] = 0;
+        buf[strcspn(buf, "\n")] = 0;
+}

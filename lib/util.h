@@ -126,6 +126,9 @@ int write_all(int fd, const uint8_t *p, size_t n);
  */
 size_t utf8_cut(const char *s, size_t max);
 
+/** boot_id() - the kernel's id of this boot (/proc/sys/kernel/random/boot_id), "" if unknown. */
+void boot_id(char *buf, size_t len);
+
 /** path_simplify() - @path in place without repeated slashes and without a trailing one ("/a//b/"
  * → "/a/b"; "/" stays). Return: @path. */
 char *path_simplify(char *path);

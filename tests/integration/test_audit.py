@@ -272,3 +272,42 @@ def test_a_name_with_a_newline_is_never_uploaded_nor_removed(setup, ctl, outdir)
     assert os.path.exists(evil)
     assert not any("\n" in p for p in o.uploads())
     assert not os.path.exists(os.path.join(state, "right", os.path.basename(evil) + ".state"))
+
+
+# ---- 11. the clock stepped back ------------------------------------------------------------------
+
+def test_names_keep_the_order_takes_began_when_the_clock_is_behind(daemon_factory, ctl, outdir):
+    daemon_factory(make_config(outdir, hands=("right", "left")))
+    first = take_of(ctl)
+    # a take named while the clock ran ahead (a wrong RTC, put right by NTP since): the clock is
+    # now behind the newest name, as after a step back
+    ahead = os.path.join(outdir, "right", "20991231-235959.h5")
+    subprocess.run(["cp", "-p", first, ahead], check=True)
+    newer = take_of(ctl, hand="left")
+    assert os.path.basename(newer) == "21000101-000000.h5", newer
+    listed = [t["file"] for t in json.loads(ctl("takes", "--json").stdout)["takes"]]
+    assert listed[0] == newer and listed[1] == ahead, listed
+    with h5py.File(newer, "r") as f:
+        # what the clock said, and what never steps back within a boot
+        assert text(f.attrs["started_utc"]) < "2099"
+        assert text(f.attrs["boot_id"]) == open("/proc/sys/kernel/random/boot_id").read().strip()
+        assert 0 < int(f.attrs["started_monotonic_ns"]) <= int(f["stereo/timestamp_ns"][0])
+    # discard --last deletes the take just recorded, not the one the clock named later
+    ctl("discard", "--last")
+    assert not os.path.exists(newer) and os.path.exists(ahead)
+
+
+def test_a_read_only_output_folder_is_said_as_such(tmp, daemon_factory, ctl):
+    ro = os.path.join(tmp, "ro")
+    os.makedirs(ro)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", ro], check=True)
+    try:
+        os.makedirs(os.path.join(ro, "right"), mode=0o755)
+        os.chmod(os.path.join(ro, "right"), 0o755)  # others may read: handrecd would make it 0750
+        subprocess.run(["mount", "-o", "remount,ro", ro], check=True)
+        daemon_factory(make_config(ro, hands=("right",)))
+        p = ctl("start", "--hand", "right", check=False)
+        assert p.returncode == 1
+        assert "is on a read-only file system" in p.stderr and "written by others" not in p.stderr, p.stderr
+    finally:
+        subprocess.run(["umount", "-l", ro])

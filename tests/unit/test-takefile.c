@@ -50,6 +50,26 @@ TEST(names_modes_and_order) {
         takefile_close(&c);
 }
 
+/* A clock stepped back (an RTC put right by NTP at boot): the next take, in either hand, is named
+ * one second after the newest take, never before it, so names still sort in the order takes began. */
+TEST(names_never_go_back_with_the_clock) {
+        struct takefile a, b, c;
+        char out[256], error[512], expect[PATH_MAX];
+
+        snprintf(out, sizeof(out), "%s/clock", dir);
+        CHECK_EQ_INT(takefile_reserve(out, "right", "", when, &a, error, sizeof(error)), 0);
+        CHECK_EQ_INT(takefile_reserve(out, "left", "", when - 3600, &b, error, sizeof(error)), 0);
+        snprintf(expect, sizeof(expect), "%s/left/20251126-000001.h5", out);
+        CHECK(streq(b.path, expect));
+        CHECK_EQ_INT(takefile_reserve(out, "right", "", when - 86400 * 365, &c, error, sizeof(error)), 0);
+        snprintf(expect, sizeof(expect), "%s/right/20251126-000002.h5", out);
+        CHECK(streq(c.path, expect));
+        CHECK(strcmp(a.path + strlen(out) + 7, c.path + strlen(out) + 7) < 0);
+        takefile_close(&a);
+        takefile_close(&b);
+        takefile_close(&c);
+}
+
 TEST(symlinked_hand_folder_is_refused) {
         char out[256], link[PATH_MAX + 16], victim[PATH_MAX + 16], error[512];
         struct takefile t;
@@ -110,8 +130,8 @@ TEST(discard_removes_an_empty_reservation) {
 }
 
 int main(void) {
-        static const struct test tests[] = {T(names_modes_and_order), T(symlinked_hand_folder_is_refused),
-                                            T(planted_file_link_is_never_followed),
+        static const struct test tests[] = {T(names_modes_and_order), T(names_never_go_back_with_the_clock),
+                                            T(symlinked_hand_folder_is_refused), T(planted_file_link_is_never_followed),
                                             T(discard_removes_an_empty_reservation)};
         char cmd[128];
         int r;
