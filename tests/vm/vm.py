@@ -47,8 +47,16 @@ def kernel_package():
 
 
 def fetch_kernel():
-    """Return (vmlinuz path, modules dir, version), downloading and unpacking once."""
+    """Return (vmlinuz path, modules dir, version), downloading and unpacking once (the VM modules
+    run side by side: one of them fetches while the others wait on the cache's lock)."""
+    import fcntl
     os.makedirs(CACHE, exist_ok=True)
+    with open(os.path.join(CACHE, "lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_kernel_locked()
+
+
+def _fetch_kernel_locked():
     stamp = os.path.join(CACHE, "kernel.ready")
     if os.path.exists(stamp):
         version = open(stamp).read().strip()
