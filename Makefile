@@ -34,7 +34,7 @@ CC      ?= gcc
 PKG_CONFIG ?= pkg-config
 # libjpeg: the encoder's raw-data API (libjpeg-turbo's libjpeg.pc; -ljpeg where it has none)
 JPEG_PC := $(shell $(PKG_CONFIG) --exists libjpeg 2>/dev/null && echo libjpeg)
-PKGS    := libsystemd libturbojpeg $(JPEG_PC) libconfig libv4l2 yaml-0.1
+PKGS    := libsystemd libturbojpeg $(JPEG_PC) libconfig libv4l2 yaml-0.1 json-c
 # Debian's HDF5 pkg-config name is hdf5-serial on older releases; try both. Evaluated once (:=).
 HDF5_PC := $(shell $(PKG_CONFIG) --exists hdf5 2>/dev/null && echo hdf5 || echo hdf5-serial)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) $(HDF5_PC) 2>/dev/null)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * handrecctl-start.c — `handrecctl start` and `stop`: the episode (one id for the takes one
- * start begins on several hands, with the task text), StartRecording on each hand, and
- * StopRecording on the hands named or on every hand recording. `start --follow` follows the
+ * start begins on several hands, with the task text), StartEpisode on the hands (every one
+ * starts or none does), and StopRecording on the hands named or on every hand recording. `start --follow` follows the
  * takes with handrecctl-watch.c, whose Ctrl-C stops them.
  */
 #include <json-c/json.h>
@@ -33,14 +33,19 @@ void make_episode_id(char *buf, size_t len) {
         snprintf(buf, len, "%s-%02x%02x%02x", when, rnd[0], rnd[1], rnd[2]);
 }
 
-/* The StartRecording call for @hand with the options in @a. Return: 0, or 1 (printed). */
-static int start_call(sd_bus *bus, const struct args *a, const char *hand, const char *episode, sd_bus_message **ret) {
+/* The StartEpisode call for @hands with the options in @a. Return: 0, or 1 (printed). */
+static int start_call(sd_bus *bus, const struct args *a, char hands[][HAND_NAME_MAX], unsigned n, const char *episode,
+                      sd_bus_message **ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        if ((r = new_call(bus, "StartRecording", &m)))
+        if ((r = new_call(bus, "StartEpisode", &m)))
                 return r;
-        r = sd_bus_message_append(m, "s", hand);
+        r = sd_bus_message_open_container(m, 'a', "s");
+        for (unsigned i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(m, "s", hands[i]);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && a->duration > 0)
@@ -84,34 +89,26 @@ int stop_hand(sd_bus *bus, const char *hand, sd_bus_message **ret_reply) {
         return 0;
 }
 
-/* A refusal after some takes started: stop those, so no half episode goes on recording. */
-static void undo_starts(sd_bus *bus, char hands[][HAND_NAME_MAX], unsigned n, char files[][PATH_MAX]) {
-        for (unsigned i = 0; i < n; i++) {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-                if (stop_hand(bus, hands[i], &reply) == 0)
-                        fprintf(stderr, "handrecctl: stopped %s's take of the same episode: %s\n", hands[i], files[i]);
-        }
-}
-
 int start_hands(sd_bus *bus, const struct args *a, const char *episode, char hands[][HAND_NAME_MAX], unsigned n,
                 char files[][PATH_MAX]) {
-        for (unsigned i = 0; i < n; i++) {
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-                const char *file;
-                int r;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *id, *hand, *file;
+        int r;
 
-                r = start_call(bus, a, hands[i], episode, &m);
-                if (r == 0)
-                        r = call(bus, m, 0, &reply);
-                if (r == 0 && sd_bus_message_read(reply, "s", &file) < 0)
-                        r = bus_error(NULL, -EBADMSG);
-                if (r) {
-                        undo_starts(bus, hands, i, files);
-                        return r;
-                }
-                snprintf(files[i], PATH_MAX, "%s", file);
-        }
-        return 0;
+        /* one call: handrecd starts every hand or none (the episode is the daemon's) */
+        r = start_call(bus, a, hands, n, episode, &m);
+        if (r == 0)
+                r = call(bus, m, 0, &reply);
+        if (r)
+                return r;
+        r = sd_bus_message_read(reply, "s", &id);
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(ss)");
+        while (r >= 0 && (r = sd_bus_message_read(reply, "(ss)", &hand, &file)) > 0)
+                for (unsigned i = 0; i < n; i++)
+                        if (streq(hands[i], hand))
+                                snprintf(files[i], PATH_MAX, "%s", file);
+        return r < 0 ? bus_error(NULL, r) : 0;
 }
 
 static int print_started(const char *episode, const char *task, char hands[][HAND_NAME_MAX], unsigned n,

@@ -102,7 +102,7 @@ static int method_list_recovered(sd_bus_message *m, void *userdata, sd_bus_error
         return r;
 }
 
-static struct hand *find_hand_or_error(struct daemon *d, const char *name, sd_bus_error *error) {
+struct hand *bus_find_hand(struct daemon *d, const char *name, sd_bus_error *error) {
         struct hand *h = hand_find(d, name);
         char list[64] = "";
 
@@ -125,7 +125,7 @@ static int read_hand(sd_bus_message *m, struct daemon *d, sd_bus_error *error, s
 
         if (r < 0)
                 return r;
-        *ret = find_hand_or_error(d, name, error);
+        *ret = bus_find_hand(d, name, error);
         return *ret ? 0 : -ENOENT;
 }
 
@@ -140,6 +140,7 @@ static int start_now(sd_bus_message *m, struct hand *h, sd_bus_error *error) {
         r = hand_start(h, &o, error);
         if (r < 0)
                 return r;
+        episode_joined(h->daemon, h);    /* with an "episode" option: it joins that episode */
         bus_dispatch_notices(h->daemon); /* PropertiesChanged and RecordingStarted before the reply */
         return sd_bus_reply_method_return(m, "s", h->file);
 }
@@ -244,7 +245,7 @@ static int method_list_takes(sd_bus_message *m, void *userdata, sd_bus_error *er
         r = takes_read_options(m, &o, error);
         if (r < 0)
                 return r;
-        if (o.hand && !find_hand_or_error(d, o.hand, error))
+        if (o.hand && !bus_find_hand(d, o.hand, error))
                 return -ENOENT;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
@@ -303,6 +304,15 @@ static const sd_bus_vtable manager_vtable[] = {
                                  method_list_takes, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_NAMES("DiscardTake", "s", SD_BUS_PARAM(file), "", , method_discard_take,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("StartEpisode", "asa{sv}", SD_BUS_PARAM(hands) SD_BUS_PARAM(options), "sa(ss)",
+                                 SD_BUS_PARAM(episode) SD_BUS_PARAM(takes), bus_method_start_episode,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("DecideEpisode", "sa{sv}", SD_BUS_PARAM(episode) SD_BUS_PARAM(decision), "a{sv}",
+                                 SD_BUS_PARAM(summary), bus_method_decide_episode, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("ListEpisodes", "a{sv}", SD_BUS_PARAM(options), "a(sa{sv})", SD_BUS_PARAM(episodes),
+                                 bus_method_list_episodes, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_NAMES("EpisodeEnded", "sss",
+                                 SD_BUS_PARAM(episode) SD_BUS_PARAM(outcome) SD_BUS_PARAM(reason), 0),
         SD_BUS_SIGNAL_WITH_NAMES("TakeDiscarded", "s", SD_BUS_PARAM(file), 0),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStarted", "ss", SD_BUS_PARAM(hand) SD_BUS_PARAM(file), 0),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStopped", "sssa{sv}",
@@ -345,12 +355,33 @@ static void answer_held_starts(struct hand *h) {
         }
 }
 
+/* EpisodeEnded for each episode that ended and was not yet announced (after its takes' RecordingStopped). */
+static void emit_episodes_ended(struct daemon *d) {
+        for (unsigned i = 0; i < EPISODES_KEPT; i++) {
+                struct episode *e = &d->episodes[i];
+                int r;
+
+                if (!e->id[0] || !e->announce)
+                        continue;
+                e->announce = false;
+                r = sd_bus_emit_signal(d->bus, MANAGER_PATH, MANAGER_INTERFACE, "EpisodeEnded", "sss", e->id,
+                                       e->outcome, e->reason);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to emit EpisodeEnded, ignoring: %m");
+        }
+}
+
 static void dispatch_hand(struct hand *h) {
         unsigned n = h->notices;
 
         h->notices = 0;
         if (!h->daemon->bus)
                 return;
+        /* the episode layer first: a take ending ends its partners; the last one ends the episode */
+        if (n & HAND_NOTICE_ENDING)
+                episode_take_ending(h->daemon, h);
+        if (n & HAND_NOTICE_ENDED)
+                episode_take_ended(h->daemon, h);
         if (n & HAND_NOTICE_ENDED)
                 answer_stop_waiters(h);
         if (n & HAND_NOTICE_CHANGED)
@@ -372,6 +403,8 @@ void bus_dispatch_notices(struct daemon *d) {
                                 any = true;
                                 dispatch_hand(&d->hands[i]);
                         }
+                if (d->bus)
+                        emit_episodes_ended(d); /* after the takes' RecordingStopped */
                 if (!any)
                         return;
         }

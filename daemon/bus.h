@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bus.h — the daemon's D-Bus layer (bus.c: the connection and the Manager; bus-hand.c: the Hand
- * objects). It stands above the hands: it calls hand.c, and hand.c never calls it, only marks
+ * objects; bus-episode.c: the Manager's episode methods). It stands above the hands: it calls hand.c, and hand.c never calls it, only marks
  * what is to be said (HAND_NOTICE_*, daemon.h). Main thread only.
  */
 #pragma once
@@ -33,6 +33,14 @@ int bus_append_hand_status(sd_bus_message *m, struct hand *h);
 
 /** bus_append_summary() - append the a{sv} summary of @h's last take (StopRecording, RecordingStopped). */
 int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reason);
+
+/** bus_find_hand() - the hand called @name, or NULL with @error set to NoSuchHand (naming the hands). */
+struct hand *bus_find_hand(struct daemon *d, const char *name, sd_bus_error *error);
+
+/* bus-episode.c: StartEpisode, DecideEpisode, ListEpisodes (the Manager's vtable in bus.c names them) */
+int bus_method_start_episode(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int bus_method_decide_episode(sd_bus_message *m, void *userdata, sd_bus_error *error);
+int bus_method_list_episodes(sd_bus_message *m, void *userdata, sd_bus_error *error);
 
 /** bus_emit_recovered() - a TakeRecovered signal for each take recovered at start. */
 void bus_emit_recovered(struct daemon *d);

@@ -12,6 +12,7 @@
 
 #include "../lib/bus-names.h"
 #include "../lib/config.h"
+#include "episode.h"
 #include "pipeline.h"
 #include "preview.h"
 
@@ -38,6 +39,7 @@ enum {
         HAND_NOTICE_ENDED = 1u << 2,   /* a take's file is complete (ended_reason): StopRecording's waiters
                                           answered, RecordingStopped */
         HAND_NOTICE_HELD = 1u << 3,    /* the camera's first open is over: the held StartRecording calls answered */
+        HAND_NOTICE_ENDING = 1u << 4,  /* the take is ending (its reason: pipeline_result()): its episode told */
 };
 /* how long a StartRecording waits for a camera still being opened after handrecd started */
 #define HELD_START_SECONDS 10
@@ -52,9 +54,10 @@ struct hand {
         enum hand_state state;
         char file[PATH_MAX]; /* the current take's file, or the last one's */
         char last_error[PIPELINE_ERROR_MAX];
-        char episode[TAKE_EPISODE_MAX + 1]; /* the current take's (StartRecording's options), "" */
-        char task[TAKE_TASK_MAX + 1];       /* when none or when idle */
-        char label[65];                     /* the current or last take's, for ListTakes */
+        char episode[TAKE_EPISODE_MAX + 1];    /* the current take's (StartRecording's options), "" */
+        char task[TAKE_TASK_MAX + 1];          /* when none or when idle */
+        char operator_[TAKE_OPERATOR_MAX + 1]; /* the current take's operator, "" when none */
+        char label[65];                        /* the current or last take's, for ListTakes */
         char started_utc[32];
         bool had_take;
 
@@ -94,6 +97,7 @@ struct daemon {
         struct hand hands[2];
         unsigned n_hands;
         sd_event_source *notices; /* bus.c's deferred event that says the hands' notices; NULL before bus_setup() */
+        struct episode episodes[EPISODES_KEPT]; /* running, and the last ones ended (episode.h) */
         bool shutting_down;
         int exit_code;                    /* what the event loop ends with: non-zero when the bus was lost */
         struct recovered_take *recovered; /* takes recovered at start (boot-recovery.c), for the bus */
@@ -108,8 +112,9 @@ struct daemon {
 struct take_options {
         double duration;
         char label[65];
-        char episode[TAKE_EPISODE_MAX + 1]; /* "" when none */
-        char task[TAKE_TASK_MAX + 1];       /* "" when none */
+        char episode[TAKE_EPISODE_MAX + 1];    /* "" when none */
+        char task[TAKE_TASK_MAX + 1];          /* "" when none */
+        char operator_[TAKE_OPERATOR_MAX + 1]; /* "" when none */
         int jpeg_quality;
         int rectify; /* -1: the hand's configured default */
 };
@@ -122,6 +127,10 @@ void hand_done(struct hand *h);
 struct hand *hand_find(struct daemon *d, const char *name);
 int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error);
 int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus_error *error);
+/** hand_stop_because() - end @h's take (if any) for @reason, with @why as its LastError. */
+void hand_stop_because(struct hand *h, enum stop_reason reason, const char *why);
+/** hand_check_start() - whether @h could start a take now (busy, camera, disk). Return: 0, or negative with @error set. */
+int hand_check_start(struct hand *h, sd_bus_error *error);
 bool hand_is_active(const struct hand *h);
 /* Whether @h's camera (one kept warm) is still being opened for the first time since handrecd started. */
 bool hand_camera_opening(struct hand *h);

@@ -100,6 +100,8 @@ static int on_pipeline_event(sd_event_source *s _unused_, int fd, uint32_t reven
         /* the take ends by itself (duration, lost device, full disk): stopping while it drains */
         if ((events & PIPELINE_EVENT_ENDING) && (h->state == HAND_WARMING || h->state == HAND_RECORDING))
                 set_state(h, HAND_STOPPING);
+        if (events & PIPELINE_EVENT_ENDING)
+                hand_notify(h, HAND_NOTICE_ENDING); /* its episode's partners, if it has one */
         if (events & PIPELINE_EVENT_ENDED)
                 take_ended(h);
         if (events & PIPELINE_EVENT_PREVIEW) {
@@ -301,6 +303,7 @@ static void fill_params(struct hand *h, const struct take_options *o, const stru
         snprintf(t->label, sizeof(t->label), "%s", o->label);
         snprintf(t->episode, sizeof(t->episode), "%s", o->episode);
         snprintf(t->task, sizeof(t->task), "%s", o->task);
+        snprintf(t->operator_, sizeof(t->operator_), "%s", o->operator_);
         snprintf(t->path, sizeof(t->path), "%s", file->path);
         strftime(t->started_utc, sizeof(t->started_utc), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 }
@@ -313,9 +316,7 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
         time_t now = time(NULL);
         int r;
 
-        r = refuse_if_busy(h, error);
-        if (r == 0)
-                r = refuse_if_no_room(h, error);
+        r = hand_check_start(h, error);
         if (r < 0)
                 return r;
         r = takefile_reserve(h->daemon->config->output_dir, name, o->label, now, &file, msg, sizeof(msg));
@@ -331,6 +332,7 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
         snprintf(h->file, sizeof(h->file), "%s", t.path);
         snprintf(h->episode, sizeof(h->episode), "%s", o->episode);
         snprintf(h->task, sizeof(h->task), "%s", o->task);
+        snprintf(h->operator_, sizeof(h->operator_), "%s", o->operator_);
         snprintf(h->label, sizeof(h->label), "%s", t.label);
         snprintf(h->started_utc, sizeof(h->started_utc), "%s", t.started_utc);
         h->last_error[0] = 0;
@@ -341,6 +343,20 @@ int hand_start(struct hand *h, const struct take_options *o, sd_bus_error *error
         set_state(h, HAND_WARMING);
         hand_notify(h, HAND_NOTICE_STARTED);
         return 0;
+}
+
+void hand_stop_because(struct hand *h, enum stop_reason reason, const char *why) {
+        if (!hand_is_active(h))
+                return;
+        snprintf(h->last_error, sizeof(h->last_error), "%s", why);
+        pipeline_stop_because(h->pipeline, reason, why);
+        set_state(h, HAND_STOPPING);
+}
+
+int hand_check_start(struct hand *h, sd_bus_error *error) {
+        int r = refuse_if_busy(h, error);
+
+        return r < 0 ? r : refuse_if_no_room(h, error);
 }
 
 int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus_error *error) {

@@ -63,6 +63,7 @@ static void open_file(struct pipeline *p, const struct take_params *t, struct ta
                 .label = t->label,
                 .episode = t->episode,
                 .task = t->task,
+                .operator_ = t->operator_,
                 .started_utc = t->started_utc,
                 .monotonic_to_utc_ns = t->monotonic_to_utc_ns,
                 .started_monotonic_ns = t->started_monotonic_ns,

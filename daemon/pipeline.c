@@ -25,6 +25,7 @@ const char *pipeline_stop_reason_to_string(enum stop_reason r) {
                 [STOP_IO_ERROR] = "io-error",
                 [STOP_SHUTDOWN] = "shutdown",
                 [STOP_END_OF_INPUT] = "end-of-input",
+                [STOP_PARTNER] = "partner-stopped",
         };
         return r < _STOP_MAX ? names[r] : "?";
 }
@@ -83,11 +84,15 @@ void pipeline_give_back_locked(struct pipeline *p, struct job *j) {
                 pthread_cond_broadcast(&p->cv_writer);
 }
 
-void pipeline_stop(struct pipeline *p, enum stop_reason reason) {
+void pipeline_stop_because(struct pipeline *p, enum stop_reason reason, const char *error) {
         pthread_mutex_lock(&p->lock);
         if (p->take_active)
-                pipeline_end_take_locked(p, reason, NULL);
+                pipeline_end_take_locked(p, reason, error);
         pthread_mutex_unlock(&p->lock);
+}
+
+void pipeline_stop(struct pipeline *p, enum stop_reason reason) {
+        pipeline_stop_because(p, reason, NULL);
 }
 
 int pipeline_start(struct pipeline *p, const struct take_params *params) {

@@ -29,6 +29,7 @@ enum stop_reason {
         STOP_IO_ERROR,
         STOP_SHUTDOWN,
         STOP_END_OF_INPUT, /* a replay that reached the end of its folder */
+        STOP_PARTNER,      /* another take of its episode ended by itself (episode.c) */
         _STOP_MAX,
 };
 
@@ -67,6 +68,8 @@ enum {
 /* StartRecording's episode (an id) and task (a sentence), stored in the take's file. */
 #define TAKE_EPISODE_MAX 64
 #define TAKE_TASK_MAX 1024
+/* StartRecording's operator: who recorded the take (a login name, a person's name). */
+#define TAKE_OPERATOR_MAX 64
 
 struct take_params {
         char path[PATH_MAX];
@@ -74,8 +77,9 @@ struct take_params {
          * the writer thread's, which closes it when the file is finished */
         int fd;
         char label[65];
-        char episode[TAKE_EPISODE_MAX + 1]; /* "" when none */
-        char task[TAKE_TASK_MAX + 1];       /* "" when none */
+        char episode[TAKE_EPISODE_MAX + 1];    /* "" when none */
+        char task[TAKE_TASK_MAX + 1];          /* "" when none */
+        char operator_[TAKE_OPERATOR_MAX + 1]; /* "" when none */
         char started_utc[32];
         int64_t monotonic_to_utc_ns;
         int64_t started_monotonic_ns; /* CLOCK_MONOTONIC when the take was started */
@@ -121,6 +125,9 @@ int pipeline_start(struct pipeline *p, const struct take_params *params);
 
 /** pipeline_stop() - end the take for @reason (first reason wins); returns at once. */
 void pipeline_stop(struct pipeline *p, enum stop_reason reason);
+
+/** pipeline_stop_because() - pipeline_stop(), with @error as the take's last error (its LastError). */
+void pipeline_stop_because(struct pipeline *p, enum stop_reason reason, const char *error);
 
 /** pipeline_post() - add @event to the mask and wake the main thread. Any thread, any lock
  * (the pipeline's threads, and the preview thread: PIPELINE_EVENT_PREVIEW). */

@@ -18,7 +18,9 @@
 #include "../lib/util.h"
 
 #define OPTIONS_HELP                                                                                                   \
-        "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b), episode (s), task (s)"
+        "known options: duration (d, seconds), label (s), jpeg_quality (i, 60-95), rectify (b), episode (s), task "    \
+        "(s), "                                                                                                        \
+        "operator (s)"
 
 /* What a reader works on: the hand the take is for, and the options read so far. */
 struct take_reading {
@@ -191,9 +193,30 @@ static int option_task(sd_bus_message *m, const char *contents, void *ctx, sd_bu
         return 0;
 }
 
+/* Who recorded it: a name, printable, at most TAKE_OPERATOR_MAX bytes (DROID records its operator). */
+static int option_operator(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct take_reading *c = ctx;
+        const char *who;
+        int r;
+
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"operator\" must be a string (s), not \"%s\".", contents);
+        r = sd_bus_message_read(m, "s", &who);
+        if (r < 0)
+                return r;
+        if (strlen(who) > TAKE_OPERATOR_MAX || !text_printable(who))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "The operator is a name of at most %d bytes of printable text.",
+                                         TAKE_OPERATOR_MAX);
+        snprintf(c->o->operator_, sizeof(c->o->operator_), "%s", who);
+        return 0;
+}
+
 static const struct option_key option_table[] = {
         {"duration", option_duration}, {"label", option_label},     {"jpeg_quality", option_jpeg_quality},
         {"rectify", option_rectify},   {"episode", option_episode}, {"task", option_task},
+        {"operator", option_operator},
 };
 
 int take_options_read(sd_bus_message *m, const struct hand_config *hand, struct take_options *o, sd_bus_error *error) {

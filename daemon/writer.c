@@ -124,6 +124,8 @@ static int write_root_attributes(hid_t file, const struct take_info *info) {
                 r |= h5_attr_string(file, "episode", info->episode);
         if (info->task && info->task[0])
                 r |= h5_attr_string(file, "task", info->task);
+        if (info->operator_ && info->operator_[0])
+                r |= h5_attr_string(file, "operator", info->operator_);
         r |= h5_attr_string(file, "source", info->source ?: "");
         r |= h5_attr_string(file, "jpeg_origin", info->camera_jpeg ? "camera" : "handrecd");
         if (info->camera)

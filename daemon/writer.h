@@ -23,9 +23,10 @@ struct take_camera {
 /* Written at creation, as root attributes: plain values, the writer reads no configuration. */
 struct take_info {
         const char *hand;
-        const char *label;   /* "" when none */
-        const char *episode; /* "" or NULL: no attribute */
-        const char *task;    /* "" or NULL: no attribute */
+        const char *label;     /* "" when none */
+        const char *episode;   /* "" or NULL: no attribute */
+        const char *task;      /* "" or NULL: no attribute */
+        const char *operator_; /* "" or NULL: no attribute */
         const char *started_utc;
         int64_t monotonic_to_utc_ns;
         int64_t started_monotonic_ns; /* CLOCK_MONOTONIC at the take's start */

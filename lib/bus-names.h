@@ -27,3 +27,4 @@
 #define ERROR_INVALID_OPTION "org.handrec1.Error.InvalidOption"
 #define ERROR_NOT_A_TAKE "org.handrec1.Error.NotATake"
 #define ERROR_TAKE_IN_USE "org.handrec1.Error.TakeInUse"
+#define ERROR_NO_SUCH_EPISODE "org.handrec1.Error.NoSuchEpisode"
