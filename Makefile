@@ -211,7 +211,7 @@ demo: deps-demo
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
 # make bench (tests/bench/run.sh, docs/testing.md): BENCH_QUICK=1 for a short run, BENCH_SOAK=600 for a soak
-BENCH_PROGS := $(BUILD)/bench-floor $(BUILD)/bench-frame $(BUILD)/bench-remap
+BENCH_PROGS := $(BUILD)/bench-floor $(BUILD)/bench-frame $(BUILD)/bench-remap $(BUILD)/bench-qc
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)

@@ -131,6 +131,16 @@ static int get_resident_memory(sd_bus_message *m, const struct hand *h _unused_,
         return sd_bus_message_append(m, "t", process_resident_memory());
 }
 
+/* The quality of the take so far (or of the last one), as the operator reads it: "" when all is
+ * well, else what was found and where ("14 frozen frames at 3.1–3.6 s"). */
+static int get_warnings(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        struct qc_take qc;
+        char verdict[1024];
+
+        pipeline_qc(h->pipeline, &qc);
+        return sd_bus_message_append(m, "s", qc_verdict(&qc, verdict, sizeof(verdict)) ? verdict : "");
+}
+
 /* When a property changes, and so which PropertiesChanged signals carry it. */
 enum property_changes {
         CHANGES_NEVER,           /* constant: in no PropertiesChanged */
@@ -162,7 +172,8 @@ enum property_changes {
         X("Previews", "u", get_previews, CHANGES_WITH_STATE)                                                           \
         X("Episode", "s", get_episode, CHANGES_WITH_STATE)                                                             \
         X("Task", "s", get_task, CHANGES_WITH_STATE)                                                                   \
-        X("ResidentMemory", "t", get_resident_memory, CHANGES_WHILE_RECORDING)
+        X("ResidentMemory", "t", get_resident_memory, CHANGES_WHILE_RECORDING)                                         \
+        X("Warnings", "s", get_warnings, CHANGES_WHILE_RECORDING)
 
 static const struct hand_property {
         const char *name;
@@ -234,6 +245,13 @@ int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reaso
         if (r >= 0)
                 r = sd_bus_message_append(m, "{sv}{sv}", "pair_skew_mean", "d", s.skew_mean, "pair_skew_max", "d",
                                           s.skew_max);
+        if (r >= 0) {
+                struct qc_take qc;
+                char verdict[1024];
+                pipeline_qc(h->pipeline, &qc);
+                qc_verdict(&qc, verdict, sizeof(verdict));
+                r = sd_bus_message_append(m, "{sv}", "qc_verdict", "s", verdict);
+        }
         if (r >= 0)
                 r = open_entry(m, "dropped_by_cause", "a{st}");
         if (r >= 0)

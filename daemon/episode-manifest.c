@@ -35,6 +35,23 @@ static json_object *string_or_null(const char *s) {
         return s[0] ? json_object_new_string(s) : NULL;
 }
 
+/* A take's quality in the manifest: the verdict and the counts behind it (null until it ended). */
+static json_object *qc_json(const struct episode_take *t) {
+        json_object *q;
+
+        if (!t->qc_verdict[0])
+                return NULL;
+        q = json_object_new_object();
+        json_object_object_add(q, "verdict", json_object_new_string(t->qc_verdict));
+        json_object_object_add(q, "frozen_frames", json_object_new_int64((int64_t) t->qc_frozen));
+        json_object_object_add(q, "dark_frames", json_object_new_int64((int64_t) t->qc_dark));
+        json_object_object_add(q, "overexposed_frames", json_object_new_int64((int64_t) t->qc_overexposed));
+        json_object_object_add(q, "blurred_frames", json_object_new_int64((int64_t) t->qc_blurred));
+        json_object_object_add(q, "camera_gap_frames", json_object_new_int64((int64_t) t->qc_camera_gaps));
+        json_object_object_add(q, "timestamp_gaps", json_object_new_int64((int64_t) t->qc_timestamp_gaps));
+        return q;
+}
+
 static json_object *manifest_json(const char *output_dir, const struct episode *e) {
         json_object *o = json_object_new_object(), *takes = json_object_new_object();
 
@@ -62,6 +79,7 @@ static json_object *manifest_json(const char *output_dir, const struct episode *
                 json_object_object_add(j, "last_error", json_object_new_string(t->error));
                 json_object_object_add(j, "frames", json_object_new_int64((int64_t) t->frames));
                 json_object_object_add(j, "duration_s", json_object_new_double(t->duration));
+                json_object_object_add(j, "qc", qc_json(t));
                 json_object_object_add(takes, t->hand, j);
         }
         json_object_object_add(o, "takes", takes);
@@ -164,6 +182,18 @@ static bool read_take(const char *output_dir, const char *hand, json_object *j, 
                 t->frames = (uint64_t) json_object_get_int64(v);
         if (json_object_object_get_ex(j, "duration_s", &v) && json_object_is_type(v, json_type_double))
                 t->duration = json_object_get_double(v);
+        if (json_object_object_get_ex(j, "qc", &v) && v && json_object_is_type(v, json_type_object)) {
+                const char *keys[] = {"frozen_frames",  "dark_frames",       "overexposed_frames",
+                                      "blurred_frames", "camera_gap_frames", "timestamp_gaps"};
+                uint64_t *values[] = {&t->qc_frozen,  &t->qc_dark,        &t->qc_overexposed,
+                                      &t->qc_blurred, &t->qc_camera_gaps, &t->qc_timestamp_gaps};
+                json_object *x;
+                if (!get_string(v, "verdict", t->qc_verdict, sizeof(t->qc_verdict)))
+                        return false;
+                for (unsigned i = 0; i < ELEMENTSOF(keys); i++)
+                        if (json_object_object_get_ex(v, keys[i], &x) && json_object_is_type(x, json_type_int))
+                                *values[i] = (uint64_t) json_object_get_int64(x);
+        }
         return true;
 }
 

@@ -229,6 +229,15 @@ void episode_take_ended(struct daemon *d, struct hand *h) {
                  h->last_error);
         t->frames = s.written;
         t->duration = s.duration;
+        struct qc_take qc;
+        pipeline_qc(h->pipeline, &qc);
+        qc_verdict(&qc, t->qc_verdict, sizeof(t->qc_verdict));
+        t->qc_frozen = qc.frozen.frames;
+        t->qc_dark = qc.dark[0].frames + qc.dark[1].frames;
+        t->qc_overexposed = qc.bright[0].frames + qc.bright[1].frames;
+        t->qc_blurred = qc.blurred[0].frames + qc.blurred[1].frames;
+        t->qc_camera_gaps = qc.camera_gap_frames;
+        t->qc_timestamp_gaps = qc.time_gaps.frames;
         if (e->abandoned) {
                 if (takes_discard(d, t->file, &error) < 0)
                         log_warning("Cannot delete %s, of an episode that could not start: %s", t->file,

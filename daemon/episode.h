@@ -44,6 +44,8 @@ struct episode_take {
         char error[512]; /* LastError of its end, "" when none */
         uint64_t frames;
         double duration;
+        char qc_verdict[512]; /* the quality in a sentence ("ok"), "" until the take ended */
+        uint64_t qc_frozen, qc_dark, qc_overexposed, qc_blurred, qc_camera_gaps, qc_timestamp_gaps;
 };
 
 struct episode {

@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 
 #include "convert.h"
@@ -137,9 +138,29 @@ static int encode(struct worker *w, const struct frame *src, struct task *t) {
         return r;
 }
 
-/* The JPEG of @t's job, into its room (or past it, in the encoder's buffer). */
+/* The look of a camera's JPEG stored as it came (qc.h): its fingerprint, and on one frame in
+ * qc.sample_every its pixels, from a 1/8-scale grey decode (all a frame can spare on this path). */
+static void look_at_jpeg(struct worker *w, struct job *j) {
+        struct frame_meta *m = &j->frame.meta;
+        const struct camera_config *cam = &w->p->hand->camera;
+        int width, height, sub, cs;
+
+        m->qc = (struct qc_sample){.jpeg_hash = qc_jpeg_hash(j->frame.jpeg, j->frame.jpeg_size)};
+        if (!w->qc_tj || m->number % w->p->config->qc.sample_every != 0 ||
+            tjDecompressHeader3(w->qc_tj, j->frame.jpeg, j->frame.jpeg_size, &width, &height, &sub, &cs) < 0 ||
+            (unsigned) width != 2 * cam->width || (unsigned) height != cam->height)
+                return;
+        width = TJSCALED(width, ((tjscalingfactor){1, 8}));
+        height = TJSCALED(height, ((tjscalingfactor){1, 8}));
+        if (tjDecompress2(w->qc_tj, j->frame.jpeg, j->frame.jpeg_size, w->qc_gray, width, width, height, TJPF_GRAY,
+                          TJFLAG_FASTDCT) == 0)
+                qc_measure_gray(w->qc_gray, width, (unsigned) width, (unsigned) height, &m->qc);
+}
+
+/* The JPEG of @t's job, into its room (or past it, in the encoder's buffer); its look measured on
+ * the way (qc.h): from the luma there is anyway, or from the camera's JPEG. */
 static void produce(struct worker *w, struct task *t) {
-        const struct job *j = t->job;
+        struct job *j = t->job;
 
         if (!t->have_room)
                 return;
@@ -147,14 +168,21 @@ static void produce(struct worker *w, struct task *t) {
                 memcpy(t->room.data, j->frame.jpeg, j->frame.jpeg_size);
                 t->data = t->room.data;
                 t->size = j->frame.jpeg_size;
+                look_at_jpeg(w, j);
                 return;
         }
         if (j->frame.jpeg_size > 0) {
                 t->r = decode(w, j);
-                if (t->r >= 0)
+                if (t->r >= 0) {
+                        qc_measure_planes(w->decoded.planes[0], w->decoded.strides[0], w->decoded.width,
+                                          w->decoded.height, &j->frame.meta.qc);
                         t->r = encode(w, &w->decoded, t);
-        } else
+                }
+        } else {
+                qc_measure_planes(j->frame.planes[0], j->frame.strides[0], j->frame.width, j->frame.height,
+                                  &j->frame.meta.qc);
                 t->r = encode(w, &j->frame, t);
+        }
 }
 
 /* ---- at the ticket's turn, lock held ----------------------------------------------------- */

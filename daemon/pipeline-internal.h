@@ -95,6 +95,8 @@ struct worker {
         struct encoder *encoder;
         struct convert *convert;        /* camera-JPEG source and a calibration: the decoder, else NULL */
         struct frame decoded;           /* ... and the frame it decodes into (else unallocated) */
+        void *qc_tj;                    /* camera-JPEG source: a TurboJPEG decoder for the 1/8 grey look (qc.h) */
+        uint8_t *qc_gray;               /* ... and the image it decodes into */
         atomic_int_fast64_t busy_since; /* CLOCK_MONOTONIC ns it began the job in hand; 0: waiting */
         pthread_t thread;
         unsigned index;
@@ -159,6 +161,10 @@ struct pipeline {
         atomic_int_fast64_t writer_busy_since; /* writer: when its disk write began; 0: waiting (watchdog) */
         atomic_uint queue_depth;               /* workers and writer */
         atomic_int_fast64_t camera_fps_micro;  /* source thread, at warm-up; in 1e-6 fps */
+
+        /* quality at the rig (qc.h): the writer counts, in order, what the workers measured; read
+         * by the main thread (pipeline_qc()); lock */
+        struct qc_take qc;
 
         /* the preview's frame (preview-tap.h): the source thread offers a frame when one is wanted */
         struct preview_tap tap;

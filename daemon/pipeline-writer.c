@@ -172,6 +172,15 @@ static void append_batch(struct pipeline *p, const struct take_params *t, struct
         }
         struct writer_stored st;
         writer_stored(tf->w, &st);
+        /* the quality of what was stored, in order (qc.h): a few µs a frame, under the lock the
+         * main thread reads it with */
+        pthread_mutex_lock(&p->lock);
+        for (unsigned i = 0; i < n; i++) {
+                const struct frame_meta *m = &p->batch[i]->meta;
+                qc_account(&p->qc, &p->config->qc, &m->qc, m->timestamp_ns, m->camera_gap,
+                           m->left_timestamp_ns - m->right_timestamp_ns);
+        }
+        pthread_mutex_unlock(&p->lock);
         atomic_fetch_add(&p->counters.written, n);
         atomic_store(&p->counters.bytes, writer_bytes(tf->w));
         atomic_store(&p->counters.skew_mean_ns, st.skew_mean_ns);
@@ -205,6 +214,34 @@ static void release_batch(struct pipeline *p, unsigned n) {
         pthread_mutex_unlock(&p->lock);
 }
 
+/* The quality's figures as the take's attributes (docs/file-format.md): QC_COUNTS counts and
+ * QC_REALS figures. */
+#define QC_COUNTS 11
+#define QC_REALS 4
+static void qc_figures(const struct qc_take *q, struct writer_count *counts, struct writer_real *reals) {
+        const struct writer_count c[QC_COUNTS] = {
+                {"qc_frames_measured", q->measured},
+                {"qc_frozen_frames", q->frozen.frames},
+                {"qc_dark_frames_left", q->dark[0].frames},
+                {"qc_dark_frames_right", q->dark[1].frames},
+                {"qc_overexposed_frames_left", q->bright[0].frames},
+                {"qc_overexposed_frames_right", q->bright[1].frames},
+                {"qc_blurred_frames_left", q->blurred[0].frames},
+                {"qc_blurred_frames_right", q->blurred[1].frames},
+                {"qc_camera_gap_frames", q->camera_gap_frames},
+                {"qc_timestamp_gaps", q->time_gaps.frames},
+                {"qc_skewed_pairs", q->skewed.frames},
+        };
+        const struct writer_real r[QC_REALS] = {
+                {"qc_luma_mean_left", q->luma_mean[0]},
+                {"qc_luma_mean_right", q->luma_mean[1]},
+                {"qc_sharpness_median_left", q->sharpness_median[0]},
+                {"qc_sharpness_median_right", q->sharpness_median[1]},
+        };
+        memcpy(counts, c, sizeof(c));
+        memcpy(reals, r, sizeof(r));
+}
+
 /* Write the result attributes and close the file; a failure here becomes the take's error
  * unless it already has one. */
 static void finish_file(struct pipeline *p, struct take_file *tf) {
@@ -219,8 +256,10 @@ static void finish_file(struct pipeline *p, struct take_file *tf) {
         snprintf(error, sizeof(error), "%s", p->last_error);
         pthread_mutex_unlock(&p->lock);
 
-        struct writer_count counts[_DROP_MAX + 1];
-        char names[_DROP_MAX][32];
+        struct writer_count counts[_DROP_MAX + 1 + QC_COUNTS];
+        struct writer_real reals[QC_REALS];
+        char names[_DROP_MAX][32], verdict[1024];
+        struct qc_take qc;
         for (unsigned c = 0; c < _DROP_MAX; c++) {
                 /* dropped_queue_full: the cause's name as an attribute name */
                 snprintf(names[c], sizeof(names[c]), "dropped_%s", pipeline_drop_cause_to_string(c));
@@ -230,12 +269,18 @@ static void finish_file(struct pipeline *p, struct take_file *tf) {
                 counts[c] = (struct writer_count){names[c], s.dropped[c]};
         }
         counts[_DROP_MAX] = (struct writer_count){"frames_dropped", s.dropped_total};
+        pipeline_qc(p, &qc);
+        qc_verdict(&qc, verdict, sizeof(verdict));
+        qc_figures(&qc, counts + _DROP_MAX + 1, reals);
         struct take_result res = {
                 .stop_reason = pipeline_stop_reason_to_string(atomic_load(&p->end_reason)),
                 .stopped_utc = stopped,
                 .frames_captured = s.captured,
                 .counts = counts,
                 .n_counts = ELEMENTSOF(counts),
+                .reals = reals,
+                .n_reals = ELEMENTSOF(reals),
+                .qc_verdict = verdict,
                 .last_error = error,
                 .timestamp_source = s.dequeue_timestamps ? "dequeue" : "driver",
         };

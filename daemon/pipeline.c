@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <turbojpeg.h>
 
 #include "convert.h"
 #include "encoder.h"
@@ -109,6 +110,7 @@ int pipeline_start(struct pipeline *p, const struct take_params *params) {
         atomic_store(&p->end_reason, STOP_NONE);
         /* no other thread touches the counters between takes (pipeline-internal.h) */
         memset(&p->counters, 0, sizeof(p->counters));
+        qc_take_init(&p->qc, p->hand->camera.fps);
         pthread_cond_broadcast(&p->cv_source);
         pthread_cond_broadcast(&p->cv_writer);
         pthread_mutex_unlock(&p->lock);
@@ -142,6 +144,13 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
                         s.fps = (double) (s.captured - 1) / ((double) (last - first) / 1e9);
         }
         memcpy(ret, &s, sizeof(s));
+}
+
+void pipeline_qc(struct pipeline *p, struct qc_take *ret) {
+        pthread_mutex_lock(&p->lock);
+        *ret = p->qc;
+        pthread_mutex_unlock(&p->lock);
+        qc_finish(ret, &p->config->qc);
 }
 
 enum stop_reason pipeline_result(struct pipeline *p, char *error, size_t error_len) {
@@ -274,6 +283,12 @@ static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
                 int r;
                 *w = (struct worker){.p = p, .index = i};
                 r = encoder_new(fw, fh, &w->encoder);
+                if (r >= 0 && (source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG)) {
+                        /* the look of a camera's JPEG stored as it came: a 1/8 grey decode, sampled */
+                        w->qc_tj = tjInitDecompress();
+                        w->qc_gray = malloc((size_t) (fw / 8 + 1) * (fh / 8 + 1));
+                        r = w->qc_tj && w->qc_gray ? 0 : -ENOMEM;
+                }
                 if (r >= 0 && decodes)
                         r = frame_init(&w->decoded, fw, fh);
                 if (r >= 0 && decodes)
@@ -427,6 +442,9 @@ struct pipeline *pipeline_free(struct pipeline *p) {
                 encoder_free(p->workers[i].encoder);
                 convert_free(p->workers[i].convert);
                 frame_release(&p->workers[i].decoded);
+                if (p->workers[i].qc_tj)
+                        tjDestroy(p->workers[i].qc_tj);
+                free(p->workers[i].qc_gray);
         }
         rectify_free(p->rectify);
         preview_tap_release(&p->tap); /* (the preview is freed before its pipeline: hand_done()) */

@@ -177,5 +177,11 @@ void pipeline_tap_want(struct pipeline *p, int64_t due_ns);
 /** pipeline_rectify() - the hand's rectification maps (read-only), or NULL without a calibration. */
 const struct rectify *pipeline_rectify(struct pipeline *p);
 
+/**
+ * pipeline_qc() - the current (or last) take's quality so far (qc.h), finished (medians, the
+ * verdict's figures) on the copy: the take goes on being counted. Any thread but the writer.
+ */
+void pipeline_qc(struct pipeline *p, struct qc_take *ret);
+
 /** pipeline_result() - why the last take ended and its last error ("" if none). */
 enum stop_reason pipeline_result(struct pipeline *p, char *error, size_t error_len);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,7 @@ static void read_number(hid_t file, const char *name, hid_t type, void *ret) {
                 return;
         a = H5Aopen(file, name, H5P_DEFAULT);
         if (a >= 0) {
-                if (H5Aread(a, type, ret) < 0)
+                if (!h5_attr_single(a) || H5Aread(a, type, ret) < 0)
                         H5Eclear2(H5E_DEFAULT);
                 H5Aclose(a);
         }
@@ -252,7 +253,7 @@ static int list_option_limit(sd_bus_message *m, const char *contents, void *ctx,
 
         if (r < 0)
                 return r;
-        if (v != (unsigned) v || v < 1 || v > TAKES_LIMIT_MAX)
+        if (v != floor(v) || v < 1 || v > TAKES_LIMIT_MAX) /* (unsigned) v of -1, NaN or 1e300 is undefined */
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Limit %g is out of range: list 1 to %d takes.",
                                          v, TAKES_LIMIT_MAX);
         o->limit = (unsigned) v;

@@ -489,6 +489,10 @@ static int write_result(hid_t file, const struct take_result *res, const struct 
         r |= h5_attr_u64(file, "frames_captured", res->frames_captured);
         for (unsigned i = 0; i < res->n_counts; i++)
                 r |= h5_attr_u64(file, res->counts[i].name, res->counts[i].value);
+        for (unsigned i = 0; i < res->n_reals; i++)
+                r |= h5_attr_double(file, res->reals[i].name, res->reals[i].value);
+        if (res->qc_verdict)
+                r |= h5_attr_string(file, "qc_verdict", res->qc_verdict);
         r |= h5_attr_double(file, "duration_s", st.duration);
         r |= h5_attr_double(file, "fps_measured", st.fps);
         r |= h5_attr_string(file, "timestamp_source", res->timestamp_source ?: "");

@@ -50,14 +50,23 @@ struct writer_count {
         uint64_t value;
 };
 
+/* A figure the take's owner measured and the writer only stores (the quality's: qc_*). */
+struct writer_real {
+        const char *name;
+        double value;
+};
+
 /* Written when the take ends, beside what the writer computes itself over the frames it stored
  * (frames, duration_s, fps_measured, pair_skew_*: writer_stored()). */
 struct take_result {
         const char *stop_reason;
         const char *stopped_utc;
         uint64_t frames_captured;
-        const struct writer_count *counts; /* dropped_<cause>, frames_dropped */
+        const struct writer_count *counts; /* dropped_<cause>, frames_dropped, qc_* counts */
         unsigned n_counts;
+        const struct writer_real *reals; /* qc_* figures */
+        unsigned n_reals;
+        const char *qc_verdict;       /* the quality in a sentence ("ok"); NULL: none */
         const char *last_error;       /* "" when none */
         const char *timestamp_source; /* "driver" or "dequeue" */
 };

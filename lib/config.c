@@ -14,7 +14,11 @@
 
 static const struct config_key top_keys[] = {
         {"save", K_GROUP},      {"queue", K_GROUP},   {"workers", K_INT}, {"right_hand", K_GROUP},
-        {"left_hand", K_GROUP}, {"offload", K_GROUP}, {NULL, 0},
+        {"left_hand", K_GROUP}, {"offload", K_GROUP}, {"qc", K_GROUP},    {NULL, 0},
+};
+static const struct config_key qc_keys[] = {
+        {"dark_luma", K_INT},     {"bright_luma", K_INT},   {"frozen_frames", K_INT}, {"blur_ratio", K_FLOAT},
+        {"gap_periods", K_FLOAT}, {"max_skew_ms", K_FLOAT}, {"sample_every", K_INT},  {NULL, 0},
 };
 static const struct config_key save_keys[] = {
         {"output_dir", K_STRING},   {"jpeg_quality", K_INT},  {"min_free_mb", K_INT},
@@ -54,6 +58,7 @@ static struct config *config_new(const char *path) {
                 .batch_timeout = 0.5,
                 .workers = 2,
                 .offload = {.retry_seconds = 30, .retry_max_seconds = 900, .stall_seconds = 600},
+                .qc = QC_CONFIG_DEFAULTS,
         };
         c->path = strdup(path);
         return c->path ? c : config_free(c);
@@ -108,6 +113,28 @@ static void parse_queue(struct config_checker *ck, config_t *cfg, struct config 
         config_get_double(ck, g, "queue", "batch_timeout", 0.01, 10, &c->batch_timeout);
 }
 
+/* The group qc: the thresholds that judge a take (qc.h), each in a range that means something. */
+static void parse_qc(struct config_checker *ck, config_t *cfg, struct config *c) {
+        config_setting_t *g = config_lookup(cfg, "qc");
+        struct qc_config *q = &c->qc;
+
+        if (!g || config_setting_type(g) != CONFIG_TYPE_GROUP)
+                return;
+        config_check_members(ck, g, "qc", qc_keys);
+        config_get_uint(ck, g, "qc", "dark_luma", 0, 255, &q->dark_luma);
+        config_get_uint(ck, g, "qc", "bright_luma", 0, 255, &q->bright_luma);
+        config_get_uint(ck, g, "qc", "frozen_frames", 2, 1000, &q->frozen_frames);
+        config_get_double(ck, g, "qc", "blur_ratio", 0, 1, &q->blur_ratio);
+        config_get_double(ck, g, "qc", "gap_periods", 1, 100, &q->gap_periods);
+        config_get_double(ck, g, "qc", "max_skew_ms", 0, 1000, &q->max_skew_ms);
+        config_get_uint(ck, g, "qc", "sample_every", 1, 10000, &q->sample_every);
+        if (q->dark_luma >= q->bright_luma)
+                config_report(ck,
+                              config_setting_get_member(g, "bright_luma") ?: config_setting_get_member(g, "dark_luma"),
+                              "qc.bright_luma",
+                              "must be above qc.dark_luma (%u), or every frame is dark or overexposed", q->dark_luma);
+}
+
 /* Every group of the parsed file into @c, then @check of the whole when every setting was good;
  * the problems are counted in @ck. */
 static void parse_all(struct config_checker *ck, config_t *cfg, struct config *c, config_check_fn *check) {
@@ -120,6 +147,7 @@ static void parse_all(struct config_checker *ck, config_t *cfg, struct config *c
         config_parse_hand(ck, cfg, "left_hand", "left", c);
         config_parse_hand(ck, cfg, "right_hand", "right", c);
         config_parse_offload(ck, cfg, c);
+        parse_qc(ck, cfg, c);
         if (c->n_hands == 0)
                 config_report(ck, NULL, "left_hand/right_hand",
                               "no hand is configured; add a right_hand or left_hand group");

@@ -5,6 +5,8 @@
  */
 #pragma once
 
+#include "qc.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,6 +98,7 @@ struct config {
         unsigned n_hands;
 
         struct offload_config offload;
+        struct qc_config qc; /* the group qc: what judges a take (qc.h) */
 };
 
 struct config_checker;

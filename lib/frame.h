@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include "qc.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@ struct frame_meta {
         uint32_t camera_gap;    /* frames the camera skipped just before this one (sequence gap) */
         uint32_t unpaired[2];   /* left, right frames discarded without a partner since the last pair */
         bool dequeue_timestamp; /* the driver gave no CLOCK_MONOTONIC time: dequeue time used */
+        struct qc_sample qc;    /* its look, measured by the encoder worker (qc.h) */
 };
 
 struct frame {

@@ -10,6 +10,7 @@
 #   old.py          5. the old collector's design (old_collector.py)
 #   realtime.py     6. both hands at 30 fps in real time (BENCH_SOAK=600: a 10 minute soak)
 #   callgrind.py    7. instructions per frame of the rectified path (build/bench-frame)
+#   qc.py          11. what quality at the rig costs a frame, both paths (build/bench-qc)
 #   preview.py      9. what a preview costs at 10 fps, and a take recorded under two previews (issue 10)
 #   offload.py     10. uploads with handrec-offload to S3 (s3rver) against rclone alone; a take during one
 #   sync.py         the cost of durability (save.sync_interval), synthetic camera
@@ -50,6 +51,7 @@ fi
 step $PY $B/old.py
 step $PY $B/realtime.py
 step $PY $B/callgrind.py
+step $PY $B/qc.py
 step $PY $B/preview.py
 step $PY $B/offload.py
 echo

@@ -10,7 +10,7 @@ import sys
 from benchlib import CORES, QUICK, RESULTS, inputs
 
 ROWS = ("floor", "rectified-1", "rectified-cores", "rectified-realtime", "passthrough", "passthrough-realtime", "old", "realtime",
-        "callgrind")
+        "callgrind", "qc")
 
 
 def load(name):
@@ -152,7 +152,17 @@ def main():
             d = up[name]
             print(f"      both hands, {'no upload' if name == 'quiet' else 'during an upload at 12M':<24} "
                   f"{d['frames']} of {d['frames_captured']} written, {d['frames_dropped']} dropped")
-    print("\n  targets (issue 13)")
+    q = res["qc"]
+    if "error" not in q:
+        print(f"\n 11 quality at the rig (issue 20), a frame, 1 thread: with pixels {q['planes_us_per_frame']:.1f} µs "
+              f"({q['planes_instructions_per_frame']} instructions); as it came (1/8 decode 1 in {q['sample_every']}) "
+              f"{q['jpeg_us_per_frame']:.1f} µs ({q['jpeg_instructions_per_frame']} instructions)")
+        if q.get("planes_share_of_rectified_pct") is not None:
+            t.append(("quality with pixels / a rectified frame (instructions)", f"{q['planes_share_of_rectified_pct']} %",
+                      "<= 3 %", verdict(q["planes_share_of_rectified_pct"] <= 3)))
+        t.append(("quality as it came, CPU a frame", f"{q['jpeg_us_per_frame'] / 1000:.3f} ms", "<= 0.1 ms",
+                  verdict(q["jpeg_us_per_frame"] <= 100)))
+    print("\n  targets (issues 13, 20)")
     for what, measured, target, v in t:
         print(f"  {what:<52} {measured:>16}   target {target:<11} {v}")
     failed = [k for k in ROWS if "error" in res[k]]

@@ -7,11 +7,10 @@ import os
 import re
 import subprocess
 import textwrap
-import time
 
 import pytest
 
-from conftest import HANDRECCTL, HANDRECD, ROOT, make_config
+from conftest import HANDRECCTL, HANDRECD, ROOT, make_config, wait_until
 
 NOBODY = 65534
 # the python3 the installed programs run (#!/usr/bin/python3), whose path make install puts the module in
@@ -164,12 +163,37 @@ def test_sysusers_create_both_users(installed, tmp):
     assert "handrec-offload" in group["handrec"], group
 
 
+def uncomment_group(text, name):
+    """The shipped configuration with its commented-out example of group @name made live (up to
+    the group's closing "# };"; what follows stays as it is)."""
+    head, mark, tail = text.partition(f"\n# {name} = {{")
+    assert mark, f"etc/handrecd.conf has no commented-out {name} group"
+    group, end, rest = (mark.lstrip("\n") + tail).partition("\n# };")
+    lines = (group + end).splitlines()
+    return head + "\n" + "\n".join(l[2:] if l.startswith("# ") else "" if l == "#" else l for l in lines) + rest
+
+
 def uncomment_offload(text):
-    """The shipped configuration with its commented-out offload example made live."""
-    head, mark, tail = text.partition("\n# offload = {")
-    assert mark, "etc/handrecd.conf has no commented-out offload group"
-    lines = (mark.lstrip("\n") + tail).splitlines()
-    return head + "\n" + "\n".join(l[2:] if l.startswith("# ") else "" if l == "#" else l for l in lines) + "\n"
+    return uncomment_group(text, "offload")
+
+
+def test_shipped_qc_example_is_valid(installed, tmp):
+    """The qc group of the shipped configuration, uncommented, passes --check-config, and shows
+    every setting the parser knows (its table in lib/config.c), with the defaults lib/qc.h has."""
+    live = uncomment_group(open(os.path.join(ROOT, "etc", "handrecd.conf")).read(), "qc")
+    values = dict(re.findall(r"^    ([a-z_]+) = ([0-9.]+);", live.partition("\nqc = {")[2].partition("\n};")[0], re.M))
+    table = open(os.path.join(ROOT, "lib", "config.c")).read().partition("qc_keys[] = {")[2]
+    known = set(re.findall(r'\{"([a-z_]+)", K_', table.partition("{NULL, 0}")[0]))
+    assert len(known) >= 7 and set(values) == known, (values, known)
+    defaults = open(os.path.join(ROOT, "lib", "qc.h")).read().partition("#define QC_CONFIG_DEFAULTS")[2]
+    for k, v in values.items():
+        assert re.search(rf"\.{k} = {re.escape(v.rstrip('0').rstrip('.') if '.' in v else v)}\b", defaults), (k, v)
+    conf = os.path.join(tmp, "qc.conf")
+    with open(conf, "w") as f:
+        f.write(live)
+    p = subprocess.run([os.path.join(installed, "usr/local/sbin/handrecd"), "--check-config", "--config", conf],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
 
 
 def test_shipped_offload_example_is_valid(installed, tmp):
@@ -179,7 +203,7 @@ def test_shipped_offload_example_is_valid(installed, tmp):
     shipped = open(os.path.join(ROOT, "etc", "handrecd.conf")).read()
     live = uncomment_offload(shipped)
     assert re.search(r"^offload = \{$", live, re.M) and re.search(r"^    remote = ", live, re.M), live[-3000:]
-    keys = set(re.findall(r"^    ([a-z_]+) = ", live.partition("\noffload = {")[2], re.M))
+    keys = set(re.findall(r"^    ([a-z_]+) = ", live.partition("\noffload = {")[2].partition("\n};")[0], re.M))
     # every setting the parser knows (its table in lib/config-offload.c) is shown, and no other
     table = open(os.path.join(ROOT, "lib", "config-offload.c")).read().partition("offload_keys[] = {")[2]
     known = set(re.findall(r'\{"([a-z_]+)", K_', table.partition("{NULL, 0}")[0]))
@@ -263,10 +287,7 @@ def system_bus(tmp):
             """))
     proc = subprocess.Popen(["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile"],
                             stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if os.path.exists(sock):
-            break
-        time.sleep(0.05)
+    wait_until(lambda: os.path.exists(sock), what=f"the system bus' socket {sock}")
     os.chmod(sock, 0o777)
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={sock}")
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
@@ -285,10 +306,8 @@ def test_policy_on_system_bus(system_bus, tmp):
     os.chmod(out, 0o777)
     daemon = subprocess.Popen([HANDRECD, "--config", conf], env=env, stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(100):
-            if subprocess.run([HANDRECCTL, "list"], env=env, capture_output=True).returncode == 0:
-                break
-            time.sleep(0.1)
+        wait_until(lambda: subprocess.run([HANDRECCTL, "list"], env=env, capture_output=True).returncode == 0,
+                   what="handrecd on the system bus", interval=0.1)
 
         def as_user(*args, groups=None):
             cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}"]
@@ -312,7 +331,8 @@ def test_policy_on_system_bus(system_bus, tmp):
         p = as_user("start", "--hand", "right", groups=str(gid))
         assert p.returncode == 0, p.stderr
         path = p.stdout.strip()
-        time.sleep(1)
+        wait_until(lambda: '[RIGHT] recording:' in as_user("status", "--hand", "right").stdout,
+                   what="the take to record", interval=0.1)
         assert as_user("stop", "--hand", "right").returncode == 1
         p = as_user("stop", "--hand", "right", groups=str(gid))
         assert p.returncode == 0 and p.stdout.splitlines()[0] == path
