@@ -146,7 +146,7 @@ def cut():
 
         b2 = new_dir(top, "boot2", "recover")
         t1 = time.monotonic()
-        rc, _ = vm.run(script, b2, timeout=180, disk=disk)
+        rc, _ = vm.run(script, b2, timeout=600, disk=disk)
         r2 = vm.results(b2)
         assert r2.get("done") == "1", f"the recovery boot did not finish (qemu exit {rc}):" + \
             vm.logs(b2, "results.txt", "guest.log", "recover.daemon.log", "console.log")
