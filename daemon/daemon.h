@@ -148,6 +148,17 @@ void hand_shutdown_all(struct daemon *d);
  */
 int hand_open_preview(struct hand *h, const struct preview_options *o, int *ret_fd, sd_bus_error *error);
 
+/* preflight.c */
+/**
+ * preflight() - handrecd --check-config, beyond the file: each replay folder opened as the daemon
+ * would (an error, on stderr at its setting's line, when it cannot be played), each camera device
+ * that is not there now and free space below the reserve (warnings). Return: 0, or -EINVAL.
+ */
+int preflight(const struct config *c);
+/** preflight_replay() - hand @h's replay folder opened and listed as its source would. Return: 0,
+ * or negative errno with the reason in @why. */
+int preflight_replay(const struct hand_config *h, char *why, size_t len);
+
 /* reload.c */
 /**
  * daemon_reload() - SIGHUP (systemctl reload): re-read the configuration file and set the hands

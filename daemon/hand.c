@@ -155,6 +155,27 @@ int hand_hold_start(struct hand *h, sd_bus_message *m, sd_bus_error *error) {
         return 1;
 }
 
+/* A replay source opened per take: its folder looked at now, so that a folder that cannot be
+ * played (a mix of side-by-side images and left/right pairs, none at all) shows in State and
+ * LastError before anyone starts a take, not in a take that ends at once. Return: whether it can. */
+static bool check_replay(struct hand *h) {
+        char why[1200];
+
+        if (h->config->camera.source != SOURCE_REPLAY)
+                return true;
+        if (preflight_replay(h->config, why, sizeof(why)) >= 0) {
+                if (h->state == HAND_ERROR)
+                        set_state(h, HAND_IDLE);
+                return true;
+        }
+        snprintf(h->last_error, sizeof(h->last_error), "The replay folder cannot be played: %s.", why);
+        if (h->state != HAND_ERROR) {
+                log_error("%s: %s", h->config->name, h->last_error);
+                set_state(h, HAND_ERROR);
+        }
+        return false;
+}
+
 int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config) {
         int r;
 
@@ -179,6 +200,7 @@ int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config
                 if (!pipeline_device(h->pipeline, error, sizeof(error)))
                         h->state = HAND_NO_DEVICE;
         }
+        check_replay(h); /* a folder that cannot be played: error, with why, at once */
         return 0;
 }
 
@@ -354,7 +376,13 @@ void hand_stop_because(struct hand *h, enum stop_reason reason, const char *why)
 }
 
 int hand_check_start(struct hand *h, sd_bus_error *error) {
-        int r = refuse_if_busy(h, error);
+        int r;
+
+        if (!hand_is_active(h) && !check_replay(h))
+                return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
+                                         "Hand %s: %s Fix the folder, then start again.", h->config->name,
+                                         h->last_error);
+        r = refuse_if_busy(h, error);
 
         return r < 0 ? r : refuse_if_no_room(h, error);
 }

@@ -240,6 +240,11 @@ int main(int argc, char *argv[]) {
         }
         if (a.check) {
                 warn_private_tmp(d.config);
+                if (preflight(d.config) < 0) {
+                        fprintf(stderr, "handrecd: %s is not usable; fix the lines above.\n", a.config_path);
+                        config_free(d.config);
+                        return EXIT_FAILURE;
+                }
                 printf("%s: OK (%u hand%s; needs at most %llu of save.max_memory_mb = %llu MB)\n", a.config_path,
                        d.config->n_hands, d.config->n_hands == 1 ? "" : "s",
                        (unsigned long long) (memory_budget_daemon(d.config) >> 20),

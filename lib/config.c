@@ -222,3 +222,15 @@ const char *config_source_kind_to_string(enum source_kind k) {
         }
         return "?";
 }
+
+int config_setting_line(const struct config *c, const char *setting) {
+        config_setting_t *s;
+        config_t cfg;
+        int line = 0;
+
+        config_init(&cfg);
+        if (c->text && config_read_string(&cfg, c->text) && (s = config_lookup(&cfg, setting)))
+                line = config_setting_source_line(s);
+        config_destroy(&cfg);
+        return line;
+}

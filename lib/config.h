@@ -123,6 +123,9 @@ int config_load(const char *path, config_check_fn *check, struct config **ret, F
 /** offload_config_free() - free the strings of @o (config-offload.c). */
 void offload_config_free(struct offload_config *o);
 
+/** config_setting_line() - the line of @setting ("right_hand.camera.path") in @c's file, 0 if it is not there. */
+int config_setting_line(const struct config *c, const char *setting);
+
 /** config_free() - free a config; accepts NULL; returns NULL. */
 struct config *config_free(struct config *c);
 

@@ -199,3 +199,38 @@ def test_start_recording_with_an_episode_option_joins_it(daemon, outdir, ctl, mg
     assert len(ids) == 1
     m = manifest(outdir, ids[0])
     assert set(m["takes"]) == {"left", "right"} and m["task"] == "cups" and m["outcome"] == "complete"
+
+
+def mixed_replay_folder(folder):
+    """The operator's folder: side-by-side images and left/right pairs mixed."""
+    import cv2
+    import numpy as np
+    os.makedirs(folder)
+    img = np.full((240, 640, 3), 128, np.uint8)
+    cv2.imwrite(os.path.join(folder, "a000.jpg"), img)
+    cv2.imwrite(os.path.join(folder, "b000_left.jpg"), img[:, :320])
+    cv2.imwrite(os.path.join(folder, "b000_right.jpg"), img[:, 320:])
+
+
+def test_a_replay_folder_that_cannot_be_played_is_said_everywhere(daemon_factory, ctl, outdir, tmp):
+    # the audit's "silent half episode": check-config said OK, status idle, start exited 0
+    folder = os.path.join(tmp, "mixed")
+    mixed_replay_folder(folder)
+    conf = make_config(outdir, hands=("right",)) + hand_conf("left", extra=f'path = "{folder}";').replace(
+        'source = "synthetic";', 'source = "replay";')
+    path = os.path.join(tmp, "mixed.conf")
+    with open(path, "w") as f:
+        f.write(conf)
+    from conftest import HANDRECD
+    p = subprocess.run([HANDRECD, "--check-config", "--config", path], capture_output=True, text=True)
+    assert p.returncode == 1
+    line = [n for n, l in enumerate(conf.splitlines(), 1) if "path = " in l][0]
+    assert f"{path}:{line}: left_hand.camera.path: {folder} mixes side-by-side images and left/right pairs" in \
+        p.stderr, p.stderr
+    daemon_factory(conf)
+    st = ctl("status", check=False)
+    assert st.returncode == 3 and "[LEFT] error" in st.stdout, st.stdout + st.stderr
+    assert "mixes side-by-side images" in json.loads(ctl("status", "--json", check=False).stdout)["hands"][0]["LastError"]
+    p = ctl("start", "--hand", "all", check=False)
+    assert p.returncode == 1 and "mixes side-by-side images" in p.stderr, p.stderr
+    assert not os.path.exists(os.path.join(outdir, "right")) or os.listdir(os.path.join(outdir, "right")) == []

@@ -162,11 +162,16 @@ def test_replay_formats_at_check_config(tmp, outdir):
 
 
 def last_error(ctl):
-    """Start a take whose source cannot open: it ends at once (device-lost), and handrecctl prints
-    the hand's LastError."""
-    p = ctl("start", "--hand", "right", "--follow", timeout=60)
-    assert "[RIGHT] stopped (device-lost): 0 frames written" in p.stdout, p.stdout
-    return next(s for s in p.stdout.splitlines() if s.startswith("[RIGHT] last error: "))
+    """A folder that cannot be played is refused when the daemon starts (the hand is in error, its
+    LastError says why) and again when a take is asked for, before any file is made; returns why."""
+    status = ctl("status", "--hand", "right", check=False)
+    assert status.returncode == 3 and status.stdout.startswith("[RIGHT] error: "), status.stdout
+    p = ctl("start", "--hand", "right", check=False, timeout=60)
+    assert p.returncode == 1, p.stdout
+    prefix = "handrecctl: Hand right: The replay folder cannot be played: "
+    line = next(s for s in p.stderr.splitlines() if s.startswith(prefix))
+    assert line.endswith(". Fix the folder, then start again."), line
+    return line[len(prefix):-len(". Fix the folder, then start again.")]
 
 
 def test_pairs_are_refused_with_mjpeg(daemon_factory, ctl, outdir, tmp):
@@ -178,7 +183,7 @@ def test_pairs_are_refused_with_mjpeg(daemon_factory, ctl, outdir, tmp):
         cv2.imwrite(os.path.join(folder, f"{i:02d}_right.jpg"), right[:, :W])
     daemon_factory(replay_config(outdir, folder))
     assert last_error(ctl) == (
-        f"[RIGHT] last error: Cannot open the replay camera: {folder} holds left/right image pairs, two JPEGs a "
+        f"{folder} holds left/right image pairs, two JPEGs a "
         'frame, which cannot be stored as one MJPEG frame; remove camera.format = "MJPEG" to have them decoded '
         "and encoded side by side, or give side-by-side images")
 
