@@ -198,8 +198,7 @@ static int record_episode(struct session *s) {
         } else
                 r = r < 0 ? 1 : 0;
         set_echo(true);
-        if (s->w.tty)
-                printf("\n");
+        watch_end_line(&s->w);
         for (unsigned i = 0; i < s->n; i++)
                 printf("  %s: %s (%llu frames, %.1fs)\n", s->hands[i], s->files[i],
                        (unsigned long long) s->w.views[i].written, s->w.views[i].duration);

@@ -110,6 +110,10 @@ static const struct dict_field hand_view_fields[] = {
         VIEW_FIELD(skew_mean, "PairSkewMean", "d"),
         VIEW_FIELD(skew_max, "PairSkewMax", "d"),
         VIEW_FIELD(camera_fps, "CameraFps", "d"),
+        VIEW_FIELD(missing, "FramesMissing", "t"),
+        VIEW_FIELD(disk_free, "DiskFree", "t"),
+        VIEW_FIELD(disk_time_left, "DiskTimeLeft", "d"),
+        VIEW_FIELD(warnings, "Warnings", "s"),
 };
 
 /* Read one a{sv} of Hand properties (a Status reply or a PropertiesChanged body) into @v. */
@@ -138,6 +142,7 @@ int get_status(sd_bus *bus, const char *hand, struct hand_view *v) {
         if ((r = call_status(bus, hand, &reply)))
                 return r;
         snprintf(v->name, sizeof(v->name), "%s", hand);
+        v->disk_time_left = -1; /* a daemon older than the property: not known */
         r = read_properties(reply, v);
         if (r < 0) {
                 fprintf(stderr, "handrecctl: cannot parse the Status reply: %s\n", strerror(-r));
@@ -146,24 +151,34 @@ int get_status(sd_bus *bus, const char *hand, struct hand_view *v) {
         return 0;
 }
 
-char *view_line(const struct hand_view *v, char *buf, size_t len) {
+char *view_line_fit(const struct hand_view *v, char *buf, size_t len, size_t width) {
         if (v->file[0] == 0 && streq(v->state, "idle")) {
                 char upper[HAND_NAME_MAX];
                 snprintf(buf, len, "[%s] idle: no take yet", status_line_hand_label(upper, sizeof(upper), v->name));
+                if (strlen(buf) > width)
+                        buf[width] = 0;
                 return buf;
         }
-        return status_line_format(buf, len,
-                                  &(struct status_values){.hand = v->name,
-                                                          .state = v->state,
-                                                          .captured = v->captured,
-                                                          .written = v->written,
-                                                          .dropped = v->dropped,
-                                                          .bytes = v->bytes,
-                                                          .queue = v->queue,
-                                                          .queue_capacity = v->queue_capacity,
-                                                          .resident_memory = v->resident_memory,
-                                                          .duration = v->duration,
-                                                          .fps = v->fps});
+        return status_line_fit(buf, len,
+                               &(struct status_values){.hand = v->name,
+                                                       .state = v->state,
+                                                       .captured = v->captured,
+                                                       .written = v->written,
+                                                       .dropped = v->dropped,
+                                                       .missing = v->missing,
+                                                       .bytes = v->bytes,
+                                                       .queue = v->queue,
+                                                       .queue_capacity = v->queue_capacity,
+                                                       .resident_memory = v->resident_memory,
+                                                       .disk_free = v->disk_free,
+                                                       .disk_time_left = v->disk_time_left,
+                                                       .duration = v->duration,
+                                                       .fps = v->fps},
+                               width);
+}
+
+char *view_line(const struct hand_view *v, char *buf, size_t len) {
+        return view_line_fit(v, buf, len, SIZE_MAX);
 }
 
 void print_status(const struct hand_view *v) {
@@ -178,6 +193,8 @@ void print_status(const struct hand_view *v) {
                 printf("    camera: %.2f fps measured while warming up\n", v->camera_fps);
         if (v->skew_max > 0)
                 printf("    pairing skew: mean %.2f ms, max %.2f ms\n", v->skew_mean * 1e3, v->skew_max * 1e3);
+        if (v->warnings[0])
+                printf("    quality: %s\n", v->warnings);
         if (v->last_error[0])
                 printf("    last error: %s\n", v->last_error);
 }

@@ -39,28 +39,64 @@ bool watch_done(const struct watch *w) {
         return true;
 }
 
+/* The terminal's width less one column (a line as wide as the terminal wraps in some); 80 when unknown. */
+static size_t terminal_width(void) {
+        struct winsize ws = {};
+
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+                return ws.ws_col - 1u;
+        return 79;
+}
+
+/*
+ * A terminal: every hand on one line when their whole lines fit side by side, else a line each,
+ * each fitted to the width (status_line_fit()); redrawn in place: up to the first line drawn
+ * last, cleared to the end of the screen, drawn again. Never wider than the terminal, so that no
+ * line wraps and the cursor knows where the first one is.
+ */
+static void draw_tty(struct watch *w) {
+        char all[1024] = "", line[512];
+        size_t width = terminal_width();
+        unsigned lines = 1;
+
+        for (unsigned i = 0; i < w->n; i++)
+                snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? "   " : "",
+                         view_line(&w->views[i], line, sizeof(line)));
+        if (strlen(all) > width) {
+                all[0] = 0;
+                for (unsigned i = 0; i < w->n; i++)
+                        snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? "\n" : "",
+                                 view_line_fit(&w->views[i], line, sizeof(line), width));
+                lines = w->n;
+        }
+        if (w->drawn_lines > 1)
+                printf("\033[%uA", w->drawn_lines - 1);
+        printf("\r\033[J%s", all);
+        w->drawn_lines = lines;
+}
+
 static void watch_draw(struct watch *w, bool force) {
-        char all[1024] = "";
         int64_t now = now_ns(CLOCK_MONOTONIC);
 
         /* a terminal gets a live line; a pipe or file gets at most one line a second */
         if (!w->tty && !force && now - w->last_print_ns < NSEC_PER_SEC)
                 return;
         w->last_print_ns = now;
-        for (unsigned i = 0; i < w->n; i++) {
+        if (w->tty)
+                draw_tty(w);
+        else {
                 char line[512];
-                snprintf(all + strlen(all), sizeof(all) - strlen(all), "%s%s", i ? "   " : "",
-                         view_line(&w->views[i], line, sizeof(line)));
+                for (unsigned i = 0; i < w->n; i++)
+                        printf("%s%s", i ? "   " : "", view_line(&w->views[i], line, sizeof(line)));
+                printf("\n");
         }
-        if (w->tty) {
-                /* one screen line: a wrapped line could not be redrawn in place */
-                struct winsize ws = {};
-                if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 && strlen(all) >= ws.ws_col)
-                        all[ws.ws_col - 1] = 0;
-                printf("\r\033[K%s", all);
-        } else
-                printf("%s\n", all);
         fflush(stdout);
+}
+
+void watch_end_line(struct watch *w) {
+        if (w->tty && w->drawn_lines)
+                printf("\n");
+        w->drawn_lines = 0;
 }
 
 static int watch_find(struct watch *w, const char *name) {
@@ -103,8 +139,7 @@ static int on_stopped(sd_bus_message *m, void *userdata, sd_bus_error *error _un
                 return 0;
         }
         watch_draw(w, true);
-        if (w->tty)
-                printf("\n");
+        watch_end_line(w);
         printf("%s\n", file);
         print_summary(hand, m);
         fflush(stdout);
@@ -116,8 +151,7 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
         const char *name, *old, *new;
 
         if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 && streq(name, BUS_NAME) && !*new) {
-                if (w->tty)
-                        printf("\n");
+                watch_end_line(w);
                 fprintf(stderr, "handrecctl: handrecd left the bus while the take was being watched.\n");
                 w->lost = true;
         }
@@ -220,8 +254,7 @@ static int watch_loop(struct watch *w, sd_bus *bus) {
         while (!watch_done(w) && !w->lost) {
                 if (watch_interrupted() != seen) {
                         seen = watch_interrupted();
-                        if (w->tty)
-                                printf("\n");
+                        watch_end_line(w);
                         if (!w->stop_on_interrupt)
                                 return 0;
                         if (seen > 1)

@@ -85,11 +85,12 @@ struct hand_view {
         char state[16];
         char file[PATH_MAX];
         char last_error[ERROR_SENTENCE_MAX];
-        uint64_t captured, written, dropped, bytes;
+        uint64_t captured, written, dropped, bytes, missing;
         uint32_t queue, queue_capacity;
-        uint64_t resident_memory;
-        char episode[128], task[1100];
+        uint64_t resident_memory, disk_free;
+        char episode[128], task[1100], warnings[1024];
         double fps, duration, skew_mean, skew_max, camera_fps;
+        double disk_time_left; /* < 0: not known yet */
 };
 
 /** read_properties() - read one a{sv} of Hand properties (a Status reply or a PropertiesChanged body) into @v. */
@@ -101,7 +102,10 @@ int call_status(sd_bus *bus, const char *hand, sd_bus_message **ret_reply);
 /** get_status() - the Status of @hand, into @v. Return: 0, or 1 (printed). */
 int get_status(sd_bus *bus, const char *hand, struct hand_view *v);
 
-/** view_line() - @v as the one-line status into @buf. Return: @buf. */
+/** view_line_fit() - @v as the one-line status into @buf, in at most @width columns. Return: @buf. */
+char *view_line_fit(const struct hand_view *v, char *buf, size_t len, size_t width);
+
+/** view_line() - @v as the whole one-line status into @buf. Return: @buf. */
 char *view_line(const struct hand_view *v, char *buf, size_t len);
 
 /** print_status() - print @v: its status line, then its file, camera rate, skew and last error. */
@@ -153,6 +157,7 @@ struct watch {
                 unsigned i;
         } stops[MAX_HANDS]; /* the StopRecording calls' userdata */
         int64_t last_print_ns;
+        unsigned drawn_lines; /* a terminal: the lines of the live status drawn last, redrawn in place */
 };
 
 /** watch_add() - watch @hand too, until its take @file ends (NULL: its next take). At most MAX_HANDS. */
@@ -178,6 +183,9 @@ void watch_catch_interrupts(void);
 
 /** watch_pump() - handle what the bus has, or wait for it up to @usec. Return: 0, or 1 (printed). */
 int watch_pump(struct watch *w, sd_bus *bus, uint64_t usec);
+
+/** watch_end_line() - end the live status on a terminal, so that what is printed next is not drawn over. */
+void watch_end_line(struct watch *w);
 
 /** watch_stop_all() - send StopRecording for each watched take not yet ended (async). Return: 0, or 1. */
 int watch_stop_all(struct watch *w, sd_bus *bus);
@@ -248,8 +256,9 @@ int upload_each(sd_bus_message *reply, void (*fn)(const char *file, const struct
 void make_episode_id(char *buf, size_t len);
 
 /**
- * start_hands() - start a take on each of @hands with the options in @a and one @episode; on a
- * refusal, stop the takes it started. @files gets each take's file. Return: 0, or 1 (printed).
+ * start_hands() - start a take on each of @hands with the options in @a as one @episode
+ * (StartEpisode: handrecd starts every hand or none). @files gets each take's file.
+ * Return: 0, or 1 (printed: the reason of the hand that could not start).
  */
 int start_hands(sd_bus *bus, const struct args *a, const char *episode, char hands[][HAND_NAME_MAX], unsigned n,
                 char files[][PATH_MAX]);

@@ -141,6 +141,22 @@ static int get_warnings(sd_bus_message *m, const struct hand *h, const struct pi
         return sd_bus_message_append(m, "s", qc_verdict(&qc, verdict, sizeof(verdict)) ? verdict : "");
 }
 
+/* Frames the camera never gave: gaps in its sequence numbers, eyes without a partner. Not in
+ * FramesDropped (captured = written + dropped), but shown beside it: a take that "dropped 0"
+ * while its camera skipped frames is not a clean take. */
+static int get_frames_missing(sd_bus_message *m, const struct hand *h _unused_, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "t", s->missing);
+}
+
+static int get_disk_free(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s _unused_) {
+        uint64_t free_bytes = hand_disk_free(h);
+        return sd_bus_message_append(m, "t", free_bytes == UINT64_MAX ? 0 : free_bytes);
+}
+
+static int get_disk_time_left(sd_bus_message *m, const struct hand *h, const struct pipeline_stats *s) {
+        return sd_bus_message_append(m, "d", hand_disk_time_left(h, s, hand_disk_free(h)));
+}
+
 /* When a property changes, and so which PropertiesChanged signals carry it. */
 enum property_changes {
         CHANGES_NEVER,           /* constant: in no PropertiesChanged */
@@ -173,7 +189,10 @@ enum property_changes {
         X("Episode", "s", get_episode, CHANGES_WITH_STATE)                                                             \
         X("Task", "s", get_task, CHANGES_WITH_STATE)                                                                   \
         X("ResidentMemory", "t", get_resident_memory, CHANGES_WHILE_RECORDING)                                         \
-        X("Warnings", "s", get_warnings, CHANGES_WHILE_RECORDING)
+        X("Warnings", "s", get_warnings, CHANGES_WHILE_RECORDING)                                                      \
+        X("FramesMissing", "t", get_frames_missing, CHANGES_WHILE_RECORDING)                                           \
+        X("DiskFree", "t", get_disk_free, CHANGES_WHILE_RECORDING)                                                     \
+        X("DiskTimeLeft", "d", get_disk_time_left, CHANGES_WHILE_RECORDING)
 
 static const struct hand_property {
         const char *name;

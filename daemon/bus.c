@@ -249,7 +249,7 @@ static int method_list_takes(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return -ENOENT;
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
-                r = takes_append_list(d, reply, o.hand, o.limit);
+                r = takes_append_list(d, reply, &o);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot list the takes in %s: %s", d->config->output_dir,
                                                strerror(-r));

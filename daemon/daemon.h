@@ -132,6 +132,16 @@ void hand_stop_because(struct hand *h, enum stop_reason reason, const char *why)
 /** hand_check_start() - whether @h could start a take now (busy, camera, disk). Return: 0, or negative with @error set. */
 int hand_check_start(struct hand *h, sd_bus_error *error);
 bool hand_is_active(const struct hand *h);
+
+/** hand_disk_free() - bytes free on the file system of @h's folder, <output_dir>/<hand> (disk_free_bytes()). */
+uint64_t hand_disk_free(const struct hand *h);
+
+/**
+ * hand_disk_time_left() - seconds of recording left before the reserve (save.min_free_mb) is
+ * reached with @free_bytes free, at the rate of the take @s is of (the running one, or the
+ * last); -1 when no take has given a rate yet (under a second recorded).
+ */
+double hand_disk_time_left(const struct hand *h, const struct pipeline_stats *s, uint64_t free_bytes);
 /* Whether @h's camera (one kept warm) is still being opened for the first time since handrecd started. */
 bool hand_camera_opening(struct hand *h);
 /**

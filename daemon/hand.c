@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
@@ -238,22 +237,20 @@ static uint64_t start_room(const struct hand_config *hc) {
         return (uint64_t) (START_SECONDS * cam->fps * (double) (raw / 8));
 }
 
-/* Bytes free for us on the file system that holds (or will hold) @path: the nearest existing
- * folder above it is asked. UINT64_MAX when nothing can be asked (the create will say). */
-static uint64_t disk_free_bytes(const char *path) {
-        char buf[PATH_MAX];
-        struct statvfs sv;
+uint64_t hand_disk_free(const struct hand *h) {
+        char dir[PATH_MAX];
 
-        snprintf(buf, sizeof(buf), "%s", path);
-        for (;;) {
-                char *slash;
-                if (statvfs(buf, &sv) == 0)
-                        return (uint64_t) sv.f_bavail * sv.f_frsize;
-                slash = strrchr(buf, '/');
-                if (!slash || slash == buf)
-                        return UINT64_MAX;
-                *slash = 0;
-        }
+        snprintf(dir, sizeof(dir), "%s/%s", h->daemon->config->output_dir, h->config->name);
+        return disk_free_bytes(dir);
+}
+
+double hand_disk_time_left(const struct hand *h, const struct pipeline_stats *s, uint64_t free_bytes) {
+        uint64_t reserve = h->daemon->config->min_free_bytes;
+        double rate = s->duration >= 1.0 && s->bytes > 0 ? (double) s->bytes / s->duration : 0;
+
+        if (rate <= 0 || free_bytes == UINT64_MAX)
+                return -1;
+        return free_bytes > reserve ? (double) (free_bytes - reserve) / rate : 0;
 }
 
 /* A take cannot start in this state: the error says why and what to do. Return: 0 when it can. */
@@ -295,7 +292,7 @@ static int refuse_if_busy(struct hand *h, sd_bus_error *error) {
 /* The one free-space rule at the start of a take: the reserve plus START_SECONDS of recording. */
 static int refuse_if_no_room(struct hand *h, sd_bus_error *error) {
         const struct config *c = h->daemon->config;
-        uint64_t free_bytes = disk_free_bytes(c->output_dir), need = c->min_free_bytes + start_room(h->config);
+        uint64_t free_bytes = hand_disk_free(h), need = c->min_free_bytes + start_room(h->config);
         char backlog[512];
 
         if (free_bytes >= need)
@@ -409,6 +406,7 @@ int hand_stop(struct hand *h, sd_bus_message *m, enum stop_reason reason, sd_bus
 
 void hand_status_line(struct hand *h, char *buf, size_t len) {
         struct pipeline_stats s;
+        uint64_t free_bytes = hand_disk_free(h);
 
         pipeline_stats(h->pipeline, &s);
         status_line_format(buf, len,
@@ -418,7 +416,10 @@ void hand_status_line(struct hand *h, char *buf, size_t len) {
                                    .captured = s.captured,
                                    .written = s.written,
                                    .dropped = s.dropped_total,
+                                   .missing = s.missing,
                                    .bytes = s.bytes,
+                                   .disk_free = free_bytes == UINT64_MAX ? 0 : free_bytes,
+                                   .disk_time_left = hand_disk_time_left(h, &s, free_bytes),
                                    .queue = s.queue_depth,
                                    .queue_capacity = s.queue_capacity,
                                    .resident_memory = process_resident_memory(),

@@ -133,6 +133,8 @@ void pipeline_stats(struct pipeline *p, struct pipeline_stats *ret) {
                 s.dropped[i] = atomic_load(&c->dropped[i]);
                 if (drop_cause_was_captured(i))
                         s.dropped_total += s.dropped[i];
+                else
+                        s.missing += s.dropped[i];
         }
         s.skew_mean = (double) atomic_load(&c->skew_mean_ns) / 1e9;
         s.skew_max = (double) atomic_load(&c->skew_max_ns) / 1e9;

@@ -93,7 +93,8 @@ struct pipeline_stats {
         uint64_t captured;
         uint64_t written;
         uint64_t dropped[_DROP_MAX];
-        uint64_t dropped_total;
+        uint64_t dropped_total; /* of the causes whose frames were captured: captured = written + this */
+        uint64_t missing;       /* of the others: the camera's gaps, eyes without a partner */
         uint64_t bytes;
         unsigned queue_depth;
         unsigned queue_capacity;

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include "daemon.h"
 #include "source.h"
@@ -65,17 +64,8 @@ static void warn_missing_device(const struct config *c, const struct hand_config
 }
 
 static void warn_free_space(const struct config *c) {
-        char dir[PATH_MAX];
-        struct statvfs sv;
+        uint64_t free_bytes = disk_free_bytes(c->output_dir);
 
-        snprintf(dir, sizeof(dir), "%s", c->output_dir);
-        while (statvfs(dir, &sv) < 0) { /* the nearest folder that exists */
-                char *slash = strrchr(dir, '/');
-                if (!slash || slash == dir)
-                        return;
-                *slash = 0;
-        }
-        uint64_t free_bytes = (uint64_t) sv.f_bavail * sv.f_frsize;
         if (free_bytes < c->min_free_bytes)
                 fprintf(stderr,
                         "%s: warning: %s has %llu MB free, less than save.min_free_mb = %llu: every take is refused "

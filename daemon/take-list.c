@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bus-options.h"
@@ -99,7 +100,7 @@ struct take_entry {
         char hand[64];
         char name[256];
         char started_utc[32], episode[TAKE_EPISODE_MAX + 1], task[TAKE_TASK_MAX + 1], label[65];
-        char status[32], stop_reason[32], error[256];
+        char status[32], stop_reason[32], error[256], operator_[TAKE_OPERATOR_MAX + 1], qc_verdict[1024];
         uint64_t frames, bytes;
         double duration;
 };
@@ -134,6 +135,8 @@ static int read_file(int dirfd, struct take_entry *e) {
         h5_attr_read_string(file, "label", e->label, sizeof(e->label));
         h5_attr_read_string(file, "status", e->status, sizeof(e->status));
         h5_attr_read_string(file, "stop_reason", e->stop_reason, sizeof(e->stop_reason));
+        h5_attr_read_string(file, "operator", e->operator_, sizeof(e->operator_));
+        h5_attr_read_string(file, "qc_verdict", e->qc_verdict, sizeof(e->qc_verdict));
         read_number(file, "frames", H5T_NATIVE_UINT64, &e->frames);
         read_number(file, "duration_s", H5T_NATIVE_DOUBLE, &e->duration);
         H5Fclose(file);
@@ -143,6 +146,7 @@ static int read_file(int dirfd, struct take_entry *e) {
 /* @e from @h's state, when @h is recording the file @path. Return: whether it is. */
 static bool read_running(const struct hand *h, const char *path, struct take_entry *e) {
         struct pipeline_stats s;
+        struct qc_take qc;
 
         if (!hand_is_active(h) || !streq(h->file, path))
                 return false;
@@ -151,7 +155,10 @@ static bool read_running(const struct hand *h, const char *path, struct take_ent
         snprintf(e->episode, sizeof(e->episode), "%s", h->episode);
         snprintf(e->task, sizeof(e->task), "%s", h->task);
         snprintf(e->label, sizeof(e->label), "%s", h->label);
+        snprintf(e->operator_, sizeof(e->operator_), "%s", h->operator_);
         snprintf(e->status, sizeof(e->status), "recording");
+        pipeline_qc(h->pipeline, &qc);
+        qc_verdict(&qc, e->qc_verdict, sizeof(e->qc_verdict));
         e->frames = s.written;
         e->duration = s.duration;
         e->bytes = s.bytes;
@@ -228,11 +235,12 @@ static int append_entry(sd_bus_message *m, const char *path, const struct take_e
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", path);
         if (r >= 0)
-                r = sd_bus_message_append(m, "a{sv}", e->error[0] ? 11 : 10, "hand", "s", e->hand, "started_utc", "s",
+                r = sd_bus_message_append(m, "a{sv}", e->error[0] ? 13 : 12, "hand", "s", e->hand, "started_utc", "s",
                                           e->started_utc, "episode", "s", e->episode, "task", "s", e->task, "label",
-                                          "s", e->label, "frames", "t", e->frames, "duration", "d", e->duration,
-                                          "status", "s", e->status, "stop_reason", "s", e->stop_reason, "bytes", "t",
-                                          e->bytes, "error", "s", e->error);
+                                          "s", e->label, "operator", "s", e->operator_, "frames", "t", e->frames,
+                                          "duration", "d", e->duration, "status", "s", e->status, "stop_reason", "s",
+                                          e->stop_reason, "qc_verdict", "s", e->qc_verdict, "bytes", "t", e->bytes,
+                                          "error", "s", e->error);
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
@@ -260,39 +268,82 @@ static int list_option_limit(sd_bus_message *m, const char *contents, void *ctx,
         return 0;
 }
 
+/* A string option that names what a take's attribute must be (episode, task). */
+static int list_option_match(sd_bus_message *m, const char *contents, const char *name, const char **ret,
+                             sd_bus_error *error) {
+        if (!streq(contents, "s"))
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Option \"%s\" is a string (s), not of type \"%s\".",
+                                         name, contents);
+        return sd_bus_message_read(m, "s", ret);
+}
+
+static int list_option_episode(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        return list_option_match(m, contents, "episode", &((struct takes_list_options *) ctx)->episode, error);
+}
+
+static int list_option_task(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        return list_option_match(m, contents, "task", &((struct takes_list_options *) ctx)->task, error);
+}
+
+/* "since": a UTC time as the takes' started_utc are written, 2026-12-06T09:30:00Z */
+static int list_option_since(sd_bus_message *m, const char *contents, void *ctx, sd_bus_error *error) {
+        struct takes_list_options *o = ctx;
+        int r = list_option_match(m, contents, "since", &o->since, error);
+        struct tm tm = {0};
+        const char *end;
+
+        if (r < 0)
+                return r;
+        end = strptime(o->since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (!end || *end || strlen(o->since) != 20)
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"since\" is a UTC time written as 2026-12-06T09:30:00Z, not \"%s\".",
+                                         o->since);
+        return 0;
+}
+
 static const struct option_key list_option_table[] = {
-        {"hand", list_option_hand},
-        {"limit", list_option_limit},
+        {"episode", list_option_episode}, {"hand", list_option_hand},   {"limit", list_option_limit},
+        {"since", list_option_since},     {"task", list_option_task},
 };
 
 int takes_read_options(sd_bus_message *m, struct takes_list_options *ret, sd_bus_error *error) {
         *ret = (struct takes_list_options){.limit = TAKES_LIMIT_DEFAULT};
         return options_read(m, list_option_table, ELEMENTSOF(list_option_table), "option",
-                            "known options: hand (s), limit (u, 1-1000)", ret, error);
+                            "known options: episode (s), hand (s), limit (u, 1-1000), since (s), task (s)", ret, error);
 }
 
-int takes_append_list(struct daemon *d, sd_bus_message *reply, const char *hand, unsigned limit) {
+/* Whether @e is one the options ask for (an unreadable file is listed unless a filter is given:
+ * what it holds is not known). */
+static bool wanted(const struct take_entry *e, const struct takes_list_options *o) {
+        return (!o->episode || streq(e->episode, o->episode)) && (!o->task || streq(e->task, o->task)) &&
+               (!o->since || strcmp(e->started_utc, o->since) >= 0);
+}
+
+int takes_append_list(struct daemon *d, sd_bus_message *reply, const struct takes_list_options *o) {
         _cleanup_(freep) struct take_name *list = NULL;
-        size_t n = 0, cap = 0;
+        size_t n = 0, cap = 0, listed = 0;
         int r = 0;
 
         for (unsigned i = 0; r >= 0 && i < d->n_hands; i++)
-                if (!hand || streq(hand, d->hands[i].config->name))
+                if (!o->hand || streq(o->hand, d->hands[i].config->name))
                         r = scan_hand(d, d->hands[i].config->name, &list, &n, &cap);
         if (r < 0)
                 return r;
         if (n > 0)
                 qsort(list, n, sizeof(*list), compare_newest);
-        n = MIN(n, (size_t) limit);
         r = sd_bus_message_open_container(reply, 'a', "(sa{sv})");
-        for (size_t i = 0; r >= 0 && i < n; i++) {
+        for (size_t i = 0; r >= 0 && i < n && listed < o->limit; i++) {
                 struct take_entry e = {0};
                 char path[PATH_MAX];
                 snprintf(e.hand, sizeof(e.hand), "%s", list[i].hand);
                 snprintf(e.name, sizeof(e.name), "%s", list[i].name);
                 snprintf(path, sizeof(path), "%s/%s/%s", d->config->output_dir, e.hand, e.name);
                 describe(d, &e, path);
+                if (!wanted(&e, o))
+                        continue;
                 r = append_entry(reply, path, &e);
+                listed++;
         }
         return r < 0 ? r : sd_bus_message_close_container(reply);
 }

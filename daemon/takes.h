@@ -23,10 +23,13 @@ struct daemon;
 /** takes_hdf5_usable() - whether the main thread may open take files with HDF5 now (DESIGN above). */
 bool takes_hdf5_usable(const struct daemon *d);
 
-/* ListTakes' options: hand (s), limit (u, 1-1000). */
+/* ListTakes' options: episode (s), hand (s), limit (u, 1-1000), since (s), task (s). */
 struct takes_list_options {
-        const char *hand; /* NULL: every hand; borrowed from the message */
-        unsigned limit;
+        const char *hand;    /* NULL: every hand; borrowed from the message, as the others */
+        const char *episode; /* NULL: any; else only its takes */
+        const char *task;    /* NULL: any; else only takes of exactly this task */
+        const char *since;   /* NULL: any; else takes started then or later, "2026-12-06T09:30:00Z" */
+        unsigned limit;      /* at most this many takes (the newest that match) */
 };
 
 /**
@@ -38,10 +41,10 @@ struct takes_list_options {
 int takes_read_options(sd_bus_message *m, struct takes_list_options *ret, sd_bus_error *error);
 
 /**
- * takes_append_list() - append ListTakes' a(sa{sv}) to @reply: up to @limit takes of hand @hand
- * (NULL: every configured hand), newest first. Return: 0 or negative errno (the message).
+ * takes_append_list() - append ListTakes' a(sa{sv}) to @reply: the newest takes that @o asks
+ * for, newest first. Return: 0 or negative errno (the message).
  */
-int takes_append_list(struct daemon *d, sd_bus_message *reply, const char *hand, unsigned limit);
+int takes_append_list(struct daemon *d, sd_bus_message *reply, const struct takes_list_options *o);
 
 /**
  * takes_discard() - delete the finished take @file (DiscardTake; the rules are in take-discard.c).

@@ -114,6 +114,15 @@ int h5_attr_double(hid_t obj, const char *name, double v) {
         return h5_attr_write(obj, name, H5T_NATIVE_DOUBLE, &v);
 }
 
+bool h5_attr_single(hid_t a) {
+        hid_t space = H5Aget_space(a);
+        hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+
+        if (space >= 0)
+                H5Sclose(space);
+        return n == 1;
+}
+
 int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len) {
         hid_t a, t;
         char *v = NULL;
@@ -125,7 +134,8 @@ int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len) {
         if (a < 0)
                 return -EIO;
         t = H5Aget_type(a);
-        if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0 && H5Aread(a, t, &v) >= 0) {
+        if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0 && h5_attr_single(a) &&
+            H5Aread(a, t, &v) >= 0) {
                 snprintf(buf, len, "%s", v ? v : "");
                 H5free_memory(v);
                 r = 0;

@@ -25,3 +25,10 @@ int h5_attr_double(hid_t obj, const char *name, double v);
 
 /** h5_attr_read_string() - a variable-length string attribute. Return: 0, -ENOENT, -EIO. */
 int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len);
+
+/**
+ * h5_attr_single() - whether the open attribute @a holds one value (a scalar, or one element), as
+ * every attribute of a take does: H5Aread() writes them all, so an array of 16 read into one
+ * variable would write past it. Check before reading a file that may be damaged or hostile.
+ */
+bool h5_attr_single(hid_t a);

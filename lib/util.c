@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 int log_max_level = LOG_LEVEL_INFO;
 const char *log_program = "handrecd";
@@ -154,4 +155,20 @@ void boot_id(char *buf, size_t len) {
 
         buf[n > 0 ? n : 0] = 0;
         buf[strcspn(buf, "\n")] = 0;
+}
+
+uint64_t disk_free_bytes(const char *path) {
+        char buf[PATH_MAX];
+        struct statvfs sv;
+
+        snprintf(buf, sizeof(buf), "%s", path);
+        for (;;) {
+                char *slash;
+                if (statvfs(buf, &sv) == 0)
+                        return (uint64_t) sv.f_bavail * sv.f_frsize;
+                slash = strrchr(buf, '/');
+                if (!slash || slash == buf)
+                        return UINT64_MAX;
+                *slash = 0;
+        }
 }

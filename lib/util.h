@@ -135,3 +135,10 @@ char *path_simplify(char *path);
 
 /** path_has_dot_component() - whether @path has a "." or ".." component. */
 bool path_has_dot_component(const char *path);
+
+/**
+ * disk_free_bytes() - bytes free for an unprivileged writer on the file system that holds (or
+ * will hold) @path: the nearest existing folder at or above it is asked. UINT64_MAX when nothing
+ * can be asked (the create that follows will say why).
+ */
+uint64_t disk_free_bytes(const char *path);

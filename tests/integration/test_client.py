@@ -17,7 +17,8 @@ from takecheck import check_take
 # Published on every state change; LIVE ones also 4 times a second while a take runs.
 ON_STATE = {"State", "File", "LastError", "CameraFps", "Previews", "Episode", "Task"}
 LIVE = {"FramesCaptured", "FramesWritten", "FramesDropped", "DroppedByCause", "QueueDepth", "Fps", "Duration",
-        "BytesWritten", "PairSkewMean", "PairSkewMax", "ResidentMemory"}
+        "BytesWritten", "PairSkewMean", "PairSkewMax", "ResidentMemory", "Warnings", "FramesMissing", "DiskFree",
+        "DiskTimeLeft"}
 
 
 def xml_hand_properties():

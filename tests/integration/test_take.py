@@ -16,7 +16,7 @@ from takecheck import check_take, text
 
 # queue: depth/capacity; mem: the daemon's resident memory, left out while the client does not pass it
 STATUS_RE = re.compile(r"^\[RIGHT\] recording: (\d+) frames \((\d+\.\d)s, (\d+\.\d)fps, written:(\d+), queue:(\d+)/100, "
-                       r"mem:\d+MB, \d+\.\d[MG]B\)$")
+                       r"mem:\d+MB, \d+\.\d[MG]B, dropped:0, gaps:\d+, disk:\d+\.\d[MG]B free(, (<1m|\d+m|\d+h\d\dm|\d+d\d\dh) left)?\)$")
 
 
 def test_start_status_stop_with_handrecctl(daemon, ctl, outdir):

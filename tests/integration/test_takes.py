@@ -295,7 +295,7 @@ def test_status_line_sent_to_the_service_manager(daemon, mgr):
     mgr.StopRecording("right", timeout=60)
     lines = [m.split("STATUS=", 1)[1].split("\n")[0] for m in daemon.read_notifications() if "STATUS=" in m]
     pattern = re.compile(r"\[RIGHT\] recording: \d+ frames \(\d+\.\ds, \d+\.\dfps, written:\d+, queue:\d+/100, "
-                         r"mem:(\d+)MB, \d+\.\d[MG]B\)")
+                         r"mem:(\d+)MB, \d+\.\d[MG]B, dropped:\d+, gaps:\d+, disk:")
     found = [pattern.search(line) for line in lines]
     found = [m for m in found if m]
     assert found, lines
