@@ -25,6 +25,7 @@
 struct info_take {
         const char *path;
         char hand[64], status[32], stop_reason[64], label[256], task[1100], episode[80], started_utc[40];
+        char operator_[72], verdict[1024];
         char controls[3][1024];
         char cal_model[32];
         bool calibrated;
@@ -46,7 +47,7 @@ static bool read_number(hid_t obj, const char *name, hid_t type, void *ret) {
                 return false;
         a = H5Aopen(obj, name, H5P_DEFAULT);
         if (a >= 0) {
-                ok = H5Aread(a, type, ret) >= 0;
+                ok = h5_attr_single(a) && H5Aread(a, type, ret) >= 0;
                 H5Aclose(a);
         }
         H5Eclear2(H5E_DEFAULT);
@@ -56,7 +57,8 @@ static bool read_number(hid_t obj, const char *name, hid_t type, void *ret) {
 /* Entries [@start, @start + @n) of the index dataset @d, as @type, into @buf. Return: whether read. */
 static bool read_block(hid_t d, hid_t type, hsize_t start, hsize_t n, void *buf) {
         hid_t space = H5Dget_space(d), mem = H5Screate_simple(1, &n, NULL);
-        bool ok = space >= 0 && mem >= 0 && H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
+        bool ok = space >= 0 && mem >= 0 && H5Sget_simple_extent_ndims(space) == 1 &&
+                  H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &n, NULL) >= 0 &&
                   H5Dread(d, type, mem, space, H5P_DEFAULT, buf) >= 0;
 
         if (mem >= 0)
@@ -170,6 +172,8 @@ static void read_attributes(hid_t file, struct info_take *t) {
         h5_attr_read_string(file, "task", t->task, sizeof(t->task));
         h5_attr_read_string(file, "episode", t->episode, sizeof(t->episode));
         h5_attr_read_string(file, "started_utc", t->started_utc, sizeof(t->started_utc));
+        h5_attr_read_string(file, "operator", t->operator_, sizeof(t->operator_));
+        h5_attr_read_string(file, "qc_verdict", t->verdict, sizeof(t->verdict));
         for (unsigned i = 0; i < ELEMENTSOF(control_names); i++)
                 h5_attr_read_string(file, control_names[i], t->controls[i], sizeof(t->controls[i]));
         read_number(file, "eye_width", H5T_NATIVE_INT64, &t->eye_width);
@@ -248,8 +252,8 @@ static void print_text(const struct info_take *t) {
         printf("  hand %s, status %s%s%s%s%s\n", t->hand, t->status, t->stop_reason[0] ? " (" : "", t->stop_reason,
                t->stop_reason[0] ? ")" : "",
                streq(t->status, "recording") ? " (being recorded, or left by a crash)" : "");
-        printf("  started %s, label \"%s\", episode %s, task \"%s\"\n", t->started_utc, t->label,
-               t->episode[0] ? t->episode : "none", t->task);
+        printf("  started %s, label \"%s\", episode %s, task \"%s\"%s%s\n", t->started_utc, t->label,
+               t->episode[0] ? t->episode : "none", t->task, t->operator_[0] ? ", operator " : "", t->operator_);
         printf("  %llu frames, %.2f s, %.2f fps (nominal %g), %lldx%lld per eye, JPEG quality %lld\n",
                (unsigned long long) t->frames, t->duration, t->fps, t->fps_nominal, (long long) t->eye_width,
                (long long) t->eye_height, (long long) t->jpeg_quality);
@@ -263,6 +267,8 @@ static void print_text(const struct info_take *t) {
         if (t->sequence_backwards)
                 printf("  %llu times the sequence numbers went back (a camera that restarted them)\n",
                        (unsigned long long) t->sequence_backwards);
+        if (t->verdict[0])
+                printf("  quality: %s\n", t->verdict);
         if (t->have_skew)
                 printf("  pairing skew: mean %.3f ms, max %.3f ms\n", (double) t->skew_mean_ns / 1e6,
                        (double) t->skew_max_ns / 1e6);
@@ -301,6 +307,8 @@ static json_object *json_info(const struct info_take *t) {
         ADD("task", json_object_new_string(t->task));
         ADD("episode", json_object_new_string(t->episode));
         ADD("started_utc", json_object_new_string(t->started_utc));
+        ADD("operator", json_object_new_string(t->operator_));
+        ADD("qc_verdict", json_object_new_string(t->verdict));
         ADD("frames", json_object_new_int64((int64_t) t->frames));
         ADD("duration", json_new_double(t->duration));
         ADD("fps_measured", json_new_double(t->fps));

@@ -60,6 +60,8 @@ static int start_call(sd_bus *bus, const struct args *a, char hands[][HAND_NAME_
                 r = sd_bus_message_append(m, "{sv}", "episode", "s", episode);
         if (r >= 0 && a->task)
                 r = sd_bus_message_append(m, "{sv}", "task", "s", a->task);
+        if (r >= 0 && a->operator_)
+                r = sd_bus_message_append(m, "{sv}", "operator", "s", a->operator_);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * handrecctl-takes.c — `handrecctl takes` (the daemon's ListTakes: the output folder need not
- * be readable by the user; with handrec-offload's upload state of each take when it runs) and `handrecctl discard FILE | --last` (DiscardTake: handrecd deletes
- * one of its finished takes; --last the newest take with the rest of its episode).
+ * handrecctl-takes.c — `handrecctl takes`: the daemon's ListTakes (the output folder need not be
+ * readable by the user), by episode with each episode's manifest (ListEpisodes: outcome,
+ * decision, success), and handrec-offload's upload state of each take when it runs; filtered by
+ * hand, episode, task and time.
  */
 #include <json-c/json.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../lib/util.h"
@@ -17,41 +19,6 @@
 
 /* The takes listed: the newest TAKES_LISTED (ListTakes' limit). */
 #define TAKES_LISTED 50
-
-/* ListTakes(@hand or all, @limit); @ret_reply is in its array. Return: 0, or 1 (printed). */
-static int list_takes(sd_bus *bus, const char *hand, uint32_t limit, sd_bus_message **ret_reply) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        int r;
-
-        if ((r = new_call(bus, "ListTakes", &m)))
-                return r;
-        r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && hand)
-                r = sd_bus_message_append(m, "{sv}", "hand", "s", hand);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "{sv}", "limit", "u", limit);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return bus_error(NULL, r);
-        if ((r = call(bus, m, 0, &reply)))
-                return r;
-        *ret_reply = TAKE_PTR(reply);
-        return 0;
-}
-
-/* Read the next take of the array @m is in. Return: 1, 0 at the end, or negative errno. */
-static int next_take(sd_bus_message *m, struct take_view *t) {
-        int r = sd_bus_message_enter_container(m, 'r', "sa{sv}");
-
-        if (r <= 0)
-                return r;
-        *t = (struct take_view){};
-        r = read_take(m, t);
-        if (r >= 0)
-                r = sd_bus_message_exit_container(m);
-        return r < 0 ? r : 1;
-}
 
 /* What handrec-offload says of the takes listed: files[i]'s state into uploads[i]. */
 struct upload_match {
@@ -97,43 +64,109 @@ static int read_takes(sd_bus_message *reply, struct take_view *takes, const char
         return r < 0 ? r : 0;
 }
 
-/* @t in its two lines; @u its upload state (NULL: handrec-offload is not on the bus). */
-static void print_take(const struct take_view *t, const struct take_upload *u) {
-        bool failed = u && streq(u->state, "failed");
-        char size[32];
-
-        printf("%-20.20s %-6s %-24s %7llu %7.1fs %-9s %-17s %8s  %s\n", t->started_utc, t->hand,
-               t->episode[0] ? t->episode : "-", (unsigned long long) t->frames, t->duration, t->status,
-               u ? u->state : "-", format_bytes(size, sizeof(size), t->bytes), t->task[0] ? t->task : "-");
-        printf("    %s%s%s%s%s\n", t->file, t->error[0] ? ": " : "", t->error,
-               failed ? (t->error[0] ? "; upload failed: " : ": upload failed: ") : "", failed ? u->error : "");
-}
-
-/* The takes listed, and their upload state: about 0.5 MB, on the heap. */
+/* The takes listed, their upload state and their episodes: about 3 MB, on the heap. */
 struct listing {
         struct take_view takes[TAKES_LISTED];
         struct take_upload uploads[TAKES_LISTED];
         const char *files[TAKES_LISTED];
+        struct episode_view episodes[TAKES_LISTED]; /* of each take, when its manifest is there; id "" else */
+        size_t n;
+        bool uploads_known; /* handrec-offload answered */
 };
 
-/* The takes of ListTakes' @reply as a table, with their upload state; @l: room for them. */
-static int listing_text(sd_bus *bus, sd_bus_message *reply, struct listing *l) {
-        bool known;
-        size_t n;
+/* Each take's episode, from the manifests ListEpisodes gives. Return: 0, or 1 (printed). */
+static int read_episodes(sd_bus *bus, struct listing *l) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct episode_view e;
         int r;
 
-        r = read_takes(reply, l->takes, l->files, TAKES_LISTED, &n);
+        if ((r = list_episodes(bus, &reply)))
+                return r;
+        while ((r = next_episode(reply, &e)) > 0)
+                for (size_t i = 0; i < l->n; i++)
+                        if (l->takes[i].episode[0] && streq(l->takes[i].episode, e.id))
+                                l->episodes[i] = e;
+        return r < 0 ? json_parse_error(r) : 0;
+}
+
+/* "complete, kept as a success", "INCOMPLETE (left: disk-full: ...), undecided". Return: @buf. */
+static char *episode_state(const struct episode_view *e, char *buf, size_t len) {
+        const char *decision = streq(e->decision, "kept")        ? "kept"
+                               : streq(e->decision, "discarded") ? "discarded"
+                                                                 : "undecided";
+
+        snprintf(buf, len, "%s%s%s%s, %s%s%s", streq(e->outcome, "incomplete") ? "INCOMPLETE" : e->outcome,
+                 e->reason[0] ? " (" : "", e->reason, e->reason[0] ? ")" : "", decision, e->success[0] ? " as a " : "",
+                 e->success);
+        return buf;
+}
+
+/* The line that heads the takes of @t's episode. */
+static void print_episode_head(const struct take_view *t, const struct episode_view *e) {
+        char state[1400];
+
+        if (!t->episode[0]) {
+                printf("No episode\n");
+                return;
+        }
+        printf("Episode %s", t->episode);
+        if (t->task[0])
+                printf(", task \"%s\"", t->task);
+        if (t->operator_[0])
+                printf(", operator %s", t->operator_);
+        if (e->id[0])
+                printf(": %s\n", episode_state(e, state, sizeof(state)));
+        else
+                printf(" (no manifest)\n");
+}
+
+/* @t in its two lines; @u its upload state (NULL: handrec-offload is not on the bus). */
+static void print_take(const struct take_view *t, const struct take_upload *u) {
+        bool failed = u && streq(u->state, "failed");
+        char size[32], stopped[48];
+
+        snprintf(stopped, sizeof(stopped), "%s%s", streq(t->status, "recording") ? "recording" : t->stop_reason,
+                 streq(t->status, "recovered") ? " (recovered)" : "");
+        printf("  %-6s %-20.20s %7llu %7.1fs %-17s %8s %-17s %s\n", t->hand, t->started_utc,
+               (unsigned long long) t->frames, t->duration, streq(t->status, "unreadable") ? "unreadable" : stopped,
+               format_bytes(size, sizeof(size), t->bytes), u ? u->state : "-", t->verdict[0] ? t->verdict : "-");
+        printf("         %s%s%s%s%s\n", t->file, t->error[0] ? ": " : "", t->error,
+               failed ? (t->error[0] ? "; upload failed: " : ": upload failed: ") : "", failed ? u->error : "");
+}
+
+/* The takes, by episode: each episode's takes together, the episodes newest first. */
+static void print_grouped(const struct listing *l) {
+        bool done[TAKES_LISTED] = {false};
+
+        printf("  %-6s %-20s %7s %8s %-17s %8s %-17s %s\n", "HAND", "STARTED (UTC)", "FRAMES", "DURATION", "STOPPED",
+               "SIZE", "UPLOAD", "QUALITY");
+        for (size_t i = 0; i < l->n; i++) {
+                if (done[i])
+                        continue;
+                printf("\n");
+                print_episode_head(&l->takes[i], &l->episodes[i]);
+                for (size_t j = i; j < l->n; j++)
+                        if (!done[j] && streq(l->takes[j].episode, l->takes[i].episode)) {
+                                print_take(&l->takes[j], l->uploads_known ? &l->uploads[j] : NULL);
+                                done[j] = true;
+                        }
+        }
+}
+
+/* The takes of ListTakes' @reply by episode, with their upload state; @l: room for them. */
+static int listing_text(sd_bus *bus, sd_bus_message *reply, struct listing *l) {
+        int r = read_takes(reply, l->takes, l->files, TAKES_LISTED, &l->n);
+
         if (r < 0)
                 return json_parse_error(r);
-        if (n == 0) {
-                printf("No takes yet.\n");
+        if (l->n == 0) {
+                printf("No takes.\n");
                 return 0;
         }
-        known = read_uploads(bus, l->files, n, l->uploads);
-        printf("%-20s %-6s %-24s %7s %8s %-9s %-17s %8s  %s\n", "STARTED (UTC)", "HAND", "EPISODE", "FRAMES",
-               "DURATION", "STATUS", "UPLOAD", "SIZE", "TASK");
-        for (size_t i = 0; i < n; i++)
-                print_take(&l->takes[i], known ? &l->uploads[i] : NULL);
+        l->uploads_known = read_uploads(bus, l->files, l->n, l->uploads);
+        if ((r = read_episodes(bus, l)))
+                return r;
+        print_grouped(l);
         return 0;
 }
 
@@ -164,7 +197,44 @@ static void takes_json_uploads(sd_bus *bus, json_object *list) {
         }
 }
 
-/* {takes:[{file, hand, started_utc, ..., upload}]}: each take's a{sv} with its file added. */
+/* Whether the takes in @list include one of episode @id. */
+static bool listed_episode(json_object *list, const char *id) {
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                const char *e =
+                        json_object_get_string(json_object_object_get(json_object_array_get_idx(list, i), "episode"));
+                if (e && streq(e, id))
+                        return true;
+        }
+        return false;
+}
+
+/* Add "episodes": [{episode, task, operator, outcome, reason, decision, success, note}], the
+ * manifests of the episodes the takes of @list are of. Return: 0, or 1 (printed). */
+static int takes_json_episodes(sd_bus *bus, json_object *o, json_object *list) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        json_object *episodes = json_object_new_array();
+        struct episode_view e;
+        int r;
+
+        json_object_object_add(o, "episodes", episodes);
+        if ((r = list_episodes(bus, &reply)))
+                return r;
+        while ((r = next_episode(reply, &e)) > 0) {
+                const char *keys[] = {"episode", "task",     "operator", "outcome",
+                                      "reason",  "decision", "success",  "note"};
+                const char *values[] = {e.id, e.task, e.operator_, e.outcome, e.reason, e.decision, e.success, e.note};
+                json_object *j;
+                if (!listed_episode(list, e.id))
+                        continue;
+                j = json_object_new_object();
+                for (size_t k = 0; k < ELEMENTSOF(keys); k++)
+                        json_object_object_add(j, keys[k], json_object_new_string(values[k]));
+                json_object_array_add(episodes, j);
+        }
+        return r < 0 ? json_parse_error(r) : 0;
+}
+
+/* {takes:[{file, hand, started_utc, ..., upload}], episodes:[...]}: each take's a{sv} with its file added. */
 static int takes_json(sd_bus *bus, sd_bus_message *reply) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *list = json_object_new_array();
@@ -187,127 +257,88 @@ static int takes_json(sd_bus *bus, sd_bus_message *reply) {
         if (r < 0)
                 return json_parse_error(r);
         takes_json_uploads(bus, list);
+        if ((r = takes_json_episodes(bus, o, list)))
+                return r;
         return json_print(o);
+}
+
+/*
+ * --since as ListTakes takes it, a UTC time "2026-12-06T09:30:00Z", into @buf, from: a count
+ * back from now (90s, 30m, 2h, 3d), today or yesterday (from local midnight), or a date and
+ * time, local unless it ends in Z (2026-12-06, 2026-12-06 09:30, 2026-12-06T09:30:15Z).
+ * Return: 0, or -EINVAL.
+ */
+static int parse_since(const char *in, char *buf, size_t len) {
+        static const char *const formats[] = {"%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M",
+                                              "%Y-%m-%d %H:%M", "%Y-%m-%d"};
+        time_t now = time(NULL), t = (time_t) -1;
+        struct tm tm = {0};
+        char *end;
+        double n = strtod(in, &end);
+
+        if (end != in && n >= 0 && end[0] && !end[1] && strchr("smhd", end[0])) {
+                static const char units[] = "smhd";
+                static const double seconds[] = {1, 60, 3600, 86400};
+                t = now - (time_t) (n * seconds[strchr(units, end[0]) - units]);
+        } else if (streq(in, "today") || streq(in, "yesterday")) {
+                localtime_r(&now, &tm);
+                tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+                tm.tm_mday -= streq(in, "yesterday");
+                tm.tm_isdst = -1;
+                t = mktime(&tm);
+        } else
+                for (size_t i = 0; i < ELEMENTSOF(formats) && t == (time_t) -1; i++) {
+                        const char *rest;
+                        tm = (struct tm){.tm_isdst = -1};
+                        rest = strptime(in, formats[i], &tm);
+                        if (rest && streq(rest, "Z"))
+                                t = timegm(&tm);
+                        else if (rest && !*rest)
+                                t = mktime(&tm);
+                }
+        if (t == (time_t) -1)
+                return -EINVAL;
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+        return 0;
+}
+
+static int takes_usage(void) {
+        printf("Usage: handrecctl takes [--hand HAND] [--episode ID] [--task TEXT] [--since WHEN] [--json]\n\n"
+               "List the recent takes by episode, the newest first: each episode's task, operator,\n"
+               "outcome (complete, or INCOMPLETE and why), decision (kept, discarded, undecided) and\n"
+               "success; under it each take: its hand, start (UTC), frames, duration, why it stopped\n"
+               "(requested, duration, device-lost, disk-full, partner-stopped, crash (recovered), ...),\n"
+               "size, upload state and quality verdict, then its file. --episode, --task (the whole text)\n"
+               "and --since (90m, 2h, 3d, today, yesterday, 2026-12-06, 2026-12-06 09:30, local unless it\n"
+               "ends in Z) choose the takes. Asks handrecd, so the output folder need not be readable\n"
+               "by you. UPLOAD is handrec-offload's state (pending, uploading, uploaded-verified, failed:\n"
+               "its error under the file), or - when handrec-offload is not running. --json prints\n"
+               "{takes:[...], episodes:[...]}: each take with the keys of ListTakes, its file and upload\n"
+               "{state, error, remote}; each episode of those takes with its manifest's decision.\n");
+        return 0;
 }
 
 int run_takes(int argc, char *argv[]) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         struct args a = {};
+        char since[32];
         int r;
 
         r = parse_args("takes", argc, argv, &a);
-        if (r == -1) {
-                printf("Usage: handrecctl takes [--hand HAND] [--json]\n\n"
-                       "List the recent takes, newest first: when each started (UTC), its hand, episode,\n"
-                       "frames, duration, status (recording, complete, recovered), upload state, size, task,\n"
-                       "and its file. Asks handrecd, so the output folder need not be readable by you. UPLOAD\n"
-                       "is handrec-offload's state of the take (pending, uploading, uploaded-verified, failed:\n"
-                       "its error on the second line), or - when handrec-offload is not running. --json prints\n"
-                       "{takes:[...]}, each with the keys of ListTakes, its file, and upload {state, error,\n"
-                       "remote} when handrec-offload is running.\n");
-                return 0;
-        }
         if (r)
-                return r;
+                return r == -1 ? takes_usage() : r;
         if (a.n_hands > 1)
                 return usage_error("takes", "give at most one --hand");
-        if ((r = connect_bus(&bus)) || (r = list_takes(bus, a.all_hands ? NULL : a.hand, TAKES_LISTED, &reply)))
+        if (a.since && parse_since(a.since, since, sizeof(since)) < 0)
+                return usage_error("takes", "--since takes 90m, 2h, 3d, today, yesterday, or a date and time: "
+                                            "2026-12-06, 2026-12-06 09:30 (local), 2026-12-06T09:30:00Z (UTC)");
+        struct takes_query q = {.hand = a.all_hands ? NULL : a.hand,
+                                .episode = a.episode,
+                                .task = a.task,
+                                .since = a.since ? since : NULL,
+                                .limit = TAKES_LISTED};
+        if ((r = connect_bus(&bus)) || (r = list_takes(bus, &q, &reply)))
                 return r;
         return a.json ? takes_json(bus, reply) : takes_text(bus, reply);
-}
-
-/* DiscardTake(@file). Return: 0, or 1 (printed). */
-static int discard_one(sd_bus *bus, const char *file) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        int r;
-
-        if ((r = new_call(bus, "DiscardTake", &m)))
-                return r;
-        r = sd_bus_message_append(m, "s", file);
-        if (r < 0)
-                return bus_error(NULL, r);
-        if ((r = call(bus, m, 0, &reply)))
-                return r;
-        printf("discarded %s\n", file);
-        return 0;
-}
-
-/* The newest take of @hand (NULL: any), and the other takes of its episode. Return: 0, or 1. */
-static int last_episode(sd_bus *bus, const char *hand, char files[MAX_HANDS][PATH_MAX], unsigned *ret_n) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        struct take_view t, first = {};
-        unsigned n = 0;
-        int r;
-
-        if ((r = list_takes(bus, hand, 2 * MAX_HANDS, &reply)))
-                return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(sa{sv})");
-        while (r >= 0 && n < MAX_HANDS && (r = next_take(reply, &t)) > 0) {
-                if (n == 0)
-                        first = t;
-                else if (!first.episode[0] || !streq(t.episode, first.episode))
-                        break;
-                if (streq(t.status, "recording")) {
-                        fprintf(stderr, "handrecctl: the last take, %s, is being recorded; stop it first.\n", t.file);
-                        return 1;
-                }
-                snprintf(files[n++], PATH_MAX, "%s", t.file);
-        }
-        if (r < 0)
-                return json_parse_error(r);
-        if (n == 0) {
-                fprintf(stderr, "handrecctl: there is no take to discard.\n");
-                return 1;
-        }
-        *ret_n = n;
-        return 0;
-}
-
-/* @file as handrecd will see it: absolute (relative to the current folder otherwise). */
-static void absolute_path(const char *file, char *buf, size_t len) {
-        char cwd[PATH_MAX];
-
-        if (file[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-                snprintf(buf, len, "%s", file);
-        else if (snprintf(buf, len, "%s/%s", cwd, file) >= (int) len)
-                snprintf(buf, len, "%s", file); /* too long: handrecd will say it is no take of its */
-}
-
-int run_discard(int argc, char *argv[]) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        char files[MAX_HANDS][PATH_MAX];
-        struct args a = {};
-        unsigned n = 0;
-        int r, ret = 0;
-
-        const char *file;
-
-        r = parse_args("discard", argc, argv, &a);
-        file = a.file;
-        if (r == -1) {
-                printf("Usage: handrecctl discard FILE\n"
-                       "       handrecctl discard --last [--hand HAND]\n\n"
-                       "Delete a finished take: handrecd deletes it, as the files are its own. Only a take\n"
-                       "handrecd wrote in its output folder, and not one being recorded. --last discards the\n"
-                       "newest take, with the other hand's take of the same episode. Needs the same right as\n"
-                       "start and stop (root, or group handrec).\n");
-                return 0;
-        }
-        if (r)
-                return r;
-        if (!file == !a.last)
-                return usage_error("discard", "give either a FILE or --last");
-        if (file && a.n_hands)
-                return usage_error("discard", "--hand goes with --last");
-        if ((r = connect_bus(&bus)))
-                return r;
-        if (file) {
-                absolute_path(file, files[0], sizeof(files[0]));
-                n = 1;
-        } else if ((r = last_episode(bus, a.all_hands ? NULL : a.hand, files, &n)))
-                return r;
-        for (unsigned i = 0; i < n; i++)
-                ret |= discard_one(bus, files[i]);
-        return ret;
 }

@@ -242,6 +242,8 @@ static const struct dict_field take_fields[] = {
         TAKE_FIELD(status, "status", "s"),
         TAKE_FIELD(stop_reason, "stop_reason", "s"),
         TAKE_FIELD(error, "error", "s"),
+        TAKE_FIELD(operator_, "operator", "s"),
+        TAKE_FIELD(verdict, "qc_verdict", "s"),
         TAKE_FIELD(frames, "frames", "t"),
         TAKE_FIELD(bytes, "bytes", "t"),
         TAKE_FIELD(duration, "duration", "d"),
@@ -259,18 +261,12 @@ int read_take(sd_bus_message *m, struct take_view *t) {
 
 /* ---- summary ---------------------------------------------------------------------------- */
 
-/* The summary of a take (StopRecording's reply, RecordingStopped). */
-struct summary {
-        char reason[32], last_error[ERROR_SENTENCE_MAX], causes[256];
-        uint64_t captured, written, dropped, bytes;
-        double duration, fps;
-};
-
-#define SUMMARY_FIELD(member, key, signature) DICT_FIELD(struct summary, member, key, signature)
+#define SUMMARY_FIELD(member, key, signature) DICT_FIELD(struct take_summary, member, key, signature)
 static const struct dict_field summary_fields[] = {
         SUMMARY_FIELD(reason, "reason", "s"),
         SUMMARY_FIELD(last_error, "last_error", "s"),
         SUMMARY_FIELD(causes, "dropped_by_cause", "a{st}"),
+        SUMMARY_FIELD(verdict, "qc_verdict", "s"),
         SUMMARY_FIELD(captured, "frames_captured", "t"),
         SUMMARY_FIELD(written, "frames_written", "t"),
         SUMMARY_FIELD(dropped, "frames_dropped", "t"),
@@ -279,23 +275,48 @@ static const struct dict_field summary_fields[] = {
         SUMMARY_FIELD(fps, "fps", "d"),
 };
 
-/* Read the a{sv} summary @m is at and print it as one line (two with a last error). */
-int print_summary(const char *hand, sd_bus_message *m) {
-        struct summary s = {};
-        char upper[HAND_NAME_MAX], size[32];
+int read_summary(sd_bus_message *m, struct take_summary *s) {
         int r;
 
-        r = read_dict(m, summary_fields, ELEMENTSOF(summary_fields), &s);
-        if (r < 0) {
+        *s = (struct take_summary){};
+        r = read_dict(m, summary_fields, ELEMENTSOF(summary_fields), s);
+        if (r < 0)
                 fprintf(stderr, "handrecctl: cannot parse the take's summary: %s\n", strerror(-r));
-                return 1;
-        }
+        return r < 0 ? 1 : 0;
+}
+
+bool summary_as_asked(const struct take_summary *s) {
+        return streq(s->reason, "requested") || streq(s->reason, "duration");
+}
+
+bool summary_fault(const struct take_summary *s) {
+        static const char *const faults[] = {"device-lost", "disk-full", "io-error", "partner-stopped"};
+
+        for (size_t i = 0; i < ELEMENTSOF(faults); i++)
+                if (streq(s->reason, faults[i]))
+                        return true;
+        return false;
+}
+
+void print_take_summary(const char *hand, const struct take_summary *s) {
+        char upper[HAND_NAME_MAX], size[32];
+
         status_line_hand_label(upper, sizeof(upper), hand);
         printf("[%s] stopped (%s): %llu frames written of %llu captured, %llu dropped%s%s%s, %.1fs, %.1ffps, %s\n",
-               upper, s.reason, (unsigned long long) s.written, (unsigned long long) s.captured,
-               (unsigned long long) s.dropped, s.causes[0] ? " (" : "", s.causes, s.causes[0] ? ")" : "", s.duration,
-               s.fps, format_bytes(size, sizeof(size), s.bytes));
-        if (s.last_error[0])
-                printf("[%s] last error: %s\n", upper, s.last_error);
-        return 0;
+               upper, s->reason, (unsigned long long) s->written, (unsigned long long) s->captured,
+               (unsigned long long) s->dropped, s->causes[0] ? " (" : "", s->causes, s->causes[0] ? ")" : "",
+               s->duration, s->fps, format_bytes(size, sizeof(size), s->bytes));
+        if (s->verdict[0] && !streq(s->verdict, "ok"))
+                printf("[%s] quality: %s\n", upper, s->verdict);
+        if (s->last_error[0])
+                printf("[%s] last error: %s\n", upper, s->last_error);
+}
+
+int print_summary(const char *hand, sd_bus_message *m) {
+        struct take_summary s;
+        int r = read_summary(m, &s);
+
+        if (r == 0)
+                print_take_summary(hand, &s);
+        return r;
 }

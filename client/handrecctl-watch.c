@@ -134,14 +134,14 @@ static int on_stopped(sd_bus_message *m, void *userdata, sd_bus_error *error _un
         snprintf(w->views[i].state, sizeof(w->views[i].state), "stopped");
         snprintf(w->files[i], sizeof(w->files[i]), "%s", file);
         w->ended[i] = true;
-        if (w->quiet) {
-                watch_draw(w, true);
-                return 0;
-        }
+        if (read_summary(m, &w->ends[i]))
+                snprintf(w->ends[i].reason, sizeof(w->ends[i].reason), "%s", reason);
         watch_draw(w, true);
+        if (w->quiet)
+                return 0;
         watch_end_line(w);
         printf("%s\n", file);
-        print_summary(hand, m);
+        print_take_summary(hand, &w->ends[i]);
         fflush(stdout);
         return 0;
 }
@@ -290,6 +290,21 @@ static void watch_pick_takes(struct watch *w) {
                         w->ended[i] = true;
 }
 
+/* Whether a watched take ended for a fault (device-lost, disk-full, io-error, or its episode
+ * partner's: partner-stopped): said, and 1, the exit status. A replay's end and handrecd's
+ * shutdown are no fault of the take's: its file is whole and as far as its input went. */
+static int watch_faults(const struct watch *w) {
+        int r = 0;
+
+        for (unsigned i = 0; i < w->n; i++)
+                if (w->ended[i] && summary_fault(&w->ends[i])) {
+                        fprintf(stderr, "handrecctl: the %s hand's take ended for a fault (%s): %s\n", w->views[i].name,
+                                w->ends[i].reason, w->files[i]);
+                        r = 1;
+                }
+        return r;
+}
+
 /* Read each watched hand's state, show it, and follow it. Call after watch_subscribe(). */
 int watch_run(struct watch *w, sd_bus *bus) {
         bool named = false;
@@ -304,7 +319,7 @@ int watch_run(struct watch *w, sd_bus *bus) {
         if (!named)
                 watch_pick_takes(w);
         watch_draw(w, true);
-        return watch_loop(w, bus);
+        return watch_loop(w, bus) ?: watch_faults(w);
 }
 
 int run_watch(int argc, char *argv[]) {

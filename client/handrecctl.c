@@ -56,6 +56,17 @@ static const struct option common_options[] = {
         {"fps", required_argument, NULL, 'F'},
         {"max-width", required_argument, NULL, 'W'},
         {"output", required_argument, NULL, 'o'},
+        {"allow-host", required_argument, NULL, 'A'},
+        {"token-file", required_argument, NULL, 'T'},
+        {"operator", required_argument, NULL, 'O'},
+        {"episodes", required_argument, NULL, 'N'},
+        {"reset", required_argument, NULL, 'B'},
+        {"success", no_argument, NULL, '1'},
+        {"failure", no_argument, NULL, '0'},
+        {"note", required_argument, NULL, 'm'},
+        {"episode", required_argument, NULL, 'e'},
+        {"since", required_argument, NULL, 's'},
+        {"yes", no_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},
         {},
 };
@@ -95,6 +106,12 @@ static int store_option(const char *command, int c, struct args *a) {
         case 'g': a->guides = true; break;
         case 'L': a->listen = optarg; break;
         case 'o': a->output = optarg; break;
+        case 'T': a->token_file = optarg; break;
+        case 'A':
+                if (a->n_allow_hosts == ELEMENTSOF(a->allow_hosts))
+                        return usage_error(command, "too many --allow-host options");
+                a->allow_hosts[a->n_allow_hosts++] = optarg;
+                break;
         case 'F':
                 a->fps = strtod(optarg, &end);
                 if (*end || end == optarg || !(a->fps > 0) || !isfinite(a->fps))
@@ -107,6 +124,24 @@ static int store_option(const char *command, int c, struct args *a) {
                         return usage_error(command, "--max-width takes a whole number of pixels (0: full size)");
                 break;
         case 'U': arg_user = true; break;
+        case 'O': a->operator_ = optarg; break;
+        case '1': a->success = 1; break;
+        case '0': a->success = 0; break;
+        case 'm': a->note = optarg; break;
+        case 'e': a->episode = optarg; break;
+        case 's': a->since = optarg; break;
+        case 'y': a->yes = true; break;
+        case 'N':
+                errno = 0;
+                a->episodes = strtol(optarg, &end, 10);
+                if (*end || end == optarg || errno == ERANGE || a->episodes < 1 || a->episodes > 100000)
+                        return usage_error(command, "--episodes takes a whole number of episodes to keep, 1 or more");
+                break;
+        case 'B':
+                a->reset = strtod(optarg, &end);
+                if (*end || end == optarg || !(a->reset >= 0) || a->reset > 3600)
+                        return usage_error(command, "--reset takes the seconds between episodes, 0 to 3600");
+                break;
         case 'h': return -1;
         case 'd':
                 a->duration = strtod(optarg, &end);
@@ -135,7 +170,7 @@ int parse_args(const char *command, int argc, char *argv[], struct args *a) {
         optind = 1;
         opterr = 0;
         /* '@' in @allowed: the command takes one FILE, before or after the options */
-        while ((c = getopt_long(argc, argv, strchr(allowed, '@') ? "h" : "+h", common_options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, strchr(allowed, '@') ? "hy" : "+hy", common_options, NULL)) >= 0) {
                 if (c != '?' && c != 'h' && c != 'U' && !strchr(allowed, c))
                         return usage_error(command, "that option does not belong to this command");
                 r = store_option(command, c, a);
@@ -279,7 +314,7 @@ static void help(void) {
                "  list                print the configured hands\n"
                "  devices             list the cameras (V4L2 devices) with their formats, sizes and rates\n"
                "  preview [--hand H]... [--listen ADDRESS:PORT] [--output -]\n"
-               "                      show the cameras live in a browser (http://127.0.0.1:8080/), or as MJPEG\n"
+               "                      show the cameras live in a browser (at the URL it prints), or as MJPEG\n"
                "  snapshot --hand H --output FILE.jpg\n"
                "                      write one frame of the hand's cameras\n\n"
                "Options:\n"
@@ -301,7 +336,7 @@ static const struct command {
         const char *options; /* NULL: it reads its own arguments (check, recover: FILE...) */
         int (*run)(int argc, char *argv[]);
 } commands[] = {
-        {"start", "Hdltqfrnj", run_start},
+        {"start", "HdltqfrnjO", run_start},
         {"stop", "Hj", run_stop},
         {"status", "Hj", run_status},
         {"watch", "H", run_watch},
@@ -309,11 +344,12 @@ static const struct command {
         {"devices", "j", run_devices},
         {"check", NULL, run_check},
         {"recover", NULL, run_recover},
-        {"preview", "HRwgLFWo", run_preview},
+        {"preview", "HRwgLFWoAT", run_preview},
         {"snapshot", "HoRwgW", run_snapshot},
-        {"record", "Htlqrnd", run_record},
-        {"takes", "Hj", run_takes},
-        {"discard", "HZ@", run_discard},
+        {"record", "HtlqrndONB", run_record},
+        {"takes", "Hjtes", run_takes},
+        {"discard", "HZ@ey", run_discard},
+        {"keep", "e10m", run_keep},
         {"info", "@j", run_info},
 };
 

@@ -30,9 +30,20 @@ struct args {
         bool last;                   /* discard --last */
         const char *file;            /* the FILE of discard */
         const char *listen, *output; /* preview, snapshot */
-        double fps;                  /* 0: not given */
-        long max_width;              /* -1: not given */
+        const char *allow_hosts[8];  /* preview --allow-host, in order */
+        unsigned n_allow_hosts;
+        const char *token_file; /* preview --token-file */
+        double fps;             /* 0: not given */
+        long max_width;         /* -1: not given */
         bool guides;
+        const char *operator_; /* --operator (start, record) */
+        long episodes;         /* record --episodes: 0, until q */
+        double reset;          /* record --reset: seconds between episodes, 0: a key starts each */
+        int success;           /* keep --success 1, --failure 0; -1: not said */
+        const char *note;      /* keep --note */
+        const char *episode;   /* --episode (takes, keep, discard) */
+        const char *since;     /* takes --since, as given */
+        bool yes;              /* discard -y: no question on a terminal */
 };
 
 /**
@@ -120,23 +131,65 @@ int resolve_hands(sd_bus *bus, const struct args *a, char hands[MAX_HANDS][HAND_
 /** hand_in_trouble() - whether @v's hand needs a person: in error, or without its cameras. */
 bool hand_in_trouble(const struct hand_view *v);
 
-/**
- * print_summary() - read the a{sv} summary @m is at (StopRecording's reply, RecordingStopped) and
- * print it as one line (two with a last error). Return: 0, or 1 (printed).
- */
+/* The summary of a take (StopRecording's reply, RecordingStopped). */
+struct take_summary {
+        char reason[32], last_error[ERROR_SENTENCE_MAX], causes[256], verdict[1024];
+        uint64_t captured, written, dropped, bytes;
+        double duration, fps;
+};
+
+/** read_summary() - read the a{sv} summary @m is at into @s. Return: 0, or 1 (printed). */
+int read_summary(sd_bus_message *m, struct take_summary *s);
+
+/** summary_as_asked() - whether the take ended as asked (requested, or its duration), not by itself. */
+bool summary_as_asked(const struct take_summary *s);
+
+/** summary_fault() - whether the take ended for a fault: device-lost, disk-full, io-error, partner-stopped. */
+bool summary_fault(const struct take_summary *s);
+
+/** print_take_summary() - @s as one line, then its quality verdict and last error when there are. */
+void print_take_summary(const char *hand, const struct take_summary *s);
+
+/** print_summary() - read_summary() and print_take_summary(). Return: 0, or 1 (printed). */
 int print_summary(const char *hand, sd_bus_message *m);
 
 /* One entry of ListTakes: the file and its a{sv}. */
 struct take_view {
         char file[PATH_MAX];
         char hand[HAND_NAME_MAX], started_utc[40], episode[80], task[1100], label[256], status[16];
-        char stop_reason[32], error[256];
+        char stop_reason[32], error[256], operator_[72], verdict[1024];
         uint64_t frames, bytes;
         double duration;
 };
 
 /** read_take() - read one (sa{sv}) of ListTakes' reply, which @m is in, into @t. */
 int read_take(sd_bus_message *m, struct take_view *t);
+
+/* What ListTakes is asked for. */
+struct takes_query {
+        const char *hand, *episode, *task, *since; /* NULL: any; since as ListTakes takes it (UTC) */
+        uint32_t limit;
+};
+
+/** list_takes() - call ListTakes with @q; @ret_reply is at its array. Return: 0, or 1 (printed). */
+int list_takes(sd_bus *bus, const struct takes_query *q, sd_bus_message **ret_reply);
+
+/** next_take() - read the next take of the array ListTakes' reply is in. Return: 1, 0 at its end, or negative errno. */
+int next_take(sd_bus_message *m, struct take_view *t);
+
+/* One episode of ListEpisodes (its manifest). */
+struct episode_view {
+        char id[80], task[1100], operator_[72], outcome[16], reason[1100], decision[16], success[16], note[1100];
+};
+
+/** list_episodes() - ListEpisodes, the newest 1000; @ret_reply is at its array. Return: 0, or 1 (printed). */
+int list_episodes(sd_bus *bus, sd_bus_message **ret_reply);
+
+/** next_episode() - the next episode of ListEpisodes' reply. Return: 1, 0 at its end, or negative errno. */
+int next_episode(sd_bus_message *m, struct episode_view *e);
+
+/** confirm() - on a terminal (unless @yes), ask @question [y/N]. Return: whether to go on (no terminal: yes). */
+bool confirm(bool yes, const char *question);
 
 /* handrecctl-watch.c: following takes */
 
@@ -147,8 +200,9 @@ int read_take(sd_bus_message *m, struct take_view *t);
  */
 struct watch {
         struct hand_view views[MAX_HANDS];
-        char files[MAX_HANDS][PATH_MAX]; /* the take of each view whose end it waits for; "": any take */
-        bool ended[MAX_HANDS];           /* that take has ended */
+        char files[MAX_HANDS][PATH_MAX];     /* the take of each view whose end it waits for; "": any take */
+        bool ended[MAX_HANDS];               /* that take has ended */
+        struct take_summary ends[MAX_HANDS]; /* how it ended (RecordingStopped), once ended[] */
         unsigned n;
         bool lost, tty, quiet;  /* quiet: print no summaries (record prints its own) */
         bool stop_on_interrupt; /* Ctrl-C stops the takes (start --follow, record) */
@@ -171,7 +225,8 @@ int watch_subscribe(struct watch *w, sd_bus *bus);
 
 /**
  * watch_run() - read each watched hand's state, show it, and follow it until the watched take
- * ends, the daemon leaves, or Ctrl-C. Call after watch_subscribe(). Return: 0, or 1 (printed).
+ * ends, the daemon leaves, or Ctrl-C. Call after watch_subscribe(). Return: 0, or 1 (printed:
+ * also when a take ended for a fault, summary_fault()).
  */
 int watch_run(struct watch *w, sd_bus *bus);
 
@@ -189,6 +244,24 @@ void watch_end_line(struct watch *w);
 
 /** watch_stop_all() - send StopRecording for each watched take not yet ended (async). Return: 0, or 1. */
 int watch_stop_all(struct watch *w, sd_bus *bus);
+
+/* handrecctl-keys.c: the keyboard of `record`, a key at a time */
+
+/** keys_mode() - on a terminal, read keys one at a time without echo (true), or restore it (false). */
+void keys_mode(bool keys);
+
+/** keys_forget() - on a terminal, forget the keys typed ahead: the next question gets a fresh key. */
+void keys_forget(void);
+
+/**
+ * keys_wait() - handle the bus while waiting for a key, until @deadline_ns (CLOCK_MONOTONIC; 0:
+ * none). Return: 1 with *@ret_key ('q' at the end of input); 0 when @w's takes have all ended
+ * (@until_done), Ctrl-C came, or the deadline passed; -1 when the daemon left or on an error (printed).
+ */
+int keys_wait(struct watch *w, sd_bus *bus, bool until_done, int64_t deadline_ns, int *ret_key);
+
+/** keys_read_line() - a line of text, echoed and edited by the terminal. Return: its length, or -errno (-EINTR: Ctrl-C). */
+int keys_read_line(char *buf, size_t len);
 
 /* handrecctl-json.c: --json */
 typedef struct json_object json_object;
@@ -272,6 +345,7 @@ int run_stop(int argc, char *argv[]);
 int run_record(int argc, char *argv[]);
 int run_takes(int argc, char *argv[]);
 int run_discard(int argc, char *argv[]);
+int run_keep(int argc, char *argv[]);
 int run_watch(int argc, char *argv[]);
 int run_devices(int argc, char *argv[]);
 

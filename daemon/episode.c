@@ -169,9 +169,11 @@ void episode_joined(struct daemon *d, struct hand *h) {
         (void) episode_manifest_write(d->config->output_dir, e);
 }
 
-/* Whether a take that ended for @r leaves its episode whole: it was stopped, or ended as planned. */
+/* Whether a take that ended for @r leaves its episode whole: it was stopped, or ended as planned.
+ * A replay that reached its end did not: its source stopped sending mid-episode, as a camera that
+ * stalls, and its partners were cut short with it. */
 static bool ended_as_asked(enum stop_reason r) {
-        return r == STOP_REQUESTED || r == STOP_DURATION || r == STOP_END_OF_INPUT;
+        return r == STOP_REQUESTED || r == STOP_DURATION;
 }
 
 void episode_take_ending(struct daemon *d, struct hand *h) {

@@ -272,8 +272,8 @@ static int list_option_limit(sd_bus_message *m, const char *contents, void *ctx,
 static int list_option_match(sd_bus_message *m, const char *contents, const char *name, const char **ret,
                              sd_bus_error *error) {
         if (!streq(contents, "s"))
-                return sd_bus_error_setf(error, ERROR_INVALID_OPTION, "Option \"%s\" is a string (s), not of type \"%s\".",
-                                         name, contents);
+                return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
+                                         "Option \"%s\" is a string (s), not of type \"%s\".", name, contents);
         return sd_bus_message_read(m, "s", ret);
 }
 
@@ -303,7 +303,7 @@ static int list_option_since(sd_bus_message *m, const char *contents, void *ctx,
 }
 
 static const struct option_key list_option_table[] = {
-        {"episode", list_option_episode}, {"hand", list_option_hand},   {"limit", list_option_limit},
+        {"episode", list_option_episode}, {"hand", list_option_hand}, {"limit", list_option_limit},
         {"since", list_option_since},     {"task", list_option_task},
 };
 

@@ -56,10 +56,9 @@ char *status_line_format(char *buf, size_t len, const struct status_values *v) {
                          (unsigned long long) ((v->resident_memory + 500000) / 1000000));
         snprintf(buf, len,
                  "[%s] %s: %llu frames (%.1fs, %.1ffps, written:%llu, queue:%u/%u, %s%s, dropped:%llu, gaps:%llu%s)",
-                 hand, v->state, (unsigned long long) v->captured, v->duration, v->fps,
-                 (unsigned long long) v->written, v->queue, v->queue_capacity, mem,
-                 format_bytes(size, sizeof(size), v->bytes), (unsigned long long) v->dropped,
-                 (unsigned long long) v->missing, disk_part(disk, sizeof(disk), v));
+                 hand, v->state, (unsigned long long) v->captured, v->duration, v->fps, (unsigned long long) v->written,
+                 v->queue, v->queue_capacity, mem, format_bytes(size, sizeof(size), v->bytes),
+                 (unsigned long long) v->dropped, (unsigned long long) v->missing, disk_part(disk, sizeof(disk), v));
         return buf;
 }
 
@@ -80,7 +79,8 @@ static void compact_fields(char field[_F_MAX][48], const struct status_values *v
         if (v->disk_free > 0)
                 snprintf(field[F_DISK], 48, " disk:%s", format_bytes(t, sizeof(t), v->disk_free));
         if (v->resident_memory > 0)
-                snprintf(field[F_MEM], 48, " mem:%lluMB", (unsigned long long) ((v->resident_memory + 500000) / 1000000));
+                snprintf(field[F_MEM], 48, " mem:%lluMB",
+                         (unsigned long long) ((v->resident_memory + 500000) / 1000000));
         snprintf(field[F_SIZE], 48, " file:%s", format_bytes(t, sizeof(t), v->bytes));
 }
 

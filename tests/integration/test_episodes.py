@@ -119,10 +119,11 @@ def test_no_hand_starts_unless_every_hand_can(daemon_factory, outdir, mgr, tmp):
 
 
 def test_a_take_that_ends_by_itself_ends_its_partners(daemon_factory, tmp, outdir, mgr, bus):
-    # the left hand's folder on a disk of its own, 6 MB, that fills while the right hand's does not
+    # the left hand's folder on a disk of its own, 16 MB (room to start: the reserve and 3 s), that fills
+    # while the right hand's does not
     left = os.path.join(outdir, "left")
     os.makedirs(left)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", left], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", left], check=True)
     try:
         d = daemon_factory(make_config(outdir, hands=("left", "right"), width=640, height=480))
         s = Signals(bus)

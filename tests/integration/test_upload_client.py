@@ -212,18 +212,24 @@ def record_episode(ctl):
 
 
 def takes_rows(out):
-    """{file: (upload column, second line)} of `handrecctl takes`, read under its header."""
+    """{file: (upload column, file line)} of `handrecctl takes`, read under its header: takes by
+    episode, each an "Episode ..." line, then each take's row and its file on the next line."""
     lines = out.splitlines()
     header = lines[0]
     start = header.index("UPLOAD")
-    assert header[:start].rstrip().endswith("STATUS"), header
-    rows = {}
-    for row, second in zip(lines[1::2], lines[2::2]):
-        assert second.startswith("    /"), second
+    assert header[:start].rstrip().endswith("SIZE"), header
+    rows, n_takes = {}, 0
+    for i, row in enumerate(lines[1:], 1):
+        if not row.startswith("  ") or row.startswith("         "):
+            assert row == "" or row.startswith(("Episode ", "No episode")) or row.startswith("         /"), row
+            continue
+        n_takes += 1
+        second = lines[i + 1]
+        assert second.startswith("         /"), second
         file = second.strip().split(": ", 1)[0]
         assert row[start - 1] == " " and row[start] != " ", (header, row)  # under its header
         rows[file] = (row[start:].split()[0], second.strip())
-    assert len(rows) * 2 + 1 == len(lines), out
+    assert len(rows) == n_takes, out
     return rows
 
 

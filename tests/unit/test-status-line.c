@@ -122,7 +122,8 @@ TEST(fits_a_narrow_terminal) {
 }
 
 int main(void) {
-        static const struct test tests[] = {T(old_collector_format), T(drops_are_shown), T(resident_memory), T(sizes),
-                                            T(gaps_and_disk),        T(durations),         T(fits_a_narrow_terminal)};
+        static const struct test tests[] = {
+                T(old_collector_format), T(drops_are_shown), T(resident_memory),       T(sizes),
+                T(gaps_and_disk),        T(durations),       T(fits_a_narrow_terminal)};
         return test_main("status-line", tests, ELEMENTSOF(tests));
 }

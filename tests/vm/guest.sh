@@ -131,6 +131,27 @@ ctl watch --hand right >"$OUT/replug.watch.out" 2>&1
 result replug.file "$(head -n 1 "$OUT/replug.start.out")"
 stop_daemon sbs
 
+# --- A2: an episode on two cameras, one a hand; the right one unplugged mid-episode -------------
+EPCONF="$(conf right 'device = "/dev/video0"; format = "YUYV"; width = 320; height = 360; fps = 15.0; warmup = 1.0;')
+left_hand = { camera = { source = \"v4l2\"; device = \"/dev/video1\"; format = \"YUYV\"; width = 320; height = 360; fps = 15.0; warmup = 1.0; }; };"
+start_daemon episode "$EPCONF"
+wait_state right idle 30 && wait_state left idle 30; result episode.warm $?
+ctl --json start --hand all --task unplug >"$OUT/episode.start.json" 2>"$OUT/episode.start.err"
+result episode.start_exit $?
+ctl watch >"$OUT/episode.watch.out" 2>&1 &
+WATCH=$!
+wait_written right 20 120 && wait_written left 20 120; result episode.written $?
+exec 3</dev/video0  # held: vivid stays unplugged until the episode has ended
+v4l2-ctl -d /dev/video0 -c disconnect=1 >/dev/null 2>&1
+wait $WATCH
+result episode.watch_exit $?
+wait_state left idle 30; result episode.left_idle $?
+exec 3<&-
+unload_vivid
+load_vivid
+wait_state right idle 30; result episode.back_idle $?
+stop_daemon episode
+
 # --- B: two devices, one per eye, paired by timestamp ----------------------------------------
 start_daemon pair "$(conf left 'left_device = "/dev/video0"; right_device = "/dev/video1"; format = "YUYV"; width = 640; height = 360; fps = 15.0; warmup = 1.0; controls = { brightness = 60; };')"
 wait_state left idle 30; result pair.warm $?

@@ -160,6 +160,32 @@ def test_unplug_mid_take(guest):
     assert results["sbs.daemon_exit"] == "0"
 
 
+def test_unplug_one_hand_mid_episode(guest):
+    """Issue 20: one hand's camera unplugged mid-episode ends the other hand's take within a
+    frame or so (partner-stopped, its LastError naming why), the episode is incomplete, and the
+    watch of it exits 1."""
+    import json
+    results, host_path, read = guest
+    assert results["episode.warm"] == "0" and results["episode.start_exit"] == "0", read("episode.start.err")
+    start = json.loads(read("episode.start.json"))
+    files = {t["hand"]: host_path(t["file"]) for t in start["takes"]}
+    assert results["episode.written"] == "0", "the takes never wrote 20 frames before the unplug"
+    attrs, n = attrs_of(files["right"], hand="right", reason="device-lost")
+    assert n >= 20 and int(attrs["frames_captured"]) == n + int(attrs["frames_dropped"])
+    attrs, n = attrs_of(files["left"], hand="left", reason="partner-stopped")
+    assert n >= 20 and "The right hand's take of episode" in text(attrs["last_error"])
+    assert "device-lost" in text(attrs["last_error"])
+    with open(host_path(f"/run/out/takes/episodes/{start['episode']}.json")) as f:
+        m = json.load(f)
+    assert m["outcome"] == "incomplete" and m["reason"].startswith("right: device-lost"), m
+    assert m["takes"]["left"]["stop_reason"] == "partner-stopped"
+    watch = read("episode.watch.out")
+    assert "[RIGHT] stopped (device-lost)" in watch and "[LEFT] stopped (partner-stopped)" in watch, watch
+    assert "ended for a fault (device-lost)" in watch and results["episode.watch_exit"] == "1", watch
+    assert results["episode.left_idle"] == "0" and results["episode.back_idle"] == "0"
+    assert results["episode.daemon_exit"] == "0"
+
+
 def test_two_devices_paired(guest):
     results, host_path, _ = guest
     assert results["pair.warm"] == "0" and results["pair.start_exit"] == "0"
