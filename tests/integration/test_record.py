@@ -29,12 +29,12 @@ DATA = "/usr/share/doc/opencv-doc/examples/data"
 
 
 class Term:
-    """A tmux server of its own (-L), one window of @width x 50 running handrecctl record."""
+    """A tmux server of its own (-S), one window of @width x 50 running handrecctl with @args."""
 
     def __init__(self, tmp, env, args, width=200):
         self.sock = os.path.join(tmp, "tmux.sock")
         cmd = " ".join(shlex.quote(a) for a in ["env", f"DBUS_SESSION_BUS_ADDRESS={env['DBUS_SESSION_BUS_ADDRESS']}",
-                                                HANDRECCTL, "--user", "record", *args])
+                                                HANDRECCTL, "--user", *args])
         cmd += "; echo EXIT=$?; sleep 600"
         self.tmux("new-session", "-d", "-x", str(width), "-y", "50", cmd)
 
@@ -66,8 +66,8 @@ class Term:
 def term(tmp, bus):
     made = []
 
-    def make(*args, width=200):
-        made.append(Term(tmp, bus.env, args, width))
+    def make(*args, width=200, command="record"):
+        made.append(Term(tmp, bus.env, (command, *args), width))
         return made[-1]
     yield make
     for t in made:
@@ -239,3 +239,20 @@ def test_handrecd_gone_mid_episode_says_how_to_go_on(daemon, ctl, term, outdir):
     assert m["decision"] == "kept" and m["success"] is True
     for f in files.values():
         check_take(f, status="recovered", reason="crash")
+
+
+def test_discard_asks_on_a_terminal(daemon, ctl, term, tmp):
+    ctl("start", "--hand", "all", "--duration", "0.5", "--follow")
+    files = [t["file"] for t in takes(ctl)["takes"]]
+    episode = takes(ctl)["takes"][0]["episode"]
+    t = term("--episode", episode, command="discard")
+    t.wait(f"Discard episode {episode}: delete its 2 takes")
+    t.keys("n", "Enter")
+    screen = t.wait("EXIT=1")
+    assert "Nothing was deleted." in screen and all(os.path.exists(f) for f in files)
+    t.close()
+    t = term("--episode", episode, command="discard")
+    t.wait(f"Discard episode {episode}: delete its 2 takes")
+    t.keys("y", "Enter")
+    t.wait("EXIT=0")
+    assert not any(os.path.exists(f) for f in files)

@@ -1,6 +1,7 @@
 """What ListTakes and a hand's Status tell the operator (issue 20): takes by episode, task and
 time; the operator and the quality verdict of each; a recovered take's duration from its frames;
 the frames the camera never gave and the disk's time left, live."""
+import json
 import os
 import signal
 
@@ -98,3 +99,35 @@ def test_status_tells_the_disk_and_the_frames_the_camera_never_gave(daemon, mgr,
     causes = {str(k): int(v) for k, v in st["DroppedByCause"].items()}
     assert int(st["FramesMissing"]) == causes["camera"] + causes["unpaired-left"] + causes["unpaired-right"]
     m.StopRecording("right")
+
+
+def test_takes_by_episode_from_the_command_line(daemon, ctl, mgr):
+    m = mgr()
+    first = record_episode(m, "ep-one", "cups")
+    second = record_episode(m, "ep-two", "plates", operator="bo")
+    m.DecideEpisode("ep-one", opts(keep=True, success=False))
+    out = ctl("takes").stdout
+    # grouped: each episode's line, then its takes, the newest episode first
+    assert out.index("Episode ep-two") < out.index("Episode ep-one"), out
+    assert 'Episode ep-one, task "cups", operator ana: complete, kept as a failure' in out, out
+    assert 'Episode ep-two, task "plates", operator bo: complete, undecided' in out, out
+    block = out[out.index("Episode ep-one"):]
+    assert first["left"] in block and first["right"] in block and second["left"] not in block
+    got = json.loads(ctl("takes", "--json", "--episode", "ep-two").stdout)
+    assert {t["file"] for t in got["takes"]} == set(second.values())
+    assert [e["episode"] for e in got["episodes"]] == ["ep-two"] and got["episodes"][0]["decision"] == ""
+    assert {t["file"] for t in json.loads(ctl("takes", "--json", "--task", "cups").stdout)["takes"]} == \
+        set(first.values())
+    assert len(json.loads(ctl("takes", "--json", "--since", "1h").stdout)["takes"]) == 4
+    assert json.loads(ctl("takes", "--json", "--since", "2999-01-01T00:00:00Z").stdout)["takes"] == []
+    p = ctl("takes", "--since", "last tuesday", check=False)
+    assert p.returncode == 2 and "--since takes 90m, 2h, 3d, today, yesterday" in p.stderr
+    # decided from the command line: kept as a success, then discarded (no terminal: no question)
+    assert ctl("keep", "--episode", "ep-two", "--success", "--note", "clean grasp").stdout.strip() == \
+        "episode ep-two kept as a success"
+    (e,) = json.loads(ctl("takes", "--json", "--episode", "ep-two").stdout)["episodes"]
+    assert e["decision"] == "kept" and e["success"] == "success" and e["note"] == "clean grasp"
+    out = ctl("discard", "--episode", "ep-one").stdout
+    assert "episode ep-one discarded" in out and not any(os.path.exists(f) for f in first.values())
+    p = ctl("keep", "--episode", "no-such", check=False)
+    assert p.returncode == 1 and "no-such" in p.stderr
