@@ -6,6 +6,7 @@
  * This file is the main thread: options, the previews, the status lines, the signals (the other
  * threads are described in handrecctl-preview.h).
  */
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,18 +22,27 @@
 #define STATUS_INTERVAL_NS NSEC_PER_SEC
 
 static void preview_help(void) {
-        printf("Usage: handrecctl preview [--hand left|right]... [--listen ADDRESS:PORT] [--fps F]\n"
-               "                          [--max-width PIXELS] [--rectified|--raw] [--guides] [--output -]\n\n"
+        printf("Usage: handrecctl preview [--hand left|right]... [--listen ADDRESS:PORT] [--allow-host NAME]...\n"
+               "                          [--token-file FILE] [--fps F] [--max-width PIXELS] [--rectified|--raw]\n"
+               "                          [--guides] [--output -]\n\n"
                "Show the cameras of the running daemon live, without disturbing a take, to aim and focus them.\n"
-               "Serves, on http://%s/ unless --listen says otherwise:\n"
+               "Serves, at the URL it prints (http://%s/?token=TOKEN unless --listen says otherwise):\n"
                "  /                       every chosen hand side by side, with its status line\n"
                "  /stream?hand=NAME       the hand's frames as multipart MJPEG (browsers, ffplay, mpv)\n"
                "  /snapshot.jpg?hand=NAME the latest frame\n"
                "  /status.json?hand=NAME  its status line and the latest frame's size and number\n"
+               "Only for whoever started it: each request needs the token, new at each start, in its URL\n"
+               "(/stream?hand=NAME&token=TOKEN for ffplay, mpv, curl) or in the cookie the page sets, and a Host\n"
+               "naming this machine as the preview listens (not another site's name: DNS rebinding).\n"
                "It listens on this machine only unless told otherwise; on a board without a screen:\n"
-               "  ssh -L 8080:localhost:8080 board handrecctl preview   and open http://localhost:8080/\n\n"
+               "  ssh -L 8080:localhost:8080 board handrecctl preview   and open the URL it prints\n\n"
                "  --hand H          a hand to show (may be given twice; default: every hand)\n"
                "  --listen A:P      where to serve (0.0.0.0:8080: the network; port 0: any free port)\n"
+               "  --allow-host NAME answer to NAME too (may be given again): the name or address a browser\n"
+               "                    uses for this machine beyond 127.0.0.1, localhost, [::1], the --listen\n"
+               "                    address and the address it reached, such as board.local\n"
+               "  --token-file FILE keep the token in FILE (made, mode 0600, if it is missing): the same at\n"
+               "                    every start, and not printed\n"
                "  --fps F           frames a second, 0.5 to 30 (default 10)\n"
                "  --max-width N     the image's width at most, both eyes (default 1280; 0: full size)\n"
                "  --rectified, --raw  rectified or raw images (default: the hand's rectify setting)\n"
@@ -176,25 +186,31 @@ static int serve_loop(sd_bus *bus, struct feed *feeds, unsigned n, int sig_fd, i
         }
 }
 
-static void print_serving(const struct feed *feeds, unsigned n, const char *url, bool loopback) {
+/* The one place the token is shown: the URL, to whoever started the preview (not with --token-file). */
+static void print_serving(const struct feed *feeds, unsigned n, const char *url, bool loopback,
+                          const struct preview_access *access) {
         const char *port = strrchr(url, ':') + 1;
-        char names[128] = "";
+        const char *token = access->token_file ? "..." : access->token;
+        char names[128] = "", kept[PATH_MAX + 32] = "";
 
         for (unsigned i = 0; i < n; i++)
                 snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%.15s", i ? ", " : "", feeds[i].hand);
+        if (access->token_file)
+                snprintf(kept, sizeof(kept), "the token is in %s; ", access->token_file);
         if (loopback)
-                printf("Serving the preview of %s on %s (loopback only; --listen 0.0.0.0:%.*s to serve the network)\n",
-                       names, url, (int) strcspn(port, "/"), port);
+                printf("Serving the preview of %s on %s?token=%s (%sloopback only; --listen 0.0.0.0:%.*s to serve the "
+                       "network)\n",
+                       names, url, token, kept, (int) strcspn(port, "/"), port);
         else
-                printf("Serving the preview of %s on %s (open to the network: whoever reaches this machine sees "
-                       "the cameras)\n",
-                       names, url);
+                printf("Serving the preview of %s on %s?token=%s (%sopen to the network: whoever reaches this machine "
+                       "and has the token sees the cameras; a name for it needs --allow-host NAME)\n",
+                       names, url, token, kept);
         fflush(stdout);
 }
 
 /* Open a preview per hand into @feeds, start their readers and serve until the end. */
 static int serve(sd_bus *bus, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned n, const struct preview_options *o,
-                 int listen_fd, const char *url, bool loopback, int sig_fd) {
+                 int listen_fd, const char *url, bool loopback, const struct preview_access *access, int sig_fd) {
         struct feed feeds[MAX_HANDS];
         struct http_server *server = NULL;
         _cleanup_(closep) int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -214,10 +230,10 @@ static int serve(sd_bus *bus, char hands[MAX_HANDS][HAND_NAME_MAX], unsigned n, 
         }
         /* /status.json says the hand's state from the first request, not "unknown" */
         refresh_status(bus, feeds, n);
-        server = http_start(TAKE_FD(listen_fd), feeds, n);
+        server = http_start(TAKE_FD(listen_fd), feeds, n, access, url);
         if (!server)
                 goto out;
-        print_serving(feeds, n, url, loopback);
+        print_serving(feeds, n, url, loopback, access);
         r = serve_loop(bus, feeds, n, sig_fd, wake_fd);
 out:
         for (unsigned i = 0; i < opened; i++)
@@ -239,14 +255,18 @@ static int check_options(const struct args *a) {
                 return usage_error("preview", "--output - and --listen exclude each other");
         if (a->output && a->n_hands > 1)
                 return usage_error("preview", "--output - shows one hand: give one --hand");
+        if (a->output && (a->n_allow_hosts || a->token_file))
+                return usage_error("preview", "--output - serves nothing over HTTP: --allow-host and --token-file "
+                                              "are for the page");
         return 0;
 }
 
 int run_preview(int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         struct args a = {.quality = -1, .rectify = -1, .max_width = -1};
-        char hands[MAX_HANDS][HAND_NAME_MAX], url[128] = "";
+        char hands[MAX_HANDS][HAND_NAME_MAX], url[128] = "", listen_host[256] = "";
         _cleanup_(closep) int listen_fd = -1, sig_fd = -1, fd = -1;
+        struct preview_access access;
         bool loopback = true;
         unsigned n = 0;
         int r;
@@ -258,8 +278,10 @@ int run_preview(int argc, char *argv[]) {
         }
         if (r || (r = check_options(&a)))
                 return r;
-        /* a busy port is refused before anything is asked of the daemon */
-        if (!a.output && (r = http_listen(a.listen ?: DEFAULT_LISTEN, &listen_fd, url, sizeof(url), &loopback)))
+        /* a busy port, a bad --allow-host or token file are refused before anything is asked of the daemon */
+        if (!a.output && ((r = http_listen(a.listen ?: DEFAULT_LISTEN, &listen_fd, url, sizeof(url), listen_host,
+                                           sizeof(listen_host), &loopback)) ||
+                          (r = access_setup(&access, listen_host, url, a.allow_hosts, a.n_allow_hosts, a.token_file))))
                 return r;
         if ((r = connect_bus(&bus)) || (r = choose_hands(bus, &a, hands, &n)))
                 return r;
@@ -271,8 +293,11 @@ int run_preview(int argc, char *argv[]) {
                 return 1;
         }
         struct preview_options o = {.fps = a.fps, .max_width = a.max_width, .rectified = a.rectify, .guides = a.guides};
-        if (!a.output)
-                return serve(bus, hands, n, &o, TAKE_FD(listen_fd), url, loopback, sig_fd);
+        if (!a.output) {
+                r = serve(bus, hands, n, &o, TAKE_FD(listen_fd), url, loopback, &access, sig_fd);
+                explicit_bzero(access.token, sizeof(access.token));
+                return r;
+        }
         if ((r = preview_open(bus, hands[0], &o, &fd)))
                 return r;
         return output_frames(hands[0], fd, sig_fd);

@@ -2,8 +2,8 @@
 /*
  * handrecctl-preview.h — what the files of `handrecctl preview` and `snapshot` share: opening a
  * preview (OpenPreview) and reading its frames (handrecctl-preview-feed.c), the feed a reader
- * thread keeps of a hand's latest frame, the HTTP server (handrecctl-preview-http.c) and its
- * page (handrecctl-preview-page.c).
+ * thread keeps of a hand's latest frame, the HTTP server (handrecctl-preview-http.c), who it
+ * admits (handrecctl-preview-access.c) and its page (handrecctl-preview-page.c).
  *
  * DESIGN — threads of `handrecctl preview`:
  *   - the main thread owns the bus connection (sd-bus is not thread-safe): it opens the previews,
@@ -14,9 +14,32 @@
  *     it never waits for an HTTP client, so a slow client cannot slow it;
  *   - libmicrohttpd runs a thread per connection; a stream or snapshot copies the front frame
  *     into its own buffer under the lock and sends from that copy. A slow client therefore gets
- *     fewer frames (it always copies the newest) and holds up nobody.
- * Lock rule: a feed's lock guards everything after "under lock" in struct feed, and is only held
- * to swap, copy or read those fields — never across a read(), a write() or a bus call.
+ *     fewer frames (it always copies the newest) and holds up nobody. A connection's thread,
+ *     once its request is admitted (the right Host, the token), marks it so in the server's list
+ *     of connections;
+ *   - libmicrohttpd's own thread accepts the connections: it asks the accept policy (a client
+ *     not on this machine: at most 16 connections not yet admitted, HEAD_PENDING_PER_IP) and
+ *     tells the server of each connection's start, before the connection's thread runs, and of
+ *     its close, before its socket is closed (MHD_OPTION_NOTIFY_CONNECTION): the server adds it
+ *     to its list, or takes it out. Beyond 192 connections not yet admitted (HEAD_PENDING_MAX,
+ *     of 256 in all), the oldest of them is cut to make room;
+ *   - a watchdog thread ("preview-watch") cuts every connection not admitted 10 s after its
+ *     start (HEAD_DEADLINE_S), whatever bytes trickle in: shutdown(fd, SHUT_RDWR), and its
+ *     libmicrohttpd thread sees the end and closes it. libmicrohttpd's idle timeout restarts on
+ *     each byte; this deadline does not. An admitted connection (a /stream, the page's status
+ *     requests) is never cut by it. The fd it shuts down is still the connection's: it leaves
+ *     the list, under the lock, before libmicrohttpd closes it.
+ * Who may see the preview (handrecctl-preview-access.c): every request needs the Host header to
+ * name the server as it listens (127.0.0.1, localhost, [::1], the --listen address, the address
+ * the connection came to, --allow-host names), which DNS rebinding cannot forge, and the token
+ * (getrandom(), in the URL printed to whoever started the preview, never on the command line),
+ * as ?token= or as the cookie the page's response sets; else 403 with a sentence and the
+ * connection closed.
+ * Lock rules: a feed's lock guards everything after "under lock" in struct feed, and is only held
+ * to swap, copy or read those fields — never across a read(), a write() or a bus call. The
+ * server's connection lock guards its list of connections; it is held to add, mark, scan or
+ * remove them and to shutdown() one (which never waits), never across a read(), a write(), a
+ * libmicrohttpd call or a feed's lock (the two locks are never held together).
  */
 #pragma once
 
@@ -111,6 +134,43 @@ void feed_set_status(struct feed *f, const char *state, const char *line);
 /** feed_status_json() - the hand's status and its latest frame, as JSON, into @buf. Return: @buf. */
 char *feed_status_json(struct feed *f, char *buf, size_t len);
 
+/* ---- who may see the preview (handrecctl-preview-access.c) ------------------------------- */
+
+#define PREVIEW_TOKEN_BYTES 24 /* from getrandom(): 192 bits, 48 hex digits */
+#define PREVIEW_TOKEN_MAX 128  /* a token kept in a --token-file: 32 to 128 of [A-Za-z0-9_-] */
+#define PREVIEW_TOKEN_MIN 32
+#define PREVIEW_HOST_MAX 256 /* a name of a Host header, "[v6]" included */
+#define PREVIEW_HOSTS_MAX 16 /* the names the preview answers to: its own and --allow-host's */
+
+struct preview_access {
+        char token[PREVIEW_TOKEN_MAX + 1];
+        const char *token_file;                          /* --token-file: the token is there, and not printed */
+        char hosts[PREVIEW_HOSTS_MAX][PREVIEW_HOST_MAX]; /* as host_name() leaves them */
+        unsigned n_hosts;
+};
+
+/**
+ * access_setup() - the names the preview answers to (the loopback names, @listen_host as
+ * --listen gave it, the address in @url, each of @allow_hosts) and its token: a new one from
+ * getrandom(), or the one in @token_file (made there, mode 0600, when it does not exist).
+ * Return: 0; 2 a malformed --allow-host (printed); 1 a token file that cannot be used (printed).
+ */
+int access_setup(struct preview_access *a, const char *listen_host, const char *url, const char *const *allow_hosts,
+                 unsigned n_allow_hosts, const char *token_file);
+
+/**
+ * host_name() - the name of a Host header's value @value ("127.0.0.1:8080", "[::1]", "Board.")
+ * into @buf: lower case, without its port or a trailing dot, an IPv6 address in brackets and in
+ * its canonical form. Return: whether @value is a name, with at most a port after it.
+ */
+bool host_name(const char *value, char *buf, size_t len);
+
+/** access_host_allowed() - whether the preview answers to @name (host_name()'s) on connection @fd. */
+bool access_host_allowed(const struct preview_access *a, const char *name, int fd);
+
+/** access_token_equal() - whether @given is the token; in a time that does not depend on where they differ. */
+bool access_token_equal(const struct preview_access *a, const char *given);
+
 /* ---- the HTTP server -------------------------------------------------------------------- */
 
 struct http_server;
@@ -118,16 +178,20 @@ struct http_server;
 /**
  * http_listen() - parse @address ("ADDRESS:PORT", "[IPV6]:PORT") and listen there.
  * @ret_fd: the listening socket; @ret_url: "http://127.0.0.1:8080/" (the port actually bound);
+ * @ret_host: the ADDRESS as given, without brackets;
  * @ret_loopback: whether only this machine can reach it.
  * Return: 0; 2 a malformed address (printed); 1 the address cannot be listened on (printed).
  */
-int http_listen(const char *address, int *ret_fd, char *ret_url, size_t url_len, bool *ret_loopback);
+int http_listen(const char *address, int *ret_fd, char *ret_url, size_t url_len, char *ret_host, size_t host_len,
+                bool *ret_loopback);
 
 /**
- * http_start() - serve @feeds (@n of them, which must outlive the server) on @listen_fd (taken
- * over). Return: the server, or NULL (printed).
+ * http_start() - serve @feeds (@n of them) to the requests @access admits, on @listen_fd (taken
+ * over); @url as http_listen() made it. @feeds and @access must outlive the server.
+ * Return: the server, or NULL (printed).
  */
-struct http_server *http_start(int listen_fd, struct feed *feeds, unsigned n);
+struct http_server *http_start(int listen_fd, struct feed *feeds, unsigned n, const struct preview_access *access,
+                               const char *url);
 
 /** http_stop() - stop serving: every connection is closed. Call feed_quit() on the feeds first. */
 struct http_server *http_stop(struct http_server *s);

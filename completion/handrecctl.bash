@@ -29,7 +29,10 @@ _handrecctl() {
         --output)
                 [[ $cmd == preview ]] && COMPREPLY=(-) || mapfile -t COMPREPLY < <(compgen -f -X '!*.jpg' -- "$cur"; compgen -d -- "$cur")
                 return ;;
-        --task | --label | --duration | --quality | --listen | --fps | --max-width)
+        --token-file)
+                mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                return ;;
+        --task | --label | --duration | --quality | --listen | --allow-host | --fps | --max-width)
                 return ;;
         esac
 
@@ -53,7 +56,7 @@ _handrecctl() {
         status) opts="--hand --json" ;;
         watch) opts="--hand" ;;
         list | devices) opts="--json" ;;
-        preview) opts="--hand --listen --fps --max-width --rectified --raw --guides --output" ;;
+        preview) opts="--hand --listen --allow-host --token-file --fps --max-width --rectified --raw --guides --output" ;;
         snapshot) opts="--hand --output --rectified --raw --guides --max-width" ;;
         check | recover) files=1 ;;
         esac

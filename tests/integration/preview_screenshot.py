@@ -40,7 +40,7 @@ def main():
             select.select([ctl.stdout], [], [], 30)
             line = ctl.stdout.readline()
             print(line.strip())
-            url = re.search(r"(http://\S+/)", line).group(1)
+            url = re.search(r"(http://\S+/\?token=\w+)", line).group(1)  # the page, with its token
             subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                             f"--user-data-dir={tmp}/chromium", "--virtual-time-budget=4000",
                             "--window-size=1330,345", f"--screenshot={out}", url],

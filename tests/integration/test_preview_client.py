@@ -101,7 +101,8 @@ def no_device_source(bus, tmp, daemon_factory, outdir, busctl, request):
 
 
 class Preview:
-    """`handrecctl --user preview ... --listen 127.0.0.1:0`, its URL read from its first line."""
+    """`handrecctl --user preview ... --listen 127.0.0.1:0`, its URL read from its first line: url the
+    server's root, page_url the URL printed (with its token), token the token every request needs."""
 
     def __init__(self, bus, tmp, *args):
         self.err_path = os.path.join(tmp, f"preview-{time.monotonic_ns()}.err")
@@ -110,16 +111,21 @@ class Preview:
                                      text=True)
         ready, _, _ = select.select([self.proc.stdout], [], [], 30)
         self.line = self.proc.stdout.readline() if ready else ""
-        m = re.search(r"on (http://127\.0\.0\.1:(\d+)/) \(loopback only; --listen 0\.0\.0\.0:\2 to serve", self.line)
+        m = re.search(r"on ((http://127\.0\.0\.1:(\d+)/)\?token=([0-9a-f]{48})) "
+                      r"\(loopback only; --listen 0\.0\.0\.0:\3 to serve", self.line)
         assert m, f"no 'Serving ...' line: {self.line!r}\n{self.stderr()}"
-        self.url = m.group(1)
+        self.page_url, self.url, self.token = m.group(1), m.group(2), m.group(4)
+
+    def with_token(self, path):
+        """The URL of @path with the token (as players and scripts give it)."""
+        return self.url + path.lstrip("/") + ("&" if "?" in path else "?") + "token=" + self.token
 
     def stderr(self):
         with open(self.err_path) as f:
             return f.read()
 
     def get(self, path, timeout=20):
-        return urllib.request.urlopen(self.url + path.lstrip("/"), timeout=timeout)
+        return urllib.request.urlopen(self.with_token(path), timeout=timeout)
 
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
@@ -213,7 +219,7 @@ def test_page_in_headless_chromium(source, preview, tmp):
     assert p.line.startswith("Serving the preview of right, left on http://127.0.0.1:")
     shot = os.path.join(tmp, "page.png")
     width, height = 1400, 420
-    r = chromium(p.url, tmp, f"--window-size={width},{height}", f"--screenshot={shot}")
+    r = chromium(p.page_url, tmp, f"--window-size={width},{height}", f"--screenshot={shot}")
     assert os.path.exists(shot), r.stderr[-2000:]
     img = cv2.imread(shot, cv2.IMREAD_COLOR)
     assert img.shape == (height, width, 3)
@@ -237,7 +243,7 @@ def test_page_in_headless_chromium(source, preview, tmp):
 def test_page_status_lines(source, preview, tmp):
     """The page's script fills each hand's status line from /status.json."""
     p = preview("--hand", "right", "--hand", "left")
-    dom = chromium(p.url, tmp, "--dump-dom").stdout
+    dom = chromium(p.page_url, tmp, "--dump-dom").stdout
     for hand in ("right", "left"):
         m = re.search(rf'<figcaption id="status-{hand}"[^>]*>([^<]*)</figcaption>', dom)
         assert m, dom
@@ -261,7 +267,7 @@ def test_stream_read_by_urllib(source, preview):
 
 def test_stream_read_by_ffmpeg(source, preview, tmp):
     p = preview("--hand", "left")
-    url = p.url + "stream?hand=left"
+    url = p.with_token("stream?hand=left")
     probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height", "-of",
                             "compact", url], capture_output=True, text=True, timeout=60)
     assert probe.stdout.strip() == f"stream|codec_name=mjpeg|width={FRAME_W}|height={FRAME_H}", probe.stderr
@@ -438,18 +444,19 @@ def wait_for(predicate, timeout=30):
 def test_clients_that_drop_do_not_leak(source, preview):
     p = preview("--hand", "right", "--hand", "left")
     base_threads = p.threads()  # the main thread, a reader per hand, the server's: no connection yet
+    base_fds = p.fds()  # (a connection's socket is closed just after its thread ends: counted before any)
     with p.get("/stream?hand=right") as resp:  # one of each, so every lazy allocation is made
         read_parts(resp, 1)
     p.get("/snapshot.jpg?hand=left").read()
     assert wait_for(lambda: p.threads() == base_threads), (p.threads(), base_threads)
-    base_fds = p.fds()
+    assert wait_for(lambda: p.fds() == base_fds), (p.fds(), base_fds)
     for i in range(20):
         hand = ("right", "left")[i % 2]
         resp = p.get(f"/stream?hand={hand}")
         read_parts(resp, 1 + i % 3)
         resp.close()  # mid-stream
         s = socket.create_connection(("127.0.0.1", int(p.url.rsplit(":", 1)[1].rstrip("/"))))
-        s.sendall(f"GET /stream?hand={hand} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.sendall(f"GET /stream?hand={hand}&token={p.token} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         s.recv(100)
         s.close()  # after a few bytes
     # each connection's thread ends at its stream's next frame
@@ -468,7 +475,8 @@ def test_stalled_client_does_not_hold_up_others(source, preview):
     stalled = socket.socket()
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.connect(("127.0.0.1", port))
-    stalled.sendall(b"GET /stream?hand=right HTTP/1.0\r\n\r\n")  # HTTP/1.0: parts without chunks
+    # HTTP/1.0: parts without chunks
+    stalled.sendall(f"GET /stream?hand=right&token={p.token} HTTP/1.0\r\n\r\n".encode())
     try:
         before = json.load(p.get("/status.json?hand=right"))["frames_received"]
         parts = []
