@@ -3,6 +3,7 @@
  * bus-episode.c — the Manager's episode methods (StartEpisode, DecideEpisode, ListEpisodes) and
  * the EpisodeEnded signal, on episode.c. bus.c's vtable names the methods. Main thread only.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -178,7 +179,12 @@ int bus_method_decide_episode(sd_bus_message *m, void *userdata, sd_bus_error *e
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = append_episode(reply, &e);
-        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r >= 0) /* after the reply: the manifest is written; its uploader reads it again */
+                (void) sd_bus_emit_signal(sd_bus_message_get_bus(m), MANAGER_PATH, MANAGER_INTERFACE,
+                                          "EpisodeDecided", "ss", e.id, e.decision);
+        return r;
 }
 
 /* ---- ListEpisodes(a{sv} options): limit (u) ------------------------------------------------- */
@@ -190,7 +196,7 @@ static int list_limit(sd_bus_message *m, const char *contents, void *ctx, sd_bus
 
         if (r < 0)
                 return r;
-        if (v != (unsigned) v || v < 1 || v > EPISODES_LIMIT_MAX)
+        if (v != floor(v) || v < 1 || v > EPISODES_LIMIT_MAX) /* (unsigned) v of -1 or NaN is undefined */
                 return sd_bus_error_setf(error, ERROR_INVALID_OPTION,
                                          "Limit %g is out of range: list 1 to %d episodes.", v, EPISODES_LIMIT_MAX);
         *limit = (unsigned) v;

@@ -313,6 +313,7 @@ static const sd_bus_vtable manager_vtable[] = {
                                  bus_method_list_episodes, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_NAMES("EpisodeEnded", "sss",
                                  SD_BUS_PARAM(episode) SD_BUS_PARAM(outcome) SD_BUS_PARAM(reason), 0),
+        SD_BUS_SIGNAL_WITH_NAMES("EpisodeDecided", "ss", SD_BUS_PARAM(episode) SD_BUS_PARAM(decision), 0),
         SD_BUS_SIGNAL_WITH_NAMES("TakeDiscarded", "s", SD_BUS_PARAM(file), 0),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStarted", "ss", SD_BUS_PARAM(hand) SD_BUS_PARAM(file), 0),
         SD_BUS_SIGNAL_WITH_NAMES("RecordingStopped", "sssa{sv}",

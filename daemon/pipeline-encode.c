@@ -146,7 +146,7 @@ static void look_at_jpeg(struct worker *w, struct job *j) {
         int width, height, sub, cs;
 
         m->qc = (struct qc_sample){.jpeg_hash = qc_jpeg_hash(j->frame.jpeg, j->frame.jpeg_size)};
-        if (!w->qc_tj || m->number % w->p->config->qc.sample_every != 0 ||
+        if (!w->qc_tj || m->number % MAX(1u, w->p->config->qc.sample_every) != 0 ||
             tjDecompressHeader3(w->qc_tj, j->frame.jpeg, j->frame.jpeg_size, &width, &height, &sub, &cs) < 0 ||
             (unsigned) width != 2 * cam->width || (unsigned) height != cam->height)
                 return;

@@ -319,7 +319,7 @@ TEST(memory_budget_by_hand) {
         /* right: 640×240 stereo frames; I420 230400 bytes + a 640-byte slack row + 64, up to 64 */
         /* queue.c: queue_new(): the entry ring, each entry's claim, the room slots; the batch */
         uint64_t queue_overhead = queue_footprint(40, 0) + 10 * sizeof(void *);
-        CHECK(queue_footprint(40, 0) < 40 * 128 + 256); /* bookkeeping: a few words an entry */
+        CHECK(queue_footprint(40, 0) < 40 * 160 + 256); /* bookkeeping: a few words an entry, its quality sample */
         memory_budget_hand(c, config_find_hand(c, "right"), &b);
         CHECK_EQ_INT(b.jobs, 4 * 231104);              /* workers + 2 frames */
         CHECK_EQ_INT(b.encoders, 2 * (460800 + 2048)); /* tjBufSize: 3 bytes a pixel + 2048 */

@@ -114,7 +114,7 @@ TEST(numbers_of_any_type) {
 TEST(each_refusal_says_what_to_give) {
         check_refused(OPTIONS(1, "colour", "s", "red"), false,
                       "Unknown option \"colour\"; known options: duration (d, seconds), label (s), jpeg_quality (i, "
-                      "60-95), rectify (b), episode (s), task (s).");
+                      "60-95), rectify (b), episode (s), task (s), operator (s).");
         check_refused(OPTIONS(2, "duration", "d", 1.0, "duration", "d", 2.0), false,
                       "Option \"duration\" is given twice; give it once.");
         check_refused(OPTIONS(1, "duration", "s", "ten"), false,
