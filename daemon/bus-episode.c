@@ -182,8 +182,8 @@ int bus_method_decide_episode(sd_bus_message *m, void *userdata, sd_bus_error *e
         if (r >= 0)
                 r = sd_bus_send(NULL, reply, NULL);
         if (r >= 0) /* after the reply: the manifest is written; its uploader reads it again */
-                (void) sd_bus_emit_signal(sd_bus_message_get_bus(m), MANAGER_PATH, MANAGER_INTERFACE,
-                                          "EpisodeDecided", "ss", e.id, e.decision);
+                (void) sd_bus_emit_signal(sd_bus_message_get_bus(m), MANAGER_PATH, MANAGER_INTERFACE, "EpisodeDecided",
+                                          "ss", e.id, e.decision);
         return r;
 }
 

@@ -58,18 +58,23 @@ static void scan_done(struct scan *s) {
         memset(s, 0, sizeof(*s));
 }
 
-static uint64_t extent(hid_t d) {
+/* The length of dataset @d into *@ret. Return: whether @d is one-dimensional, as every dataset
+ * of a take is (the extent of another would not fit in *@ret). */
+static bool extent(hid_t d, uint64_t *ret) {
         hid_t space = H5Dget_space(d);
         hsize_t n = 0;
+        bool ok =
+                space >= 0 && H5Sget_simple_extent_ndims(space) == 1 && H5Sget_simple_extent_dims(space, &n, NULL) == 1;
 
-        H5Sget_simple_extent_dims(space, &n, NULL);
-        H5Sclose(space);
-        return n;
+        if (space >= 0)
+                H5Sclose(space);
+        *ret = n;
+        return ok;
 }
 
 /* Read @n elements of 1-D dataset @d into @buf. */
 static int read_range(hid_t d, hid_t type, hsize_t start, hsize_t n, void *buf) {
-        hid_t fs, ms;
+        hid_t fs, ms, stack = H5I_INVALID_HID;
         herr_t r;
 
         if (n == 0)
@@ -79,13 +84,23 @@ static int read_range(hid_t d, hid_t type, hsize_t start, hsize_t n, void *buf) 
         r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &n, NULL);
         if (r >= 0)
                 r = H5Dread(d, type, ms, fs, H5P_DEFAULT, buf);
+        if (r < 0)
+                stack = H5Eget_current_stack(); /* H5Sclose() would clear why, which h5_error() tells */
         H5Sclose(ms);
         H5Sclose(fs);
+        if (stack >= 0)
+                H5Eset_current_stack(stack);
         return r < 0 ? -EIO : 0;
 }
 
 /* The largest frame a take without its size attributes may hold: 2 × 4096 × 4096 pixels. */
 #define FRAME_PIXELS_MAX (UINT64_C(2) * 4096 * 4096)
+
+/* The largest eye handrecd records (lib/config-hand.c: a camera at most 8192 × 4096): a size
+ * attribute beyond is not believed, and the frames are bounded as if it were missing. (Up to 65535
+ * a 50 KB file could pass a progressive JPEG of 65500 × 65500 and make libjpeg take gigabytes.) */
+#define EYE_WIDTH_MAX 8192
+#define EYE_HEIGHT_MAX 4096
 
 /* What the file's size and its own attributes bound before anything is allocated for it: a
  * hostile file of 7 KB claiming 5e7 frames must not cost a gigabyte to check. */
@@ -108,12 +123,13 @@ static int scan_bound(struct scan *s, char *error, size_t error_len) {
                 return -EBADMSG;
         }
         const char *names[2] = {"eye_width", "eye_height"};
-        int64_t *values[2] = {&s->eye_width, &s->eye_height};
+        int64_t *values[2] = {&s->eye_width, &s->eye_height}, max[2] = {EYE_WIDTH_MAX, EYE_HEIGHT_MAX};
         for (unsigned i = 0; i < 2; i++) {
                 *values[i] = 0;
                 a = H5Aexists(s->file, names[i]) > 0 ? H5Aopen(s->file, names[i], H5P_DEFAULT) : -1;
                 if (a >= 0) {
-                        if (H5Aread(a, H5T_NATIVE_INT64, values[i]) < 0 || *values[i] < 0 || *values[i] > 65535)
+                        if (!h5_attr_single(a) || H5Aread(a, H5T_NATIVE_INT64, values[i]) < 0 || *values[i] < 0 ||
+                            *values[i] > max[i])
                                 *values[i] = 0;
                         H5Aclose(a);
                 }
@@ -131,7 +147,10 @@ static int scan_load(struct scan *s, char *error, size_t error_len) {
                 h5_error(error, error_len, "Not a handrec take (no /stereo/jpeg):", s->path);
                 return -EBADMSG;
         }
-        s->jpeg_bytes = extent(s->jpeg);
+        if (!extent(s->jpeg, &s->jpeg_bytes)) {
+                snprintf(error, error_len, "Not a handrec take: %s's /%s is not one-dimensional", s->path, LAYOUT_JPEG);
+                return -EBADMSG;
+        }
         s->n = UINT64_MAX;
         for (unsigned i = 0; i < _LAYOUT_IDX_MAX; i++) {
                 s->index[i] = H5Dopen2(s->file, layout_index[i].name, H5P_DEFAULT);
@@ -139,7 +158,11 @@ static int scan_load(struct scan *s, char *error, size_t error_len) {
                         h5_error(error, error_len, "Not a handrec take (an index dataset is missing):", s->path);
                         return -EBADMSG;
                 }
-                s->len[i] = extent(s->index[i]);
+                if (!extent(s->index[i], &s->len[i])) {
+                        snprintf(error, error_len, "Not a handrec take: %s's /%s is not one-dimensional", s->path,
+                                 layout_index[i].name);
+                        return -EBADMSG;
+                }
                 s->n = MIN(s->n, s->len[i]);
         }
         r = scan_bound(s, error, error_len);
@@ -193,8 +216,13 @@ static bool frame_decodes(struct scan *s, uint64_t i, char *why, size_t why_len)
          * whatever the scale it decodes to: 20000×20000 would cost 1.2 GB) */
         if (s->eye_width > 0 && s->eye_height > 0 ? w > 2 * s->eye_width || h > s->eye_height
                                                   : (uint64_t) w * (uint64_t) h > FRAME_PIXELS_MAX) {
-                snprintf(why, why_len, "frame %llu: a JPEG of %dx%d, larger than the take's %lldx%lld frames",
-                         (unsigned long long) i, w, h, (long long) (2 * s->eye_width), (long long) s->eye_height);
+                if (s->eye_width > 0 && s->eye_height > 0)
+                        snprintf(why, why_len, "frame %llu: a JPEG of %dx%d, larger than the take's %lldx%lld frames",
+                                 (unsigned long long) i, w, h, (long long) (2 * s->eye_width),
+                                 (long long) s->eye_height);
+                else
+                        snprintf(why, why_len, "frame %llu: a JPEG of %dx%d, larger than a take's frames can be",
+                                 (unsigned long long) i, w, h);
                 return false;
         }
         sw = (w + 7) / 8;
@@ -320,7 +348,8 @@ static int write_stored_figures(struct scan *s, uint64_t frames) {
                 return 0;
         a = H5Aopen(s->file, "fps_nominal", H5P_DEFAULT);
         if (a >= 0) {
-                H5Aread(a, H5T_NATIVE_DOUBLE, &fps_nominal);
+                if (h5_attr_single(a))
+                        H5Aread(a, H5T_NATIVE_DOUBLE, &fps_nominal);
                 H5Aclose(a);
         }
         for (uint64_t i = 0; i < frames; i += ELEMENTSOF(l)) {

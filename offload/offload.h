@@ -188,6 +188,10 @@ void scan_orphans(struct offload *o);
 int rclone_run(struct offload *o, char *const argv[], void (*done)(struct offload *o, int status));
 void rclone_kill(struct offload *o, int sig);
 void rclone_job_free(struct rclone_job *j);
+/* @n bytes of rclone's standard error as read from its pipe: each whole line parsed as its JSON
+ * log (--use-json-log; plain text too) into @j's bytes, total, speed, error and last_line. A "\n"
+ * ends the last line. */
+void rclone_take_stderr(struct rclone_job *j, const char *buf, size_t n);
 /* The common arguments before a command: the program, --config, logging as JSON. */
 unsigned rclone_base_args(const struct offload *o, const char *argv[], unsigned max);
 /* What went wrong, in a sentence: rclone's own error, or how it ended. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,13 @@ static void one_sentence(char *dst, size_t len, const char *msg) {
                 dst[n++] = ws ? ' ' : *msg;
                 space = ws;
         }
+        /* cut short: never in the middle of a character (D-Bus refuses a string with a broken one) */
+        if (((unsigned char) *msg & 0xC0) == 0x80) {
+                while (n && ((unsigned char) dst[n - 1] & 0xC0) == 0x80)
+                        n--;
+                if (n && (unsigned char) dst[n - 1] >= 0xC0)
+                        n--;
+        }
         while (n && dst[n - 1] == ' ')
                 n--;
         dst[n] = '\0';
@@ -103,17 +111,22 @@ static void parse_line(struct rclone_job *j, const char *line) {
         const char *level = "", *msg = line;
 
         if (rec && json_object_is_type(rec, json_type_object)) {
-                if (json_object_object_get_ex(rec, "level", &v))
+                /* a member that is null ("level": null) is NULL here, as if it were missing */
+                if (json_object_object_get_ex(rec, "level", &v) && v)
                         level = json_object_get_string(v);
-                if (json_object_object_get_ex(rec, "msg", &v))
+                if (json_object_object_get_ex(rec, "msg", &v) && v)
                         msg = json_object_get_string(v);
                 if (json_object_object_get_ex(rec, "stats", &stats)) {
-                        if (json_object_object_get_ex(stats, "bytes", &v))
-                                j->bytes = (uint64_t) json_object_get_int64(v);
-                        if (json_object_object_get_ex(stats, "totalBytes", &v))
-                                j->total = (uint64_t) json_object_get_int64(v);
-                        if (json_object_object_get_ex(stats, "speed", &v))
-                                j->speed = json_object_get_double(v);
+                        /* figures rclone never sends (negative, not finite) are not taken */
+                        int64_t n;
+                        double d;
+                        if (json_object_object_get_ex(stats, "bytes", &v) && (n = json_object_get_int64(v)) >= 0)
+                                j->bytes = (uint64_t) n;
+                        if (json_object_object_get_ex(stats, "totalBytes", &v) && (n = json_object_get_int64(v)) >= 0)
+                                j->total = (uint64_t) n;
+                        if (json_object_object_get_ex(stats, "speed", &v) && isfinite(d = json_object_get_double(v)) &&
+                            d >= 0)
+                                j->speed = d;
                 }
         }
         if (streq(level, "error") || streq(level, "critical") || streq(level, "fatal") ||
@@ -130,7 +143,7 @@ static void trim(char *s) {
                 s[--n] = '\0';
 }
 
-static void take_err(struct rclone_job *j, const char *buf, size_t n) {
+void rclone_take_stderr(struct rclone_job *j, const char *buf, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 if (buf[i] != '\n' && j->line_len < sizeof(j->line) - 1) {
                         j->line[j->line_len++] = buf[i];
@@ -178,7 +191,7 @@ static int drain(struct rclone_job *j, int fd) {
                 if (fd == j->out_fd)
                         take_out(j, buf, (size_t) n);
                 else
-                        take_err(j, buf, (size_t) n);
+                        rclone_take_stderr(j, buf, (size_t) n);
         }
 }
 
@@ -203,7 +216,7 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         (void) drain(j, j->out_fd);
         (void) drain(j, j->err_fd);
         if (j->line_len)
-                take_err(j, "\n", 1);
+                rclone_take_stderr(j, "\n", 1);
         if (j->pid > 0)
                 kill(-j->pid, SIGKILL);
         j->pid = 0;

@@ -51,13 +51,22 @@ static int file_path(const char *state_dir, const char *hand, const char *name, 
         return snprintf(buf, len, "%s/%s/%s.state%s", state_dir, hand, name, suffix) >= (int) len ? -ENAMETOOLONG : 0;
 }
 
-/* One line "key=value" into @st. Unknown keys are left alone (a newer version's). */
+/* A value on one line: a newline in an error sentence would start a key of its own. */
+static void one_line(char *s) {
+        for (; *s; s++)
+                if (*s == '\n' || *s == '\r')
+                        *s = ' ';
+}
+
+/* One line "key=value" into @st. Unknown keys are left alone (a newer version's). A "\r" in the
+ * value (a file edited with CRLF line ends) is read as state_save() would write it: a space. */
 static void parse_line(char *line, struct take_state *st) {
         char *v = strchr(line, '=');
 
         if (!v)
                 return;
         *v++ = '\0';
+        one_line(v);
         if (streq(line, "state"))
                 (void) state_from_string(v, &st->state);
         else if (streq(line, "remote"))
@@ -125,13 +134,6 @@ static int mkdir_p(const char *path) {
                         if (!c)
                                 return 0;
                 }
-}
-
-/* A value on one line: a newline in an error sentence would start a key of its own. */
-static void one_line(char *s) {
-        for (; *s; s++)
-                if (*s == '\n' || *s == '\r')
-                        *s = ' ';
 }
 
 static void utc_now(char *buf, size_t len) {

@@ -123,10 +123,11 @@ static void fail(struct offload *o, const char *why) {
 
         if (t) {
                 t->st.state = UPLOAD_FAILED;
-                snprintf(t->st.error, sizeof(t->st.error), "%s", why);
+                snprintf(t->st.error, sizeof(t->st.error), "%.*s", (int) utf8_cut(why, sizeof(t->st.error) - 1), why);
                 save(o, t);
         }
-        snprintf(o->last_error, sizeof(o->last_error), "%s", why);
+        /* cut where a character begins: a broken one would make Status and ListUploads fail */
+        snprintf(o->last_error, sizeof(o->last_error), "%.*s", (int) utf8_cut(why, sizeof(o->last_error) - 1), why);
         log_failure(o, why);
         o->backoff = o->backoff > 0 ? MIN(o->backoff * 2, o->oc->retry_max_seconds) : o->oc->retry_seconds;
         o->retry_at_usec = now_usec() + (uint64_t) (o->backoff * 1e6);

@@ -8,11 +8,14 @@
 # The modules under test are compiled again with clang into their own object tree,
 # $(BUILD)/fuzz/, instrumented for coverage (-fsanitize=fuzzer-no-link) and checked by
 # AddressSanitizer and UBSan, into an archive of every module (DAEMON_SRCS, LIB_SRCS) from which each target
-# links what it needs.
+# links what it needs. The targets of other programs' code link those objects beside it (below:
+# handrec-offload's state.c and rclone.c; handrecctl's JSON helpers for fuzz-take-file, which
+# includes client/handrecctl-info.c itself).
 
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := $(BUILD)/fuzz
-FUZZ_TARGETS := config calibration-opencv calibration-ros take-options
+FUZZ_TARGETS := config calibration-opencv calibration-ros take-options list-takes-options preview-options \
+                take-file offload-state rclone-json
 # clang does not know some of gcc's warnings (-Wno-format-truncation): not an error here
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -Wno-unknown-warning-option
@@ -39,6 +42,16 @@ $(FUZZ_BUILD)/libhandrec-fuzz.a: $(call objs,$(FUZZ_BUILD),$(DAEMON_SRCS) $(LIB_
 
 $(FUZZ_BUILD)/fuzz-%: $(FUZZ_BUILD)/tests/fuzz/fuzz-%.o $(FUZZ_BUILD)/libhandrec-fuzz.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# Targets with another program's objects (not in the archive), and json-c, linked before the archive
+$(FUZZ_BUILD)/client/%.o $(FUZZ_BUILD)/offload/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz-take-file.o \
+    $(FUZZ_BUILD)/tests/fuzz/fuzz-rclone-json.o: ALL_CFLAGS += $(JSONC_CFLAGS)
+$(FUZZ_BUILD)/fuzz-take-file: $(FUZZ_BUILD)/client/handrecctl-json.o
+$(FUZZ_BUILD)/fuzz-offload-state: $(FUZZ_BUILD)/offload/state.o
+$(FUZZ_BUILD)/fuzz-rclone-json: $(FUZZ_BUILD)/offload/rclone.o
+$(patsubst %,$(FUZZ_BUILD)/fuzz-%,take-file offload-state rclone-json): $(FUZZ_BUILD)/fuzz-%: \
+    $(FUZZ_BUILD)/tests/fuzz/fuzz-%.o $(FUZZ_BUILD)/libhandrec-fuzz.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS) $(JSONC_LIBS)
 
 # The daemon itself with AddressSanitizer and UBSan (and LeakSanitizer at exit), built from the
 # same objects as the unit tests.

@@ -10,7 +10,8 @@ counts=${1:?usage: run.sh COUNTS-FILE}
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
-TARGETS="config calibration-opencv calibration-ros take-options"
+TARGETS="config calibration-opencv calibration-ros take-options list-takes-options preview-options take-file offload-state
+         rclone-json"
 n_targets=$(echo "$TARGETS" | wc -w)
 artifacts=$BUILD/fuzz/artifacts
 passed=0 failed=0

@@ -2,13 +2,20 @@
 """Writes the fuzzers' seed inputs into tests/fuzz/corpus/<target>/ (run from anywhere; the files
 are committed, this says where they came from): the shipped configuration and the kinds the tests
 write, OpenCV FileStorage calibrations written by cv2.FileStorage itself and ROS camera_info files
-as tests/integration/test_rectify.py writes them (the values of tests/unit/test-calibration.c), and
-StartRecording option dictionaries encoded as fuzz-take-options.c reads its input.
+as tests/integration/test_rectify.py writes them (the values of tests/unit/test-calibration.c),
+StartRecording, ListTakes and OpenPreview option dictionaries encoded as fuzz-options.h reads its
+input, take files recorded by handrecd itself (it needs the build: make; and dbus-daemon, h5py,
+h5clear) and regressions/take-file/'s damaged copies of them, handrec-offload state files as
+offload/state.c writes them, and rclone's JSON log as rclone 1.60 wrote it.
 
 It only adds or rewrites its own files: inputs saved from longer runs (tests/fuzz/README.md) stay.
 """
+import json
 import os
+import re
+import signal
 import struct
+import subprocess
 import sys
 import tempfile
 
@@ -21,7 +28,7 @@ ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 CORPUS = os.path.join(HERE, "corpus")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
-from conftest import make_config  # noqa: E402
+from conftest import HANDRECCTL, HANDRECD, Bus, Daemon, make_config, wait_frames  # noqa: E402
 
 NEXT_FILE = "\n#8<\n"  # fuzz-calibration.h: where the first file ends and the second begins
 
@@ -227,7 +234,290 @@ def take_options():
     write(t, "episode-int", options(("episode", "i", 7)))
 
 
+# ---- ListTakes and OpenPreview options ------------------------------------------------------------
+# fuzz-options.h's format, as above, with each target's own key bytes: fuzz-list-takes-options.c
+# (0 hand, 1 limit, 2 "", 3 "Limit"; 4: a key from the input), fuzz-preview-options.c (0-4 fps,
+# max_width, rectified, guides, quality; 5 "", 6 "Fps"; 7: a key from the input).
+
+def method_options(keys, *entries, flags=0):
+    out = bytes([flags])
+    for key, t, v in entries:
+        if key in keys:
+            out += bytes([keys.index(key)])
+        else:
+            out += bytes([len(keys), len(key)]) + key.encode()
+        out += bytes([TYPES.index(t)]) + value(t, v)
+    return out
+
+
+def list_takes_options():
+    t = "list-takes-options"
+    keys = ["hand", "limit", "", "Limit"]
+    def opts(*e):
+        return method_options(keys, *e)
+    write(t, "empty", opts())
+    write(t, "hand", opts(("hand", "s", "right")))
+    write(t, "limit", opts(("limit", "u", 20)))
+    write(t, "both", opts(("hand", "s", "left"), ("limit", "u", 1000)))
+    write(t, "limit-of-every-type", opts(("limit", "y", 3)))
+    write(t, "limit-double", opts(("limit", "d", 5.0)))
+    write(t, "limit-fraction", opts(("limit", "d", 2.5)))
+    write(t, "limit-zero", opts(("limit", "u", 0)))
+    write(t, "limit-1001", opts(("limit", "t", 1001)))
+    write(t, "limit-negative", opts(("limit", "i", -1)))
+    write(t, "limit-huge", opts(("limit", "d", 1e300)))
+    write(t, "limit-nan", opts(("limit", "d", float("nan"))))
+    write(t, "limit-string", opts(("limit", "s", "10")))
+    write(t, "hand-int", opts(("hand", "i", 1)))
+    write(t, "hand-twice", opts(("hand", "s", "left"), ("hand", "s", "right")))
+    write(t, "unknown", opts(("Limit", "u", 3)))
+    write(t, "hand-in-variant", opts(("hand", "v", ("s", "right"))))
+
+
+def preview_options():
+    t = "preview-options"
+    keys = ["fps", "max_width", "rectified", "guides", "quality", "", "Fps"]
+    def opts(*e, flags=0):
+        return method_options(keys, *e, flags=flags)
+    write(t, "empty", opts())
+    write(t, "empty-rectifying-hand", opts(flags=3))
+    write(t, "all", opts(("fps", "d", 5.0), ("max_width", "u", 640), ("rectified", "b", True), ("guides", "b", True),
+                         ("quality", "i", 80), flags=1))
+    write(t, "fps-int", opts(("fps", "i", 30)))
+    write(t, "fps-low", opts(("fps", "d", 0.25)))
+    write(t, "fps-nan", opts(("fps", "d", float("nan"))))
+    write(t, "fps-inf", opts(("fps", "d", float("inf"))))
+    write(t, "max-width-full", opts(("max_width", "u", 0)))
+    write(t, "max-width-huge", opts(("max_width", "t", 65536)))
+    write(t, "max-width-negative", opts(("max_width", "i", -640)))
+    write(t, "max-width-fraction", opts(("max_width", "d", 320.5)))
+    write(t, "rectified-no-calibration", opts(("rectified", "b", True)))
+    write(t, "rectified-int", opts(("rectified", "i", 1), flags=1))
+    write(t, "guides-string", opts(("guides", "s", "yes")))
+    write(t, "quality-bounds", opts(("quality", "y", 30), ("fps", "q", 30)))
+    write(t, "quality-96", opts(("quality", "i", 96)))
+    write(t, "fps-twice", opts(("fps", "d", 1.0), ("fps", "d", 2.0)))
+    write(t, "unknown", opts(("Fps", "d", 10.0)))
+
+
+# ---- take files --------------------------------------------------------------------------------
+# fuzz-take-file.c: a take as handrecd writes it, 256x64 pixels an eye at 10 fps, a few frames:
+# finished; killed (SIGKILL) mid-take, its SWMR flags set; that one cut short inside its last
+# frame's bytes as a power cut leaves it (the superblock names an end past the end); and the
+# finished one with a bit of its superblock flipped. Runs of zeros (the unused end of the 512 KiB
+# JPEG chunk) are written as ZERO_RUN and a 3-byte little-endian length.
+
+ZERO_RUN = b"\0HRZ"
+
+
+def pack_zeros(data, min_run=64):
+    assert ZERO_RUN not in data
+    out, at = bytearray(), 0
+    for m in re.finditer(rb"\x00{%d,}" % min_run, data):
+        out += data[at:m.start()]
+        for n in range(m.end() - m.start(), 0, -0xFFFFFF):
+            out += ZERO_RUN + min(n, 0xFFFFFF).to_bytes(3, "little")
+        at = m.end()
+    return bytes(out + data[at:])
+
+
+def last_frame_at(path):
+    """Where in the file the last committed frame's JPEG bytes begin (read as a SWMR reader)."""
+    import h5py
+    with h5py.File(path, "r", swmr=True, libver="latest") as f:
+        n = len(f["stereo/size"])
+        off = int(f["stereo/offset"][n - 1])
+        jpeg = f["stereo/jpeg"]
+        chunk = jpeg.chunks[0]
+        return jpeg.id.get_chunk_info_by_coord((off // chunk * chunk,)).byte_offset + off % chunk
+
+
+def take_files():
+    if not os.access(HANDRECD, os.X_OK) or not os.access(HANDRECCTL, os.X_OK):
+        print(f"seeds.py: take-file seeds not written: build {HANDRECD} and {HANDRECCTL} first (make)")
+        return
+    with tempfile.TemporaryDirectory(prefix="handrec-seeds-") as tmp:
+        out = os.path.join(tmp, "out")
+        os.makedirs(out)
+        bus = Bus(tmp)
+        try:
+            def ctl(*args):
+                return subprocess.run([HANDRECCTL, "--user", *args], env=bus.env, capture_output=True, text=True,
+                                      timeout=60, check=True)
+            daemon = Daemon(bus, tmp, make_config(out, hands=("right",), quality=60, min_free_mb=0, width=256,
+                                                  height=64, fps=10.0, warmup=0)).start()
+            complete = ctl("start", "--hand", "right", "--label", "seed").stdout.strip()
+            wait_frames(ctl, hands=("right",), n=3)
+            ctl("stop", "--hand", "right")
+            killed = ctl("start", "--hand", "right", "--label", "killed").stdout.strip()
+            wait_frames(ctl, hands=("right",), n=3)
+            daemon.stop(signal.SIGKILL)
+        finally:
+            bus.stop()
+        with open(complete, "rb") as f:
+            data = f.read()
+        with open(killed, "rb") as f:
+            swmr = f.read()
+        cut = last_frame_at(killed) + 100
+        take_file_regressions(complete, killed, tmp)
+    t = "take-file"
+    write(t, "complete.h5z", pack_zeros(data))
+    write(t, "killed-swmr-flags.h5z", pack_zeros(swmr))
+    write(t, "power-cut.h5z", pack_zeros(swmr[:cut]))
+    flipped = bytearray(data)
+    flipped[28] ^= 0x04  # the superblock's end-of-file address (its checksum no longer matches)
+    write(t, "superblock-bit-flipped.h5z", pack_zeros(bytes(flipped)))
+
+
+def take_file_regressions(complete, killed, tmp):
+    """regressions/take-file/: the two takes with an attribute or a dataset of another shape than
+    handrecd writes (made with h5py), each of which overflowed a buffer before it was checked, one
+    whose frame size attributes made libjpeg take gigabytes (tests/fuzz/README.md, "Found so far"),
+    and one whose global heap HDF5 1.10.8 overflows on."""
+    import shutil
+
+    import h5py
+    subprocess.run(["h5clear", "-s", killed], check=True)  # h5py cannot open it with the flags set
+    text = h5py.string_dtype("utf-8")
+
+    def attr_array(name, values, dtype=None):
+        def edit(f):
+            del f.attrs[name]
+            f.attrs.create(name, values, dtype=dtype)
+        return edit
+
+    def index_2d(name):
+        def edit(f):
+            v = f[name][:]
+            del f[name]
+            f.create_dataset(name, data=np.stack([v] * 4, axis=1), maxshape=(None, 4), chunks=(16, 4))
+        return edit
+
+    def huge_progressive_frame(f):
+        """eye_width and eye_height of 32768 x 65500 (HDF5 takes them), and frame 0 a progressive
+        JPEG of 16 x 16 pixels whose header says 65500 x 65500: libjpeg would hold every coefficient
+        of that, gigabytes, from a file of 50 KB."""
+        import cv2
+        ok, jpeg = cv2.imencode(".jpg", np.full((16, 16), 128, np.uint8), [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+        jpeg = bytearray(jpeg.tobytes())
+        sof2 = jpeg.index(b"\xff\xc2")
+        jpeg[sof2 + 5:sof2 + 9] = struct.pack(">HH", 65500, 65500)
+        f.attrs["eye_width"], f.attrs["eye_height"] = np.int64(32768), np.int64(65500)
+        f["stereo/jpeg"][0:len(jpeg)] = np.frombuffer(bytes(jpeg), np.uint8)
+        f["stereo/size"][0] = len(jpeg)
+
+    edits = [
+        (complete, "attr-eye-size-huge-progressive-frame.h5z", huge_progressive_frame),
+        (complete, "attr-status-array.h5z", attr_array("status", ["complete", "x", "y", "z"], text)),
+        (complete, "attr-eye-width-array.h5z", attr_array("eye_width", np.arange(16, dtype=np.int64))),
+        (killed, "killed-attr-fps-nominal-array.h5z", attr_array("fps_nominal", np.ones(16))),
+        (complete, "attr-jpeg-quality-array.h5z", attr_array("jpeg_quality", np.arange(64, dtype=np.int64))),
+        (complete, "index-size-2d.h5z", index_2d("stereo/size")),
+        (complete, "index-left-sequence-2d.h5z", index_2d("stereo/left_sequence")),
+    ]
+    d = os.path.join(HERE, "regressions", "take-file")
+    os.makedirs(d, exist_ok=True)
+    for source, name, edit in edits:
+        path = os.path.join(tmp, name + ".h5")
+        shutil.copy(source, path)
+        with h5py.File(path, "r+", libver="latest") as f:
+            edit(f)
+        with open(path, "rb") as f, open(os.path.join(d, name), "wb") as out:
+            out.write(pack_zeros(f.read()))
+    # the first global heap object's size made 2^40: H5Aread() of the attribute copies that much
+    with open(complete, "rb") as f:
+        data = bytearray(f.read())
+    g = data.index(b"GCOL")
+    data[g + 16 + 8:g + 16 + 16] = (1 << 40).to_bytes(8, "little")
+    with open(os.path.join(d, "hdf5-global-heap-object-past-collection.h5z"), "wb") as out:
+        out.write(pack_zeros(bytes(data)))
+
+
+# ---- handrec-offload state files ---------------------------------------------------------------
+
+STATE = ("state={state}\nfile=/var/lib/handrec/right/20261126-043000-pick.h5\n"
+         "remote=s3:handrec/takes/right/20261126-043000-pick.h5\nsize=590316\nmtime_ns=1764131400123456789\n"
+         "ino=1234567\ncheck={check}\nattempts={attempts}\nerror={error}\nupdated_utc=2026-11-26T04:31:02Z\n")
+
+
+def offload_states():
+    t = "offload-state"
+    write(t, "verified", STATE.format(state="uploaded-verified", check="md5:0123456789abcdef0123456789abcdef",
+                                      attempts=1, error=""))
+    write(t, "download-check", STATE.format(state="uploaded-verified", check="download:md5:" + "ab" * 16,
+                                            attempts=2, error=""))
+    write(t, "failed", STATE.format(state="failed", check="", attempts=3,
+                                    error="rclone copyto failed: Forbidden: Forbidden status code: 403"))
+    write(t, "uploading", STATE.format(state="uploading", check="", attempts=0, error=""))
+    write(t, "state-only", "state=pending\n")
+    write(t, "unknown-keys", "state=failed\nnew_key=1\n=x\nno equals sign\nsize=-1\nattempts=99999999999\n")
+    write(t, "crlf", STATE.format(state="failed", check="", attempts=1, error="x").replace("\n", "\r\n"))
+    write(t, "not-a-state", "remote=x\nstate=failed\n")
+    write(t, "long-values", "state=failed\nremote=" + "r" * 1100 + "\nerror=" + "é" * 300 + "\ncheck=" + "c" * 200 + "\n")
+
+
+# ---- rclone's JSON log -------------------------------------------------------------------------
+# rclone 1.60 (Debian 12) with --use-json-log -v --stats 1s, as handrec-offload runs it: a copy,
+# and failures (its last words are plain text, not JSON).
+
+RCLONE_COPY = [
+    {"level": "info", "msg": "Starting bandwidth limiter at 1Mi Byte/s", "source": "accounting/token_bucket.go:108",
+     "time": "2026-12-06T03:59:04.482437+00:00"},
+    {"level": "info", "msg": "\nTransferred:   \t    1.059 MiB / 2.861 MiB, 37%, 0 B/s, ETA -\nTransferred:            "
+     "0 / 1, 0%\nElapsed time:         1.2s\nTransferring:\n *                                          a.h5: 37% "
+     "/2.861Mi, 0/s, -\n\n", "source": "accounting/stats.go:482",
+     "stats": {"bytes": 1110016, "checks": 0, "deletedDirs": 0, "deletes": 0, "elapsedTime": 1.280975681,
+               "errors": 0, "eta": None, "fatalError": False, "renames": 0, "retryError": False, "speed": 0,
+               "totalBytes": 3000000, "totalChecks": 0, "totalTransfers": 1, "transferTime": 0,
+               "transferring": [{"bytes": 1110016, "eta": None, "group": "global_stats", "name": "a.h5",
+                                 "percentage": 37, "size": 3000000, "speed": 1059405.3785720626, "speedAvg": 0}],
+               "transfers": 0},
+     "time": "2026-12-06T03:59:05.531148+00:00"},
+    {"level": "info", "msg": "Copied (new)", "object": "a.h5", "objectType": "*local.Object",
+     "source": "operations/operations.go:566", "time": "2026-12-06T03:59:07.343772+00:00"},
+    {"level": "info", "msg": "\nTransferred:   \t    2.861 MiB / 2.861 MiB, 100%, 1.029 MiB/s, ETA 0s\nTransferred:"
+     "            1 / 1, 100%\nElapsed time:         3.0s\n\n", "source": "accounting/stats.go:482",
+     "stats": {"bytes": 3000000, "checks": 0, "deletedDirs": 0, "deletes": 0, "elapsedTime": 3.093794063,
+               "errors": 0, "eta": 0, "fatalError": False, "renames": 0, "retryError": False,
+               "speed": 1078746.5820258681, "totalBytes": 3000000, "totalChecks": 0, "totalTransfers": 1,
+               "transferTime": 0, "transfers": 1},
+     "time": "2026-12-06T03:59:07.343896+00:00"},
+]
+
+
+def jsonl(*records):
+    return "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records)
+
+
+def rclone_json():
+    t = "rclone-json"
+    write(t, "copy", jsonl(*RCLONE_COPY))
+    write(t, "no-config-section",
+          '2026/12/06 03:59:07 Failed to create file system for destination "s3x:bucket/right/": '
+          "didn't find section in config file\n")
+    write(t, "hashsum-not-found",
+          jsonl({"level": "error", "msg": "error listing: directory not found", "object": "", "objectType": "string",
+                 "source": "walk/walk.go:174", "time": "2026-12-06T03:59:08.178122+00:00"}) +
+          "2026/12/06 03:59:08 Failed to hashsum with 2 errors: last error was: directory not found\n")
+    write(t, "attempt-failed",
+          jsonl({"level": "error", "msg": "Attempt 1/1 failed with 1 errors and: RequestError: send request failed\n"
+                 "caused by: Put \"http://127.0.0.1:9/b/right/b.h5\": dial tcp 127.0.0.1:9: connect: connection "
+                 "refused", "source": "fs/operations.go:1", "time": "2026-12-06T03:59:09+00:00"}) +
+          "2026/12/06 03:59:09 Failed to copyto: RequestError: send request failed\n")
+    write(t, "forbidden", jsonl({"level": "critical", "msg": "Failed to copyto: Forbidden: Forbidden\n\tstatus code: "
+                                 "403, request id: 17A3, host id: "}))
+    write(t, "long-utf8-error",
+          jsonl({"level": "error", "msg": "Failed to copy: " + "x" * 492 + "Größe ↗ 😀 " * 4}))
+    write(t, "plain-error", "ERROR : right/a.h5: Failed to copy: permission denied\nnot json {\n{\"level\":\n")
+    write(t, "no-newline-at-end", jsonl(RCLONE_COPY[2]).rstrip("\n"))
+
+
 if __name__ == "__main__":
     calibrations()
     configs()
     take_options()
+    list_takes_options()
+    preview_options()
+    offload_states()
+    rclone_json()
+    take_files()
