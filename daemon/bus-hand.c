@@ -306,6 +306,47 @@ void bus_emit_hand_changed(struct hand *h, bool all) {
                 log_warning_errno(r, "Failed to emit PropertiesChanged for %s, ignoring: %m", h->path);
 }
 
+/* A PropertiesChanged as a state change sends (every property that can change), but for State
+ * the state @state @h passed through. */
+static int emit_state_passed(struct hand *h, const struct pipeline_stats *s, enum hand_state state) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r = sd_bus_message_new_signal(h->daemon->bus, &m, h->path, "org.freedesktop.DBus.Properties",
+                                          "PropertiesChanged");
+
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", HAND_INTERFACE);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(hand_properties); i++) {
+                const struct hand_property *p = &hand_properties[i];
+                if (p->changes == CHANGES_NEVER)
+                        continue;
+                r = open_entry(m, p->name, p->signature);
+                if (r >= 0)
+                        r = streq(p->name, "State") ? sd_bus_message_append(m, "s", hand_state_to_string(state))
+                                                    : p->get(m, h, s);
+                if (r >= 0)
+                        r = close_entry(m);
+        }
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "as", 0);
+        return r < 0 ? r : sd_bus_send(NULL, m, NULL);
+}
+
+void bus_emit_hand_states_passed(struct hand *h) {
+        struct pipeline_stats s;
+
+        pipeline_stats(h->pipeline, &s);
+        for (unsigned i = 0; i + 1 < h->n_passed; i++) {
+                int r = emit_state_passed(h, &s, h->passed[i]);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to emit PropertiesChanged for %s, ignoring: %m", h->path);
+        }
+        h->n_passed = 0;
+}
+
 int bus_add_hand(struct hand *h) {
         int r = sd_bus_add_object_vtable(h->daemon->bus, &h->slot, h->path, HAND_INTERFACE, hand_vtable, h);
         if (r < 0)

@@ -385,8 +385,10 @@ static void dispatch_hand(struct hand *h) {
                 episode_take_ended(h->daemon, h);
         if (n & HAND_NOTICE_ENDED)
                 answer_stop_waiters(h);
-        if (n & HAND_NOTICE_CHANGED)
+        if (n & HAND_NOTICE_CHANGED) {
+                bus_emit_hand_states_passed(h);
                 bus_emit_hand_changed(h, true);
+        }
         if (n & HAND_NOTICE_ENDED)
                 emit_stopped(h, h->ended_reason);
         if (n & HAND_NOTICE_STARTED)

@@ -28,6 +28,13 @@ void bus_dispatch_notices(struct daemon *d);
  */
 void bus_emit_hand_changed(struct hand *h, bool all);
 
+/**
+ * bus_emit_hand_states_passed() - a PropertiesChanged, as a state change sends it, for each state
+ * @h passed through since the last one but its current (h->passed): a take that stopped and
+ * ended within one turn of the loop is still seen stopping before idle. Then h->passed is emptied.
+ */
+void bus_emit_hand_states_passed(struct hand *h);
+
 /** bus_append_hand_status() - append @h's Status: every Hand property by name, as an a{sv}. */
 int bus_append_hand_status(sd_bus_message *m, struct hand *h);
 

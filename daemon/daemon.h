@@ -80,6 +80,10 @@ struct hand {
 
         unsigned notices;              /* HAND_NOTICE_*, for the bus layer */
         enum stop_reason ended_reason; /* with HAND_NOTICE_ENDED: why the take ended */
+        /* with HAND_NOTICE_CHANGED: the states passed through since the last PropertiesChanged, in
+         * order (the last is the current one), so that each is published (stopping, then idle) */
+        enum hand_state passed[4];
+        unsigned n_passed;
 };
 
 /* A take recovered at start, as ListRecovered and TakeRecovered tell it. */

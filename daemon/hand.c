@@ -53,6 +53,10 @@ static void set_state(struct hand *h, enum hand_state s) {
                 return;
         log_debug("%s: %s → %s", h->config->name, hand_state_to_string(h->state), hand_state_to_string(s));
         h->state = s;
+        if (h->n_passed < ELEMENTSOF(h->passed))
+                h->passed[h->n_passed++] = s;
+        else
+                h->passed[ELEMENTSOF(h->passed) - 1] = s; /* the current one is always said last */
         hand_notify(h, HAND_NOTICE_CHANGED);
 }
 
