@@ -199,6 +199,10 @@ int bus_setup(struct offload *o) {
                 r = match(o, "RecordingStarted", on_take_done); /* listed (pending) from its start */
         if (r >= 0)
                 r = match(o, "TakeDiscarded", on_discarded);
+        if (r >= 0) /* a manifest to upload: the episode's end, and each decision */
+                r = match(o, "EpisodeEnded", on_take_done);
+        if (r >= 0)
+                r = match(o, "EpisodeDecided", on_take_done);
         if (r >= 0)
                 r = sd_bus_match_signal(o->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
                                         "org.freedesktop.DBus.Local", "Disconnected", on_disconnected, o);

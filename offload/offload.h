@@ -56,7 +56,12 @@ struct take_state {
         char updated_utc[32];
 };
 
-/* One local take the service knows, from the last scan. */
+/* The episodes' manifests (handrecd's <output_dir>/episodes/<id>.json) are uploaded as takes of
+ * this "hand": to <remote>/episodes/<id>.json, again each time the manifest changes (the
+ * operator's decision), never removed for space, and not in the backlog of takes. */
+#define MANIFEST_FOLDER "episodes"
+
+/* One local take the service knows, from the last scan (or an episode's manifest: manifest). */
 struct take {
         char hand[16];
         char name[256];
@@ -67,6 +72,7 @@ struct take {
         char status[32];      /* the file's status attribute, "" when it cannot be read */
         bool seen;            /* in the scan under way */
         bool discard_refused; /* handrecd refused to remove it: the space policy tries others */
+        bool manifest;        /* an episode's manifest, in MANIFEST_FOLDER; eligible once the episode has ended */
         struct take_state st;
 };
 

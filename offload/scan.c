@@ -4,12 +4,15 @@
  * under save.output_dir (opened without following links), sorted oldest first, each with its
  * state file and whether it may be uploaded: its HDF5 root attribute status is "complete" or
  * "recovered". A take being recorded cannot be opened without SWMR and says "recording" anyway;
- * it is read again when its size or time change.
+ * it is read again when its size or time change. And the episodes' manifests, *.json in
+ * save.output_dir/episodes, as takes of MANIFEST_FOLDER: uploaded once their episode has ended
+ * (outcome no longer "recording"), and again whenever they change (a decision).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +135,86 @@ static bool is_take_name(const char *n) {
         return len > 3 && len < 256 && n[0] != '.' && streq(n + len - 3, ".h5");
 }
 
+/* A manifest's name as handrecd writes them: <id>.json, no control character (its .json.tmp, a
+ * write under way, is not one). */
+static bool is_manifest_name(const char *n) {
+        size_t len = strlen(n);
+
+        for (const char *p = n; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return false;
+        return len > 5 && len < 256 && n[0] != '.' && streq(n + len - 5, ".json");
+}
+
+/* A manifest may be uploaded once its episode has ended: its outcome is no longer "recording"
+ * (one that cannot be read as JSON waits: handrecd writes them whole, by rename). */
+static void check_manifest(int dirfd, struct take *t) {
+        _cleanup_(closep) int fd = openat(dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        char buf[65536];
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        json_object *m, *outcome;
+
+        t->checked_size = t->size;
+        t->checked_mtime_ns = t->mtime_ns;
+        t->status[0] = '\0';
+        buf[n > 0 ? n : 0] = '\0';
+        m = n > 0 ? json_tokener_parse(buf) : NULL;
+        if (m && json_object_object_get_ex(m, "outcome", &outcome) && json_object_is_type(outcome, json_type_string))
+                snprintf(t->status, sizeof(t->status), "%s", json_object_get_string(outcome));
+        json_object_put(m);
+        t->eligible = t->status[0] && !streq(t->status, "recording");
+}
+
+/* A file found in a folder: known or added, with what the scan saw of it. */
+static struct take *take_seen(struct offload *o, const char *hand, const char *name, const struct stat *st) {
+        struct take *t = take_find(o, hand, name) ?: take_add(o, hand, name);
+
+        if (!t)
+                return NULL;
+        t->seen = true;
+        t->size = (uint64_t) st->st_size;
+        t->mtime_ns = (uint64_t) st->st_mtim.tv_sec * NSEC_PER_SEC + (uint64_t) st->st_mtim.tv_nsec;
+        t->ino = (uint64_t) st->st_ino;
+        return t;
+}
+
+/* The manifests of save.output_dir/episodes. One that changed since its upload (a decision made
+ * after it) is uploaded again. Return: 0, or -errno (none of them is forgotten then). */
+static int scan_manifests(struct offload *o) {
+        _cleanup_(closep) int top = open(o->config->output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int dirfd = top < 0 ? -errno : openat(top, MANIFEST_FOLDER, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *d;
+        struct dirent *e;
+
+        if (top >= 0 && dirfd < 0)
+                dirfd = -errno;
+        if (dirfd < 0 || !(d = fdopendir(dirfd))) {
+                int r = dirfd < 0 ? dirfd : -errno;
+                if (dirfd >= 0)
+                        close(dirfd);
+                for (unsigned i = 0; r != -ENOENT && i < o->n_takes; i++)
+                        o->takes[i].seen |= o->takes[i].manifest; /* unknown, not gone */
+                return r == -ENOENT ? 0 : r;
+        }
+        while ((e = readdir(d))) {
+                struct stat st;
+                struct take *t;
+                if (!is_manifest_name(e->d_name) || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    !S_ISREG(st.st_mode))
+                        continue;
+                if (!(t = take_seen(o, MANIFEST_FOLDER, e->d_name, &st)))
+                        break;
+                t->manifest = true;
+                if (t->checked_size != t->size || t->checked_mtime_ns != t->mtime_ns)
+                        check_manifest(dirfd, t);
+                if (t->st.state == UPLOAD_VERIFIED &&
+                    (t->size != t->st.size || t->mtime_ns != t->st.mtime_ns || t->ino != t->st.ino))
+                        t->st.state = UPLOAD_PENDING; /* changed since its upload: again */
+        }
+        closedir(d);
+        return 0;
+}
+
 /* Return: 0, or -errno when the folder cannot be read (then nothing of it is forgotten). */
 static int scan_hand(struct offload *o, const char *hand) {
         _cleanup_(closep) int top = open(o->config->output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -153,13 +236,8 @@ static int scan_hand(struct offload *o, const char *hand) {
                 if (!is_take_name(e->d_name) || fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                     !S_ISREG(st.st_mode))
                         continue;
-                t = take_find(o, hand, e->d_name) ?: take_add(o, hand, e->d_name);
-                if (!t)
+                if (!(t = take_seen(o, hand, e->d_name, &st)))
                         break;
-                t->seen = true;
-                t->size = (uint64_t) st.st_size;
-                t->mtime_ns = (uint64_t) st.st_mtim.tv_sec * NSEC_PER_SEC + (uint64_t) st.st_mtim.tv_nsec;
-                t->ino = (uint64_t) st.st_ino;
                 /* read again only when it changed: a take is opened once when it is done */
                 if (t->checked_size != t->size || t->checked_mtime_ns != t->mtime_ns)
                         check_eligible(dirfd, t);
@@ -211,6 +289,8 @@ int scan_takes(struct offload *o) {
                         ret = r;
                 }
         }
+        if (scan_manifests(o) < 0)
+                ret = ret ?: -EIO;
         if (!o->scan_error[0])
                 o->logged_scan_error[0] = '\0';
         /* a take gone from the folder (discarded, removed) is forgotten with its state */
@@ -235,6 +315,8 @@ void offload_backlog(struct offload *o, unsigned *ret_takes, uint64_t *ret_bytes
 
         for (unsigned i = 0; i < o->n_takes; i++) {
                 const struct take *t = &o->takes[i];
+                if (t->manifest)
+                        continue; /* a few kB of record, not a take waiting */
                 all += t->size;
                 if (t->eligible && t->st.state != UPLOAD_VERIFIED) {
                         n++;
@@ -262,11 +344,11 @@ static void forget_orphan(struct offload *o, const char *hand, const char *name)
 /* State files whose take is gone (removed or discarded while the service was down, or whose
  * partial copy a run before this one could not delete). */
 void scan_orphans(struct offload *o) {
-        for (unsigned i = 0; i < o->config->n_hands; i++) {
-                const char *hand = o->config->hands[i].name;
+        for (unsigned i = 0; i <= o->config->n_hands; i++) { /* the hands, then the manifests */
+                const char *hand = i < o->config->n_hands ? o->config->hands[i].name : MANIFEST_FOLDER;
                 char dir[4096], name[256];
 
-                if (o->hand_unreadable[i])
+                if (i < o->config->n_hands && o->hand_unreadable[i])
                         continue; /* its takes are unknown, not gone */
                 DIR *d;
                 struct dirent *e;

@@ -44,7 +44,7 @@ static void set_note(struct offload *o, const char *note) {
 static struct take *removable(struct offload *o) {
         for (unsigned i = 0; i < o->n_takes; i++) {
                 struct take *t = &o->takes[i];
-                if (t->st.state == UPLOAD_VERIFIED && !t->discard_refused && t->size == t->st.size &&
+                if (!t->manifest && t->st.state == UPLOAD_VERIFIED && !t->discard_refused && t->size == t->st.size &&
                     t->mtime_ns == t->st.mtime_ns && t->ino == t->st.ino &&
                     !(upload_on_take(o) && streq(t->hand, o->cur_hand) && streq(t->name, o->cur_name)))
                         return t;

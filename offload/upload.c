@@ -414,7 +414,7 @@ static void verified(struct offload *o, const char *check) {
                 log_info("Uploads work again (%u more failures were not logged).", o->failures_since_log);
         o->logged_error[0] = o->last_error[0] = '\0';
         o->backoff = 0;
-        o->uploaded++;
+        o->uploaded += t && !t->manifest; /* takes: an episode's manifest is its record, not one */
         upload_phase_idle(o);
         space_check(o);
         upload_schedule_next(o);
