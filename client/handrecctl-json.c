@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * handrecctl-json.c — `--json`: any D-Bus value read into a json-c object (a{sv} and a{s*} as
- * objects with the D-Bus API's own keys, other arrays and structs as arrays, numbers and
- * strings as themselves), and one JSON document printed on standard output. json-c escapes
+ * objects, other arrays and structs as arrays, numbers and strings as themselves), and one JSON
+ * document printed on standard output, every key in one style, snake_case (json_key_style():
+ * the bus' FramesWritten is frames_written, a cause's queue-full is queue_full), as
+ * handrecctl(1) lists them. json-c escapes
  * every string (labels, task texts and error sentences carry quotes and non-ASCII); nothing
  * here builds JSON with printf. Works with json-c 0.13 (Ubuntu 20.04). Doubles are written with
  * 15 significant digits at most, trailing zeros cut (json_new_double(): "%.15g" through
@@ -145,10 +147,47 @@ void json_object_putp(json_object **o) {
                 json_object_put(*o);
 }
 
+void json_key_style(const char *key, char *buf, size_t len) {
+        size_t n = 0;
+
+        for (const char *p = key; *p && n + 2 < len; p++) {
+                if (*p >= 'A' && *p <= 'Z') {
+                        if (p != key && n > 0 && buf[n - 1] != '_')
+                                buf[n++] = '_';
+                        buf[n++] = (char) (*p - 'A' + 'a');
+                } else
+                        buf[n++] = *p == '-' ? '_' : *p;
+        }
+        buf[n] = 0;
+}
+
+/* @o with every object's keys in the one style (json_key_style()), a new reference. */
+static json_object *json_styled(json_object *o) {
+        json_object *c;
+
+        if (json_object_is_type(o, json_type_array)) {
+                c = json_object_new_array();
+                for (size_t i = 0; i < json_object_array_length(o); i++)
+                        json_object_array_add(c, json_styled(json_object_array_get_idx(o, i)));
+                return c;
+        }
+        if (!json_object_is_type(o, json_type_object))
+                return json_object_get(o);
+        c = json_object_new_object();
+        json_object_object_foreach(o, key, value) {
+                char styled[256];
+                json_key_style(key, styled, sizeof(styled));
+                json_object_object_add(c, styled, json_styled(value));
+        }
+        return c;
+}
+
 int json_print(json_object *o) {
         int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE;
+        json_object *styled = json_styled(o);
 
-        printf("%s\n", json_object_to_json_string_ext(o, flags));
+        printf("%s\n", json_object_to_json_string_ext(styled, flags));
+        json_object_put(styled);
         return fflush(stdout) == 0 ? 0 : 1;
 }
 

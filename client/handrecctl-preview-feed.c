@@ -234,15 +234,19 @@ int64_t feed_copy(struct feed *f, uint64_t after_seq, int64_t deadline_ns, uint8
         return r;
 }
 
-void feed_set_status(struct feed *f, const char *state, const char *line) {
+void feed_set_status(struct feed *f, const char *state, const char *line, const char *warnings,
+                     const char *last_error) {
         pthread_mutex_lock(&f->lock);
         snprintf(f->state, sizeof(f->state), "%s", state);
         snprintf(f->line, sizeof(f->line), "%s", line);
+        snprintf(f->warnings, sizeof(f->warnings), "%s", warnings);
+        snprintf(f->last_error, sizeof(f->last_error), "%s", last_error);
         pthread_mutex_unlock(&f->lock);
 }
 
 char *feed_status_json(struct feed *f, char *buf, size_t len) {
         char line[sizeof(f->line) * 6], state[sizeof(f->state) * 6], frame[128];
+        char warnings[sizeof(f->warnings) * 6], last_error[sizeof(f->last_error) * 6];
         struct preview_header h;
         uint64_t seq;
         bool ended;
@@ -250,14 +254,17 @@ char *feed_status_json(struct feed *f, char *buf, size_t len) {
         pthread_mutex_lock(&f->lock);
         json_escape(f->line, line, sizeof(line));
         json_escape(f->state, state, sizeof(state));
+        json_escape(f->warnings, warnings, sizeof(warnings));
+        json_escape(f->last_error, last_error, sizeof(last_error));
         h = f->header, seq = f->seq, ended = f->ended;
         pthread_mutex_unlock(&f->lock);
         snprintf(buf, len,
-                 "{\"hand\":\"%s\",\"state\":\"%s\",\"line\":\"%s\",\"frames_received\":%" PRIu64
-                 ",\"preview\":\"%s\",\"ended\":%s,\"frame\":{\"number\":%" PRIu64 ",\"width\":%" PRIu32
-                 ",\"height\":%" PRIu32 ",\"rectified\":%s,\"guides\":%s,\"recording\":%s}}\n",
-                 f->hand, state, line, seq, seq ? preview_describe(&h, frame, sizeof(frame)) : "no frame yet",
-                 ended ? "true" : "false", h.number, h.width, h.height, h.flags & PREVIEW_RECTIFIED ? "true" : "false",
+                 "{\"hand\":\"%s\",\"state\":\"%s\",\"line\":\"%s\",\"warnings\":\"%s\",\"last_error\":\"%s\","
+                 "\"frames_received\":%" PRIu64 ",\"preview\":\"%s\",\"ended\":%s,\"frame\":{\"number\":%" PRIu64
+                 ",\"width\":%" PRIu32 ",\"height\":%" PRIu32 ",\"rectified\":%s,\"guides\":%s,\"recording\":%s}}\n",
+                 f->hand, state, line, warnings, last_error, seq,
+                 seq ? preview_describe(&h, frame, sizeof(frame)) : "no frame yet", ended ? "true" : "false", h.number,
+                 h.width, h.height, h.flags & PREVIEW_RECTIFIED ? "true" : "false",
                  h.flags & PREVIEW_GUIDES ? "true" : "false", h.flags & PREVIEW_RECORDING ? "true" : "false");
         return buf;
 }

@@ -365,7 +365,7 @@ static mhd_result serve_snapshot(struct MHD_Connection *c, struct feed *f) {
 }
 
 static mhd_result serve_status(struct MHD_Connection *c, struct feed *f) {
-        char json[2048];
+        char json[16384];
 
         feed_status_json(f, json, sizeof(json));
         return respond(c, MHD_HTTP_OK, "application/json", json, strlen(json), MHD_RESPMEM_MUST_COPY);

@@ -143,7 +143,8 @@ static void refresh_status(sd_bus *bus, struct feed *feeds, unsigned n) {
                 struct hand_view v = {};
                 char line[512];
                 if (get_status(bus, feeds[i].hand, &v) == 0)
-                        feed_set_status(&feeds[i], v.state, view_line(&v, line, sizeof(line)));
+                        feed_set_status(&feeds[i], v.state, view_line(&v, line, sizeof(line)), v.warnings,
+                                        v.last_error);
         }
 }
 

@@ -105,6 +105,7 @@ struct feed {
         bool quit;      /* the program is ending: waiters return */
         char state[16]; /* from the daemon's Status, refreshed by the main thread */
         char line[512];
+        char warnings[1024], last_error[ERROR_SENTENCE_MAX]; /* the quality so far, the source's last error */
 };
 
 /** feed_init() - set up @f for @hand reading @fd (taken over: closed by feed_done()). */
@@ -128,8 +129,8 @@ void feed_quit(struct feed *f);
 int64_t feed_copy(struct feed *f, uint64_t after_seq, int64_t deadline_ns, uint8_t **buf, size_t *cap, size_t *ret_size,
                   struct preview_header *ret_header);
 
-/** feed_set_status() - the hand's state and status line, as the main thread read them. */
-void feed_set_status(struct feed *f, const char *state, const char *line);
+/** feed_set_status() - the hand's state, status line, quality warnings and last error, as the main thread read them. */
+void feed_set_status(struct feed *f, const char *state, const char *line, const char *warnings, const char *last_error);
 
 /** feed_status_json() - the hand's status and its latest frame, as JSON, into @buf. Return: @buf. */
 char *feed_status_json(struct feed *f, char *buf, size_t len);

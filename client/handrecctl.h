@@ -275,7 +275,10 @@ json_object *json_new_double(double d);
 /** json_object_putp() - for _cleanup_: release *@o (NULL: nothing). */
 void json_object_putp(json_object **o);
 
-/** json_print() - print @o as one JSON document on standard output. Return: 0, or 1. */
+/** json_key_style() - @key in the one style of every --json key: "FramesWritten" → "frames_written", "queue-full" → "queue_full". */
+void json_key_style(const char *key, char *buf, size_t len);
+
+/** json_print() - print @o as one JSON document on standard output, every key in json_key_style(). Return: 0, or 1. */
 int json_print(json_object *o);
 
 /** json_parse_error() - say the reply could not be read. Return: 1. */
