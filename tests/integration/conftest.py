@@ -2,8 +2,10 @@
 says READY=1 over sd_notify, as systemd would wait for it), handrecctl, busctl and python-dbus as
 clients, and h5py to read back every file.
 """
+import calendar
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -221,12 +223,91 @@ def busctl(bus):
     return run
 
 
+def wait_until(predicate, timeout=60, what="the condition", interval=0.05):
+    """Poll @predicate every @interval s until it returns something true, and return that; after
+    @timeout s fail, saying what was awaited. For events and counts: never a fixed sleep."""
+    end = time.monotonic() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.monotonic() >= end:
+            raise AssertionError(f"waited {timeout} s for {what}, in vain")
+        time.sleep(interval)
+
+
+def hand_status(ctl, hand):
+    """@hand's Status, from `handrecctl --json status`."""
+    return next(h for h in json.loads(ctl("status", "--json").stdout)["hands"] if h["name"] == hand)
+
+
 def wait_frames(ctl, hands=("left", "right"), n=10, timeout=60):
     """Until each of @hands has written @n frames of its take: a count, not a time."""
     end = time.monotonic() + timeout
+    status = None
     while time.monotonic() < end:
         status = json.loads(ctl("status", "--json").stdout)["hands"]
-        if all(h["State"] == "recording" and h["FramesWritten"] >= n for h in status if h["Name"] in hands):
+        if all(h["state"] == "recording" and h["frames_written"] >= n for h in status if h["name"] in hands):
             return
         time.sleep(0.05)
-    raise AssertionError("the takes did not get going")
+    seen = {h["name"]: (h["state"], h["frames_written"]) for h in status or [] if h["name"] in hands}
+    raise AssertionError(f"the takes did not get going: waited {timeout} s for {n} frames written by each of "
+                         f"{hands}; (state, frames written): {seen}")
+
+
+def wait_state(ctl, hand, state, timeout=60):
+    """Until @hand's State is @state."""
+    wait_until(lambda: hand_status(ctl, hand)["state"] == state, timeout, f"hand {hand} to be {state}")
+
+
+def wait_past_the_second_of(path=None):
+    """Take names are by the second (UTC, the daemon's time() when the take started): until the wall
+    clock is past the second @path is named for (or, with no path, the current second), so that a
+    take started now is named for a later second and sorts after it. 50 ms past: time() may lag
+    the precise clock by a tick."""
+    if path:
+        stamp = re.search(r"(\d{8}-\d{6})[^/]*\.h5$", path).group(1)
+        second = calendar.timegm(time.strptime(stamp, "%Y%m%d-%H%M%S"))
+    else:
+        second = int(time.time())
+    wait_until(lambda: time.time() >= second + 1.05, 10, f"the wall clock to pass the second {second}",
+               interval=0.01)
+
+
+def notify_barrier(daemon, timeout=60):
+    """Send a datagram of our own to @daemon's notify socket and wait until its reader has it: the
+    socket is first in, first out, so every notification the daemon sent before this call is then in
+    daemon.notifications. Returns the barrier's index there."""
+    token = f"X_TEST_BARRIER={time.monotonic_ns()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.sendto(token.encode(), os.path.join(daemon.tmp, "notify.sock"))
+    return wait_until(lambda: next((i + 1 for i, m in enumerate(daemon.notifications) if m == token), None),
+                      timeout, "our own datagram to come through the daemon's notify socket") - 1
+
+
+class Lines:
+    """The lines a child process prints on its stdout (a text pipe), collected by a thread as they
+    come, so that a test can wait for one."""
+
+    def __init__(self, proc):
+        self.proc, self.lines = proc, []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def text(self):
+        return "".join(self.lines)
+
+    def wait_for(self, needle, timeout=60):
+        """Until a line holding @needle came; returns all the text so far."""
+        return wait_until(lambda: any(needle in line for line in list(self.lines)) and self.text(), timeout,
+                          f"{needle!r} from {self.proc.args[0]}")
+
+    def finish(self, timeout=60):
+        """Wait for the process to end (the caller ended it or made it end) and return all its text."""
+        self.proc.wait(timeout=timeout)
+        self.thread.join(timeout)
+        return self.text()

@@ -99,7 +99,7 @@ class _Server:
     def command(self):
         raise NotImplementedError
 
-    def start(self, timeout=30):
+    def start(self, timeout=120):
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} already running"
         self.proc = subprocess.Popen(self.command(), stdout=open(self.log, "a"), stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=rclone_env(), preexec_fn=_die_with_parent)

@@ -40,7 +40,7 @@ class Offload:
         self.proc = None
         self.ready = threading.Event()
 
-    def start(self, timeout=20):
+    def start(self, timeout=60):
         sock_path = os.path.join(self.tmp, "offload-notify.sock")
         if os.path.exists(sock_path):
             os.unlink(sock_path)
@@ -118,7 +118,9 @@ class Offload:
                 pids += [int(p) for p in f.read().split()]
         return pids
 
-    def wait_for(self, predicate, timeout=60, what="the offload"):
+    # rclone runs at nice 19 and I/O class idle: a loaded machine leaves it little, so the bounds
+    # below are generous (they only bound a hang)
+    def wait_for(self, predicate, timeout=240, what="the offload"):
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -131,7 +133,7 @@ class Offload:
         raise AssertionError(f"timed out waiting for {what}; uploads: {last}\nstatus: {self.status()}\n"
                              f"log:\n{self.log_text()}")
 
-    def wait_uploading(self, path, timeout=30):
+    def wait_uploading(self, path, timeout=240):
         """Until the copy of @path has moved some bytes; its Status then."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -141,7 +143,7 @@ class Offload:
             time.sleep(0.05)
         raise AssertionError(f"the upload of {path} did not start: {self.status()}\n{self.log_text()}")
 
-    def wait_verified(self, paths, timeout=60):
+    def wait_verified(self, paths, timeout=240):
         return self.wait_for(lambda u: all(u.get(p, {}).get("state") == "uploaded-verified" for p in paths),
                              timeout, f"{paths} to be uploaded and verified")
 

@@ -1,13 +1,14 @@
 """The hot path allocates nothing: the same take, short and long, under an LD_PRELOAD shim that
 counts allocations per thread (tests/alloc/alloc-count.c). A count, not a time."""
 import os
+import re
 import signal
 
 import cv2
 import numpy as np
 import pytest
 
-from conftest import BUILD, make_config
+from conftest import BUILD, make_config, wait_frames
 
 DATA = "/usr/share/doc/opencv-doc/examples/data"
 
@@ -17,12 +18,16 @@ pytestmark = pytest.mark.native_daemon
 SHIM = os.path.join(BUILD, "alloc-count.so")
 
 
-def counts_for(daemon_factory, ctl, outdir, tmp, seconds, name, config=None):
+def counts_for(daemon_factory, ctl, outdir, tmp, frames, name, config=None):
+    """Allocations by thread name over a take stopped once it wrote @frames frames (a few more may
+    come before the stop): a count, not a time, since a loaded machine makes the camera skip."""
     out = os.path.join(tmp, f"alloc-{name}.txt")
     config = config or make_config(outdir, hands=("right",), width=320, height=240, fps=30.0, warmup=0.2)
     d = daemon_factory(config, env={"LD_PRELOAD": SHIM, "ALLOC_COUNT_FILE": out})
-    p = ctl("start", "--hand", "right", "--duration", str(seconds), "--follow", timeout=60)
-    frames = int(p.stdout.splitlines()[-1].split(": ")[1].split()[0])
+    ctl("start", "--hand", "right")
+    wait_frames(ctl, hands=("right",), n=frames)
+    p = ctl("stop", "--hand", "right")
+    frames = int(re.search(r"\): (\d+) frames written of ", p.stdout).group(1))
     assert d.stop(signal.SIGTERM) == 0
     counts = {}
     for line in open(out):
@@ -47,8 +52,8 @@ def replay_passthrough_config(outdir, tmp):
 @pytest.mark.parametrize("source", ["synthetic", "replay-passthrough"])
 def test_source_thread_allocates_nothing_per_frame(daemon_factory, ctl, outdir, tmp, source):
     config = replay_passthrough_config(outdir, tmp) if source == "replay-passthrough" else None
-    short, n1 = counts_for(daemon_factory, ctl, outdir, tmp, 1, "short", config)
-    long_, n2 = counts_for(daemon_factory, ctl, outdir, tmp, 4, "long", config)
+    short, n1 = counts_for(daemon_factory, ctl, outdir, tmp, 30, "short", config)
+    long_, n2 = counts_for(daemon_factory, ctl, outdir, tmp, n1 + 90, "long", config)
     assert n2 - n1 >= 60, (n1, n2)
     per_frame = {k: (long_.get(k, 0) - short.get(k, 0)) / (n2 - n1) for k in sorted(set(short) | set(long_))}
     print("\nallocations per frame, by thread (long take minus short take):")

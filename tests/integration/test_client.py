@@ -4,14 +4,13 @@ daemon/bus.c drives all three)."""
 import json
 import os
 import threading
-import time
 import xml.etree.ElementTree as ET
 
 import dbus
 import dbus.mainloop.glib
 from gi.repository import GLib
 
-from conftest import ROOT, make_config
+from conftest import ROOT, make_config, wait_until
 from takecheck import check_take
 
 # Published on every state change; LIVE ones also 4 times a second while a take runs.
@@ -56,7 +55,8 @@ def test_properties_changed_lists(daemon, bus):
     dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
     conn = dbus.bus.BusConnection(bus.address)
     changes = []
-    conn.add_signal_receiver(lambda iface, changed, inval, path=None: changes.append((path, set(changed))),
+    conn.add_signal_receiver(lambda iface, changed, inval, path=None: changes.append(
+                                 (path, set(changed), str(changed.get("State", "")))),
                              signal_name="PropertiesChanged", dbus_interface="org.freedesktop.DBus.Properties",
                              path_keyword="path")
     loop = GLib.MainLoop()
@@ -64,13 +64,12 @@ def test_properties_changed_lists(daemon, bus):
     try:
         mgr = dbus.Interface(conn.get_object("org.handrec1", "/org/handrec1"), "org.handrec1.Manager")
         mgr.StartRecording("right", dbus.Dictionary({"duration": dbus.Double(1.5)}, signature="sv"))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and mgr.Status("right")["State"] != "idle":
-            time.sleep(0.1)
-        time.sleep(0.3)
+        # until the last change of the take, to idle, has come (the take ends by itself)
+        wait_until(lambda: any(path == "/org/handrec1/hand/right" and state == "idle" for path, _, state in changes),
+                   what="the right hand's PropertiesChanged to idle")
     finally:
         loop.quit()
-    right = [names for path, names in changes if path == "/org/handrec1/hand/right"]
+    right = [names for path, names, _ in changes if path == "/org/handrec1/hand/right"]
     assert all(names in (ON_STATE | LIVE, LIVE) for names in right), right
     assert right.count(ON_STATE | LIVE) == 4, right  # warming, recording, stopping, idle
     assert right.count(LIVE) >= 3, right

@@ -231,7 +231,7 @@ def test_a_replay_folder_that_cannot_be_played_is_said_everywhere(daemon_factory
     daemon_factory(conf)
     st = ctl("status", check=False)
     assert st.returncode == 3 and "[LEFT] error" in st.stdout, st.stdout + st.stderr
-    assert "mixes side-by-side images" in json.loads(ctl("status", "--json", check=False).stdout)["hands"][0]["LastError"]
+    assert "mixes side-by-side images" in json.loads(ctl("status", "--json", check=False).stdout)["hands"][0]["last_error"]
     p = ctl("start", "--hand", "all", check=False)
     assert p.returncode == 1 and "mixes side-by-side images" in p.stderr, p.stderr
     assert not os.path.exists(os.path.join(outdir, "right")) or os.listdir(os.path.join(outdir, "right")) == []

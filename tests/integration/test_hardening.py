@@ -4,7 +4,7 @@ import signal
 import subprocess
 import time
 
-from conftest import HANDRECD, make_config
+from conftest import HANDRECD, make_config, wait_frames, wait_past_the_second_of, wait_until
 from takecheck import check_take
 
 
@@ -33,10 +33,10 @@ def test_directory_as_config_file_says_so(tmp):
 def test_bus_lost_mid_take_finishes_file_and_exits_nonzero(daemon_factory, bus, ctl, outdir):
     daemon = daemon_factory(make_config(outdir))
     path = ctl("start", "--hand", "right").stdout.strip()
-    time.sleep(1.0)
+    wait_frames(ctl, hands=("right",), n=30)  # (it asserts more than 10)
     bus.proc.send_signal(signal.SIGKILL)
-    bus.proc.wait(timeout=10)
-    rc = daemon.proc.wait(timeout=30)
+    bus.proc.wait(timeout=60)
+    rc = daemon.proc.wait(timeout=60)
     assert rc != 0, daemon.log_text()
     assert "Lost the connection to the bus" in daemon.log_text()
     attrs, frames, _ = check_take(path, reason="shutdown")
@@ -52,7 +52,7 @@ def test_take_swapped_for_a_symlink_is_never_written_through(daemon, ctl, outdir
         f.attrs["mine"] = "do not touch"
     before = hashlib.sha256(open(victim, "rb").read()).hexdigest()
     path = ctl("start", "--hand", "right").stdout.strip()
-    time.sleep(1.0)
+    wait_frames(ctl, hands=("right",), n=30)  # (it asserts more than 10)
     moved = path + ".moved"
     os.rename(path, moved)          # the take keeps its inode under another name
     os.symlink(victim, path)        # and a link waits under its name for the reopen at the end
@@ -71,13 +71,23 @@ def test_planted_link_under_the_next_name_is_skipped(daemon_factory, ctl, outdir
         f.write("precious\n")
     daemon_factory(make_config(outdir))
     os.makedirs(os.path.join(outdir, "right"), exist_ok=True)
-    # plant links under the names of this second and the next few
-    now = time.time()
-    for dt in range(0, 4):
-        name = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now + dt)) + ".h5"
+    # a link under the name of the second the take starts in. Not under later ones: a name ahead of
+    # the clock makes the daemon name its take one second after it (names never step back). Planted
+    # early in a second, then the take started; should the second turn before the daemon names the
+    # take (a loaded machine), its name is a later one: planted again, in a later second
+    for _ in range(20):
+        wait_until(lambda: 0.05 <= time.time() % 1 < 0.5, what="the start of a second", interval=0.01)
+        name = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + ".h5"
         os.symlink(victim, os.path.join(outdir, "right", name))
-    path = ctl("start", "--hand", "right", "--duration", "0.5", "--follow").stdout.splitlines()[0]
-    assert not os.path.islink(path)
+        path = ctl("start", "--hand", "right", "--duration", "0.5", "--follow").stdout.splitlines()[0]
+        assert not os.path.islink(path)
+        assert open(victim).read() == "precious\n"
+        if os.path.basename(path) == name.replace(".h5", "_02.h5"):
+            break  # the link under the take's name was met, and passed by
+        assert os.path.basename(path) > name, (path, name)  # named for a later second: again
+        wait_past_the_second_of(path)
+    else:
+        raise AssertionError(f"20 takes started, none in the second it was planted for: {os.listdir(os.path.dirname(path))}")
     assert open(victim).read() == "precious\n"
     check_take(path, reason="duration")
     assert (os.stat(path).st_mode & 0o777) == 0o640

@@ -4,16 +4,19 @@ durable, space reclaimed only from verified takes, and every fault leaving nothi
 The remotes: a folder (rclone's local backend) here; a real S3 server (s3rver) and WebDAV
 (rclone serve) in test_offload_remote.py."""
 import filecmp
+import json
 import os
 import signal
 import subprocess
 import time
 
+import dbus
+import h5py
 import pytest
 
-from conftest import make_config
+from conftest import make_config, wait_frames, wait_until
 from offload import Offload, offload_conf, read_state
-from takecheck import check_take
+from takecheck import check_take, text
 
 
 @pytest.fixture
@@ -76,7 +79,7 @@ def test_finished_takes_are_uploaded_and_verified(setup, ctl):
     d, o, remote, state = setup()
     files = record(ctl, "right", "left")
     assert len(files) == 2, files
-    up = o.wait_verified(files, timeout=60)
+    up = o.wait_verified(files + manifests(files))  # the episode's manifest after them
     for f in files:
         check_take(f)
         assert filecmp.cmp(f, remote_copy(remote, f), shallow=False)  # the bytes, compared
@@ -92,26 +95,60 @@ def test_finished_takes_are_uploaded_and_verified(setup, ctl):
     assert "Uploaded and verified" in o.log_text()
 
 
+def manifest_of(path):
+    """The manifest of the episode the take @path is of, and its path."""
+    with h5py.File(path, "r") as f:
+        episode = text(f.attrs["episode"])
+    out = os.path.join(os.path.dirname(os.path.dirname(path)), "episodes", episode + ".json")
+    with open(out) as f:
+        return json.load(f), out
+
+
+def manifests(files):
+    """The manifests of the episodes of the takes @files."""
+    return sorted({manifest_of(f)[1] for f in files})
+
+
+def test_manifests_are_uploaded_and_again_after_a_decision(setup, ctl):
+    # issue 20: handrec-offload uploads the episodes' manifests with their takes, to
+    # <remote>/episodes/<id>.json, again when the operator decides; not counted as takes
+    d, o, remote, state = setup()
+    files = record(ctl, "right", "left")
+    m, local = manifest_of(files[0])
+    o.wait_verified(files + [local])
+    copy = os.path.join(remote, "episodes", os.path.basename(local))
+    assert json.load(open(copy)) == m and m["outcome"] == "complete" and not m["decision"]
+    st = o.status()
+    assert st["Uploaded"] == 2 and st["TakesBehind"] == 0, st
+    ctl("keep", "--episode", m["episode"], "--success", "--note", "fine")
+    # EpisodeDecided: the new manifest goes up, its state verified against the new bytes
+    o.wait_for(lambda u: json.load(open(copy)).get("decision") == "kept" and
+               u[local]["state"] == "uploaded-verified", what="the decided manifest on the remote")
+    assert filecmp.cmp(local, copy, shallow=False)
+    assert json.load(open(copy))["success"] is True and json.load(open(copy))["note"] == "fine"
+    assert int(read_state(state, local)["attempts"]) >= 1 and o.status()["Uploaded"] == 2
+
+
 def test_takes_recorded_while_it_was_down_are_found_at_start(setup, ctl):
     d, o, remote, state = setup(start_offload=False)
     files = record(ctl, "right") + record(ctl, "left")
     assert not os.listdir(remote)
     o.start()
-    o.wait_verified(files)
+    o.wait_verified(files + manifests(files))
     for f in files:
         assert filecmp.cmp(f, remote_copy(remote, f), shallow=False)
     # and a restart uploads nothing again: the state is durable
     o.stop()
     o.start()
     assert o.status()["Uploaded"] == 0 and o.status()["TakesBehind"] == 0
-    assert all(u["state"] == "uploaded-verified" and u["attempts"] == 1 for u in o.uploads().values())
+    assert all(u["state"] == "uploaded-verified" and u["attempts"] == 1 for u in o.uploads().values()), o.uploads()
 
 
 def test_a_take_being_recorded_is_not_uploaded_and_a_recovered_one_is(setup, ctl, daemon_factory):
     d, o, remote, state = setup(hands=("right",))
     path = ctl("start", "--hand", "right").stdout.strip().splitlines()[0]
-    time.sleep(1.5)
-    up = o.uploads()
+    wait_frames(ctl, hands=("right",), n=40)  # a take well under way
+    up = o.wait_for(lambda u: path in u, what="the take to be listed from its RecordingStarted")
     assert up[path]["state"] == "pending" and up[path]["take_status"] != "complete", up
     assert o.status()["TakesBehind"] == 0  # not behind: it is not finished
     assert not os.path.exists(remote_copy(remote, path))
@@ -120,7 +157,7 @@ def test_a_take_being_recorded_is_not_uploaded_and_a_recovered_one_is(setup, ctl
     time.sleep(1)
     assert not os.path.exists(remote_copy(remote, path))
     d.start()
-    up = o.wait_verified([path], timeout=60)
+    up = o.wait_verified([path])
     assert up[path]["take_status"] == "recovered"
     check_take(path, status="recovered", decode=False, stamps=False)
     assert filecmp.cmp(path, remote_copy(remote, path), shallow=False)
@@ -236,6 +273,8 @@ def test_space_is_reclaimed_only_from_verified_takes(setup, ctl, small_disk):
             break
     o.wait_for(lambda u: free_mb(small_disk) >= 15, what="space to be reclaimed")
     removed = [p for p in first if not os.path.exists(p)]
+    # handrecd deletes a take before it answers DiscardTake; the service forgets it on the answer
+    o.wait_for(lambda u: o.status()["Removed"] >= len(removed), what="the last removal to be answered")
     assert removed and removed == first[:len(removed)], ("the oldest go first", removed, first)
     assert len(removed) < len(first), "only as many as needed"
     for p in first:  # every take is on the remote, whole
@@ -334,18 +373,35 @@ def test_a_take_discarded_mid_upload_leaves_no_copy_on_the_remote(setup, ctl):
     ctl("discard", f)
     o.wait_for(lambda u: f not in u and not os.path.exists(remote_copy(remote, f)),
                what="the partial copy to be removed from the remote")
-    assert "a partial copy of a take that was discarded" in o.log_text()
-    assert not os.path.exists(os.path.join(state, "right", os.path.basename(f) + ".state"))
+    # said once rclone deletefile has ended (the copy may be gone a moment before), then the state goes
+    o.wait_for(lambda u: "a partial copy of a take that was discarded" in o.log_text(),
+               what="the removal of the partial copy to be said")
+    o.wait_for(lambda u: not os.path.exists(os.path.join(state, "right", os.path.basename(f) + ".state")),
+               what="the take's state to go")
     # and the service goes on with the next take
     g = record(ctl, "right")[0]
     o.wait_verified([g])
+
+
+def take_without_episode(d, hand="right", seconds=1.0):
+    """A take started by StartRecording with no episode (so no manifest), once it has ended."""
+    conn = dbus.bus.BusConnection(d.bus.address)
+    try:
+        m = dbus.Interface(conn.get_object("org.handrec1", "/org/handrec1"), "org.handrec1.Manager")
+        f = str(m.StartRecording(hand, dbus.Dictionary({"duration": dbus.Double(seconds)}, signature="sv")))
+        wait_until(lambda: str(m.Status(hand)["State"]) == "idle" and str(m.Status(hand)["File"]) == f,
+                   what="the take to end")
+        return f
+    finally:
+        conn.close()
 
 
 def test_retry_ends_the_wait(setup, ctl):
     d, o, remote, state = setup(start_offload=False, hands=("right",), retry_seconds=600.0, retry_max_seconds=900.0)
     point_remote(d.config, remote, "nosuchremote:bucket")
     o.start()
-    f = record(ctl, "right")[0]
+    # a take of no episode (StartRecording): nothing else to upload, so the one try is its
+    f = take_without_episode(d)
     o.wait_for(lambda u: u.get(f, {}).get("state") == "failed", what="the upload to fail")
     st = o.status()
     assert st["State"] == "waiting" and 590 < st["NextRetry"] <= 600, st
@@ -360,6 +416,8 @@ def test_max_takes_gb_removes_verified_takes_only(setup, ctl):
     d, o, remote, state = setup(hands=("right",), max_takes_gb=0.000001)
     files = [record(ctl, "right")[0] for _ in range(2)]
     o.wait_for(lambda u: not any(os.path.exists(f) for f in files), what="the verified takes to be removed")
+    # handrecd deletes a take before it answers DiscardTake; the service counts it on the answer
+    o.wait_for(lambda u: o.status()["Removed"] >= 2, what="the last removal to be answered")
     for f in files:
         assert os.path.getsize(remote_copy(remote, f)) > 0
     assert o.status()["Removed"] == 2

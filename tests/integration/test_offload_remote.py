@@ -5,14 +5,14 @@ on both hands while an upload runs."""
 import hashlib
 import os
 import signal
-import time
 
 import pytest
 
-from conftest import make_config
+from conftest import make_config, wait_until
 from objectstore import s3server, webdav  # noqa: F401 (fixtures)
 from offload import Offload, offload_conf, read_state
-from takecheck import check_take
+from takecheck import check_duration_slots, check_take
+from test_stall import DISK_CAUSES
 
 
 def local_bytes(path):
@@ -56,13 +56,16 @@ def record(ctl, hand="right", seconds=1):
 def test_s3_uploaded_and_verified_bytes_on_the_server(s3setup, s3server, ctl):
     d, o, state = s3setup(hands=("right", "left"))
     files = [record(ctl, "right"), record(ctl, "left")]
-    o.wait_verified(files)
-    for f in files:
+    manifests = [path for path in o.wait_for(lambda u: len(u) == 4, what="the takes and their manifests")
+                 if path.endswith(".json")]
+    o.wait_verified(files + manifests)
+    for f in files + manifests:
         assert s3server.object_bytes(key(f)) == local_bytes(f)  # compared on the server's side
         assert read_state(state, f)["check"] == "md5:" + s3server.object_metadata(key(f)).get(
             "x-amz-meta-md5chksum-hex", read_state(state, f)["check"][4:])
         assert read_state(state, f)["remote"] == s3server.remote(key(f))
-    assert sorted(s3server.keys()) == sorted(key(f) for f in files)
+    assert sorted(s3server.keys()) == sorted(key(f) for f in files + manifests)
+    assert all(key(m).startswith("episodes/") for m in manifests)
     # and what a person sees
     st = ctl("status").stdout
     assert f"upload: nothing behind ({s3server.remote()})" in st, st
@@ -103,7 +106,7 @@ def test_server_down_then_up_mid_upload(s3setup, s3server, ctl):
     assert os.path.exists(f), "nothing is removed while the remote is away"
     assert 1 <= logged <= 2 and o.log_text().count("Upload failed") == logged, o.log_text()  # not once per retry
     s3server.start()
-    o.wait_verified([f], timeout=90)
+    o.wait_verified([f])
     assert s3server.object_bytes(key(f)) == local_bytes(f)
     assert "Uploads work again" in o.log_text()
     check_take(f)
@@ -133,7 +136,7 @@ def test_rclone_killed_mid_file_leaves_nothing_counted_as_done(s3setup, s3server
     # s3rver keeps what a killed single PUT sent, as a short object; it is never taken as the take
     if key(f) in s3server.keys():
         assert len(s3server.object_bytes(key(f))) < os.path.getsize(f)
-    o.wait_verified([f], timeout=90)
+    o.wait_verified([f])
     assert s3server.object_bytes(key(f)) == local_bytes(f)
     assert o.uploads()[f]["attempts"] == 2
 
@@ -145,11 +148,17 @@ def test_service_killed_mid_upload_starts_over_after_a_restart(s3setup, s3server
     children = o.rclone_pids()
     o.stop(signal.SIGKILL)
     assert read_state(state, f)["state"] == "uploading"  # as the power cut would leave it
-    time.sleep(0.5)
-    for pid in children:  # rclone does not outlive the service (PR_SET_PDEATHSIG)
-        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+    def gone(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+    # rclone does not outlive the service (PR_SET_PDEATHSIG): the signal is sent as the service dies
+    wait_until(lambda: all(gone(pid) for pid in children), what=f"the rclone children {children} to end")
     o.start()
-    o.wait_verified([f], timeout=90)
+    o.wait_verified([f])
     assert s3server.object_bytes(key(f)) == local_bytes(f)
     assert int(read_state(state, f)["attempts"]) == 2
 
@@ -169,8 +178,15 @@ def test_both_hands_at_full_rate_during_an_upload_drop_nothing(s3setup, s3server
     assert after["Current"] == big and before["CurrentDone"] < after["CurrentDone"] < after["CurrentSize"], (before, after)
     for f in during:
         attrs, n, _ = check_take(f, decode=False)
-        assert int(attrs["frames_dropped"]) == 0 and n == 300, (f, attrs["frames_dropped"], n)
-    o.wait_verified([big] + during, timeout=180)
+        drops = {k[len("dropped_"):]: int(v) for k, v in attrs.items() if k.startswith("dropped_")}
+        # nothing lost to the disk the upload reads from: no queue-full, no write-failed, no
+        # encode-error. The camera's skips and the encoders' lack of room (encoder-busy) come from a
+        # starved CPU, which a loaded machine makes (test_stall.py); each counted
+        assert all(drops[c] == 0 for c in DISK_CAUSES), (f, drops)
+        assert int(attrs["frames_captured"]) == n + int(attrs["frames_dropped"]) == n + drops["encoder_busy"], (f, drops)
+        # 10 s at 30 fps: 300 slots of the camera's, captured or counted as its own skips
+        check_duration_slots(attrs, 10)
+    o.wait_verified([big] + during, timeout=480)
     for f in [big] + during:
         assert s3server.object_bytes(key(f)) == local_bytes(f)
 
@@ -181,10 +197,10 @@ def test_a_remote_that_stops_answering_is_given_up_and_retried(s3setup, s3server
     o.wait_uploading(f)
     os.kill(s3server.proc.pid, signal.SIGSTOP)  # accepts connections, answers nothing
     try:
-        up = o.wait_for(lambda u: u[f]["state"] == "failed" and "no progress" in u[f]["error"], timeout=60,
+        up = o.wait_for(lambda u: u[f]["state"] == "failed" and "no progress" in u[f]["error"],
                         what="the stall guard")
         assert "made no progress for 2 s (offload.stall_seconds)" in up[f]["error"], up[f]
     finally:
         os.kill(s3server.proc.pid, signal.SIGCONT)
-    o.wait_verified([f], timeout=120)
+    o.wait_verified([f])
     assert s3server.object_bytes(key(f)) == local_bytes(f)

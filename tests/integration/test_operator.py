@@ -32,7 +32,7 @@ def wait_for(cond, timeout=30):
 
 def states(ctl):
     doc = json.loads(ctl("status", "--json").stdout)
-    return {h["Name"]: h["State"] for h in doc["hands"]}
+    return {h["name"]: h["state"] for h in doc["hands"]}
 
 
 def json_tool(out):
@@ -171,10 +171,10 @@ def test_every_json_output_parses(daemon, ctl):
     started = json_tool(ctl("start", "--hand", "all", "--task", TASK, "--label", "cup_blue", "--json").stdout)
     assert started["task"] == TASK and started["episode"]
     status = json_tool(ctl("--json", "status").stdout)
-    assert {h["Name"] for h in status["hands"]} == {"left", "right"}
+    assert {h["name"] for h in status["hands"]} == {"left", "right"}
     for h in status["hands"]:
-        assert h["Task"] == TASK and h["Episode"] == started["episode"]
-        assert h["QueueCapacity"] > 0 and h["ResidentMemory"] > 0
+        assert h["task"] == TASK and h["episode"] == started["episode"]
+        assert h["queue_capacity"] > 0 and h["resident_memory"] > 0
     stopped = json_tool(ctl("stop", "--json").stdout)
     takes = json_tool(ctl("takes", "--json").stdout)["takes"]
     assert {t["file"] for t in takes[:2]} == {t["file"] for t in stopped["takes"]}
@@ -193,7 +193,7 @@ def test_status_exits_3_when_a_hand_has_no_device(daemon_factory, ctl, outdir):
     assert "no-device" in p.stdout
     p = ctl("status", "--json", check=False)
     assert p.returncode == 3
-    assert "no-device" in {h["State"] for h in json_tool(p.stdout)["hands"]}
+    assert "no-device" in {h["state"] for h in json_tool(p.stdout)["hands"]}
 
 
 def test_takes_and_discard(daemon, ctl, outdir, tmp):
@@ -211,7 +211,7 @@ def test_takes_and_discard(daemon, ctl, outdir, tmp):
     p = ctl("discard", stray, check=False)
     assert p.returncode == 1 and os.path.exists(stray), p.stderr
     ctl("start", "--hand", "right")
-    live = json.loads(ctl("status", "--json", "--hand", "right").stdout)["hands"][0]["File"]
+    live = json.loads(ctl("status", "--json", "--hand", "right").stdout)["hands"][0]["file"]
     p = ctl("discard", live, check=False)
     assert p.returncode == 1 and os.path.exists(live), p.stderr
     p = ctl("discard", "--last", "--hand", "right", check=False)

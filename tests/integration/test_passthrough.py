@@ -9,16 +9,14 @@ aloe pair, resized and side by side, shifted a little per frame so that no two f
 """
 import hashlib
 import os
-import re
 import subprocess
-import time
 
 import cv2
 import h5py
 import numpy as np
 import pytest
 
-from conftest import HANDRECD, make_config
+from conftest import HANDRECD, make_config, wait_frames
 from takecheck import check_take, text
 
 DATA = "/usr/share/doc/opencv-doc/examples/data"
@@ -216,11 +214,7 @@ def test_stopping_a_paced_replay_drops_nothing(daemon_factory, ctl, outdir, tmp,
     text_ = replay_config(outdir, folder, calibration_file=cal).replace("loop = false;", "loop = true;")
     daemon_factory(text_)
     path = ctl("start", "--hand", "right", rectify).stdout.strip()
-    for _ in range(200):
-        m = re.search(r"written:(\d+)", ctl("status", "--hand", "right").stdout)
-        if m and int(m.group(1)) >= 60:
-            break
-        time.sleep(0.05)
+    wait_frames(ctl, hands=("right",), n=60)
     ctl("stop", "--hand", "right")
     attrs, n, _ = check_take(path, stamps=False, reason="requested")
     assert n >= 60 and int(attrs["frames_dropped"]) == 0, {k: v for k, v in attrs.items() if "drop" in k}

@@ -78,7 +78,7 @@ def test_faults_are_found_where_they_are(daemon_factory, ctl, outdir, tmp, passt
     assert m["takes"]["right"]["qc"]["verdict"] == verdict
     assert m["takes"]["right"]["qc"]["frozen_frames"] == frozen
     status = json.loads(ctl("status", "--json").stdout)["hands"][0]
-    assert status["Warnings"] == verdict
+    assert status["warnings"] == verdict
 
 
 def test_a_clean_take_finds_no_fault(daemon_factory, ctl, outdir):
@@ -94,3 +94,29 @@ def test_a_clean_take_finds_no_fault(daemon_factory, ctl, outdir):
     v = text(attrs["qc_verdict"])
     assert v == "ok" or all(p.split(" at ")[0].split(" ", 1)[1] in ("camera gaps", "timestamp gaps")
                             for p in v.split("; ")), v
+
+
+def test_the_preview_page_shows_the_warnings_and_the_last_error(daemon_factory, ctl, outdir, tmp, bus):
+    # what the operator looks at while recording: a frozen stretch in the take so far, in the
+    # page's status line of the hand (headless Chromium's DOM) and in /status.json
+    from test_preview_client import Preview, chromium
+    import re
+    import time
+    folder = os.path.join(tmp, "faulty")
+    write_faulty_folder(folder)
+    daemon_factory(config(outdir, folder, False).replace("loop = false;", "loop = true;"))
+    ctl("start", "--hand", "right")
+    deadline = time.monotonic() + 120
+    while "frozen frames" not in json.loads(ctl("status", "--json").stdout)["hands"][0]["warnings"]:
+        assert time.monotonic() < deadline, "no frozen stretch in the take's Warnings"
+        time.sleep(0.1)
+    p = Preview(bus, tmp, "--hand", "right")
+    try:
+        status = json.loads(p.get("/status.json?hand=right").read())
+        assert "frozen frames at " in status["warnings"] and status["last_error"] == "", status
+        dom = chromium(p.page_url, tmp, "--dump-dom").stdout
+        m = re.search(r'<figcaption id="status-right"[^>]*>([^<]*)</figcaption>', dom)
+        assert m and "\nquality: " in m.group(1) and " frozen frames at " in m.group(1), dom
+    finally:
+        p.stop()
+        ctl("stop")

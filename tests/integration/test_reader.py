@@ -58,7 +58,9 @@ for i in sorted({0, n // 2, n - 1}):
                    "eyes_differ": not np.array_equal(left, right),
                    "utc": str(f.utc), "utc_i": str(utc[i])})
 out["frames"] = frames
-out["last_is_minus_one"] = t[-1].jpeg == t.frame(n - 1)
+# t[-1] is the last frame now: a take being recorded may have grown since n was read
+last = t[-1]
+out["last_is_minus_one"] = last.index >= n - 1 and last.jpeg == t.frame(last.index)
 seen = [f.index for f in t]
 out["iterated"] = len(seen) >= n and seen[:n] == list(range(n))
 print(json.dumps(out))
@@ -130,7 +132,7 @@ import handrec
 t = handrec.open(sys.argv[1])
 assert t.live
 counts = []
-deadline = time.monotonic() + 30
+deadline = time.monotonic() + 60
 while time.monotonic() < deadline and (len(counts) < 2 or counts[-1] <= counts[0]):
     n = len(t)
     if n and (not counts or n > counts[-1]):

@@ -32,7 +32,7 @@ class Term:
     """A tmux server of its own (-S), one window of @width x 50 running handrecctl with @args."""
 
     def __init__(self, tmp, env, args, width=200):
-        self.sock = os.path.join(tmp, "tmux.sock")
+        self.sock = os.path.join(tmp, f"tmux-{time.monotonic_ns()}.sock")  # a server of its own each
         cmd = " ".join(shlex.quote(a) for a in ["env", f"DBUS_SESSION_BUS_ADDRESS={env['DBUS_SESSION_BUS_ADDRESS']}",
                                                 HANDRECCTL, "--user", *args])
         cmd += "; echo EXIT=$?; sleep 600"

@@ -2,20 +2,20 @@
 import os
 import signal
 import subprocess
-import time
 
 import h5py
 import numpy as np
 import pytest
 
-from conftest import HANDRECCTL, make_config, wait_frames
+from conftest import HANDRECCTL, Lines, make_config, wait_frames
 from takecheck import check_take, text
 
 
-def crash_mid_take(daemon_factory, ctl, outdir, seconds=1.5):
+def crash_mid_take(daemon_factory, ctl, outdir, frames=40):
+    """SIGKILL once the take has @frames frames in its file (a count, not a time)."""
     daemon = daemon_factory(make_config(outdir))
     path = ctl("start", "--hand", "right").stdout.strip()
-    time.sleep(seconds)
+    wait_frames(ctl, hands=("right",), n=frames)
     daemon.stop(signal.SIGKILL)
     return daemon, path
 
@@ -34,7 +34,8 @@ def test_killed_take_is_recovered_at_start(daemon_factory, ctl, busctl, bus, out
     monitor = subprocess.Popen(["dbus-monitor", "--session",
                                 "type='signal',interface='org.handrec1.Manager',member='TakeRecovered'"],
                                env=bus.env, stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    lines = Lines(monitor)
+    lines.wait_for("member=NameLost")  # it became a monitor (which drops its name): it sees what follows
     daemon.start()
     with h5py.File(path, "r") as f:  # a plain reader, no h5clear, no swmr=True
         assert text(f.attrs["status"]) == "recovered"
@@ -44,9 +45,9 @@ def test_killed_take_is_recovered_at_start(daemon_factory, ctl, busctl, bus, out
     check_take(path, status="recovered", reason="crash")
     assert f"Recovered {path} after a crash: {n} frames kept" in daemon.log_text()
     # announced on the bus: the signal at start, and the list for whoever asks later
-    time.sleep(0.5)
+    lines.wait_for(f'string "{path}"')
     monitor.terminate()
-    out = monitor.communicate(timeout=10)[0]
+    out = lines.finish()
     assert "member=TakeRecovered" in out and f'string "{path}"' in out and 'string "right"' in out, out
     listed = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "ListRecovered").stdout
     assert listed.startswith('a(ssa{sv}) 1 "right" "' + path + '" 3 "frames" t ' + str(n)), listed

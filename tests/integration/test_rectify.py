@@ -376,7 +376,7 @@ def test_bad_calibration_refused(bad_files, bus, tmp, outdir, case, files, messa
     assert p.returncode == 1
     assert f"{conf}:4: right_hand.calibration: " in p.stderr and message in p.stderr, p.stderr
     # and the daemon refuses to start on it: never a silently unrectified take
-    p = subprocess.run([HANDRECD, "--user", "--config", conf], capture_output=True, text=True, env=bus.env, timeout=20)
+    p = subprocess.run([HANDRECD, "--user", "--config", conf], capture_output=True, text=True, env=bus.env, timeout=60)
     assert p.returncode == 1 and message in p.stderr
     assert os.listdir(outdir) == []
 

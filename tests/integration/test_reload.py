@@ -3,7 +3,7 @@ is not disturbed; a broken file is reported and the running configuration kept."
 import signal
 import time
 
-from conftest import make_config
+from conftest import hand_status, make_config, notify_barrier, wait_frames
 from takecheck import check_take
 
 
@@ -12,7 +12,7 @@ def props(busctl, *names):
     return out.split()
 
 
-def wait_log(daemon, text, timeout=10):
+def wait_log(daemon, text, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if text in daemon.log_text():
@@ -29,6 +29,7 @@ def test_reload_when_idle_applies_the_new_file(daemon_factory, ctl, busctl, outd
     daemon.proc.send_signal(signal.SIGHUP)
     assert wait_log(daemon, "read again: 2 hands"), daemon.log_text()
     assert ctl("list").stdout.split() == ["left", "right"]
+    notify_barrier(daemon)  # RELOADING=1 was sent before the line above: read by now
     assert any("RELOADING=1" in n for n in daemon.read_notifications())
     path = ctl("start", "--hand", "left", "--duration", "1", "--follow").stdout.splitlines()[0]
     attrs, n, _ = check_take(path, reason="duration")
@@ -38,10 +39,11 @@ def test_reload_when_idle_applies_the_new_file(daemon_factory, ctl, busctl, outd
 def test_reload_during_a_take_disturbs_nothing(daemon_factory, ctl, outdir):
     daemon = daemon_factory(make_config(outdir, hands=("right",)))
     path = ctl("start", "--hand", "right").stdout.strip()
-    time.sleep(0.5)
+    wait_frames(ctl, hands=("right",), n=10)
     daemon.proc.send_signal(signal.SIGHUP)
     assert wait_log(daemon, f"Reload asked while hand right records {path}")
-    time.sleep(0.5)
+    written = hand_status(ctl, "right")["frames_written"]
+    wait_frames(ctl, hands=("right",), n=max(21, written + 10))  # the take goes on after it
     ctl("stop", "--hand", "right")
     attrs, n, _ = check_take(path, reason="requested")
     assert n > 20 and int(attrs["frames_dropped"]) == 0

@@ -7,12 +7,11 @@ import glob
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
 import conftest
-from conftest import ROOT, make_config
+from conftest import ROOT, make_config, wait_frames
 from takecheck import check_take, text
 
 # an LD_PRELOAD shim or a build of its own: not run again with the ASan daemon (run-all.sh)
@@ -57,7 +56,7 @@ def test_sanitized_daemon_records_takes_and_exits_clean(san_handrecd, daemon_fac
 
     # start and stop, with a label and a quality
     files.append((ctl("start", "--hand", "right", "--label", "san_1", "--quality", "70").stdout.strip(), "requested"))
-    time.sleep(1)
+    wait_frames(ctl, hands=("right",), n=20)
     ctl("stop", "--hand", "right")
     # a take that ends itself
     p = ctl("start", "--hand", "left", "--duration", "1", "--follow", timeout=60)
@@ -65,7 +64,7 @@ def test_sanitized_daemon_records_takes_and_exits_clean(san_handrecd, daemon_fac
     # both hands at once
     for hand in ("right", "left"):
         files.append((ctl("start", "--hand", hand).stdout.strip(), "requested"))
-    time.sleep(0.8)
+    wait_frames(ctl, n=15)
     ctl("stop", "--hand", "left")
     ctl("stop", "--hand", "right")
     # refusals: a bad option, a second start, a stop of an idle hand, a hand that does not exist
@@ -79,7 +78,7 @@ def test_sanitized_daemon_records_takes_and_exits_clean(san_handrecd, daemon_fac
     assert idle.returncode == 1
     nohand = ctl("status", "--hand", "middle", check=False)
     assert nohand.returncode == 1 and 'There is no hand "middle"' in nohand.stderr
-    time.sleep(0.5)
+    wait_frames(ctl, hands=("right",), n=10)  # the take SIGTERM ends has frames
 
     # SIGTERM mid-take: the take is finished, the daemon exits 0 and LeakSanitizer runs at exit
     rc = d.stop(signal.SIGTERM, timeout=60)

@@ -3,7 +3,6 @@ import os
 import re
 import subprocess
 import threading
-import time
 
 import dbus
 import dbus.mainloop.glib
@@ -11,8 +10,8 @@ import h5py
 import pytest
 from gi.repository import GLib  # noqa: F401  (python3-dbus' main loop)
 
-from conftest import HANDRECCTL, make_config, wait_frames
-from takecheck import check_take, text
+from conftest import HANDRECCTL, Lines, hand_status, make_config, wait_frames, wait_until
+from takecheck import check_duration_slots, check_take, text
 
 # queue: depth/capacity; mem: the daemon's resident memory, left out while the client does not pass it
 STATUS_RE = re.compile(r"^\[RIGHT\] recording: (\d+) frames \((\d+\.\d)s, (\d+\.\d)fps, written:(\d+), queue:(\d+)/100, "
@@ -24,11 +23,17 @@ def test_start_status_stop_with_handrecctl(daemon, ctl, outdir):
     path = p.stdout.strip()
     assert re.fullmatch(re.escape(outdir) + r"/right/\d{8}-\d{6}-demo_1\.h5", path), path
     assert os.path.exists(path)
-    time.sleep(1.5)
+    wait_frames(ctl, hands=("right",), n=45)
     st = ctl("status", "--hand", "right").stdout.splitlines()
+    camera = hand_status(ctl, "right")["dropped_by_cause"]["camera"]  # counted by then, or a little later
     m = STATUS_RE.match(st[0])
     assert m, st
-    assert int(m.group(1)) > 20 and float(m.group(3)) == pytest.approx(30, abs=1.5)
+    captured, fps = int(m.group(1)), float(m.group(3))
+    # the rate measured over the frames captured, which the camera's own skips lower (a loaded
+    # machine makes the synthetic camera skip slots, as a real one drops frames, and counts them):
+    # with the slots it skipped, 30 fps
+    assert captured > 20 and fps * (captured - 1 + camera) / (captured - 1) == pytest.approx(30, abs=1.5), \
+        (st[0], camera)
     assert st[1].strip() == f"file: {path}"
     all_hands = ctl("status").stdout
     assert "[LEFT] idle: no take yet" in all_hands and "[RIGHT] recording:" in all_hands
@@ -36,7 +41,9 @@ def test_start_status_stop_with_handrecctl(daemon, ctl, outdir):
     p = ctl("stop", "--hand", "right")
     lines = p.stdout.splitlines()
     assert lines[0] == path
-    m = re.match(r"\[RIGHT\] stopped \(requested\): (\d+) frames written of (\d+) captured, 0 dropped, ", lines[1])
+    # (the camera's own skips, which a loaded machine makes, are named beside: never captured, not dropped)
+    m = re.match(r"\[RIGHT\] stopped \(requested\): (\d+) frames written of (\d+) captured, 0 dropped"
+                 r"(?: \(camera:\d+\))?, ", lines[1])
     assert m, lines
     assert m.group(1) == m.group(2)
     attrs, n, numbers = check_take(path, hand="right", reason="requested")
@@ -66,12 +73,13 @@ def test_busctl_client(daemon, busctl, outdir):
                  "right", "2", "label", "s", "viaBusctl", "jpeg_quality", "i", "70").stdout
     path = re.match(r'^s "(.*)"$', out.strip()).group(1)
     assert path.startswith(os.path.join(outdir, "right")) and path.endswith("-viaBusctl.h5")
-    time.sleep(1.2)
+
+    def captured():
+        return int(busctl("get-property", "org.handrec1", "/org/handrec1/hand/right", "org.handrec1.Hand",
+                          "FramesCaptured").stdout.split()[1])
+    seen = wait_until(captured, what="the busctl take to capture a frame")  # frames of a take: it records
     state = busctl("get-property", "org.handrec1", "/org/handrec1/hand/right", "org.handrec1.Hand", "State").stdout
     assert state.strip() == 's "recording"'
-    frames = busctl("get-property", "org.handrec1", "/org/handrec1/hand/right", "org.handrec1.Hand",
-                    "FramesCaptured").stdout
-    seen = int(frames.split()[1])
     assert seen > 0
     status = busctl("call", "--json=short", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "Status", "s",
                     "right").stdout
@@ -113,10 +121,11 @@ def test_duration_stops_by_itself_with_signal(daemon, bus, outdir):
     conn, events, loop = _signal_collector(bus)
     try:
         mgr = dbus.Interface(conn.get_object("org.handrec1", "/org/handrec1"), "org.handrec1.Manager")
-        path = str(mgr.StartRecording("left", dbus.Dictionary({"duration": dbus.Double(2.0)}, signature="sv")))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any(e[0] == "stopped" for e in events):
-            time.sleep(0.1)
+        path = str(mgr.StartRecording("left", dbus.Dictionary({"duration": dbus.Double(4.0)}, signature="sv")))
+        wait_until(lambda: any(e[0] == "stopped" for e in events), what="RecordingStopped")
+        # the last PropertiesChanged (State idle) follows the signal: everything published is in then
+        wait_until(lambda: any(e[0] == "changed" and e[1] == "/org/handrec1/hand/left" and
+                               str(e[2].get("State", "")) == "idle" for e in events), what="State idle")
     finally:
         loop.quit()
     assert ("started", "left", path) in events
@@ -126,8 +135,12 @@ def test_duration_stops_by_itself_with_signal(daemon, bus, outdir):
     assert (hand, f, reason) == ("left", path, "duration")
     assert int(summary["frames_written"]) == int(summary["frames_captured"])
     attrs, n, numbers = check_take(path, hand="left", reason="duration")
-    assert abs(n - 60) <= 1, n  # 2 s at 30 fps
     assert int(summary["frames_written"]) == n
+    # 4 s at 30 fps: 120 slots of the camera's, from the first frame's; those a loaded machine made
+    # it skip are counted (the frames stored and the skips fill the span of the stamped numbers
+    # exactly), but for those skipped just before the frame that ended the take (LATE_MAX_S)
+    camera = int(summary["dropped_by_cause"]["camera"])
+    assert numbers[-1] - numbers[0] + 1 == n + camera == check_duration_slots(attrs, 4), (numbers[:3], n, camera)
     # progress was published while recording, a few times a second, with growing counts
     changes = [e[2] for e in events if e[0] == "changed" and e[1] == "/org/handrec1/hand/left"
                and "FramesCaptured" in e[2]]
@@ -142,7 +155,7 @@ def test_both_hands_at_once(daemon, ctl):
     right = ctl("start", "--hand", "right").stdout.strip()
     left = ctl("start", "--hand", "left", "--quality", "60").stdout.strip()
     assert right != left
-    time.sleep(2)
+    wait_frames(ctl, n=11)
     st = ctl("status").stdout
     assert "[LEFT] recording:" in st and "[RIGHT] recording:" in st
     ctl("stop", "--hand", "left")
@@ -159,7 +172,8 @@ def test_live_reader_sees_frames_grow(daemon, ctl):
     counts = []
     with h5py.File(path, "r", swmr=True, libver="latest") as f:
         size = f["stereo/size"]
-        for _ in range(4):
+
+        def read():  # until read 4 times and grown
             size.refresh()
             f["stereo/offset"].refresh()
             f["stereo/jpeg"].refresh()
@@ -168,7 +182,8 @@ def test_live_reader_sees_frames_grow(daemon, ctl):
             if n:  # the newest frame is complete and readable while the take goes on
                 off = int(f["stereo/offset"][n - 1])
                 assert len(f["stereo/jpeg"]) >= off + int(size[n - 1])
-            time.sleep(0.8)
+            return len(counts) >= 4 and counts[-1] > counts[0]
+        wait_until(read, what="the file to grow under the reader", interval=0.2)
         assert f.attrs["status"] == "recording"
     ctl("stop", "--hand", "right")
     assert counts == sorted(counts) and counts[-1] > counts[0] > 0, counts
@@ -176,7 +191,7 @@ def test_live_reader_sees_frames_grow(daemon, ctl):
 
 
 def test_watch_follows_take_to_the_end(daemon, ctl):
-    p = ctl("start", "--hand", "right", "--duration", "2", "--follow", timeout=30)
+    p = ctl("start", "--hand", "right", "--duration", "2", "--follow", timeout=60)
     lines = p.stdout.splitlines()
     path = lines[0]
     assert path.endswith(".h5")
@@ -190,9 +205,10 @@ def test_watch_follows_take_to_the_end(daemon, ctl):
     path = ctl("start", "--hand", "left").stdout.strip()
     w = subprocess.Popen([HANDRECCTL, "--user", "watch", "--hand", "left"], env=daemon.bus.env,
                          stdout=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    lines = Lines(w)
+    lines.wait_for("[LEFT] recording:")
     ctl("stop", "--hand", "left")
-    out, _ = w.communicate(timeout=10)
+    out = lines.finish()
     assert w.returncode == 0
     assert "[LEFT] recording:" in out and "[LEFT] stopped (requested)" in out
 
@@ -200,10 +216,9 @@ def test_watch_follows_take_to_the_end(daemon, ctl):
 def test_sd_notify_status_and_ready(daemon, ctl):
     assert any("READY=1" in n for n in daemon.notifications)
     ctl("start", "--hand", "right")
-    time.sleep(1.5)
-    daemon.read_notifications()
-    status = [n for n in daemon.notifications if n.startswith("STATUS=")]
-    assert any("[RIGHT] recording:" in s for s in status), status[-3:]
+    # STATUS= comes at most once a second: until one says the take records
+    wait_until(lambda: any(n.startswith("STATUS=") and "[RIGHT] recording:" in n for n in daemon.read_notifications()),
+               what="a STATUS= line with the right hand recording")
     ctl("stop", "--hand", "right")
 
 
@@ -212,9 +227,9 @@ def test_memory_stays_flat(daemon_factory, outdir, ctl):
     """RSS growth over a take is bounded by configuration, not by its length (a count, not a time)."""
     d = daemon_factory(make_config(outdir, hands=("right",), width=640, height=480))
     ctl("start", "--hand", "right")
-    time.sleep(3)
+    wait_frames(ctl, hands=("right",), n=90)  # 3 s at 30 fps
     early = d.rss_kb()
-    time.sleep(9)
+    wait_frames(ctl, hands=("right",), n=360, timeout=120)  # 9 s more
     late = d.rss_kb()
     ctl("stop", "--hand", "right")
     assert late - early < 3 * 1024, f"RSS grew from {early} kB to {late} kB during the take"

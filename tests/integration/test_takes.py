@@ -4,7 +4,6 @@ memory the daemon reports against /proc; the status line it sends to the service
 import os
 import re
 import threading
-import time
 
 import dbus
 import dbus.mainloop.glib
@@ -12,7 +11,7 @@ import h5py
 import pytest
 from gi.repository import GLib
 
-from conftest import ROOT, make_config
+from conftest import ROOT, make_config, wait_past_the_second_of, wait_until
 from test_system import system_bus  # noqa: F401  (the fixture: a system-type dbus-daemon with our policy)
 from takecheck import check_take, text
 
@@ -36,19 +35,23 @@ def hand_property(conn, hand, name):
     return obj.Get("org.handrec1.Hand", name, dbus_interface="org.freedesktop.DBus.Properties")
 
 
-def wait_state(mgr, hand, state, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if str(mgr.Status(hand)["State"]) == state:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{hand} did not reach {state}")
+def wait_state(mgr, hand, state, timeout=60):
+    wait_until(lambda: str(mgr.Status(hand)["State"]) == state, timeout, f"{hand} to reach {state}")
 
 
-def record(mgr, hand="right", seconds=0.5, **options):
+def wait_written(mgr, hand, frames, timeout=60):
+    """Until @hand's take has @frames frames in its file: a count, not a time."""
+    def written():
+        st = mgr.Status(hand)
+        return str(st["State"]) == "recording" and int(st["FramesWritten"]) >= frames
+    wait_until(written, timeout, f"{hand} to write {frames} frames")
+
+
+def record(mgr, hand="right", frames=15, **options):
+    """A take of @frames frames or a few more (the writer appends in batches)."""
     path = str(mgr.StartRecording(hand, dbus.Dictionary(options, signature="sv")))
     wait_state(mgr, hand, "recording")
-    time.sleep(seconds)
+    wait_written(mgr, hand, frames)
     mgr.StopRecording(hand, timeout=60)
     return path
 
@@ -72,7 +75,8 @@ def test_one_episode_in_both_hands_files(daemon, conn, mgr):
         assert str(hand_property(conn, h, "Task")) == task
         st = mgr.Status(h)
         assert str(st["Episode"]) == opts["episode"] and str(st["Task"]) == task
-    time.sleep(0.5)
+    for h in paths:
+        wait_written(mgr, h, 15)
     for h in paths:
         mgr.StopRecording(h, timeout=60)
         assert str(hand_property(conn, h, "Episode")) == "" and str(hand_property(conn, h, "Task")) == ""
@@ -84,14 +88,14 @@ def test_one_episode_in_both_hands_files(daemon, conn, mgr):
 
 
 def test_no_episode_no_attribute(daemon, mgr):
-    path = record(mgr, seconds=0.2)
+    path = record(mgr, frames=6)
     attrs, _, _ = check_take(path, hand="right")
     assert "episode" not in attrs and "task" not in attrs
 
 
 @pytest.mark.parametrize("task", ["x" * 1024, "é" * 512, "quotes \" ' and \\ backslash", "日本語のタスク"])
 def test_task_accepted(daemon, mgr, task):
-    path = record(mgr, seconds=0.1, task=task)
+    path = record(mgr, frames=3, task=task)
     with h5py.File(path, "r") as f:
         assert text(f.attrs["task"]) == task
 
@@ -130,7 +134,8 @@ def test_episode_and_task_with_busctl(daemon, busctl):
     out = busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "StartRecording", "sa{sv}",
                  "left", "2", "episode", "s", "ep.1_x-2", "task", "s", "wipe the table").stdout
     path = re.match(r'^s "(.*)"$', out.strip()).group(1)
-    time.sleep(0.5)
+    wait_until(lambda: int(busctl("get-property", "org.handrec1", "/org/handrec1/hand/left", "org.handrec1.Hand",
+                                  "FramesWritten").stdout.split()[1]) >= 15, what="the busctl take to write 15 frames")
     busctl("call", "org.handrec1", "/org/handrec1", "org.handrec1.Manager", "StopRecording", "s", "left")
     attrs, _, _ = check_take(path, hand="left")
     assert text(attrs["episode"]) == "ep.1_x-2" and text(attrs["task"]) == "wipe the table"
@@ -139,10 +144,10 @@ def test_episode_and_task_with_busctl(daemon, busctl):
 # ---- ListTakes -----------------------------------------------------------------------------
 
 def test_list_takes_newest_first_with_the_running_one(daemon, mgr):
-    first = record(mgr, "right", 0.3, episode="e1", task="first", label="one")
-    time.sleep(1.1)  # names are by the second: the next take sorts after
-    second = record(mgr, "left", 0.3, episode="e2")
-    time.sleep(1.1)
+    first = record(mgr, "right", 9, episode="e1", task="first", label="one")
+    wait_past_the_second_of(first)  # names are by the second: the next take sorts after
+    second = record(mgr, "left", 9, episode="e2")
+    wait_past_the_second_of(second)
     running = str(mgr.StartRecording("right", dbus.Dictionary({"episode": "e3", "task": "third"},
                                                                 signature="sv")))
     wait_state(mgr, "right", "recording")
@@ -198,14 +203,12 @@ def test_discard_a_finished_take_with_its_signal(daemon, bus, mgr):
     loop = GLib.MainLoop()
     threading.Thread(target=loop.run, daemon=True).start()
     try:
-        keep = record(mgr, "right", 0.2)
-        time.sleep(1.1)
-        gone = record(mgr, "right", 0.2)
+        keep = record(mgr, "right", 6)
+        wait_past_the_second_of(keep)  # names are by the second: newest first, by name
+        gone = record(mgr, "right", 6)
         mgr.DiscardTake(gone)
         assert not os.path.exists(gone) and os.path.exists(keep)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not seen:
-            time.sleep(0.05)
+        wait_until(lambda: seen, what="TakeDiscarded")
         assert seen == [gone]
         assert [str(p) for p, _ in mgr.ListTakes(dbus.Dictionary({}, signature="sv"))] == [keep]
         # gone is gone: discarding it again says so
@@ -215,7 +218,7 @@ def test_discard_a_finished_take_with_its_signal(daemon, bus, mgr):
 
 
 def test_discard_refusals(daemon, mgr, outdir, tmp):
-    take = record(mgr, "right", 0.2)
+    take = record(mgr, "right", 6)
     size = os.path.getsize(take)
     # outside output_dir
     outside = os.path.join(tmp, "elsewhere.h5")
@@ -289,13 +292,17 @@ def test_resident_memory_is_vmrss(daemon, conn, mgr):
 
 
 def test_status_line_sent_to_the_service_manager(daemon, mgr):
-    mgr.StartRecording("right", dbus.Dictionary({}, signature="sv"))
-    wait_state(mgr, "right", "recording")
-    time.sleep(2.5)  # STATUS= is sent at most once a second
-    mgr.StopRecording("right", timeout=60)
-    lines = [m.split("STATUS=", 1)[1].split("\n")[0] for m in daemon.read_notifications() if "STATUS=" in m]
     pattern = re.compile(r"\[RIGHT\] recording: \d+ frames \(\d+\.\ds, \d+\.\dfps, written:\d+, queue:\d+/100, "
                          r"mem:(\d+)MB, \d+\.\d[MG]B, dropped:\d+, gaps:\d+, disk:")
+
+    def status_lines():
+        return [m.split("STATUS=", 1)[1].split("\n")[0] for m in daemon.read_notifications() if "STATUS=" in m]
+    mgr.StartRecording("right", dbus.Dictionary({}, signature="sv"))
+    wait_state(mgr, "right", "recording")
+    # STATUS= is sent at most once a second: until one shows the take
+    wait_until(lambda: any(pattern.search(line) for line in status_lines()), what="a STATUS= line of the take")
+    mgr.StopRecording("right", timeout=60)
+    lines = status_lines()
     found = [pattern.search(line) for line in lines]
     found = [m for m in found if m]
     assert found, lines
@@ -331,13 +338,12 @@ def test_discard_on_the_system_bus_by_who_may(system_bus, tmp):
             return subprocess.run(cmd + ["/usr/bin/python3", "-c", py, *args], env=env, capture_output=True,
                                   text=True, timeout=30).stdout.strip()
 
-        for _ in range(100):
-            if call("m.ListHands()") == "dbus.Array([dbus.String('right')], signature=dbus.Signature('s'))":
-                break
-            time.sleep(0.1)
+        wait_until(lambda: call("m.ListHands()") == "dbus.Array([dbus.String('right')], signature=dbus.Signature('s'))",
+                   what="handrecd on the system bus", interval=0.1)
         path = call("str(m.StartRecording('right', dbus.Dictionary({}, signature='sv')))", groups=str(gid)).strip("'")
         assert path.startswith(out), path
-        time.sleep(0.5)
+        wait_until(lambda: call("str(m.Status('right')['State'])") == "'recording'", what="the take to record",
+                   interval=0.1)
         call("m.StopRecording('right')", groups=str(gid))
         assert path in call("[str(p) for p, _ in m.ListTakes(dbus.Dictionary({}, signature='sv'))]")  # anyone may list
         assert call(f"m.DiscardTake({path!r})") == "org.freedesktop.DBus.Error.AccessDenied"

@@ -7,6 +7,7 @@ test writes in its state file: these tests check handrecctl's formatting only. T
 end to end is tested in test_offload.py."""
 import json
 import os
+import re
 import select
 import stat
 import subprocess
@@ -14,7 +15,7 @@ import textwrap
 
 import pytest
 
-from conftest import HANDRECCTL, Bus, Daemon, make_config
+from conftest import HANDRECCTL, Bus, Daemon, make_config, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REMOTE = "takes-s3:handrec-takes/rig1"
@@ -24,6 +25,11 @@ OFF_SENTENCE = ("no offload group in /etc/handrec/handrecd.conf: nothing is uplo
 STATUS_KEYS = {"State": str, "Remote": str, "TakesBehind": int, "BytesBehind": int, "Rate": float, "Current": str,
                "CurrentDone": int, "CurrentSize": int, "LastError": str, "NextRetry": float, "Uploaded": int,
                "Removed": int, "FreeBytes": int, "KeepFreeBytes": int, "MaxTakesBytes": int, "SpaceNote": str}
+
+
+def snake(key):
+    """TakesBehind: takes_behind, as handrecctl(1) says every --json key is written."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", key).lower()
 
 
 class Offload:
@@ -103,12 +109,12 @@ def test_status_json_has_the_status_dict(daemon, ctl, offload):
               "SpaceNote": "only takes not yet uploaded are left: nothing can be removed"}
     offload.set(status=status)
     doc = json.loads(ctl("status", "--json").stdout)
-    assert {h["Name"] for h in doc["hands"]} == {"right", "left"}
-    up = doc["upload"]
-    assert set(up) == set(STATUS_KEYS)
+    assert {h["name"] for h in doc["hands"]} == {"right", "left"}
+    up = doc["upload"]  # the Status dictionary, its keys in the one style of every --json key
+    assert set(up) == {snake(k) for k in STATUS_KEYS}
     for key, kind in STATUS_KEYS.items():
-        assert type(up[key]) is kind, (key, up[key])
-        assert up[key] == status.get(key, kind()), key
+        assert type(up[snake(key)]) is kind, (key, up[snake(key)])
+        assert up[snake(key)] == status.get(key, kind()), key
     # --json before the command too
     assert json.loads(ctl("--json", "status").stdout)["upload"] == up
 
@@ -194,9 +200,10 @@ def test_status_and_takes_never_start_the_service(tmp, outdir):
             assert "upload:" not in p.stdout and '"upload"' not in p.stdout
         assert not os.path.exists(mark), "handrecctl started the uploader"
         # the control: a client that lets the bus start services does start it
-        subprocess.run(["busctl", "--user", "--timeout=5", "call", "org.handrec1.Offload", "/org/handrec1/offload",
-                        "org.handrec1.Offload", "Status"], env=bus.env, capture_output=True, timeout=60)
-        assert os.path.exists(mark), "the bus could not start the stand-in service: the check above proves nothing"
+        subprocess.run(["busctl", "--user", "--timeout=60", "call", "org.handrec1.Offload", "/org/handrec1/offload",
+                        "org.handrec1.Offload", "Status"], env=bus.env, capture_output=True, timeout=90)
+        wait_until(lambda: os.path.exists(mark),
+                   what="the bus to start the stand-in service (else the check above proves nothing)")
     finally:
         d.stop()
         bus.stop()

@@ -17,8 +17,10 @@ pytestmark = pytest.mark.native_daemon
 def take_until_error(daemon_factory, ctl, busctl, outdir, shim, fault):
     daemon = daemon_factory(make_config(outdir, hands=("right",), width=640, height=480, fps=30.0),
                             env={"LD_PRELOAD": shim, "HANDREC_FAULT": fault})
-    p = ctl("start", "--hand", "right", "--duration", "60", "--follow", timeout=90)
+    p = ctl("start", "--hand", "right", "--duration", "60", "--follow", timeout=90, check=False)
     lines = p.stdout.splitlines()
+    # a take ended by a fault: said, and exit status 1
+    assert p.returncode == 1 and "take ended for a fault (" in p.stderr, (p.stdout, p.stderr)
     last_error = busctl("get-property", "org.handrec1", "/org/handrec1/hand/right", "org.handrec1.Hand",
                         "LastError").stdout.strip()
     return daemon, lines, last_error
