@@ -15,7 +15,7 @@
 FUZZ_CC      ?= clang
 FUZZ_BUILD   := $(BUILD)/fuzz
 FUZZ_TARGETS := config calibration-opencv calibration-ros take-options list-takes-options preview-options \
-                take-file offload-state rclone-json
+                take-file offload-state rclone-json preview-stream preview-host
 # clang does not know some of gcc's warnings (-Wno-format-truncation): not an error here
 FUZZ_FLAGS   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -Wno-unknown-warning-option
@@ -49,7 +49,13 @@ $(FUZZ_BUILD)/client/%.o $(FUZZ_BUILD)/offload/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz
 $(FUZZ_BUILD)/fuzz-take-file: $(FUZZ_BUILD)/client/handrecctl-json.o
 $(FUZZ_BUILD)/fuzz-offload-state: $(FUZZ_BUILD)/offload/state.o
 $(FUZZ_BUILD)/fuzz-rclone-json: $(FUZZ_BUILD)/offload/rclone.o
-$(patsubst %,$(FUZZ_BUILD)/fuzz-%,take-file offload-state rclone-json): $(FUZZ_BUILD)/fuzz-%: \
+# handrecctl's preview: the stream reader (its feeds) and the access rules
+$(FUZZ_BUILD)/client/%.o $(FUZZ_BUILD)/tests/fuzz/fuzz-preview-stream.o \
+    $(FUZZ_BUILD)/tests/fuzz/fuzz-preview-host.o: ALL_CFLAGS += $(MHD_CFLAGS)
+$(FUZZ_BUILD)/fuzz-preview-stream: $(FUZZ_BUILD)/client/handrecctl-preview-feed.o $(FUZZ_BUILD)/client/handrecctl-bus.o \
+    $(FUZZ_BUILD)/client/handrecctl-preview-page.o
+$(FUZZ_BUILD)/fuzz-preview-host: $(FUZZ_BUILD)/client/handrecctl-preview-access.o
+$(patsubst %,$(FUZZ_BUILD)/fuzz-%,take-file offload-state rclone-json preview-stream preview-host): $(FUZZ_BUILD)/fuzz-%: \
     $(FUZZ_BUILD)/tests/fuzz/fuzz-%.o $(FUZZ_BUILD)/libhandrec-fuzz.a
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS) $(JSONC_LIBS)
 

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 TARGETS="config calibration-opencv calibration-ros take-options list-takes-options preview-options take-file offload-state
-         rclone-json"
+         rclone-json preview-stream preview-host"
 n_targets=$(echo "$TARGETS" | wc -w)
 artifacts=$BUILD/fuzz/artifacts
 passed=0 failed=0
