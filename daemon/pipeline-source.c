@@ -72,6 +72,19 @@ static void count_frame(struct pipeline *p, const struct frame_meta *meta) {
         atomic_fetch_add(&c->captured, 1);
 }
 
+/*
+ * The take ends at a frame past its duration (@past ns past it): of the frames the camera skipped
+ * just before that frame (its camera_gap, slots of @period before it), those whose slots fall
+ * within the take are the take's gaps, counted as the others are; those after its end are not
+ * the take's. So captured + the camera's gaps = the take's slots, however late the camera was.
+ */
+static void count_gap_before_end(struct pipeline *p, const struct frame_meta *meta, int64_t past, int64_t period) {
+        uint64_t after_end = (uint64_t) (past / period); /* the skipped slots at or past the end */
+
+        if (meta->camera_gap > after_end)
+                atomic_fetch_add(&p->counters.dropped[DROP_CAMERA], meta->camera_gap - after_end);
+}
+
 /* The source failed (r < 0): end the take with the reason that says why. */
 static void end_for_source(struct pipeline *p, int r) {
         char msg[PIPELINE_ERROR_MAX];
@@ -119,6 +132,7 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
                 }
                 first = atomic_load(&p->counters.first_ts);
                 if (first > 0 && meta.timestamp_ns - first >= duration_ns) {
+                        count_gap_before_end(p, &meta, meta.timestamp_ns - first - duration_ns, period);
                         give_back(p, j);
                         pipeline_end_take(p, STOP_DURATION, NULL);
                         return 0;

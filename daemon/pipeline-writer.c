@@ -153,6 +153,7 @@ static void append_batch(struct pipeline *p, const struct take_params *t, struct
 
         for (unsigned i = 0; i < n; i++)
                 need += p->batch[i]->size;
+        need += WRITER_BATCH_SLACK; /* HDF5 allocates whole chunks: the reserve stays whole */
         if (tf->failed) {
                 atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
                 return;

@@ -22,7 +22,7 @@
 #include "../lib/util.h"
 #include "../lib/version.h"
 
-#define JPEG_CHUNK (512 * 1024)
+#define JPEG_CHUNK WRITER_JPEG_CHUNK
 #define INDEX_CHUNK 1024
 
 struct writer {

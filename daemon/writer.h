@@ -10,6 +10,14 @@
 
 #include "queue.h"
 
+/* The JPEG bytes are stored in chunks of this size: HDF5 allocates a whole one when a batch
+ * begins it. */
+#define WRITER_JPEG_CHUNK (512 * 1024)
+
+/* The most a batch may take on the disk beyond its JPEG bytes: a JPEG chunk begun, and the
+ * index's chunks and the metadata growing (a few kB). What the disk reserve is checked with. */
+#define WRITER_BATCH_SLACK (WRITER_JPEG_CHUNK + 64 * 1024)
+
 struct calibration;
 
 /* A V4L2 camera as the source thread saw it when it opened it: plain values, for the attributes. */

@@ -12,13 +12,6 @@ REQUIRED_ATTRS = {
 }
 FINAL_ATTRS = {"frames", "frames_captured", "frames_dropped", "stopped_utc", "duration_s", "fps_measured"}
 
-# A take of a set duration ends at the first frame the camera delivers past that duration. A
-# synthetic camera late just then skips the slots before that frame, and no counter sees them (the
-# daemon counts a camera's gaps before the frames it captures, and that frame is in no take); a
-# loaded machine stalls the camera's thread now and then, for over a second at times (1.8 s seen
-# with the VM tests beside). So a duration take can fall short of duration x fps slots by what one
-# stall at its very end skipped: at most this much camera time.
-LATE_MAX_S = 2.0
 
 def text(v):
     return v.decode() if isinstance(v, bytes) else str(v)
@@ -42,12 +35,12 @@ def check_stored_figures(attrs, ts, lts, rts):
 
 def check_duration_slots(attrs, seconds, fps=30.0):
     """A complete take stopped by its duration of @seconds at @fps: its frames captured and the
-    camera's skips counted between them (dropped_camera) cover the camera's slots of that duration,
-    never more, and fewer only by what a camera late at the very end skipped (LATE_MAX_S). Returns
-    the slots covered."""
+    camera's skips counted (dropped_camera: between them, and those just before the frame that
+    ended the take whose slots fall within it) cover the camera's slots of that duration exactly,
+    however late the camera was. Returns the slots covered."""
     slots = round(seconds * fps)
     covered = int(attrs["frames_captured"]) + int(attrs["dropped_camera"])
-    assert max(1, slots - round(LATE_MAX_S * fps)) <= covered <= slots, \
+    assert covered == slots, \
         (f"{covered} slots covered of {slots}", {k: int(v) for k, v in attrs.items() if k.startswith(("frames", "dropped"))})
     return covered
 

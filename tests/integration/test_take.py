@@ -137,10 +137,10 @@ def test_duration_stops_by_itself_with_signal(daemon, bus, outdir):
     attrs, n, numbers = check_take(path, hand="left", reason="duration")
     assert int(summary["frames_written"]) == n
     # 4 s at 30 fps: 120 slots of the camera's, from the first frame's; those a loaded machine made
-    # it skip are counted (the frames stored and the skips fill the span of the stamped numbers
-    # exactly), but for those skipped just before the frame that ended the take (LATE_MAX_S)
+    # it skip are counted: between the frames stored (they and the skips fill the span of the
+    # stamped numbers) and just before the frame that ended the take, when the camera was late then
     camera = int(summary["dropped_by_cause"]["camera"])
-    assert numbers[-1] - numbers[0] + 1 == n + camera == check_duration_slots(attrs, 4), (numbers[:3], n, camera)
+    assert numbers[-1] - numbers[0] + 1 <= n + camera == check_duration_slots(attrs, 4), (numbers[:3], n, camera)
     # progress was published while recording, a few times a second, with growing counts
     changes = [e[2] for e in events if e[0] == "changed" and e[1] == "/org/handrec1/hand/left"
                and "FramesCaptured" in e[2]]
