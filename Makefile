@@ -67,7 +67,7 @@ TSAN_BUILD := $(BUILD)/tsan
 SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TSAN_FLAGS := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 
-.PHONY: all deps deps-build check check-unit check-integration demo bench install uninstall lint clean man
+.PHONY: bench-programs all deps deps-build check check-unit check-integration demo bench install uninstall lint clean man
 
 all: $(BUILD)/handrecd $(BUILD)/handrecctl $(BUILD)/handrec-rectify $(BUILD)/handrec-offload
 
@@ -216,6 +216,9 @@ BENCH_PROGS := $(BUILD)/bench-floor $(BUILD)/bench-frame $(BUILD)/bench-remap $(
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
 	@BUILD=$(BUILD) sh tests/bench/run.sh
+
+# what make bench runs, built (tests/integration/test_bench.py builds them so)
+bench-programs: all $(BENCH_PROGS)
 
 deps-bench:
 	@BUILD=$(BUILD) sh scripts/install-deps.sh bench

@@ -114,7 +114,10 @@ def test_rclone_json_log_progress_and_error_lines(s3server, tmp):
     records = [json.loads(line) for line in p.stderr.splitlines()]  # every line is one JSON object
     stats = [r["stats"] for r in records if "stats" in r]
     assert len(stats) >= 2
-    assert all(s["totalBytes"] == len(data) for s in stats if s["transfers"] == 0)
+    # the total is the file's once rclone has looked at it (a stats line before that, which a loaded
+    # machine can give, says 0)
+    assert all(s["totalBytes"] in (0, len(data)) for s in stats if s["transfers"] == 0), stats
+    assert any(s["totalBytes"] == len(data) for s in stats), stats
     assert stats[-1]["bytes"] == len(data) and stats[-1]["transfers"] == 1 and "transferring" not in stats[-1]
     # same name on both sides: "Copied (new)" and the name in "object" ("... to: NAME" only when they differ)
     assert [(r["msg"], r["object"]) for r in records if "object" in r] == [("Copied (new)", "a.h5")]

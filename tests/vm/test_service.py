@@ -253,7 +253,10 @@ def test_take_from_vivid(boots):
     # just before says so): the call waits for the camera, and the take is recorded
     before = b.read("vivid-early-status.txt")
     print(f"status at once after the restart: {before.strip()}")
-    assert "no-device" in before and "not opened yet" in before, before
+    # which it is depends on how fast the guest ran handrecctl after READY=1 (a loaded TCG guest may
+    # take over the 1 s of warm-up): still opening (the start then waits for it, the case this
+    # covers; also in tests/integration/test_warmup.py), or already open
+    assert ("no-device" in before and "not opened yet" in before) or before.startswith("[RIGHT] idle"), before
     assert r.get("vivid_early_exit") == "0", b.logs("vivid-early.txt", "journal-all.txt")
     _, n, _ = check_take(os.path.join(b.dir, "vivid-early.h5"), hand="right", status="complete",
                          reason="duration", stamps=False)
