@@ -33,14 +33,21 @@ deb="build-essential debhelper dh-python dpkg-dev fakeroot lintian"
 # man-db renders the manual pages, zsh checks its completion file, tmux is the terminal
 # handrecctl record is driven in; rclone is what handrec-offload runs (its tests run it against s3rver
 # and against rclone's own `serve webdav`), GNU time measures a program's peak memory, npm (only when the machine has none, e.g. from
-# NodeSource) installs s3rver
+# NodeSource) installs s3rver; the reader's dataset library (issue 22, test_dataset*.py): boto3 reads
+# takes from s3rver, torch runs its DataLoader, Pillow is its other JPEG decoder, venv (with pip's
+# wheel) installs it with `pip install ./python`, setuptools and wheel build it there
 test="python3-dbus python3-pytest python3-pytest-xdist python3-gi libglib2.0-bin procps util-linux
-      qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg man-db zsh tmux rclone time"
+      qemu-system-x86 busybox-static v4l-utils opencv-doc chromium ffmpeg man-db zsh tmux rclone time
+      python3-boto3 python3-torch python3-pil python3-venv python3-setuptools python3-wheel"
 command -v npm >/dev/null 2>&1 || test="$test npm"
+# the UVC VM tests (tests/vm/test_uvc.py): the kernel's usbip tools attach the test cameras
+# (tests/uvc) through vhci-hcd
+test="$test usbip"
 # make bench (tests/bench/): callgrind for instruction counts, opencv-doc's images and OpenCV for the
 # inputs and the old collector's design, h5py for it and for reading the takes; row 10 uploads with
-# rclone to s3rver, and reads the offload's D-Bus API with python3-dbus
-bench="valgrind opencv-doc python3-opencv python3-h5py python3-numpy python3-dbus rclone"
+# rclone to s3rver, and reads the offload's D-Bus API with python3-dbus; row 12 reads takes back from
+# s3rver with boto3
+bench="valgrind opencv-doc python3-opencv python3-h5py python3-numpy python3-dbus rclone python3-boto3"
 command -v npm >/dev/null 2>&1 || bench="$bench npm"
 # lint
 lint="clang-format cppcheck"

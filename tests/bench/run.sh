@@ -13,6 +13,7 @@
 #   qc.py          11. what quality at the rig costs a frame, both paths (build/bench-qc)
 #   preview.py      9. what a preview costs at 10 fps, and a take recorded under two previews (issue 10)
 #   offload.py     10. uploads with handrec-offload to S3 (s3rver) against rclone alone; a take during one
+#   reader.py      12. reading takes back with the handrec module: frames/s, full and 1/4, local and bucket
 #   sync.py         the cost of durability (save.sync_interval), synthetic camera
 #   summary.py      8. the table and the ratios, met or not
 # BENCH_QUICK=1: few frames and short runs, to check the bench end to end in a couple of minutes.
@@ -54,6 +55,7 @@ step $PY $B/callgrind.py
 step $PY $B/qc.py
 step $PY $B/preview.py
 step $PY $B/offload.py
+step $PY $B/reader.py
 echo
 echo "== durability (BENCH_SYNC_SECONDS=${BENCH_SYNC_SECONDS:-20})"
 step $PY $B/sync.py

@@ -152,6 +152,15 @@ def main():
             d = up[name]
             print(f"      both hands, {'no upload' if name == 'quiet' else 'during an upload at 12M':<24} "
                   f"{d['frames']} of {d['frames_captured']} written, {d['frames_dropped']} dropped")
+    rd = load("reader")
+    if "error" not in rd:
+        f, c = rd["fps"], rd["cpu_ms_per_frame"]
+        print(f"\n 12 reading takes back (issue 22): {rd['frames']} frames, {rd['frame_bytes'] / 1e3:.0f} kB each, "
+              f"{rd['threads']} threads; frames/s (CPU ms a frame)")
+        for label, key in (("local file", "local"), ("bucket (s3rver here)", "bucket"),
+                           ("rectified when read", "rectify")):
+            print(f"      {label:<22} full {f[key + '_full']:6.1f} ({c[key + '_full']:.1f} ms)   "
+                  f"1/4 {f[key + '_quarter']:6.1f} ({c[key + '_quarter']:.1f} ms)")
     q = res["qc"]
     if "error" not in q:
         print(f"\n 11 quality at the rig (issue 20), a frame, 1 thread: with pixels {q['planes_us_per_frame']:.1f} µs "
