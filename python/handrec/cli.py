@@ -94,6 +94,7 @@ def _encode_vfr(take, out, crf, force):
     n = len(take)
     ts = take.timestamps
     period = 1.0 / take.fps_nominal if take.fps_nominal > 0 else 1 / 30
+    us = lambda t: round((int(t) - int(ts[0])) / 1000)  # noqa: E731 (a timestamp, in µs from the first)
     parent = os.path.dirname(os.path.abspath(out))
     with tempfile.TemporaryDirectory(prefix=".handrec-export-", dir=parent) as tmp:
         lines = ["ffconcat version 1.0"]
@@ -103,9 +104,12 @@ def _encode_vfr(take, out, crf, force):
                 name = f"{i:07d}.jpg"
                 with open(os.path.join(tmp, name), "wb") as f:
                     f.write(jpeg)
-                d = (ts[i + 1] - ts[i]) / 1e9 if i + 1 < n else period
+                # in whole microseconds (the concat demuxer's unit) from the first frame, so that
+                # their rounding never adds up: each frame starts at its own time to the microsecond
+                end = us(ts[i + 1]) if i + 1 < n else us(ts[i]) + round(period * 1e6)
+                d = (end - us(ts[i])) / 1e6
                 # option framerate: the image demuxer's time base (1/25 s by default) made 1/90000
-                lines += [f"file {name}", "option framerate 90000", f"duration {d:.9f}"]
+                lines += [f"file {name}", "option framerate 90000", f"duration {d:.6f}"]
         listing = os.path.join(tmp, "frames.ffconcat")
         with open(listing, "w") as f:
             f.write("\n".join(lines) + "\n")
