@@ -15,6 +15,10 @@
 /* Room for an error of recover_*(): the path and HDF5's innermost message. */
 #define RECOVER_ERROR_MAX (PATH_MAX + 512)
 
+/* recover_scan(): a take left open whose status HDF5 has not read in this long is left as it is
+ * (HDF5 1.10.8 loops forever on some damaged files: tests/fuzz/README.md) */
+#define RECOVER_PROBE_SECONDS 10
+
 struct take_check {
         char status[32];        /* the file's status attribute as found */
         uint64_t frames;        /* frames whose index, bytes and JPEG are all good, from the first */
@@ -47,7 +51,10 @@ int recover_file(const char *path, struct take_check *ret, recover_progress_fn p
 
 /**
  * recover_scan() - recover_file() on every take file in the folders one level below @dir
- * (<dir>/<hand>/NAME.h5), calling @found for each file recovered (or that failed, with r < 0 and the error).
+ * (<dir>/<hand>/NAME.h5) that a writer may have left open (its superblock says so: a finished
+ * take is not opened), calling @found for each file recovered (or that failed, with r < 0 and
+ * the error). Each one's status is read first in a child process (RECOVER_PROBE_SECONDS): call it
+ * before the process has threads.
  * Return: the number recovered, or negative errno when @dir cannot be read (a missing @dir is 0).
  */
 int recover_scan(const char *dir,

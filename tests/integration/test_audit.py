@@ -313,3 +313,35 @@ def test_a_read_only_output_folder_is_said_as_such(tmp, daemon_factory, ctl):
         assert "is on a read-only file system" in p.stderr and "written by others" not in p.stderr, p.stderr
     finally:
         subprocess.run(["umount", "-l", ro])
+
+
+def unpack_zeros(data):
+    """A take of tests/fuzz/regressions/take-file/: runs of zeros written as b"\\0HRZ" and a 3-byte
+    little-endian length (tests/fuzz/seeds.py)."""
+    out, at = bytearray(), 0
+    while (i := data.find(b"\0HRZ", at)) >= 0:
+        out += data[at:i] + bytes(int.from_bytes(data[i + 4:i + 7], "little"))
+        at = i + 7
+    return bytes(out + data[at:])
+
+
+def test_a_take_hdf5_loops_on_does_not_hold_the_start(daemon_factory, ctl, outdir):
+    # the fuzzer's find: a take a crash left open (its SWMR flags set) whose global heap has a
+    # free-space object of size 0, on which HDF5 1.10.8 loops forever; handrecd's start read every
+    # take's status with HDF5 and never became ready, nor stopped on SIGTERM. Now a take left open
+    # has its status read in a child process given RECOVER_PROBE_SECONDS (10); finished takes are
+    # not opened at start at all (their superblock says they are finished).
+    src = os.path.join(ROOT, "tests", "fuzz", "regressions", "take-file", "hdf5-global-heap-free-space-size-0.h5z")
+    data = unpack_zeros(open(src, "rb").read())
+    assert data[:8] == b"\x89HDF\r\n\x1a\n" and data[8] in (2, 3) and data[11] & 0x05  # left open by a writer
+    os.makedirs(os.path.join(outdir, "right"))
+    bad = os.path.join(outdir, "right", "20000101-000000.h5")
+    with open(bad, "wb") as f:
+        f.write(data)
+    d = daemon_factory(make_config(outdir), start=False)
+    d.start(timeout=120)  # READY=1 after the probe's 10 s: the start is not held (it was, forever)
+    assert f"Cannot recover {bad}, left as it is: HDF5 did not read the status of {bad} in 10 s" in d.log_text()
+    assert open(bad, "rb").read() == data  # left as it was
+    ctl("start", "--hand", "right", "--duration", "0.5", "--follow")
+    d.stop()
+    assert d.proc.returncode == 0
