@@ -16,7 +16,6 @@
  * the status line moves and the daemon's signals (RecordingStopped, EpisodeEnded,
  * NameOwnerChanged) are handled while a key is awaited.
  */
-#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
@@ -371,14 +370,6 @@ static int record_session(struct session *s) {
                 if (r != 1)
                         return r >> 8;
         }
-}
-
-/* The login name of whoever runs us: the operator when --operator is not given. */
-static void default_operator(char *buf, size_t len) {
-        struct passwd *pw = getpwuid(getuid());
-        const char *name = getlogin();
-
-        snprintf(buf, len, "%s", name ? name : pw ? pw->pw_name : "");
 }
 
 static int usage(void) {

@@ -6,6 +6,7 @@
  * takes with handrecctl-watch.c, whose Ctrl-C stops them.
  */
 #include <json-c/json.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -31,6 +32,14 @@ void make_episode_id(char *buf, size_t len) {
         }
         strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm));
         snprintf(buf, len, "%s-%02x%02x%02x", when, rnd[0], rnd[1], rnd[2]);
+}
+
+/* The login name of whoever runs us: the operator when --operator is not given ("" when none). */
+void default_operator(char *buf, size_t len) {
+        struct passwd *pw = getpwuid(getuid());
+        const char *name = getlogin();
+
+        snprintf(buf, len, "%s", name ? name : pw ? pw->pw_name : "");
 }
 
 /* The StartEpisode call for @hands with the options in @a. Return: 0, or 1 (printed). */
@@ -60,8 +69,12 @@ static int start_call(sd_bus *bus, const struct args *a, char hands[][HAND_NAME_
                 r = sd_bus_message_append(m, "{sv}", "episode", "s", episode);
         if (r >= 0 && a->task)
                 r = sd_bus_message_append(m, "{sv}", "task", "s", a->task);
-        if (r >= 0 && a->operator_)
-                r = sd_bus_message_append(m, "{sv}", "operator", "s", a->operator_);
+        if (r >= 0) {
+                char login[72];
+                default_operator(login, sizeof(login));
+                if (a->operator_ || login[0])
+                        r = sd_bus_message_append(m, "{sv}", "operator", "s", a->operator_ ?: login);
+        }
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0) {

@@ -339,6 +339,10 @@ void make_episode_id(char *buf, size_t len);
 int start_hands(sd_bus *bus, const struct args *a, const char *episode, char hands[][HAND_NAME_MAX], unsigned n,
                 char files[][PATH_MAX]);
 
+/* default_operator() - the login name of whoever runs handrecctl (`start` and `record` send it as
+ * the operator when --operator is not given); "" when there is none. */
+void default_operator(char *buf, size_t len);
+
 /** stop_hand() - StopRecording(@hand); @ret_reply positioned at the summary. Return: 0, or 1 (printed). */
 int stop_hand(sd_bus *bus, const char *hand, sd_bus_message **ret_reply);
 

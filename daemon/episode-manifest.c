@@ -23,6 +23,7 @@
 #define MANIFEST_FORMAT "handrec-episode"
 #define MANIFEST_VERSION 1
 #define MANIFEST_SIZE_MAX (256 * 1024)
+#define MANIFEST_JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* @file relative to @output_dir when it lies under it. */
 static const char *relative(const char *output_dir, const char *file) {
@@ -138,9 +139,8 @@ int episode_manifest_write(const char *output_dir, const struct episode *e) {
         if (r >= 0) {
                 o = manifest_json(output_dir, e);
                 snprintf(name, sizeof(name), "%s.json", e->id);
-                r = write_atomically(
-                        dir, name,
-                        json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED));
+                /* "right/X.h5", not json-c's default "right\\/X.h5": the same JSON, read by people too */
+                r = write_atomically(dir, name, json_object_to_json_string_ext(o, MANIFEST_JSON_FLAGS));
                 json_object_put(o);
         }
         if (r < 0)

@@ -11,7 +11,7 @@ import dbus.mainloop.glib
 from gi.repository import GLib
 
 from conftest import ROOT, make_config, wait_until
-from takecheck import check_take
+from takecheck import check_take, text
 
 # Published on every state change; LIVE ones also 4 times a second while a take runs.
 ON_STATE = {"State", "File", "LastError", "CameraFps", "Previews", "Episode", "Task"}
@@ -38,6 +38,22 @@ def test_follow_returns_after_a_short_take(daemon_factory, ctl, outdir):
         assert lines[-2] == path, lines
         assert lines[-1].startswith("[RIGHT] stopped (duration): "), lines
         check_take(path, hand="right", reason="duration")
+
+
+def test_start_names_the_operator_as_record_does(daemon_factory, ctl, outdir):
+    """`start` without --operator stores who ran it (the login name), as `record` does; --operator
+    overrides it."""
+    import pwd
+    daemon_factory(make_config(outdir, hands=("right",), warmup=0))
+    names = {pwd.getpwuid(os.getuid()).pw_name}
+    try:
+        names.add(os.getlogin())
+    except OSError:
+        pass  # no controlling terminal's login: handrecctl falls back to the user's name too
+    for args, want in (((), names), (("--operator", "bea"), {"bea"})):
+        p = ctl("start", "--hand", "right", "--duration", "0.1", "--follow", *args, timeout=30)
+        attrs, _, _ = check_take(p.stdout.splitlines()[0], hand="right", reason="duration")
+        assert text(attrs["operator"]) in want, (attrs["operator"], want)
 
 
 def test_status_has_every_property_with_its_type(daemon, busctl):

@@ -92,6 +92,8 @@ def test_an_episode_starts_on_every_hand_and_has_a_manifest(daemon, mgr, outdir,
     assert m["format"] == "handrec-episode" and m["episode"] == episode and m["outcome"] == "recording"
     assert m["task"] == "stack the cups" and m["operator"] == "alice" and m["host"]
     assert {h: t["file"] for h, t in m["takes"].items()} == {h: os.path.relpath(f, outdir) for h, f in takes.items()}
+    with open(os.path.join(outdir, "episodes", f"{episode}.json")) as f:
+        assert '"left/' in f.read()  # the file names as a person reads them (json-c escapes "/" unless told not to)
     mgr.StopRecording("left", timeout=60)
     mgr.StopRecording("right", timeout=60)
     wait_until(lambda: signals.ended, what="EpisodeEnded")
