@@ -193,6 +193,7 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 TEST_PROGS = all $(BUILD)/alloc-count.so $(BUILD)/fault-io.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
              $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS)) $(SAN_BUILD)/handrecd $(SAN_BUILD)/handrec-offload
 RUN_TESTS  = BUILD=$(BUILD) UNIT_TESTS="$(UNIT_TESTS)" TSAN_TESTS="$(TSAN_TESTS)" sh tests/run-all.sh
+include tests/uvc/uvc.mk
 
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(TEST_PROGS)

@@ -231,7 +231,13 @@ static int dev_open(struct v4l2src *s, struct eye_dev *e, unsigned width, unsign
                 r = dev_map_buffers(s, e);
         if (r >= 0) {
                 r = v4l2_xioctl(e->fd, VIDIOC_STREAMON, &type);
-                if (r < 0)
+                if (r == -ENOSPC) /* a USB host controller's bandwidth account, not a disk */
+                        snprintf(s->error, sizeof(s->error),
+                                 "%s: cannot start streaming: the USB bus has not the bandwidth for this mode "
+                                 "(%ux%u at %g fps) beside what else streams on it: configure a lower fps or a "
+                                 "smaller size, or plug the camera into a USB port of another controller",
+                                 e->path, width, height, s->cfg->fps);
+                else if (r < 0)
                         snprintf(s->error, sizeof(s->error), "%s: cannot start streaming: %s", e->path, strerror(-r));
         }
         if (r < 0) {

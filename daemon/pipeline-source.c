@@ -14,6 +14,9 @@
 #include "pipeline-internal.h"
 #include "../lib/util.h"
 
+/* A warm camera giving less than this share of its configured rate is said to be short of it. */
+#define CAMERA_RATE_SHORT 0.9
+
 /* What the source must deliver for this take: a source that can hand over the camera's JPEG
  * always does (its jobs hold no planes; a worker decodes when the take rectifies); any other
  * delivers pixels, needed when the frame will be rectified. */
@@ -153,6 +156,21 @@ static bool warm_up_cancelled(struct pipeline *p, bool take) {
         return atomic_load(&p->quit) || (take && pipeline_ending(p));
 }
 
+/* The rate a warm camera gives, in the log; one well below the configured rate, as a sentence
+ * that says what to do: a mode its USB link cannot carry is not refused by uvcvideo (it clamps the
+ * camera's request, "UVC non compliance") and streams at what the link carries (issue 21). */
+static void say_warm_rate(const struct pipeline *p, double fps) {
+        double want = p->hand->camera.fps;
+
+        if (want > 0 && fps < CAMERA_RATE_SHORT * want)
+                log_warning("%s: the camera gives %.1f fps, not the %g configured: its USB link cannot carry this mode "
+                            "(or its exposure time is longer than a frame); configure a lower fps or a smaller size "
+                            "(handrecctl devices lists its modes), or give the camera a USB port of its own",
+                            p->hand->name, fps, want);
+        else
+                log_info("%s: camera open and warm; measured %.2f fps (configured %g)", p->hand->name, fps, want);
+}
+
 /* Read and discard @seconds of frames and keep the rate measured; @take: the warm-up belongs
  * to a take, and ends as soon as it is stopped. Return: 0 or the source's error. */
 static int warm_up(struct pipeline *p, double seconds, bool take) {
@@ -177,8 +195,7 @@ static int warm_up(struct pipeline *p, double seconds, bool take) {
                 double fps = (n - 1) / ((double) (last - first) / 1e9);
                 atomic_store(&p->camera_fps_micro, (int64_t) (fps * 1e6));
                 if (!take)
-                        log_info("%s: camera open and warm; measured %.2f fps (configured %g)", p->hand->name, fps,
-                                 p->hand->camera.fps);
+                        say_warm_rate(p, fps);
         }
         return 0;
 }

@@ -9,8 +9,8 @@
 #                   native_daemon: throughput with 0 drops, RSS, allocations, the bench), one at a time
 #   integration-san every other integration test, once, against handrecd and handrec-offload built
 #                   with ASan+UBSan (a report, a leak at exit included, fails), 3 at a time (xdist)
-#   vm              Debian's kernel in qemu: vivid, the power cut, the package under systemd
-#                   (tests/vm/run.sh; its three modules side by side)
+#   vm              Debian's kernel in qemu: vivid, the power cut, the package under systemd, UVC
+#                   cameras through uvcvideo (tests/vm/run.sh: every tests/vm/test_*.py)
 #   arm64           the unit tests cross-built for arm64 and run under qemu-aarch64
 #                   (tests/arm64/run.sh: it installs the cross toolchain itself, as root)
 #

@@ -12,7 +12,7 @@ if [ "$(uname -m)" != x86_64 ]; then
     exit 0
 fi
 xml=$(mktemp)
-# the three modules (vivid, the power cut, the package under systemd) one after the other: make
+# the modules (vivid, UVC cameras, the power cut, the package under systemd) one after the other: make
 # check runs them beside the other suites already, and three guests under TCG at once on two
 # cores starve each other (a systemd boot then took over 300 s)
 # shellcheck disable=SC2086

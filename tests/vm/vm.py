@@ -4,8 +4,9 @@ which ships the vivid V4L2 test driver) booted by qemu-system-x86_64 under TCG, 
 initramfs. The guest mounts this machine's root read-only over 9p and chroots into it, so it runs
 the very binaries and libraries under test; a second 9p share (read-write) carries results back.
 
-    vm.py run SCRIPT OUTDIR [--timeout S] [--disk IMAGE]   boot, run SCRIPT (a host path) in the
-                                                            guest, power off
+    vm.py run SCRIPT OUTDIR [--timeout S] [--disk IMAGE] [--module NAME]...
+                                        boot, run SCRIPT (a host path) in the guest, power off;
+                                        each --module is loaded at boot besides WANTED's
 
 A disk image on this machine can be attached as the guest's /dev/vda (virtio, cache=writethrough:
 the guest sees a disk without a volatile write cache, and a write it has seen complete is in the
@@ -242,13 +243,14 @@ def wait(p, t0, timeout):
     return rc, time.monotonic() - t0
 
 
-def start(script, outdir, memory="1024", disk=None):
+def start(script, outdir, memory="1024", disk=None, modules=()):
     """Boot the VM and return the running qemu (a Popen; its console goes to OUTDIR/console.log).
-    disk: a raw image file, the guest's /dev/vda."""
+    disk: a raw image file, the guest's /dev/vda. modules: more kernel modules to load at boot
+    (with what they depend on), besides WANTED's."""
     _, moddir, version = fetch_kernel()
     os.makedirs(outdir, exist_ok=True)
     shutil.copy(script, os.path.join(outdir, "guest-script.sh"))
-    wanted = WANTED + (DISK_MODULES if disk else [])
+    wanted = WANTED + list(modules) + (DISK_MODULES if disk else [])
     initramfs = build_initramfs(moddir, version, os.getcwd(), wanted, os.environ.get("BUILD", "build"))
     # writethrough: the guest is told the disk has no volatile write cache, and qemu reports a
     # write complete only once the image file has it (O_DSYNC). So what survives a kill of qemu
@@ -278,9 +280,9 @@ def logs(outdir, *names):
     return text
 
 
-def run(script, outdir, timeout, memory="1024", disk=None):
+def run(script, outdir, timeout, memory="1024", disk=None, modules=()):
     t0 = time.monotonic()
-    return wait(start(script, outdir, memory, disk), t0, timeout)
+    return wait(start(script, outdir, memory, disk, modules), t0, timeout)
 
 
 def main():
@@ -291,9 +293,10 @@ def main():
     r.add_argument("outdir")
     r.add_argument("--timeout", type=float, default=900)
     r.add_argument("--disk", help="a raw disk image, the guest's /dev/vda")
+    r.add_argument("--module", action="append", default=[], help="a kernel module to load at boot too")
     args = ap.parse_args()
     try:
-        rc, secs = run(args.script, args.outdir, args.timeout, disk=args.disk)
+        rc, secs = run(args.script, args.outdir, args.timeout, disk=args.disk, modules=args.module)
     except Unavailable as e:
         print(f"VM unavailable: {e}", file=sys.stderr)
         return 77
