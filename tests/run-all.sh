@@ -192,6 +192,11 @@ echo "Suites (seconds; lanes 1 and 2 ran side by side):"
 for s in $ALL; do
         [ -f "$results/$s.counts" ] || continue
         read -r p f k <"$results/$s.counts"
+        case "$p.$f.$k" in
+        *[!0-9.]* | .* | *.. | *.) # not three counts: the suite's runner broke, a failure
+                echo "run-all: $s wrote '$(cat "$results/$s.counts")', not 'passed failed skipped'"
+                p=0 f=1 k=0 ;;
+        esac
         passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + k))
         printf '  %-16s %5ss  %s passed, %s failed, %s skipped\n' "$s" "$(cat "$results/$s.time" 2>/dev/null || echo -)" \
                 "$p" "$f" "$k"
