@@ -169,6 +169,11 @@ $(BUILD)/alloc-count.so: tests/alloc/alloc-count.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -shared -fPIC -pthread -o $@ $<
 
+# make bench: the large allocations and who made them, for the memory breakdown (LD_PRELOAD)
+$(BUILD)/alloc-map.so: tests/bench/alloc-map.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -shared -fPIC -pthread -o $@ $< -ldl
+
 -include $(shell find $(BUILD) -type f -name '*.d' 2>/dev/null)
 
 # fuzz targets (clang, libFuzzer): rules in their own file
@@ -211,8 +216,9 @@ demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh scripts/demo.sh
 
-# make bench (tests/bench/run.sh, docs/testing.md): BENCH_QUICK=1 for a short run, BENCH_SOAK=600 for a soak
-BENCH_PROGS := $(BUILD)/bench-floor $(BUILD)/bench-frame $(BUILD)/bench-remap $(BUILD)/bench-qc
+# make bench (tests/bench/run.sh, docs/testing.md): BENCH_QUICK=1 for a short run; BENCH_SOAK=3600 for the
+# hour's soak (default 120 s)
+BENCH_PROGS := $(BUILD)/bench-floor $(BUILD)/bench-frame $(BUILD)/bench-remap $(BUILD)/bench-qc $(BUILD)/alloc-map.so
 
 bench: deps-bench
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)

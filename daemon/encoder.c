@@ -3,7 +3,7 @@
  * encoder.c — JPEG compression of I420 images with libjpeg(-turbo)'s raw-data API, one band of 16
  * rows at a time. Owns the compressor (created once), the band buffer, the arena that serves
  * libjpeg's per-image memory, and the worst-case output buffer a JPEG spills into when it
- * outgrows the room its caller gave.
+ * outgrows the room its caller gave (its pages handed back at the next call).
  *
  * DESIGN: one encoder belongs to one worker thread; nothing here is shared or locked. libjpeg
  * reports errors by calling error_exit, which longjmps back to compress_guarded(): only libjpeg's
@@ -30,6 +30,7 @@
 #include <turbojpeg.h>
 
 #include "../lib/util.h"
+#include "jpeg-arena.h"
 
 #define BAND_ROWS 16                 /* luma rows of one iMCU row at 4:2:0 */
 #define ARENA_ALIGN 64               /* libjpeg-turbo's SIMD code needs 32 */
@@ -41,24 +42,12 @@ struct encoder_error {
         jmp_buf jump;
 };
 
-/* libjpeg's per-image pool (JPOOL_IMAGE) comes from here: a bump allocator emptied when libjpeg
- * frees the pool at the end of each image. What does not fit goes to libjpeg's own allocator and
- * the arena is grown to fit between images, so only the first image may allocate. */
-struct arena {
-        uint8_t *base;
-        size_t size, used;
-        size_t wanted; /* what this image asked for, fitting or not */
-        void *(*alloc_small)(j_common_ptr cinfo, int pool_id, size_t size);
-        void *(*alloc_large)(j_common_ptr cinfo, int pool_id, size_t size);
-        void (*free_pool)(j_common_ptr cinfo, int pool_id);
-};
-
 struct encoder {
         struct jpeg_compress_struct cinfo;
         struct encoder_error err;
         struct jpeg_destination_mgr dest;
-        bool created; /* jpeg_create_compress() done */
-        struct arena arena;
+        bool created;            /* jpeg_create_compress() done */
+        struct jpeg_arena arena; /* libjpeg's per-image memory; cinfo.client_data points here */
         unsigned width, height;
         unsigned padded[3]; /* the samples of a row libjpeg reads: whole 8 × 8 blocks */
 
@@ -70,7 +59,8 @@ struct encoder {
         /* output: the caller's room, then (spilled) the worst-case buffer */
         uint8_t *dst;
         size_t cap;
-        uint8_t *spill; /* max bytes, mmap'ed: no RSS until written */
+        uint8_t *spill;    /* max bytes, mmap'ed: no RSS until written, and given back after use */
+        size_t spill_used; /* bytes the last JPEG wrote there (the caller has them until the next call) */
         size_t max;
         bool spilled;
         size_t size; /* the JPEG's length, set by term_destination */
@@ -78,67 +68,8 @@ struct encoder {
         char last_error[JMSG_LENGTH_MAX];
 };
 
-/* ---- libjpeg's per-image memory ---- */
-
 static struct encoder *encoder_of(j_common_ptr cinfo) {
-        return cinfo->client_data;
-}
-
-static void *arena_get(j_common_ptr cinfo, size_t size) {
-        struct arena *a = &encoder_of(cinfo)->arena;
-
-        size = ROUND_UP(size, ARENA_ALIGN);
-        a->wanted += size;
-        if (!a->base || size > a->size - a->used)
-                return NULL;
-        a->used += size;
-        return a->base + a->used - size;
-}
-
-static void *arena_alloc_small(j_common_ptr cinfo, int pool_id, size_t size) {
-        void *p = pool_id == JPOOL_IMAGE ? arena_get(cinfo, size) : NULL;
-
-        return p ? p : encoder_of(cinfo)->arena.alloc_small(cinfo, pool_id, size);
-}
-
-static void *arena_alloc_large(j_common_ptr cinfo, int pool_id, size_t size) {
-        void *p = pool_id == JPOOL_IMAGE ? arena_get(cinfo, size) : NULL;
-
-        return p ? p : encoder_of(cinfo)->arena.alloc_large(cinfo, pool_id, size);
-}
-
-/* libjpeg frees JPOOL_IMAGE at the end of every image (jpeg_finish_compress, jpeg_abort) */
-static void arena_free_pool(j_common_ptr cinfo, int pool_id) {
-        struct arena *a = &encoder_of(cinfo)->arena;
-
-        a->free_pool(cinfo, pool_id);
-        if (pool_id != JPOOL_IMAGE)
-                return;
-        if (a->wanted > a->size) {
-                size_t size = ROUND_UP(a->wanted, ARENA_ALIGN);
-                uint8_t *base = aligned_alloc(ARENA_ALIGN, size);
-
-                if (base) {
-                        free(a->base);
-                        a->base = base;
-                        a->size = size;
-                }
-        }
-        a->used = a->wanted = 0;
-}
-
-static int arena_init(struct arena *a, struct jpeg_memory_mgr *mem) {
-        a->base = aligned_alloc(ARENA_ALIGN, ARENA_START);
-        if (!a->base)
-                return -ENOMEM;
-        a->size = ARENA_START;
-        a->alloc_small = mem->alloc_small;
-        a->alloc_large = mem->alloc_large;
-        a->free_pool = mem->free_pool;
-        mem->alloc_small = arena_alloc_small;
-        mem->alloc_large = arena_alloc_large;
-        mem->free_pool = arena_free_pool;
-        return 0;
+        return container_of(cinfo->client_data, struct encoder, arena);
 }
 
 /* ---- errors: the standard setjmp error manager ---- */
@@ -298,11 +229,19 @@ int encoder_encode(struct encoder *e, const struct frame *f, encoder_band_fn *ba
         assert(band || (f && f->width == e->width && f->height == e->height));
         if (quality < 0 || quality > 100)
                 return -EINVAL;
+        /* the last JPEG that spilled is the caller's no more: its pages go back to the kernel (a
+         * rare event: a frame larger than its room), so a spill late in a take does not stay resident */
+        if (e->spill_used) {
+                (void) madvise(e->spill, e->spill_used, MADV_DONTNEED); /* advice: failing costs memory */
+                e->spill_used = 0;
+        }
         e->dst = dst;
         e->cap = cap;
         r = compress_guarded(e, f, band, userdata, quality);
         if (r < 0)
                 return r;
+        if (e->spilled)
+                e->spill_used = e->size;
         *ret_data = e->spilled ? e->spill : dst;
         *ret_size = e->size;
         return 0;
@@ -342,12 +281,11 @@ static int create_guarded(struct encoder *e) {
                 return -ENOMEM;
         jpeg_create_compress(&e->cinfo);
         e->created = true;
-        e->cinfo.client_data = e;
         e->cinfo.dest = &e->dest;
         e->dest.init_destination = dest_init;
         e->dest.empty_output_buffer = dest_full;
         e->dest.term_destination = dest_term;
-        return arena_init(&e->arena, e->cinfo.mem);
+        return jpeg_arena_init(&e->arena, (j_common_ptr) &e->cinfo, ARENA_START);
 }
 
 int encoder_new(unsigned width, unsigned height, struct encoder **ret) {
@@ -360,7 +298,7 @@ int encoder_new(unsigned width, unsigned height, struct encoder **ret) {
         e = calloc(1, sizeof(*e));
         if (!e)
                 return -ENOMEM;
-        e->cinfo.client_data = e; /* on_error() needs it before jpeg_create_compress() sets it */
+        e->cinfo.client_data = &e->arena; /* on_error() needs it before jpeg_arena_init() sets it */
         e->width = width;
         e->height = height;
         /* mmap, not malloc: glibc may serve a large malloc from its heap, whose pages another
@@ -387,7 +325,7 @@ struct encoder *encoder_free(struct encoder *e) {
                 return NULL;
         if (e->created)
                 jpeg_destroy_compress(&e->cinfo);
-        free(e->arena.base);
+        jpeg_arena_release(&e->arena);
         free(e->band_data);
         if (e->spill)
                 munmap(e->spill, e->max);

@@ -4,6 +4,7 @@
  * sd_notify (READY, STATUS, WATCHDOG) and the 4 Hz tick that publishes progress.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "bus.h"
 #include "memory-budget.h"
+#include "process-memory.h"
 #include "../lib/util.h"
 #include "../lib/version.h"
 
@@ -229,6 +231,7 @@ int main(int argc, char *argv[]) {
         struct args a;
         int r, ret = EXIT_FAILURE;
 
+        process_memory_setup(); /* before any allocation of note, and any thread */
         r = parse_args(argc, argv, &a);
         if (r >= 0)
                 return r;
@@ -260,6 +263,7 @@ int main(int argc, char *argv[]) {
                          a.user_bus ? "session" : "system", BUS_NAME, d.n_hands, d.n_hands == 1 ? "" : "s",
                          d.config->output_dir);
                 publish(&d);
+                log_debug("Gave back %" PRIu64 " kB the start used.", process_memory_release() >> 10);
                 sd_notify(false, "READY=1");
                 r = sd_event_loop(d.event);
                 if (r < 0)

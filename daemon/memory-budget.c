@@ -13,6 +13,8 @@
 
 #include "../lib/frame.h"
 #include "../lib/layout.h"
+#include "../lib/rectify.h"
+#include "jpeg-bands.h"
 #include "queue.h"
 #include "source.h"
 #include "../lib/util.h"
@@ -80,29 +82,46 @@ void memory_budget_queue(const struct config *c, const struct hand_config *h, un
         *ret_bytes = (size_t) MIN(bytes, (uint64_t) SIZE_MAX);
 }
 
+/* rectify.c: the maps rectify_new() builds for @h (their size depends on the calibration: the
+ * coarsest grid that predicts every pixel), and the window of rows a band decoder keeps for them.
+ * Built here and dropped: what pipeline_new() will allocate, to the byte. Return: false when the
+ * maps cannot be built (the pipeline will say why). */
+static bool rectify_plan(const struct hand_config *h, uint64_t *ret_bytes, unsigned *ret_window) {
+        const struct camera_config *cam = &h->camera;
+        struct rectify *r = NULL;
+
+        if (rectify_new(h->calibration, cam->width, cam->height, (int) (2 * cam->width), (int) cam->width, &r) < 0)
+                return false;
+        *ret_bytes = rectify_footprint(r);
+        *ret_window = rectify_window_rows(r);
+        rectify_free(r);
+        return true;
+}
+
 uint64_t memory_budget_hand(const struct config *c, const struct hand_config *h, struct memory_budget *ret) {
         const struct camera_config *cam = &h->camera;
-        unsigned fw = 2 * cam->width, fh = cam->height, entries;
+        unsigned fw = 2 * cam->width, fh = cam->height, entries, window = 0;
         uint64_t frame = frame_bytes(fw, fh);
         struct memory_budget b = {};
         size_t ring;
 
-        /* pipeline.c: alloc_jobs(), a JPEG buffer (the source's jpeg_max) or an I420 frame each */
-        b.jobs = (c->workers + 2) * (camera_jpeg(cam) ? source_camera_jpeg_max(cam) : frame);
-        /* pipeline.c: alloc_workers(), with a camera's JPEG to rectify: each worker's frame to
-         * decode into and its convert.c decoder (convert_new(): 3 bytes a pixel) */
-        if (camera_jpeg(cam) && h->calibration)
-                b.decode = c->workers * (frame + (uint64_t) fw * fh * 3);
-        /* encoder.c: encoder_new() */
-        b.encoders = c->workers * (uint64_t) tjBufSize((int) fw, (int) fh, TJSAMP_420);
-        /* rectify.c: rectify_new(), RECTIFY_MAP_BYTES a pixel of the luma and the chroma planes of
-         * both eyes (no output frame: the encoder takes rectified bands) */
-        if (h->calibration)
+        /* rectify.c: rectify_new(), the grid and a 4-bit correction a pixel of the luma and the
+         * chroma planes of both eyes (no output frame: the encoder takes rectified bands); at worst,
+         * when they cannot be built here, whole maps of RECTIFY_MAP_BYTES a pixel */
+        if (h->calibration && !rectify_plan(h, &b.rectify, &window))
                 b.rectify = 2 * MEMORY_BUDGET_MAP_BYTES *
                             ((uint64_t) cam->width * cam->height + (cam->width / 2) * (cam->height / 2));
+        /* pipeline.c: alloc_jobs(), a JPEG buffer (the source's jpeg_max) or an I420 frame each */
+        b.jobs = (c->workers + 2) * (camera_jpeg(cam) ? source_camera_jpeg_max(cam) : frame);
+        /* pipeline.c: alloc_workers(), with a camera's JPEG to rectify: each worker's band decoder
+         * and the window of rows the maps read (jpeg-bands.c; the whole frame when 0) */
+        if (camera_jpeg(cam) && h->calibration)
+                b.decode = c->workers * (uint64_t) jpeg_bands_footprint(fw, fh, window);
+        /* encoder.c: encoder_new() */
+        b.encoders = c->workers * (uint64_t) tjBufSize((int) fw, (int) fh, TJSAMP_420);
         /* pipeline.c: alloc_queue() */
         memory_budget_queue(c, h, &entries, &ring);
-        b.queue = queue_footprint(entries, ring) + c->batch_size * sizeof(void *);
+        b.queue = queue_footprint(entries, ring) + c->batch_size * sizeof(struct frame_meta);
         b.source = source_bytes(cam);
         b.writer = LAYOUT_METADATA_CACHE + (uint64_t) c->batch_size * WRITER_INDEX_BYTES + MEMORY_BUDGET_HDF5;
         /* the source thread, the writer thread and the workers */

@@ -31,17 +31,18 @@
 #define MEMORY_BUDGET_HDF5 (UINT64_C(4) << 20)
 #define MEMORY_BUDGET_THREAD (UINT64_C(1) << 20)
 
-/* Bytes a rectification map takes per output pixel (luma and chroma maps alike): rectify.c
- * packs a source offset and the bilinear weights into 4. */
+/* Bytes a whole rectification map would take per output pixel (luma and chroma maps alike: a
+ * source offset and the bilinear weights in 4): the budget's bound when it cannot build the
+ * grid rectify.c keeps instead (about half a byte a pixel). */
 #define MEMORY_BUDGET_MAP_BYTES 4
 
 /* Bytes, by what they hold, for one hand. */
 struct memory_budget {
         uint64_t jobs;     /* workers + 2 jobs: an I420 stereo frame each, or a camera JPEG buffer */
-        uint64_t decode;   /* a camera's JPEG to rectify: per worker, a frame to decode into and a decoder */
+        uint64_t decode;   /* a camera's JPEG to rectify: per worker, a band decoder and its window of rows */
         uint64_t encoders; /* one worst-case JPEG buffer per worker (tjBufSize) */
-        uint64_t rectify;  /* the maps, with a calibration */
-        uint64_t queue;    /* the writer queue: byte ring, entries, the writer's batch */
+        uint64_t rectify;  /* the maps, with a calibration (built once to be counted: rectify_footprint()) */
+        uint64_t queue;    /* the writer queue: byte ring, entries, the writer's batch of frames' metadata */
         uint64_t source;   /* synthetic scene; decode buffer, read buffer, driver buffers */
         uint64_t writer;   /* HDF5 chunk caches and metadata cache, the batch's index values */
         uint64_t threads;  /* the hand's threads: stacks, TurboJPEG working memory */

@@ -12,11 +12,10 @@
 #include "pipeline-internal.h"
 
 /* Tests: the planes that go to the encoder, as raw I420 files <dir>/<hand>-<number>.i420. */
-int pipeline_dump_open(const struct pipeline *p, const struct frame *f) {
+int pipeline_dump_open(const struct pipeline *p, const struct frame_meta *m) {
         char path[PATH_MAX];
 
-        snprintf(path, sizeof(path), "%s/%s-%06llu.i420", p->dump_dir, p->hand->name,
-                 (unsigned long long) f->meta.number);
+        snprintf(path, sizeof(path), "%s/%s-%06llu.i420", p->dump_dir, p->hand->name, (unsigned long long) m->number);
         return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
@@ -34,7 +33,7 @@ void pipeline_dump_rows(int fd, unsigned w, unsigned h, unsigned y0, unsigned n,
 }
 
 void pipeline_dump_frame(const struct pipeline *p, const struct frame *f) {
-        int fd = pipeline_dump_open(p, f);
+        int fd = pipeline_dump_open(p, &f->meta);
 
         if (fd < 0)
                 return;

@@ -13,8 +13,8 @@
 #include <turbojpeg.h>
 #include <unistd.h>
 
-#include "convert.h"
 #include "encoder.h"
+#include "jpeg-bands.h"
 #include "pipeline-internal.h"
 #include "../lib/rectify.h"
 #include "../lib/util.h"
@@ -43,9 +43,11 @@ static bool may_wait_for_room(struct pipeline *p, bool at_turn) {
         return queue_depth(p->queue) > 0 || (!at_turn && queue_open(p->queue) > 0);
 }
 
-/* The room to reserve for @t: the camera's JPEG's size, or for an encoding twice the largest
- * JPEG of the take so far (raw/4 before the first), capped at what the encoder can make; as
- * little as the largest so far when the queue has no more. Lock held. */
+/* The room to reserve for @t: the camera's JPEG's size, or for an encoding one and a half times
+ * the largest JPEG of the take so far (raw/4 before the first), capped at what the encoder can
+ * make; as little as the largest so far when the queue has no more. (Twice kept a third more of
+ * the ring resident; a JPEG that outgrows its room is copied into fresh room at its turn.) Lock
+ * held. */
 static void room_wanted(const struct worker *w, const struct task *t, size_t *ret_min, size_t *ret_max) {
         const struct pipeline *p = w->p;
         size_t largest = p->jpeg_largest, cap = encoder_max_size(w->encoder), max;
@@ -54,7 +56,7 @@ static void room_wanted(const struct worker *w, const struct task *t, size_t *re
                 *ret_min = *ret_max = t->job->frame.jpeg_size;
                 return;
         }
-        max = MIN(largest > 0 ? 2 * largest : p->raw_bytes / 4, cap);
+        max = MIN(largest > 0 ? largest + largest / 2 : p->raw_bytes / 4, cap);
         *ret_max = max;
         *ret_min = MAX(largest > 0 ? MIN(largest, max) : max / 2, (size_t) 1);
 }
@@ -90,45 +92,43 @@ static bool next_task(struct worker *w, struct task *t) {
 
 /* ---- without the lock -------------------------------------------------------------------- */
 
-/* What the encoder's band callback needs to rectify a frame. */
+/* What the encoder's band callback needs to rectify a frame: the source's rows, and for a camera's
+ * JPEG the decoder to ask for them. */
 struct band_source {
         const struct rectify *rectify;
-        const struct frame *src;
+        const struct rectify_source *src;
+        struct jpeg_bands *bands; /* NULL: src holds the whole frame */
+        unsigned width, height;
         int dump_fd; /* HANDREC_DEBUG_DUMP_DIR: the bands are written here too; else -1 */
 };
 
 static void rectify_band(void *userdata, unsigned y0, unsigned n, uint8_t *const dst[3], const int dst_strides[3]) {
         const struct band_source *b = userdata;
 
-        rectify_rows(b->rectify, b->src, y0, n, dst, dst_strides);
+        if (b->bands) {
+                unsigned luma, chroma;
+                rectify_rows_needed(b->rectify, y0, n, &luma, &chroma);
+                jpeg_bands_need(b->bands, luma, chroma); /* a failure shows at jpeg_bands_finish() */
+        }
+        rectify_rows_from(b->rectify, b->src, y0, n, dst, dst_strides);
         if (b->dump_fd >= 0)
-                pipeline_dump_rows(b->dump_fd, b->src->width, b->src->height, y0, n, (const uint8_t *const *) dst,
-                                   dst_strides);
+                pipeline_dump_rows(b->dump_fd, b->width, b->height, y0, n, (const uint8_t *const *) dst, dst_strides);
 }
 
-/* The camera's JPEG of @j decoded into the worker's frame. Return: 0 or -EBADMSG, -EINVAL. */
-static int decode(struct worker *w, const struct job *j) {
-        const struct convert_layout in = {
-                .format = CONVERT_MJPEG, .width = w->decoded.width, .height = w->decoded.height};
-        int r;
-
-        if (!w->convert)
-                return -EINVAL;
-        r = convert_frame(w->convert, &in, j->frame.jpeg, j->frame.jpeg_size, &w->decoded, 0);
-        if (r < 0)
-                log_warning("%s: %s", w->p->hand->name, convert_error(w->convert));
-        w->decoded.meta = j->frame.meta;
-        return r;
-}
-
-/* Encode @src into @t's room (rectified on the way when the take says so). */
+/* Encode @src's planes into @t's room (rectified on the way when the take says so). */
 static int encode(struct worker *w, const struct frame *src, struct task *t) {
         struct pipeline *p = w->p;
-        struct band_source b = {.rectify = p->rectify, .src = src, .dump_fd = -1};
+        const struct rectify_source whole = {
+                .planes = {src->planes[0], src->planes[1], src->planes[2]},
+                .strides = {src->strides[0], src->strides[1], src->strides[2]},
+                .row_mask = {~0u, ~0u, ~0u},
+        };
+        struct band_source b = {
+                .rectify = p->rectify, .src = &whole, .width = src->width, .height = src->height, .dump_fd = -1};
         int r;
 
         if (p->dump_dir && t->rectify)
-                b.dump_fd = pipeline_dump_open(p, src);
+                b.dump_fd = pipeline_dump_open(p, &src->meta);
         else if (p->dump_dir)
                 pipeline_dump_frame(p, src);
         r = encoder_encode(w->encoder, src, t->rectify ? rectify_band : NULL, &b, t->quality, t->room.data, t->room.cap,
@@ -136,6 +136,32 @@ static int encode(struct worker *w, const struct frame *src, struct task *t) {
         if (b.dump_fd >= 0)
                 close(b.dump_fd);
         return r;
+}
+
+/* Decode the camera's JPEG of @t's job band by band as the encoder asks for rectified bands, into
+ * @t's room. Return: 0 or the decoder's error (-EBADMSG, -EINVAL), else the encoder's. */
+static int decode_and_encode(struct worker *w, struct task *t) {
+        struct pipeline *p = w->p;
+        struct job *j = t->job;
+        struct band_source b = {.rectify = p->rectify,
+                                .src = jpeg_bands_source(w->bands),
+                                .bands = w->bands,
+                                .width = 2 * p->hand->camera.width,
+                                .height = p->hand->camera.height,
+                                .dump_fd = -1};
+        int r, e = jpeg_bands_begin(w->bands, j->frame.jpeg, j->frame.jpeg_size);
+
+        if (e >= 0 && p->dump_dir)
+                b.dump_fd = pipeline_dump_open(p, &j->frame.meta);
+        if (e >= 0)
+                e = encoder_encode(w->encoder, NULL, rectify_band, &b, t->quality, t->room.data, t->room.cap, &t->data,
+                                   &t->size);
+        if (b.dump_fd >= 0)
+                close(b.dump_fd);
+        r = jpeg_bands_finish(w->bands, &j->frame.meta.qc); /* the look, measured from the decoded rows */
+        if (r < 0)
+                log_warning("%s: %s", p->hand->name, jpeg_bands_error(w->bands));
+        return r < 0 ? r : e;
 }
 
 /* The look of a camera's JPEG stored as it came (qc.h): its fingerprint, and on one frame in
@@ -172,12 +198,7 @@ static void produce(struct worker *w, struct task *t) {
                 return;
         }
         if (j->frame.jpeg_size > 0) {
-                t->r = decode(w, j);
-                if (t->r >= 0) {
-                        qc_measure_planes(w->decoded.planes[0], w->decoded.strides[0], w->decoded.width,
-                                          w->decoded.height, &j->frame.meta.qc);
-                        t->r = encode(w, &w->decoded, t);
-                }
+                t->r = w->bands ? decode_and_encode(w, t) : -EINVAL;
         } else {
                 qc_measure_planes(j->frame.planes[0], j->frame.strides[0], j->frame.width, j->frame.height,
                                   &j->frame.meta.qc);

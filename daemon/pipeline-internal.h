@@ -22,9 +22,10 @@
  *   when rectifying), or copy the camera's JPEG into it as it came. At their ticket's turn they
  *   commit the real size, free the job and pass the turn on. So the queue is in capture order
  *   whatever order the workers finish in.
- * - Writer thread: the only caller of writer_*() (HDF5). Waits for a batch, appends it with the
- *   lock released, releases its queue entries. Ends a take for a full disk or an I/O error;
- *   finishes the file when the source is done and nothing is in flight, then posts ENDED.
+ * - Writer thread: the only caller of writer_*() (HDF5). Writes each committed frame's bytes as
+ *   soon as it is queued, with the lock released, and releases its queue entry; commits a batch
+ *   to the file's index when it closes. Ends a take for a full disk or an I/O error; finishes
+ *   the file when the source is done and nothing is in flight, then posts ENDED.
  * - Preview tap (preview-tap.h): when the preview thread wants a frame, the source thread copies
  *   the job it has just filled (only reading it) into the tap before submitting it, or, idle,
  *   reads the frame it would discard into the tap; a claim is one compare-and-swap, never a wait.
@@ -50,12 +51,13 @@
  *   deliver: I420 planes, or, for a source that hands over the camera's JPEG
  *   (SOURCE_CAP_CAMERA_JPEG; asked SOURCE_WANT_ANY), only a JPEG buffer.
  * - A worker owns its encoder and, for a camera-JPEG source on a hand with a calibration, its
- *   decoder (struct convert) and the I420 frame it decodes into. No rectified frame: the
- *   encoder pulls rectified bands through rectify_rows().
+ *   band decoder (jpeg-bands.h) with the window of decoded rows the remap reads. No decoded
+ *   frame and no rectified frame: the encoder pulls rectified bands through rectify_rows_from(),
+ *   which the decoder feeds with the rows each band reads.
  * - Writer queue bytes: a room belongs to the worker that reserved it, from the moment it took
  *   its job (under the lock) until it commits or cancels it at its turn (under the lock); it
  *   writes the room without the lock. Committed entries belong to the writer thread from
- *   commit until it releases them; `batch` is the writer's. The queue never gives out a byte
+ *   commit until it releases them (once their bytes are written); `batch` is the writer's. The queue never gives out a byte
  *   of an open room or of an unreleased entry (queue.h), so neither side needs the lock for
  *   the bytes themselves. A JPEG that outgrew its room (it is then whole in the encoder's
  *   buffer) is copied into fresh room at its turn, the room cancelled; an encoding error
@@ -81,8 +83,8 @@
 #include "queue.h"
 #include "source.h"
 
-struct convert;
 struct encoder;
+struct jpeg_bands;
 struct rectify;
 
 struct job {
@@ -93,8 +95,8 @@ struct job {
 struct worker {
         struct pipeline *p;
         struct encoder *encoder;
-        struct convert *convert;        /* camera-JPEG source and a calibration: the decoder, else NULL */
-        struct frame decoded;           /* ... and the frame it decodes into (else unallocated) */
+        struct jpeg_bands *bands;       /* camera-JPEG source and a calibration: the decoder and its
+                                         * window of rows (jpeg-bands.h), else NULL */
         void *qc_tj;                    /* camera-JPEG source: a TurboJPEG decoder for the 1/8 grey look (qc.h) */
         uint8_t *qc_gray;               /* ... and the image it decodes into */
         atomic_int_fast64_t busy_since; /* CLOCK_MONOTONIC ns it began the job in hand; 0: waiting */
@@ -145,13 +147,13 @@ struct pipeline {
         uint64_t next_ticket, next_commit;
         unsigned in_flight; /* taken from the free list, not yet back */
 
-        struct queue *queue;              /* bookkeeping under lock; bytes as described above */
-        size_t jpeg_largest;              /* lock: the largest JPEG encoded in this take */
-        size_t raw_bytes;                 /* an I420 stereo frame's bytes (constant) */
-        struct rectify *rectify;          /* maps, when the hand has a calibration; read-only */
-        const char *dump_dir;             /* HANDREC_DEBUG_DUMP_DIR: pre-JPEG planes written here (tests) */
-        const struct queue_entry **batch; /* batch_size pointers, the writer's */
-        struct source *source;            /* the source thread's */
+        struct queue *queue;      /* bookkeeping under lock; bytes as described above */
+        size_t jpeg_largest;      /* lock: the largest JPEG encoded in this take */
+        size_t raw_bytes;         /* an I420 stereo frame's bytes (constant) */
+        struct rectify *rectify;  /* maps, when the hand has a calibration; read-only */
+        const char *dump_dir;     /* HANDREC_DEBUG_DUMP_DIR: pre-JPEG planes written here (tests) */
+        struct frame_meta *batch; /* the writer's: the frames written, not yet committed */
+        struct source *source;    /* the source thread's */
         struct worker *workers;
         unsigned n_workers;
         pthread_t source_thread, writer_thread;
@@ -209,9 +211,9 @@ static inline bool pipeline_ending(struct pipeline *p) {
 }
 
 /* Tests (HANDREC_DEBUG_DUMP_DIR, pipeline-dump.c): pipeline_dump_open() the raw I420 file of
- * frame @f (-1 on failure), pipeline_dump_rows() rows [y0, y0 + n) of planes @rows into it,
+ * frame @m (-1 on failure), pipeline_dump_rows() rows [y0, y0 + n) of planes @rows into it,
  * pipeline_dump_frame() a whole frame. Failures only lose the dump. */
-int pipeline_dump_open(const struct pipeline *p, const struct frame *f);
+int pipeline_dump_open(const struct pipeline *p, const struct frame_meta *m);
 void pipeline_dump_rows(int fd, unsigned w, unsigned h, unsigned y0, unsigned n, const uint8_t *const rows[3],
                         const int strides[3]);
 void pipeline_dump_frame(const struct pipeline *p, const struct frame *f);

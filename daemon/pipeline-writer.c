@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pipeline-writer.c — the writer thread of one hand: the only caller of writer_*() (HDF5).
- * For each take it creates the file, then waits for a batch (batch_size frames, the batch
- * timeout, or the end of the take), checks the disk reserve (save.min_free_mb), appends the
- * batch with the lock released and releases its queue entries, and makes what it wrote durable
- * (fdatasync) at most save.sync_interval after writing it, until the source is done and the
- * queue is empty; then it finishes the file and posts PIPELINE_EVENT_ENDED.
- * Lock rules: pipeline-internal.h.
+ * For each take it creates the file, then writes each frame's bytes as soon as it is queued
+ * (checking the disk reserve, save.min_free_mb, first) and releases its queue entry at once, so
+ * the queue holds only what the disk has not taken yet; a batch (batch_size frames, or the
+ * oldest not yet in the file batch_timeout old, or the end of the take) is then put in the file
+ * by its index. What it committed it makes durable (fdatasync) at most save.sync_interval after,
+ * until the source is done and the queue is empty; then it finishes the file and posts
+ * PIPELINE_EVENT_ENDED. Lock rules: pipeline-internal.h.
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,8 +23,10 @@
 /* The writer thread's view of one take's file. */
 struct take_file {
         struct writer *w;       /* NULL when the file could not be created */
-        bool failed;            /* a batch could not be written: the rest are counted as write-failed */
-        int64_t unsynced_since; /* when the oldest batch not yet fdatasync'ed was written; 0: none */
+        bool failed;            /* a write failed: the rest are counted as write-failed */
+        unsigned pending;       /* frames written, not yet committed (their metas in p->batch) */
+        int64_t pending_since;  /* when the oldest of them was queued */
+        int64_t unsynced_since; /* when the oldest batch not yet fdatasync'ed was committed; 0: none */
         char error[PIPELINE_ERROR_MAX];
 };
 
@@ -102,82 +105,70 @@ static int64_t earliest(int64_t a, int64_t b) {
         return a == 0 ? b : b == 0 ? a : MIN(a, b);
 }
 
-/* Wait until a batch closes: batch_size frames, the oldest queued frame older than the batch
- * timeout, or the end of the take; or until @sync_deadline (CLOCK_MONOTONIC, 0: none), when
- * what was written must be synced even if no batch is ready. Fills p->batch and *@ret_n (0 when
- * woken only for the sync). Return: false when the take is over and the queue is empty. */
-static bool wait_for_batch(struct pipeline *p, int64_t sync_deadline, unsigned *ret_n) {
-        int64_t timeout = (int64_t) (p->config->batch_timeout * 1e9);
-        unsigned depth = 0, n;
-        bool finished;
+enum next { NEXT_FRAME, NEXT_DEADLINE, NEXT_END };
+
+/* Wait for a frame to write (*@ret_entry, still in the queue), or until @deadline (CLOCK_MONOTONIC,
+ * 0: none: the batch's or the sync's), or the end of the take: the source done, nothing in
+ * flight, the queue empty. */
+static enum next wait_next(struct pipeline *p, int64_t deadline, const struct queue_entry **ret_entry) {
+        enum next next;
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
-                int64_t deadline = sync_deadline;
-                finished = p->source_done && p->in_flight == 0;
-                depth = queue_depth(p->queue);
-                if (depth >= p->config->batch_size || finished)
+                if (queue_depth(p->queue) > 0) {
+                        *ret_entry = queue_peek(p->queue, 0);
+                        next = NEXT_FRAME;
                         break;
-                if (depth > 0)
-                        deadline = earliest(deadline, queue_peek(p->queue, 0)->queued_ns + timeout);
+                }
+                if (p->source_done && p->in_flight == 0) {
+                        next = NEXT_END;
+                        break;
+                }
                 if (deadline == 0) {
                         pthread_cond_wait(&p->cv_writer, &p->lock);
                         continue;
                 }
-                if (now_ns(CLOCK_MONOTONIC) >= deadline)
+                if (now_ns(CLOCK_MONOTONIC) >= deadline) {
+                        next = NEXT_DEADLINE;
                         break;
+                }
                 struct timespec ts = ns_to_timespec(deadline);
                 pthread_cond_timedwait(&p->cv_writer, &p->lock, &ts);
         }
-        n = MIN(depth, p->config->batch_size);
-        for (unsigned i = 0; i < n; i++)
-                p->batch[i] = queue_peek(p->queue, i);
         pthread_mutex_unlock(&p->lock);
-        *ret_n = n;
-        return n > 0 || !finished;
+        return next;
 }
 
-/* A failure to write: the take ends for a full disk or an I/O error; later batches are counted
- * as write-failed. */
+/* A failure to write: the take ends for a full disk or an I/O error; the frames not in the file
+ * and later ones are counted as write-failed. */
 static void write_failed(struct pipeline *p, struct take_file *tf, int r) {
         tf->failed = true;
+        atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], tf->pending);
+        tf->pending = 0;
         log_error("%s", tf->error);
         pipeline_end_take(p, r == -ENOSPC ? STOP_DISK_FULL : STOP_IO_ERROR, tf->error);
 }
 
-/* Append the batch (lock released: the entries are the writer's until released), unless it
- * would eat into the disk reserve. */
-static void append_batch(struct pipeline *p, const struct take_params *t, struct take_file *tf, unsigned n) {
-        uint64_t need = 0, reserve = p->config->min_free_bytes;
+/* Put the frames written since the last commit in the file (their index), and count them. */
+static void commit(struct pipeline *p, struct take_file *tf) {
+        unsigned n = tf->pending;
         int r;
 
-        for (unsigned i = 0; i < n; i++)
-                need += p->batch[i]->size;
-        need += WRITER_BATCH_SLACK; /* HDF5 allocates whole chunks: the reserve stays whole */
-        if (tf->failed) {
-                atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
+        if (n == 0 || tf->failed)
                 return;
-        }
-        if (!disk_has_room(t, need, reserve)) {
-                snprintf(tf->error, sizeof(tf->error),
-                         "The disk holding %s is full: the next frames would leave less than save.min_free_mb = "
-                         "%llu MB free; free space or set save.output_dir to a larger disk",
-                         t->path, (unsigned long long) (reserve / 1000000));
-                r = -ENOSPC;
-        } else
-                r = writer_append(tf->w, p->queue, p->batch, n, tf->error, sizeof(tf->error));
+        r = writer_commit(tf->w, tf->error, sizeof(tf->error));
         if (r < 0) {
-                atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], n);
                 write_failed(p, tf, r);
                 return;
         }
+        tf->pending = 0;
         struct writer_stored st;
         writer_stored(tf->w, &st);
         /* the quality of what was stored, in order (qc.h): a few µs a frame, under the lock the
          * main thread reads it with */
         pthread_mutex_lock(&p->lock);
         for (unsigned i = 0; i < n; i++) {
-                const struct frame_meta *m = &p->batch[i]->meta;
+                const struct frame_meta *m = &p->batch[i];
                 qc_account(&p->qc, &p->config->qc, &m->qc, m->timestamp_ns, m->camera_gap,
                            m->left_timestamp_ns - m->right_timestamp_ns);
         }
@@ -190,7 +181,39 @@ static void append_batch(struct pipeline *p, const struct take_params *t, struct
                 tf->unsynced_since = now_ns(CLOCK_MONOTONIC);
 }
 
-/* fdatasync what was appended, once the oldest unsynced batch is sync_interval old. */
+/* Write frame @e's bytes (lock released: the entry is the writer's until released), unless they
+ * would eat into the disk reserve; a full batch is committed. */
+static void write_frame(struct pipeline *p, const struct take_params *t, struct take_file *tf,
+                        const struct queue_entry *e) {
+        uint64_t reserve = p->config->min_free_bytes;
+        int r;
+
+        if (tf->failed) {
+                atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], 1);
+                return;
+        }
+        /* HDF5 allocates whole chunks, and the index's: the reserve stays whole */
+        if (!disk_has_room(t, e->size + WRITER_BATCH_SLACK, reserve)) {
+                snprintf(tf->error, sizeof(tf->error),
+                         "The disk holding %s is full: the next frames would leave less than save.min_free_mb = "
+                         "%llu MB free; free space or set save.output_dir to a larger disk",
+                         t->path, (unsigned long long) (reserve / 1000000));
+                r = -ENOSPC;
+        } else
+                r = writer_put(tf->w, queue_data(p->queue, e), e->size, &e->meta, tf->error, sizeof(tf->error));
+        if (r < 0) {
+                atomic_fetch_add(&p->counters.dropped[DROP_WRITE_FAILED], 1);
+                write_failed(p, tf, r);
+                return;
+        }
+        if (tf->pending++ == 0)
+                tf->pending_since = e->queued_ns;
+        p->batch[tf->pending - 1] = e->meta;
+        if (tf->pending >= p->config->batch_size)
+                commit(p, tf);
+}
+
+/* fdatasync what was committed, once the oldest unsynced batch is sync_interval old. */
 static void sync_if_due(struct pipeline *p, struct take_file *tf) {
         int64_t interval = (int64_t) (p->config->sync_interval * 1e9);
         int r;
@@ -205,11 +228,11 @@ static void sync_if_due(struct pipeline *p, struct take_file *tf) {
                 write_failed(p, tf, r);
 }
 
-/* The batch is written (or dropped): its entries go back to the queue (which, after a stall,
+/* The frame is written (or dropped): its entry goes back to the queue (which, after a stall,
  * hands the ring's pages above its working set back to the kernel there, under the lock). */
-static void release_batch(struct pipeline *p, unsigned n) {
+static void release_frame(struct pipeline *p) {
         pthread_mutex_lock(&p->lock);
-        queue_release(p->queue, n);
+        queue_release(p->queue, 1);
         atomic_store(&p->queue_depth, queue_depth(p->queue));
         pthread_cond_broadcast(&p->cv_room);
         pthread_mutex_unlock(&p->lock);
@@ -300,23 +323,29 @@ static void finish_file(struct pipeline *p, struct take_file *tf) {
 
 static void write_take(struct pipeline *p, const struct take_params *t) {
         int64_t interval = (int64_t) (p->config->sync_interval * 1e9);
+        int64_t timeout = (int64_t) (p->config->batch_timeout * 1e9);
         struct take_file tf = {.w = NULL};
-        unsigned n;
 
         atomic_store(&p->writer_busy_since, now_ns(CLOCK_MONOTONIC));
         open_file(p, t, &tf);
         atomic_store(&p->writer_busy_since, 0);
         for (;;) {
+                const struct queue_entry *e = NULL;
                 int64_t sync_at = tf.unsynced_since ? tf.unsynced_since + interval : 0;
-                if (!wait_for_batch(p, sync_at, &n))
-                        break;
+                int64_t commit_at = tf.pending ? tf.pending_since + timeout : 0;
+                enum next next = wait_next(p, earliest(sync_at, commit_at), &e);
+
                 atomic_store(&p->writer_busy_since, now_ns(CLOCK_MONOTONIC));
-                if (n > 0) {
-                        append_batch(p, t, &tf, n);
-                        release_batch(p, n);
+                if (next == NEXT_FRAME) {
+                        write_frame(p, t, &tf, e);
+                        release_frame(p);
                 }
+                if (next == NEXT_END || (tf.pending && now_ns(CLOCK_MONOTONIC) >= tf.pending_since + timeout))
+                        commit(p, &tf);
                 sync_if_due(p, &tf);
                 atomic_store(&p->writer_busy_since, 0);
+                if (next == NEXT_END)
+                        break;
         }
         atomic_store(&p->writer_busy_since, now_ns(CLOCK_MONOTONIC));
         if (tf.w)

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <turbojpeg.h>
 
-#include "convert.h"
 #include "encoder.h"
+#include "jpeg-bands.h"
 #include "memory-budget.h"
 #include "pipeline-internal.h"
 #include "../lib/rectify.h"
@@ -272,8 +272,8 @@ static int alloc_jobs(struct pipeline *p, unsigned fw, unsigned fh) {
         return 0;
 }
 
-/* One encoder per worker; with a camera-JPEG source on a hand that rectifies, a decoder and the
- * frame it decodes into. */
+/* One encoder per worker; with a camera-JPEG source on a hand that rectifies, a band decoder with
+ * the window of rows the maps say a band reads (jpeg-bands.h). */
 static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
         bool decodes = p->rectify && (source_caps(p->source) & SOURCE_CAP_CAMERA_JPEG);
 
@@ -292,9 +292,7 @@ static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
                         r = w->qc_tj && w->qc_gray ? 0 : -ENOMEM;
                 }
                 if (r >= 0 && decodes)
-                        r = frame_init(&w->decoded, fw, fh);
-                if (r >= 0 && decodes)
-                        r = convert_new(fw, fh, &w->convert);
+                        r = jpeg_bands_new(fw, fh, rectify_window_rows(p->rectify), &w->bands);
                 if (r < 0)
                         return r;
         }
@@ -304,12 +302,12 @@ static int alloc_workers(struct pipeline *p, unsigned fw, unsigned fh) {
 /* The writer queue, sized by memory_budget_queue() (queue.seconds of frames, or capacity ×
  * batch_size, at 3 bits a pixel), so the configuration check counts what is allocated here.
  * Its byte ring is mapped, not touched, and rooms go to its lowest free addresses (queue.h): the
- * steady state holds a batch or two and keeps reusing the bottom of the ring, whose pages stay
- * resident (no page fault per frame), while a stalled disk can fill all of it. After a stall
- * the queue hands the pages above its working set back to the kernel: two batches (the one
- * being written and the next filling) and a room per worker, at the largest room seen. Keeping
- * 3 s of frames resident at all times for a stall that may never come would take that memory
- * from everything else on the board. */
+ * writer takes each frame's bytes as soon as it is committed, so the steady state holds a room
+ * per worker and a frame or two, and keeps reusing the bottom of the ring, whose pages stay
+ * resident (no page fault per frame), while a stalled disk can fill all of it. After a stall the
+ * queue hands the pages above its working set back to the kernel: a room per worker and two
+ * more, at the largest room seen. Keeping 3 s of frames resident at all times for a stall that
+ * may never come would take that memory from everything else on the board. */
 static int alloc_queue(struct pipeline *p) {
         unsigned entries;
         size_t ring;
@@ -322,7 +320,7 @@ static int alloc_queue(struct pipeline *p) {
         r = queue_new(entries, ring, &p->queue);
         if (r < 0)
                 return r;
-        queue_set_working_set(p->queue, 2 * p->config->batch_size + p->n_workers);
+        queue_set_working_set(p->queue, p->n_workers + 2);
         return 0;
 }
 
@@ -442,8 +440,7 @@ struct pipeline *pipeline_free(struct pipeline *p) {
         stop_threads(p);
         for (unsigned i = 0; p->workers && i < p->n_workers; i++) {
                 encoder_free(p->workers[i].encoder);
-                convert_free(p->workers[i].convert);
-                frame_release(&p->workers[i].decoded);
+                jpeg_bands_free(p->workers[i].bands);
                 if (p->workers[i].qc_tj)
                         tjDestroy(p->workers[i].qc_tj);
                 free(p->workers[i].qc_gray);

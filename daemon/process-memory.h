@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * process-memory.h — handrecd's resident memory (VmRSS), as the Manager's ResidentMemory
- * property, each hand's Status and the status line show it. Main thread.
+ * process-memory.h — handrecd's resident memory: what it is (VmRSS, as the Manager's
+ * ResidentMemory property, each hand's Status and the status line show it), malloc's settings
+ * for a process that must stay small, and giving back what the start used. Main thread.
  */
 #pragma once
 
@@ -12,3 +13,24 @@
  * resident pages: VmRSS). No allocation. Return: the bytes, or 0 when it cannot be read.
  */
 uint64_t process_resident_memory(void);
+
+/**
+ * process_memory_setup() - malloc's settings, before any thread starts (first thing in main):
+ * one arena for every thread (M_ARENA_MAX 1: the threads that allocate at all do so a few times
+ * a batch, and each arena of its own kept its free space), and large blocks (128 KiB and more)
+ * always mapped on their own (M_MMAP_THRESHOLD, which also keeps glibc from raising it as
+ * blocks are freed): a large calloc() then costs only the pages written (HDF5's 512 KiB cache
+ * hash table), and a freed one goes back to the kernel at once.
+ */
+void process_memory_setup(void);
+
+/**
+ * process_memory_release() - once the daemon is set up: give back what the start used and
+ * nothing uses now. malloc's free memory (malloc_trim), and the pages of the program's and its
+ * libraries' read-only file mappings (code and constants: the loader's symbol tables and
+ * relocations, the libraries' constructors, the configuration's and recovery's code), which the
+ * kernel maps again from its page cache when they are touched (a minor fault: what runs during
+ * takes comes back once). Mappings holding anonymous pages (relocated data, a debugger's
+ * breakpoints) are left alone. Return: the bytes less resident.
+ */
+uint64_t process_memory_release(void);

@@ -32,9 +32,11 @@ struct writer {
         hid_t file;
         hid_t jpeg;
         hid_t index[_LAYOUT_IDX_MAX];
-        uint64_t frames;
-        uint64_t bytes;
-        uint64_t syncs; /* writer_sync() calls, and the time they took: the cost of durability */
+        uint64_t frames;   /* in the file: indexed */
+        uint64_t bytes;    /* their JPEG bytes */
+        uint64_t data_end; /* bytes in /stereo/jpeg, the pending frames' too */
+        unsigned pending;  /* frames whose bytes are written, not yet indexed (writer_put()) */
+        uint64_t syncs;    /* writer_sync() calls, and the time they took: the cost of durability */
         int64_t sync_ns;
         unsigned batch_size;
         double fps_nominal;
@@ -42,7 +44,7 @@ struct writer {
         int64_t first_ns, last_ns;
         uint64_t skew_sum_ns;
         int64_t skew_max_ns;
-        /* one batch of index values, allocated at creation */
+        /* one batch of index values (the pending frames'), allocated at creation */
         uint64_t *offsets;
         int64_t *stamps[3];
         uint32_t *seqs[2];
@@ -63,13 +65,18 @@ static bool is_reserved_file(const struct writer *w, hid_t file) {
 }
 
 /* A 1-D dataset that grows by appending. No chunk cache (layout_fapl()): each append goes
- * straight to the file, so nothing a take writes stays in memory. */
-static hid_t create_growing(hid_t file, const char *name, hid_t type, hsize_t chunk) {
+ * straight to the file, so nothing a take writes stays in memory. @no_fill: a new chunk is not
+ * first written whole with the fill value (zeros) before the bytes that start it: HDF5 would
+ * hold a chunk-sized buffer for that (512 KiB for the JPEG bytes, kept on its free list) and
+ * write every chunk twice. Only for the JPEG bytes, which are read only where the index says. */
+static hid_t create_growing(hid_t file, const char *name, hid_t type, hsize_t chunk, bool no_fill) {
         hsize_t dims = 0, maxdims = H5S_UNLIMITED;
         hid_t space = H5Screate_simple(1, &dims, &maxdims);
         hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), d;
 
         H5Pset_chunk(dcpl, 1, &chunk);
+        if (no_fill)
+                H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
         d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
         H5Pclose(dcpl);
         H5Sclose(space);
@@ -256,11 +263,11 @@ static int create_layout(struct writer *w, const struct take_info *info) {
         H5Gclose(g);
         if (info->calibration && write_calibration(w->file, info->calibration) < 0)
                 return -EIO;
-        w->jpeg = create_growing(w->file, LAYOUT_JPEG, H5T_NATIVE_UINT8, JPEG_CHUNK);
+        w->jpeg = create_growing(w->file, LAYOUT_JPEG, H5T_NATIVE_UINT8, JPEG_CHUNK, true);
         if (w->jpeg < 0)
                 return -EIO;
         for (unsigned i = 0; i < _LAYOUT_IDX_MAX; i++) {
-                w->index[i] = create_growing(w->file, layout_index[i].name, *layout_index[i].type, INDEX_CHUNK);
+                w->index[i] = create_growing(w->file, layout_index[i].name, *layout_index[i].type, INDEX_CHUNK, false);
                 if (w->index[i] < 0)
                         return -EIO;
         }
@@ -317,33 +324,42 @@ static int io_error(char *error, size_t len, const char *what, const char *path)
         return saved == ENOSPC || saved == EDQUOT ? -ENOSPC : -EIO;
 }
 
-/* 1. The bytes, in as few writes as the ring allows (runs of adjacent entries), flushed. */
-static int append_bytes(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
-                        char *error, size_t error_len) {
-        uint64_t pos = w->bytes;
+int writer_put(struct writer *w, const uint8_t *data, size_t size, const struct frame_meta *meta, char *error,
+               size_t error_len) {
+        unsigned i = w->pending;
 
-        for (unsigned i = 0; i < n;) {
-                const struct queue_entry *first = entries[i];
-                size_t run = first->size;
-                unsigned j = i + 1;
-
-                for (; j < n && entries[j]->pos == first->pos + run; j++)
-                        run += entries[j]->size;
-                errno = 0;
-                if (append(w->jpeg, H5T_NATIVE_UINT8, pos, run, queue_data(q, first)) < 0)
-                        return io_error(error, error_len, "Cannot write frames to", w->path);
-                pos += run;
-                i = j;
-        }
+        if (i >= w->batch_size || size == 0)
+                return -EINVAL;
         errno = 0;
-        if (H5Dflush(w->jpeg) < 0)
-                return io_error(error, error_len, "Cannot flush frames to", w->path);
+        if (append(w->jpeg, H5T_NATIVE_UINT8, w->data_end, size, data) < 0)
+                return io_error(error, error_len, "Cannot write frames to", w->path);
+        w->offsets[i] = w->data_end;
+        w->sizes[i] = (uint32_t) size;
+        w->stamps[0][i] = meta->timestamp_ns;
+        w->stamps[1][i] = meta->left_timestamp_ns;
+        w->stamps[2][i] = meta->right_timestamp_ns;
+        w->seqs[0][i] = meta->left_sequence;
+        w->seqs[1][i] = meta->right_sequence;
+        w->data_end += size;
+        w->pending++;
         return 0;
 }
 
-/* 2. The index, each dataset flushed, `size` last: the frames are in the file from then on. */
-static int append_index(struct writer *w, const struct queue_entry *const *entries, unsigned n, char *error,
-                        size_t error_len) {
+/* One frame more in the file (pending frame @i): what writer_stored() tells. */
+static void count_stored(struct writer *w, unsigned i) {
+        int64_t l = w->stamps[1][i], r = w->stamps[2][i];
+        int64_t skew = l > r ? l - r : r - l;
+
+        if (w->frames++ == 0)
+                w->first_ns = w->stamps[0][i];
+        w->last_ns = w->stamps[0][i];
+        w->bytes += w->sizes[i];
+        w->skew_sum_ns += (uint64_t) skew;
+        if (skew > w->skew_max_ns)
+                w->skew_max_ns = skew;
+}
+
+int writer_commit(struct writer *w, char *error, size_t error_len) {
         const void *bufs[_LAYOUT_IDX_MAX] = {
                 [LAYOUT_IDX_OFFSET] = w->offsets,
                 [LAYOUT_IDX_TIMESTAMP] = w->stamps[0],
@@ -353,60 +369,44 @@ static int append_index(struct writer *w, const struct queue_entry *const *entri
                 [LAYOUT_IDX_RIGHT_SEQUENCE] = w->seqs[1],
                 [LAYOUT_IDX_SIZE] = w->sizes,
         };
-        uint64_t pos = w->bytes;
+        unsigned n = w->pending;
 
-        for (unsigned i = 0; i < n; i++) {
-                const struct queue_entry *e = entries[i];
-                w->offsets[i] = pos;
-                w->sizes[i] = e->size;
-                w->stamps[0][i] = e->meta.timestamp_ns;
-                w->stamps[1][i] = e->meta.left_timestamp_ns;
-                w->stamps[2][i] = e->meta.right_timestamp_ns;
-                w->seqs[0][i] = e->meta.left_sequence;
-                w->seqs[1][i] = e->meta.right_sequence;
-                pos += e->size;
-        }
+        if (n == 0)
+                return 0;
+        /* 1. the bytes, flushed */
+        errno = 0;
+        if (H5Dflush(w->jpeg) < 0)
+                return io_error(error, error_len, "Cannot flush frames to", w->path);
+        /* 2. the index, each dataset flushed, `size` last: the frames are in the file from then on */
         for (unsigned i = 0; i < _LAYOUT_IDX_MAX; i++) {
                 errno = 0;
                 if (append(w->index[i], *layout_index[i].type, w->frames, n, bufs[i]) < 0 || H5Dflush(w->index[i]) < 0)
                         return io_error(error, error_len, "Cannot write the frame index to", w->path);
         }
-        return 0;
-}
-
-/* One frame more in the file: what writer_stored() tells. */
-static void count_stored(struct writer *w, const struct queue_entry *e) {
-        int64_t l = e->meta.left_timestamp_ns, r = e->meta.right_timestamp_ns;
-        int64_t skew = l > r ? l - r : r - l;
-
-        if (w->frames++ == 0)
-                w->first_ns = e->meta.timestamp_ns;
-        w->last_ns = e->meta.timestamp_ns;
-        w->bytes += e->size;
-        w->skew_sum_ns += (uint64_t) skew;
-        if (skew > w->skew_max_ns)
-                w->skew_max_ns = skew;
-}
-
-int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
-                  char *error, size_t error_len) {
-        int r;
-
-        if (n > w->batch_size)
-                return -EINVAL;
-        r = append_bytes(w, q, entries, n, error, error_len);
-        if (r >= 0)
-                r = append_index(w, entries, n, error, error_len);
-        if (r < 0)
-                return r;
         /* Flush the file too: it writes the superblock's end-of-allocation, so a file whose writer
          * was killed opens after `h5clear -s` as well as with SWMR. */
         errno = 0;
         if (H5Fflush(w->file, H5F_SCOPE_LOCAL) < 0)
                 return io_error(error, error_len, "Cannot flush", w->path);
         for (unsigned i = 0; i < n; i++)
-                count_stored(w, entries[i]);
+                count_stored(w, i);
+        w->pending = 0;
         return 0;
+}
+
+unsigned writer_pending(const struct writer *w) {
+        return w->pending;
+}
+
+int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
+                  char *error, size_t error_len) {
+        int r = 0;
+
+        if (n + w->pending > w->batch_size)
+                return -EINVAL;
+        for (unsigned i = 0; i < n && r >= 0; i++)
+                r = writer_put(w, queue_data(q, entries[i]), entries[i]->size, &entries[i]->meta, error, error_len);
+        return r < 0 ? r : writer_commit(w, error, error_len);
 }
 
 uint64_t writer_bytes(const struct writer *w) {

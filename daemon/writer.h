@@ -111,11 +111,30 @@ int writer_create(const char *path, int fd, const struct take_info *info, struct
 int writer_sync(struct writer *w, char *error, size_t error_len);
 
 /**
- * writer_append() - append @entries (n ≤ batch_size, oldest first, their bytes in @q), bytes first, then the
- * index, flushing each dataset; the `size` dataset goes last, so a frame is in the file exactly
- * when its size entry is.
+ * writer_put() - append one frame's @size bytes at @data (the caller's) to the JPEG stream, not
+ * flushed and not yet in the index: the frame is pending until writer_commit(). At most
+ * batch_size frames pend at once (-EINVAL beyond). The caller may reuse @data at once: the queue
+ * holds a frame only until its bytes are written, not for a whole batch.
+ * Return: 0 or -errno (-ENOSPC when the disk is full), @error set.
+ */
+int writer_put(struct writer *w, const uint8_t *data, size_t size, const struct frame_meta *meta, char *error,
+               size_t error_len);
+
+/**
+ * writer_commit() - put the pending frames in the file: the bytes flushed, then the index,
+ * flushing each dataset; the `size` dataset goes last, so a frame is in the file exactly when its
+ * size entry is.
  * Return: 0 or -errno (-ENOSPC when the disk is full); the file is left valid up to the last
- * successful append.
+ * successful commit.
+ */
+int writer_commit(struct writer *w, char *error, size_t error_len);
+
+/** writer_pending() - frames put and not yet committed. */
+unsigned writer_pending(const struct writer *w);
+
+/**
+ * writer_append() - writer_put() each of @entries (n + the pending ≤ batch_size, oldest first,
+ * their bytes in @q), then writer_commit().
  */
 int writer_append(struct writer *w, const struct queue *q, const struct queue_entry *const *entries, unsigned n,
                   char *error, size_t error_len);
@@ -127,7 +146,7 @@ int writer_append(struct writer *w, const struct queue *q, const struct queue_en
  */
 int writer_finish(struct writer *w, const struct take_result *res, char *error, size_t error_len);
 
-/** writer_bytes() - bytes of JPEG data written so far. */
+/** writer_bytes() - bytes of JPEG data of the frames in the file (committed) so far. */
 uint64_t writer_bytes(const struct writer *w);
 
 /** writer_stored() - the figures of the frames appended so far, into *@ret. */

@@ -40,16 +40,21 @@ static bool distort(enum distortion_model model, const double *k, double x, doub
         return true;
 }
 
-bool stereo_rectify_source_point(const struct calibration *c, unsigned eye, double u, double v, double *ret_x,
-                                 double *ret_y) {
+bool stereo_rectify_inverse(const struct calibration *c, unsigned eye, double ret_iR[9]) {
         const struct eye_calibration *e = &c->eye[eye];
-        double P3[9], KR[9], iR[9], X[3], xd, yd;
+        double P3[9], KR[9];
 
         /* as initUndistortRectifyMap: iR = inv(newCameraMatrix · R) */
         mat3_from_projection(e->P, P3);
         mat3_mul(P3, e->R, KR);
-        if (!mat3_invert(KR, iR))
-                return false;
+        return mat3_invert(KR, ret_iR);
+}
+
+bool stereo_rectify_source_point_inverse(const struct calibration *c, unsigned eye, const double iR[9], double u,
+                                         double v, double *ret_x, double *ret_y) {
+        const struct eye_calibration *e = &c->eye[eye];
+        double X[3], xd, yd;
+
         X[0] = iR[0] * u + iR[1] * v + iR[2];
         X[1] = iR[3] * u + iR[4] * v + iR[5];
         X[2] = iR[6] * u + iR[7] * v + iR[8];
@@ -61,6 +66,14 @@ bool stereo_rectify_source_point(const struct calibration *c, unsigned eye, doub
         *ret_x = e->K[0] * xd + e->K[2]; /* (OpenCV ignores the skew here too) */
         *ret_y = e->K[4] * yd + e->K[5];
         return isfinite(*ret_x) && isfinite(*ret_y);
+}
+
+bool stereo_rectify_source_point(const struct calibration *c, unsigned eye, double u, double v, double *ret_x,
+                                 double *ret_y) {
+        double iR[9];
+
+        return stereo_rectify_inverse(c, eye, iR) &&
+               stereo_rectify_source_point_inverse(c, eye, iR, u, v, ret_x, ret_y);
 }
 
 /* undistortPoints (pinhole, 5 iterations as OpenCV's default), then R and the new camera matrix */

@@ -33,3 +33,13 @@ int stereo_rectify_compute(struct calibration *c, double alpha, unsigned width, 
  */
 bool stereo_rectify_source_point(const struct calibration *c, unsigned eye, double u, double v, double *ret_x,
                                  double *ret_y);
+
+/**
+ * stereo_rectify_inverse() - what stereo_rectify_source_point() computes first for eye @eye of @c:
+ * the inverse of the rectified camera matrix times R, into @ret_iR. Return: false when singular.
+ * stereo_rectify_source_point_inverse() - stereo_rectify_source_point() with it: the same
+ * numbers, for a map that asks for every pixel (rectify.c).
+ */
+bool stereo_rectify_inverse(const struct calibration *c, unsigned eye, double ret_iR[9]);
+bool stereo_rectify_source_point_inverse(const struct calibration *c, unsigned eye, const double iR[9], double u,
+                                         double v, double *ret_x, double *ret_y);

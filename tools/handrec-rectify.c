@@ -28,21 +28,29 @@ static void print_array(const char *name, const double *v, unsigned n, bool last
 
 static int dump_map(const char *dir, const char *name, const struct rectify_map *m) {
         char path[4096];
+        uint32_t *row = malloc(m->width * sizeof(*row));
         FILE *f;
 
         snprintf(path, sizeof(path), "%s/%s.f32", dir, name);
-        f = fopen(path, "we");
-        if (!f)
+        f = row ? fopen(path, "we") : NULL;
+        if (!f) {
+                free(row);
                 return -1;
-        for (size_t i = 0; i < (size_t) m->width * m->height; i++) {
-                float xy[2] = {NAN, NAN};
-                uint32_t e = m->entry[i];
-                if (e != RECTIFY_OUTSIDE) {
-                        xy[0] = (float) (rectify_offset(e) % (uint32_t) m->stride) + rectify_fx(e) / 32.0f;
-                        xy[1] = (float) (rectify_offset(e) / (uint32_t) m->stride) + rectify_fy(e) / 32.0f;
-                }
-                fwrite(xy, sizeof(float), 2, f);
         }
+        /* the entries the remap uses, for a source whose rows are the plane's width apart */
+        for (unsigned v = 0; v < m->height; v++) {
+                rectify_expand_row(m, v, (int) m->width, ~0u, row);
+                for (unsigned u = 0; u < m->width; u++) {
+                        float xy[2] = {NAN, NAN};
+                        uint32_t e = row[u];
+                        if (e != RECTIFY_OUTSIDE) {
+                                xy[0] = (float) (rectify_offset(e) % m->width) + rectify_fx(e) / 32.0f;
+                                xy[1] = (float) (rectify_offset(e) / m->width) + rectify_fy(e) / 32.0f;
+                        }
+                        fwrite(xy, sizeof(float), 2, f);
+                }
+        }
+        free(row);
         return fclose(f);
 }
 

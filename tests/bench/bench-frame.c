@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench-frame — handrecd's rectified path for one stereo frame, through the daemon's own modules
- * (libhandrec.a): the side-by-side JPEG decoded into I420 planes (convert.c, as the replay and
- * MJPEG sources do), rectified band by band as the encoder asks for the rows (rectify_rows()
- * through encoder_encode()'s band callback, as an encoder worker does) and encoded (encoder.c)
- * into a buffer standing for the writer queue's room, one thread. It is the driver
+ * (libhandrec.a): the side-by-side JPEG decoded a block of rows at a time into a window of rows
+ * (jpeg-bands.c) as the encoder asks for rectified bands (rectify_rows_from() through
+ * encoder_encode()'s band callback, as an encoder worker does for a side-by-side MJPEG camera)
+ * and encoded (encoder.c) into a buffer standing for the writer queue's room, one thread. It is
+ * the driver
  * tests/bench/callgrind.py runs under valgrind: everything but bench_frames() (loading the
  * calibration, building the maps, reading the files) is set-up, kept out of the count with
  * callgrind's --toggle-collect=bench_frames, so instructions / FRAMES is the cost of a frame.
@@ -16,8 +17,8 @@
 #include <stdlib.h>
 
 #include "../../lib/calibration.h"
-#include "../../daemon/convert.h"
 #include "../../daemon/encoder.h"
+#include "../../daemon/jpeg-bands.h"
 #include "../../lib/rectify.h"
 #include "../../lib/util.h"
 
@@ -30,19 +31,22 @@ struct frame_run {
         int n_files;
         unsigned width, height; /* one eye */
         struct calibration *cal;
-        struct convert *conv;
+        struct jpeg_bands *bands;
         struct rectify *rect;
         struct encoder *enc;
-        struct frame src;
         uint8_t *room; /* stands for the room a worker reserves in the writer queue */
         size_t room_cap;
 };
 
-/* The encoder's band callback: the rows it asks for, rectified (pipeline-encode.c's rectify_band()). */
+/* The encoder's band callback: the rows it asks for, decoded as far as they need and rectified
+ * (pipeline-encode.c's rectify_band()). */
 static void rectify_band(void *userdata, unsigned y0, unsigned n, uint8_t *const dst[3], const int dst_strides[3]) {
         const struct frame_run *b = userdata;
+        unsigned luma, chroma;
 
-        rectify_rows(b->rect, &b->src, y0, n, dst, dst_strides);
+        rectify_rows_needed(b->rect, y0, n, &luma, &chroma);
+        jpeg_bands_need(b->bands, luma, chroma);
+        rectify_rows_from(b->rect, jpeg_bands_source(b->bands), y0, n, dst, dst_strides);
 }
 
 static int setup(struct frame_run *b, const char *cal_path, char **files, int n) {
@@ -63,32 +67,32 @@ static int setup(struct frame_run *b, const char *cal_path, char **files, int n)
                 fprintf(stderr, "bench-frame: %s\n", error);
                 return r;
         }
-        if ((r = frame_init(&b->src, 2 * b->width, b->height)) < 0 ||
-            (r = convert_new(2 * b->width, b->height, &b->conv)) < 0 ||
-            (r = encoder_new(2 * b->width, b->height, &b->enc)) < 0)
+        if ((r = encoder_new(2 * b->width, b->height, &b->enc)) < 0 ||
+            (r = rectify_new(b->cal, b->width, b->height, (int) (2 * b->width), (int) b->width, &b->rect)) < 0 ||
+            (r = jpeg_bands_new(2 * b->width, b->height, rectify_window_rows(b->rect), &b->bands)) < 0)
                 return r;
         b->room_cap = encoder_max_size(b->enc);
         b->room = malloc(b->room_cap);
-        if (!b->room)
-                return -ENOMEM;
-        return rectify_new(b->cal, b->width, b->height, b->src.strides[0], b->src.strides[1], &b->rect);
+        return b->room ? 0 : -ENOMEM;
 }
 
 /* The measured part: @frames frames, the files in turn. Not inlined: callgrind collects by its name. */
 static __attribute__((noinline)) int bench_frames(struct frame_run *b, int quality, int frames, double *ret_bytes) {
-        const struct convert_layout jpeg = {.format = CONVERT_MJPEG, .width = 2 * b->width, .height = b->height};
         const uint8_t *out;
         size_t size;
         int r;
 
         for (int i = 0; i < frames; i++) {
                 int k = i % b->n_files;
-                r = convert_frame(b->conv, &jpeg, (const uint8_t *) b->jpeg[k], b->size[k], &b->src, 0);
-                if (r < 0) {
-                        fprintf(stderr, "bench-frame: %s\n", convert_error(b->conv));
-                        return r;
+                struct qc_sample qc;
+                r = jpeg_bands_begin(b->bands, (const uint8_t *) b->jpeg[k], b->size[k]);
+                if (r >= 0)
+                        r = encoder_encode(b->enc, NULL, rectify_band, b, quality, b->room, b->room_cap, &out, &size);
+                int d = jpeg_bands_finish(b->bands, &qc); /* the frame's look too, as a worker measures it */
+                if (d < 0) {
+                        fprintf(stderr, "bench-frame: %s\n", jpeg_bands_error(b->bands));
+                        return d;
                 }
-                r = encoder_encode(b->enc, &b->src, rectify_band, b, quality, b->room, b->room_cap, &out, &size);
                 if (r < 0)
                         return r;
                 *ret_bytes += (double) size;
@@ -101,8 +105,7 @@ static void release(struct frame_run *b) {
                 free(b->jpeg[i]);
         encoder_free(b->enc);
         rectify_free(b->rect);
-        convert_free(b->conv);
-        frame_release(&b->src);
+        jpeg_bands_free(b->bands);
         free(b->room);
         calibration_free(b->cal);
 }

@@ -4,7 +4,7 @@
  * one thread, on an image's planes, with every remap kernel this machine has:
  *   bench-remap WIDTH HEIGHT ITERATIONS CALIBRATION.yml IMAGE.jpg [OUT.yuv]   (WIDTH, HEIGHT: one eye)
  * IMAGE is decoded to I420 and used for both eyes. Prints, one "name value" a line: the maps'
- * bytes and build time, then for each kernel the mean and best CPU milliseconds of rectify_frame()
+ * bytes, build time, grid step and the source window a band decoder keeps (rows), then for each kernel the mean and best CPU milliseconds of rectify_frame()
  * and of the same frame remapped in bands of 16 rows into a small buffer (as the encoder does).
  * OUT gets the source frame then the scalar kernel's rectified frame (I420, both eyes side by
  * side, no padding), for remap.py to run OpenCV on the same planes and compare the bytes.
@@ -70,15 +70,6 @@ static void time_kernel(const struct rectify *r, const struct frame *src, struct
         printf("%s_ms %.3f\n%s_best_ms %.3f\n", name, total / 1e6 / n, name, best / 1e6);
 }
 
-static size_t maps_bytes(const struct rectify *r) {
-        size_t n = 0;
-        for (unsigned e = 0; e < 2; e++)
-                n += ((size_t) r->luma[e].width * r->luma[e].height +
-                      (size_t) r->chroma[e].width * r->chroma[e].height) *
-                     sizeof(uint32_t);
-        return n;
-}
-
 static void write_frame(FILE *out, const struct frame *f) {
         for (unsigned p = 0; p < 3; p++)
                 for (unsigned y = 0; y < (p ? f->height / 2 : f->height); y++)
@@ -122,8 +113,9 @@ int main(int argc, char *argv[]) {
                 if (rectify_new(c, w, h, src.strides[0], src.strides[1], &r) < 0)
                         return 1;
                 if (k == 0)
-                        printf("maps_bytes %zu\nmaps_build_ms %.1f\n", maps_bytes(r),
-                               (now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
+                        printf("maps_bytes %zu\nmaps_build_ms %.1f\nmaps_grid_step %u\nmaps_window_rows %u\n",
+                               rectify_footprint(r), (now_ns(CLOCK_MONOTONIC) - t0) / 1e6, 1u << r->luma[0].shift,
+                               rectify_window_rows(r));
                 if (streq(rectify_kernel(r), kernels[k])) {
                         snprintf(name, sizeof(name), "%s_frame", kernels[k]);
                         time_kernel(r, &src, &dst, n, false, name);

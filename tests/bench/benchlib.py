@@ -10,9 +10,10 @@ Layout under the build tree ($BUILD/bench/, or BENCH_DIR):
 
 Settings (environment): BENCH_QUICK=1 (few frames, short realtime runs: checks the bench runs end
 to end in a couple of minutes), BENCH_FRAMES (frames per max-rate measurement, default 300, quick
-20), BENCH_SECONDS (the realtime run, default 60, quick 5), BENCH_SOAK (seconds; the realtime run
-becomes a soak of that length with RSS at minute 1 and at the end), BENCH_CALLGRIND_FRAMES
-(default 10, quick 2), BENCH_QUALITY (default 85).
+20), BENCH_SECONDS (the realtime run, default 60, quick 5), BENCH_SOAK (seconds, default 120, quick 0:
+the realtime run lasts the longer of the two, and from 2 minutes on reports the RSS growth from
+minute 1 to its end; BENCH_SOAK=3600 for the hour), BENCH_CALLGRIND_FRAMES (default 10, quick 2),
+BENCH_QUALITY (default 85).
 """
 import json
 import os
@@ -37,7 +38,7 @@ WORK = os.path.join(BENCH, "work")
 QUICK = os.environ.get("BENCH_QUICK", "0") not in ("", "0")
 FRAMES = int(os.environ.get("BENCH_FRAMES", 20 if QUICK else 300))
 SECONDS = float(os.environ.get("BENCH_SECONDS", 5 if QUICK else 60))
-SOAK = float(os.environ.get("BENCH_SOAK", 0))
+SOAK = float(os.environ.get("BENCH_SOAK", 0 if QUICK else 120))
 CALLGRIND_FRAMES = int(os.environ.get("BENCH_CALLGRIND_FRAMES", 2 if QUICK else 10))
 QUALITY = int(os.environ.get("BENCH_QUALITY", 85))
 EYE_W, EYE_H = 1280, 720

@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench: every figure of issue 13 in one run, on the same input, then the ratios against
+# make bench: every figure of issues 13 and 23 in one run, on the same input, then the ratios against
 # their targets. Figures, not asserts. One script per job; they hand their figures to the summary
 # as JSON under $BUILD/bench/results/ (docs/testing.md, "Benchmarks"):
 #   inputs.py       frames (opencv-doc's aloe pair, 2x1280x720) and calibration (its chessboards); cached
@@ -8,7 +8,8 @@
 #   passthrough.py  3. handrecd storing the JPEGs as they came (MJPEG, rectify off)
 #   remap.py        4. the remap alone against cv2.remap
 #   old.py          5. the old collector's design (old_collector.py)
-#   realtime.py     6. both hands at 30 fps in real time (BENCH_SOAK=600: a 10 minute soak)
+#   realtime.py     6. both hands at 30 fps in real time, 2 minutes with the RSS growth (BENCH_SOAK=3600: the hour)
+#   memory.py      13. where the memory is: smaps by mapping and by what it holds (smaps.py, alloc-map.so)
 #   callgrind.py    7. instructions per frame of the rectified path (build/bench-frame)
 #   qc.py          11. what quality at the rig costs a frame, both paths (build/bench-qc)
 #   preview.py      9. what a preview costs at 10 fps, and a take recorded under two previews (issue 10)
@@ -51,6 +52,7 @@ else
 fi
 step $PY $B/old.py
 step $PY $B/realtime.py
+step $PY $B/memory.py
 step $PY $B/callgrind.py
 step $PY $B/qc.py
 step $PY $B/preview.py

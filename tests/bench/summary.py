@@ -12,6 +12,10 @@ from benchlib import CORES, QUICK, RESULTS, inputs
 ROWS = ("floor", "rectified-1", "rectified-cores", "rectified-realtime", "passthrough", "passthrough-realtime", "old", "realtime",
         "callgrind", "qc")
 
+# issue 23's table: what main (8025437) measured, peak RSS at 30 fps on 2x1280x720 real images
+ISSUE23_WAS = {"one hand rectified": "34.9 MB", "passthrough": "22.7 MB", "both hands": "54.6 MB, 0",
+               "growth": "+456 kB in 10 min"}
+
 
 def load(name):
     try:
@@ -125,7 +129,43 @@ def targets(res):
             out.append(("RSS growth minute 1 -> end of the soak", f"{rt['rss_growth_kb']} kB", "< 100 kB",
                         verdict(rt["rss_growth_kb"] < 100)))
         else:
-            out.append(("RSS growth minute 1 -> 10", "-", "< 100 kB", "not measured: BENCH_SOAK=600"))
+            out.append(("RSS growth minute 1 -> end of the soak", "-", "< 100 kB",
+                        "not measured: BENCH_SOAK=120 or more"))
+    return out
+
+
+def memory_targets(res):
+    """Issue 23's rows: (what, was, measured, target, verdict)."""
+    rr, ptr, rt, floor, one = (res[k] for k in ("rectified-realtime", "passthrough-realtime", "realtime", "floor",
+                                                "rectified-1"))
+    out = []
+
+    def peak(r, label, was, limit_mb):
+        if "error" in r or not r.get("peak_rss_kb"):
+            out.append((label, was, "-", f"<= {limit_mb} MB", "FAILED" if "error" in r else "not measured"))
+            return
+        v = verdict(r["peak_rss_kb"] <= limit_mb * 1024)
+        out.append((label, was, mb(r["peak_rss_kb"]), f"<= {limit_mb} MB", r.get("pending") and "pending" or v))
+
+    peak(rr, "one hand, rectified (peak RSS)", ISSUE23_WAS["one hand rectified"], 20)
+    peak(ptr, "one hand, MJPEG passthrough (peak RSS)", ISSUE23_WAS["passthrough"], 14)
+    if "error" in rt:
+        out.append(("both hands, rectified (peak RSS, dropped)", ISSUE23_WAS["both hands"], "-", "<= 32 MB, 0", "FAILED"))
+    else:
+        out.append((f"both hands, rectified, {rt['seconds']:.0f} s (peak RSS, dropped)", ISSUE23_WAS["both hands"],
+                    f"{mb(rt['peak_rss_kb'])}, {rt['frames_dropped']}", "<= 32 MB, 0",
+                    verdict(rt["peak_rss_kb"] <= 32 * 1024 and rt["frames_dropped"] == 0)))
+        if "rss_growth_kb" in rt:
+            minutes = rt.get("growth_minutes", rt["seconds"] / 60)
+            out.append((f"growth minute 1 -> {minutes:.0f}, both hands rectified", ISSUE23_WAS["growth"],
+                        f"{rt['rss_growth_kb']:+d} kB", "< 100 kB", verdict(rt["rss_growth_kb"] < 100)))
+        else:
+            out.append(("growth minute 1 -> 60, both hands rectified", ISSUE23_WAS["growth"], "-", "< 100 kB",
+                        "not measured: BENCH_SOAK=3600"))
+    f, h = (None if "error" in r else r.get("cpu_ms_per_frame") for r in (floor, one))
+    if f and h:
+        out.append(("CPU: rectified (1 worker) / the floor, this run", "1.15x", f"{h / f:.2f}x", "<= 1.3x",
+                    verdict(h / f <= 1.3)))
     return out
 
 
@@ -174,6 +214,15 @@ def main():
     print("\n  targets (issues 13, 20)")
     for what, measured, target, v in t:
         print(f"  {what:<52} {measured:>16}   target {target:<11} {v}")
+    mt = memory_targets(res)
+    print("\n  memory targets (issue 23): 2x1280x720 real images at 30 fps; 'was': main before the issue")
+    print(f"  {'':<52} {'was':>18} {'now':>16}   {'target':<18}")
+    for what, was, measured, target, v in mt:
+        print(f"  {what:<52} {was:>18} {measured:>16}   target {target:<11} {v}")
+    t += [(what, measured, target, v) for what, _, measured, target, v in mt]
+    mem = load("memory")
+    if "error" in mem and not QUICK:
+        print(f"\n 13 where the memory is: FAILED: {mem['error']}")
     failed = [k for k in ROWS if "error" in res[k]]
     with open(os.path.join(RESULTS, "summary.json"), "w") as f:
         json.dump(dict(rows=res, targets=[dict(what=a, measured=b, target=c, verdict=d) for a, b, c, d in t],

@@ -3,7 +3,8 @@
  * test-encoder.c — the libjpeg band encoder against TurboJPEG: the same bytes as
  * tjCompressFromYUVPlanes() for many sizes, qualities and images, read in place or band by band,
  * into room that fits or that it outgrows; a decoded image close to the input; nothing allocated
- * per frame; the spill buffer resident only once used; libjpeg's errors reported, not leaked.
+ * per frame; the spill buffer resident only once used, and only until the next JPEG; libjpeg's
+ * errors reported, not leaked.
  *
  * libjpeg allocates through jpeg_get_small() and jpeg_get_large() (jmemnobs.c), which it calls
  * through the PLT: the definitions below take their place, count the calls and can fail them.
@@ -354,6 +355,12 @@ TEST(spill_buffer_costs_no_memory_until_used) {
         after = resident_bytes();
         printf("# after a spill of %zu KB: %ld KB resident more\n", size / 1024, (after - before) / 1024);
         CHECK(after - before >= (long) size / 2);
+        /* the next JPEG, into a room: the spill's pages are given back */
+        before = after;
+        CHECK(encoder_encode(e, &f, NULL, NULL, 95, room, W * H * 3, &jpeg, &size) == 0);
+        after = resident_bytes();
+        printf("# the next JPEG, into its room: %ld KB resident less\n", (before - after) / 1024);
+        CHECK(before - after >= (long) size / 2);
         free(room);
         encoder_free(e);
         frame_release(&f);

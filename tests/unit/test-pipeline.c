@@ -430,7 +430,7 @@ static void camera_jpeg_take(bool rectify) {
         CHECK(pipeline_new_with_source(&cfg, &h, &fs->base, efd, &p) == 0); /* fs is the pipeline's now */
         if (!p)
                 goto out;
-        CHECK_EQ_INT(p->workers[0].convert != NULL, rectify); /* a decoder only when pixels are needed */
+        CHECK_EQ_INT(p->workers[0].bands != NULL, rectify); /* a decoder only when pixels are needed */
         CHECK(pipeline_start(p, &t) == 0);
         CHECK(wait_for(p, efd, PIPELINE_EVENT_ENDED) & PIPELINE_EVENT_ENDED);
         pipeline_stats(p, &s);

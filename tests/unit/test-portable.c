@@ -56,16 +56,18 @@ static struct calibration same_camera(double f, double cx, double cy) {
 
 /* Entries of @m that are not the pixel itself (offset v · stride + u, weights 0); the first in *@first. */
 static unsigned not_identity(const struct rectify_map *m, int stride, char *first, size_t len) {
+        uint32_t row[W];
         unsigned n = 0;
-        for (unsigned v = 0; v < m->height; v++)
+        for (unsigned v = 0; v < m->height; v++) {
+                rectify_expand_row(m, v, stride, ~0u, row);
                 for (unsigned u = 0; u < m->width; u++) {
-                        size_t i = (size_t) v * m->width + u;
-                        if (m->entry[i] == rectify_entry(v * (uint32_t) stride + u, 0, 0))
+                        if (row[u] == rectify_entry(v * (uint32_t) stride + u, 0, 0))
                                 continue;
                         if (n++ == 0 && !*first)
                                 snprintf(first, len, "(%u, %u) of a %ux%u plane is %s", u, v, m->width, m->height,
-                                         m->entry[i] == RECTIFY_OUTSIDE ? "outside" : "another pixel");
+                                         row[u] == RECTIFY_OUTSIDE ? "outside" : "another pixel");
                 }
+        }
         return n;
 }
 
