@@ -142,6 +142,8 @@ def dropped_by_cause(attrs):
 def test_cameras_enumerate_with_stable_names(guest):
     results, _, read, _ = guest
     assert results["attach.names"] == "0", "the by-id names never appeared:\n" + read("names.ls") + read("usbip.log")
+    ports = results["attach.ports"].split(",")  # vhci-hcd's port of each camera, for usbip detach
+    assert len(set(ports)) == 2 and all(p.isdigit() for p in ports), results["attach.ports"]
     names = read("names.ls")
     for serial, port in (("LEFT0001", 1), ("RIGHT0001", 2)):
         assert f"usb-handrec_Stereo_UVC_Camera_{serial}-video-index0 -> ../../video" in names, names
@@ -325,6 +327,20 @@ def test_rectified_from_the_uvc_stream(guest):
     FIGURES["rectified"] = dict(stored=n, captured=int(attrs["frames_captured"]), dropped=dropped_by_cause(attrs))
 
 
+def kernel_oops_on_close(read):
+    """Debian 12's kernel (6.1) can oops when the last close of a uvcvideo node races its USB
+    disconnect (a NULL pointer in ida_free() under media_device_unregister_entity(), from
+    v4l2_release()): the closing thread, handrecd's source thread, is killed in the kernel. Seen
+    about once in ten unplugs here; the bug is the kernel's, and handrecd cannot go on without
+    that thread. Return: the oops's first lines when the console shows it, else ""."""
+    console = read("console.log")
+    at = console.find("BUG: kernel NULL pointer dereference")
+    if at < 0 or "v4l2_release" not in console[at:at + 4000]:
+        return ""
+    return "\n".join(line for line in console[at:at + 4000].splitlines() if "ida_free" in line or "BUG" in line
+                     or "Comm:" in line or "v4l2_release" in line)
+
+
 def test_unplug_and_replug(guest):
     """usbip detach mid-take (a USB disconnect: uvcvideo's device goes) ends the take device-lost
     with a complete file; attached again, the camera comes back with its defaults, handrecd sets
@@ -335,6 +351,10 @@ def test_unplug_and_replug(guest):
     attrs, n, _ = check_take(host_path(results["unplug.file"]), hand="right", reason="device-lost", stamps=False)
     assert n >= 20 and int(attrs["frames_captured"]) == n + int(attrs["frames_dropped"])
     assert "[RIGHT] stopped (device-lost)" in read("unplug.watch.out")
+    oops = kernel_oops_on_close(read)
+    if oops:  # the take ended device-lost with its file complete (above); the rest needs the thread
+        pytest.xfail("the guest's kernel oopsed as handrecd closed the unplugged camera (Linux 6.1's "
+                     "uvcvideo and media core: docs/testing.md), killing its source thread:\n" + oops)
     assert results["unplug.no_device"] == "0", "State did not become no-device"
     # the by-id name went with it (or, caught between uvcvideo's disconnect and the node's
     # removal, the node refused the open)
@@ -408,5 +428,9 @@ def test_yuyv_through_uvcvideo(guest):
 
 def test_daemons_exit_cleanly(guest):
     results = guest[0]
-    for name in ("pass", "replay", "rect", "unplug", "bus"):
+    for name in ("pass", "replay", "rect", "bus"):
         assert results[f"{name}.daemon_exit"] == "0", name
+    oops = kernel_oops_on_close(guest[2])
+    if oops:
+        pytest.xfail("the unplug scenario's daemon lost its source thread to the guest kernel's oops:\n" + oops)
+    assert results["unplug.daemon_exit"] == "0"
