@@ -585,12 +585,14 @@ static void probe_status(const char *path) {
 
 /*
  * Whether HDF5 reads @path's status within RECOVER_PROBE_SECONDS, tried in a child process so
- * that a file HDF5 would loop on forever costs the caller that long and no more (recover_scan()
- * runs before the daemon has any thread: the child inherits no lock). Return: 0, or -ETIMEDOUT
- * with @error set (the child is killed); any other outcome is recover_file()'s to say.
+ * that a file HDF5 would loop on forever costs the caller that long and no more, and one it
+ * crashes on costs the child, not the caller (recover_scan() runs before the daemon has any
+ * thread: the child inherits no lock). Return: 0, or -ETIMEDOUT (the child killed) or -EIO (the
+ * child crashed) with @error set; any other outcome is recover_file()'s to say.
  */
 static int probe_in_child(const char *path, char *error, size_t error_len) {
-        int p[2], status = 0;
+        int p[2], status = 0, ready;
+        bool said;
         pid_t pid;
         char byte = 0;
         struct pollfd pfd;
@@ -606,14 +608,21 @@ static int probe_in_child(const char *path, char *error, size_t error_len) {
         }
         close(p[1]);
         pfd = (struct pollfd){.fd = p[0], .events = POLLIN};
-        if (pid > 0 && poll(&pfd, 1, RECOVER_PROBE_SECONDS * 1000) == 1 && read(p[0], &byte, 1) == 1) {
-                close(p[0]);
-                waitpid(pid, &status, 0);
-                return 0;
-        }
+        ready = pid > 0 ? poll(&pfd, 1, RECOVER_PROBE_SECONDS * 1000) : -1;
+        said = ready == 1 && read(p[0], &byte, 1) == 1;
         close(p[0]);
         if (pid < 0)
                 return 0;
+        if (said || ready == 1) { /* the child's word, or its end without it (HDF5 crashed) */
+                waitpid(pid, &status, 0);
+                if (said)
+                        return 0;
+                snprintf(error, error_len,
+                         "HDF5 crashed reading the status of %s (%s; a damaged file): move it out of the output "
+                         "folder, then handrecctl check it",
+                         path, WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "it exited early");
+                return -EIO;
+        }
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
         snprintf(error, error_len,
