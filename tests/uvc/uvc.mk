@@ -18,8 +18,8 @@ lint-uvc:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
 	         --suppress=missingIncludeSystem --inline-suppr -D_GNU_SOURCE tests/uvc
 
-# The UVC VM tests alone (tests/vm/test_uvc.py): held out of `make check` for now (docs/testing.md)
+# The UVC VM tests alone (tests/vm/test_uvc.py; make check runs them with the other VM tests)
 .PHONY: check-uvc
 check-uvc: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(TEST_PROGS)
-	@BUILD=$(BUILD) HANDREC_UVC=1 /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEsx tests/vm/test_uvc.py
+	@BUILD=$(BUILD) /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfEsx tests/vm/test_uvc.py

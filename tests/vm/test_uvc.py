@@ -34,13 +34,6 @@ from takecheck import check_take, text  # noqa: E402
 
 BUILD = os.environ.get("BUILD", "build")
 MODULES = ["vhci-hcd", "uvcvideo"]
-# Held out of `make check` (run by `make check-uvc`) until one failure is understood: in a fresh
-# clone's make check with a core kept busy (2026-12-06), the right camera's by-id name was gone
-# after the passthrough scenario, and the rest of its scenarios could not open it; 11 other runs,
-# loaded and idle, passed. Now every failure names the cameras' and the guest's logs.
-pytestmark = pytest.mark.skipif(not os.environ.get("HANDREC_UVC"),
-                                reason="UVC VM tests held out of make check until a camera lost under load is "
-                                       "understood (docs/testing.md): run them with make check-uvc")
 # The stream both hands record through uvcvideo: 1280x480 (two 640x480 eyes) at 15 fps, the
 # largest the emulated guest carried with nothing dropped (docs/testing.md, issue 21's notes)
 PASS = dict(PASS_W=640, PASS_H=480, PASS_FPS="15.0", PASS_SECONDS=30, REPLAY_SECONDS=30)
@@ -58,7 +51,7 @@ LEFT_CONTROLS = {"brightness": -10, "contrast": 40, "gain": 10, "white_balance_a
 
 
 @pytest.fixture(scope="module")
-def guest():
+def guest(request):
     import uvc_inputs
     assert shutil.which("usbip"), "usbip is not installed (Debian package usbip: scripts/install-deps.sh all)"
     r = subprocess.run(["make", "-s", f"BUILD={BUILD}", f"{BUILD}/uvc-camera"], cwd=ROOT, capture_output=True,
@@ -86,10 +79,12 @@ def guest():
     def read(name):
         with open(os.path.join(out, name), errors="replace") as f:
             return f.read()
+    read.folder = out  # guest_logs() lists it
 
+    failed_before = request.session.testsfailed
     yield results, host_path, read, inputs
-    if os.environ.get("HANDREC_VM_KEEP"):
-        print(f"\nVM (UVC): the guest's results kept in {out} (HANDREC_VM_KEEP)")
+    if os.environ.get("HANDREC_VM_KEEP") or request.session.testsfailed > failed_before:
+        print(f"\nVM (UVC): the guest's results kept in {out} (HANDREC_VM_KEEP, or a test failed)")
     else:
         shutil.rmtree(out, ignore_errors=True)
     with open(os.path.join(ROOT, BUILD, "vm-uvc-figures.json"), "w") as f:
@@ -157,6 +152,16 @@ def test_cameras_enumerate_with_stable_names(guest):
         assert f"platform-vhci_hcd.0-usb-0:{port}:1.0-video-index0 -> ../../video" in names, names
     ports = read("usbip-port.txt")
     assert "(1209:0001)" in ports and "usbip://127.0.0.1:3240/1-1" in ports and "usbip://127.0.0.1:3241/1-1" in ports
+
+
+def test_cameras_stay_attached_between_scenarios(guest):
+    """Nothing unplugs a camera but the unplug scenario: before each scenario both stable names are
+    still there (uvc-guest.sh names_still; when one is not, lost-SCENARIO.txt says what the guest
+    saw: the nodes, usbip's ports, the processes, the kernel's last lines)."""
+    results, _, read, _ = guest
+    for scenario in ("replay", "rect", "bus", "unplug"):
+        assert results.get(f"names.{scenario}") == "0", \
+            f"a camera's name was gone before the {scenario} scenario:\n" + guest_logs(read)
 
 
 def test_devices_lists_the_uvc_cameras(guest):
@@ -335,12 +340,14 @@ def test_rectified_from_the_uvc_stream(guest):
 
 
 def guest_logs(read):
-    """What the guest saw of the cameras, for a failure's message: the cameras' errors, the
-    by-id names made and removed, usbip's lines and the kernel's last lines."""
+    """What the guest saw of the cameras, for a failure's message: the cameras' errors (and how
+    one ended, if it did), the by-id names made and removed, usbip's lines, the snapshot taken
+    when a name was missing before a scenario, and the kernel's last lines."""
     parts = []
-    for name in ("cam-left.err", "cam-right.err", "udev.log", "usbip.log", "console.log"):
+    lost = sorted(n for n in os.listdir(read.folder) if n.startswith("lost-"))  # whole: names_still's snapshots
+    for name in ["cam-left.err", "cam-right.err", "udev.log", "usbip.log"] + lost + ["console.log"]:
         try:
-            lines = read(name).splitlines()[-25:]
+            lines = read(name).splitlines()[-25 if not name.startswith("lost-") else -200:]
         except OSError:
             continue
         parts.append(f"--- {name} (last lines)\n" + "\n".join(lines))

@@ -29,10 +29,12 @@ BYID=/dev/v4l/by-id/usb-handrec_Stereo_UVC_Camera
 LEFT_DEV=${BYID}_LEFT0001-video-index0
 RIGHT_DEV=${BYID}_RIGHT0001-video-index0
 
-# camera NAME PORT SERIAL: start one, wait until it listens
+# camera NAME PORT SERIAL: start one, wait until it listens (if it ever ends, its log says how)
 camera() {
-    "$BUILD/uvc-camera" --frames "$INPUTS/frames" --port "$2" --busid 1-1 --serial "$3" \
-        --log "$OUT/cam-$1.log" 2>"$OUT/cam-$1.err" &
+    (
+        "$BUILD/uvc-camera" --frames "$INPUTS/frames" --port "$2" --busid 1-1 --serial "$3" --log "$OUT/cam-$1.log"
+        echo "uvc-camera $1 ended: exit status $? at [$(cut -d" " -f1 /proc/uptime)]" >&2
+    ) 2>"$OUT/cam-$1.err" &
     for _ in $(seq 600); do grep -q listening "$OUT/cam-$1.err" && return 0; sleep 0.1; done
     say "camera $1 did not start"
 }
@@ -102,6 +104,22 @@ stop_daemon() { # SIGTERM; one that has not exited in 120 s is killed (its exit 
     wait "$DAEMON" 2>/dev/null
     result "$1.daemon_exit" $?
 }
+# names_still SCENARIO: before each scenario after the first, both cameras' names are still there
+# (names.SCENARIO=0); when one is not, what the guest knows of the cameras goes to lost-SCENARIO.txt
+names_still() {
+    if [ -e "$LEFT_DEV" ] && [ -e "$RIGHT_DEV" ]; then
+        result "names.$1" 0
+        return 0
+    fi
+    result "names.$1" 1
+    {
+        echo "--- /dev/v4l"; ls -lR /dev/v4l
+        echo "--- /sys/class/video4linux"; ls -l /sys/class/video4linux
+        echo "--- usbip port"; usbip port
+        echo "--- processes"; ps -eo pid,stat,etime,args | grep -v "\[" | head -30
+        echo "--- the kernel's last lines"; dmesg | grep -v "unlink->seqnum\|urb->status\|already given back" | tail -60
+    } >"$OUT/lost-$1.txt" 2>&1
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$DAEMON/stat"; }
 
 hand() { # hand NAME CAMERA-SETTINGS
@@ -153,6 +171,7 @@ keep_takes pass
 # the frames themselves)
 cp -r "$INPUTS/frames/$((2 * PASS_W))x$PASS_H" "$TMP/replay"
 REPLAY="source = \"replay\"; path = \"$TMP/replay\"; rate = \"realtime\"; loop = true; format = \"MJPEG\"; width = $PASS_W; height = $PASS_H; fps = $PASS_FPS; warmup = 1.0;"
+names_still replay
 start_daemon replay "$SAVE_RAM
 $(hand left "$REPLAY")
 $(hand right "$REPLAY")"
@@ -170,6 +189,7 @@ result clk_tck "$(getconf CLK_TCK)"
 # ---- X: the rectified path from the same MJPEG stream (decoded, rectified, encoded) on the
 # right hand, and YUYV 640x480 (two 320x480 eyes, encoded by handrecd) on the left: one daemon ----
 
+names_still rect
 start_daemon rect "$SAVE
 right_hand = { calibration = \"$INPUTS/calibration-640x480.yml\"; rectify = true; camera = { $(uvc "$RIGHT_DEV" MJPEG 640 480 "$PASS_FPS") }; };
 $(hand left "$(uvc "$LEFT_DEV" YUYV 320 480 15.0)")"
@@ -185,6 +205,7 @@ stop_daemon rect
 # does not refuse it (it clamps the camera's request to the endpoint's size), nor does vhci-hcd
 # (it keeps no bandwidth account): the camera sends what its link carries, and skips the rest.
 
+names_still bus
 start_daemon bus "$SAVE
 $(hand right "$(uvc "$RIGHT_DEV" MJPEG 1280 720 60.0)")"
 wait_state right idle 60
@@ -202,6 +223,7 @@ stop_daemon bus
 # (last: Debian 12's kernel, 6.1, can oops in v4l2_release() when the last close of a node races
 # uvcvideo's disconnect, killing the thread that closed it; nothing after it should depend on that)
 
+names_still unplug
 start_daemon unplug "$SAVE
 $(hand right "$(uvc "$RIGHT_DEV" MJPEG "$PASS_W" "$PASS_H" "$PASS_FPS" "$RIGHT_CONTROLS")")"
 wait_state right idle 60

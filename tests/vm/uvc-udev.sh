@@ -8,7 +8,8 @@
 #   /dev/v4l/by-path/platform-vhci_hcd.0-usb-0:<port>:<config>.<interface>-video-index0
 #
 # for the capture node (index 0) of a USB video4linux device; the links of a node go when it
-# does. Each change is logged, with its time (date +%s%N), to $UVC_UDEV_LOG.
+# does. Each change, and a node left without a name (its attributes unreadable), is logged, with
+# its time (date +%s%N), to $UVC_UDEV_LOG.
 #
 #   busybox uevent sh tests/vm/uvc-udev.sh &      # then: sh tests/vm/uvc-udev.sh coldplug
 set -u
@@ -17,12 +18,15 @@ log() { [ -n "${UVC_UDEV_LOG:-}" ] && echo "$(/bin/date +%s%N) $*" >>"$UVC_UDEV_
 # udev's character rules: whitespace runs to one _, anything but [0-9A-Za-z#+-.:=@_] to _
 udev_safe() { echo "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//; s/[[:space:]][[:space:]]*/_/g; s/[^0-9A-Za-z#+.:=@_-]/_/g'; }
 
-add() {  # add videoN
+add() {  # add videoN (its attributes waited for up to 3 s: a node left without its name is logged)
     sys=/sys/class/video4linux/$1
-    [ "$(cat "$sys/index" 2>/dev/null)" = 0 ] || return 0
+    for _ in $(seq 30); do [ -r "$sys/index" ] && break; sleep 0.1; done
+    index=$(cat "$sys/index" 2>/dev/null)
+    [ "$index" = 0 ] || { [ -n "$index" ] || log "no-name $1: $sys/index cannot be read"; return 0; }
     intf=$(readlink -f "$sys/device") # the USB interface, e.g. .../vhci_hcd.0/usb1/1-1/1-1:1.0
     usb=${intf%/*}
-    [ -r "$usb/idVendor" ] || return 0
+    for _ in $(seq 30); do [ -r "$usb/idVendor" ] && break; sleep 0.1; done
+    [ -r "$usb/idVendor" ] || { log "no-name $1: $usb/idVendor cannot be read"; return 0; }
     serial="$(udev_safe "$(cat "$usb/manufacturer")")_$(udev_safe "$(cat "$usb/product")")"
     [ -r "$usb/serial" ] && serial="${serial}_$(udev_safe "$(cat "$usb/serial")")"
     platform=$(echo "$intf" | sed -n 's|.*/platform/\([^/]*\)/.*|\1|p')
