@@ -53,6 +53,14 @@ static json_object *qc_json(const struct episode_take *t) {
         return q;
 }
 
+/* seconds to the millisecond, as 12.345 (json-c would write all 17 digits of the double) */
+static json_object *seconds_ms(double s) {
+        char text[32];
+
+        snprintf(text, sizeof(text), "%.3f", s);
+        return json_object_new_double_s(s, text);
+}
+
 static json_object *manifest_json(const char *output_dir, const struct episode *e) {
         json_object *o = json_object_new_object(), *takes = json_object_new_object();
 
@@ -79,7 +87,7 @@ static json_object *manifest_json(const char *output_dir, const struct episode *
                         json_object_new_string(t->active ? "" : pipeline_stop_reason_to_string(t->reason)));
                 json_object_object_add(j, "last_error", json_object_new_string(t->error));
                 json_object_object_add(j, "frames", json_object_new_int64((int64_t) t->frames));
-                json_object_object_add(j, "duration_s", json_object_new_double(t->duration));
+                json_object_object_add(j, "duration_s", seconds_ms(t->duration));
                 json_object_object_add(j, "qc", qc_json(t));
                 json_object_object_add(takes, t->hand, j);
         }

@@ -3,6 +3,7 @@ itself ends its partners; one manifest per episode, written atomically and updat
 operator's decision (DecideEpisode), also after a restart; ListEpisodes; EpisodeEnded."""
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -40,8 +41,15 @@ def mgr(bus):
 
 
 def manifest(outdir, episode):
+    """The episode's manifest; every take's duration_s written to the millisecond (12.345), not
+    with the 17 digits of a double."""
     with open(os.path.join(outdir, "episodes", episode + ".json")) as f:
-        return json.load(f)
+        raw = f.read()
+    m, durations = json.loads(raw), re.findall(r'"duration_s":\s*([^,}\s]+)', raw)
+    assert len(durations) == len(m["takes"]), raw
+    for value in durations:
+        assert re.fullmatch(r"\d+\.\d{3}", value), f"duration_s written as {value}"
+    return m
 
 
 def wait_until(predicate, timeout=60, what="it"):
