@@ -344,13 +344,14 @@ def guest_logs(read):
     one ended, if it did), the by-id names made and removed, usbip's lines, the snapshot taken
     when a name was missing before a scenario, and the kernel's last lines."""
     parts = []
-    lost = sorted(n for n in os.listdir(read.folder) if n.startswith("lost-"))  # whole: names_still's snapshots
-    for name in ["cam-left.err", "cam-right.err", "udev.log", "usbip.log"] + lost + ["console.log"]:
+    lost = sorted(n for n in os.listdir(read.folder) if n.startswith("lost-"))  # names_still's snapshots
+    for name, last in [("cam-left.err", 25), ("cam-right.err", 25), ("udev.log", 25), ("usbip.log", 25)] + \
+            [(n, None) for n in lost] + [("console.log", 25)]:
         try:
-            lines = read(name).splitlines()[-25 if not name.startswith("lost-") else -200:]
+            lines = read(name).splitlines()
         except OSError:
             continue
-        parts.append(f"--- {name} (last lines)\n" + "\n".join(lines))
+        parts.append(f"--- {name}" + (" (last lines)\n" if last else "\n") + "\n".join(lines[-last if last else 0:]))
     return "\n".join(parts)
 
 

@@ -18,15 +18,22 @@ log() { [ -n "${UVC_UDEV_LOG:-}" ] && echo "$(/bin/date +%s%N) $*" >>"$UVC_UDEV_
 # udev's character rules: whitespace runs to one _, anything but [0-9A-Za-z#+-.:=@_] to _
 udev_safe() { echo "$1" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//; s/[[:space:]][[:space:]]*/_/g; s/[^0-9A-Za-z#+.:=@_-]/_/g'; }
 
-add() {  # add videoN (its attributes waited for up to 3 s: a node left without its name is logged)
+# readable FILE: 0 once FILE can be read, waiting up to 3 s of the clock (not of loops: a loaded
+# guest stretches those) for sysfs to finish a new device
+readable() {
+    until_=$(($(/bin/date +%s) + 3))
+    while [ ! -r "$1" ] && [ "$(/bin/date +%s)" -lt $until_ ]; do sleep 0.1; done
+    [ -r "$1" ]
+}
+
+add() {  # add videoN (a node left without its name is logged)
     sys=/sys/class/video4linux/$1
-    for _ in $(seq 30); do [ -r "$sys/index" ] && break; sleep 0.1; done
+    readable "$sys/index"
     index=$(cat "$sys/index" 2>/dev/null)
     [ "$index" = 0 ] || { [ -n "$index" ] || log "no-name $1: $sys/index cannot be read"; return 0; }
     intf=$(readlink -f "$sys/device") # the USB interface, e.g. .../vhci_hcd.0/usb1/1-1/1-1:1.0
     usb=${intf%/*}
-    for _ in $(seq 30); do [ -r "$usb/idVendor" ] && break; sleep 0.1; done
-    [ -r "$usb/idVendor" ] || { log "no-name $1: $usb/idVendor cannot be read"; return 0; }
+    readable "$usb/idVendor" || { log "no-name $1: $usb/idVendor cannot be read"; return 0; }
     serial="$(udev_safe "$(cat "$usb/manufacturer")")_$(udev_safe "$(cat "$usb/product")")"
     [ -r "$usb/serial" ] && serial="${serial}_$(udev_safe "$(cat "$usb/serial")")"
     platform=$(echo "$intf" | sed -n 's|.*/platform/\([^/]*\)/.*|\1|p')
