@@ -29,7 +29,9 @@ struct queue {
         size_t used;         /* bytes in live blocks */
         size_t touched_end;  /* no byte at or above it was handed out since the last hand-back */
         size_t largest_room; /* the largest room handed out: the working set's unit */
+        size_t written_end;  /* [0, written_end) was written through once: the working set, made resident */
         unsigned keep_rooms; /* the working set, in rooms: queue_set_working_set() */
+        bool keep_resident;  /* queue_set_working_set() was called: the working set is made resident */
         size_t page;
 };
 
@@ -75,6 +77,7 @@ struct queue *queue_free(struct queue *q) {
 
 void queue_set_working_set(struct queue *q, unsigned rooms) {
         q->keep_rooms = rooms;
+        q->keep_resident = true;
 }
 
 size_t queue_working_set(const struct queue *q) {
@@ -125,6 +128,37 @@ static size_t find_gap(const struct queue *q, size_t min, size_t max, size_t *re
         return best;
 }
 
+/* Write the pages of [from, to) that lie wholly in gaps (no live block, so no one's bytes) once,
+ * so that they are resident. A page shared with a live block is left: its block's writer makes it
+ * resident. Under the caller's lock, like every other call. */
+static void touch_gaps(struct queue *q, size_t from, size_t to) {
+        size_t gap_start = 0;
+
+        for (unsigned i = 0; i <= q->n_blocks && gap_start < to; i++) {
+                size_t gap_end = i < q->n_blocks ? q->blocks[i].start : q->max_bytes;
+                size_t a = (MAX(gap_start, from) + q->page - 1) / q->page * q->page;
+                size_t b = MIN(gap_end, to) / q->page * q->page;
+                if (a < b)
+                        memset(q->bytes + a, 0, b - a);
+                if (i < q->n_blocks)
+                        gap_start = q->blocks[i].end;
+        }
+}
+
+/* The working set grew (a larger room than any before): make all of it resident now, rather
+ * than page by page as rare interleavings of the workers and the writer place rooms at offsets
+ * not used before, which over an hour is megabytes of growth (issue 23). Once per growth of the
+ * largest room: in a take, the first room and, rarely, a larger frame than any before. */
+static void touch_working_set(struct queue *q) {
+        size_t ws = queue_working_set(q);
+
+        if (!q->keep_resident || ws <= q->written_end)
+                return;
+        touch_gaps(q, q->written_end, ws);
+        q->written_end = ws;
+        q->touched_end = MAX(q->touched_end, ws);
+}
+
 int queue_reserve(struct queue *q, size_t min, size_t max, struct queue_room *ret) {
         size_t start = 0, size;
         unsigned i = 0;
@@ -135,13 +169,14 @@ int queue_reserve(struct queue *q, size_t min, size_t max, struct queue_room *re
         size = find_gap(q, min, max, &start, &i);
         if (size == 0)
                 return -ENOBUFS;
+        q->largest_room = MAX(q->largest_room, size);
+        touch_working_set(q); /* before the room is live: its bytes are still a gap's */
         memmove(q->blocks + i + 1, q->blocks + i, (q->n_blocks - i) * sizeof(*q->blocks));
         q->blocks[i] = (struct block){.start = start, .end = start + size};
         q->n_blocks++;
         q->n_open++;
         q->used += size;
         q->touched_end = MAX(q->touched_end, start + size);
-        q->largest_room = MAX(q->largest_room, size);
         *ret = (struct queue_room){.data = q->bytes + start, .cap = size};
         return 0;
 }
