@@ -63,6 +63,10 @@
  *   buffer) is copied into fresh room at its turn, the room cancelled; an encoding error
  *   cancels the room.
  * - jpeg_largest (lock): the largest JPEG of the take so far, which sizes the next rooms.
+ * - Resident memory (issue 23): every job's buffer is kept resident up to job_ceiling, and the
+ *   writer queue's working set as soon as it grows (queue.h), so the RSS of minute 1 is that of
+ *   hour 1. The source thread writes a free job's buffer beyond what it last held: it alone
+ *   takes jobs off the free list, so that job stays free while it does.
  *
  * Queue-full policy: a frame that finds no free job (encoders behind) is dropped by the source
  * as encoder-busy; a job whose worker finds no room for it in the writer queue (disk behind)
@@ -90,6 +94,7 @@ struct rectify;
 struct job {
         struct frame frame;
         uint64_t ticket;
+        size_t resident; /* source thread: bytes of its buffer written so far (pipeline-source.c) */
 };
 
 struct worker {
@@ -145,7 +150,9 @@ struct pipeline {
         struct job **work;
         unsigned work_head, work_count;
         uint64_t next_ticket, next_commit;
-        unsigned in_flight; /* taken from the free list, not yet back */
+        unsigned in_flight;  /* taken from the free list, not yet back */
+        size_t job_ceiling;  /* source thread: the most bytes a frame has needed in a job's buffer */
+        unsigned jobs_below; /* source thread: jobs whose buffers are not yet resident to it */
 
         struct queue *queue;      /* bookkeeping under lock; bytes as described above */
         size_t jpeg_largest;      /* lock: the largest JPEG encoded in this take */

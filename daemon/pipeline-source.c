@@ -59,6 +59,47 @@ static void submit(struct pipeline *p, struct job *j) {
         pthread_mutex_unlock(&p->lock);
 }
 
+/* A job's buffer: the camera's JPEG, or the I420 planes (pipeline.c alloc_jobs()). */
+static uint8_t *job_buffer(struct job *j) {
+        return j->frame.jpeg ? j->frame.jpeg : j->frame.data;
+}
+
+/* The source has filled @j (ours): note the bytes its buffer holds now, and raise the ceiling
+ * every job's buffer is kept resident to when they are more than any frame's before. */
+static void note_job_bytes(struct pipeline *p, struct job *j) {
+        size_t used = j->frame.jpeg ? j->frame.jpeg_size : p->raw_bytes;
+
+        j->resident = MAX(j->resident, used);
+        if (used <= p->job_ceiling)
+                return;
+        p->job_ceiling = used;
+        p->jobs_below = 0;
+        for (unsigned i = 0; i < p->n_jobs; i++)
+                p->jobs_below += p->jobs[i].resident < p->job_ceiling;
+}
+
+/* While some job's buffer is below the ceiling, write one free one up to it, once. The free list
+ * is a stack (take_job()): in the steady state one or two jobs carry every frame, and without this
+ * the others' pages would become resident backlog by backlog, megabytes over an hour (issue 23).
+ * A job below it that is in flight is written on a later frame, once it is back. */
+static void touch_a_free_job(struct pipeline *p) {
+        struct job *j = NULL;
+
+        if (p->jobs_below == 0)
+                return;
+        pthread_mutex_lock(&p->lock);
+        for (unsigned i = 0; i < p->n_free && !j; i++)
+                if (p->free_jobs[i]->resident < p->job_ceiling)
+                        j = p->free_jobs[i];
+        pthread_mutex_unlock(&p->lock);
+        if (!j)
+                return;
+        /* only this thread takes jobs off the free list: j stays free while its bytes are written */
+        memset(job_buffer(j) + j->resident, 0, p->job_ceiling - j->resident);
+        j->resident = p->job_ceiling;
+        p->jobs_below--;
+}
+
 /* The counters of one frame read for the take. */
 static void count_frame(struct pipeline *p, const struct frame_meta *meta) {
         struct take_counters *c = &p->counters;
@@ -142,8 +183,10 @@ static int record_frames(struct pipeline *p, const struct take_params *t) {
                 }
                 count_frame(p, &meta);
                 if (j) {
+                        note_job_bytes(p, j);
                         preview_tap_offer(&p->tap, &j->frame, &meta, true); /* before the job is the workers' */
                         submit(p, j);
+                        touch_a_free_job(p);
                 } else
                         atomic_fetch_add(&p->counters.dropped[DROP_ENCODER_BUSY], 1);
         }
