@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* process-memory.c — the daemon's resident memory: /proc/self/statm read into a stack buffer;
- * malloc's settings; what the start used given back (process-memory.h). */
+ * malloc's and HDF5's settings; what the start used given back (process-memory.h). */
 #include "process-memory.h"
 
 #include <fcntl.h>
@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../lib/layout.h"
 #include "../lib/util.h"
 
 #define LARGE_BLOCK (128 * 1024) /* glibc's default threshold, held there */
@@ -40,6 +41,7 @@ void process_memory_setup(void) {
         (void) mallopt(M_ARENA_MAX, 1);
         (void) mallopt(M_MMAP_THRESHOLD, LARGE_BLOCK);
         (void) mallopt(M_TRIM_THRESHOLD, LARGE_BLOCK);
+        (void) layout_library_setup(); /* advice too: HDF5's default limits are only larger */
 }
 
 /* A mapping of /proc/self/smaps: whether it is a read-only private file mapping. */

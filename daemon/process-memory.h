@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * process-memory.h — handrecd's resident memory: what it is (VmRSS, as the Manager's
- * ResidentMemory property, each hand's Status and the status line show it), malloc's settings
+ * ResidentMemory property, each hand's Status and the status line show it), malloc's and HDF5's settings
  * for a process that must stay small, and giving back what the start used. Main thread.
  */
 #pragma once
@@ -19,8 +19,9 @@ uint64_t process_resident_memory(void);
  * one arena for every thread (M_ARENA_MAX 1: the threads that allocate at all do so a few times
  * a batch, and each arena of its own kept its free space), and large blocks (128 KiB and more)
  * always mapped on their own (M_MMAP_THRESHOLD, which also keeps glibc from raising it as
- * blocks are freed): a large calloc() then costs only the pages written (HDF5's 512 KiB cache
- * hash table), and a freed one goes back to the kernel at once.
+ * blocks are freed): a large calloc() then costs only the pages written (HDF5's cache hash
+ * table), and a freed one goes back to the kernel at once. And HDF5's free lists bounded
+ * (layout_library_setup()), so that what HDF5 frees goes back to malloc, not to lists that grow.
  */
 void process_memory_setup(void);
 

@@ -33,6 +33,13 @@ static int set_metadata_cache(hid_t fapl) {
         return H5Pset_mdc_config(fapl, &c) < 0 ? -EIO : 0;
 }
 
+int layout_library_setup(void) {
+        return H5set_free_list_limits(LAYOUT_FREE_LIST_ALL, LAYOUT_FREE_LIST_ONE, LAYOUT_FREE_LIST_ALL,
+                                      LAYOUT_FREE_LIST_ONE, LAYOUT_FREE_LIST_ALL, LAYOUT_FREE_LIST_ONE) < 0
+                       ? -EIO
+                       : 0;
+}
+
 hid_t layout_fapl(void) {
         hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 

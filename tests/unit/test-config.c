@@ -326,9 +326,9 @@ TEST(memory_budget_by_hand) {
         CHECK_EQ_INT(b.jobs, 4 * 231104);              /* workers + 2 frames */
         CHECK_EQ_INT(b.encoders, 2 * (460800 + 2048)); /* tjBufSize: 3 bytes a pixel + 2048 */
         CHECK_EQ_INT(b.rectify, 0);
-        CHECK_EQ_INT(b.queue, 41 * 57600 + queue_overhead); /* 30 + 10 frames (+1) at 230400 / 4 */
-        CHECK_EQ_INT(b.source, (320 + 16) * 240 * 3 / 2);   /* the scene, disparity 16 */
-        CHECK_EQ_INT(b.writer, 524288 + 10 * 44 + MEMORY_BUDGET_HDF5);
+        CHECK_EQ_INT(b.queue, 41 * 57600 + queue_overhead);           /* 30 + 10 frames (+1) at 230400 / 4 */
+        CHECK_EQ_INT(b.source, (320 + 16) * 240 * 3 / 2);             /* the scene, disparity 16 */
+        CHECK_EQ_INT(b.writer, 16384 + 10 * 44 + MEMORY_BUDGET_HDF5); /* LAYOUT_METADATA_CACHE, 16 KiB */
         CHECK_EQ_INT(b.threads, 4 * MEMORY_BUDGET_THREAD);
         CHECK_EQ_INT(b.decode, 0);
         CHECK_EQ_INT(b.total, b.jobs + b.encoders + b.queue + b.source + b.writer + b.threads);
