@@ -13,6 +13,7 @@ takes need), the takes are cut into back-to-back takes as long as half the free 
 (BENCH_SOAK_TAKE forces a length), each removed once finished, while the same daemon runs
 through the whole soak (its memory is what is measured; growth within one long take is what
 tests/integration/test_rss_growth.py bounds). The takes are written under the build tree."""
+import json
 import os
 import shutil
 import statistics
@@ -46,12 +47,20 @@ def config(tmp, out):
     return daemon_config(out, [hand_config(h, folder, "realtime", True, m["calibration"], True, "MJPEG") for h in HANDS])
 
 
+def dropped_now(run, before):
+    """Frames dropped so far in the soak: the finished takes' (@before) and the running take's
+    (each hand's Status)."""
+    hands = json.loads(run.ctl("status", "--json"))["hands"]
+    return before + sum(int(h.get("FramesDropped", 0)) for h in hands)
+
+
 def median_rss(samples, t0, t1):
     kb = [k for t, k in samples if t0 <= t < t1]
     return int(statistics.median(kb)) if kb else None
 
 
 attrs, samples = [], []  # samples: (seconds since the first take began, VmRSS kB)
+drops = []  # (seconds since the first take began, frames dropped so far), once a minute
 with Run(config) as run:
     ok, budget_mb, said = check_config(run.daemon.config)
     if not ok:
@@ -67,6 +76,8 @@ with Run(config) as run:
         while time.monotonic() - started < length - 0.5:
             time.sleep(1)
             samples.append((time.monotonic() - t0, proc_status_kb(run.pid, "VmRSS")))
+            if len(samples) % 60 == 0:
+                drops.append((samples[-1][0], dropped_now(run, sum(int(a.get("frames_dropped", 0)) for a in attrs))))
         run.wait_idle(HANDS, timeout=60)
         attrs += [take_attrs(p) for p in paths]
         if n_takes > 1:
@@ -89,7 +100,9 @@ r = dict(seconds=seconds, soak=seconds >= 120, takes=n_takes, take_seconds=take_
          rss_by_minute_kb=[max(kb for t, kb in samples if mi * 60 <= t < (mi + 1) * 60)
                            for mi in range(int(samples[-1][0] // 60) + 1)
                            if any(mi * 60 <= t < (mi + 1) * 60 for t, _ in samples)],
-         rss_every_10s_kb=[kb for i, (t, kb) in enumerate(samples) if i % 10 == 0])
+         rss_every_10s_kb=[kb for i, (t, kb) in enumerate(samples) if i % 10 == 0],
+         # when the drops happened: those of each whole minute, from the hands' Status once a minute
+         dropped_by_minute=[b - a for a, b in zip([0] + [d for _, d in drops], [d for _, d in drops])])
 if seconds >= 120 and not QUICK:
     minute1, end = median_rss(samples, 60, 70), median_rss(samples, samples[-1][0] - 10, samples[-1][0] + 1)
     r.update(rss_minute1_kb=minute1, rss_growth_kb=end - minute1, growth_minutes=round(samples[-1][0] / 60, 1))

@@ -78,7 +78,9 @@ def table(res, m):
                   (f"; minute 1 {mb(rt['rss_minute1_kb'])}, growth {rt['rss_growth_kb']} kB"
                    if "rss_growth_kb" in rt else "") +
                   (f"\n  {'':<52} the machine's load average at the end (1, 5, 15 min): "
-                   f"{', '.join(f'{x:.2f}' for x in rt['loadavg'])}" if "loadavg" in rt else "")))
+                   f"{', '.join(f'{x:.2f}' for x in rt['loadavg'])}" if "loadavg" in rt else "") +
+                  (f"\n  {'':<52} dropped in each minute: {minutes(rt['dropped_by_minute'])}"
+                   if any(rt.get("dropped_by_minute", [])) else "")))
     cg = res["callgrind"]
     if "error" in cg:
         print(f"  7 instructions per frame: FAILED: {cg['error']}")
@@ -86,6 +88,18 @@ def table(res, m):
         print(f"  7 instructions per frame (callgrind Ir, {cg['frames']} frames, 1 thread): decode + rectify + encode "
               f"through the daemon's modules {cg['instructions_per_frame'] / 1e6:.1f} M, the floor "
               f"{cg['floor_instructions_per_frame'] / 1e6:.1f} M: {cg['ratio_to_floor']:.2f}x")
+
+
+def minutes(counts):
+    """Per-minute counts, the minutes with none folded: '0 ×12, 40, 0 ×3, 7'."""
+    out, i = [], 0
+    while i < len(counts):
+        j = i
+        while j < len(counts) and counts[j] == counts[i]:
+            j += 1
+        out.append(f"{counts[i]}" + (f" ×{j - i}" if j - i > 1 else ""))
+        i = j
+    return ", ".join(out)
 
 
 def verdict(ok):
