@@ -64,15 +64,16 @@ static uint8_t *job_buffer(struct job *j) {
         return j->frame.jpeg ? j->frame.jpeg : j->frame.data;
 }
 
-/* The source has filled @j (ours): note the bytes its buffer holds now, and raise the ceiling
- * every job's buffer is kept resident to when they are more than any frame's before. */
+/* The source has filled @j (ours): note the bytes its buffer holds now, raise the ceiling every
+ * job's buffer is kept resident to when they are more than any frame's before, and count the jobs
+ * below it again (rarely: only when a buffer holds more than it ever did). */
 static void note_job_bytes(struct pipeline *p, struct job *j) {
         size_t used = j->frame.jpeg ? j->frame.jpeg_size : p->raw_bytes;
 
-        j->resident = MAX(j->resident, used);
-        if (used <= p->job_ceiling)
+        if (used <= j->resident)
                 return;
-        p->job_ceiling = used;
+        j->resident = used;
+        p->job_ceiling = MAX(p->job_ceiling, used);
         p->jobs_below = 0;
         for (unsigned i = 0; i < p->n_jobs; i++)
                 p->jobs_below += p->jobs[i].resident < p->job_ceiling;
