@@ -74,6 +74,7 @@ static void take_ended(struct hand *h) {
         /* StopRecording's waiters are answered and RecordingStopped sent by the bus layer */
         h->ended_reason = reason;
         hand_notify(h, HAND_NOTICE_ENDED);
+        process_memory_trim(); /* what the take's file held, freed in the heap's middle */
 
         char derr[PIPELINE_ERROR_MAX];
         h->episode[0] = h->task[0] = 0; /* Episode and Task are the running take's */

@@ -44,6 +44,10 @@ void process_memory_setup(void) {
         (void) layout_library_setup(); /* advice too: HDF5's default limits are only larger */
 }
 
+void process_memory_trim(void) {
+        malloc_trim(0);
+}
+
 /* A mapping of /proc/self/smaps: whether it is a read-only private file mapping. */
 struct mapping {
         uintptr_t start, end;
