@@ -179,6 +179,17 @@ def take_attrs(path):
         return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in f.attrs.items()}
 
 
+def floor_run(frames=FRAMES):
+    """build/bench-floor once over the bench's frames: its figures (cpu_ms_per_frame, ...), or
+    {"error": ...}."""
+    m = inputs()
+    p = subprocess.run([os.path.join(BUILD, "bench-floor"), str(QUALITY), str(frames), *m["frames"]],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return dict(error=f"bench-floor exited {p.returncode}: {p.stderr.strip()}")
+    return json.loads(p.stdout)
+
+
 def frames_written(run, hand):
     m = re.search(r"written:(\d+)", run.ctl("status", "--hand", hand))
     return int(m.group(1)) if m else 0
