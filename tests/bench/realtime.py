@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import time
 
 from benchlib import QUICK, SECONDS, SOAK, WORK, Run, check_config, cpu_seconds, daemon_config, hand_config, inputs, \
@@ -49,8 +50,12 @@ def config(tmp, out):
 
 def dropped_now(run, before):
     """Frames dropped so far in the soak: the finished takes' (@before) and the running take's
-    (each hand's Status)."""
-    hands = json.loads(run.ctl("status", "--json"))["hands"]
+    (each hand's Status); None when the Status could not be read (handrecctl status exits 3 while a
+    hand is in trouble): a minute without a figure, not an hour's soak lost to a traceback."""
+    try:
+        hands = json.loads(run.ctl("status", "--json", timeout=30))["hands"]
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError, KeyError):
+        return None
     return before + sum(int(h.get("FramesDropped", 0)) for h in hands)
 
 
@@ -102,7 +107,8 @@ r = dict(seconds=seconds, soak=seconds >= 120, takes=n_takes, take_seconds=take_
                            if any(mi * 60 <= t < (mi + 1) * 60 for t, _ in samples)],
          rss_every_10s_kb=[kb for i, (t, kb) in enumerate(samples) if i % 10 == 0],
          # when the drops happened: those of each whole minute, from the hands' Status once a minute
-         dropped_by_minute=[b - a for a, b in zip([0] + [d for _, d in drops], [d for _, d in drops])])
+         dropped_by_minute=[None if a is None or b is None else b - a
+                            for a, b in zip([0] + [d for _, d in drops], [d for _, d in drops])])
 if seconds >= 120 and not QUICK:
     minute1, end = median_rss(samples, 60, 70), median_rss(samples, samples[-1][0] - 10, samples[-1][0] + 1)
     r.update(rss_minute1_kb=minute1, rss_growth_kb=end - minute1, growth_minutes=round(samples[-1][0] / 60, 1))

@@ -84,7 +84,7 @@ def table(res, m):
                   (f"\n  {'':<52} the machine's load average at the end (1, 5, 15 min): "
                    f"{', '.join(f'{x:.2f}' for x in rt['loadavg'])}" if "loadavg" in rt else "") +
                   (f"\n  {'':<52} dropped in each minute: {minutes(rt['dropped_by_minute'])}"
-                   if any(rt.get("dropped_by_minute", [])) else "")))
+                   if any(rt.get("dropped_by_minute", [])) else "")))  # None: a minute its Status was unread
     cg = res["callgrind"]
     if "error" in cg:
         print(f"  7 instructions per frame: FAILED: {cg['error']}")
