@@ -54,9 +54,9 @@ def dropped_now(run, before):
     hand is in trouble): a minute without a figure, not an hour's soak lost to a traceback."""
     try:
         hands = json.loads(run.ctl("status", "--json", timeout=30))["hands"]
+        return before + sum(int(h["frames_dropped"]) for h in hands)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError, KeyError):
         return None
-    return before + sum(int(h.get("FramesDropped", 0)) for h in hands)
 
 
 def median_rss(samples, t0, t1):
