@@ -57,7 +57,7 @@ LIB_SRCS    := $(sort $(wildcard lib/*.c))
 DAEMON_SRCS := $(filter-out daemon/main.c,$(sort $(wildcard daemon/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/test-%.c,%,$(sort $(wildcard tests/unit/test-*.c)))
 # the threaded tests, run again under ThreadSanitizer
-TSAN_TESTS  := pipeline queue preview
+TSAN_TESTS  := pipeline queue preview hand
 
 # $(call objs,FLAVOUR-DIR,SOURCES)
 objs = $(patsubst %.c,$(1)/%.o,$(2))

@@ -258,11 +258,23 @@ double hand_disk_time_left(const struct hand *h, const struct pipeline_stats *s,
         return free_bytes > reserve ? (double) (free_bytes - reserve) / rate : 0;
 }
 
+/* The source thread has just opened the camera, and the event that says so (on_pipeline_event())
+ * is not dispatched yet: the hand is idle from now, so that a start landing in between is not
+ * refused "not available" with the camera open. Only this way round: a camera lost meanwhile ends
+ * the take it starts by itself, with device-lost. */
+static void catch_up_with_camera(struct hand *h) {
+        char derr[PIPELINE_ERROR_MAX];
+
+        if (h->state == HAND_NO_DEVICE && pipeline_device(h->pipeline, derr, sizeof(derr)))
+                set_state(h, HAND_IDLE);
+}
+
 /* A take cannot start in this state: the error says why and what to do. Return: 0 when it can. */
 static int refuse_if_busy(struct hand *h, sd_bus_error *error) {
         const char *name = h->config->name;
         char derr[PIPELINE_ERROR_MAX];
 
+        catch_up_with_camera(h);
         if (h->daemon->shutting_down)
                 return sd_bus_error_setf(error, ERROR_DEVICE_UNAVAILABLE,
                                          "handrecd is shutting down; start the take once it is back.");

@@ -281,9 +281,9 @@ static void set_device(struct pipeline *p, bool present, const char *error) {
         snprintf(p->device_error, sizeof(p->device_error), "%s", present ? "" : error);
         pthread_mutex_unlock(&p->lock);
         if (was != present) {
-                if (present)
+                if (present && !first) /* the first open says "camera open and warm" alone */
                         log_info("%s: camera is back", p->hand->name);
-                else
+                else if (!present)
                         log_warning("%s: camera unavailable: %s", p->hand->name, error);
                 pipeline_post(p, PIPELINE_EVENT_DEVICE);
         } else if (first)
