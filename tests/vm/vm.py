@@ -271,9 +271,12 @@ def results(outdir):
 
 
 def logs(outdir, *names):
-    """The last 3000 characters of each file of OUTDIR named, under a header; missing ones say so."""
+    """The last 3000 characters of each file of OUTDIR named, under a header; missing ones say so.
+    guest.log and console.log, which every caller names first, are put last: a report cut short
+    (CI keeps the head and the tail) then still shows the files that say what went wrong."""
     text = ""
-    for n in names:
+    common = ("guest.log", "console.log")
+    for n in [n for n in names if n not in common] + [n for n in common if n in names]:
         p = os.path.join(outdir, n)
         body = open(p, errors="replace").read()[-3000:] if os.path.exists(p) else "(missing)"
         text += f"\n--- {n} ---\n" + body
