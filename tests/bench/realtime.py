@@ -48,15 +48,41 @@ def config(tmp, out):
     return daemon_config(out, [hand_config(h, folder, "realtime", True, m["calibration"], True, "MJPEG") for h in HANDS])
 
 
-def dropped_now(run, before):
-    """Frames dropped so far in the soak: the finished takes' (@before) and the running take's
-    (each hand's Status); None when the Status could not be read (handrecctl status exits 3 while a
-    hand is in trouble): a minute without a figure, not an hour's soak lost to a traceback."""
+def counts_now(run, before):
+    """Frames dropped and captured so far in the soak: the finished takes' (@before, a pair) and the
+    running take's (each hand's Status); (None, None) when the Status could not be read (handrecctl
+    status exits 3 while a hand is in trouble): a minute without a figure, not an hour's soak lost
+    to a traceback."""
     try:
         hands = json.loads(run.ctl("status", "--json", timeout=30))["hands"]
-        return before + sum(int(h["frames_dropped"]) for h in hands)
+        return (before[0] + sum(int(h["frames_dropped"]) for h in hands),
+                before[1] + sum(int(h["frames_captured"]) for h in hands))
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError, KeyError):
-        return None
+        return None, None
+
+
+def machine_ticks():
+    """The whole machine's CPU ticks from /proc/stat: (busy, steal, all); idle and iowait are not busy."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    return v[0] + v[1] + v[2] + v[5] + v[6], v[7], sum(v)
+
+
+def per_minute(marks):
+    """What each minute between two marks (seconds, dropped, captured, daemon CPU s, machine ticks)
+    says of the CPU: the daemon's CPU ms a captured frame, the machine's busy and stolen share (%),
+    and the share the rest of the machine took (busy less the daemon's, % of all cores). A minute
+    with drops where the daemon's ms a frame is as usual and the rest took more is the machine's."""
+    out = []
+    for (t0, _, c0, d0, m0), (t1, _, c1, d1, m1) in zip(marks, marks[1:]):
+        ticks = max(m1[2] - m0[2], 1)
+        busy = 100 * (m1[0] - m0[0]) / ticks
+        daemon = 100 * (d1 - d0) / (os.cpu_count() * (t1 - t0))
+        out.append(dict(cpu_ms_per_frame=None if c0 is None or c1 is None or c1 <= c0
+                        else round((d1 - d0) * 1000 / (c1 - c0), 2),
+                        busy_pct=round(busy, 1), steal_pct=round(100 * (m1[1] - m0[1]) / ticks, 1),
+                        others_pct=round(busy - daemon, 1)))
+    return out
 
 
 def median_rss(samples, t0, t1):
@@ -65,7 +91,9 @@ def median_rss(samples, t0, t1):
 
 
 attrs, samples = [], []  # samples: (seconds since the first take began, VmRSS kB)
-drops = []  # (seconds since the first take began, frames dropped so far), once a minute
+# once a minute: (seconds since the first take began, frames dropped and captured so far, the
+# daemon's CPU seconds, the machine's CPU ticks)
+marks = []
 with Run(config) as run:
     ok, budget_mb, said = check_config(run.daemon.config)
     if not ok:
@@ -74,6 +102,7 @@ with Run(config) as run:
     run.start()
     cpu0 = cpu_seconds(run.pid)
     t0 = time.monotonic()
+    marks.append((0.0, 0, 0, cpu0, machine_ticks()))
     for k in range(n_takes):
         length = min(take_s, seconds - k * take_s)
         paths = [run.ctl("start", "--hand", h, "--duration", f"{length:.3f}").strip() for h in HANDS]
@@ -82,7 +111,9 @@ with Run(config) as run:
             time.sleep(1)
             samples.append((time.monotonic() - t0, proc_status_kb(run.pid, "VmRSS")))
             if len(samples) % 60 == 0:
-                drops.append((samples[-1][0], dropped_now(run, sum(int(a.get("frames_dropped", 0)) for a in attrs))))
+                done = (sum(int(a.get("frames_dropped", 0)) for a in attrs),
+                        sum(int(a.get("frames_captured", 0)) for a in attrs))
+                marks.append((samples[-1][0], *counts_now(run, done), cpu_seconds(run.pid), machine_ticks()))
         run.wait_idle(HANDS, timeout=60)
         attrs += [take_attrs(p) for p in paths]
         if n_takes > 1:
@@ -108,7 +139,9 @@ r = dict(seconds=seconds, soak=seconds >= 120, takes=n_takes, take_seconds=take_
          rss_every_10s_kb=[kb for i, (t, kb) in enumerate(samples) if i % 10 == 0],
          # when the drops happened: those of each whole minute, from the hands' Status once a minute
          dropped_by_minute=[None if a is None or b is None else b - a
-                            for a, b in zip([0] + [d for _, d in drops], [d for _, d in drops])])
+                            for a, b in zip([m[1] for m in marks], [m[1] for m in marks[1:]])],
+         # and what the CPU did in each (per_minute()): a drop is the daemon's or the machine's
+         cpu_by_minute=per_minute(marks))
 if seconds >= 120 and not QUICK:
     minute1, end = median_rss(samples, 60, 70), median_rss(samples, samples[-1][0] - 10, samples[-1][0] + 1)
     r.update(rss_minute1_kb=minute1, rss_growth_kb=end - minute1, growth_minutes=round(samples[-1][0] / 60, 1))

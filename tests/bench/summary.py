@@ -5,6 +5,7 @@ Writes results/summary.json (the same figures and verdicts). Exits 1 when a meas
 missing or failed (a "pending" row is not a failure: it says what it waits for)."""
 import json
 import os
+import statistics
 import sys
 
 from benchlib import CORES, QUICK, RESULTS, inputs
@@ -84,7 +85,8 @@ def table(res, m):
                   (f"\n  {'':<52} the machine's load average at the end (1, 5, 15 min): "
                    f"{', '.join(f'{x:.2f}' for x in rt['loadavg'])}" if "loadavg" in rt else "") +
                   (f"\n  {'':<52} dropped in each minute: {minutes(rt['dropped_by_minute'])}"
-                   if any(rt.get("dropped_by_minute", [])) else "")))  # None: a minute its Status was unread
+                   if any(rt.get("dropped_by_minute", [])) else "") +  # None: a minute its Status was unread
+                  drop_minutes_cpu(rt)))
     cg = res["callgrind"]
     if "error" in cg:
         print(f"  7 instructions per frame: FAILED: {cg['error']}")
@@ -104,6 +106,22 @@ def minutes(counts):
         out.append(f"{counts[i]}" + (f" ×{j - i}" if j - i > 1 else ""))
         i = j
     return ", ".join(out)
+
+
+def drop_minutes_cpu(rt):
+    """The CPU in the minutes with drops against the others (realtime.py's per_minute()): whether
+    the daemon needed more a frame, or the rest of the machine took more. "" without drops."""
+    by = list(zip(rt.get("dropped_by_minute", []), rt.get("cpu_by_minute", [])))
+    if not any(d for d, _ in by):
+        return ""
+
+    def med(rows, key):
+        v = [c[key] for _, c in rows if c.get(key) is not None]
+        return f"{statistics.median(v):.1f}" if v else "?"
+    drop, calm = [x for x in by if x[0]], [x for x in by if x[0] == 0]
+    return "".join(f"\n  {'':<52} {name} ({len(rows)}): daemon {med(rows, 'cpu_ms_per_frame')} ms a frame, machine busy "
+                   f"{med(rows, 'busy_pct')} %, the rest of it {med(rows, 'others_pct')} %, stolen {med(rows, 'steal_pct')} %"
+                   for name, rows in (("minutes with drops", drop), ("minutes without", calm)) if rows)
 
 
 def floor_ms(floor, one):
