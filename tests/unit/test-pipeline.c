@@ -13,6 +13,7 @@
 #include "../../daemon/pipeline-internal.h"
 #include "../../daemon/stamp.h"
 #include "../../lib/util.h"
+#include "pipeline-events.h"
 #include "test.h"
 
 static char dir[] = "/tmp/handrec-test-pipeline-XXXXXX";
@@ -27,19 +28,6 @@ static struct hand_config hand = {
         .name = "left",
         .camera = {
                 .source = SOURCE_SYNTHETIC, .width = 320, .height = 240, .fps = 100, .warmup = 0.05, .disparity = 16}};
-
-/* Wait up to 20 s for @event; return the events seen. */
-static unsigned wait_for(struct pipeline *p, int efd, unsigned event) {
-        unsigned seen = 0;
-        for (int i = 0; i < 200 && !(seen & event); i++) {
-                struct pollfd pfd = {.fd = efd, .events = POLLIN};
-                uint64_t n;
-                if (poll(&pfd, 1, 100) > 0 && read(efd, &n, sizeof(n)) < 0)
-                        break;
-                seen |= pipeline_take_events(p);
-        }
-        return seen;
-}
 
 static long long frames_in(const char *path) {
         hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT), d, s;
