@@ -65,6 +65,9 @@ int bus_method_start_episode(sd_bus_message *m, void *userdata, sd_bus_error *er
                                                  "Hand %s has no calibration to rectify with; leave rectify out, or "
                                                  "set %s_hand.calibration.",
                                                  hands[i]->config->name, hands[i]->config->name);
+        for (int i = 0; i < n; i++) /* a camera still being opened: the call waits for it */
+                if ((r = bus_hold_start(d, hands[i], m, bus_method_start_episode, error)) != 0)
+                        return r;
         r = episode_start(d, hands, (unsigned) n, &o, error);
         if (r < 0)
                 return r;

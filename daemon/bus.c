@@ -145,6 +145,20 @@ static int start_now(sd_bus_message *m, struct hand *h, sd_bus_error *error) {
         return sd_bus_reply_method_return(m, "s", h->file);
 }
 
+int bus_hold_start(struct daemon *d, struct hand *h, sd_bus_message *m, sd_bus_message_handler_t method,
+                   sd_bus_error *error) {
+        struct held_start held = {.m = m, .method = method};
+        uint64_t now;
+
+        if (!hand_camera_opening(h))
+                return 0;
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        held.deadline = d->held_deadline ? d->held_deadline : now + HELD_START_SECONDS * USEC_PER_SEC;
+        if (now >= held.deadline)
+                return 0; /* waited long enough: refused, saying the camera is still being opened */
+        return hand_hold_start(h, &held, error);
+}
+
 static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         struct hand *h;
         int r;
@@ -152,26 +166,23 @@ static int method_start(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         r = read_hand(m, userdata, error, &h);
         if (r < 0)
                 return r;
-        /* just after handrecd started, while the camera is opened: the take waits for it, so that
-         * a unit ordered after handrecd.service (or a quick person) gets it instead of a refusal */
-        if (hand_camera_opening(h))
-                return hand_hold_start(h, m, error);
-        return start_now(m, h, error);
+        r = bus_hold_start(userdata, h, m, method_start, error);
+        return r != 0 ? r : start_now(m, h, error);
 }
 
-/* A StartRecording that waited for the camera (hand_hold_start()): read again from its start, and
- * the take started now or refused, saying why. The caller keeps its reference to @m. */
-static void start_held(struct hand *h, sd_bus_message *m) {
+/* A start call that waited for a camera (bus_hold_start()): read again from its start, as it came,
+ * with its deadline; it starts now, waits on, or is refused saying why. The caller keeps @held->m. */
+static void start_held(struct daemon *d, const struct held_start *held) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *name;
-        int r = sd_bus_message_rewind(m, true);
+        const char *member = sd_bus_message_get_member(held->m);
+        int r = sd_bus_message_rewind(held->m, true);
 
+        d->held_deadline = held->deadline;
         if (r >= 0)
-                r = sd_bus_message_read(m, "s", &name);
-        if (r >= 0)
-                r = start_now(m, h, &error);
-        if (r < 0 && sd_bus_reply_method_errno(m, r, &error) < 0)
-                log_warning("%s: cannot answer a StartRecording call that waited for the camera", h->config->name);
+                r = held->method(held->m, d, &error);
+        d->held_deadline = 0;
+        if (r < 0 && sd_bus_reply_method_errno(held->m, r, &error) < 0)
+                log_warning("Cannot answer a %s call that waited for a camera", member ? member : "start");
         sd_bus_error_free(&error);
 }
 
@@ -343,16 +354,16 @@ static void answer_stop_waiters(struct hand *h) {
         h->n_waiters = 0;
 }
 
-/* The StartRecording calls @h held for its camera: each started now, or refused saying why. */
+/* The start calls @h held for its camera, each run again (start_held()). */
 static void answer_held_starts(struct hand *h) {
-        sd_bus_message *held[MAX_STOP_WAITERS];
+        struct held_start held[MAX_STOP_WAITERS];
         unsigned n = h->n_held_starts;
 
         memcpy(held, h->held_starts, n * sizeof(held[0]));
         h->n_held_starts = 0;
         for (unsigned i = 0; i < n; i++) {
-                start_held(h, held[i]);
-                sd_bus_message_unref(held[i]);
+                start_held(h->daemon, &held[i]);
+                sd_bus_message_unref(held[i].m);
         }
 }
 

@@ -41,6 +41,16 @@ int bus_append_hand_status(sd_bus_message *m, struct hand *h);
 /** bus_append_summary() - append the a{sv} summary of @h's last take (StopRecording, RecordingStopped). */
 int bus_append_summary(sd_bus_message *m, struct hand *h, enum stop_reason reason);
 
+/**
+ * bus_hold_start() - just after handrecd started, while @h's camera is still being opened, the
+ * start call @m waits for it (hand_hold_start()): a unit ordered after handrecd.service, or a quick
+ * person, gets the take instead of a refusal. Up to HELD_START_SECONDS from the call; when run again
+ * (d->held_deadline), up to the same deadline; @method, the Manager's method that holds it, runs it
+ * again. Return: 1 (held), 0 (go on), or negative with @error.
+ */
+int bus_hold_start(struct daemon *d, struct hand *h, sd_bus_message *m, sd_bus_message_handler_t method,
+                   sd_bus_error *error);
+
 /** bus_find_hand() - the hand called @name, or NULL with @error set to NoSuchHand (naming the hands). */
 struct hand *bus_find_hand(struct daemon *d, const char *name, sd_bus_error *error);
 

@@ -38,11 +38,20 @@ enum {
         HAND_NOTICE_STARTED = 1u << 1, /* a take started: RecordingStarted */
         HAND_NOTICE_ENDED = 1u << 2,   /* a take's file is complete (ended_reason): StopRecording's waiters
                                           answered, RecordingStopped */
-        HAND_NOTICE_HELD = 1u << 3,    /* the camera's first open is over: the held StartRecording calls answered */
+        HAND_NOTICE_HELD = 1u << 3,    /* the camera's first open is over, or a held call's wait: the held
+                                          StartRecording and StartEpisode calls run again */
         HAND_NOTICE_ENDING = 1u << 4,  /* the take is ending (its reason: pipeline_result()): its episode told */
 };
-/* how long a StartRecording waits for a camera still being opened after handrecd started */
+/* how long a StartRecording or StartEpisode waits for a camera still being opened after handrecd started */
 #define HELD_START_SECONDS 10
+
+/* A start call waiting for a camera's first open (hand_hold_start()), until CLOCK_MONOTONIC
+ * @deadline; @method (the Manager's, called with the daemon) runs it again. */
+struct held_start {
+        sd_bus_message *m;
+        sd_bus_message_handler_t method;
+        uint64_t deadline;
+};
 
 struct daemon;
 
@@ -70,9 +79,10 @@ struct hand {
         sd_bus_message *waiters[MAX_STOP_WAITERS];
         unsigned n_waiters;
 
-        /* StartRecording calls that came while the camera was still being opened after handrecd
-         * started: started (or refused) when that first open ends, or after HELD_START_SECONDS */
-        sd_bus_message *held_starts[MAX_STOP_WAITERS];
+        /* StartRecording and StartEpisode calls that came while the camera was still being opened
+         * after handrecd started: run again when that first open ends, or at the earliest deadline
+         * (held_timer): each then starts, waits on (another hand's camera), or is refused */
+        struct held_start held_starts[MAX_STOP_WAITERS];
         unsigned n_held_starts;
         sd_event_source *held_timer;
 
@@ -111,6 +121,7 @@ struct daemon {
         bool watchdog_starved;   /* a thread is stuck: the watchdog is no longer fed */
         char notified_status[1024];
         uint64_t notified_usec;
+        uint64_t held_deadline; /* while bus.c runs a held start again: its deadline; 0 otherwise */
 };
 
 struct take_options {
@@ -149,11 +160,12 @@ double hand_disk_time_left(const struct hand *h, const struct pipeline_stats *s,
 /* Whether @h's camera (one kept warm) is still being opened for the first time since handrecd started. */
 bool hand_camera_opening(struct hand *h);
 /**
- * hand_hold_start() - keep the StartRecording call @m until @h's camera has been opened for the
- * first time (HAND_NOTICE_HELD: the bus layer answers it then), or HELD_START_SECONDS have passed.
+ * hand_hold_start() - keep the start call @held->m (a reference is taken) until @h's camera has
+ * been opened for the first time, or until @held->deadline; then HAND_NOTICE_HELD, and the bus
+ * layer runs it again.
  * Return: 1 (held), or negative with @error set.
  */
-int hand_hold_start(struct hand *h, sd_bus_message *m, sd_bus_error *error);
+int hand_hold_start(struct hand *h, const struct held_start *held, sd_bus_error *error);
 void hand_status_line(struct hand *h, char *buf, size_t len);
 void hand_shutdown_all(struct daemon *d);
 /**

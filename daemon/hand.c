@@ -84,7 +84,7 @@ static void take_ended(struct hand *h) {
                 hand_shutdown_all(d);
 }
 
-/* The wait of the StartRecording calls held for the camera ends: the bus layer answers them now. */
+/* The start calls held for the camera are run again by the bus layer now (HAND_NOTICE_HELD). */
 static void release_held_starts(struct hand *h) {
         if (h->n_held_starts)
                 hand_notify(h, HAND_NOTICE_HELD);
@@ -134,28 +134,35 @@ bool hand_camera_opening(struct hand *h) {
 }
 
 static int on_held_timeout(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
-        release_held_starts(userdata); /* refused now, saying the camera is still being opened */
+        release_held_starts(userdata); /* run again: those whose wait is over are refused, saying why */
         return 0;
 }
 
-int hand_hold_start(struct hand *h, sd_bus_message *m, sd_bus_error *error) {
-        uint64_t now;
+/* The held calls' timer, at the earliest of their deadlines. Return: 0 or negative. */
+static int arm_held_timer(struct hand *h, uint64_t deadline) {
+        uint64_t at;
+
+        if (!h->held_timer)
+                return sd_event_add_time(h->daemon->event, &h->held_timer, CLOCK_MONOTONIC, deadline, 0,
+                                         on_held_timeout, h);
+        if (sd_event_source_get_time(h->held_timer, &at) >= 0 && at <= deadline)
+                return 0;
+        return sd_event_source_set_time(h->held_timer, deadline);
+}
+
+int hand_hold_start(struct hand *h, const struct held_start *held, sd_bus_error *error) {
         int r;
 
         if (h->n_held_starts >= MAX_STOP_WAITERS)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
-                                         "Too many StartRecording calls are waiting for the %s hand's camera to "
-                                         "open; wait for them to finish.",
+                                         "Too many start calls are waiting for the %s hand's camera to open; wait "
+                                         "for them to finish.",
                                          h->config->name);
-        if (!h->held_timer) {
-                sd_event_now(h->daemon->event, CLOCK_MONOTONIC, &now);
-                r = sd_event_add_time(h->daemon->event, &h->held_timer, CLOCK_MONOTONIC,
-                                      now + HELD_START_SECONDS * USEC_PER_SEC, 0, on_held_timeout, h);
-                if (r < 0)
-                        return sd_bus_error_set_errnof(error, r, "Cannot wait for the %s hand's camera: %m",
-                                                       h->config->name);
-        }
-        h->held_starts[h->n_held_starts++] = sd_bus_message_ref(m);
+        r = arm_held_timer(h, held->deadline);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot wait for the %s hand's camera: %m", h->config->name);
+        h->held_starts[h->n_held_starts] = *held;
+        sd_bus_message_ref(h->held_starts[h->n_held_starts++].m);
         return 1;
 }
 
@@ -210,11 +217,11 @@ int hand_init(struct hand *h, struct daemon *d, const struct hand_config *config
 
 void hand_done(struct hand *h) {
         for (unsigned i = 0; i < h->n_held_starts; i++) { /* a reload while they waited */
-                (void) sd_bus_reply_method_errorf(h->held_starts[i], ERROR_DEVICE_UNAVAILABLE,
+                (void) sd_bus_reply_method_errorf(h->held_starts[i].m, ERROR_DEVICE_UNAVAILABLE,
                                                   "The configuration was read again while this take waited for the "
                                                   "%s hand's camera; start it again.",
                                                   h->config->name);
-                sd_bus_message_unref(h->held_starts[i]);
+                sd_bus_message_unref(h->held_starts[i].m);
         }
         h->n_held_starts = 0;
         h->held_timer = sd_event_source_unref(h->held_timer);

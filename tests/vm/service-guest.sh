@@ -215,13 +215,18 @@ queue = { batch_size = 10; batch_timeout = 0.5; };
 workers = 2;
 right_hand = { camera = { source = "v4l2"; device = "/dev/video0"; format = "YUYV"; width = 320; height = 360; fps = 15.0; warmup = 1.0; }; };
 EOF
+cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+date +%T.%N >"$OUT/vivid-times.txt"
 systemctl restart handrecd
 result vivid_restart_exit $?
+date +%T.%N >>"$OUT/vivid-times.txt"
 # a start at once, while the camera is still being opened (READY=1 comes before it, then 1 s of
 # warm-up): the call waits for the camera, and the take is recorded
 handrecctl status --hand right >"$OUT/vivid-early-status.txt" 2>&1
 timeout 30 runuser -u alice -- handrecctl start --hand right --duration 1 --follow >"$OUT/vivid-early.txt" 2>&1
 result vivid_early_exit $?
+date +%T.%N >>"$OUT/vivid-times.txt"
+journalctl -u handrecd --after-cursor="$cursor" -o short-precise --no-pager >"$OUT/journal-vivid.txt" 2>&1
 cp "$(newest)" "$OUT/vivid-early.h5"
 wait_idle 30 >"$OUT/vivid-status.txt"
 result vivid_idle $?
@@ -232,6 +237,18 @@ result vivid_take_file "$f"
 [ -n "$f" ] && cp "$f" "$OUT/vivid-take.h5"
 runuser -u alice -- handrecctl check "$f" >"$OUT/vivid-check.txt" 2>&1
 result vivid_check_exit $?
+# the same early start through StartRecording itself (handrecctl start calls StartEpisode)
+cursor=$(journalctl -n0 --show-cursor -q 2>/dev/null | sed -n 's/^-- cursor: //p')
+systemctl restart handrecd
+result vivid_rec_restart_exit $?
+handrecctl status --hand right >"$OUT/vivid-rec-status.txt" 2>&1
+timeout 30 runuser -u alice -- busctl --system call org.handrec1 /org/handrec1 org.handrec1.Manager \
+    StartRecording 'sa{sv}' right 1 duration d 1 >"$OUT/vivid-rec.txt" 2>&1
+result vivid_rec_exit $?
+wait_idle 30 >>"$OUT/vivid-rec-status.txt"
+result vivid_rec_idle $?
+journalctl -u handrecd --after-cursor="$cursor" -o short-precise --no-pager >"$OUT/journal-vivid-rec.txt" 2>&1
+cp "$(newest)" "$OUT/vivid-rec.h5"
 
 # ---- 9. nobody else may own org.handrec1 on the system bus
 runuser -u bob -- dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \

@@ -255,9 +255,9 @@ def test_take_from_vivid(boots):
     print(f"status at once after the restart: {before.strip()}")
     # which it is depends on how fast the guest ran handrecctl after READY=1 (a loaded TCG guest may
     # take over the 1 s of warm-up): still opening (the start then waits for it, the case this
-    # covers; also in tests/integration/test_warmup.py), or already open
+    # covers: no test outside a VM has a camera kept warm), or already open
     assert ("no-device" in before and "not opened yet" in before) or before.startswith("[RIGHT] idle"), before
-    assert r.get("vivid_early_exit") == "0", b.logs("vivid-early.txt", "journal-all.txt")
+    assert r.get("vivid_early_exit") == "0", b.logs("vivid-early.txt", "vivid-times.txt", "journal-vivid.txt")
     _, n, _ = check_take(os.path.join(b.dir, "vivid-early.h5"), hand="right", status="complete",
                          reason="duration", stamps=False)
     assert n > 5, n
@@ -268,6 +268,25 @@ def test_take_from_vivid(boots):
     print(f"vivid take: {n} frames, {int(attrs['eye_width'])} px wide eyes")
     assert int(attrs["eye_width"]) == 320
     assert n > 20, n
+
+
+def test_early_start_recording_from_vivid(boots):
+    """StartRecording itself (handrecctl start calls StartEpisode) the moment the service is
+    restarted, while vivid is still being opened: it waits for the camera too, and the take is
+    recorded."""
+    _, b = boots
+    r = b.r
+    logs = ("vivid-rec.txt", "vivid-rec-status.txt", "journal-vivid-rec.txt")
+    assert r.get("vivid_rec_restart_exit") == "0", b.logs(*logs)
+    before = b.read("vivid-rec-status.txt")
+    print(f"status at once after the restart: {before.splitlines()[0]}")
+    assert ("no-device" in before and "not opened yet" in before) or before.startswith("[RIGHT] idle"), before
+    assert r.get("vivid_rec_exit") == "0", b.logs(*logs)
+    assert b.read("vivid-rec.txt").startswith('s "/var/lib/handrec/right/'), b.logs(*logs)
+    assert r.get("vivid_rec_idle") == "0", b.logs(*logs)
+    _, n, _ = check_take(os.path.join(b.dir, "vivid-rec.h5"), hand="right", status="complete",
+                         reason="duration", stamps=False)
+    assert n > 5, n
 
 
 def test_bus_name_is_handrecs(boots):
