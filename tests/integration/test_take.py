@@ -1,7 +1,9 @@
 """Takes recorded end to end: handrecctl, busctl and python-dbus driving a real handrecd."""
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 
 import dbus
@@ -10,7 +12,7 @@ import h5py
 import pytest
 from gi.repository import GLib  # noqa: F401  (python3-dbus' main loop)
 
-from conftest import HANDRECCTL, Lines, hand_status, make_config, wait_frames, wait_until
+from conftest import BUILD, HANDRECCTL, Lines, hand_status, make_config, wait_frames, wait_until
 from takecheck import check_duration_slots, check_take, text
 
 # queue: depth/capacity; mem: the daemon's resident memory, left out while the client does not pass it
@@ -235,3 +237,28 @@ def test_memory_stays_flat(daemon_factory, outdir, ctl):
     late = d.rss_kb()
     ctl("stop", "--hand", "right")
     assert late - early < 3 * 1024, f"RSS grew from {early} kB to {late} kB during the take"
+
+
+def test_a_finished_take_leaves_the_page_cache(daemon_factory, ctl, tmp):
+    """What a take wrote leaves the page cache once it is on the disk (writer.c, drop_cached()):
+    two hands write 25 MB a second, and a board's memory would otherwise fill with the takes'
+    pages until the kernel reclaims them, from the writer's own writes among others. The count
+    of resident pages after the take (fincore, mincore(2)) is what is asserted; on tmpfs the page
+    cache is the storage, so the takes go under the build tree, on the disk."""
+    out = tempfile.mkdtemp(prefix="page-cache-", dir=BUILD)
+    try:
+        if subprocess.run(["stat", "-f", "-c", "%T", out], capture_output=True, text=True).stdout.strip() == "tmpfs":
+            pytest.fail(f"{BUILD} is on tmpfs: this test needs a folder on a disk")
+        daemon_factory(make_config(out, hands=("right",)))
+        path = ctl("start", "--hand", "right").stdout.strip()
+        wait_frames(ctl, hands=("right",), n=60)
+        ctl("stop", "--hand", "right")
+        size = os.path.getsize(path)
+        res = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw", "--output", "RES", path],
+                             capture_output=True, text=True, check=True)
+        resident = int(res.stdout)
+        print(f"{size} bytes written, {resident} resident in the page cache after the take")
+        assert size > 1_000_000, size
+        assert resident <= size // 20, (resident, size)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
