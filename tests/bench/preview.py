@@ -5,7 +5,6 @@ preview, then with one preview at 10 fps read as fast as it comes (default max_w
 guides; full size), % of one core from /proc/<pid>/stat (the synthetic camera's drawing of the
 frames the preview takes included). Then a take of the same length at 30 fps while two previews
 are open, one read and one never read (a stalled reader): its frames and drops."""
-import os
 import socket
 import struct
 import threading

@@ -62,10 +62,54 @@ def counts_now(run, before):
 
 
 def machine_ticks():
-    """The whole machine's CPU ticks from /proc/stat: (busy, steal, all); idle and iowait are not busy."""
+    """The whole machine's CPU ticks from /proc/stat: (busy, steal, all); idle and iowait are not busy.
+    And its memory reclaim so far from /proc/vmstat: (pages scanned by kswapd, pages scanned by
+    the allocating threads themselves, pgscan_direct), and its page cache now (kB)."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
-    return v[0] + v[1] + v[2] + v[5] + v[6], v[7], sum(v)
+    with open("/proc/vmstat") as f:
+        vm = dict(ln.split() for ln in f)
+    return (v[0] + v[1] + v[2] + v[5] + v[6], v[7], sum(v), int(vm.get("pgscan_kswapd", 0)),
+            int(vm.get("pgscan_direct", 0)), proc_meminfo_kb("Cached"))
+
+
+def proc_meminfo_kb(key):
+    with open("/proc/meminfo") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith(key + ":"))
+
+
+THREAD_KINDS = {"hr-enc": "workers", "hr-src": "sources", "hr-wr": "writers"}
+
+
+def threads_now(pid):
+    """Each of the daemon's threads by id: (its kind: workers, sources, writers or main, the rest;
+    its CPU seconds; how often the scheduler took the CPU from it, nonvoluntary_ctxt_switches)."""
+    out, tick = {}, os.sysconf("SC_CLK_TCK")
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                preempted = int(next(ln.split()[1] for ln in f if ln.startswith("nonvoluntary_ctxt_switches")))
+        except (OSError, StopIteration):
+            continue  # the thread ended meanwhile
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        kind = next((k for prefix, k in THREAD_KINDS.items() if name.startswith(prefix)), "main")
+        out[tid] = (kind, (int(rest[11]) + int(rest[12])) / tick, preempted)
+    return out
+
+
+def threads_per_minute(th0, th1, seconds, frames):
+    """Between two threads_now(), @seconds and @frames captured apart: each thread kind's CPU ms a
+    captured frame and how often its threads were preempted a second. A thread started meanwhile
+    counts from zero; one that ended is left out (its last seconds are lost)."""
+    cpu, pre = {}, {}
+    for tid, (kind, s, n) in th1.items():
+        _, s0, n0 = th0.get(tid, (kind, 0.0, 0))
+        cpu[kind] = cpu.get(kind, 0.0) + s - s0
+        pre[kind] = pre.get(kind, 0) + n - n0
+    return {kind: dict(cpu_ms_per_frame=round(cpu[kind] * 1000 / frames, 2) if frames else None,
+                       preempted_per_s=round(pre[kind] / max(seconds, 1e-9), 1)) for kind in sorted(cpu)}
 
 
 def per_minute(marks):
@@ -74,14 +118,18 @@ def per_minute(marks):
     and the share the rest of the machine took (busy less the daemon's, % of all cores). A minute
     with drops where the daemon's ms a frame is as usual and the rest took more is the machine's."""
     out = []
-    for (t0, _, c0, d0, m0), (t1, _, c1, d1, m1) in zip(marks, marks[1:]):
+    for (t0, _, c0, d0, m0, th0), (t1, _, c1, d1, m1, th1) in zip(marks, marks[1:]):
         ticks = max(m1[2] - m0[2], 1)
         busy = 100 * (m1[0] - m0[0]) / ticks
         daemon = 100 * (d1 - d0) / (os.cpu_count() * (t1 - t0))
         out.append(dict(cpu_ms_per_frame=None if c0 is None or c1 is None or c1 <= c0
                         else round((d1 - d0) * 1000 / (c1 - c0), 2),
                         busy_pct=round(busy, 1), steal_pct=round(100 * (m1[1] - m0[1]) / ticks, 1),
-                        others_pct=round(busy - daemon, 1)))
+                        others_pct=round(busy - daemon, 1),
+                        reclaim_kswapd_pages=m1[3] - m0[3], reclaim_direct_pages=m1[4] - m0[4],
+                        page_cache_mb=round(m1[5] / 1024),
+                        threads=threads_per_minute(th0, th1, t1 - t0,
+                                                   None if c0 is None or c1 is None or c1 <= c0 else c1 - c0)))
     return out
 
 
@@ -91,8 +139,12 @@ def median_rss(samples, t0, t1):
 
 
 attrs, samples = [], []  # samples: (seconds since the first take began, VmRSS kB)
+# and what that RSS is made of, at the same seconds: (seconds, RssAnon kB, RssFile kB). The file
+# pages (the program's and its libraries' code) come and go as the kernel reclaims page cache
+# for the takes' 25 MB a second and a thread touches them again: not memory the daemon holds.
+parts = []
 # once a minute: (seconds since the first take began, frames dropped and captured so far, the
-# daemon's CPU seconds, the machine's CPU ticks)
+# daemon's CPU seconds, the machine's CPU ticks, its threads: threads_now())
 marks = []
 with Run(config) as run:
     ok, budget_mb, said = check_config(run.daemon.config)
@@ -102,7 +154,7 @@ with Run(config) as run:
     run.start()
     cpu0 = cpu_seconds(run.pid)
     t0 = time.monotonic()
-    marks.append((0.0, 0, 0, cpu0, machine_ticks()))
+    marks.append((0.0, 0, 0, cpu0, machine_ticks(), threads_now(run.pid)))
     for k in range(n_takes):
         length = min(take_s, seconds - k * take_s)
         paths = [run.ctl("start", "--hand", h, "--duration", f"{length:.3f}").strip() for h in HANDS]
@@ -110,10 +162,12 @@ with Run(config) as run:
         while time.monotonic() - started < length - 0.5:
             time.sleep(1)
             samples.append((time.monotonic() - t0, proc_status_kb(run.pid, "VmRSS")))
+            parts.append((samples[-1][0], proc_status_kb(run.pid, "RssAnon"), proc_status_kb(run.pid, "RssFile")))
             if len(samples) % 60 == 0:
                 done = (sum(int(a.get("frames_dropped", 0)) for a in attrs),
                         sum(int(a.get("frames_captured", 0)) for a in attrs))
-                marks.append((samples[-1][0], *counts_now(run, done), cpu_seconds(run.pid), machine_ticks()))
+                marks.append((samples[-1][0], *counts_now(run, done), cpu_seconds(run.pid), machine_ticks(),
+                              threads_now(run.pid)))
         run.wait_idle(HANDS, timeout=60)
         attrs += [take_attrs(p) for p in paths]
         if n_takes > 1:
@@ -141,8 +195,15 @@ r = dict(seconds=seconds, soak=seconds >= 120, takes=n_takes, take_seconds=take_
          dropped_by_minute=[None if a is None or b is None else b - a
                             for a, b in zip([m[1] for m in marks], [m[1] for m in marks[1:]])],
          # and what the CPU did in each (per_minute()): a drop is the daemon's or the machine's
-         cpu_by_minute=per_minute(marks))
+         cpu_by_minute=per_minute(marks),
+         # the page cache the takes leave behind (writer.c drop_cached()) and what the kernel had to reclaim
+         reclaim_pages=dict(kswapd=marks[-1][4][3] - marks[0][4][3], direct=marks[-1][4][4] - marks[0][4][4]),
+         page_cache_mb_max=round(max(mk[4][5] for mk in marks) / 1024))
 if seconds >= 120 and not QUICK:
     minute1, end = median_rss(samples, 60, 70), median_rss(samples, samples[-1][0] - 10, samples[-1][0] + 1)
     r.update(rss_minute1_kb=minute1, rss_growth_kb=end - minute1, growth_minutes=round(samples[-1][0] / 60, 1))
+    for i, name in ((1, "anon"), (2, "file")):
+        kind = [(p[0], p[i]) for p in parts]
+        r[f"rss_{name}_growth_kb"] = median_rss(kind, kind[-1][0] - 10, kind[-1][0] + 1) - median_rss(kind, 60, 70)
+        r[f"rss_{name}_by_minute_kb"] = [median_rss(kind, mi * 60, (mi + 1) * 60) for mi in range(int(kind[-1][0] // 60) + 1)]
 write_result("realtime", **r)

@@ -82,6 +82,11 @@ def table(res, m):
                   f"{mb(rt['rss_end_kb'])} at the end" +
                   (f"; minute 1 {mb(rt['rss_minute1_kb'])}, growth {rt['rss_growth_kb']} kB"
                    if "rss_growth_kb" in rt else "") +
+                  (f" (anonymous {rt['rss_anon_growth_kb']:+} kB, file pages {rt['rss_file_growth_kb']:+} kB)"
+                   if "rss_anon_growth_kb" in rt else "") +
+                  (f"\n  {'':<52} the machine's page cache at most {rt['page_cache_mb_max']} MB; pages it reclaimed: "
+                   f"{rt['reclaim_pages']['kswapd']} by kswapd, {rt['reclaim_pages']['direct']} by the threads that "
+                   f"allocated" if "reclaim_pages" in rt else "") +
                   (f"\n  {'':<52} the machine's load average at the end (1, 5, 15 min): "
                    f"{', '.join(f'{x:.2f}' for x in rt['loadavg'])}" if "loadavg" in rt else "") +
                   (f"\n  {'':<52} dropped in each minute: {minutes(rt['dropped_by_minute'])}"
@@ -118,9 +123,22 @@ def drop_minutes_cpu(rt):
     def med(rows, key):
         v = [c[key] for _, c in rows if c.get(key) is not None]
         return f"{statistics.median(v):.1f}" if v else "?"
+    def threads(rows):
+        """Each thread kind's median ms a frame and preemptions a second (realtime.py's threads_per_minute())."""
+        kinds = sorted({k for _, c in rows for k in c.get("threads", {})})
+        out = []
+        for k in kinds:
+            ms = [c["threads"][k]["cpu_ms_per_frame"] for _, c in rows
+                  if k in c.get("threads", {}) and c["threads"][k]["cpu_ms_per_frame"] is not None]
+            pre = [c["threads"][k]["preempted_per_s"] for _, c in rows if k in c.get("threads", {})]
+            if ms:
+                out.append(f"{k} {statistics.median(ms):.1f} ms ({statistics.median(pre):.0f} preempted/s)")
+        return f"; {', '.join(out)}" if out else ""
     drop, calm = [x for x in by if x[0]], [x for x in by if x[0] == 0]
     return "".join(f"\n  {'':<52} {name} ({len(rows)}): daemon {med(rows, 'cpu_ms_per_frame')} ms a frame, machine busy "
                    f"{med(rows, 'busy_pct')} %, the rest of it {med(rows, 'others_pct')} %, stolen {med(rows, 'steal_pct')} %"
+                   f"{threads(rows)}; reclaim a minute: kswapd {med(rows, 'reclaim_kswapd_pages')}, direct "
+                   f"{med(rows, 'reclaim_direct_pages')} pages"
                    for name, rows in (("minutes with drops", drop), ("minutes without", calm)) if rows)
 
 
