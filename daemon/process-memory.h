@@ -22,6 +22,8 @@ uint64_t process_resident_memory(void);
  * blocks are freed): a large calloc() then costs only the pages written (HDF5's cache hash
  * table), and a freed one goes back to the kernel at once. And HDF5's free lists bounded
  * (layout_library_setup()), so that what HDF5 frees goes back to malloc, not to lists that grow.
+ * malloc's per-thread caches (tcache) have no mallopt(): the unit turns them off
+ * (GLIBC_TUNABLES=glibc.malloc.tcache_count=0, systemd/handrecd.service.in says why).
  */
 void process_memory_setup(void);
 

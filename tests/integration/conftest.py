@@ -74,8 +74,21 @@ class Bus:
         self.proc.wait(timeout=10)
 
 
+def unit_environment():
+    """The Environment= the shipped unit (systemd/handrecd.service.in) gives handrecd: the tests
+    and the bench run it as systemd does (malloc's settings above all)."""
+    env = {}
+    with open(os.path.join(ROOT, "systemd", "handrecd.service.in")) as f:
+        for line in f:
+            if line.startswith("Environment="):
+                k, v = line[len("Environment="):].strip().split("=", 1)
+                env[k] = v
+    return env
+
+
 class Daemon:
-    """handrecd --user on a private bus; started with start(), which waits for READY=1."""
+    """handrecd --user on a private bus, in the unit's environment (unit_environment()); started
+    with start(), which waits for READY=1."""
 
     def __init__(self, bus, tmp, config_text, env=None):
         self.bus = bus
@@ -99,7 +112,7 @@ class Daemon:
         # Read every notification as systemd does: sd_notify() blocks once the socket's queue
         # (net.unix.max_dgram_qlen, often 10) is full.
         threading.Thread(target=self._read_notifications, daemon=True).start()
-        env = dict(self.bus.env, NOTIFY_SOCKET=sock_path, **self.extra_env)
+        env = dict(self.bus.env, NOTIFY_SOCKET=sock_path, **{**unit_environment(), **self.extra_env})
         self.proc = subprocess.Popen([HANDRECD, "--user", "--config", self.config, *extra_args],
                                      stdout=open(self.log, "a"), stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
