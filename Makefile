@@ -169,6 +169,11 @@ $(BUILD)/alloc-count.so: tests/alloc/alloc-count.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -shared -fPIC -pthread -o $@ $<
 
+# tests: malloc's bytes in use, asked for through a FIFO (LD_PRELOAD)
+$(BUILD)/heap-probe.so: tests/alloc/heap-probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -shared -fPIC -pthread -o $@ $<
+
 # make bench: the large allocations and who made them, for the memory breakdown (LD_PRELOAD)
 $(BUILD)/alloc-map.so: tests/bench/alloc-map.c
 	@mkdir -p $(dir $@)
@@ -195,7 +200,7 @@ deps-demo:
 .PHONY: deps-demo
 
 NPROC := $(shell nproc 2>/dev/null || echo 2)
-TEST_PROGS = all $(BUILD)/alloc-count.so $(BUILD)/fault-io.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
+TEST_PROGS = all $(BUILD)/alloc-count.so $(BUILD)/heap-probe.so $(BUILD)/fault-io.so $(addprefix $(SAN_BUILD)/test-,$(UNIT_TESTS)) \
              $(addprefix $(TSAN_BUILD)/test-,$(TSAN_TESTS)) $(SAN_BUILD)/handrecd $(SAN_BUILD)/handrec-offload
 RUN_TESTS  = BUILD=$(BUILD) UNIT_TESTS="$(UNIT_TESTS)" TSAN_TESTS="$(TSAN_TESTS)" sh tests/run-all.sh
 include tests/uvc/uvc.mk

@@ -261,6 +261,7 @@ static int method_list_takes(sd_bus_message *m, void *userdata, sd_bus_error *er
         r = sd_bus_message_new_method_return(m, &reply);
         if (r >= 0)
                 r = takes_append_list(d, reply, &o);
+        hand_release_hdf5(d); /* what HDF5 kept of each file read */
         if (r < 0)
                 return sd_bus_error_set_errnof(error, r, "Cannot list the takes in %s: %s", d->config->output_dir,
                                                strerror(-r));
@@ -276,6 +277,7 @@ static int method_discard_take(sd_bus_message *m, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
         r = takes_discard(d, file, error);
+        hand_release_hdf5(d); /* what HDF5 kept of the file read */
         if (r < 0)
                 return r;
         r = sd_bus_emit_signal(d->bus, MANAGER_PATH, MANAGER_INTERFACE, "TakeDiscarded", "s", file);

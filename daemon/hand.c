@@ -9,6 +9,7 @@
  *    ▲                 └──────────────Stop────────────────────────────────────────►   │
  *    └──────────────────────────────(file complete: RecordingStopped)─────────────────┘
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "daemon.h"
 #include "process-memory.h"
+#include "../lib/layout.h"
 #include "../lib/status-line.h"
 #include "takefile.h"
 #include "../lib/upload-backlog.h"
@@ -33,6 +35,23 @@ const char *hand_state_to_string(enum hand_state s) {
 
 bool hand_is_active(const struct hand *h) {
         return h->state == HAND_WARMING || h->state == HAND_RECORDING || h->state == HAND_STOPPING;
+}
+
+bool hand_any_active(const struct daemon *d) {
+        for (unsigned i = 0; i < d->n_hands; i++)
+                if (hand_is_active(&d->hands[i]))
+                        return true;
+        return false;
+}
+
+void hand_release_hdf5(struct daemon *d) {
+        int r;
+
+        if (hand_any_active(d))
+                return;
+        r = layout_library_release();
+        if (r < 0 && r != -EBUSY)
+                log_warning_errno(r, "Failed to close HDF5 between takes (it keeps what it holds): %m");
 }
 
 struct hand *hand_find(struct daemon *d, const char *name) {
@@ -74,12 +93,13 @@ static void take_ended(struct hand *h) {
         /* StopRecording's waiters are answered and RecordingStopped sent by the bus layer */
         h->ended_reason = reason;
         hand_notify(h, HAND_NOTICE_ENDED);
-        process_memory_trim(); /* what the take's file held, freed in the heap's middle */
 
         char derr[PIPELINE_ERROR_MAX];
         h->episode[0] = h->task[0] = 0; /* Episode and Task are the running take's */
         set_state(h, pipeline_device(h->pipeline, derr, sizeof(derr)) ? HAND_IDLE : HAND_NO_DEVICE);
 
+        hand_release_hdf5(d);  /* after the state: this hand no longer counts as active */
+        process_memory_trim(); /* what the take's file held, freed in the heap's middle */
         if (d->shutting_down)
                 hand_shutdown_all(d);
 }

@@ -263,6 +263,7 @@ int main(int argc, char *argv[]) {
                          a.user_bus ? "session" : "system", BUS_NAME, d.n_hands, d.n_hands == 1 ? "" : "s",
                          d.config->output_dir);
                 publish(&d);
+                hand_release_hdf5(&d); /* what HDF5 kept of the takes recovery read */
                 log_debug("Gave back %" PRIu64 " kB the start used.", process_memory_release() >> 10);
                 sd_notify(false, "READY=1");
                 r = sd_event_loop(d.event);

@@ -65,6 +65,7 @@ int daemon_reload(struct daemon *d) {
                 return log_error_errno(r, "Cannot set the hands up again after the reload: %m; exiting");
         log_info("Configuration %s read again: %u hand%s, output in %s.", d->config->path, d->n_hands,
                  d->n_hands == 1 ? "" : "s", d->config->output_dir);
+        hand_release_hdf5(d);
         process_memory_release(); /* the old hands' and the reading's memory */
         sd_notify(false, "READY=1");
         return 0;

@@ -30,10 +30,7 @@ bool takes_hdf5_usable(const struct daemon *d) {
         (void) d;
         return true;
 #else
-        for (unsigned i = 0; i < d->n_hands; i++)
-                if (hand_is_active(&d->hands[i]))
-                        return false;
-        return true;
+        return !hand_any_active(d);
 #endif
 }
 

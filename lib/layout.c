@@ -40,6 +40,24 @@ int layout_library_setup(void) {
                        : 0;
 }
 
+int layout_library_release(void) {
+        ssize_t open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+
+        if (open < 0)
+                return -EIO;
+        if (open > 0)
+                return -EBUSY;
+        H5E_auto2_t report;
+        void *report_data;
+        int r;
+
+        if (H5Eget_auto2(H5E_DEFAULT, &report, &report_data) < 0 || H5close() < 0)
+                return -EIO;
+        r = layout_library_setup();                     /* the first call opens the library again */
+        H5Eset_auto2(H5E_DEFAULT, report, report_data); /* the caller's, as it was */
+        return r;
+}
+
 hid_t layout_fapl(void) {
         hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
 

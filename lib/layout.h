@@ -73,6 +73,20 @@ hid_t layout_fapl(void);
 int layout_library_setup(void);
 
 /**
+ * layout_library_release() - close HDF5 (H5close()) and set it up again (layout_library_setup()),
+ * giving back what the library keeps between files. HDF5 before 1.14.4 keeps a datatype
+ * conversion path for every file a variable-length string attribute was written to or read from
+ * (the file's type carries the file, so no later file reuses it: HDFGroup/hdf5#1256, mended by
+ * #3942), about 1.7 kB a file, until the library closes: a daemon that writes two takes a minute
+ * would keep 240 kB more an hour. The caller promises that no other thread calls HDF5 now or
+ * until this returns; objects still open are not closed under anyone. The calling thread's
+ * automatic error printing (H5Eset_auto2()) is kept as it was.
+ * Return: 0; -EBUSY when an HDF5 file, dataset, group, datatype or attribute is open (nothing
+ * done); -EIO.
+ */
+int layout_library_release(void);
+
+/**
  * layout_open() - H5Fopen() of the take @path with @flags (H5F_ACC_*) and layout_fapl();
  * @clear_status: clear the flags a SWMR writer that died left (h5clear -s). On failure HDF5's error
  * stack still says why (closing the access list would clear it), for h5_error().

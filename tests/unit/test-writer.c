@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The writer against the HDF5 library itself: what is written reads back, bytes and index. */
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../lib/h5util.h"
 #include "../../lib/layout.h"
 #include "../../daemon/queue.h"
 #include "../../lib/util.h"
@@ -384,11 +386,94 @@ TEST(stored_statistics_are_over_the_frames_stored) {
         unlink(path);
 }
 
+/* HDF5 closed between files (layout_library_release()): not while a file is open; after it the
+ * library opens again by itself, and what was written reads back. */
+TEST(library_release_waits_for_open_files_and_hdf5_works_after) {
+        char path[256], text[16];
+        hid_t f, fapl = layout_fapl();
+
+        snprintf(path, sizeof(path), "%s/release.h5", dir);
+        f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+        H5Pclose(fapl);
+        CHECK(f >= 0);
+        CHECK(h5_attr_string(f, "format", "handrec") == 0);
+        CHECK_EQ_INT(layout_library_release(), -EBUSY);
+        CHECK(H5Fclose(f) >= 0);
+        CHECK_EQ_INT(layout_library_release(), 0);
+        f = layout_open(path, H5F_ACC_RDONLY, false);
+        CHECK(f >= 0);
+        read_string_attr(f, "format", text, sizeof(text));
+        CHECK(streq(text, "handrec"));
+        CHECK(H5Fclose(f) >= 0);
+        CHECK_EQ_INT(layout_library_release(), 0);
+        unlink(path);
+}
+
+/* One file written and read as the daemon and the uploader do: a string attribute each way. */
+static void write_and_read_a_file(const char *path) {
+        char text[16];
+        hid_t fapl = layout_fapl(), f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+
+        H5Pclose(fapl);
+        CHECK(f >= 0 && h5_attr_string(f, "status", "complete") == 0 && H5Fclose(f) >= 0);
+        f = layout_open(path, H5F_ACC_RDONLY, false);
+        CHECK(f >= 0 && h5_attr_read_string(f, "status", text, sizeof(text)) == 0);
+        CHECK(streq(text, "complete") && H5Fclose(f) >= 0);
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+size_t __sanitizer_get_current_allocated_bytes(void); /* the sanitizers' allocator_interface.h */
+#endif
+
+/* The bytes the process has allocated and not freed: malloc's, or the sanitizer's allocator's. */
+static size_t heap_in_use(void) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        return __sanitizer_get_current_allocated_bytes();
+#else
+        return mallinfo2().uordblks;
+#endif
+}
+
+/* malloc's bytes in use after @files files, closing HDF5 after each when @release. */
+static size_t in_use_after(const char *path, unsigned files, bool release) {
+        for (unsigned i = 0; i < files; i++) {
+                write_and_read_a_file(path);
+                if (release)
+                        CHECK_EQ_INT(layout_library_release(), 0);
+        }
+        return heap_in_use();
+}
+
+/* HDF5 before 1.14.4 keeps a conversion path for each file a variable-length string went to or
+ * came from (HDFGroup/hdf5#1256); closed between files, the library keeps nothing per file. */
+TEST(library_release_keeps_nothing_per_file) {
+        char path[256];
+        size_t warm, after;
+
+        snprintf(path, sizeof(path), "%s/paths.h5", dir);
+        warm = in_use_after(path, 10, true);
+        after = in_use_after(path, 40, true);
+        printf("# in use, 40 files each closed: %+lld bytes\n", (long long) after - (long long) warm);
+        CHECK((long long) after - (long long) warm < 16 * 1024); /* malloc's own caches move it a few kB */
+#if !H5_VERSION_GE(1, 14, 4)
+        /* the test can fail: without the release the same 40 files keep their paths */
+        warm = in_use_after(path, 10, false);
+        after = in_use_after(path, 40, false);
+        printf("# in use, 40 files never closed: %+lld bytes\n", (long long) after - (long long) warm);
+        CHECK((long long) after - (long long) warm > 40 * 1024);
+        CHECK_EQ_INT(layout_library_release(), 0);
+#endif
+        unlink(path);
+}
+
 int main(void) {
-        static const struct test tests[] = {T(bytes_and_index_round_trip), T(create_in_missing_folder_fails_clearly),
+        static const struct test tests[] = {T(bytes_and_index_round_trip),
+                                            T(create_in_missing_folder_fails_clearly),
                                             T(appended_frames_are_in_the_file_before_it_is_closed),
                                             T(writer_keeps_no_chunk_cache_and_a_fixed_metadata_cache),
-                                            T(stored_statistics_are_over_the_frames_stored)};
+                                            T(stored_statistics_are_over_the_frames_stored),
+                                            T(library_release_waits_for_open_files_and_hdf5_works_after),
+                                            T(library_release_keeps_nothing_per_file)};
         int r;
         CHECK(mkdtemp(dir) != NULL);
         r = test_main("writer", tests, ELEMENTSOF(tests));
