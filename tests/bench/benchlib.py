@@ -71,16 +71,22 @@ def write_result(name, **figures):
           + ", ".join(f"{k}={v}" for k, v in sorted(figures.items()) if not isinstance(v, (dict, list))))
 
 
-def proc_status_kb(pid, key):
-    """A /proc/<pid>/status figure in kB (VmRSS, VmHWM), or None once the process is gone."""
+def proc_kb(path, key):
+    """A "Key: N kB" figure of a /proc file (/proc/meminfo, /proc/<pid>/status), or None when the
+    file is gone (the process ended) or has no such key."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(path) as f:
             for line in f:
                 if line.startswith(key + ":"):
                     return int(line.split()[1])
     except FileNotFoundError:
         return None
     return None
+
+
+def proc_status_kb(pid, key):
+    """A /proc/<pid>/status figure in kB (VmRSS, VmHWM), or None once the process is gone."""
+    return proc_kb(f"/proc/{pid}/status", key)
 
 
 def cpu_seconds(pid):

@@ -13,6 +13,7 @@ takes need), the takes are cut into back-to-back takes as long as half the free 
 (BENCH_SOAK_TAKE forces a length), each removed once finished, while the same daemon runs
 through the whole soak (its memory is what is measured; growth within one long take is what
 tests/integration/test_rss_growth.py bounds). The takes are written under the build tree."""
+import collections
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import subprocess
 import time
 
 from benchlib import QUICK, SECONDS, SOAK, WORK, Run, check_config, cpu_seconds, daemon_config, hand_config, inputs, \
-    proc_status_kb, replay_folder, take_attrs, write_result
+    proc_kb, proc_status_kb, replay_folder, take_attrs, write_result
 
 HANDS = ("right", "left")
 seconds = max(SOAK, SECONDS)
@@ -61,21 +62,20 @@ def counts_now(run, before):
         return None, None
 
 
-def machine_ticks():
-    """The whole machine's CPU ticks from /proc/stat: (busy, steal, all); idle and iowait are not busy.
-    And its memory reclaim so far from /proc/vmstat: (pages scanned by kswapd, pages scanned by
-    the allocating threads themselves, pgscan_direct), and its page cache now (kB)."""
+Machine = collections.namedtuple("Machine", "busy steal all kswapd_pages direct_pages cached_kb")
+
+
+def machine_now():
+    """The whole machine now: its CPU ticks from /proc/stat (busy, steal, all; idle and iowait are
+    not busy), its memory reclaim so far from /proc/vmstat (pages scanned by kswapd, and by the
+    allocating threads themselves: pgscan_direct), and its page cache (kB, /proc/meminfo)."""
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
     with open("/proc/vmstat") as f:
         vm = dict(ln.split() for ln in f)
-    return (v[0] + v[1] + v[2] + v[5] + v[6], v[7], sum(v), int(vm.get("pgscan_kswapd", 0)),
-            int(vm.get("pgscan_direct", 0)), proc_meminfo_kb("Cached"))
-
-
-def proc_meminfo_kb(key):
-    with open("/proc/meminfo") as f:
-        return next(int(ln.split()[1]) for ln in f if ln.startswith(key + ":"))
+    return Machine(busy=v[0] + v[1] + v[2] + v[5] + v[6], steal=v[7], all=sum(v),
+                   kswapd_pages=int(vm.get("pgscan_kswapd", 0)), direct_pages=int(vm.get("pgscan_direct", 0)),
+                   cached_kb=proc_kb("/proc/meminfo", "Cached") or 0)
 
 
 THREAD_KINDS = {"hr-enc": "workers", "hr-src": "sources", "hr-wr": "writers"}
@@ -113,23 +113,24 @@ def threads_per_minute(th0, th1, seconds, frames):
 
 
 def per_minute(marks):
-    """What each minute between two marks (seconds, dropped, captured, daemon CPU s, machine ticks)
-    says of the CPU: the daemon's CPU ms a captured frame, the machine's busy and stolen share (%),
-    and the share the rest of the machine took (busy less the daemon's, % of all cores). A minute
-    with drops where the daemon's ms a frame is as usual and the rest took more is the machine's."""
+    """What each minute between two marks (seconds, dropped, captured, daemon CPU s, machine_now(),
+    threads_now()) says of the CPU: the daemon's CPU ms a captured frame, the machine's busy and
+    stolen share (%), the share the rest of the machine took (busy less the daemon's, % of all
+    cores), each thread kind's, and the machine's reclaim and page cache. A minute with drops
+    where the daemon's ms a frame is as usual and the rest took more is the machine's."""
     out = []
     for (t0, _, c0, d0, m0, th0), (t1, _, c1, d1, m1, th1) in zip(marks, marks[1:]):
-        ticks = max(m1[2] - m0[2], 1)
-        busy = 100 * (m1[0] - m0[0]) / ticks
+        frames = None if c0 is None or c1 is None or c1 <= c0 else c1 - c0
+        ticks = max(m1.all - m0.all, 1)
+        busy = 100 * (m1.busy - m0.busy) / ticks
         daemon = 100 * (d1 - d0) / (os.cpu_count() * (t1 - t0))
-        out.append(dict(cpu_ms_per_frame=None if c0 is None or c1 is None or c1 <= c0
-                        else round((d1 - d0) * 1000 / (c1 - c0), 2),
-                        busy_pct=round(busy, 1), steal_pct=round(100 * (m1[1] - m0[1]) / ticks, 1),
+        out.append(dict(cpu_ms_per_frame=round((d1 - d0) * 1000 / frames, 2) if frames else None,
+                        busy_pct=round(busy, 1), steal_pct=round(100 * (m1.steal - m0.steal) / ticks, 1),
                         others_pct=round(busy - daemon, 1),
-                        reclaim_kswapd_pages=m1[3] - m0[3], reclaim_direct_pages=m1[4] - m0[4],
-                        page_cache_mb=round(m1[5] / 1024),
-                        threads=threads_per_minute(th0, th1, t1 - t0,
-                                                   None if c0 is None or c1 is None or c1 <= c0 else c1 - c0)))
+                        reclaim_kswapd_pages=m1.kswapd_pages - m0.kswapd_pages,
+                        reclaim_direct_pages=m1.direct_pages - m0.direct_pages,
+                        page_cache_mb=round(m1.cached_kb / 1024),
+                        threads=threads_per_minute(th0, th1, t1 - t0, frames)))
     return out
 
 
@@ -154,7 +155,7 @@ with Run(config) as run:
     run.start()
     cpu0 = cpu_seconds(run.pid)
     t0 = time.monotonic()
-    marks.append((0.0, 0, 0, cpu0, machine_ticks(), threads_now(run.pid)))
+    marks.append((0.0, 0, 0, cpu0, machine_now(), threads_now(run.pid)))
     for k in range(n_takes):
         length = min(take_s, seconds - k * take_s)
         paths = [run.ctl("start", "--hand", h, "--duration", f"{length:.3f}").strip() for h in HANDS]
@@ -166,7 +167,7 @@ with Run(config) as run:
             if len(samples) % 60 == 0:
                 done = (sum(int(a.get("frames_dropped", 0)) for a in attrs),
                         sum(int(a.get("frames_captured", 0)) for a in attrs))
-                marks.append((samples[-1][0], *counts_now(run, done), cpu_seconds(run.pid), machine_ticks(),
+                marks.append((samples[-1][0], *counts_now(run, done), cpu_seconds(run.pid), machine_now(),
                               threads_now(run.pid)))
         run.wait_idle(HANDS, timeout=60)
         attrs += [take_attrs(p) for p in paths]
@@ -197,8 +198,9 @@ r = dict(seconds=seconds, soak=seconds >= 120, takes=n_takes, take_seconds=take_
          # and what the CPU did in each (per_minute()): a drop is the daemon's or the machine's
          cpu_by_minute=per_minute(marks),
          # the page cache the takes leave behind (writer.c drop_cached()) and what the kernel had to reclaim
-         reclaim_pages=dict(kswapd=marks[-1][4][3] - marks[0][4][3], direct=marks[-1][4][4] - marks[0][4][4]),
-         page_cache_mb_max=round(max(mk[4][5] for mk in marks) / 1024))
+         reclaim_pages=dict(kswapd=marks[-1][4].kswapd_pages - marks[0][4].kswapd_pages,
+                            direct=marks[-1][4].direct_pages - marks[0][4].direct_pages),
+         page_cache_mb_max=round(max(mk[4].cached_kb for mk in marks) / 1024))
 if seconds >= 120 and not QUICK:
     minute1, end = median_rss(samples, 60, 70), median_rss(samples, samples[-1][0] - 10, samples[-1][0] + 1)
     r.update(rss_minute1_kb=minute1, rss_growth_kb=end - minute1, growth_minutes=round(samples[-1][0] / 60, 1))
