@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <turbojpeg.h>
@@ -602,6 +603,8 @@ static int probe_in_child(const char *path, char *error, size_t error_len) {
         pid = fork();
         if (pid == 0) {
                 close(p[0]);
+                /* named in the kernel's log if HDF5 crashes in it: "hr-h5probe[PID]: segfault at ..." */
+                (void) prctl(PR_SET_NAME, "hr-h5probe");
                 probe_status(path);
                 (void) !write(p[1], "x", 1);
                 _exit(0);
