@@ -153,8 +153,9 @@ bool hand_any_active(const struct daemon *d);
  * hand_release_hdf5() - when no hand runs a take, close HDF5 and set it up again
  * (layout_library_release()): what it kept of the files the main thread and the writers had open
  * goes. Main thread, outside any HDF5 call; a writer touches HDF5 only while its hand is active.
+ * Return: whether HDF5 was closed and opened again.
  */
-void hand_release_hdf5(struct daemon *d);
+bool hand_release_hdf5(struct daemon *d);
 
 /** hand_disk_free() - bytes free on the file system of @h's folder, <output_dir>/<hand> (disk_free_bytes()). */
 uint64_t hand_disk_free(const struct hand *h);

@@ -44,14 +44,15 @@ bool hand_any_active(const struct daemon *d) {
         return false;
 }
 
-void hand_release_hdf5(struct daemon *d) {
+bool hand_release_hdf5(struct daemon *d) {
         int r;
 
         if (hand_any_active(d))
-                return;
+                return false;
         r = layout_library_release();
         if (r < 0 && r != -EBUSY)
                 log_warning_errno(r, "Failed to close HDF5 between takes (it keeps what it holds): %m");
+        return r >= 0;
 }
 
 struct hand *hand_find(struct daemon *d, const char *name) {
@@ -98,8 +99,14 @@ static void take_ended(struct hand *h) {
         h->episode[0] = h->task[0] = 0; /* Episode and Task are the running take's */
         set_state(h, pipeline_device(h->pipeline, derr, sizeof(derr)) ? HAND_IDLE : HAND_NO_DEVICE);
 
-        hand_release_hdf5(d);  /* after the state: this hand no longer counts as active */
-        process_memory_trim(); /* what the take's file held, freed in the heap's middle */
+        /* after the state: this hand no longer counts as active. With no take running, what the
+         * takes held goes back, and the pages of HDF5's start, run again as it opened again (clean
+         * file pages: read again from the page cache if ever needed; they stayed, +384 kB, from
+         * the first take's end). Else what the take's file held, freed in the heap's middle. */
+        if (hand_release_hdf5(d))
+                process_memory_release();
+        else
+                process_memory_trim();
         if (d->shutting_down)
                 hand_shutdown_all(d);
 }

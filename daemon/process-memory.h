@@ -36,7 +36,8 @@ void process_memory_setup(void);
 void process_memory_trim(void);
 
 /**
- * process_memory_release() - once the daemon is set up: give back what the start used and
+ * process_memory_release() - once the daemon is set up, after a reload, and when a take ends with
+ * no other running (hand.c): give back what the start used and
  * nothing uses now. malloc's free memory (malloc_trim), and the pages of the program's and its
  * libraries' read-only file mappings (code and constants: the loader's symbol tables and
  * relocations, the libraries' constructors, the configuration's and recovery's code), which the

@@ -41,16 +41,15 @@ int layout_library_setup(void) {
 }
 
 int layout_library_release(void) {
-        ssize_t open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
-
-        if (open < 0)
-                return -EIO;
-        if (open > 0)
-                return -EBUSY;
+        ssize_t n_open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL); /* in every file */
         H5E_auto2_t report;
         void *report_data;
         int r;
 
+        if (n_open < 0)
+                return -EIO;
+        if (n_open > 0)
+                return -EBUSY;
         if (H5Eget_auto2(H5E_DEFAULT, &report, &report_data) < 0 || H5close() < 0)
                 return -EIO;
         r = layout_library_setup();                     /* the first call opens the library again */
