@@ -153,6 +153,7 @@ bool hand_any_active(const struct daemon *d);
  * hand_release_hdf5() - when no hand runs a take, close HDF5 and set it up again
  * (layout_library_release()): what it kept of the files the main thread and the writers had open
  * goes. Main thread, outside any HDF5 call; a writer touches HDF5 only while its hand is active.
+ * Nothing is done when no file was opened since the last release (a ListTakes of an empty folder).
  * Return: whether HDF5 was closed and opened again.
  */
 bool hand_release_hdf5(struct daemon *d);

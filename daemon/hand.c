@@ -52,7 +52,7 @@ bool hand_release_hdf5(struct daemon *d) {
         r = layout_library_release();
         if (r < 0 && r != -EBUSY)
                 log_warning_errno(r, "Failed to close HDF5 between takes (it keeps what it holds): %m");
-        return r >= 0;
+        return r > 0;
 }
 
 struct hand *hand_find(struct daemon *d, const char *name) {

@@ -3,6 +3,7 @@
 #include "layout.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -40,21 +41,30 @@ int layout_library_setup(void) {
                        : 0;
 }
 
+/* Set by layout_fapl(), through which every take file is created or opened, and cleared by
+ * layout_library_release(): with no file since, the library has nothing more to give back. The
+ * writer thread sets it while the main thread may read it (ListTakes during a take). */
+static atomic_bool files_since_release;
+
 int layout_library_release(void) {
-        ssize_t n_open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL); /* in every file */
+        ssize_t n_open;
         H5E_auto2_t report;
         void *report_data;
         int r;
 
+        if (!atomic_load(&files_since_release))
+                return 0;
+        n_open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL); /* in every file */
         if (n_open < 0)
                 return -EIO;
         if (n_open > 0)
                 return -EBUSY;
         if (H5Eget_auto2(H5E_DEFAULT, &report, &report_data) < 0 || H5close() < 0)
                 return -EIO;
+        atomic_store(&files_since_release, false);
         r = layout_library_setup();                     /* the first call opens the library again */
         H5Eset_auto2(H5E_DEFAULT, report, report_data); /* the caller's, as it was */
-        return r;
+        return r < 0 ? r : 1;
 }
 
 hid_t layout_fapl(void) {
@@ -62,6 +72,7 @@ hid_t layout_fapl(void) {
 
         if (fapl < 0)
                 return fapl;
+        atomic_store(&files_since_release, true);
         /* No raw-data chunk cache, for every dataset of the file: the writer only appends, so a
          * cached chunk is never read back, and unfiltered chunks bypass the cache and go straight
          * to the file. (A per-dataset cache would not last: H5Fstart_swmr_write() reopens every

@@ -80,9 +80,11 @@ int layout_library_setup(void);
  * #3942), about 1.7 kB a file, until the library closes: a daemon that writes two takes a minute
  * would keep 240 kB more an hour. The caller promises that no other thread calls HDF5 now or
  * until this returns; objects still open are not closed under anyone. The calling thread's
- * automatic error printing (H5Eset_auto2()) is kept as it was.
- * Return: 0; -EBUSY when an HDF5 file, dataset, group, datatype or attribute is open (nothing
- * done); -EIO.
+ * automatic error printing (H5Eset_auto2()) is kept as it was. When no file access list was
+ * made (layout_fapl()) since the last release, nothing was opened and nothing is done (closing
+ * and opening the library costs about 0.5 ms).
+ * Return: 1 when closed and set up again; 0 when no file was opened since the last release;
+ * -EBUSY when an HDF5 file, dataset, group, datatype or attribute is open (nothing done); -EIO.
  */
 int layout_library_release(void);
 

@@ -114,7 +114,6 @@ struct offload {
         struct take *takes;      /* sorted oldest first (by name: names begin with the start time) */
         bool hand_unreadable[2]; /* the last scan could not read the hand's folder (scan.c) */
         char scan_error[600], logged_scan_error[600];
-        bool scan_read_files; /* this scan opened a take with HDF5: close the library after it */
         unsigned n_takes, cap_takes;
 
         /* the take being uploaded: hand and name (an index would not survive a scan) */

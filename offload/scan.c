@@ -87,12 +87,11 @@ static void read_status(int fd, struct take *t) {
         H5Fclose(file);
 }
 
-static void check_eligible(struct offload *o, int dirfd, struct take *t) {
+static void check_eligible(int dirfd, struct take *t) {
         _cleanup_(closep) int fd = openat(dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
         t->checked_size = t->size;
         t->checked_mtime_ns = t->mtime_ns;
-        o->scan_read_files = true;
         if (fd < 0)
                 t->status[0] = '\0';
         else
@@ -241,7 +240,7 @@ static int scan_hand(struct offload *o, const char *hand) {
                         break;
                 /* read again only when it changed: a take is opened once when it is done */
                 if (t->checked_size != t->size || t->checked_mtime_ns != t->mtime_ns)
-                        check_eligible(o, dirfd, t);
+                        check_eligible(dirfd, t);
         }
         closedir(d);
         return 0;
@@ -274,7 +273,7 @@ static int compare_takes(const void *a, const void *b) {
 
 int scan_takes(struct offload *o) {
         unsigned kept = 0;
-        int ret = 0;
+        int ret = 0, r;
 
         if (!o->oc->enabled)
                 return 0; /* nothing to upload: no file is even looked at */
@@ -283,7 +282,7 @@ int scan_takes(struct offload *o) {
         o->scan_error[0] = '\0';
         for (unsigned i = 0; i < o->config->n_hands; i++) {
                 const char *hand = o->config->hands[i].name;
-                int r = scan_hand(o, hand);
+                r = scan_hand(o, hand);
                 o->hand_unreadable[i] = r < 0;
                 if (r < 0) {
                         keep_hand(o, hand, r);
@@ -307,10 +306,11 @@ int scan_takes(struct offload *o) {
         o->n_takes = kept;
         if (o->n_takes > 1)
                 qsort(o->takes, o->n_takes, sizeof(*o->takes), compare_takes);
-        /* what HDF5 kept of each file read (layout_library_release()): the only thread, between calls */
-        if (o->scan_read_files && layout_library_release() < 0)
-                log_warning("Failed to close HDF5 after reading the takes; it keeps what it holds.");
-        o->scan_read_files = false;
+        /* what HDF5 kept of each file read, if any (layout_library_release()): the only thread,
+         * between calls */
+        r = layout_library_release();
+        if (r < 0)
+                log_warning_errno(r, "Failed to close HDF5 after reading the takes (it keeps what it holds): %m");
         return ret;
 }
 
