@@ -22,7 +22,10 @@ ARM64_PKG_CONFIG ?= aarch64-linux-gnu-pkg-config
 ARM64_AR         ?= aarch64-linux-gnu-ar
 ARM64_BUILD      := $(BUILD)/arm64
 ARM64_LIBDIR     ?= /usr/lib/aarch64-linux-gnu
-ARM64_TESTS      := $(UNIT_TESTS)
+# every unit test but take-reader's, which starts its own program again as a child (lib/take-reader.h):
+# under qemu-user a guest program's exec of an arm64 file needs binfmt_misc, which the machines
+# that run this (containers, CI) do not have; the HDF5 reads it makes, test-writer's and test-recover's make too
+ARM64_TESTS      := $(filter-out take-reader,$(UNIT_TESTS))
 
 .PHONY: arm64 arm64-tests check-arm64 arm64-toolchain
 .SECONDARY: $(patsubst %,$(ARM64_BUILD)/tests/unit/test-%.o,$(ARM64_TESTS))
