@@ -248,7 +248,6 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error _u
 }
 
 static int method_list_takes(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         struct daemon *d = userdata;
         struct takes_list_options o;
         int r;
@@ -258,14 +257,7 @@ static int method_list_takes(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return r;
         if (o.hand && !bus_find_hand(d, o.hand, error))
                 return -ENOENT;
-        r = sd_bus_message_new_method_return(m, &reply);
-        if (r >= 0)
-                r = takes_append_list(d, reply, &o);
-        hand_release_hdf5(d); /* what HDF5 kept of each file read */
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot list the takes in %s: %s", d->config->output_dir,
-                                               strerror(-r));
-        return sd_bus_send(NULL, reply, NULL);
+        return takes_list_start(d, m, &o, error); /* answered from the event loop */
 }
 
 static int method_discard_take(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -277,7 +269,6 @@ static int method_discard_take(sd_bus_message *m, void *userdata, sd_bus_error *
         if (r < 0)
                 return r;
         r = takes_discard(d, file, error);
-        hand_release_hdf5(d); /* what HDF5 kept of the file read */
         if (r < 0)
                 return r;
         r = sd_bus_emit_signal(d->bus, MANAGER_PATH, MANAGER_INTERFACE, "TakeDiscarded", "s", file);

@@ -12,9 +12,11 @@
 
 #include "../lib/bus-names.h"
 #include "../lib/config.h"
+#include "../lib/take-reader.h"
 #include "episode.h"
 #include "pipeline.h"
 #include "preview.h"
+#include "takes.h"
 
 enum hand_state {
         HAND_IDLE,
@@ -122,6 +124,8 @@ struct daemon {
         char notified_status[1024];
         uint64_t notified_usec;
         uint64_t held_deadline; /* while bus.c runs a held start again: its deadline; 0 otherwise */
+        struct takes_listing *listings[TAKES_LISTINGS_MAX]; /* ListTakes calls being answered (take-list.c) */
+        struct take_reader_memory damaged_takes;            /* files a take reader did not read (takes.h) */
 };
 
 struct take_options {

@@ -13,6 +13,8 @@
 #include "bus.h"
 #include "memory-budget.h"
 #include "process-memory.h"
+#include "takes.h"
+#include "../lib/take-reader.h"
 #include "../lib/util.h"
 #include "../lib/version.h"
 
@@ -215,6 +217,7 @@ static void teardown(struct daemon *d) {
                 bus_remove_hand(&d->hands[i]); /* its slot holds a reference to the bus */
                 hand_done(&d->hands[i]);       /* finishes any take still open */
         }
+        takes_listings_free(d);
         d->tick = sd_event_source_unref(d->tick);
         d->notices = sd_event_source_unref(d->notices);
         if (d->bus) {
@@ -231,7 +234,9 @@ int main(int argc, char *argv[]) {
         struct args a;
         int r, ret = EXIT_FAILURE;
 
-        process_memory_setup(); /* before any allocation of note, and any thread */
+        if (argc == 2 && streq(argv[1], TAKE_READER_ARG))
+                take_reader_serve(TAKE_READER_FD); /* handrecd's own child (takes.h): never returns */
+        process_memory_setup();                    /* before any allocation of note, and any thread */
         r = parse_args(argc, argv, &a);
         if (r >= 0)
                 return r;

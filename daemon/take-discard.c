@@ -4,7 +4,9 @@
  * with no symbolic link followed, a regular file directly in <save.output_dir>/<hand>/ for a
  * configured hand, whose root attribute format is "handrec", and that no hand is recording. The
  * folders and the file are opened with openat(O_NOFOLLOW) and the name is removed only while it
- * still names the file that was checked (device and inode). Main thread only.
+ * still names the file that was checked (device and inode). Its format is read by a take reader
+ * (takes.h), which the main thread waits for: TAKE_READER_TIMEOUT_MS at most, once for a damaged
+ * file. Main thread only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +17,7 @@
 
 #include "daemon.h"
 #include "takes.h"
+#include "../lib/take-reader.h"
 #include "../lib/util.h"
 
 /* Split @file into the configured hand whose folder holds it and the file's name in it.
@@ -61,6 +64,8 @@ static int not_a_take(sd_bus_error *error, const char *file, const char *why) {
 /* The file's own checks, once opened: regular, not being recorded, a handrec take. */
 static int check_file(struct daemon *d, const char *file, int fd, const struct stat *st, sd_bus_error *error) {
         const struct hand *h = recording_hand(d, st);
+        struct take_reader reader = TAKE_READER_INIT;
+        struct take_attributes a;
         int r;
 
         if (!S_ISREG(st->st_mode))
@@ -70,16 +75,16 @@ static int check_file(struct daemon *d, const char *file, int fd, const struct s
                                          "Hand %s is recording %s; stop it first (handrecctl stop --hand %s), then "
                                          "discard it.",
                                          h->config->name, file, h->config->name);
-        if (!takes_hdf5_usable(d))
-                return sd_bus_error_setf(error, ERROR_TAKE_IN_USE,
-                                         "A take is being recorded and this handrecd cannot check another file "
-                                         "meanwhile (its HDF5 library is not thread-safe); discard it when no hand "
-                                         "records.");
-        r = takes_read_format(fd);
+        r = take_reader_read(&reader, &d->damaged_takes, fd, &a);
+        take_reader_stop(&reader);
+        if (r == -ETIMEDOUT || r == -EPIPE)
+                return not_a_take(error, file, a.error); /* "a damaged file: HDF5 ..." */
         if (r < 0)
-                return not_a_take(error, file, "it cannot be read as an HDF5 file");
-        if (r == 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot check %s: %s", file, a.error);
+        if (a.result == -ENOMSG)
                 return not_a_take(error, file, "handrecd did not write it (its format attribute is not \"handrec\")");
+        if (a.result < 0)
+                return not_a_take(error, file, "it cannot be read as an HDF5 file");
         return 0;
 }
 

@@ -4,35 +4,25 @@
  * (their names begin with the UTC time they started), each described from its root attributes;
  * the take a hand is recording from the daemon's own state, never by opening it. A file that
  * cannot be read is listed with status "unreadable" and why. Folders and files are opened with
- * O_NOFOLLOW. Main thread only; the HDF5 rule is in takes.h.
+ * O_NOFOLLOW, here; HDF5 reads them in a child process (takes.h). Main thread only.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bus-options.h"
 #include "daemon.h"
-#include "../lib/h5util.h"
-#include "../lib/layout.h"
+#include "../lib/take-reader.h"
 #include "takes.h"
 #include "../lib/util.h"
-
-bool takes_hdf5_usable(const struct daemon *d) {
-#ifdef H5_HAVE_THREADSAFE
-        (void) d;
-        return true;
-#else
-        return !hand_any_active(d);
-#endif
-}
 
 int takes_open_hand_dir(const char *output_dir, const char *hand) {
         _cleanup_(closep) int top = open(output_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -42,48 +32,6 @@ int takes_open_hand_dir(const char *output_dir, const char *hand) {
                 return -errno;
         fd = openat(top, hand, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         return fd < 0 ? -errno : fd;
-}
-
-/* Open the take open as @fd with HDF5 (a crashed one left with SWMR flags: read as SWMR). */
-static hid_t open_fd(int fd) {
-        char path[64];
-        hid_t file;
-
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        file = layout_open(path, H5F_ACC_RDONLY, false);
-        if (file < 0) {
-                H5Eclear2(H5E_DEFAULT);
-                file = layout_open(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, false);
-        }
-        if (file < 0)
-                H5Eclear2(H5E_DEFAULT);
-        return file;
-}
-
-int takes_read_format(int fd) {
-        char format[32] = "";
-        hid_t file = open_fd(fd);
-
-        if (file < 0)
-                return -EIO;
-        h5_attr_read_string(file, "format", format, sizeof(format));
-        H5Fclose(file);
-        return streq(format, "handrec");
-}
-
-/* A numeric attribute read as @type (HDF5 converts), or 0 when it is missing. */
-static void read_number(hid_t file, const char *name, hid_t type, void *ret) {
-        hid_t a;
-
-        if (H5Aexists(file, name) <= 0)
-                return;
-        a = H5Aopen(file, name, H5P_DEFAULT);
-        if (a >= 0) {
-                if (!h5_attr_single(a) || H5Aread(a, type, ret) < 0)
-                        H5Eclear2(H5E_DEFAULT);
-                H5Aclose(a);
-        }
 }
 
 /* A take file found in a hand's folder. */
@@ -101,44 +49,6 @@ struct take_entry {
         uint64_t frames, bytes;
         double duration;
 };
-
-/* @e from the file's attributes. Return: 0, or -EIO with e->error set. */
-static int read_file(int dirfd, struct take_entry *e) {
-        _cleanup_(closep) int fd = openat(dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        struct stat st;
-        hid_t file;
-
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-                snprintf(e->error, sizeof(e->error), "%s", fd < 0 ? strerror(errno) : "not a regular file");
-                return -EIO;
-        }
-        e->bytes = (uint64_t) st.st_size;
-        file = open_fd(fd);
-        if (file < 0) {
-                snprintf(e->error, sizeof(e->error), "%s",
-                         st.st_size == 0 ? "an empty file, not a take" : "not an HDF5 file handrecd can read");
-                return -EIO;
-        }
-        char format[32] = "";
-        h5_attr_read_string(file, "format", format, sizeof(format));
-        if (!streq(format, "handrec")) {
-                H5Fclose(file);
-                snprintf(e->error, sizeof(e->error), "an HDF5 file, but not a take (no format=\"handrec\")");
-                return -EIO;
-        }
-        h5_attr_read_string(file, "started_utc", e->started_utc, sizeof(e->started_utc));
-        h5_attr_read_string(file, "episode", e->episode, sizeof(e->episode));
-        h5_attr_read_string(file, "task", e->task, sizeof(e->task));
-        h5_attr_read_string(file, "label", e->label, sizeof(e->label));
-        h5_attr_read_string(file, "status", e->status, sizeof(e->status));
-        h5_attr_read_string(file, "stop_reason", e->stop_reason, sizeof(e->stop_reason));
-        h5_attr_read_string(file, "operator", e->operator_, sizeof(e->operator_));
-        h5_attr_read_string(file, "qc_verdict", e->qc_verdict, sizeof(e->qc_verdict));
-        read_number(file, "frames", H5T_NATIVE_UINT64, &e->frames);
-        read_number(file, "duration_s", H5T_NATIVE_DOUBLE, &e->duration);
-        H5Fclose(file);
-        return 0;
-}
 
 /* @e from @h's state, when @h is recording the file @path. Return: whether it is. */
 static bool read_running(const struct hand *h, const char *path, struct take_entry *e) {
@@ -205,25 +115,6 @@ static int compare_newest(const void *a, const void *b) {
         const struct take_name *x = a, *y = b;
         int c = strcmp(y->name, x->name);
         return c ? c : strcmp(x->hand, y->hand);
-}
-
-/* @e's details, from the running take or the file. */
-static void describe(struct daemon *d, struct take_entry *e, const char *path) {
-        _cleanup_(closep) int dirfd = -1;
-        struct hand *h = hand_find(d, e->hand);
-
-        if (h && read_running(h, path, e))
-                return;
-        if (!takes_hdf5_usable(d)) {
-                snprintf(e->status, sizeof(e->status), "unreadable");
-                snprintf(e->error, sizeof(e->error), "not read while a take runs (this HDF5 is not thread-safe)");
-                return;
-        }
-        dirfd = takes_open_hand_dir(d->config->output_dir, e->hand);
-        if (dirfd < 0)
-                snprintf(e->error, sizeof(e->error), "%s", strerror(-dirfd));
-        if (dirfd < 0 || read_file(dirfd, e) < 0)
-                snprintf(e->status, sizeof(e->status), "unreadable");
 }
 
 static int append_entry(sd_bus_message *m, const char *path, const struct take_entry *e) {
@@ -317,30 +208,249 @@ static bool wanted(const struct take_entry *e, const struct takes_list_options *
                (!o->since || strcmp(e->started_utc, o->since) >= 0);
 }
 
-int takes_append_list(struct daemon *d, sd_bus_message *reply, const struct takes_list_options *o) {
-        _cleanup_(freep) struct take_name *list = NULL;
-        size_t n = 0, cap = 0, listed = 0;
-        int r = 0;
+/* ---- one ListTakes call, answered as its files are read ---- */
 
-        for (unsigned i = 0; r >= 0 && i < d->n_hands; i++)
-                if (!o->hand || streq(o->hand, d->hands[i].config->name))
-                        r = scan_hand(d, d->hands[i].config->name, &list, &n, &cap);
+/*
+ * DESIGN: a listing reads each finished take's attributes through a take reader (a child
+ * process, lib/take-reader.h), one file at a time, and the main loop runs between them: an answer
+ * of the child (io), or its time running out (timer), reads the next file, until the reply is
+ * full and is sent. A damaged file costs its listing TAKE_READER_TIMEOUT_MS once (then
+ * d->damaged_takes says so at once while the file is unchanged), and nobody else anything.
+ */
+struct takes_listing {
+        struct daemon *d;
+        sd_bus_message *call, *reply; /* o's strings are the call's */
+        struct takes_list_options o;
+        struct take_name *names;
+        size_t n, next, listed;
+        struct take_entry e; /* names[next], being read */
+        char path[PATH_MAX];
+        struct take_reader reader;
+        sd_event_source *io; /* on reader.sock while a file is being read, one for each file */
+        sd_event_source *timer;
+};
+
+static void listing_free(struct takes_listing *l) {
+        struct daemon *d = l->d;
+
+        l->io = sd_event_source_unref(l->io); /* before the child's socket closes */
+        take_reader_stop(&l->reader);
+        sd_event_source_unref(l->timer);
+        sd_bus_message_unref(l->reply);
+        sd_bus_message_unref(l->call);
+        free(l->names);
+        for (unsigned i = 0; i < TAKES_LISTINGS_MAX; i++)
+                if (d->listings[i] == l)
+                        d->listings[i] = NULL;
+        free(l);
+}
+
+void takes_listings_free(struct daemon *d) {
+        for (unsigned i = 0; i < TAKES_LISTINGS_MAX; i++)
+                if (d->listings[i])
+                        listing_free(d->listings[i]);
+}
+
+static void unreadable(struct take_entry *e, const char *why) {
+        snprintf(e->status, sizeof(e->status), "unreadable");
+        snprintf(e->error, sizeof(e->error), "%s", why);
+}
+
+/* @e from what the child read. */
+static void from_attributes(struct take_entry *e, const struct take_attributes *a) {
+        if (a->result < 0) {
+                unreadable(e, a->error);
+                return;
+        }
+        snprintf(e->started_utc, sizeof(e->started_utc), "%s", a->started_utc);
+        snprintf(e->episode, sizeof(e->episode), "%s", a->episode);
+        snprintf(e->task, sizeof(e->task), "%s", a->task);
+        snprintf(e->label, sizeof(e->label), "%s", a->label);
+        snprintf(e->status, sizeof(e->status), "%s", a->status);
+        snprintf(e->stop_reason, sizeof(e->stop_reason), "%s", a->stop_reason);
+        snprintf(e->operator_, sizeof(e->operator_), "%s", a->operator_);
+        snprintf(e->qc_verdict, sizeof(e->qc_verdict), "%s", a->qc_verdict);
+        e->frames = a->frames;
+        e->duration = a->duration;
+}
+
+static int on_reader_answer(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+static int on_reader_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* The child's answer awaited: its socket watched, the timer set. Return: 0, or negative errno. */
+static int await_answer(struct takes_listing *l) {
+        sd_event *event = l->d->event;
+        uint64_t now;
+        int r;
+
+        r = sd_event_add_io(event, &l->io, l->reader.sock, EPOLLIN, on_reader_answer, l);
         if (r < 0)
                 return r;
-        if (n > 0)
-                qsort(list, n, sizeof(*list), compare_newest);
-        r = sd_bus_message_open_container(reply, 'a', "(sa{sv})");
-        for (size_t i = 0; r >= 0 && i < n && listed < o->limit; i++) {
-                struct take_entry e = {0};
-                char path[PATH_MAX];
-                snprintf(e.hand, sizeof(e.hand), "%s", list[i].hand);
-                snprintf(e.name, sizeof(e.name), "%s", list[i].name);
-                snprintf(path, sizeof(path), "%s/%s/%s", d->config->output_dir, e.hand, e.name);
-                describe(d, &e, path);
-                if (!wanted(&e, o))
-                        continue;
-                r = append_entry(reply, path, &e);
-                listed++;
+        sd_event_now(event, CLOCK_MONOTONIC, &now);
+        if (!l->timer) {
+                r = sd_event_add_time(event, &l->timer, CLOCK_MONOTONIC, 0, 0, on_reader_timeout, l);
+                if (r < 0)
+                        return r;
         }
-        return r < 0 ? r : sd_bus_message_close_container(reply);
+        r = sd_event_source_set_time(l->timer, now + TAKE_READER_TIMEOUT_MS * UINT64_C(1000));
+        return r < 0 ? r : sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
+}
+
+/* names[next] described: from the running take, at once when it cannot be read, or sent to the
+ * child. Return: 1 when the child's answer is awaited, 0 when l->e is complete. */
+static int begin_entry(struct takes_listing *l) {
+        struct daemon *d = l->d;
+        _cleanup_(closep) int dirfd = -1, fd = -1;
+        struct hand *h;
+        struct stat st;
+        bool timed_out;
+        int r;
+
+        l->e = (struct take_entry){0};
+        snprintf(l->e.hand, sizeof(l->e.hand), "%s", l->names[l->next].hand);
+        snprintf(l->e.name, sizeof(l->e.name), "%s", l->names[l->next].name);
+        snprintf(l->path, sizeof(l->path), "%s/%s/%s", d->config->output_dir, l->e.hand, l->e.name);
+        h = hand_find(d, l->e.hand);
+        if (h && read_running(h, l->path, &l->e))
+                return 0;
+        dirfd = takes_open_hand_dir(d->config->output_dir, l->e.hand);
+        if (dirfd < 0) {
+                unreadable(&l->e, strerror(-dirfd));
+                return 0;
+        }
+        fd = openat(dirfd, l->e.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                unreadable(&l->e, fd < 0 ? strerror(errno) : "not a regular file");
+                return 0;
+        }
+        l->e.bytes = (uint64_t) st.st_size;
+        if (take_reader_remembered(&d->damaged_takes, &st, &timed_out)) {
+                unreadable(&l->e, take_reader_damage_text(timed_out));
+                return 0;
+        }
+        r = take_reader_send(&l->reader, fd);
+        if (r >= 0)
+                r = await_answer(l);
+        if (r < 0) {
+                char why[128];
+                snprintf(why, sizeof(why), "handrecd could not start reading it: %s", strerror(-r));
+                unreadable(&l->e, why);
+                return 0;
+        }
+        return 1;
+}
+
+/* The reply's end, sent; or the call refused when the reply could not be made. */
+static void answer(struct takes_listing *l, int r) {
+        if (r >= 0)
+                r = sd_bus_message_close_container(l->reply);
+        if (r >= 0)
+                r = sd_bus_send(NULL, l->reply, NULL);
+        else
+                r = sd_bus_reply_method_errnof(l->call, r, "Cannot list the takes in %s: %m", l->d->config->output_dir);
+        if (r < 0)
+                log_warning_errno(r, "Failed to answer ListTakes: %m");
+        listing_free(l);
+}
+
+/* The entries from names[next] on, until one waits for the child or the reply is full. */
+static void run(struct takes_listing *l, bool entry_done) {
+        int r = 0;
+
+        for (;;) {
+                if (entry_done) {
+                        if (wanted(&l->e, &l->o)) {
+                                r = append_entry(l->reply, l->path, &l->e);
+                                l->listed++;
+                        }
+                        l->next++;
+                }
+                if (r < 0 || l->next >= l->n || l->listed >= l->o.limit)
+                        break;
+                if (begin_entry(l) > 0)
+                        return;
+                entry_done = true;
+        }
+        answer(l, r);
+}
+
+/* Whether the file being read is one d->damaged_takes holds already (another listing found it). */
+static bool known_damaged(const struct takes_listing *l) {
+        bool timed_out;
+        return take_reader_remembered(&l->d->damaged_takes, &l->reader.sent, &timed_out);
+}
+
+/* The file being read is damaged: said in the log once (not again by a listing that read it meanwhile). */
+static void say_damaged(const struct takes_listing *l, bool timed_out) {
+        log_warning("%s: %s; it is listed as unreadable. Move it out of the output folder, then handrecctl check it.",
+                    l->path, take_reader_damage_text(timed_out));
+}
+
+static int on_reader_answer(sd_event_source *s _unused_, int fd _unused_, uint32_t revents _unused_, void *userdata) {
+        struct takes_listing *l = userdata;
+        bool known = known_damaged(l);
+        struct take_attributes a;
+        int r = take_reader_receive(&l->reader, &l->d->damaged_takes, &a);
+
+        if (r == -EAGAIN)
+                return 0;
+        sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
+        /* one source a file: none watches the socket when the next send may replace the child */
+        l->io = sd_event_source_unref(l->io);
+        if (r == -EPIPE) {
+                take_reader_stop(&l->reader);
+                if (!known)
+                        say_damaged(l, false);
+        }
+        from_attributes(&l->e, &a);
+        run(l, true);
+        return 0;
+}
+
+static int on_reader_timeout(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+        struct takes_listing *l = userdata;
+        bool known = known_damaged(l);
+
+        l->io = sd_event_source_unref(l->io);
+        take_reader_timed_out(&l->reader, &l->d->damaged_takes);
+        if (!known)
+                say_damaged(l, true);
+        unreadable(&l->e, take_reader_damage_text(true));
+        run(l, true);
+        return 0;
+}
+
+int takes_list_start(struct daemon *d, sd_bus_message *m, const struct takes_list_options *o, sd_bus_error *error) {
+        struct takes_listing *l;
+        size_t cap = 0;
+        unsigned slot = 0;
+        int r = 0;
+
+        while (slot < TAKES_LISTINGS_MAX && d->listings[slot])
+                slot++;
+        if (slot == TAKES_LISTINGS_MAX)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                         "%d ListTakes calls are being answered already; try again when one is.",
+                                         TAKES_LISTINGS_MAX);
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        *l = (struct takes_listing){.d = d, .o = *o, .reader = TAKE_READER_INIT, .call = sd_bus_message_ref(m)};
+        d->listings[slot] = l;
+        for (unsigned i = 0; r >= 0 && i < d->n_hands; i++)
+                if (!o->hand || streq(o->hand, d->hands[i].config->name))
+                        r = scan_hand(d, d->hands[i].config->name, &l->names, &l->n, &cap);
+        if (r >= 0 && l->n > 0)
+                qsort(l->names, l->n, sizeof(*l->names), compare_newest);
+        if (r >= 0)
+                r = sd_bus_message_new_method_return(m, &l->reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(l->reply, 'a', "(sa{sv})");
+        if (r < 0) {
+                listing_free(l);
+                return sd_bus_error_set_errnof(error, r, "Cannot list the takes in %s: %s", d->config->output_dir,
+                                               strerror(-r));
+        }
+        run(l, false);
+        return 1;
 }

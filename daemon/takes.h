@@ -3,11 +3,14 @@
  * takes.h — the finished takes in save.output_dir, as ListTakes lists them (take-list.c) and
  * DiscardTake deletes one (take-discard.c). Main thread only.
  *
- * DESIGN: HDF5 on the main thread. The writer threads call HDF5 while a take runs; listing and
- * discarding open *other* files (finished ones: a running take is told from the daemon's state,
- * never opened) with HDF5 on the main thread. That needs a thread-safe libhdf5 (Debian's is:
- * H5_HAVE_THREADSAFE). Built against one that is not, the main thread opens no file while any
- * take runs: ListTakes lists such files as "unreadable" and DiscardTake refuses with TakeInUse.
+ * DESIGN: no take file is opened with HDF5 in handrecd's process for these: HDF5 1.10 goes round
+ * forever in some damaged files, or writes past its buffers (tests/fuzz/README.md), and one such
+ * file in the output folder froze the main thread at every ListTakes. Each file is opened here
+ * (O_NOFOLLOW, checked regular) and its descriptor handed to a take reader, a child process that
+ * reads it with HDF5 (lib/take-reader.h). ListTakes waits for the child's answers in the event
+ * loop (take-list.c), DiscardTake for its one file at most TAKE_READER_TIMEOUT_MS; a file the
+ * child does not read in time, or crashes on, is remembered as damaged (d->damaged_takes) while
+ * it is unchanged. A running take is told from the daemon's state, never opened.
  */
 #pragma once
 
@@ -19,9 +22,6 @@ struct daemon;
 
 #define TAKES_LIMIT_DEFAULT 50
 #define TAKES_LIMIT_MAX 1000
-
-/** takes_hdf5_usable() - whether the main thread may open take files with HDF5 now (DESIGN above). */
-bool takes_hdf5_usable(const struct daemon *d);
 
 /* ListTakes' options: episode (s), hand (s), limit (u, 1-1000), since (s), task (s). */
 struct takes_list_options {
@@ -40,11 +40,18 @@ struct takes_list_options {
  */
 int takes_read_options(sd_bus_message *m, struct takes_list_options *ret, sd_bus_error *error);
 
+/* ListTakes calls answered at once (takes_list_start()); one more is refused */
+#define TAKES_LISTINGS_MAX 4
+
 /**
- * takes_append_list() - append ListTakes' a(sa{sv}) to @reply: the newest takes that @o asks
- * for, newest first. Return: 0 or negative errno (the message).
+ * takes_list_start() - answer the ListTakes call @m: the newest takes that @o asks for (its
+ * strings are @m's), newest first, as a(sa{sv}). The reply is sent from the event loop once the
+ * files are read (DESIGN above). Return: 1 (the reply will come), or negative with @error set.
  */
-int takes_append_list(struct daemon *d, sd_bus_message *reply, const struct takes_list_options *o);
+int takes_list_start(struct daemon *d, sd_bus_message *m, const struct takes_list_options *o, sd_bus_error *error);
+
+/** takes_listings_free() - drop the ListTakes calls not answered yet (at exit), their children ended. */
+void takes_listings_free(struct daemon *d);
 
 /**
  * takes_discard() - delete the finished take @file (DiscardTake; the rules are in take-discard.c).
@@ -57,9 +64,3 @@ int takes_discard(struct daemon *d, const char *file, sd_bus_error *error);
  * there. Return: the descriptor (the caller's), or -errno (-ENOTDIR also for a link).
  */
 int takes_open_hand_dir(const char *output_dir, const char *hand);
-
-/**
- * takes_read_format() - whether the file open as @fd is an HDF5 file with format="handrec" (opened
- * through /proc/self/fd, so exactly that file). Return: 1, 0 (not a take), or -EIO.
- */
-int takes_read_format(int fd);

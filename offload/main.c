@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "offload.h"
+#include "../lib/take-reader.h"
+#include "../lib/util.h"
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct offload *o = userdata;
@@ -123,9 +125,11 @@ static void announce(struct offload *o) {
 
 int main(int argc, char *argv[]) {
         const char *config_path = CONFIG_DEFAULT_PATH;
-        struct offload o = {.job = {.out_fd = -1, .err_fd = -1}};
+        struct offload o = {.job = {.out_fd = -1, .err_fd = -1}, .reader = TAKE_READER_INIT};
         int r;
 
+        if (argc == 2 && streq(argv[1], TAKE_READER_ARG))
+                take_reader_serve(TAKE_READER_FD); /* the scan's own child (lib/take-reader.h): never returns */
         log_program = "handrec-offload";
         /* HDF5 1.10 locks a file it opens; handrecd must never find a take locked by our reads
          * (its recovery and its reopen at the end of a take open them for writing) */
@@ -150,6 +154,7 @@ int main(int argc, char *argv[]) {
         r = sd_event_loop(o.event);
         sd_notify(false, "STOPPING=1");
         rclone_job_free(&o.job);
+        take_reader_stop(&o.reader);
         source_free(o.scan_timer);
         source_free(o.retry_timer);
         source_free(o.stall_timer);

@@ -20,6 +20,7 @@
 
 #include "../lib/bus-names.h"
 #include "../lib/config.h"
+#include "../lib/take-reader.h"
 #include "../lib/util.h"
 
 struct offload;
@@ -115,6 +116,10 @@ struct offload {
         bool hand_unreadable[2]; /* the last scan could not read the hand's folder (scan.c) */
         char scan_error[600], logged_scan_error[600];
         unsigned n_takes, cap_takes;
+        /* the status of each take read by HDF5 in a child, during a scan (lib/take-reader.h): a
+         * damaged file costs it TAKE_READER_TIMEOUT_MS once, then is remembered while unchanged */
+        struct take_reader reader;
+        struct take_reader_memory damaged;
 
         /* the take being uploaded: hand and name (an index would not survive a scan) */
         enum upload_phase phase;

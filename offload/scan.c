@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <hdf5.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../lib/h5util.h"
-#include "../lib/layout.h"
+#include "../lib/take-reader.h"
 #include "../lib/util.h"
 #include "offload.h"
 
@@ -69,25 +67,25 @@ void take_forget(struct offload *o, const char *hand, const char *name) {
         o->n_takes--;
 }
 
-/* The file's status attribute into t->status ("" when it cannot be read). */
-static void read_status(int fd, struct take *t) {
-        char path[64];
-        hid_t fapl = layout_fapl(), file;
+/* The file's status attribute into t->status ("" when it cannot be read), read by the take
+ * reader: a damaged file is said once, when first found. */
+static void read_status(struct offload *o, int fd, const char *hand, struct take *t) {
+        struct take_attributes a;
+        struct stat st;
+        bool known = false, timed_out;
+        int r;
 
-        t->status[0] = '\0';
-        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-        file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-        H5Pclose(fapl);
-        if (file < 0) {
-                H5Eclear2(H5E_DEFAULT);
-                return;
-        }
-        if (h5_attr_read_string(file, "status", t->status, sizeof(t->status)) < 0)
-                t->status[0] = '\0';
-        H5Fclose(file);
+        if (fstat(fd, &st) == 0)
+                known = take_reader_remembered(&o->damaged, &st, &timed_out);
+        r = take_reader_read(&o->reader, &o->damaged, fd, &a);
+        snprintf(t->status, sizeof(t->status), "%s", r == 0 && a.result == 0 ? a.status : "");
+        if ((r == -ETIMEDOUT || r == -EPIPE) && !known)
+                log_warning(
+                        "%s/%s: %s; it is not uploaded. Move it out of the output folder, then handrecctl check it.",
+                        hand, t->name, a.error);
 }
 
-static void check_eligible(int dirfd, struct take *t) {
+static void check_eligible(struct offload *o, int dirfd, const char *hand, struct take *t) {
         _cleanup_(closep) int fd = openat(dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
         t->checked_size = t->size;
@@ -95,7 +93,7 @@ static void check_eligible(int dirfd, struct take *t) {
         if (fd < 0)
                 t->status[0] = '\0';
         else
-                read_status(fd, t);
+                read_status(o, fd, hand, t);
         t->eligible = streq(t->status, "complete") || streq(t->status, "recovered");
 }
 
@@ -240,7 +238,7 @@ static int scan_hand(struct offload *o, const char *hand) {
                         break;
                 /* read again only when it changed: a take is opened once when it is done */
                 if (t->checked_size != t->size || t->checked_mtime_ns != t->mtime_ns)
-                        check_eligible(dirfd, t);
+                        check_eligible(o, dirfd, hand, t);
         }
         closedir(d);
         return 0;
@@ -306,11 +304,7 @@ int scan_takes(struct offload *o) {
         o->n_takes = kept;
         if (o->n_takes > 1)
                 qsort(o->takes, o->n_takes, sizeof(*o->takes), compare_takes);
-        /* what HDF5 kept of each file read, if any (layout_library_release()): the only thread,
-         * between calls */
-        r = layout_library_release();
-        if (r < 0)
-                log_warning_errno(r, "Failed to close HDF5 after reading the takes (it keeps what it holds): %m");
+        take_reader_stop(&o->reader); /* a child only while a scan reads */
         return ret;
 }
 

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import HANDRECCTL, HANDRECD, ROOT, make_config, wait_frames
+from conftest import HANDRECCTL, HANDRECD, ROOT, make_config, wait_frames, wait_until
 from offload import Offload, offload_conf
 from takecheck import check_take, text
 from test_offload import record, setup  # noqa: F401 (setup is the fixture)
@@ -345,3 +345,90 @@ def test_a_take_hdf5_loops_on_does_not_hold_the_start(daemon_factory, ctl, outdi
     ctl("start", "--hand", "right", "--duration", "0.5", "--follow")
     d.stop()
     assert d.proc.returncode == 0
+
+
+def damaged_take(path):
+    """The fuzzer's take whose global heap HDF5 1.10.8 goes round in forever, at @path."""
+    src = os.path.join(ROOT, "tests", "fuzz", "regressions", "take-file", "hdf5-global-heap-free-space-size-0.h5z")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(unpack_zeros(open(src, "rb").read()))
+    return path
+
+
+def take_readers(parent):
+    """The pids of @parent's take reader children (lib/take-reader.h), with the files they hold."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            comm, ppid = stat[stat.index("(") + 1:stat.rindex(")")], int(stat[stat.rindex(")") + 2:].split()[1])
+            if comm == "hr-takereader" and ppid == parent:
+                fds = os.listdir(f"/proc/{pid}/fd")
+                found[int(pid)] = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in fds}
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return found
+
+
+def test_a_take_hdf5_loops_on_holds_no_listing_discard_or_call(daemon_factory, ctl, outdir):
+    # the same file once handrecd runs (recovery left it as it was): ListTakes, DiscardTake and
+    # `handrecctl takes` read each take's attributes with HDF5 in handrecd's main thread, which
+    # went round in this file forever; the daemon answered nothing more, until its watchdog. Now
+    # a child reads them (hr-takereader), given 5 s a file; the loop goes on meanwhile; a file it
+    # did not read is remembered while unchanged.
+    bad = damaged_take(os.path.join(outdir, "right", "20000101-000000.h5"))
+    d = daemon_factory(make_config(outdir), start=False)
+    d.start(timeout=120)  # the start's recovery gives it 10 s (the test above)
+    good = take_of(ctl)
+    listings = [subprocess.Popen([HANDRECCTL, "--user", "--json", "takes"], env=d.bus.env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    # each listing's child holds the damaged file: they wait on it, and handrecd answers meanwhile
+    wait_until(lambda: sum(bad in files for files in take_readers(d.proc.pid).values()) == 4, 60,
+               "four take readers to read the damaged file")
+    assert ctl("status", timeout=30).returncode == 0
+    assert all(p.poll() is None for p in listings), "a listing answered before its 5 s on the damaged file"
+    fifth = ctl("takes", check=False, timeout=30)  # four at once at most
+    assert fifth.returncode != 0 and "4 ListTakes calls are being answered already" in fifth.stderr, fifth.stderr
+    for listing in listings:
+        out, err = listing.communicate(timeout=120)
+        assert listing.returncode == 0, err
+        takes = {t["file"]: t for t in json.loads(out)["takes"]}
+        assert takes[good]["status"] == "complete"
+        assert takes[bad]["status"] == "unreadable"
+        assert "HDF5 did not read its attributes in 5 s" in takes[bad]["error"], takes[bad]
+    # said once in the log, with what to do; remembered: the next listing does not read it again
+    said = f"{bad}: a damaged file: HDF5 did not read its attributes in 5 s"
+    assert d.log_text().count(said) == 1, d.log_text()
+    again = {t["file"]: t for t in json.loads(ctl("--json", "takes", timeout=30).stdout)["takes"]}
+    assert again[bad]["status"] == "unreadable" and again[good]["status"] == "complete"
+    assert d.log_text().count(said) == 1
+    assert "Move it out of the output folder, then handrecctl check it." in d.log_text()
+    # DiscardTake refuses it, saying why, at once
+    p = ctl("discard", bad, check=False, timeout=30)
+    assert p.returncode == 1 and "a damaged file: HDF5 did not read its attributes" in p.stderr, p.stderr
+    assert os.path.exists(bad)
+    ctl("discard", good)
+    assert not os.path.exists(good)
+    # no child outlives what it read for
+    wait_until(lambda: not take_readers(d.proc.pid), 30, "handrecd's take readers to end")
+    d.stop()
+    assert d.proc.returncode == 0
+
+
+def test_a_take_hdf5_loops_on_holds_no_upload(setup, ctl, outdir):  # noqa: F811
+    # handrec-offload read each take's status with HDF5 in its only thread: a damaged take in the
+    # folder stopped every upload. Now its child is given 5 s; the take is said once and not
+    # uploaded, and the others are.
+    d, o, remote, state = setup(hands=("right",), start_offload=False)
+    bad = damaged_take(os.path.join(outdir, "right", "20000101-000000.h5"))
+    o.start()
+    files = record(ctl, "right")
+    o.wait_verified(files)
+    said = "right/20000101-000000.h5: a damaged file: HDF5 did not read its attributes in 5 s"
+    o.wait_for(lambda u: said in o.log_text(), what="the damaged take to be said")
+    assert o.log_text().count(said) == 1, o.log_text()
+    assert "it is not uploaded. Move it out of the output folder, then handrecctl check it." in o.log_text()
+    assert not os.path.exists(os.path.join(remote, "right", os.path.basename(bad)))
+    wait_until(lambda: not take_readers(o.proc.pid), 30, "handrec-offload's take reader to end")
