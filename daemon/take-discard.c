@@ -5,8 +5,8 @@
  * configured hand, whose root attribute format is "handrec", and that no hand is recording. The
  * folders and the file are opened with openat(O_NOFOLLOW) and the name is removed only while it
  * still names the file that was checked (device and inode). Its format is read by a take reader
- * (takes.h), which the main thread waits for: TAKE_READER_TIMEOUT_MS at most, once for a damaged
- * file. Main thread only.
+ * (takes.h), which the main thread waits for: TAKE_READER_CPU_MS of the child's CPU time once for
+ * a damaged file, TAKE_READER_WAIT_MS at most. Main thread only.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,8 +79,8 @@ static int check_file(struct daemon *d, const char *file, int fd, const struct s
         take_reader_stop(&reader);
         if (r == -ETIMEDOUT || r == -EPIPE)
                 return not_a_take(error, file, a.error); /* "a damaged file: HDF5 ..." */
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot check %s: %s", file, a.error);
+        if (r < 0)                                       /* not the file's doing: a busy machine, no child */
+                return sd_bus_error_set_errnof(error, r, "Cannot check %s now: %s.", file, a.error);
         if (a.result == -ENOMSG)
                 return not_a_take(error, file, "handrecd did not write it (its format attribute is not \"handrec\")");
         if (a.result < 0)

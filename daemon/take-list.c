@@ -212,10 +212,11 @@ static bool wanted(const struct take_entry *e, const struct takes_list_options *
 
 /*
  * DESIGN: a listing reads each finished take's attributes through a take reader (a child
- * process, lib/take-reader.h), one file at a time, and the main loop runs between them: an answer
- * of the child (io), or its time running out (timer), reads the next file, until the reply is
- * full and is sent. A damaged file costs its listing TAKE_READER_TIMEOUT_MS once (then
- * d->damaged_takes says so at once while the file is unchanged), and nobody else anything.
+ * process, lib/take-reader.h), one file at a time, and the main loop runs between them: the
+ * child's answer (io), or its judgement every TAKE_READER_CHECK_MS (timer: an answer waiting is
+ * taken first), ends a file and sends the next, until the reply is full and is sent. A damaged
+ * file costs its listing TAKE_READER_CPU_MS of the child's CPU once (then d->damaged_takes says
+ * so at once while the file is unchanged), and nobody else anything.
  */
 struct takes_listing {
         struct daemon *d;
@@ -275,29 +276,40 @@ static void from_attributes(struct take_entry *e, const struct take_attributes *
 }
 
 static int on_reader_answer(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-static int on_reader_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+static int on_reader_check(sd_event_source *s, uint64_t usec, void *userdata);
 
-/* The child's answer awaited: its socket watched, the timer set. Return: 0, or negative errno. */
-static int await_answer(struct takes_listing *l) {
-        sd_event *event = l->d->event;
+/* The next look at the child, TAKE_READER_CHECK_MS from now. */
+static int arm_check(struct takes_listing *l) {
         uint64_t now;
         int r;
 
-        r = sd_event_add_io(event, &l->io, l->reader.sock, EPOLLIN, on_reader_answer, l);
-        if (r < 0)
-                return r;
-        sd_event_now(event, CLOCK_MONOTONIC, &now);
+        sd_event_now(l->d->event, CLOCK_MONOTONIC, &now);
         if (!l->timer) {
-                r = sd_event_add_time(event, &l->timer, CLOCK_MONOTONIC, 0, 0, on_reader_timeout, l);
+                r = sd_event_add_time(l->d->event, &l->timer, CLOCK_MONOTONIC, 0, 0, on_reader_check, l);
                 if (r < 0)
                         return r;
         }
-        r = sd_event_source_set_time(l->timer, now + TAKE_READER_TIMEOUT_MS * UINT64_C(1000));
+        r = sd_event_source_set_time(l->timer, now + TAKE_READER_CHECK_MS * UINT64_C(1000));
         return r < 0 ? r : sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
 }
 
+/* The child's answer awaited: its socket watched, the timer set. Return: 0, or negative errno
+ * (then nothing is in flight: the child is gone, to be started again for the next file). */
+static int await_answer(struct takes_listing *l) {
+        int r = sd_event_add_io(l->d->event, &l->io, l->reader.sock, EPOLLIN, on_reader_answer, l);
+
+        if (r >= 0)
+                r = arm_check(l);
+        if (r < 0) {
+                l->io = sd_event_source_unref(l->io);
+                take_reader_stop(&l->reader);
+        }
+        return r;
+}
+
 /* names[next] described: from the running take, at once when it cannot be read, or sent to the
- * child. Return: 1 when the child's answer is awaited, 0 when l->e is complete. */
+ * child. Return: 1 when the child's answer is awaited, 0 when l->e is complete, 2 when the file
+ * is gone (not listed). */
 static int begin_entry(struct takes_listing *l) {
         struct daemon *d = l->d;
         _cleanup_(closep) int dirfd = -1, fd = -1;
@@ -319,6 +331,8 @@ static int begin_entry(struct takes_listing *l) {
                 return 0;
         }
         fd = openat(dirfd, l->e.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+                return 2; /* discarded since the folder was read */
         if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                 unreadable(&l->e, fd < 0 ? strerror(errno) : "not a regular file");
                 return 0;
@@ -367,9 +381,14 @@ static void run(struct takes_listing *l, bool entry_done) {
                 }
                 if (r < 0 || l->next >= l->n || l->listed >= l->o.limit)
                         break;
-                if (begin_entry(l) > 0)
-                        return;
-                entry_done = true;
+                switch (begin_entry(l)) {
+                case 1: return;
+                case 2:
+                        l->next++;
+                        entry_done = false;
+                        break;
+                default: entry_done = true;
+                }
         }
         answer(l, r);
 }
@@ -380,10 +399,22 @@ static bool known_damaged(const struct takes_listing *l) {
         return take_reader_remembered(&l->d->damaged_takes, &l->reader.sent, &timed_out);
 }
 
-/* The file being read is damaged: said in the log once (not again by a listing that read it meanwhile). */
-static void say_damaged(const struct takes_listing *l, bool timed_out) {
-        log_warning("%s: %s; it is listed as unreadable. Move it out of the output folder, then handrecctl check it.",
-                    l->path, take_reader_damage_text(timed_out));
+/* The file being read is done with: @r is take_reader_receive()'s or take_reader_check()'s end,
+ * @a what it says. The child stops unless it answered; a damaged file is said once in the log
+ * (not again by a listing that found it meanwhile), with what to do. */
+static void file_done(struct takes_listing *l, int r, bool known, const struct take_attributes *a) {
+        sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
+        l->io = sd_event_source_unref(l->io); /* one a file: none watches a socket that may close */
+        if (r < 0)
+                take_reader_stop(&l->reader);
+        if ((r == -ETIMEDOUT || r == -EPIPE) && !known)
+                log_warning("%s: %s; it is listed as unreadable. Move it out of the output folder, then handrecctl "
+                            "check it.",
+                            l->path, a->error);
+        else if (r < 0 && r != -ETIMEDOUT && r != -EPIPE)
+                log_warning("%s: %s.", l->path, a->error);
+        from_attributes(&l->e, a);
+        run(l, true);
 }
 
 static int on_reader_answer(sd_event_source *s _unused_, int fd _unused_, uint32_t revents _unused_, void *userdata) {
@@ -392,31 +423,30 @@ static int on_reader_answer(sd_event_source *s _unused_, int fd _unused_, uint32
         struct take_attributes a;
         int r = take_reader_receive(&l->reader, &l->d->damaged_takes, &a);
 
-        if (r == -EAGAIN)
-                return 0;
-        sd_event_source_set_enabled(l->timer, SD_EVENT_OFF);
-        /* one source a file: none watches the socket when the next send may replace the child */
-        l->io = sd_event_source_unref(l->io);
-        if (r == -EPIPE) {
-                take_reader_stop(&l->reader);
-                if (!known)
-                        say_damaged(l, false);
-        }
-        from_attributes(&l->e, &a);
-        run(l, true);
+        if (r != -EAGAIN)
+                file_done(l, r, known, &a);
         return 0;
 }
 
-static int on_reader_timeout(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+static int on_reader_check(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
         struct takes_listing *l = userdata;
         bool known = known_damaged(l);
+        struct take_attributes a;
+        int r = take_reader_receive(&l->reader, &l->d->damaged_takes, &a); /* an answer waiting comes first */
 
-        l->io = sd_event_source_unref(l->io);
-        take_reader_timed_out(&l->reader, &l->d->damaged_takes);
-        if (!known)
-                say_damaged(l, true);
-        unreadable(&l->e, take_reader_damage_text(true));
-        run(l, true);
+        if (r == -EAGAIN) {
+                r = take_reader_check(&l->reader, &l->d->damaged_takes, &a);
+                if (r == 0) {
+                        r = arm_check(l); /* wait on */
+                        if (r >= 0)
+                                return 0;
+                        a = (struct take_attributes){.result = -EIO};
+                        snprintf(a.error, sizeof(a.error), "handrecd could not wait for its take reader: %s",
+                                 strerror(-r));
+                        r = -ECHILD;
+                }
+        }
+        file_done(l, r, known, &a);
         return 0;
 }
 

@@ -8,9 +8,10 @@
  * file in the output folder froze the main thread at every ListTakes. Each file is opened here
  * (O_NOFOLLOW, checked regular) and its descriptor handed to a take reader, a child process that
  * reads it with HDF5 (lib/take-reader.h). ListTakes waits for the child's answers in the event
- * loop (take-list.c), DiscardTake for its one file at most TAKE_READER_TIMEOUT_MS; a file the
- * child does not read in time, or crashes on, is remembered as damaged (d->damaged_takes) while
- * it is unchanged. A running take is told from the daemon's state, never opened.
+ * loop (take-list.c), DiscardTake for its one file (TAKE_READER_WAIT_MS at most); a file on
+ * which the child goes round (TAKE_READER_CPU_MS of CPU time) or crashes is remembered as
+ * damaged (d->damaged_takes) while it is unchanged. A running take is told from the daemon's
+ * state, never opened.
  */
 #pragma once
 

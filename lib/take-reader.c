@@ -137,9 +137,12 @@ _Noreturn void take_reader_serve(int sock) {
         int fd;
 
         (void) prctl(PR_SET_NAME, "hr-takereader");
-        (void) prctl(PR_SET_PDEATHSIG, SIGKILL); /* a child looping in HDF5 goes with its service */
-        if (getppid() == 1)
-                _exit(0);
+        (void) prctl(PR_SET_PDEATHSIG, SIGKILL); /* a child going round in HDF5 goes with its service */
+        /* a stop of the service's unit signals its whole group: the child ends with the service
+         * (the socket's end, or PR_SET_PDEATHSIG), never mid-file on its own */
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
         close_others(sock);
         setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1); /* never a lock on a take handrecd may open */
         if (layout_library_setup() < 0)
@@ -234,19 +237,23 @@ int take_reader_send(struct take_reader *r, int fd) {
                 if (r->sock < 0 && (e = start_child(r)) < 0)
                         return e;
                 e = send_fd(r->sock, fd);
-                if (e == 0)
+                if (e == 0) {
+                        r->sent_ns = now_ns(CLOCK_MONOTONIC);
                         return 0;
+                }
                 take_reader_stop(r);
         }
         return e;
 }
 
-bool take_reader_remembered(const struct take_reader_memory *mem, const struct stat *st, bool *timed_out) {
-        int64_t mtime_ns = (int64_t) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+static int64_t mtime_ns(const struct stat *st) {
+        return (int64_t) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
 
+bool take_reader_remembered(const struct take_reader_memory *mem, const struct stat *st, bool *timed_out) {
         for (unsigned i = 0; i < mem->n; i++)
                 if (mem->files[i].dev == st->st_dev && mem->files[i].ino == st->st_ino &&
-                    mem->files[i].size == st->st_size && mem->files[i].mtime_ns == mtime_ns) {
+                    mem->files[i].size == st->st_size && mem->files[i].mtime_ns == mtime_ns(st)) {
                         *timed_out = mem->files[i].timed_out;
                         return true;
                 }
@@ -259,23 +266,21 @@ static void remember(struct take_reader_memory *mem, const struct stat *st, bool
 
         if (take_reader_remembered(mem, st, &known))
                 return; /* found by another reader meanwhile */
-
         mem->files[i].dev = st->st_dev;
         mem->files[i].ino = st->st_ino;
         mem->files[i].size = st->st_size;
-        mem->files[i].mtime_ns = (int64_t) st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+        mem->files[i].mtime_ns = mtime_ns(st);
         mem->files[i].timed_out = timed_out;
         mem->next = (i + 1) % TAKE_READER_REMEMBERED;
         if (mem->n < TAKE_READER_REMEMBERED)
                 mem->n++;
 }
 
-_Static_assert(TAKE_READER_TIMEOUT_MS == 5000, "the sentence below says 5 s");
+_Static_assert(TAKE_READER_CPU_MS == 1000, "the sentence below says 1 s");
 
 const char *take_reader_damage_text(bool timed_out) {
-        return timed_out
-                       ? "a damaged file: HDF5 did not read its attributes in 5 s (it goes round in some damaged files)"
-                       : "a damaged file: HDF5 crashed reading its attributes";
+        return timed_out ? "a damaged file: HDF5 went round in it for 1 s of CPU time without reading its attributes"
+                         : "a damaged file: HDF5 crashed reading its attributes";
 }
 
 /* Every string ends within its array, whatever came. */
@@ -290,24 +295,85 @@ static void terminate(struct take_attributes *a) {
                 fields[i][sizes[i] - 1] = '\0';
 }
 
+static bool crash_signal(int sig) {
+        return sig == SIGSEGV || sig == SIGBUS || sig == SIGABRT || sig == SIGFPE || sig == SIGILL || sig == SIGSYS;
+}
+
+/* @ret says it could not be read: @error, in a sentence's words. */
+static void set_error(struct take_attributes *ret, const char *error) {
+        *ret = (struct take_attributes){.result = -EIO};
+        snprintf(ret->error, sizeof(ret->error), "%s", error);
+}
+
+/* The child ended without an answer: reaped; the file remembered when HDF5 crashed on it. */
+static int child_ended(struct take_reader *r, struct take_reader_memory *mem, struct take_attributes *ret) {
+        char why[160];
+        int status = 0;
+
+        while (r->pid > 0 && waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        r->pid = 0;
+        if (WIFSIGNALED(status) && crash_signal(WTERMSIG(status))) {
+                remember(mem, &r->sent, false);
+                set_error(ret, take_reader_damage_text(false));
+                return -EPIPE;
+        }
+        if (WIFSIGNALED(status))
+                snprintf(why, sizeof(why),
+                         "handrecd's take reader was killed (%s) before it answered; it is read again "
+                         "next time",
+                         strsignal(WTERMSIG(status)));
+        else
+                snprintf(why, sizeof(why),
+                         "handrecd's take reader ended (exit status %d) before it answered; it is "
+                         "read again next time",
+                         WEXITSTATUS(status));
+        set_error(ret, why);
+        return -ECHILD;
+}
+
 int take_reader_receive(struct take_reader *r, struct take_reader_memory *mem, struct take_attributes *ret) {
         ssize_t n = recv(r->sock, ret, sizeof(*ret), MSG_DONTWAIT);
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return -EAGAIN;
-        if (n != (ssize_t) sizeof(*ret)) { /* the child ended (0), or what came is not an answer */
-                remember(mem, &r->sent, false);
-                *ret = (struct take_attributes){.result = -EIO};
-                snprintf(ret->error, sizeof(ret->error), "%s", take_reader_damage_text(false));
-                return -EPIPE;
-        }
+        if (n != (ssize_t) sizeof(*ret)) /* the child ended (0), or what came is not an answer */
+                return child_ended(r, mem, ret);
         terminate(ret);
         return 0;
 }
 
-void take_reader_timed_out(struct take_reader *r, struct take_reader_memory *mem) {
-        remember(mem, &r->sent, true);
-        take_reader_stop(r);
+/* The CPU time the child has used, in ns (0 when it cannot be told). */
+static int64_t child_cpu_ns(pid_t pid) {
+        struct timespec t;
+        clockid_t clock;
+
+        if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &t) < 0)
+                return 0;
+        return (int64_t) t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+int take_reader_check(struct take_reader *r, struct take_reader_memory *mem, struct take_attributes *ret) {
+        bool going_round = child_cpu_ns(r->pid) >= (int64_t) TAKE_READER_CPU_MS * 1000000;
+        char why[160];
+
+        if (!going_round && now_ns(CLOCK_MONOTONIC) - r->sent_ns < (int64_t) TAKE_READER_WAIT_MS * 1000000)
+                return 0;
+        (void) kill(r->pid, SIGKILL);
+        while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+        r->pid = 0;
+        if (going_round) {
+                remember(mem, &r->sent, true);
+                set_error(ret, take_reader_damage_text(true));
+                return -ETIMEDOUT;
+        }
+        snprintf(why, sizeof(why),
+                 "not read in %d s, handrecd's take reader getting little CPU time (a busy "
+                 "machine); it is read again next time",
+                 TAKE_READER_WAIT_MS / 1000);
+        set_error(ret, why);
+        return -EBUSY;
 }
 
 int take_reader_read(struct take_reader *r, struct take_reader_memory *mem, int fd, struct take_attributes *ret) {
@@ -315,33 +381,28 @@ int take_reader_read(struct take_reader *r, struct take_reader_memory *mem, int 
         bool timed_out;
         int e;
 
-        *ret = (struct take_attributes){.result = -EIO};
         if (fstat(fd, &st) == 0 && take_reader_remembered(mem, &st, &timed_out)) {
-                snprintf(ret->error, sizeof(ret->error), "%s", take_reader_damage_text(timed_out));
+                set_error(ret, take_reader_damage_text(timed_out));
                 return timed_out ? -ETIMEDOUT : -EPIPE;
         }
         e = take_reader_send(r, fd);
         if (e < 0) {
-                snprintf(ret->error, sizeof(ret->error), "the take reader could not start: %s", strerror(-e));
+                char why[128];
+                snprintf(why, sizeof(why), "handrecd's take reader could not start: %s", strerror(-e));
+                set_error(ret, why);
                 return e;
         }
-        for (int64_t end = now_ns(CLOCK_MONOTONIC) + (int64_t) TAKE_READER_TIMEOUT_MS * 1000000;;) {
+        for (;;) {
                 struct pollfd p = {.fd = r->sock, .events = POLLIN};
-                int64_t left_ms = (end - now_ns(CLOCK_MONOTONIC)) / 1000000;
-                int ready = left_ms > 0 ? poll(&p, 1, (int) left_ms) : 0;
+                int ready = poll(&p, 1, TAKE_READER_CHECK_MS);
 
-                if (ready < 0 && errno == EINTR)
+                if (ready < 0 && errno != EINTR)
+                        ready = 0;
+                e = ready > 0 ? take_reader_receive(r, mem, ret) : take_reader_check(r, mem, ret);
+                if (e == -EAGAIN || (ready <= 0 && e == 0))
                         continue;
-                if (ready <= 0) {
-                        take_reader_timed_out(r, mem);
-                        *ret = (struct take_attributes){.result = -EIO};
-                        snprintf(ret->error, sizeof(ret->error), "%s", take_reader_damage_text(true));
-                        return -ETIMEDOUT;
-                }
-                e = take_reader_receive(r, mem, ret);
-                if (e == -EPIPE)
+                if (e < 0)
                         take_reader_stop(r);
-                if (e != -EAGAIN)
-                        return e;
+                return e;
         }
 }

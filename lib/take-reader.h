@@ -14,11 +14,15 @@
  * of a SOCK_SEQPACKET socket pair as TAKE_READER_FD; in main() that program calls
  * take_reader_serve() before anything else. The service sends the descriptor of a file it opened
  * (O_NOFOLLOW, checked regular: the child reads exactly that file, through /proc/self/fd) and
- * the child answers with one struct take_attributes, the same program on both ends. An answer
- * that does not come within TAKE_READER_TIMEOUT_MS, or a child that ends without one, costs the
- * child (killed, started again for the next file) and marks the file damaged
- * (take_reader_memory), so that it is not tried again while it is unchanged. The child locks no
- * file (HDF5_USE_FILE_LOCKING=FALSE) and dies with its parent (PR_SET_PDEATHSIG).
+ * the child answers with one struct take_attributes, the same program on both ends. What is
+ * judged is the child's CPU time, not the wall clock: HDF5 going round uses it, a child on a
+ * busy machine does not. A child that has used TAKE_READER_CPU_MS on one file (a good take's
+ * attributes cost a few ms), or that a signal of a crash ended, marks the file damaged
+ * (take_reader_memory), not tried again while it is unchanged; a child with no answer after
+ * TAKE_READER_WAIT_MS, or that ended otherwise, costs the child but not the file (read again
+ * next time). Only take_reader_stop() closes the socket, so a caller unwatches it first. The
+ * child locks no file (HDF5_USE_FILE_LOCKING=FALSE), ignores the signals a unit's stop sends its
+ * whole group, and dies with its parent (PR_SET_PDEATHSIG, or the socket's end).
  */
 #pragma once
 
@@ -29,7 +33,9 @@
 
 #define TAKE_READER_ARG "--take-reader"
 #define TAKE_READER_FD 3
-#define TAKE_READER_TIMEOUT_MS 5000
+#define TAKE_READER_CPU_MS 1000   /* on one file: HDF5 going round */
+#define TAKE_READER_WAIT_MS 10000 /* no answer yet, little CPU used: given up (below the watchdogs' 30 s) */
+#define TAKE_READER_CHECK_MS 250  /* how often a waiting caller looks at the child */
 
 /* A take's root attributes. The sizes are handrecd's (daemon/pipeline.h: TAKE_*_MAX + 1). */
 struct take_attributes {
@@ -43,7 +49,7 @@ struct take_attributes {
 
 /* Files the child did not read (timed out or ended), by identity and content: not tried again
  * while unchanged. The oldest is forgotten first. */
-#define TAKE_READER_REMEMBERED 16
+#define TAKE_READER_REMEMBERED 128
 struct take_reader_memory {
         struct {
                 dev_t dev;
@@ -60,6 +66,7 @@ struct take_reader {
         pid_t pid;        /* 0: none */
         int sock;         /* -1: none */
         struct stat sent; /* the file being read */
+        int64_t sent_ns;  /* CLOCK_MONOTONIC when it was sent */
 };
 
 #define TAKE_READER_INIT                                                                                               \
@@ -80,40 +87,44 @@ void take_attributes_read(int fd, struct take_attributes *ret);
 
 /**
  * take_reader_send() - send the file open as @fd (a regular file) to @r's child, starting one if
- * none runs. The answer is take_reader_receive()'s, when r->sock is readable, within
- * TAKE_READER_TIMEOUT_MS. Return: 0, or -errno (no child could be started: nothing sent).
+ * none runs. Then, whenever r->sock is readable, take_reader_receive(); every
+ * TAKE_READER_CHECK_MS without an answer, take_reader_check(). Return: 0, or -errno (no child
+ * could be started: nothing sent).
  */
 int take_reader_send(struct take_reader *r, int fd);
 
 /**
- * take_reader_receive() - the answer to the file sent. On -EPIPE (the child ended without one)
- * the file is remembered in @mem as damaged, @ret says so, and the caller ends the child
- * (take_reader_stop(), once nothing watches r->sock). Return: 0 with @ret set, -EAGAIN (no
- * answer yet), -EPIPE.
+ * take_reader_receive() - the answer to the file sent.
+ * Return: 0 with @ret set; -EAGAIN (no answer yet); -EPIPE, the child crashed (the file
+ * remembered in @mem as damaged); -ECHILD, it ended otherwise (killed, a library missing: not
+ * the file's doing). With -EPIPE and -ECHILD the child is reaped, @ret says why (result -EIO),
+ * and the caller calls take_reader_stop() once nothing watches r->sock.
  */
 int take_reader_receive(struct take_reader *r, struct take_reader_memory *mem, struct take_attributes *ret);
 
 /**
- * take_reader_timed_out() - the file sent had no answer in time: the child is killed (nothing
- * may watch r->sock any more), the file remembered in @mem as damaged.
+ * take_reader_check() - no answer yet: judge the child. Return: 0 (wait on); -ETIMEDOUT, it used
+ * TAKE_READER_CPU_MS (killed, the file remembered in @mem as damaged); -EBUSY, TAKE_READER_WAIT_MS
+ * passed with less CPU (killed; read again next time). Otherwise as take_reader_receive()'s ends.
  */
-void take_reader_timed_out(struct take_reader *r, struct take_reader_memory *mem);
+int take_reader_check(struct take_reader *r, struct take_reader_memory *mem, struct take_attributes *ret);
 
 /**
- * take_reader_read() - send, wait at most TAKE_READER_TIMEOUT_MS, receive: for callers that may
- * wait that long. A file @mem remembers is not sent. Return: 0 with @ret set (its result, error),
- * -ETIMEDOUT, -EPIPE or -errno, with ret->error saying why in a sentence's words.
+ * take_reader_read() - send, wait (TAKE_READER_WAIT_MS at most), receive: for a caller that may
+ * block that long. A file @mem remembers is not sent. Return: 0 with @ret set (its result, error),
+ * or what take_reader_receive() and take_reader_check() return at their end, or -errno (no
+ * child), with ret->error saying why in a sentence's words. The child is left running after 0.
  */
 int take_reader_read(struct take_reader *r, struct take_reader_memory *mem, int fd, struct take_attributes *ret);
 
 /**
  * take_reader_remembered() - whether @mem holds the file @st as damaged; *@timed_out says how
- * it failed. Return: true when remembered.
+ * (HDF5 went round: true; crashed: false). Return: true when remembered.
  */
 bool take_reader_remembered(const struct take_reader_memory *mem, const struct stat *st, bool *timed_out);
 
-/** take_reader_damage_text() - the sentence's words for a damaged file (timed out or crashed). */
+/** take_reader_damage_text() - the sentence's words for a damaged file (went round, or crashed). */
 const char *take_reader_damage_text(bool timed_out);
 
-/** take_reader_stop() - end @r's child (closed, killed, reaped); @r can start another. */
+/** take_reader_stop() - end @r's child (socket closed, killed, reaped); @r can start another. */
 void take_reader_stop(struct take_reader *r);

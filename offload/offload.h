@@ -117,7 +117,8 @@ struct offload {
         char scan_error[600], logged_scan_error[600];
         unsigned n_takes, cap_takes;
         /* the status of each take read by HDF5 in a child, during a scan (lib/take-reader.h): a
-         * damaged file costs it TAKE_READER_TIMEOUT_MS once, then is remembered while unchanged */
+         * damaged file costs it TAKE_READER_CPU_MS of the child's CPU once, then is remembered
+         * while unchanged */
         struct take_reader reader;
         struct take_reader_memory damaged;
 

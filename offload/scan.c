@@ -68,8 +68,9 @@ void take_forget(struct offload *o, const char *hand, const char *name) {
 }
 
 /* The file's status attribute into t->status ("" when it cannot be read), read by the take
- * reader: a damaged file is said once, when first found. */
-static void read_status(struct offload *o, int fd, const char *hand, struct take *t) {
+ * reader: a damaged file is said once, when first found. Return: false when the file was not
+ * read for a reason not its own (a busy machine, no child): to be read again at the next scan. */
+static bool read_status(struct offload *o, int fd, const char *hand, struct take *t) {
         struct take_attributes a;
         struct stat st;
         bool known = false, timed_out;
@@ -83,17 +84,22 @@ static void read_status(struct offload *o, int fd, const char *hand, struct take
                 log_warning(
                         "%s/%s: %s; it is not uploaded. Move it out of the output folder, then handrecctl check it.",
                         hand, t->name, a.error);
+        else if (r < 0 && r != -ETIMEDOUT && r != -EPIPE)
+                log_warning("%s/%s: %s.", hand, t->name, a.error);
+        return r == 0 || r == -ETIMEDOUT || r == -EPIPE;
 }
 
 static void check_eligible(struct offload *o, int dirfd, const char *hand, struct take *t) {
         _cleanup_(closep) int fd = openat(dirfd, t->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        bool read = true;
 
-        t->checked_size = t->size;
-        t->checked_mtime_ns = t->mtime_ns;
         if (fd < 0)
                 t->status[0] = '\0';
         else
-                read_status(o, fd, hand, t);
+                read = read_status(o, fd, hand, t);
+        /* what was read stands until the file changes; what was not is read again */
+        t->checked_size = read ? t->size : UINT64_MAX;
+        t->checked_mtime_ns = t->mtime_ns;
         t->eligible = streq(t->status, "complete") || streq(t->status, "recovered");
 }
 
