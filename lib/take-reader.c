@@ -148,8 +148,16 @@ _Noreturn void take_reader_serve(int sock) {
         if (layout_library_setup() < 0)
                 _exit(1);
         while ((fd = receive_fd(sock)) != -1) {
+                struct timespec cpu;
+                int64_t begun;
                 if (fd < 0)
                         continue;
+                /* what the child had used before this file: its start (a slow machine, an emulator:
+                 * seconds) is not the file's */
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+                begun = (int64_t) cpu.tv_sec * 1000000000 + cpu.tv_nsec;
+                if (send(sock, &begun, sizeof(begun), MSG_NOSIGNAL) != (ssize_t) sizeof(begun))
+                        break;
                 take_attributes_read(fd, &a);
                 close(fd);
                 if (send(sock, &a, sizeof(a), MSG_NOSIGNAL) != (ssize_t) sizeof(a))
@@ -239,6 +247,7 @@ int take_reader_send(struct take_reader *r, int fd) {
                 e = send_fd(r->sock, fd);
                 if (e == 0) {
                         r->sent_ns = now_ns(CLOCK_MONOTONIC);
+                        r->begun_cpu_ns = -1; /* until the child says it began */
                         return 0;
                 }
                 take_reader_stop(r);
@@ -310,6 +319,9 @@ static int child_ended(struct take_reader *r, struct take_reader_memory *mem, st
         char why[160];
         int status = 0;
 
+        if (r->pid > 0)
+                (void) kill(r->pid, SIGKILL); /* one that said something else is not left running; an
+                                                 ended one keeps the status it ended with */
         while (r->pid > 0 && waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
                 ;
         r->pid = 0;
@@ -335,6 +347,10 @@ static int child_ended(struct take_reader *r, struct take_reader_memory *mem, st
 int take_reader_receive(struct take_reader *r, struct take_reader_memory *mem, struct take_attributes *ret) {
         ssize_t n = recv(r->sock, ret, sizeof(*ret), MSG_DONTWAIT);
 
+        if (n == (ssize_t) sizeof(r->begun_cpu_ns) && r->begun_cpu_ns < 0) { /* it began the file */
+                memcpy(&r->begun_cpu_ns, ret, sizeof(r->begun_cpu_ns));
+                n = recv(r->sock, ret, sizeof(*ret), MSG_DONTWAIT);
+        }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return -EAGAIN;
         if (n != (ssize_t) sizeof(*ret)) /* the child ended (0), or what came is not an answer */
@@ -354,7 +370,8 @@ static int64_t child_cpu_ns(pid_t pid) {
 }
 
 int take_reader_check(struct take_reader *r, struct take_reader_memory *mem, struct take_attributes *ret) {
-        bool going_round = child_cpu_ns(r->pid) >= (int64_t) TAKE_READER_CPU_MS * 1000000;
+        bool going_round = r->begun_cpu_ns >= 0 &&
+                           child_cpu_ns(r->pid) - r->begun_cpu_ns >= (int64_t) TAKE_READER_CPU_MS * 1000000;
         char why[160];
 
         if (!going_round && now_ns(CLOCK_MONOTONIC) - r->sent_ns < (int64_t) TAKE_READER_WAIT_MS * 1000000)

@@ -14,10 +14,11 @@
  * of a SOCK_SEQPACKET socket pair as TAKE_READER_FD; in main() that program calls
  * take_reader_serve() before anything else. The service sends the descriptor of a file it opened
  * (O_NOFOLLOW, checked regular: the child reads exactly that file, through /proc/self/fd) and
- * the child answers with one struct take_attributes, the same program on both ends. What is
- * judged is the child's CPU time, not the wall clock: HDF5 going round uses it, a child on a
- * busy machine does not. A child that has used TAKE_READER_CPU_MS on one file (a good take's
- * attributes cost a few ms), or that a signal of a crash ended, marks the file damaged
+ * the child says when it begins the file (its CPU time so far) and answers with one struct
+ * take_attributes, the same program on both ends. What is judged is the child's CPU time on the
+ * file, not the wall clock nor its start (seconds in an emulator): HDF5 going round uses it, a
+ * child on a busy machine does not. A child that has used TAKE_READER_CPU_MS on one file (a good
+ * take's attributes cost a few ms), or that a signal of a crash ended, marks the file damaged
  * (take_reader_memory), not tried again while it is unchanged; a child with no answer after
  * TAKE_READER_WAIT_MS, or that ended otherwise, costs the child but not the file (read again
  * next time). Only take_reader_stop() closes the socket, so a caller unwatches it first. The
@@ -63,10 +64,11 @@ struct take_reader_memory {
 
 /* A child, started when first needed. */
 struct take_reader {
-        pid_t pid;        /* 0: none */
-        int sock;         /* -1: none */
-        struct stat sent; /* the file being read */
-        int64_t sent_ns;  /* CLOCK_MONOTONIC when it was sent */
+        pid_t pid;            /* 0: none */
+        int sock;             /* -1: none */
+        struct stat sent;     /* the file being read */
+        int64_t sent_ns;      /* CLOCK_MONOTONIC when it was sent */
+        int64_t begun_cpu_ns; /* the child's CPU time when it began the file; -1 until it says */
 };
 
 #define TAKE_READER_INIT                                                                                               \
