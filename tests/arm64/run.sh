@@ -17,6 +17,10 @@ cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 ARM64_TIMEOUT=${ARM64_TIMEOUT:-600}
 tests=${UNIT_TESTS:-$(for f in tests/unit/test-*.c; do f=${f#tests/unit/test-}; echo "${f%.c}"; done)}
+# take-reader's test starts its own program again as a child (lib/take-reader.h): under qemu-user a
+# guest's exec of an arm64 file runs only with binfmt_misc, which containers and CI lack (the
+# child's exec fails, exit 127); the HDF5 reads it makes, test-writer and test-recover make here
+tests=$(for t in $tests; do [ "$t" = take-reader ] || echo "$t"; done)
 n_tests=$(echo "$tests" | wc -w)
 cc=${ARM64_CC:-aarch64-linux-gnu-gcc} # the same variable as tests/arm64/arm64.mk
 passed=0 failed=0
