@@ -15,11 +15,14 @@
  * camera, which the driver brings back with its defaults, gets them again.
  *
  * Timestamps are the driver's when it says they are CLOCK_MONOTONIC, the dequeue time otherwise
- * (the file's timestamp_source attribute says which). Driver sequence numbers are kept per
+ * (the file's timestamp_source attribute says which), and only go forward on a device: a
+ * driver's time that steps back (uvcvideo's estimate does, by a fraction of a millisecond) is
+ * held 1 µs after the previous frame's, and said once (pair_forward_timestamp()). Driver sequence numbers are kept per
  * device; a gap in them is frames the camera dropped. Each device holds at most one dequeued
  * buffer at a time, given back to the driver once its frame is converted, or left unpaired.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <libv4l2.h>
 #include <linux/videodev2.h>
@@ -59,6 +62,8 @@ struct eye_dev {
         bool held;
         struct v4l2_buffer hb;
         int64_t held_ts;
+        int64_t last_ts;             /* the previous frame's time: times only go forward */
+        unsigned times_held_forward; /* frames whose driver time did not (pair_forward_timestamp()) */
 };
 
 struct v4l2src {
@@ -261,6 +266,7 @@ static bool is_gone(int r) {
 static int dequeue(struct v4l2src *s, struct eye_dev *e, uint32_t *gap) {
         struct v4l2_buffer b = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
         int r = v4l2_xioctl(e->fd, VIDIOC_DQBUF, &b);
+        int64_t ts, back;
 
         if (r == -EAGAIN)
                 return 0;
@@ -269,8 +275,13 @@ static int dequeue(struct v4l2src *s, struct eye_dev *e, uint32_t *gap) {
                 return is_gone(r) ? -ENODEV : r;
         }
         e->monotonic = (b.flags & V4L2_BUF_FLAG_TIMESTAMP_MASK) == V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC;
-        e->held_ts = e->monotonic ? (int64_t) b.timestamp.tv_sec * NSEC_PER_SEC + b.timestamp.tv_usec * 1000
-                                  : now_ns(CLOCK_MONOTONIC);
+        ts = e->monotonic ? (int64_t) b.timestamp.tv_sec * NSEC_PER_SEC + b.timestamp.tv_usec * 1000
+                          : now_ns(CLOCK_MONOTONIC);
+        e->held_ts = pair_forward_timestamp(ts, &e->last_ts, &back);
+        if (e->held_ts != ts && e->times_held_forward++ == 0)
+                log_warning("%s: the driver's frame time went back %" PRId64 " µs (frame %u); held 1 µs after the "
+                            "previous frame's, so that the take's times only go forward (said once a device).",
+                            e->path, back / 1000, b.sequence);
         if (e->have_seq && b.sequence != e->last_seq + 1)
                 *gap += b.sequence - e->last_seq - 1;
         e->last_seq = b.sequence;

@@ -36,3 +36,13 @@ enum pair_action pair_next(struct pair *p, const struct pair_held held[2], struc
         p->unpaired[PAIR_LEFT] = p->unpaired[PAIR_RIGHT] = 0;
         return PAIR_MATCH;
 }
+
+int64_t pair_forward_timestamp(int64_t ts, int64_t *last, int64_t *went_back) {
+        *went_back = 0;
+        if (*last && ts <= *last) {
+                *went_back = *last - ts;
+                ts = *last + 1000;
+        }
+        *last = ts;
+        return ts;
+}

@@ -60,3 +60,13 @@ void pair_init(struct pair *p, int64_t period_ns);
  * Return: the action, with its details in *@ret.
  */
 enum pair_action pair_next(struct pair *p, const struct pair_held held[2], struct pair_result *ret);
+
+/**
+ * pair_forward_timestamp() - @ts, one device's frame time, kept after *@last (the same device's
+ * previous frame time, 0 before the first), which becomes it. A driver's time that does not go
+ * forward becomes *@last + 1 µs: uvcvideo derives a frame's time from the camera's clock and the
+ * bus's, and that estimate steps back by a fraction of a millisecond at times (seen through
+ * USB/IP: 736 µs), while a take's times must only go forward (docs/file-format.md).
+ * Return: the time to use; *@went_back: by how much @ts was not after *@last (0 when it was).
+ */
+int64_t pair_forward_timestamp(int64_t ts, int64_t *last, int64_t *went_back);

@@ -291,6 +291,24 @@ TEST(a_missing_eye) {
         CHECK_EQ_INT(s.discarded[PAIR_LEFT] + s.discarded[PAIR_RIGHT], 0);
 }
 
+/* A device's times only go forward: one that steps back (uvcvideo's estimate) or repeats is
+ * held 1 µs after the previous, and says by how much it went back; the next ones, later again,
+ * are kept as they came. */
+TEST(a_device_time_that_goes_back_is_held_forward) {
+        int64_t last = 0, back = -1;
+
+        CHECK_EQ_INT(pair_forward_timestamp(1000000000, &last, &back), 1000000000);
+        CHECK_EQ_INT(back, 0);
+        CHECK_EQ_INT(pair_forward_timestamp(1033000000, &last, &back), 1033000000);
+        CHECK_EQ_INT(pair_forward_timestamp(1032264000, &last, &back), 1033001000); /* 736 µs back */
+        CHECK_EQ_INT(back, 736000);
+        CHECK_EQ_INT(pair_forward_timestamp(1033001000, &last, &back), 1033002000); /* the same time */
+        CHECK_EQ_INT(back, 0);
+        CHECK_EQ_INT(pair_forward_timestamp(1066000000, &last, &back), 1066000000);
+        CHECK_EQ_INT(back, 0);
+        CHECK_EQ_INT(last, 1066000000);
+}
+
 int main(void) {
         static const struct test tests[] = {
                 T(needs_what_is_not_held),
@@ -303,6 +321,7 @@ int main(void) {
                 T(one_eye_lagging_by_frames),
                 T(drift),
                 T(a_missing_eye),
+                T(a_device_time_that_goes_back_is_held_forward),
         };
         return test_main("pair", tests, ELEMENTSOF(tests));
 }
