@@ -38,22 +38,6 @@ struct info_take {
 
 static const char *const control_names[3] = {"camera_controls", "camera_left_controls", "camera_right_controls"};
 
-/* A numeric attribute of @obj read as @type (HDF5 converts). Return: whether it is there. */
-static bool read_number(hid_t obj, const char *name, hid_t type, void *ret) {
-        hid_t a;
-        bool ok = false;
-
-        if (H5Aexists(obj, name) <= 0)
-                return false;
-        a = H5Aopen(obj, name, H5P_DEFAULT);
-        if (a >= 0) {
-                ok = h5_attr_single(a) && H5Aread(a, type, ret) >= 0;
-                H5Aclose(a);
-        }
-        H5Eclear2(H5E_DEFAULT);
-        return ok;
-}
-
 /* Entries [@start, @start + @n) of the index dataset @d, as @type, into @buf. Return: whether read. */
 static bool read_block(hid_t d, hid_t type, hsize_t start, hsize_t n, void *buf) {
         hid_t space = H5Dget_space(d), mem = H5Screate_simple(1, &n, NULL);
@@ -158,7 +142,7 @@ static void read_calibration(hid_t file, struct info_take *t) {
         g = H5Gopen2(file, "calibration", H5P_DEFAULT);
         if (g >= 0) {
                 t->calibrated = h5_attr_read_string(g, "model", t->cal_model, sizeof(t->cal_model)) == 0;
-                read_number(g, "rectification_computed", H5T_NATIVE_INT64, &t->cal_computed);
+                h5_attr_read_number(g, "rectification_computed", H5T_NATIVE_INT64, &t->cal_computed);
                 H5Gclose(g);
         }
         H5Eclear2(H5E_DEFAULT);
@@ -176,15 +160,15 @@ static void read_attributes(hid_t file, struct info_take *t) {
         h5_attr_read_string(file, "qc_verdict", t->verdict, sizeof(t->verdict));
         for (unsigned i = 0; i < ELEMENTSOF(control_names); i++)
                 h5_attr_read_string(file, control_names[i], t->controls[i], sizeof(t->controls[i]));
-        read_number(file, "eye_width", H5T_NATIVE_INT64, &t->eye_width);
-        read_number(file, "eye_height", H5T_NATIVE_INT64, &t->eye_height);
-        read_number(file, "jpeg_quality", H5T_NATIVE_INT64, &t->jpeg_quality);
-        read_number(file, "rectified", H5T_NATIVE_INT64, &t->rectified);
-        read_number(file, "fps_nominal", H5T_NATIVE_DOUBLE, &t->fps_nominal);
-        t->have_counts = read_number(file, "frames_captured", H5T_NATIVE_UINT64, &t->captured) &&
-                         read_number(file, "frames_dropped", H5T_NATIVE_UINT64, &t->dropped);
-        t->have_skew = read_number(file, "pair_skew_mean_ns", H5T_NATIVE_INT64, &t->skew_mean_ns) &&
-                       read_number(file, "pair_skew_max_ns", H5T_NATIVE_INT64, &t->skew_max_ns);
+        h5_attr_read_number(file, "eye_width", H5T_NATIVE_INT64, &t->eye_width);
+        h5_attr_read_number(file, "eye_height", H5T_NATIVE_INT64, &t->eye_height);
+        h5_attr_read_number(file, "jpeg_quality", H5T_NATIVE_INT64, &t->jpeg_quality);
+        h5_attr_read_number(file, "rectified", H5T_NATIVE_INT64, &t->rectified);
+        h5_attr_read_number(file, "fps_nominal", H5T_NATIVE_DOUBLE, &t->fps_nominal);
+        t->have_counts = h5_attr_read_number(file, "frames_captured", H5T_NATIVE_UINT64, &t->captured) &&
+                         h5_attr_read_number(file, "frames_dropped", H5T_NATIVE_UINT64, &t->dropped);
+        t->have_skew = h5_attr_read_number(file, "pair_skew_mean_ns", H5T_NATIVE_INT64, &t->skew_mean_ns) &&
+                       h5_attr_read_number(file, "pair_skew_max_ns", H5T_NATIVE_INT64, &t->skew_max_ns);
         H5Eclear2(H5E_DEFAULT);
 }
 

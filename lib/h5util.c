@@ -145,3 +145,20 @@ int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len) {
         H5Aclose(a);
         return r;
 }
+
+bool h5_attr_read_number(hid_t obj, const char *name, hid_t type, void *ret) {
+        hid_t a;
+        bool ok = false;
+
+        if (H5Aexists(obj, name) <= 0) {
+                H5Eclear2(H5E_DEFAULT);
+                return false;
+        }
+        a = H5Aopen(obj, name, H5P_DEFAULT);
+        if (a >= 0) {
+                ok = h5_attr_single(a) && H5Aread(a, type, ret) >= 0;
+                H5Aclose(a);
+        }
+        H5Eclear2(H5E_DEFAULT);
+        return ok;
+}

@@ -27,6 +27,13 @@ int h5_attr_double(hid_t obj, const char *name, double v);
 int h5_attr_read_string(hid_t obj, const char *name, char *buf, size_t len);
 
 /**
+ * h5_attr_read_number() - the numeric attribute @name of @obj into *@ret as @type (HDF5
+ * converts), when it exists and holds one value (h5_attr_single()); *@ret is left as it is
+ * otherwise. HDF5's error stack is cleared. Return: whether it was read.
+ */
+bool h5_attr_read_number(hid_t obj, const char *name, hid_t type, void *ret);
+
+/**
  * h5_attr_single() - whether the open attribute @a holds one value (a scalar, or one element), as
  * every attribute of a take does: H5Aread() writes them all, so an array of 16 read into one
  * variable would write past it. Check before reading a file that may be damaged or hostile.

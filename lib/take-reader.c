@@ -42,20 +42,6 @@ static hid_t open_fd(int fd) {
         return file;
 }
 
-/* A numeric attribute read as @type (HDF5 converts), or left as it is when missing. */
-static void read_number(hid_t file, const char *name, hid_t type, void *ret) {
-        hid_t a;
-
-        if (H5Aexists(file, name) <= 0)
-                return;
-        a = H5Aopen(file, name, H5P_DEFAULT);
-        if (a >= 0) {
-                if (!h5_attr_single(a) || H5Aread(a, type, ret) < 0)
-                        H5Eclear2(H5E_DEFAULT);
-                H5Aclose(a);
-        }
-}
-
 void take_attributes_read(int fd, struct take_attributes *ret) {
         char format[32] = "";
         struct stat st;
@@ -86,8 +72,8 @@ void take_attributes_read(int fd, struct take_attributes *ret) {
         h5_attr_read_string(file, "stop_reason", ret->stop_reason, sizeof(ret->stop_reason));
         h5_attr_read_string(file, "operator", ret->operator_, sizeof(ret->operator_));
         h5_attr_read_string(file, "qc_verdict", ret->qc_verdict, sizeof(ret->qc_verdict));
-        read_number(file, "frames", H5T_NATIVE_UINT64, &ret->frames);
-        read_number(file, "duration_s", H5T_NATIVE_DOUBLE, &ret->duration);
+        h5_attr_read_number(file, "frames", H5T_NATIVE_UINT64, &ret->frames);
+        h5_attr_read_number(file, "duration_s", H5T_NATIVE_DOUBLE, &ret->duration);
         H5Fclose(file);
 }
 
