@@ -151,13 +151,11 @@ void hand_stop_because(struct hand *h, enum stop_reason reason, const char *why)
 /** hand_check_start() - whether @h could start a take now (busy, camera, disk). Return: 0, or negative with @error set. */
 int hand_check_start(struct hand *h, sd_bus_error *error);
 bool hand_is_active(const struct hand *h);
-/** hand_any_active() - whether any of @d's hands runs a take (its writer may be in HDF5). */
-bool hand_any_active(const struct daemon *d);
 /**
  * hand_release_hdf5() - when no hand runs a take, close HDF5 and set it up again
- * (layout_library_release()): what it kept of the files the main thread and the writers had open
- * goes. Main thread, outside any HDF5 call; a writer touches HDF5 only while its hand is active.
- * Nothing is done when no file was opened since the last release (a ListTakes of an empty folder).
+ * (layout_library_release()): what it kept of the files the writers and the start's recovery had
+ * open goes. Main thread, outside any HDF5 call; a writer touches HDF5 only while its hand is
+ * active. Nothing is done when no file was opened since the last release (a reload after none).
  * Return: whether HDF5 was closed and opened again.
  */
 bool hand_release_hdf5(struct daemon *d);

@@ -37,7 +37,8 @@ bool hand_is_active(const struct hand *h) {
         return h->state == HAND_WARMING || h->state == HAND_RECORDING || h->state == HAND_STOPPING;
 }
 
-bool hand_any_active(const struct daemon *d) {
+/* Whether any of @d's hands runs a take (its writer may be in HDF5). */
+static bool hand_any_active(const struct daemon *d) {
         for (unsigned i = 0; i < d->n_hands; i++)
                 if (hand_is_active(&d->hands[i]))
                         return true;

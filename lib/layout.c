@@ -43,7 +43,7 @@ int layout_library_setup(void) {
 
 /* Set by layout_fapl(), through which every take file is created or opened, and cleared by
  * layout_library_release(): with no file since, the library has nothing more to give back. The
- * writer thread sets it while the main thread may read it (ListTakes during a take). */
+ * writer threads set it, the main thread clears it between takes: no lock orders the two. */
 static atomic_bool files_since_release;
 
 int layout_library_release(void) {
