@@ -44,11 +44,14 @@ struct take_name {
 struct take_entry {
         char hand[64];
         char name[256];
-        char started_utc[32], episode[TAKE_EPISODE_MAX + 1], task[TAKE_TASK_MAX + 1], label[65];
-        char status[32], stop_reason[32], error[256], operator_[TAKE_OPERATOR_MAX + 1], qc_verdict[1024];
-        uint64_t frames, bytes;
-        double duration;
+        struct take_attributes a; /* the file's, the running take's, or why it cannot be read */
+        uint64_t bytes;
 };
+
+/* the take reader's room for a take's strings is the daemon's */
+_Static_assert(sizeof(((struct take_attributes *) 0)->episode) == TAKE_EPISODE_MAX + 1, "episode");
+_Static_assert(sizeof(((struct take_attributes *) 0)->task) == TAKE_TASK_MAX + 1, "task");
+_Static_assert(sizeof(((struct take_attributes *) 0)->operator_) == TAKE_OPERATOR_MAX + 1, "operator");
 
 /* @e from @h's state, when @h is recording the file @path. Return: whether it is. */
 static bool read_running(const struct hand *h, const char *path, struct take_entry *e) {
@@ -58,16 +61,16 @@ static bool read_running(const struct hand *h, const char *path, struct take_ent
         if (!hand_is_active(h) || !streq(h->file, path))
                 return false;
         pipeline_stats(h->pipeline, &s);
-        snprintf(e->started_utc, sizeof(e->started_utc), "%s", h->started_utc);
-        snprintf(e->episode, sizeof(e->episode), "%s", h->episode);
-        snprintf(e->task, sizeof(e->task), "%s", h->task);
-        snprintf(e->label, sizeof(e->label), "%s", h->label);
-        snprintf(e->operator_, sizeof(e->operator_), "%s", h->operator_);
-        snprintf(e->status, sizeof(e->status), "recording");
+        snprintf(e->a.started_utc, sizeof(e->a.started_utc), "%s", h->started_utc);
+        snprintf(e->a.episode, sizeof(e->a.episode), "%s", h->episode);
+        snprintf(e->a.task, sizeof(e->a.task), "%s", h->task);
+        snprintf(e->a.label, sizeof(e->a.label), "%s", h->label);
+        snprintf(e->a.operator_, sizeof(e->a.operator_), "%s", h->operator_);
+        snprintf(e->a.status, sizeof(e->a.status), "recording");
         pipeline_qc(h->pipeline, &qc);
-        qc_verdict(&qc, e->qc_verdict, sizeof(e->qc_verdict));
-        e->frames = s.written;
-        e->duration = s.duration;
+        qc_verdict(&qc, e->a.qc_verdict, sizeof(e->a.qc_verdict));
+        e->a.frames = s.written;
+        e->a.duration = s.duration;
         e->bytes = s.bytes;
         return true;
 }
@@ -123,12 +126,12 @@ static int append_entry(sd_bus_message *m, const char *path, const struct take_e
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", path);
         if (r >= 0)
-                r = sd_bus_message_append(m, "a{sv}", e->error[0] ? 13 : 12, "hand", "s", e->hand, "started_utc", "s",
-                                          e->started_utc, "episode", "s", e->episode, "task", "s", e->task, "label",
-                                          "s", e->label, "operator", "s", e->operator_, "frames", "t", e->frames,
-                                          "duration", "d", e->duration, "status", "s", e->status, "stop_reason", "s",
-                                          e->stop_reason, "qc_verdict", "s", e->qc_verdict, "bytes", "t", e->bytes,
-                                          "error", "s", e->error);
+                r = sd_bus_message_append(m, "a{sv}", e->a.error[0] ? 13 : 12, "hand", "s", e->hand, "started_utc", "s",
+                                          e->a.started_utc, "episode", "s", e->a.episode, "task", "s", e->a.task,
+                                          "label", "s", e->a.label, "operator", "s", e->a.operator_, "frames", "t",
+                                          e->a.frames, "duration", "d", e->a.duration, "status", "s", e->a.status,
+                                          "stop_reason", "s", e->a.stop_reason, "qc_verdict", "s", e->a.qc_verdict,
+                                          "bytes", "t", e->bytes, "error", "s", e->a.error);
         return r < 0 ? r : sd_bus_message_close_container(m);
 }
 
@@ -204,8 +207,8 @@ int takes_read_options(sd_bus_message *m, struct takes_list_options *ret, sd_bus
 /* Whether @e is one the options ask for (an unreadable file is listed unless a filter is given:
  * what it holds is not known). */
 static bool wanted(const struct take_entry *e, const struct takes_list_options *o) {
-        return (!o->episode || streq(e->episode, o->episode)) && (!o->task || streq(e->task, o->task)) &&
-               (!o->since || strcmp(e->started_utc, o->since) >= 0);
+        return (!o->episode || streq(e->a.episode, o->episode)) && (!o->task || streq(e->a.task, o->task)) &&
+               (!o->since || strcmp(e->a.started_utc, o->since) >= 0);
 }
 
 /* ---- one ListTakes call, answered as its files are read ---- */
@@ -253,26 +256,16 @@ void takes_listings_free(struct daemon *d) {
 }
 
 static void unreadable(struct take_entry *e, const char *why) {
-        snprintf(e->status, sizeof(e->status), "unreadable");
-        snprintf(e->error, sizeof(e->error), "%s", why);
+        snprintf(e->a.status, sizeof(e->a.status), "unreadable");
+        snprintf(e->a.error, sizeof(e->a.error), "%s", why);
 }
 
 /* @e from what the child read. */
 static void from_attributes(struct take_entry *e, const struct take_attributes *a) {
-        if (a->result < 0) {
+        if (a->result < 0)
                 unreadable(e, a->error);
-                return;
-        }
-        snprintf(e->started_utc, sizeof(e->started_utc), "%s", a->started_utc);
-        snprintf(e->episode, sizeof(e->episode), "%s", a->episode);
-        snprintf(e->task, sizeof(e->task), "%s", a->task);
-        snprintf(e->label, sizeof(e->label), "%s", a->label);
-        snprintf(e->status, sizeof(e->status), "%s", a->status);
-        snprintf(e->stop_reason, sizeof(e->stop_reason), "%s", a->stop_reason);
-        snprintf(e->operator_, sizeof(e->operator_), "%s", a->operator_);
-        snprintf(e->qc_verdict, sizeof(e->qc_verdict), "%s", a->qc_verdict);
-        e->frames = a->frames;
-        e->duration = a->duration;
+        else
+                e->a = *a;
 }
 
 static int on_reader_answer(sd_event_source *s, int fd, uint32_t revents, void *userdata);
