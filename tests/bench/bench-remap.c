@@ -87,6 +87,7 @@ static void write_frames(const char *path, const struct frame *src, const struct
 
 int main(int argc, char *argv[]) {
         static const char *const kernels[] = {"scalar", "avx2", "neon"};
+        const char *only = getenv("BENCH_REMAP_KERNEL"); /* one kernel alone, to profile it */
         if (argc != 6 && argc != 7) {
                 fprintf(stderr, "usage: bench-remap WIDTH HEIGHT ITERATIONS CALIBRATION IMAGE [OUT.yuv]\n");
                 return 2;
@@ -113,10 +114,11 @@ int main(int argc, char *argv[]) {
                 if (rectify_new(c, w, h, src.strides[0], src.strides[1], &r) < 0)
                         return 1;
                 if (k == 0)
-                        printf("maps_bytes %zu\nmaps_build_ms %.1f\nmaps_grid_step %u\nmaps_window_rows %u\n",
+                        printf("maps_bytes %zu\nmaps_build_ms %.1f\nmaps_grid_step %u\nmaps_grid_step_chroma %u\n"
+                               "maps_window_rows %u\n",
                                rectify_footprint(r), (now_ns(CLOCK_MONOTONIC) - t0) / 1e6, 1u << r->luma[0].shift,
-                               rectify_window_rows(r));
-                if (streq(rectify_kernel(r), kernels[k])) {
+                               1u << r->chroma[0].shift, rectify_window_rows(r));
+                if (streq(rectify_kernel(r), kernels[k]) && (!only || streq(only, kernels[k]))) {
                         snprintf(name, sizeof(name), "%s_frame", kernels[k]);
                         time_kernel(r, &src, &dst, n, false, name);
                         snprintf(name, sizeof(name), "%s_bands", kernels[k]);

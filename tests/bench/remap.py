@@ -109,6 +109,7 @@ print(f"  cv2.remap INTER_LINEAR, fixed-point maps (CV_16SC2)   {cv_ms:7.2f} ms 
 fast = min(v for k, v in ours.items() if k.endswith("_frame_ms"))
 print(f"  ratio handrecd (fastest kernel) / OpenCV              {fast / cv_ms:7.2f}x")
 print(f"  bytes of handrecd's frame that differ from cv2.remap through the same maps: {differ} of {3 * W * H}")
-print(f"  maps per hand: {ours['maps_bytes'] / 1e6:.2f} MB (a grid every {ours['maps_grid_step']:.0f} pixels and 4 bits "
-      f"a pixel; whole maps of 4-byte entries: {full_bytes / 1e6:.1f} MB), built once at start in "
+print(f"  maps per hand: {ours['maps_bytes'] / 1e6:.2f} MB (a grid every {ours['maps_grid_step']:.0f} pixels, "
+      f"{ours['maps_grid_step_chroma']:.0f} for chroma, and 4 bits a pixel; whole maps of 4-byte entries: "
+      f"{full_bytes / 1e6:.1f} MB), built once at start in "
       f"{ours['maps_build_ms']:.0f} ms; a band decoder keeps {ours['maps_window_rows']:.0f} source rows of {H}")
