@@ -286,8 +286,8 @@ static size_t layout(unsigned width, unsigned height, unsigned window_rows, int 
         strides[0] = (int) ROUND_UP(width, ALIGN);
         strides[1] = strides[2] = (int) ROUND_UP(width / 2 + 8, ALIGN);
         *ret_rows = rows;
-        /* + the window's repeated row 0 (or the whole frame's row below the last), + the 2 bytes
-         * past it the AVX2 remap reads */
+        /* + the window's repeated row 0 (or the whole frame's row below the last), + the 16 bytes
+         * past it the AVX2 remap reads (ALIGN) */
         return (size_t) (rows + 1) * strides[0] + 2 * (size_t) (rows / 2 + 1) * strides[1] + ALIGN;
 }
 

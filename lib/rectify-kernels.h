@@ -85,6 +85,7 @@ void rectify_expand_scalar(const int32_t *a, const uint32_t *codes, unsigned shi
 rectify_remap_fn rectify_remap_scalar;
 #if defined(__x86_64__)
 rectify_remap_fn rectify_remap_avx2; /* only where __builtin_cpu_supports("avx2") */
+rectify_remap2_fn rectify_remap2_avx2;
 #endif
 #if defined(__aarch64__)
 rectify_remap_fn rectify_remap_neon;

@@ -298,14 +298,15 @@ static void choose_kernel(struct rectify *r) {
         static const struct {
                 const char *name;
                 rectify_remap_fn *remap;
+                rectify_remap2_fn *remap2;
         } kernels[] = {
 #if defined(__x86_64__)
-                {"avx2", rectify_remap_avx2},
+                {"avx2", rectify_remap_avx2, rectify_remap2_avx2},
 #endif
 #if defined(__aarch64__)
-                {"neon", rectify_remap_neon},
+                {"neon", rectify_remap_neon, NULL},
 #endif
-                {"scalar", rectify_remap_scalar},
+                {"scalar", rectify_remap_scalar, NULL},
         };
         const char *want = getenv("HANDREC_REMAP");
 
@@ -315,6 +316,7 @@ static void choose_kernel(struct rectify *r) {
                         continue;
                 if (!r->remap || (want && streq(want, kernels[i].name))) {
                         r->remap = kernels[i].remap;
+                        r->remap2 = kernels[i].remap2;
                         r->kernel = kernels[i].name;
                 }
         }
@@ -413,6 +415,15 @@ void rectify_rows_from(const struct rectify *r, const struct rectify_source *src
         for (unsigned eye = 0; eye < 2; eye++) {
                 remap_rows(r, &r->luma[eye], src->planes[0] + eye * w, src->strides[0], src->row_mask[0], y0, y1,
                            dst[0] + eye * w, dst_strides[0], 0);
+                if (r->remap2 && src->strides[1] == src->strides[2] && src->row_mask[1] == src->row_mask[2]) {
+                        /* U and V share the map: their positions once */
+                        for (unsigned v = c0; v < c1; v++)
+                                r->remap2(&r->chroma[eye], v, src->planes[1] + eye * cw, src->planes[2] + eye * cw,
+                                          src->strides[1], src->row_mask[1],
+                                          dst[1] + eye * cw + (ptrdiff_t) (v - c0) * dst_strides[1],
+                                          dst[2] + eye * cw + (ptrdiff_t) (v - c0) * dst_strides[2], 128);
+                        continue;
+                }
                 for (unsigned p = 1; p < 3; p++)
                         remap_rows(r, &r->chroma[eye], src->planes[p] + eye * cw, src->strides[p], src->row_mask[p], c0,
                                    c1, dst[p] + eye * cw, dst_strides[p], 128);

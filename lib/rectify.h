@@ -38,8 +38,8 @@
  * The kernels read the two bytes at the top-left neighbour and the two below it, even when their
  * weight is 0: on the last column the first pixel of the next row, or of the right eye; on the
  * last row the row below it, which for a whole frame's last plane is frame_init()'s slack row.
- * The AVX2 kernel reads four bytes where the others read two: a source has at least 2 bytes after
- * the last pixel of the row below its last row (frame_init() leaves 64).
+ * The AVX2 kernel reads 16 bytes from where a pixel reads where the others read two: a source has
+ * at least 16 bytes after the last pixel of the row below its last row (frame_init() leaves 64).
  */
 #pragma once
 
@@ -104,6 +104,9 @@ struct rectify_source {
  * @stride bytes apart at (row & @row_mask)) into @dst; pixels outside become @border */
 typedef void rectify_remap_fn(const struct rectify_map *m, unsigned v, const uint8_t *src, int stride,
                               unsigned row_mask, uint8_t *dst, uint8_t border);
+/* the same for two planes that share the map, rows and stride (U and V): the positions once */
+typedef void rectify_remap2_fn(const struct rectify_map *m, unsigned v, const uint8_t *src, const uint8_t *src2,
+                               int stride, unsigned row_mask, uint8_t *dst, uint8_t *dst2, uint8_t border);
 
 /* per band of RECTIFY_BAND_ROWS output rows: the source rows it reads (both eyes; lo > hi: none) */
 struct rectify_band {
@@ -114,9 +117,10 @@ struct rectify {
         struct rectify_map luma[2], chroma[2]; /* per eye */
         struct rectify_band *bands;            /* (height + 15) / 16 */
         unsigned n_bands;
-        unsigned window_rows;    /* rectify_window_rows() */
-        rectify_remap_fn *remap; /* the kernel */
-        const char *kernel;      /* its name: "scalar", "avx2", "neon" */
+        unsigned window_rows;      /* rectify_window_rows() */
+        rectify_remap_fn *remap;   /* the kernel */
+        rectify_remap2_fn *remap2; /* its two-plane form, or NULL: remap once a plane */
+        const char *kernel;        /* its name: "scalar", "avx2", "neon" */
 };
 
 /**
