@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "rectify-kernels.h"
 
@@ -44,6 +45,19 @@ struct row8 {
         __m128i qshift;
         unsigned shift;
 };
+
+/* The four bytes at @src + each lane of @off, loaded one by one. Not vpgatherdd: qemu 7.2's TCG
+ * (Debian 12's, which runs the VM tests) takes a VSIB index in ymm4 or ymm12 for no index and
+ * loads all eight lanes from @src (seen in gdb, instruction by instruction, against this CPU);
+ * which registers gcc gives a gather is not ours to choose. */
+static inline __attribute__((always_inline)) AVX2 __m256i load8(const uint8_t *src, __m256i off) {
+        int32_t o[8], v[8];
+
+        _mm256_storeu_si256((__m256i *) o, off);
+        for (unsigned i = 0; i < 8; i++)
+                memcpy(&v[i], src + o[i], sizeof(v[i]));
+        return _mm256_setr_epi32(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+}
 
 static inline __attribute__((always_inline)) AVX2 __m256i blend8(const struct row8 *w, unsigned s) {
         const __m256i nibbles = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
@@ -80,8 +94,8 @@ static inline __attribute__((always_inline)) AVX2 __m256i blend8(const struct ro
          * two 16-bit halves of each 32-bit lane */
         const __m256i pair = _mm256_setr_epi8(0, -1, 1, -1, 4, -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1, 0, -1, 1, -1, 4,
                                               -1, 5, -1, 8, -1, 9, -1, 12, -1, 13, -1);
-        __m256i t = _mm256_shuffle_epi8(_mm256_i32gather_epi32((const int *) w->src, off, 1), pair);
-        __m256i b = _mm256_shuffle_epi8(_mm256_i32gather_epi32((const int *) (w->src + w->stride), off, 1), pair);
+        __m256i t = _mm256_shuffle_epi8(load8(w->src, off), pair);
+        __m256i b = _mm256_shuffle_epi8(load8(w->src + w->stride, off), pair);
         __m256i fx = _mm256_and_si256(qx, frac), fy = _mm256_and_si256(qy, frac);
         __m256i wx = _mm256_or_si256(_mm256_sub_epi32(c32, fx), _mm256_slli_epi32(fx, 16));
         __m256i wy = _mm256_or_si256(_mm256_sub_epi32(c32, fy), _mm256_slli_epi32(fy, 16));
