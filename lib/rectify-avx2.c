@@ -15,14 +15,13 @@
  * sixteen reads outside its two windows (a row changing twice, a grid cell folding back, the
  * borders), the eight-pixel kernel does them: blend8() in 32-bit lanes, each lane its cell's
  * start and slope (vpermd: the same cell for all eight at steps of 8 and 16, two to eight cells
- * at 4, 2, 1), the four bytes at each top-left neighbour and below it gathered (vpgatherdd), and
- * three pmaddwd. U and V share a map: rectify_remap2_avx2() computes their positions once.
+ * at 4, 2, 1), the four bytes at each top-left neighbour and below it loaded lane by lane
+ * (load8()), and three pmaddwd. U and V share a map: rectify_remap2_avx2() computes their positions once.
  *
  * Every product fits: a pixel times 32 in 16 bits, the final sum (at most 255 · 1024) in 32.
  * Measured on the AMD EPYC (Zen 4) of the last sessions, a 2×1280×720 frame (tests/bench/remap.py,
- * bands of 16 rows, best of 100): 3.67 ms with blend8() alone, 2.47 ms with the 16-bit path and
- * U and V together; gathers there and on the Intel Xeon before it cost more than loads and
- * pshufb of the same bytes. Expanding the entries into a buffer first and remapping them as a
+ * bands of 16 rows, best of 100): 3.67 ms with blend8() alone (gathering then), 2.47 ms with the
+ * 16-bit path and U and V together. Expanding the entries into a buffer first and remapping them as a
  * second pass took 5.8 ms against 3.5 for the fused kernel (the Xeon, loaded).
  */
 #if defined(__x86_64__)
